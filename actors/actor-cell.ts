@@ -1,0 +1,283 @@
+// One running actor: its mailbox, state and lifecycle. Handles one message at
+// a time, in mailbox order, even when a handler is async; a throwing handler
+// crashes only this actor, and the supervision policy decides what follows.
+import type { ActorContext, Behaviour, InfoOf, Protocol, StopReason } from './behaviour.js';
+import type { Clock, TimerHandle } from './clock.js';
+import { unwrap } from './envelope.js';
+import { ActorError, ActorErrorCode } from './errors.js';
+import { Mailbox, type MailboxEntry, type MessageOp, type OverflowPolicy, type PendingReply } from './mailbox.js';
+import type { ActorRef, Address } from './ref.js';
+import type { Relay } from './relay.js';
+import type { Runnable, Scheduler } from './scheduler.js';
+import { RestartTracker, type SupervisionPolicy } from './supervision.js';
+
+export type ActorStatus = 'starting' | 'running' | 'restarting' | 'stopped';
+
+/** Why a monitored actor went down; `noproc` when it was not there to begin with. */
+export type DownReason = StopReason | { type: 'noproc' };
+export type DownListener = (reason: DownReason, address: Address) => void;
+
+/** What a cell needs from its system. */
+export interface CellHost {
+  readonly clock: Clock;
+  readonly relay: Relay;
+  readonly scheduler: Scheduler;
+  report(error: unknown, where: string, address: Address): void;
+  emit(event: ActorEvent): void;
+  unregister(cell: ActorCell<unknown, Protocol>): void;
+}
+
+export type ActorEvent =
+  | { type: 'restart'; address: Address; error: unknown; delayMs: number }
+  | { type: 'stop'; address: Address; reason: StopReason }
+  | { type: 'drop'; address: Address; op: MessageOp; policy: OverflowPolicy };
+
+interface Thenable {
+  then(ok: (v: unknown) => void, err: (e: unknown) => void): unknown;
+}
+
+function isThenable(v: unknown): v is Thenable {
+  return v !== null && typeof v === 'object' && typeof (v as Thenable).then === 'function';
+}
+
+export class ActorCell<S, P extends Protocol> implements Runnable {
+  readonly mailbox: Mailbox;
+  readonly ctx: ActorContext<P>;
+  status: ActorStatus = 'starting';
+  private state: S | undefined;
+  /** Awaiting an async init or handler: the next message must wait. */
+  private busy = false;
+  private readonly timers = new Set<TimerHandle>();
+  private readonly monitors = new Set<DownListener>();
+  private readonly restarts: RestartTracker;
+  private current: MailboxEntry | undefined;
+
+  constructor(
+    private readonly host: CellHost,
+    readonly address: Address,
+    readonly ref: ActorRef<P>,
+    private readonly behaviour: Behaviour<S, P>,
+    capacity: number,
+    private readonly overflow: OverflowPolicy,
+    supervision: SupervisionPolicy,
+  ) {
+    this.mailbox = new Mailbox(capacity);
+    this.restarts = new RestartTracker(supervision);
+    this.ctx = {
+      self: ref,
+      id: address.id,
+      kind: address.kind,
+      clock: host.clock,
+      stop: (reason) => this.stop(reason ?? { type: 'normal' }),
+      sendAfter: (ms, info) => this.sendAfter(ms, info),
+    };
+    // init runs from the scheduler, in a clean async context, like any message.
+    host.scheduler.enqueue(this);
+  }
+
+  get restartCount(): number {
+    return this.restarts.restarts;
+  }
+
+  get alive(): boolean {
+    return this.status !== 'stopped';
+  }
+
+  enqueue(op: MessageOp, payload: unknown, reply: PendingReply | undefined): boolean {
+    if (this.status === 'stopped') {
+      reply?.reject(new ActorError(ActorErrorCode.STOPPED, `${this.describe()} is stopped`));
+      return false;
+    }
+    if (this.mailbox.full && !this.makeRoom(op, reply)) return false;
+    const wasEmpty = this.mailbox.depth === 0;
+    this.mailbox.push({ op, payload, enqueuedAt: this.host.clock.now(), depth: this.mailbox.depth, reply });
+    if (wasEmpty && this.status === 'running' && !this.busy) this.host.scheduler.enqueue(this);
+    return true;
+  }
+
+  runSlice(max: number): boolean {
+    if (this.status === 'starting') {
+      if (this.busy) return false;
+      this.runInit();
+    }
+    let n = 0;
+    while (n < max && this.status === 'running' && !this.busy) {
+      const entry = this.mailbox.shift();
+      if (!entry) break;
+      n++;
+      this.process(entry);
+    }
+    return this.status === 'running' && !this.busy && this.mailbox.depth > 0;
+  }
+
+  monitor(listener: DownListener): () => void {
+    this.monitors.add(listener);
+    return () => this.monitors.delete(listener);
+  }
+
+  stop(reason: StopReason): void {
+    if (this.status === 'stopped') return;
+    this.status = 'stopped';
+    this.clearTimers();
+    for (const entry of this.mailbox.drain()) {
+      entry.reply?.reject(new ActorError(ActorErrorCode.STOPPED, `${this.describe()} stopped before handling the call`));
+    }
+    try {
+      this.behaviour.terminate?.(reason, this.state, this.ctx);
+    } catch (err) {
+      this.host.report(err, 'terminate', this.address);
+    }
+    this.host.unregister(this as ActorCell<unknown, Protocol>);
+    this.host.emit({ type: 'stop', address: this.address, reason });
+    for (const listener of this.monitors) {
+      try {
+        listener(reason, this.address);
+      } catch (err) {
+        this.host.report(err, 'monitor', this.address);
+      }
+    }
+    this.monitors.clear();
+  }
+
+  private describe(): string {
+    return `actor ${this.address.kind}:${this.address.id}`;
+  }
+
+  /** Applies the overflow policy to a full mailbox; true if the new message may be queued. */
+  private makeRoom(op: MessageOp, reply: PendingReply | undefined): boolean {
+    this.mailbox.dropped++;
+    this.host.emit({ type: 'drop', address: this.address, op, policy: this.overflow });
+    const full = () => new ActorError(ActorErrorCode.MAILBOX_FULL, `${this.describe()} mailbox is full (${this.mailbox.capacity})`);
+    if (this.overflow === 'drop-oldest') {
+      this.mailbox.shift()?.reply?.reject(full());
+      return true;
+    }
+    reply?.reject(full());
+    if (this.overflow === 'stop') this.stop({ type: 'overflow' });
+    return false;
+  }
+
+  private runInit(): void {
+    let result: unknown;
+    try {
+      result = this.behaviour.init(this.ctx);
+    } catch (err) {
+      this.crash(err);
+      return;
+    }
+    if (isThenable(result)) {
+      this.busy = true;
+      result.then(
+        (state) => {
+          this.busy = false;
+          if (this.status === 'starting') this.started(state as S);
+        },
+        (err) => {
+          this.busy = false;
+          if (this.status === 'starting') this.crash(err);
+        },
+      );
+    } else {
+      this.started(result as S);
+    }
+  }
+
+  private started(state: S): void {
+    this.state = state;
+    this.status = 'running';
+    if (this.mailbox.depth > 0) this.host.scheduler.enqueue(this);
+  }
+
+  private process(entry: MailboxEntry): void {
+    this.current = entry;
+    let result: unknown;
+    try {
+      result = this.host.relay.inbound(entry, this.address, this.handle);
+    } catch (err) {
+      this.failed(entry, err);
+      return;
+    }
+    if (isThenable(result)) {
+      this.busy = true;
+      result.then(
+        (value) => {
+          this.busy = false;
+          this.replied(entry, value);
+          this.resume();
+        },
+        (err) => {
+          this.busy = false;
+          this.failed(entry, err);
+          this.resume();
+        },
+      );
+    } else {
+      this.replied(entry, result);
+    }
+  }
+
+  /** Bound once: hands a (possibly enveloped) payload to the behaviour. */
+  private readonly handle = (payload: unknown): unknown => {
+    const message = unwrap(payload);
+    const op = this.current!.op;
+    const b = this.behaviour;
+    const state = this.state as S;
+    if (op === 'cast') return b.handleCast?.(message as never, state, this.ctx);
+    if (op === 'info') return b.handleInfo?.(message as never, state, this.ctx);
+    if (!b.handleCall) throw new ActorError(ActorErrorCode.NO_HANDLER, `${this.describe()} has no call handler`);
+    return b.handleCall(message as never, state, this.ctx);
+  };
+
+  private replied(entry: MailboxEntry, value: unknown): void {
+    entry.reply?.resolve(value);
+  }
+
+  private resume(): void {
+    if (this.status === 'running' && this.mailbox.depth > 0) this.host.scheduler.enqueue(this);
+  }
+
+  private failed(entry: MailboxEntry, err: unknown): void {
+    if (err instanceof ActorError && err.code === ActorErrorCode.NO_HANDLER) {
+      entry.reply?.reject(err);
+      return;
+    }
+    entry.reply?.reject(new ActorError(ActorErrorCode.CRASHED, `${this.describe()} crashed handling a ${entry.op}`, { cause: err }));
+    if (this.status === 'running') this.crash(err);
+  }
+
+  private crash(err: unknown): void {
+    this.host.report(err, 'handler', this.address);
+    const delay = this.restarts.onCrash(this.host.clock.now());
+    if (delay === undefined) {
+      this.stop({ type: 'crash', error: err });
+      return;
+    }
+    this.status = 'restarting';
+    this.state = undefined;
+    this.clearTimers();
+    this.host.emit({ type: 'restart', address: this.address, error: err, delayMs: delay });
+    const timer = this.host.clock.setTimeout(() => {
+      this.timers.delete(timer);
+      if (this.status !== 'restarting') return;
+      this.status = 'starting';
+      this.host.scheduler.enqueue(this);
+    }, delay);
+    this.timers.add(timer);
+  }
+
+  private sendAfter(ms: number, info: InfoOf<P>): () => void {
+    const timer = this.host.clock.setTimeout(() => {
+      this.timers.delete(timer);
+      this.ref.send(info);
+    }, ms);
+    this.timers.add(timer);
+    return () => {
+      if (this.timers.delete(timer)) this.host.clock.clearTimeout(timer);
+    };
+  }
+
+  private clearTimers(): void {
+    for (const t of this.timers) this.host.clock.clearTimeout(t);
+    this.timers.clear();
+  }
+}

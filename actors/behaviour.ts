@@ -1,0 +1,47 @@
+// What an actor is: a kind, an initial state, and handlers for call, cast and
+// info messages (after Elixir's GenServer). State is the handler's to mutate.
+import type { Clock } from './clock.js';
+import type { ActorRef } from './ref.js';
+
+/** The message types an actor understands. */
+export interface Protocol {
+  call?: unknown;
+  reply?: unknown;
+  cast?: unknown;
+  info?: unknown;
+}
+
+export type CallOf<P extends Protocol> = P extends { call: infer C } ? C : never;
+export type ReplyOf<P extends Protocol> = P extends { reply: infer R } ? R : unknown;
+export type CastOf<P extends Protocol> = P extends { cast: infer C } ? C : never;
+export type InfoOf<P extends Protocol> = P extends { info: infer I } ? I : never;
+
+export type StopReason =
+  | { type: 'normal' }
+  | { type: 'shutdown' }
+  | { type: 'crash'; error: unknown }
+  | { type: 'overflow' };
+
+export interface ActorContext<P extends Protocol = Protocol> {
+  readonly self: ActorRef<P>;
+  readonly id: string;
+  readonly kind: string;
+  readonly clock: Clock;
+  /** Stops this actor once the current message is handled. */
+  stop(reason?: StopReason): void;
+  /** Sends `info` to this actor after `ms`; the timer dies with the actor (or its restart). */
+  sendAfter(ms: number, info: InfoOf<P>): () => void;
+}
+
+type MaybePromise<T> = T | Promise<T>;
+
+export interface Behaviour<S, P extends Protocol = Protocol> {
+  /** Actor kind, shown in traces and metrics: `guild`, `session`. */
+  readonly kind: string;
+  init(ctx: ActorContext<P>): MaybePromise<S>;
+  handleCall?(message: CallOf<P>, state: S, ctx: ActorContext<P>): MaybePromise<ReplyOf<P>>;
+  handleCast?(message: CastOf<P>, state: S, ctx: ActorContext<P>): MaybePromise<void>;
+  handleInfo?(message: InfoOf<P>, state: S, ctx: ActorContext<P>): MaybePromise<void>;
+  /** Last words, on any stop. Errors here are reported, never thrown. */
+  terminate?(reason: StopReason, state: S | undefined, ctx: ActorContext<P>): void;
+}

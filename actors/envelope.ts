@@ -1,0 +1,34 @@
+// The Envelope: a message plus an optional W3C trace carrier and small routing
+// hints. Only the tracing layer creates carriers; the runtime just knows how to
+// take the message out, so instrumented and uninstrumented code interoperate.
+
+/** W3C Trace Context headers, as text (https://www.w3.org/TR/trace-context/). */
+export interface Carrier {
+  traceparent: string;
+  tracestate?: string;
+}
+
+/** Small hints that travel with a message. */
+export interface Hints {
+  /** Number of recipients of the broadcast this delivery belongs to. */
+  fanoutSize?: number;
+  /** Probability with which this delivery was kept in the trace. */
+  fanoutRate?: number;
+}
+
+export class Envelope<M = unknown> {
+  constructor(
+    readonly message: M,
+    readonly carrier?: Carrier,
+    readonly hints?: Hints,
+  ) {}
+}
+
+export function isEnvelope(payload: unknown): payload is Envelope {
+  return payload instanceof Envelope;
+}
+
+/** The message inside `payload`, whether it came enveloped or bare. */
+export function unwrap<M = unknown>(payload: unknown): M {
+  return (payload instanceof Envelope ? payload.message : payload) as M;
+}

@@ -1,0 +1,59 @@
+// The one relay point every actor-to-actor message passes through. The
+// tracing layer plugs in here as an interceptor, so this runtime never imports
+// OpenTelemetry.
+import type { MailboxEntry, MessageOp } from './mailbox.js';
+import type { Address } from './ref.js';
+
+export interface Interceptor {
+  /**
+   * Runs synchronously inside `send`/`cast`/`call`, in the sender's async
+   * context. Returns the payload to enqueue: the message itself or an Envelope.
+   */
+  outbound?(message: unknown, target: Address, op: MessageOp): unknown;
+  /**
+   * Runs when `entry` is handled. Must call `handle` exactly once, with the
+   * message for the next interceptor (or the actor), and return its result,
+   * which may be a promise when the handler is async.
+   */
+  inbound?(entry: MailboxEntry, actor: Address, payload: unknown, handle: (payload: unknown) => unknown): unknown;
+}
+
+export class Relay {
+  private outbounds: NonNullable<Interceptor['outbound']>[] = [];
+  private inbounds: NonNullable<Interceptor['inbound']>[] = [];
+
+  /** Installs an interceptor; returns a function that removes it. */
+  use(interceptor: Interceptor): () => void {
+    const out = interceptor.outbound?.bind(interceptor);
+    const inb = interceptor.inbound?.bind(interceptor);
+    if (out) this.outbounds.push(out);
+    if (inb) this.inbounds.push(inb);
+    return () => {
+      if (out) this.outbounds = this.outbounds.filter((f) => f !== out);
+      if (inb) this.inbounds = this.inbounds.filter((f) => f !== inb);
+    };
+  }
+
+  outbound(message: unknown, target: Address, op: MessageOp): unknown {
+    let payload = message;
+    for (const f of this.outbounds) payload = f(payload, target, op);
+    return payload;
+  }
+
+  get intercepting(): boolean {
+    return this.inbounds.length > 0;
+  }
+
+  /**
+   * Passes `entry` through the inbound interceptors to `handle`, which takes
+   * the payload (enveloped or bare) and normalises it for the actor.
+   */
+  inbound(entry: MailboxEntry, actor: Address, handle: (payload: unknown) => unknown): unknown {
+    const chain = this.inbounds;
+    if (chain.length === 0) return handle(entry.payload);
+    if (chain.length === 1) return chain[0]!(entry, actor, entry.payload, handle);
+    const step = (i: number, payload: unknown): unknown =>
+      i === chain.length ? handle(payload) : chain[i]!(entry, actor, payload, (next) => step(i + 1, next));
+    return step(0, entry.payload);
+  }
+}

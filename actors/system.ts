@@ -1,0 +1,219 @@
+// The actor system: spawns actors, owns the registry, and is the relay point
+// every message passes through (local delivery, or a remote router in cluster mode).
+import { ActorCell, type ActorEvent, type ActorStatus, type CellHost, type DownListener } from './actor-cell.js';
+import type { Behaviour, Protocol, StopReason } from './behaviour.js';
+import { type Clock, systemClock } from './clock.js';
+import { ActorError, ActorErrorCode } from './errors.js';
+import { DEFAULT_MAILBOX_CAPACITY, type MessageOp, type OverflowPolicy, type PendingReply } from './mailbox.js';
+import { ActorRef, type Address, type Router } from './ref.js';
+import { Relay } from './relay.js';
+import { Scheduler, type SchedulerOptions } from './scheduler.js';
+import { DEFAULT_SUPERVISION, type SupervisionPolicy } from './supervision.js';
+
+export interface SpawnOptions {
+  /** Registry key; also the actor's id. A taken key makes `spawn` throw. */
+  key?: string;
+  mailbox?: { capacity?: number; overflow?: OverflowPolicy };
+  supervision?: Partial<SupervisionPolicy>;
+}
+
+export interface ActorSystemOptions {
+  /** This node's name, part of every address. */
+  node?: string;
+  clock?: Clock;
+  /** Default `call` timeout in milliseconds. */
+  callTimeoutMs?: number;
+  scheduler?: SchedulerOptions;
+  /** Told of every handler crash and every error in terminate or monitors. */
+  onError?: (error: unknown, where: string, address: Address) => void;
+}
+
+/** Delivers to actors on other nodes; installed by a cluster adapter. */
+export interface RemoteRouter {
+  route(target: Address, op: MessageOp, payload: unknown, reply?: PendingReply): boolean;
+}
+
+export interface ActorStats {
+  kind: string;
+  status: ActorStatus;
+  depth: number;
+  dropped: number;
+  restarts: number;
+}
+
+export class ActorSystem implements Router, CellHost {
+  readonly node: string;
+  readonly clock: Clock;
+  readonly relay = new Relay();
+  readonly scheduler: Scheduler;
+  readonly callTimeoutMs: number;
+  remote: RemoteRouter | undefined;
+  private readonly cells = new Map<string, ActorCell<unknown, Protocol>>();
+  private readonly listeners = new Set<(event: ActorEvent) => void>();
+  private readonly onError: NonNullable<ActorSystemOptions['onError']>;
+  private seq = 0;
+
+  constructor(options: ActorSystemOptions = {}) {
+    this.node = options.node ?? 'local';
+    this.clock = options.clock ?? systemClock;
+    this.callTimeoutMs = options.callTimeoutMs ?? 5_000;
+    this.scheduler = new Scheduler(options.scheduler);
+    this.onError =
+      options.onError ??
+      ((error, where, address) => {
+        process.emitWarning(`actor ${address.kind}:${address.id} failed in ${where}: ${String((error as Error)?.stack ?? error)}`);
+      });
+  }
+
+  spawn<S, P extends Protocol>(behaviour: Behaviour<S, P>, options: SpawnOptions = {}): ActorRef<P> {
+    const id = options.key ?? `${behaviour.kind}-${++this.seq}`;
+    if (this.cells.has(id)) throw new ActorError(ActorErrorCode.INVALID_SPAWN, `an actor with key ${id} is already running`);
+    const capacity = options.mailbox?.capacity ?? DEFAULT_MAILBOX_CAPACITY;
+    const overflow = options.mailbox?.overflow ?? 'reject';
+    const supervision = { ...DEFAULT_SUPERVISION, ...options.supervision };
+    const address: Address = { node: this.node, id, kind: behaviour.kind };
+    const ref = new ActorRef<P>(address, this);
+    const cell = new ActorCell<S, P>(this, address, ref, behaviour, capacity, overflow, supervision);
+    this.cells.set(id, cell as unknown as ActorCell<unknown, Protocol>);
+    return ref;
+  }
+
+  /** The actor registered under `key`, spawning it first if there is none. Never makes two. */
+  spawnOnce<S, P extends Protocol>(key: string, behaviour: Behaviour<S, P>, options: Omit<SpawnOptions, 'key'> = {}): ActorRef<P> {
+    const existing = this.cells.get(key);
+    if (existing) return existing.ref as unknown as ActorRef<P>;
+    return this.spawn(behaviour, { ...options, key });
+  }
+
+  whereis<P extends Protocol = Protocol>(key: string): ActorRef<P> | undefined {
+    return this.cells.get(key)?.ref as ActorRef<P> | undefined;
+  }
+
+  /** A ref for any address, local or remote, alive or not. */
+  refFor<P extends Protocol = Protocol>(address: Address): ActorRef<P> {
+    return (this.cells.get(address.id)?.ref as ActorRef<P> | undefined) ?? new ActorRef<P>(address, this);
+  }
+
+  stop(ref: ActorRef<Protocol> | ActorRef<never>, reason: StopReason = { type: 'normal' }): void {
+    this.local((ref as ActorRef).address)?.stop(reason);
+  }
+
+  /** Calls `listener` once when the actor stops (at once, with `noproc`, if it is not running). */
+  monitor(ref: ActorRef<never> | ActorRef<Protocol>, listener: DownListener): () => void {
+    const address = (ref as ActorRef).address;
+    const cell = this.local(address);
+    if (!cell) {
+      queueMicrotask(() => listener({ type: 'noproc' }, address));
+      return () => {};
+    }
+    return cell.monitor(listener);
+  }
+
+  inspect(ref: ActorRef<never> | ActorRef<Protocol>): ActorStats | undefined {
+    const cell = this.local((ref as ActorRef).address);
+    if (!cell) return undefined;
+    return {
+      kind: cell.address.kind,
+      status: cell.status,
+      depth: cell.mailbox.depth,
+      dropped: cell.mailbox.dropped,
+      restarts: cell.restartCount,
+    };
+  }
+
+  /** Every running actor's address. */
+  addresses(): Address[] {
+    return [...this.cells.values()].map((c) => c.address);
+  }
+
+  get size(): number {
+    return this.cells.size;
+  }
+
+  /** Subscribes to restarts, stops and drops (for metrics and logs). */
+  on(listener: (event: ActorEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Stops every actor with reason `shutdown`. */
+  shutdown(): void {
+    for (const cell of [...this.cells.values()]) cell.stop({ type: 'shutdown' });
+  }
+
+  // --- Router: the relay point ---
+
+  route(target: Address, op: MessageOp, message: unknown, reply?: PendingReply): boolean {
+    const payload = this.relay.outbound(message, target, op);
+    return this.deliver(target, op, payload, reply);
+  }
+
+  /** Enqueues an already-prepared payload, skipping outbound interceptors (the Transport's fanout uses this). */
+  deliver(target: Address, op: MessageOp, payload: unknown, reply?: PendingReply): boolean {
+    if (target.node !== this.node) {
+      if (this.remote) return this.remote.route(target, op, payload, reply);
+      reply?.reject(new ActorError(ActorErrorCode.STOPPED, `no route to node ${target.node}`));
+      return false;
+    }
+    const cell = this.cells.get(target.id);
+    if (!cell) {
+      reply?.reject(new ActorError(ActorErrorCode.STOPPED, `actor ${target.kind}:${target.id} is not running`));
+      return false;
+    }
+    return cell.enqueue(op, payload, reply);
+  }
+
+  call(target: Address, message: unknown, timeoutMs: number = this.callTimeoutMs): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      const clock = this.clock;
+      const pending: PendingReply = {
+        settled: false,
+        resolve(value) {
+          if (pending.settled) return;
+          pending.settled = true;
+          clock.clearTimeout(timer);
+          resolve(value);
+        },
+        reject(error) {
+          if (pending.settled) return;
+          pending.settled = true;
+          clock.clearTimeout(timer);
+          reject(error);
+        },
+      };
+      const timer = clock.setTimeout(
+        () => pending.reject(new ActorError(ActorErrorCode.CALL_TIMEOUT, `call to ${target.kind}:${target.id} timed out after ${timeoutMs} ms`)),
+        timeoutMs,
+      );
+      this.route(target, 'call', message, pending);
+    });
+  }
+
+  // --- CellHost ---
+
+  report(error: unknown, where: string, address: Address): void {
+    try {
+      this.onError(error, where, address);
+    } catch {
+      // A failing error hook must not take the system down.
+    }
+  }
+
+  emit(event: ActorEvent): void {
+    for (const l of this.listeners) {
+      try {
+        l(event);
+      } catch (err) {
+        this.report(err, 'event listener', event.address);
+      }
+    }
+  }
+
+  unregister(cell: ActorCell<unknown, Protocol>): void {
+    if (this.cells.get(cell.address.id) === cell) this.cells.delete(cell.address.id);
+  }
+
+  private local(address: Address): ActorCell<unknown, Protocol> | undefined {
+    return address.node === this.node ? this.cells.get(address.id) : undefined;
+  }
+}
