@@ -1,0 +1,44 @@
+// Span names and attribute keys. Follows OpenTelemetry's messaging semantic
+// conventions where they fit (https://opentelemetry.io/docs/specs/semconv/messaging/messaging-spans/);
+// the rest live under `guildhall.*`.
+
+export const TRACER_NAME = 'guildhall';
+
+export const ATTR_MESSAGING_SYSTEM = 'messaging.system';
+export const ATTR_MESSAGING_OPERATION_TYPE = 'messaging.operation.type';
+export const ATTR_MESSAGING_OPERATION_NAME = 'messaging.operation.name';
+export const ATTR_MESSAGING_DESTINATION_NAME = 'messaging.destination.name';
+export const ATTR_MESSAGING_BATCH_COUNT = 'messaging.batch.message_count';
+export const MESSAGING_SYSTEM = 'guildhall.actors';
+
+export const ATTR_ACTOR_KIND = 'guildhall.actor.kind';
+export const ATTR_ACTOR_ID = 'guildhall.actor.id';
+/** `type` of the message when it has one, else the op (`call`, `cast`, `info`). */
+export const ATTR_MESSAGE_KIND = 'guildhall.message.kind';
+export const ATTR_MESSAGE_OP = 'guildhall.message.op';
+/** Milliseconds the message waited in the mailbox before handling began. */
+export const ATTR_MAILBOX_WAIT_MS = 'guildhall.mailbox.wait_ms';
+/** Entries already waiting when this message was enqueued. */
+export const ATTR_MAILBOX_DEPTH = 'guildhall.mailbox.depth';
+/** Milliseconds spent handling (the span also starts at enqueue time, so duration = wait + handling). */
+export const ATTR_HANDLE_MS = 'guildhall.handle_ms';
+
+/** Recipients of the broadcast a span belongs to. */
+export const ATTR_FANOUT_SIZE = 'guildhall.fanout.size';
+/** Probability with which each delivery was kept. */
+export const ATTR_FANOUT_RATE = 'guildhall.fanout.rate';
+/** 1 / rate: how many deliveries one kept delivery stands for. */
+export const ATTR_FANOUT_ADJUSTED_COUNT = 'guildhall.fanout.adjusted_count';
+/** Deliveries kept in the trace by this broadcast. */
+export const ATTR_FANOUT_KEPT = 'guildhall.fanout.kept';
+
+export const ATTR_GUILD_ID = 'guildhall.guild.id';
+
+/** `process guild`, after the semconv `{operation} {destination}` rule. */
+export function processSpanName(actorKind: string): string {
+  return `process ${actorKind}`;
+}
+
+export function fanoutSpanName(recipientKind: string): string {
+  return `fanout ${recipientKind}`;
+}

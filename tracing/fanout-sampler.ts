@@ -1,0 +1,65 @@
+// Fanout-based sampling: a broadcast to N recipients keeps each delivery with
+// p(N) = min(1, K/N), so a trace holds about K deliveries per broadcast at any
+// size, while anything that is not a delivery goes to the delegate sampler
+// (normally ParentBased over the root sampler chosen by OTEL_TRACES_SAMPLER).
+import { type Attributes, type Context, type Link, SpanKind, TraceFlags, trace } from '@opentelemetry/api';
+import { ParentBasedSampler, AlwaysOnSampler, SamplingDecision, type Sampler, type SamplingResult } from '@opentelemetry/sdk-trace-base';
+import { ATTR_FANOUT_ADJUSTED_COUNT, ATTR_FANOUT_RATE, ATTR_FANOUT_SIZE } from './conventions.js';
+
+export const DEFAULT_FANOUT_K = 10;
+
+export interface FanoutSamplerOptions {
+  /** Deliveries to keep per broadcast, on average. */
+  k?: number;
+  delegate?: Sampler;
+  /** Source of uniform [0, 1) numbers; injectable for tests. */
+  random?: () => number;
+}
+
+export class FanoutSampler implements Sampler {
+  readonly k: number;
+  readonly delegate: Sampler;
+  private readonly random: () => number;
+
+  constructor(options: FanoutSamplerOptions = {}) {
+    const k = options.k ?? DEFAULT_FANOUT_K;
+    if (!(k > 0) || !Number.isFinite(k)) throw new RangeError(`fanout K must be a positive number, got ${k}`);
+    this.k = k;
+    this.delegate = options.delegate ?? new ParentBasedSampler({ root: new AlwaysOnSampler() });
+    this.random = options.random ?? Math.random;
+  }
+
+  /** p(N) = min(1, K/N). */
+  rate(fanoutSize: number): number {
+    return fanoutSize <= this.k ? 1 : this.k / fanoutSize;
+  }
+
+  /** One delivery's decision, given its rate: allocation-free, for the hot loop. */
+  keep(rate: number): boolean {
+    return rate >= 1 || this.random() < rate;
+  }
+
+  /**
+   * A CONSUMER span started under a sampled parent with `guildhall.fanout.size`
+   * among its start attributes is one delivery of a broadcast: fanout-sampled.
+   * Everything else is the delegate's call. A delivery never becomes a root.
+   */
+  shouldSample(context: Context, traceId: string, spanName: string, spanKind: SpanKind, attributes: Attributes, links: Link[]): SamplingResult {
+    const size = attributes[ATTR_FANOUT_SIZE];
+    if (spanKind === SpanKind.CONSUMER && typeof size === 'number' && size > 0) {
+      const parent = trace.getSpanContext(context);
+      if (!parent || (parent.traceFlags & TraceFlags.SAMPLED) === 0) return { decision: SamplingDecision.NOT_RECORD };
+      const rate = this.rate(size);
+      if (!this.keep(rate)) return { decision: SamplingDecision.NOT_RECORD };
+      return {
+        decision: SamplingDecision.RECORD_AND_SAMPLED,
+        attributes: { [ATTR_FANOUT_RATE]: rate, [ATTR_FANOUT_ADJUSTED_COUNT]: 1 / rate },
+      };
+    }
+    return this.delegate.shouldSample(context, traceId, spanName, spanKind, attributes, links);
+  }
+
+  toString(): string {
+    return `FanoutSampler{k=${this.k}, p(N)=min(1,${this.k}/N), delegate=${this.delegate.toString()}}`;
+  }
+}

@@ -1,0 +1,60 @@
+// W3C traceparent handling (https://www.w3.org/TR/trace-context/#traceparent-header):
+//   version "-" trace-id "-" parent-id "-" trace-flags  =  2 + 1 + 32 + 1 + 16 + 1 + 2 = 55 chars.
+// The sampled flag is bit 0 of trace-flags, i.e. of the last hex digit, so it
+// can be read with a few character checks before any full parse: unsampled
+// contexts are dropped without building context objects.
+import { type SpanContext, TraceFlags, createTraceState } from '@opentelemetry/api';
+
+const TRACEPARENT_LENGTH = 55;
+const DASH = 45;
+
+/** Value of a hex digit char code, or -1. Lowercase only, as the spec requires. */
+function hexValue(c: number): number {
+  if (c >= 48 && c <= 57) return c - 48;
+  if (c >= 97 && c <= 102) return c - 87;
+  return -1;
+}
+
+/**
+ * True only when `header` looks like a traceparent whose sampled flag is set.
+ * Malformed or absent input is "not sampled"; never throws, never allocates.
+ */
+export function isSampledTraceparent(header: unknown): boolean {
+  if (typeof header !== 'string') return false;
+  const len = header.length;
+  if (len < TRACEPARENT_LENGTH) return false;
+  // Version 00 is exactly 55 chars; later versions may append "-..." fields.
+  if (len > TRACEPARENT_LENGTH && (header.charCodeAt(TRACEPARENT_LENGTH) !== DASH || header.startsWith('00'))) return false;
+  if (header.charCodeAt(2) !== DASH || header.charCodeAt(35) !== DASH || header.charCodeAt(52) !== DASH) return false;
+  const hi = hexValue(header.charCodeAt(53));
+  const lo = hexValue(header.charCodeAt(54));
+  return hi >= 0 && (lo & 1) === 1;
+}
+
+const TRACEPARENT_RE = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?$/;
+const ZERO_TRACE = '0'.repeat(32);
+const ZERO_SPAN = '0'.repeat(16);
+
+/** Full parse into a remote SpanContext, or undefined when invalid. */
+export function parseTraceparent(header: string, tracestate?: string): SpanContext | undefined {
+  const m = TRACEPARENT_RE.exec(header);
+  if (!m) return undefined;
+  const [, version, traceId, spanId, flags, rest] = m as unknown as [string, string, string, string, string, string | undefined];
+  if (version === 'ff' || (version === '00' && rest !== undefined)) return undefined;
+  if (traceId === ZERO_TRACE || spanId === ZERO_SPAN) return undefined;
+  const context: SpanContext = { traceId, spanId, traceFlags: parseInt(flags, 16) & 0xff, isRemote: true };
+  if (tracestate) {
+    try {
+      context.traceState = createTraceState(tracestate);
+    } catch {
+      // An unparsable tracestate is dropped, not fatal (spec: "vendors MUST... discard").
+    }
+  }
+  return context;
+}
+
+/** `00-<trace>-<span>-<flags>` for a span context. */
+export function formatTraceparent(context: SpanContext): string {
+  const flags = context.traceFlags & TraceFlags.SAMPLED ? '01' : '00';
+  return `00-${context.traceId}-${context.spanId}-${flags}`;
+}

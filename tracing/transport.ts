@@ -1,0 +1,291 @@
+// The Transport: trace context through mailboxes, after Discord's Transport
+// library. It plugs into the actor system's relay point as an interceptor, so
+// actor code sends plain messages and never touches OpenTelemetry.
+//
+// - Outbound: the carrier is attached ONLY when the sender's active span is
+//   sampled; unsampled work sends the bare message (no serialisation at all).
+// - Inbound: enveloped and bare messages alike. A handler runs in the context it
+//   was sent with, or in the ROOT context, never in whatever drained the mailbox.
+// - One CONSUMER span per handled sampled message, starting at enqueue time,
+//   with mailbox wait, handling time and depth as attributes.
+// - fanout(): each delivery kept with p = min(1, K/N) under one fanout span.
+import {
+  type Attributes,
+  type Context,
+  ROOT_CONTEXT,
+  type Span,
+  SpanKind,
+  SpanStatusCode,
+  TraceFlags,
+  type Tracer,
+  context,
+  trace,
+} from '@opentelemetry/api';
+import { performance } from 'node:perf_hooks';
+import {
+  type ActorRef,
+  type ActorSystem,
+  type Address,
+  type CastOf,
+  type Carrier,
+  Envelope,
+  type InfoOf,
+  type Interceptor,
+  type MailboxEntry,
+  type MessageOp,
+  type Protocol,
+} from '../actors/index.js';
+import {
+  ATTR_ACTOR_ID,
+  ATTR_ACTOR_KIND,
+  ATTR_FANOUT_ADJUSTED_COUNT,
+  ATTR_FANOUT_KEPT,
+  ATTR_FANOUT_RATE,
+  ATTR_FANOUT_SIZE,
+  ATTR_HANDLE_MS,
+  ATTR_MAILBOX_DEPTH,
+  ATTR_MAILBOX_WAIT_MS,
+  ATTR_MESSAGE_KIND,
+  ATTR_MESSAGE_OP,
+  ATTR_MESSAGING_BATCH_COUNT,
+  ATTR_MESSAGING_DESTINATION_NAME,
+  ATTR_MESSAGING_OPERATION_NAME,
+  ATTR_MESSAGING_OPERATION_TYPE,
+  ATTR_MESSAGING_SYSTEM,
+  MESSAGING_SYSTEM,
+  TRACER_NAME,
+  fanoutSpanName,
+  processSpanName,
+} from './conventions.js';
+import { FanoutSampler } from './fanout-sampler.js';
+import { formatTraceparent, isSampledTraceparent, parseTraceparent } from './traceparent.js';
+
+export interface TransportOptions {
+  tracer?: Tracer;
+  /** Decides which fanout deliveries are kept; its K is the per-broadcast budget. */
+  sampler?: FanoutSampler;
+  /** Start switched on (default true). */
+  enabled?: boolean;
+}
+
+export interface FanoutOptions {
+  /** How each delivery is sent (default `cast`). */
+  op?: Extract<MessageOp, 'cast' | 'info'>;
+  /** Extra attributes for the fanout span (the guild id, say). */
+  attributes?: Attributes;
+}
+
+export interface FanoutResult {
+  /** Deliveries accepted by a mailbox. */
+  delivered: number;
+  /** Deliveries kept in the trace (0 when the broadcast was not sampled). */
+  kept: number;
+}
+
+interface Thenable {
+  then(ok: (v: unknown) => unknown, err: (e: unknown) => unknown): unknown;
+}
+
+function isSampled(span: Span | undefined): span is Span {
+  return span !== undefined && (span.spanContext().traceFlags & TraceFlags.SAMPLED) !== 0;
+}
+
+function carrierOf(span: Span): Carrier {
+  const sc = span.spanContext();
+  const carrier: Carrier = { traceparent: formatTraceparent(sc) };
+  const state = sc.traceState?.serialize();
+  if (state) carrier.tracestate = state;
+  return carrier;
+}
+
+/** `type` of a message object when it has a string one (`MESSAGE_CREATE`, `connect`), else undefined. */
+function messageKind(message: unknown): string | undefined {
+  if (message !== null && typeof message === 'object') {
+    const t = (message as { type?: unknown }).type;
+    if (typeof t === 'string') return t;
+  }
+  return undefined;
+}
+
+function runInRoot(handle: (payload: unknown) => unknown, payload: unknown): unknown {
+  // The scheduler drains from a clean context, so this is almost always a no-op.
+  return context.active() === ROOT_CONTEXT ? handle(payload) : context.with(ROOT_CONTEXT, handle, undefined, payload);
+}
+
+export class Transport implements Interceptor {
+  /** Runtime switch: when false only bare messages are sent and no actor spans are made. */
+  enabled: boolean;
+  readonly sampler: FanoutSampler;
+  private readonly tracer: Tracer;
+  private uninstall: (() => void) | undefined;
+
+  constructor(
+    private readonly system: ActorSystem,
+    options: TransportOptions = {},
+  ) {
+    this.tracer = options.tracer ?? trace.getTracer(TRACER_NAME);
+    this.sampler = options.sampler ?? new FanoutSampler();
+    this.enabled = options.enabled ?? true;
+  }
+
+  /** Plugs into the system's relay point. Idempotent. */
+  install(): this {
+    this.uninstall ??= this.system.relay.use(this);
+    return this;
+  }
+
+  remove(): void {
+    this.uninstall?.();
+    this.uninstall = undefined;
+  }
+
+  outbound(message: unknown, _target: Address, _op: MessageOp): unknown {
+    if (!this.enabled || message instanceof Envelope) return message;
+    const span = trace.getSpan(context.active());
+    return isSampled(span) ? new Envelope(message, carrierOf(span)) : message;
+  }
+
+  inbound(entry: MailboxEntry, actor: Address, payload: unknown, handle: (payload: unknown) => unknown): unknown {
+    if (!this.enabled || !(payload instanceof Envelope)) return runInRoot(handle, payload);
+    const carrier = payload.carrier;
+    // Fast path: the sampled flag decides before any parse or context object.
+    if (!carrier || !isSampledTraceparent(carrier.traceparent)) return runInRoot(handle, payload);
+    const parentContext = parseTraceparent(carrier.traceparent, carrier.tracestate);
+    if (!parentContext) return runInRoot(handle, payload);
+    const parent = trace.setSpanContext(ROOT_CONTEXT, parentContext);
+
+    const handleStart = this.system.clock.now();
+    const waitMs = Math.max(0, handleStart - entry.enqueuedAt);
+    const message = payload.message;
+    const attributes: Attributes = {
+      [ATTR_MESSAGING_SYSTEM]: MESSAGING_SYSTEM,
+      [ATTR_MESSAGING_OPERATION_TYPE]: 'process',
+      [ATTR_MESSAGING_OPERATION_NAME]: entry.op,
+      [ATTR_MESSAGING_DESTINATION_NAME]: actor.kind,
+      [ATTR_ACTOR_KIND]: actor.kind,
+      [ATTR_ACTOR_ID]: actor.id,
+      [ATTR_MESSAGE_OP]: entry.op,
+      [ATTR_MESSAGE_KIND]: messageKind(message) ?? entry.op,
+      [ATTR_MAILBOX_WAIT_MS]: waitMs,
+      [ATTR_MAILBOX_DEPTH]: entry.depth,
+    };
+    const hints = payload.hints;
+    if (hints?.fanoutSize !== undefined) {
+      const rate = hints.fanoutRate ?? 1;
+      attributes[ATTR_FANOUT_SIZE] = hints.fanoutSize;
+      attributes[ATTR_FANOUT_RATE] = rate;
+      attributes[ATTR_FANOUT_ADJUSTED_COUNT] = rate > 0 ? 1 / rate : 0;
+    }
+    // The span starts when the message was enqueued, so its bar shows the wait.
+    const startTime = performance.timeOrigin + performance.now() - waitMs;
+    const span = this.tracer.startSpan(processSpanName(actor.kind), { kind: SpanKind.CONSUMER, startTime, attributes }, parent);
+    span.addEvent('mailbox.dequeued');
+    const finish = (error?: unknown) => {
+      span.setAttribute(ATTR_HANDLE_MS, this.system.clock.now() - handleStart);
+      if (error !== undefined) {
+        span.recordException(error instanceof Error ? error : String(error));
+        span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
+      }
+      span.end();
+    };
+
+    let result: unknown;
+    try {
+      result = context.with(trace.setSpan(parent, span), handle, undefined, payload);
+    } catch (err) {
+      finish(err);
+      throw err;
+    }
+    if (result !== null && typeof result === 'object' && typeof (result as Thenable).then === 'function') {
+      return (result as Thenable).then(
+        (value) => {
+          finish();
+          return value;
+        },
+        (err) => {
+          finish(err);
+          throw err;
+        },
+      );
+    }
+    finish();
+    return result;
+  }
+
+  /**
+   * Delivers `message` to every ref. When the active span is sampled, one
+   * fanout span is made and each delivery is kept with p = min(1, K/N): kept
+   * deliveries share one envelope carrying the fanout span's context, the rest
+   * go bare. Unsampled or switched off: bare deliveries only, no span.
+   */
+  fanout<P extends Protocol>(refs: readonly ActorRef<P>[], message: CastOf<P> | InfoOf<P>, options: FanoutOptions = {}): FanoutResult {
+    const op = options.op ?? 'cast';
+    const n = refs.length;
+    let delivered = 0;
+    const active = context.active();
+    const parent = trace.getSpan(active);
+    if (n === 0 || !this.enabled || !isSampled(parent)) {
+      for (let i = 0; i < n; i++) if (this.system.deliver(refs[i]!.address, op, message)) delivered++;
+      return { delivered, kept: 0 };
+    }
+
+    const rate = this.sampler.rate(n);
+    const kind = refs[0]!.address.kind;
+    const span = this.tracer.startSpan(
+      fanoutSpanName(kind),
+      {
+        kind: SpanKind.PRODUCER,
+        attributes: {
+          ...options.attributes,
+          [ATTR_MESSAGING_SYSTEM]: MESSAGING_SYSTEM,
+          [ATTR_MESSAGING_OPERATION_TYPE]: 'send',
+          [ATTR_MESSAGING_DESTINATION_NAME]: kind,
+          [ATTR_MESSAGING_BATCH_COUNT]: n,
+          [ATTR_FANOUT_SIZE]: n,
+          [ATTR_FANOUT_RATE]: rate,
+        },
+      },
+      active,
+    );
+    const kept = new Envelope(message, carrierOf(span), { fanoutSize: n, fanoutRate: rate });
+    let keptCount = 0;
+    for (let i = 0; i < n; i++) {
+      const keep = this.sampler.keep(rate);
+      if (keep) keptCount++;
+      if (this.system.deliver(refs[i]!.address, op, keep ? kept : message)) delivered++;
+    }
+    span.setAttribute(ATTR_FANOUT_KEPT, keptCount);
+    span.end();
+    return { delivered, kept: keptCount };
+  }
+
+  /**
+   * Runs `fn` in a child span of the active span, only when that span is
+   * sampled; otherwise just runs `fn`. Never starts a root: a fanned-out
+   * delivery that arrived without context stays untraced.
+   */
+  childSpan<T>(name: string, attributes: Attributes, fn: () => T): T {
+    const active = context.active();
+    if (!this.enabled || !isSampled(trace.getSpan(active))) return fn();
+    const span = this.tracer.startSpan(name, { kind: SpanKind.INTERNAL, attributes }, active);
+    try {
+      return context.with(trace.setSpan(active, span), fn);
+    } catch (err) {
+      span.recordException(err instanceof Error ? err : String(err));
+      span.setStatus({ code: SpanStatusCode.ERROR });
+      throw err;
+    } finally {
+      span.end();
+    }
+  }
+
+  /** True when the active span is sampled (cheap; lets callers skip building attributes). */
+  get sampledNow(): boolean {
+    return this.enabled && isSampled(trace.getSpan(context.active()));
+  }
+
+  /** The active context, for code that must carry it across a boundary the Transport does not see. */
+  activeContext(): Context {
+    return context.active();
+  }
+}
