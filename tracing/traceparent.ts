@@ -28,7 +28,7 @@ export function isSampledTraceparent(header: unknown): boolean {
   if (header.charCodeAt(2) !== DASH || header.charCodeAt(35) !== DASH || header.charCodeAt(52) !== DASH) return false;
   const hi = hexValue(header.charCodeAt(53));
   const lo = hexValue(header.charCodeAt(54));
-  return hi >= 0 && (lo & 1) === 1;
+  return hi >= 0 && lo >= 0 && (lo & 1) === 1;
 }
 
 const TRACEPARENT_RE = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?$/;

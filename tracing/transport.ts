@@ -169,16 +169,18 @@ export class Transport implements Interceptor {
       [ATTR_MAILBOX_WAIT_MS]: waitMs,
       [ATTR_MAILBOX_DEPTH]: entry.depth,
     };
-    const hints = payload.hints;
-    if (hints?.fanoutSize !== undefined) {
-      const rate = hints.fanoutRate ?? 1;
-      attributes[ATTR_FANOUT_SIZE] = hints.fanoutSize;
-      attributes[ATTR_FANOUT_RATE] = rate;
-      attributes[ATTR_FANOUT_ADJUSTED_COUNT] = rate > 0 ? 1 / rate : 0;
-    }
     // The span starts when the message was enqueued, so its bar shows the wait.
     const startTime = performance.timeOrigin + performance.now() - waitMs;
     const span = this.tracer.startSpan(processSpanName(actor.kind), { kind: SpanKind.CONSUMER, startTime, attributes }, parent);
+    const hints = payload.hints;
+    if (hints?.fanoutSize !== undefined) {
+      // Set after start: the keep decision was made at the sender, and a
+      // FanoutSampler would otherwise decide this delivery a second time.
+      const rate = hints.fanoutRate ?? 1;
+      span.setAttribute(ATTR_FANOUT_SIZE, hints.fanoutSize);
+      span.setAttribute(ATTR_FANOUT_RATE, rate);
+      span.setAttribute(ATTR_FANOUT_ADJUSTED_COUNT, rate > 0 ? 1 / rate : 0);
+    }
     span.addEvent('mailbox.dequeued');
     const finish = (error?: unknown) => {
       span.setAttribute(ATTR_HANDLE_MS, this.system.clock.now() - handleStart);

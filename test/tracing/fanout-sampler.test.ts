@@ -1,0 +1,55 @@
+import { ROOT_CONTEXT, SpanKind, trace } from '@opentelemetry/api';
+import { AlwaysOffSampler, ParentBasedSampler, SamplingDecision } from '@opentelemetry/sdk-trace-base';
+import { describe, expect, it } from 'vitest';
+import { ATTR_FANOUT_ADJUSTED_COUNT, ATTR_FANOUT_RATE, ATTR_FANOUT_SIZE } from '../../tracing/conventions.js';
+import { FanoutSampler } from '../../tracing/fanout-sampler.js';
+
+const sampledParent = trace.setSpanContext(ROOT_CONTEXT, { traceId: 'a'.repeat(32), spanId: 'b'.repeat(16), traceFlags: 1 });
+const unsampledParent = trace.setSpanContext(ROOT_CONTEXT, { traceId: 'a'.repeat(32), spanId: 'b'.repeat(16), traceFlags: 0 });
+
+describe('FanoutSampler', () => {
+  it('p(N) = min(1, K/N)', () => {
+    const s = new FanoutSampler({ k: 10 });
+    expect(s.rate(1)).toBe(1);
+    expect(s.rate(10)).toBe(1);
+    expect(s.rate(100)).toBeCloseTo(0.1);
+    expect(s.rate(10_000)).toBeCloseTo(0.001);
+    expect(new FanoutSampler({ k: 50 }).rate(100)).toBeCloseTo(0.5);
+  });
+
+  it('keeps a delivery under a sampled parent with the rate, and records the adjusted count', () => {
+    let next = 0.05;
+    const s = new FanoutSampler({ k: 10, random: () => next });
+    const attrs = { [ATTR_FANOUT_SIZE]: 100 };
+    const kept = s.shouldSample(sampledParent, 'a'.repeat(32), 'process session', SpanKind.CONSUMER, attrs, []);
+    expect(kept.decision).toBe(SamplingDecision.RECORD_AND_SAMPLED);
+    expect(kept.attributes?.[ATTR_FANOUT_RATE]).toBeCloseTo(0.1);
+    expect(kept.attributes?.[ATTR_FANOUT_ADJUSTED_COUNT]).toBeCloseTo(10);
+    next = 0.5;
+    expect(s.shouldSample(sampledParent, 'a'.repeat(32), 'x', SpanKind.CONSUMER, attrs, []).decision).toBe(SamplingDecision.NOT_RECORD);
+  });
+
+  it('never makes a delivery a root, nor keeps one under an unsampled parent', () => {
+    const s = new FanoutSampler({ k: 10, random: () => 0 });
+    const attrs = { [ATTR_FANOUT_SIZE]: 5 };
+    expect(s.shouldSample(ROOT_CONTEXT, 'a'.repeat(32), 'x', SpanKind.CONSUMER, attrs, []).decision).toBe(SamplingDecision.NOT_RECORD);
+    expect(s.shouldSample(unsampledParent, 'a'.repeat(32), 'x', SpanKind.CONSUMER, attrs, []).decision).toBe(SamplingDecision.NOT_RECORD);
+  });
+
+  it('leaves everything else to its delegate', () => {
+    const s = new FanoutSampler({ delegate: new ParentBasedSampler({ root: new AlwaysOffSampler() }) });
+    expect(s.shouldSample(ROOT_CONTEXT, 'a'.repeat(32), 'GET /', SpanKind.SERVER, {}, []).decision).toBe(SamplingDecision.NOT_RECORD);
+    expect(s.shouldSample(sampledParent, 'a'.repeat(32), 'child', SpanKind.INTERNAL, {}, []).decision).toBe(SamplingDecision.RECORD_AND_SAMPLED);
+  });
+
+  it('states its configuration', () => {
+    const s = new FanoutSampler({ k: 25, delegate: new ParentBasedSampler({ root: new AlwaysOffSampler() }) });
+    expect(s.toString()).toContain('k=25');
+    expect(s.toString()).toContain('AlwaysOffSampler');
+  });
+
+  it('refuses a K that is not positive', () => {
+    expect(() => new FanoutSampler({ k: 0 })).toThrow(RangeError);
+    expect(() => new FanoutSampler({ k: Number.NaN })).toThrow(RangeError);
+  });
+});
