@@ -95,9 +95,9 @@ export class ActorCell<S, P extends Protocol> implements Runnable {
     return true;
   }
 
-  runSlice(max: number): boolean {
+  runSlice(max: number): number {
     if (this.status === 'starting') {
-      if (this.busy) return false;
+      if (this.busy) return 0;
       this.runInit();
     }
     let n = 0;
@@ -107,6 +107,10 @@ export class ActorCell<S, P extends Protocol> implements Runnable {
       n++;
       this.process(entry);
     }
+    return n;
+  }
+
+  get ready(): boolean {
     return this.status === 'running' && !this.busy && this.mailbox.depth > 0;
   }
 

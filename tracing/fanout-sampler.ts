@@ -40,6 +40,19 @@ export class FanoutSampler implements Sampler {
   }
 
   /**
+   * How many deliveries to pass over before the next kept one. Keeping each
+   * with probability p is a Bernoulli process, so the gaps are geometric:
+   * drawing one gap per kept delivery costs O(K) random numbers per broadcast
+   * instead of O(N), with the same distribution.
+   */
+  skip(rate: number): number {
+    if (rate >= 1) return 0;
+    if (rate <= 0) return Number.POSITIVE_INFINITY;
+    const u = 1 - this.random(); // (0, 1]
+    return Math.floor(Math.log(u) / Math.log1p(-rate));
+  }
+
+  /**
    * A CONSUMER span started under a sampled parent with `guildhall.fanout.size`
    * among its start attributes is one delivery of a broadcast: fanout-sampled.
    * Everything else is the delegate's call. A delivery never becomes a root.

@@ -107,10 +107,6 @@ function messageKind(message: unknown): string | undefined {
   return undefined;
 }
 
-function runInRoot(handle: (payload: unknown) => unknown, payload: unknown): unknown {
-  // The scheduler drains from a clean context, so this is almost always a no-op.
-  return context.active() === ROOT_CONTEXT ? handle(payload) : context.with(ROOT_CONTEXT, handle, undefined, payload);
-}
 
 export class Transport implements Interceptor {
   /** Runtime switch: when false only bare messages are sent and no actor spans are made. */
@@ -146,12 +142,14 @@ export class Transport implements Interceptor {
   }
 
   inbound(entry: MailboxEntry, actor: Address, payload: unknown, handle: (payload: unknown) => unknown): unknown {
-    if (!this.enabled || !(payload instanceof Envelope)) return runInRoot(handle, payload);
+    // No context: run as is. The scheduler drains from a clean async scope, so
+    // the handler already runs in the ROOT context (actors/scheduler.ts).
+    if (!this.enabled || !(payload instanceof Envelope)) return handle(payload);
     const carrier = payload.carrier;
     // Fast path: the sampled flag decides before any parse or context object.
-    if (!carrier || !isSampledTraceparent(carrier.traceparent)) return runInRoot(handle, payload);
+    if (!carrier || !isSampledTraceparent(carrier.traceparent)) return handle(payload);
     const parentContext = parseTraceparent(carrier.traceparent, carrier.tracestate);
-    if (!parentContext) return runInRoot(handle, payload);
+    if (!parentContext) return handle(payload);
     const parent = trace.setSpanContext(ROOT_CONTEXT, parentContext);
 
     const handleStart = this.system.clock.now();
@@ -251,10 +249,15 @@ export class Transport implements Interceptor {
     );
     const kept = new Envelope(message, carrierOf(span), { fanoutSize: n, fanoutRate: rate });
     let keptCount = 0;
+    let next = this.sampler.skip(rate);
     for (let i = 0; i < n; i++) {
-      const keep = this.sampler.keep(rate);
-      if (keep) keptCount++;
-      if (this.system.deliver(refs[i]!.address, op, keep ? kept : message)) delivered++;
+      let payload: unknown = message;
+      if (i === next) {
+        payload = kept;
+        keptCount++;
+        next = i + 1 + this.sampler.skip(rate);
+      }
+      if (this.system.deliver(refs[i]!.address, op, payload)) delivered++;
     }
     span.setAttribute(ATTR_FANOUT_KEPT, keptCount);
     span.end();

@@ -53,3 +53,23 @@ describe('FanoutSampler', () => {
     expect(() => new FanoutSampler({ k: Number.NaN })).toThrow(RangeError);
   });
 });
+
+describe('FanoutSampler.skip (geometric gaps)', () => {
+  it('keeps each delivery with probability p: gaps have mean (1-p)/p', () => {
+    const s = new FanoutSampler({ k: 10 });
+    for (const rate of [0.5, 0.1, 0.001]) {
+      let kept = 0;
+      const n = 2_000_000;
+      for (let i = s.skip(rate); i < n; i += 1 + s.skip(rate)) kept++;
+      const mean = n * rate;
+      const sd = Math.sqrt(n * rate * (1 - rate));
+      expect(Math.abs(kept - mean)).toBeLessThan(5 * sd);
+    }
+  });
+
+  it('skips nothing at rate 1 and everything at rate 0', () => {
+    const s = new FanoutSampler();
+    expect(s.skip(1)).toBe(0);
+    expect(s.skip(0)).toBe(Number.POSITIVE_INFINITY);
+  });
+});
