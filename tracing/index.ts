@@ -1,0 +1,49 @@
+// Public API of the tracing layer: the Transport, fanout sampling, the
+// traceparent fast path, tracer setup, export and the built-in trace store.
+export { Transport, type TransportOptions, type FanoutOptions, type FanoutResult } from './transport.js';
+export { FanoutSampler, DEFAULT_FANOUT_K, type FanoutSamplerOptions } from './fanout-sampler.js';
+export { isSampledTraceparent, parseTraceparent, formatTraceparent } from './traceparent.js';
+export {
+  startTracing,
+  parseTracingEnv,
+  samplerFromEnv,
+  TracingConfigError,
+  type Tracing,
+  type TracingOptions,
+  type TracingEnv,
+} from './setup.js';
+export {
+  CountingBatchSpanProcessor,
+  type CountingBatchSpanProcessorOptions,
+  type BatchProcessorStats,
+  type BatchTimers,
+} from './batch-processor.js';
+export {
+  TraceStore,
+  toStoredSpan,
+  type StoredSpan,
+  type StoredEvent,
+  type StoredLink,
+  type TraceSummary,
+  type TraceListQuery,
+  type TraceStoreOptions,
+  type TraceStoreStats,
+} from './trace-store.js';
+export { toOtlpJson, type OtlpJsonTraceRequest } from './otlp-json.js';
+export {
+  TRACER_NAME,
+  ATTR_ACTOR_ID,
+  ATTR_ACTOR_KIND,
+  ATTR_FANOUT_ADJUSTED_COUNT,
+  ATTR_FANOUT_KEPT,
+  ATTR_FANOUT_RATE,
+  ATTR_FANOUT_SIZE,
+  ATTR_GUILD_ID,
+  ATTR_HANDLE_MS,
+  ATTR_MAILBOX_DEPTH,
+  ATTR_MAILBOX_WAIT_MS,
+  ATTR_MESSAGE_KIND,
+  ATTR_MESSAGE_OP,
+  processSpanName,
+  fanoutSpanName,
+} from './conventions.js';
