@@ -1,0 +1,256 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, formatConfigError, loadConfig, publicBaseUrl } from '../../server/config.js';
+
+const SECRET = 'sixteen-chars-at-least';
+
+function issuesOf(fn: () => unknown) {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as ConfigError).issues;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('loadConfig defaults', () => {
+  const config = loadConfig({}, []);
+
+  it('has the documented defaults', () => {
+    expect(config).toMatchObject({
+      host: '127.0.0.1',
+      port: 8080,
+      nodeEnv: 'development',
+      adminSecret: undefined,
+      devAccounts: true,
+      seed: true,
+      fanoutK: 10,
+      heartbeatIntervalMs: 41250,
+      resumeBuffer: 1000,
+      resumeTimeoutMs: 60000,
+      maxBufferedBytes: 1024 * 1024,
+      shutdownTimeoutMs: 5000,
+      traceStoreSize: 1000,
+      logLevel: 'info',
+      publicUrl: undefined,
+    });
+  });
+
+  it('generates a random token secret when none is configured', () => {
+    expect(config.tokenSecretGenerated).toBe(true);
+    expect(config.tokenSecret.length).toBeGreaterThanOrEqual(32);
+    expect(loadConfig({}, []).tokenSecret).not.toBe(config.tokenSecret);
+  });
+
+  it('is frozen', () => {
+    expect(Object.isFrozen(config)).toBe(true);
+  });
+});
+
+describe('loadConfig from the environment', () => {
+  it('reads every variable', () => {
+    const config = loadConfig(
+      {
+        HOST: '0.0.0.0',
+        PORT: '0',
+        NODE_ENV: 'test',
+        GUILDHALL_TOKEN_SECRET: SECRET,
+        GUILDHALL_ADMIN_SECRET: 'admin-secret-0123456789',
+        GUILDHALL_DEV_ACCOUNTS: 'false',
+        GUILDHALL_SEED: 'no',
+        GUILDHALL_FANOUT_K: '25',
+        GUILDHALL_HEARTBEAT_INTERVAL_MS: '5000',
+        GUILDHALL_RESUME_BUFFER: '50',
+        GUILDHALL_RESUME_TIMEOUT_MS: '1000',
+        GUILDHALL_MAX_BUFFERED_BYTES: '65536',
+        GUILDHALL_SHUTDOWN_TIMEOUT_MS: '100',
+        GUILDHALL_TRACE_STORE_SIZE: '10',
+        LOG_LEVEL: 'DEBUG',
+        PUBLIC_URL: 'https://chat.example.com/',
+      },
+      [],
+    );
+    expect(config).toEqual({
+      host: '0.0.0.0',
+      port: 0,
+      nodeEnv: 'test',
+      tokenSecret: SECRET,
+      tokenSecretGenerated: false,
+      adminSecret: 'admin-secret-0123456789',
+      devAccounts: false,
+      seed: false,
+      fanoutK: 25,
+      heartbeatIntervalMs: 5000,
+      resumeBuffer: 50,
+      resumeTimeoutMs: 1000,
+      maxBufferedBytes: 65536,
+      shutdownTimeoutMs: 100,
+      traceStoreSize: 10,
+      logLevel: 'debug',
+      publicUrl: 'https://chat.example.com',
+    });
+  });
+
+  it('treats empty variables as unset', () => {
+    const config = loadConfig({ PORT: '', GUILDHALL_TOKEN_SECRET: '', LOG_LEVEL: '' }, []);
+    expect(config.port).toBe(8080);
+    expect(config.tokenSecretGenerated).toBe(true);
+    expect(config.logLevel).toBe('info');
+  });
+
+  it.each([
+    ['1', true],
+    ['true', true],
+    ['YES', true],
+    ['on', true],
+    ['0', false],
+    ['False', false],
+    ['no', false],
+    ['off', false],
+  ])('parses boolean %s', (text, value) => {
+    expect(loadConfig({ GUILDHALL_SEED: text }, []).seed).toBe(value);
+  });
+});
+
+describe('dev accounts policy', () => {
+  it('is on outside production', () => {
+    expect(loadConfig({ NODE_ENV: 'development' }, []).devAccounts).toBe(true);
+    expect(loadConfig({ NODE_ENV: 'test' }, []).devAccounts).toBe(true);
+  });
+
+  it('is off in production without an admin secret', () => {
+    expect(loadConfig({ NODE_ENV: 'production' }, []).devAccounts).toBe(false);
+  });
+
+  it('is on in production with an admin secret', () => {
+    expect(loadConfig({ NODE_ENV: 'production', GUILDHALL_ADMIN_SECRET: 'admin-secret-0123456789' }, []).devAccounts).toBe(true);
+  });
+
+  it('follows an explicit setting', () => {
+    expect(loadConfig({ NODE_ENV: 'production', GUILDHALL_DEV_ACCOUNTS: 'true' }, []).devAccounts).toBe(true);
+    expect(loadConfig({ GUILDHALL_DEV_ACCOUNTS: 'off' }, []).devAccounts).toBe(false);
+  });
+});
+
+describe('loadConfig from flags', () => {
+  it('accepts --flag value and --flag=value', () => {
+    expect(loadConfig({}, ['--port', '9000']).port).toBe(9000);
+    expect(loadConfig({}, ['--port=9001']).port).toBe(9001);
+    expect(loadConfig({}, ['--host=::', '--log-level', 'warn'])).toMatchObject({ host: '::', logLevel: 'warn' });
+  });
+
+  it('lets flags override the environment', () => {
+    expect(loadConfig({ PORT: '1234' }, ['--port', '4321']).port).toBe(4321);
+  });
+
+  it('supports boolean flags with and without values', () => {
+    expect(loadConfig({ GUILDHALL_SEED: 'false' }, ['--seed']).seed).toBe(true);
+    expect(loadConfig({}, ['--no-seed']).seed).toBe(false);
+    expect(loadConfig({}, ['--seed=false']).seed).toBe(false);
+    expect(loadConfig({}, ['--seed', 'off', '--port', '1']).seed).toBe(false);
+    expect(loadConfig({}, ['--seed', '--port', '1'])).toMatchObject({ seed: true, port: 1 });
+    expect(loadConfig({}, ['--no-dev-accounts']).devAccounts).toBe(false);
+  });
+
+  it('maps every numeric flag', () => {
+    const config = loadConfig({}, [
+      '--fanout-k=3',
+      '--heartbeat-interval-ms=2000',
+      '--resume-buffer=7',
+      '--resume-timeout-ms=8',
+      '--max-buffered-bytes=4096',
+      '--shutdown-timeout-ms=9',
+      '--trace-store-size=11',
+      '--public-url=http://localhost:1',
+    ]);
+    expect(config).toMatchObject({
+      fanoutK: 3,
+      heartbeatIntervalMs: 2000,
+      resumeBuffer: 7,
+      resumeTimeoutMs: 8,
+      maxBufferedBytes: 4096,
+      shutdownTimeoutMs: 9,
+      traceStoreSize: 11,
+      publicUrl: 'http://localhost:1',
+    });
+  });
+
+  it('rejects unknown flags, stray arguments and missing values', () => {
+    expect(issuesOf(() => loadConfig({}, ['--bogus']))).toEqual([{ field: '--bogus', problem: expect.any(String) }]);
+    expect(issuesOf(() => loadConfig({}, ['serve']))[0]!.field).toBe('serve');
+    expect(issuesOf(() => loadConfig({}, ['-p', '1']))[0]!.field).toBe('-p');
+    expect(issuesOf(() => loadConfig({}, ['--port']))[0]).toMatchObject({ field: 'PORT', flag: '--port' });
+    expect(issuesOf(() => loadConfig({}, ['--port', '--host', 'x']))[0]).toMatchObject({ field: 'PORT' });
+    expect(issuesOf(() => loadConfig({}, ['--no-port']))[0]!.field).toBe('--no-port');
+  });
+
+  it('has no flags for secrets', () => {
+    expect(issuesOf(() => loadConfig({}, ['--token-secret', SECRET]))[0]!.field).toBe('--token-secret');
+  });
+});
+
+describe('validation', () => {
+  it.each([
+    ['PORT', '65536'],
+    ['PORT', '-1'],
+    ['PORT', '80a'],
+    ['PORT', '1.5'],
+    ['GUILDHALL_FANOUT_K', '0'],
+    ['GUILDHALL_HEARTBEAT_INTERVAL_MS', '10'],
+    ['GUILDHALL_RESUME_BUFFER', 'lots'],
+    ['GUILDHALL_MAX_BUFFERED_BYTES', '10'],
+    ['GUILDHALL_TRACE_STORE_SIZE', '0'],
+    ['GUILDHALL_SEED', 'maybe'],
+    ['GUILDHALL_DEV_ACCOUNTS', '2'],
+    ['LOG_LEVEL', 'verbose'],
+    ['PUBLIC_URL', 'not a url'],
+    ['PUBLIC_URL', 'ftp://example.com'],
+    ['GUILDHALL_TOKEN_SECRET', 'short'],
+    ['GUILDHALL_ADMIN_SECRET', 'short'],
+    ['HOST', '   '],
+  ])('rejects %s=%s', (name, value) => {
+    const issues = issuesOf(() => loadConfig({ [name]: value }, []));
+    expect(issues).toHaveLength(1);
+    expect(issues[0]!.field).toBe(name);
+    expect(issues[0]!.problem.length).toBeGreaterThan(0);
+  });
+
+  it('reports every problem at once, with flags', () => {
+    const issues = issuesOf(() => loadConfig({ PORT: 'x', LOG_LEVEL: 'loud' }, ['--nope', '--fanout-k=-3']));
+    expect(issues.map((i) => i.field).sort()).toEqual(['--nope', 'GUILDHALL_FANOUT_K', 'LOG_LEVEL', 'PORT']);
+    expect(issues.find((i) => i.field === 'PORT')!.flag).toBe('--port');
+    expect(issues.find((i) => i.field === 'GUILDHALL_FANOUT_K')!.flag).toBe('--fanout-k');
+  });
+
+  it('carries a stable code and a readable message', () => {
+    let error: ConfigError | undefined;
+    try {
+      loadConfig({ PORT: 'x' }, ['--nope']);
+    } catch (err) {
+      error = err as ConfigError;
+    }
+    expect(error?.code).toBe('CONFIG_INVALID');
+    const text = formatConfigError(error!);
+    expect(text).toContain('PORT (--port)');
+    expect(text).toContain('--nope');
+    expect(text.split('\n')).toHaveLength(3);
+    expect(error!.message).toBe(text);
+  });
+});
+
+describe('publicBaseUrl', () => {
+  it('prefers PUBLIC_URL', () => {
+    expect(publicBaseUrl({ host: '0.0.0.0', port: 1, publicUrl: 'https://x.example' }, 2)).toBe('https://x.example');
+  });
+
+  it('derives from host and the bound port', () => {
+    expect(publicBaseUrl({ host: '127.0.0.1', port: 0, publicUrl: undefined }, 43210)).toBe('http://127.0.0.1:43210');
+    expect(publicBaseUrl({ host: 'localhost', port: 8080, publicUrl: undefined })).toBe('http://localhost:8080');
+  });
+
+  it('turns wildcard and IPv6 hosts into something dialable', () => {
+    expect(publicBaseUrl({ host: '0.0.0.0', port: 80, publicUrl: undefined })).toBe('http://127.0.0.1:80');
+    expect(publicBaseUrl({ host: '::', port: 80, publicUrl: undefined })).toBe('http://[::1]:80');
+    expect(publicBaseUrl({ host: '::1', port: 80, publicUrl: undefined })).toBe('http://[::1]:80');
+  });
+});
