@@ -24,6 +24,8 @@ export interface Config {
   /** Whether anyone may create accounts through the dev endpoint. */
   devAccounts: boolean;
   seed: boolean;
+  /** Whether sessions may IDENTIFY with privileged intents (members, presences, message content); else 4014. */
+  privilegedIntents: boolean;
   fanoutK: number;
   heartbeatIntervalMs: number;
   resumeBuffer: number;
@@ -103,6 +105,7 @@ const FIELDS = {
   adminSecret: { env: 'GUILDHALL_ADMIN_SECRET' },
   devAccounts: { env: 'GUILDHALL_DEV_ACCOUNTS', flag: 'dev-accounts', boolean: true },
   seed: { env: 'GUILDHALL_SEED', flag: 'seed', boolean: true },
+  privilegedIntents: { env: 'GUILDHALL_PRIVILEGED_INTENTS', flag: 'privileged-intents', boolean: true },
   fanoutK: { env: 'GUILDHALL_FANOUT_K', flag: 'fanout-k' },
   heartbeatIntervalMs: { env: 'GUILDHALL_HEARTBEAT_INTERVAL_MS', flag: 'heartbeat-interval-ms' },
   resumeBuffer: { env: 'GUILDHALL_RESUME_BUFFER', flag: 'resume-buffer' },
@@ -125,6 +128,7 @@ const schema = z.object({
   adminSecret: z.string().min(16, 'must be at least 16 characters').optional(),
   devAccounts: bool.optional(),
   seed: bool.default(true),
+  privilegedIntents: bool.default(true),
   fanoutK: int(1).default(10),
   // Discord's own interval; floor of 1s keeps a typo from flooding every client with heartbeats.
   heartbeatIntervalMs: int(1000).default(41250),
@@ -228,6 +232,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, ar
     adminSecret: v.adminSecret,
     devAccounts,
     seed: v.seed,
+    privilegedIntents: v.privilegedIntents,
     fanoutK: v.fanoutK,
     heartbeatIntervalMs: v.heartbeatIntervalMs,
     resumeBuffer: v.resumeBuffer,

@@ -2,7 +2,8 @@
 // traceparent fast path, tracer setup, export and the built-in trace store.
 export { Transport, type TransportOptions, type FanoutOptions, type FanoutResult } from './transport.js';
 export { FanoutSampler, DEFAULT_FANOUT_K, type FanoutSamplerOptions } from './fanout-sampler.js';
-export { isSampledTraceparent, parseTraceparent, formatTraceparent } from './traceparent.js';
+export { isSampledTraceparent, traceparentSampledFlag, parseTraceparent, formatTraceparent } from './traceparent.js';
+export { startIngressSpan, type IngressSpan } from './ingress.js';
 export {
   startTracing,
   parseTracingEnv,

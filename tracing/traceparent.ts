@@ -16,19 +16,26 @@ function hexValue(c: number): number {
 }
 
 /**
- * True only when `header` looks like a traceparent whose sampled flag is set.
- * Malformed or absent input is "not sampled"; never throws, never allocates.
+ * The sampled flag of a traceparent, read from its text: 1 sampled, 0 not
+ * sampled, -1 absent or malformed. A few character checks (layout, the flag
+ * digits); never throws, never allocates. Ids are only checked by the full parse.
  */
-export function isSampledTraceparent(header: unknown): boolean {
-  if (typeof header !== 'string') return false;
+export function traceparentSampledFlag(header: unknown): 1 | 0 | -1 {
+  if (typeof header !== 'string') return -1;
   const len = header.length;
-  if (len < TRACEPARENT_LENGTH) return false;
+  if (len < TRACEPARENT_LENGTH) return -1;
   // Version 00 is exactly 55 chars; later versions may append "-..." fields.
-  if (len > TRACEPARENT_LENGTH && (header.charCodeAt(TRACEPARENT_LENGTH) !== DASH || header.startsWith('00'))) return false;
-  if (header.charCodeAt(2) !== DASH || header.charCodeAt(35) !== DASH || header.charCodeAt(52) !== DASH) return false;
+  if (len > TRACEPARENT_LENGTH && (header.charCodeAt(TRACEPARENT_LENGTH) !== DASH || header.startsWith('00'))) return -1;
+  if (header.charCodeAt(2) !== DASH || header.charCodeAt(35) !== DASH || header.charCodeAt(52) !== DASH) return -1;
   const hi = hexValue(header.charCodeAt(53));
   const lo = hexValue(header.charCodeAt(54));
-  return hi >= 0 && lo >= 0 && (lo & 1) === 1;
+  if (hi < 0 || lo < 0) return -1;
+  return (lo & 1) === 1 ? 1 : 0;
+}
+
+/** True only when `header` looks like a traceparent whose sampled flag is set. */
+export function isSampledTraceparent(header: unknown): boolean {
+  return traceparentSampledFlag(header) === 1;
 }
 
 const TRACEPARENT_RE = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?$/;

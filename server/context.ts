@@ -1,0 +1,67 @@
+// Everything a request handler, the gateway or an actor behaviour needs,
+// made once at start (see app.ts) and passed down: no module-level singletons.
+import type { ActorRef, ActorSystem } from '../actors/index.js';
+import type { Tracing, Transport } from '../tracing/index.js';
+import type { Config } from './config.js';
+import { HttpError, RestErrors } from './errors.js';
+import type { SessionProtocol } from './gateway/session-protocol.js';
+import type { GuildCall, GuildProtocol } from './guild/guild-protocol.js';
+import type { SnowflakeGenerator } from './ids/snowflake.js';
+import type { Store } from './store/store.js';
+
+export interface Logger {
+  info(obj: object | string, msg?: string): void;
+  warn(obj: object | string, msg?: string): void;
+  error(obj: object | string, msg?: string): void;
+  debug(obj: object | string, msg?: string): void;
+}
+
+/** Who is connected where: a user's live sessions, for events aimed at one user (a guild join). */
+export class SessionDirectory {
+  private readonly byUser = new Map<string, Map<string, ActorRef<SessionProtocol>>>();
+
+  add(userId: string, sessionId: string, ref: ActorRef<SessionProtocol>): void {
+    let sessions = this.byUser.get(userId);
+    if (!sessions) this.byUser.set(userId, (sessions = new Map()));
+    sessions.set(sessionId, ref);
+  }
+
+  remove(userId: string, sessionId: string): void {
+    const sessions = this.byUser.get(userId);
+    if (!sessions) return;
+    sessions.delete(sessionId);
+    if (sessions.size === 0) this.byUser.delete(userId);
+  }
+
+  ofUser(userId: string): ActorRef<SessionProtocol>[] {
+    return [...(this.byUser.get(userId)?.values() ?? [])];
+  }
+
+  get size(): number {
+    let n = 0;
+    for (const s of this.byUser.values()) n += s.size;
+    return n;
+  }
+}
+
+export interface ServerContext {
+  readonly config: Config;
+  readonly store: Store;
+  readonly system: ActorSystem;
+  readonly transport: Transport;
+  readonly tracing: Tracing;
+  readonly ids: SnowflakeGenerator;
+  readonly sessions: SessionDirectory;
+  readonly logger: Logger;
+  /** The guild's actor, spawned on first use (the guild must exist in the store). */
+  guild(guildId: string): ActorRef<GuildProtocol>;
+  /** Base URL clients reach this server at (http://host:port). */
+  publicUrl(): string;
+}
+
+/** Calls a guild actor; a refusal becomes the HttpError the REST client should see. */
+export async function callGuild<T>(ctx: ServerContext, guildId: string, message: GuildCall): Promise<T> {
+  const reply = await ctx.guild(guildId).call(message);
+  if (!reply.ok) throw new HttpError(RestErrors[reply.error], reply.message ? { message: reply.message } : {});
+  return reply.value as T;
+}

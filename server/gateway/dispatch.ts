@@ -1,0 +1,38 @@
+// A dispatch encoded once, for every recipient. The JSON is built so that the
+// sequence number comes last: `{"op":0,"t":"MESSAGE_CREATE","d":{...},"s":` + seq + `}`.
+// Each session writes the shared head, its own seq digits and the shared tail,
+// so a broadcast to N sessions serialises the payload once and copies it never
+// (as Phoenix's fastlane writes one encoding to every socket).
+import { intentForEvent } from './protocol.js';
+
+const TAIL = Buffer.from('}');
+
+export class EncodedDispatch {
+  /** Bytes up to and including `"s":`. */
+  readonly head: Buffer;
+  /** The intent a session needs to receive it (undefined: always sent). */
+  readonly intent: number | undefined;
+
+  constructor(
+    readonly event: string,
+    data: unknown,
+  ) {
+    this.head = Buffer.from(`{"op":0,"t":${JSON.stringify(event)},"d":${JSON.stringify(data)},"s":`);
+    this.intent = intentForEvent(event);
+  }
+
+  /** The frame payload for one session: shared head, the seq, shared tail. */
+  partsFor(seq: number): Buffer[] {
+    return [this.head, Buffer.from(String(seq), 'latin1'), TAIL];
+  }
+
+  /** Payload bytes for one session (head + seq + tail). */
+  sizeFor(seq: number): number {
+    return this.head.length + String(seq).length + 1;
+  }
+}
+
+/** A non-dispatch gateway payload (HELLO, HEARTBEAT_ACK, RECONNECT, INVALID_SESSION). */
+export function encodeOp(op: number, d: unknown): Buffer {
+  return Buffer.from(JSON.stringify({ op, d, s: null, t: null }));
+}

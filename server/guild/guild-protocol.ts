@@ -1,0 +1,38 @@
+// Messages a guild actor understands. Every state change of a guild passes
+// through its actor, which persists it and fans the event out to sessions.
+import type { ActorRef } from '../../actors/index.js';
+import type { RestErrorName } from '../errors.js';
+import type { SessionProtocol } from '../gateway/session-protocol.js';
+import type { PresenceUpdateData } from '../gateway/protocol.js';
+import type { EmojiRecord } from '../store/store.js';
+
+export type GuildCall =
+  | {
+      type: 'connect';
+      sessionId: string;
+      session: ActorRef<SessionProtocol>;
+      userId: string;
+      intents: number;
+      largeThreshold: number;
+      presence: PresenceUpdateData | undefined;
+    }
+  | { type: 'create_message'; channelId: string; authorId: string; content: string }
+  | { type: 'update_message'; channelId: string; messageId: string; userId: string; content: string }
+  | { type: 'delete_message'; channelId: string; messageId: string; userId: string }
+  | { type: 'add_reaction'; channelId: string; messageId: string; userId: string; emoji: EmojiRecord }
+  | { type: 'remove_reaction'; channelId: string; messageId: string; userId: string; emoji: EmojiRecord }
+  | { type: 'typing'; channelId: string; userId: string }
+  | { type: 'create_channel'; userId: string; name: string; topic: string | null }
+  | { type: 'add_member'; actorId: string; userId: string }
+  | { type: 'remove_member'; actorId: string; userId: string };
+
+export type GuildCast = { type: 'disconnect'; sessionId: string } | { type: 'presence_update'; userId: string; presence: PresenceUpdateData };
+
+/** Calls answer with data, or with the REST error a caller should see (never by crashing the guild). */
+export type GuildReply = { ok: true; value: unknown } | { ok: false; error: RestErrorName; message?: string };
+
+export type GuildProtocol = { call: GuildCall; reply: GuildReply; cast: GuildCast };
+
+export function guildKey(guildId: string): string {
+  return `guild:${guildId}`;
+}
