@@ -14,7 +14,7 @@ export type SessionCast =
   /** op 3 from the client. */
   | { type: 'presence'; data: PresenceUpdateData }
   /** The socket closed; keep the session for RESUME unless `resumable` is false. */
-  | { type: 'detached'; resumable: boolean };
+  | { type: 'detached'; connection: Connection; resumable: boolean };
 
 export type SessionCall =
   /** Sends READY, connects to each guild and sends its GUILD_CREATE. */

@@ -1,0 +1,233 @@
+// One gateway WebSocket: HELLO, frame decoding and validation, heartbeats and
+// the rate limit, IDENTIFY and RESUME; after that it hands the client's ops to
+// its session actor, and the session writes dispatches back through it.
+// Bad input closes with Discord's codes and never throws past this class.
+import { randomBytes } from 'node:crypto';
+import type { Duplex } from 'node:stream';
+import { SpanKind, context } from '@opentelemetry/api';
+import type { WebSocket } from 'ws';
+import type { ActorRef, TimerHandle } from '../../actors/index.js';
+import { startIngressSpan } from '../../tracing/index.js';
+import { verifyToken } from '../auth/token.js';
+import type { ServerContext } from '../context.js';
+import { GatewayCloseCode, canResume, isGatewayCloseCode } from '../errors.js';
+import { type EncodedDispatch, encodeOp } from './dispatch.js';
+import { FrameWriter } from './frame-writer.js';
+import { type ClientFrame, GatewayOp, type IdentifyData, type ResumeData, closeReason, decodeFrame, privilegedIntents } from './protocol.js';
+import { sessionBehaviour, sessionKey } from './session-actor.js';
+import type { SessionProtocol } from './session-protocol.js';
+
+/** Discord allows 120 gateway events per connection per 60 seconds. */
+export const RATE_LIMIT_EVENTS = 120;
+export const RATE_LIMIT_WINDOW_MS = 60_000;
+/** A client may be this late with a heartbeat (x interval) before the session times out. */
+const HEARTBEAT_GRACE = 1.5;
+/** Mailbox of a session: deep enough for bursts; past it the session is closed, not left to grow. */
+const SESSION_MAILBOX = 10_000;
+
+export interface ConnectionHooks {
+  onClose(connection: Connection): void;
+}
+
+export class Connection {
+  private readonly writer: FrameWriter;
+  private session: ActorRef<SessionProtocol> | undefined;
+  private authenticating = false;
+  private closing = false;
+  private closeCode: number | undefined;
+  private heartbeatTimer: TimerHandle | undefined;
+  private windowStart = 0;
+  private eventsInWindow = 0;
+
+  constructor(
+    private readonly ws: WebSocket,
+    socket: Duplex,
+    private readonly ctx: ServerContext,
+    private readonly hooks: ConnectionHooks,
+  ) {
+    this.writer = new FrameWriter(socket);
+    this.ws.on('close', (code) => this.onClose(code));
+    this.ws.on('error', (err) => this.ctx.logger.debug({ err }, 'gateway socket error'));
+  }
+
+  /** Sends HELLO and starts listening. */
+  start(): void {
+    this.ws.on('message', (data, isBinary) => this.onMessage(data as Buffer, isBinary));
+    this.sendOp(GatewayOp.HELLO, { heartbeat_interval: this.ctx.config.heartbeatIntervalMs });
+    this.armHeartbeat();
+  }
+
+  get open(): boolean {
+    return !this.closing && this.writer.writable;
+  }
+
+  sendOp(op: number, d: unknown): void {
+    if (this.open) this.writer.writeText([encodeOp(op, d)]);
+  }
+
+  /**
+   * Writes one dispatch with its seq. A client that lets more than
+   * maxBufferedBytes pile up is a slow consumer: closed with 4000, which is
+   * resumable, so it can catch up from the replay buffer.
+   */
+  sendDispatch(dispatch: EncodedDispatch, seq: number): boolean {
+    if (!this.open) return false;
+    this.writer.writeText(dispatch.partsFor(seq));
+    if (this.writer.bufferedBytes > this.ctx.config.maxBufferedBytes) {
+      this.close(GatewayCloseCode.UNKNOWN_ERROR, 'slow consumer');
+      return false;
+    }
+    return true;
+  }
+
+  /** Closes with a gateway close code (Discord's reason text, plus `detail`). */
+  close(code: number, detail?: string): void {
+    this.closeWithReason(code, isGatewayCloseCode(code) ? closeReason(code, detail) : (detail ?? ''));
+  }
+
+  private closeWithReason(code: number, reason: string): void {
+    if (this.closing) return;
+    this.closing = true;
+    this.closeCode = code;
+    try {
+      this.ws.close(code, reason);
+    } catch {
+      this.ws.terminate();
+    }
+  }
+
+  /** Immediate teardown, for shutdown. */
+  terminate(): void {
+    this.closing = true;
+    this.ws.terminate();
+  }
+
+  private onMessage(data: Buffer, _isBinary: boolean): void {
+    if (this.closing) return;
+    if (!this.withinRateLimit()) {
+      this.close(GatewayCloseCode.RATE_LIMITED);
+      return;
+    }
+    const decoded = decodeFrame(data);
+    if (!decoded.ok) {
+      this.closeWithReason(decoded.closeCode, decoded.reason);
+      return;
+    }
+    this.handle(decoded.frame).catch((err: unknown) => {
+      this.ctx.logger.error({ err }, 'gateway op failed');
+      this.close(GatewayCloseCode.UNKNOWN_ERROR);
+    });
+  }
+
+  private async handle(frame: ClientFrame): Promise<void> {
+    switch (frame.op) {
+      case GatewayOp.HEARTBEAT:
+        this.armHeartbeat();
+        this.sendOp(GatewayOp.HEARTBEAT_ACK, null);
+        return;
+      case GatewayOp.IDENTIFY:
+        return this.identify(frame.d);
+      case GatewayOp.RESUME:
+        return this.resume(frame.d);
+      case GatewayOp.PRESENCE_UPDATE: {
+        const session = this.requireSession();
+        if (!session) return;
+        const ingress = startIngressSpan(this.ctx.tracing.tracer, 'gateway PRESENCE_UPDATE', { kind: SpanKind.SERVER });
+        context.with(ingress.context, () => session.cast({ type: 'presence', data: frame.d }));
+        ingress.span?.end();
+        return;
+      }
+      case GatewayOp.VOICE_STATE_UPDATE:
+      case GatewayOp.REQUEST_GUILD_MEMBERS:
+        // Accepted and ignored: there is no voice, and members come with GUILD_CREATE.
+        this.requireSession();
+        return;
+    }
+  }
+
+  private requireSession(): ActorRef<SessionProtocol> | undefined {
+    if (!this.session) this.close(GatewayCloseCode.NOT_AUTHENTICATED);
+    return this.session;
+  }
+
+  private async identify(d: IdentifyData): Promise<void> {
+    if (this.session || this.authenticating) return this.close(GatewayCloseCode.ALREADY_AUTHENTICATED);
+    this.authenticating = true;
+    const userId = verifyToken(this.ctx.config.tokenSecret, d.token);
+    const user = userId === undefined ? undefined : await this.ctx.store.getUser(userId);
+    if (!user) return this.close(GatewayCloseCode.AUTHENTICATION_FAILED);
+    if (!this.ctx.config.privilegedIntents && privilegedIntents(d.intents) !== 0) return this.close(GatewayCloseCode.DISALLOWED_INTENTS);
+    if (this.closing) return;
+
+    const sessionId = randomBytes(16).toString('hex');
+    const shard: [number, number] = d.shard ? [d.shard[0], d.shard[1]] : [0, 1];
+    const ingress = startIngressSpan(this.ctx.tracing.tracer, 'gateway IDENTIFY', {
+      kind: SpanKind.SERVER,
+      attributes: { 'guildhall.user.id': user.id, 'guildhall.session.id': sessionId, 'gateway.intents': d.intents },
+    });
+    try {
+      const session = this.ctx.system.spawn(
+        sessionBehaviour(this.ctx, {
+          sessionId,
+          user,
+          intents: d.intents,
+          shard,
+          largeThreshold: d.large_threshold ?? 50,
+          presence: d.presence,
+          connection: this,
+        }),
+        { key: sessionKey(sessionId), mailbox: { capacity: SESSION_MAILBOX, overflow: 'stop' } },
+      );
+      this.session = session;
+      await context.with(ingress.context, () => session.call({ type: 'identify' }, { timeoutMs: 60_000 }));
+    } finally {
+      ingress.span?.end();
+      this.authenticating = false;
+    }
+  }
+
+  private async resume(d: ResumeData): Promise<void> {
+    if (this.session || this.authenticating) return this.close(GatewayCloseCode.ALREADY_AUTHENTICATED);
+    const userId = verifyToken(this.ctx.config.tokenSecret, d.token);
+    if (userId === undefined) return this.close(GatewayCloseCode.AUTHENTICATION_FAILED);
+    const session = this.ctx.system.whereis<SessionProtocol>(sessionKey(d.session_id));
+    // d: false tells the client the session cannot be resumed: IDENTIFY afresh.
+    if (!session) return this.sendOp(GatewayOp.INVALID_SESSION, false);
+    this.authenticating = true;
+    const ingress = startIngressSpan(this.ctx.tracing.tracer, 'gateway RESUME', { kind: SpanKind.SERVER, attributes: { 'guildhall.session.id': d.session_id } });
+    try {
+      const outcome = await context.with(ingress.context, () => session.call({ type: 'resume', connection: this, seq: d.seq, userId })).catch(() => 'invalid_session' as const);
+      if (outcome === 'resumed') this.session = session;
+      else if (outcome === 'invalid_seq') this.close(GatewayCloseCode.INVALID_SEQ);
+      else this.sendOp(GatewayOp.INVALID_SESSION, false);
+    } finally {
+      ingress.span?.end();
+      this.authenticating = false;
+    }
+  }
+
+  private withinRateLimit(): boolean {
+    const now = this.ctx.system.clock.now();
+    if (now - this.windowStart >= RATE_LIMIT_WINDOW_MS) {
+      this.windowStart = now;
+      this.eventsInWindow = 0;
+    }
+    return ++this.eventsInWindow <= RATE_LIMIT_EVENTS;
+  }
+
+  private armHeartbeat(): void {
+    const clock = this.ctx.system.clock;
+    if (this.heartbeatTimer) clock.clearTimeout(this.heartbeatTimer);
+    this.heartbeatTimer = clock.setTimeout(() => this.close(GatewayCloseCode.SESSION_TIMED_OUT), this.ctx.config.heartbeatIntervalMs * HEARTBEAT_GRACE);
+  }
+
+  private onClose(peerCode: number): void {
+    this.closing = true;
+    if (this.heartbeatTimer) this.ctx.system.clock.clearTimeout(this.heartbeatTimer);
+    const code = this.closeCode ?? peerCode;
+    // A client closing with 1000/1001 ends its session (Discord); anything else may RESUME.
+    const resumable = this.closeCode !== undefined ? canResume(code) : code !== 1000 && code !== 1001;
+    this.session?.cast({ type: 'detached', connection: this, resumable });
+    this.hooks.onClose(this);
+  }
+}

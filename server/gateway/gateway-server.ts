@@ -1,0 +1,70 @@
+// Accepts gateway WebSocket upgrades at /gateway?v=10&encoding=json on the
+// HTTP server Fastify listens with, and keeps the set of live connections for
+// shutdown (RECONNECT to everyone, then close).
+import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer } from 'ws';
+import type { ServerContext } from '../context.js';
+import { GatewayCloseCode } from '../errors.js';
+import { Connection } from './connection.js';
+import { GATEWAY_VERSION, GatewayOp } from './protocol.js';
+
+export interface GatewayServer {
+  /** Sends RECONNECT (op 7) to every connection and closes it (resumable). */
+  reconnectAll(): void;
+  /** Stops accepting and tears down what is left. */
+  close(): Promise<void>;
+  readonly connections: number;
+}
+
+// Frames over 4096 bytes get 4002 from the decoder; this only stops ws
+// buffering something absurd before we see it.
+const MAX_FRAME_BYTES = 64 * 1024;
+
+function reject(socket: Duplex, status: number, text: string): void {
+  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+}
+
+export function attachGateway(server: Server, ctx: ServerContext): GatewayServer {
+  // permessage-deflate stays off: the frame writer sends the same bytes to every socket.
+  const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: MAX_FRAME_BYTES, clientTracking: false });
+  const connections = new Set<Connection>();
+  let accepting = true;
+
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    if (url.pathname !== '/gateway' && url.pathname !== '/gateway/') return reject(socket, 404, 'Not Found');
+    if (!accepting) return reject(socket, 503, 'Service Unavailable');
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      const connection = new Connection(ws, socket, ctx, { onClose: (c) => connections.delete(c) });
+      connections.add(connection);
+      // Version and encoding are checked after the upgrade, so the client hears the close code.
+      if (url.searchParams.get('v') !== String(GATEWAY_VERSION)) return connection.close(GatewayCloseCode.INVALID_API_VERSION);
+      const encoding = url.searchParams.get('encoding') ?? 'json';
+      if (encoding !== 'json') return connection.close(GatewayCloseCode.DECODE_ERROR, `encoding ${encoding} is not supported`);
+      if (url.searchParams.has('compress')) return connection.close(GatewayCloseCode.DECODE_ERROR, 'transport compression is not supported');
+      connection.start();
+    });
+  });
+
+  return {
+    get connections() {
+      return connections.size;
+    },
+    reconnectAll() {
+      for (const c of connections) {
+        c.sendOp(GatewayOp.RECONNECT, null);
+        c.close(GatewayCloseCode.UNKNOWN_ERROR, 'server restarting');
+      }
+    },
+    async close() {
+      accepting = false;
+      // Give close handshakes a moment, then drop whatever is left.
+      const deadline = Date.now() + 1_000;
+      while (connections.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      for (const c of connections) c.terminate();
+      connections.clear();
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+    },
+  };
+}

@@ -1,0 +1,169 @@
+// The session actor: one per identified client. It owns the sequence number,
+// the replay buffer and the socket writes; guilds cast dispatches at it, and a
+// RESUME moves it onto a new connection. Detached, it waits `resumeTimeoutMs`
+// for a RESUME, buffering, then stops and leaves its guilds.
+import type { ActorRef, Behaviour } from '../../actors/index.js';
+import type { ServerContext } from '../context.js';
+import { guildKey, type GuildProtocol } from '../guild/guild-protocol.js';
+import { toAPIUser } from '../store/api-shapes.js';
+import type { UserRecord } from '../store/store.js';
+import type { Connection } from './connection.js';
+import { EncodedDispatch } from './dispatch.js';
+import { GATEWAY_VERSION, type PresenceUpdateData, shardOf } from './protocol.js';
+import { ReplayBuffer } from './replay-buffer.js';
+import type { ResumeOutcome, SessionProtocol } from './session-protocol.js';
+
+export interface SessionArgs {
+  sessionId: string;
+  user: UserRecord;
+  intents: number;
+  shard: [number, number];
+  largeThreshold: number;
+  presence: PresenceUpdateData | undefined;
+  connection: Connection;
+}
+
+interface SessionState {
+  seq: number;
+  replay: ReplayBuffer;
+  connection: Connection | undefined;
+  guildIds: Set<string>;
+  cancelExpiry: (() => void) | undefined;
+}
+
+/** How long IDENTIFY waits for one guild to accept the session. */
+const CONNECT_TIMEOUT_MS = 30_000;
+
+export function sessionKey(sessionId: string): string {
+  return `session:${sessionId}`;
+}
+
+export function sessionBehaviour(ctx: ServerContext, args: SessionArgs): Behaviour<SessionState, SessionProtocol> {
+  const userId = args.user.id;
+
+  /** Gives `dispatch` the next seq, keeps it for RESUME, and writes it if connected and wanted. */
+  function send(state: SessionState, dispatch: EncodedDispatch): void {
+    if (dispatch.intent !== undefined && (args.intents & dispatch.intent) === 0) return;
+    const seq = ++state.seq;
+    state.replay.push(seq, dispatch);
+    const connection = state.connection;
+    if (connection) ctx.transport.childSpan('gateway send', { 'gateway.event': dispatch.event, 'gateway.seq': seq }, () => connection.sendDispatch(dispatch, seq));
+  }
+
+  async function connectGuild(state: SessionState, guildId: string, self: ActorRef<SessionProtocol>): Promise<void> {
+    const ref = ctx.guild(guildId);
+    const reply = await ref
+      .call(
+        { type: 'connect', sessionId: args.sessionId, session: self, userId, intents: args.intents, largeThreshold: args.largeThreshold, presence: args.presence },
+        { timeoutMs: CONNECT_TIMEOUT_MS },
+      )
+      .catch((err: unknown) => {
+        ctx.logger.warn({ err, guildId, sessionId: args.sessionId }, 'guild connect failed');
+        return undefined;
+      });
+    if (!reply?.ok) return;
+    state.guildIds.add(guildId);
+    send(state, new EncodedDispatch('GUILD_CREATE', reply.value));
+  }
+
+  function leaveGuilds(state: SessionState): void {
+    for (const guildId of state.guildIds) {
+      // Only running guilds: a stopped one has no session list to clean.
+      ctx.system.whereis<GuildProtocol>(guildKey(guildId))?.cast({ type: 'disconnect', sessionId: args.sessionId });
+    }
+    state.guildIds.clear();
+  }
+
+  return {
+    kind: 'session',
+    init(actor) {
+      ctx.sessions.add(userId, args.sessionId, actor.self);
+      return { seq: 0, replay: new ReplayBuffer(ctx.config.resumeBuffer), connection: args.connection, guildIds: new Set(), cancelExpiry: undefined };
+    },
+
+    async handleCall(msg, state, actor): Promise<ResumeOutcome | undefined> {
+      if (msg.type === 'identify') {
+        const [shardId, shardCount] = args.shard;
+        const guilds = (await ctx.store.listGuildsForUser(userId)).filter((g) => shardOf(g.id, shardCount) === shardId);
+        const gatewayUrl = ctx.publicUrl().replace(/^http/, 'ws') + '/gateway';
+        send(
+          state,
+          new EncodedDispatch('READY', {
+            v: GATEWAY_VERSION,
+            user: toAPIUser(args.user),
+            guilds: guilds.map((g) => ({ id: g.id, unavailable: true })),
+            session_id: args.sessionId,
+            resume_gateway_url: gatewayUrl,
+            shard: args.shard,
+            application: { id: userId, flags: 0 },
+            private_channels: [],
+            relationships: [],
+            presences: [],
+            user_settings: {},
+            guild_join_requests: [],
+            geo_ordered_rtc_regions: [],
+            session_type: 'normal',
+            auth: {},
+          }),
+        );
+        // Connect to every guild at once; each GUILD_CREATE leaves as its guild answers,
+        // and dispatches from a guild queue behind this handler until it is done.
+        await Promise.all(guilds.map((g) => connectGuild(state, g.id, actor.self)));
+        return undefined;
+      }
+
+      // resume
+      if (msg.userId !== userId) return 'invalid_session';
+      if (msg.seq > state.seq) return 'invalid_seq';
+      const missed = state.replay.after(msg.seq, state.seq);
+      if (!missed) return 'invalid_session';
+      state.cancelExpiry?.();
+      state.cancelExpiry = undefined;
+      // A RESUME while the old socket is still open takes the session over.
+      if (state.connection && state.connection !== msg.connection) state.connection.close(4000, 'session resumed elsewhere');
+      state.connection = msg.connection;
+      for (const { seq, dispatch } of missed) msg.connection.sendDispatch(dispatch, seq);
+      send(state, new EncodedDispatch('RESUMED', {}));
+      return 'resumed';
+    },
+
+    async handleCast(msg, state, actor) {
+      switch (msg.type) {
+        case 'dispatch':
+          send(state, msg.event);
+          return;
+        case 'guild_joined':
+          if (!state.guildIds.has(msg.guildId)) await connectGuild(state, msg.guildId, actor.self);
+          return;
+        case 'guild_removed':
+          if (state.guildIds.delete(msg.guildId)) send(state, new EncodedDispatch('GUILD_DELETE', { id: msg.guildId }));
+          return;
+        case 'presence':
+          for (const guildId of state.guildIds) ctx.guild(guildId).cast({ type: 'presence_update', userId, presence: msg.data });
+          return;
+        case 'detached':
+          if (state.connection !== msg.connection) return; // a late close of a connection already replaced
+          state.connection = undefined;
+          if (!msg.resumable) {
+            actor.stop();
+            return;
+          }
+          state.cancelExpiry = actor.sendAfter(ctx.config.resumeTimeoutMs, { type: 'resume_expired' });
+          return;
+      }
+    },
+
+    handleInfo(msg, state, actor) {
+      if (msg.type === 'resume_expired' && !state.connection) actor.stop();
+    },
+
+    terminate(reason, state) {
+      ctx.sessions.remove(userId, args.sessionId);
+      if (!state) return;
+      leaveGuilds(state);
+      // A session that could not keep up (mailbox overflow) or crashed for good
+      // closes its socket; the client's RESUME then gets INVALID_SESSION.
+      if (state.connection && reason.type !== 'normal') state.connection.close(4000, reason.type === 'overflow' ? 'session overloaded' : 'session ended');
+    },
+  };
+}
