@@ -27,6 +27,8 @@ const SESSION_MAILBOX = 10_000;
 
 export interface ConnectionHooks {
   onClose(connection: Connection): void;
+  /** The server closed this connection with `code` (counted for metrics). */
+  onServerClose(code: number, reason: string): void;
 }
 
 export class Connection {
@@ -89,6 +91,7 @@ export class Connection {
     if (this.closing) return;
     this.closing = true;
     this.closeCode = code;
+    this.hooks.onServerClose(code, reason);
     try {
       this.ws.close(code, reason);
     } catch {

@@ -15,6 +15,15 @@ export interface GatewayServer {
   /** Stops accepting and tears down what is left. */
   close(): Promise<void>;
   readonly connections: number;
+  stats(): GatewayStats;
+}
+
+export interface GatewayStats {
+  connections: number;
+  accepted: number;
+  /** Server-initiated closes by close code. */
+  closes: Record<number, number>;
+  slowConsumers: number;
 }
 
 // Frames over 4096 bytes get 4002 from the decoder; this only stops ws
@@ -30,14 +39,23 @@ export function attachGateway(server: Server, ctx: ServerContext): GatewayServer
   const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: MAX_FRAME_BYTES, clientTracking: false });
   const connections = new Set<Connection>();
   let accepting = true;
+  const stats = { accepted: 0, closes: {} as Record<number, number>, slowConsumers: 0 };
+  const hooks = {
+    onClose: (c: Connection) => connections.delete(c),
+    onServerClose(code: number, reason: string) {
+      stats.closes[code] = (stats.closes[code] ?? 0) + 1;
+      if (reason.includes('slow consumer')) stats.slowConsumers++;
+    },
+  };
 
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (url.pathname !== '/gateway' && url.pathname !== '/gateway/') return reject(socket, 404, 'Not Found');
     if (!accepting) return reject(socket, 503, 'Service Unavailable');
     wss.handleUpgrade(req, socket, head, (ws) => {
-      const connection = new Connection(ws, socket, ctx, { onClose: (c) => connections.delete(c) });
+      const connection = new Connection(ws, socket, ctx, hooks);
       connections.add(connection);
+      stats.accepted++;
       // Version and encoding are checked after the upgrade, so the client hears the close code.
       if (url.searchParams.get('v') !== String(GATEWAY_VERSION)) return connection.close(GatewayCloseCode.INVALID_API_VERSION);
       const encoding = url.searchParams.get('encoding') ?? 'json';
@@ -51,6 +69,7 @@ export function attachGateway(server: Server, ctx: ServerContext): GatewayServer
     get connections() {
       return connections.size;
     },
+    stats: () => ({ connections: connections.size, accepted: stats.accepted, closes: { ...stats.closes }, slowConsumers: stats.slowConsumers }),
     reconnectAll() {
       for (const c of connections) {
         c.sendOp(GatewayOp.RECONNECT, null);
