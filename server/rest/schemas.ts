@@ -171,6 +171,24 @@ export const listMembersQuerySchema = z.object({
     .transform((v) => (v === undefined ? undefined : v.replace(/^0+/, '') || undefined)),
 });
 
+/**
+ * GET /users/@me/guilds: limit 1-200 (default 200), paged by guild id
+ * (https://discord.com/developers/docs/resources/user#get-current-user-guilds).
+ */
+export const listUserGuildsQuerySchema = z
+  .object({
+    limit: intQuery(1, 200, 200),
+    before: snowflakeSchema.optional(),
+    after: snowflakeSchema.optional(),
+  })
+  .refine((q) => q.before === undefined || q.after === undefined, {
+    message: 'before and after are mutually exclusive',
+    path: ['after'],
+  });
+
+/** `/users/{user.id}`. */
+export const userParamsSchema = z.object({ user_id: snowflakeSchema });
+
 export type GuildParams = z.infer<typeof guildParamsSchema>;
 export type ChannelParams = z.infer<typeof channelParamsSchema>;
 export type MessageParams = z.infer<typeof messageParamsSchema>;
@@ -183,3 +201,4 @@ export type EditMessageBody = z.infer<typeof editMessageBodySchema>;
 export type DevUserBody = z.infer<typeof devUserBodySchema>;
 export type ListMessagesQuery = z.infer<typeof listMessagesQuerySchema>;
 export type ListMembersQuery = z.infer<typeof listMembersQuerySchema>;
+export type ListUserGuildsQuery = z.infer<typeof listUserGuildsQuerySchema>;

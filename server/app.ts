@@ -1,0 +1,160 @@
+// Builds one Guildhall server: tracing, the actor system with the Transport,
+// the store, the Fastify app with the REST API, and the gateway on the same
+// HTTP server. Nothing here is a module-level singleton, so tests may run
+// several servers in one process.
+import { ROOT_CONTEXT, context, createContextKey } from '@opentelemetry/api';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { ActorSystem } from '../actors/index.js';
+import { CountingBatchSpanProcessor, TraceStore, Transport, startTracing } from '../tracing/index.js';
+import { type Config, publicBaseUrl } from './config.js';
+import { SessionDirectory, type ServerContext } from './context.js';
+import { type GatewayServer, attachGateway } from './gateway/gateway-server.js';
+import { guildBehaviour } from './guild/guild-actor.js';
+import { type GuildProtocol, guildKey } from './guild/guild-protocol.js';
+import { SnowflakeGenerator } from './ids/snowflake.js';
+import { type ServerLogger, createLogger } from './logger.js';
+import { API_PREFIX, registerApi } from './rest/api.js';
+import { RateLimiter } from './rest/auth.js';
+import { registerErrorHandling, sendHttpError, toHttpError } from './rest/error-handler.js';
+import { registerIngressTracing } from './rest/ingress-tracing.js';
+import { registerJsonBody } from './rest/json-body.js';
+import { type Readiness, healthRoutes } from './rest/routes/health.js';
+import { MemoryStore } from './store/memory-store.js';
+import type { Store } from './store/store.js';
+
+/** Discord's largest JSON body is far below this; anything bigger is 413 / 40005. */
+export const BODY_LIMIT_BYTES = 64 * 1024;
+
+/** A guild's mailbox: deep enough for bursts, bounded so an overloaded guild answers 503 instead of eating memory. */
+const GUILD_MAILBOX = { capacity: 50_000, overflow: 'reject' } as const;
+
+export interface CreateServerOptions {
+  /** Where OTEL_* variables are read from (default process.env). */
+  tracingEnv?: NodeJS.ProcessEnv;
+  /** Replaces the in-memory store. */
+  store?: Store;
+  /** Replaces the logger made from config.logLevel (tests read log lines back). */
+  logger?: ServerLogger;
+  /** Requests per second per user (default 50, Discord's global limit). */
+  rateLimitPerSecond?: number;
+}
+
+export interface GuildhallServer {
+  readonly app: FastifyInstance;
+  readonly ctx: ServerContext;
+  /** The built-in viewer's spans (empty when tracing is disabled). */
+  readonly traceStore: TraceStore;
+  readonly gateway: GatewayServer;
+  readonly logger: ServerLogger;
+  /** Starts listening on config.host:config.port; resolves to the base URL (http://host:port). */
+  listen(): Promise<string>;
+  /** Drains and stops: gateway clients are told to reconnect, then everything closes. Idempotent. */
+  close(): Promise<void>;
+}
+
+/**
+ * Whether a working context manager is installed. The first server registers
+ * the SDK globally (which installs AsyncLocalStorage, needed for
+ * `context.with`); later ones in the same process must not try again. Our
+ * code never uses the global tracer, so the later ones lose nothing.
+ */
+function contextManagerInstalled(): boolean {
+  const key = createContextKey('guildhall.context-probe');
+  return context.with(ROOT_CONTEXT.setValue(key, true), () => context.active().getValue(key) === true);
+}
+
+export async function createServer(config: Config, options: CreateServerOptions = {}): Promise<GuildhallServer> {
+  const logger = options.logger ?? createLogger({ level: config.logLevel });
+
+  const traceStore = new TraceStore({ maxTraces: config.traceStoreSize });
+  const tracing = startTracing({
+    env: options.tracingEnv ?? process.env,
+    fanoutK: config.fanoutK,
+    processors: [new CountingBatchSpanProcessor({ exporter: traceStore, scheduledDelayMillis: 200 })],
+    register: !contextManagerInstalled(),
+  });
+
+  const system = new ActorSystem({
+    onError: (err, where, address) => logger.error({ err, where, actor: `${address.kind}:${address.id}` }, 'actor failed'),
+  });
+  const transport = new Transport(system, { tracer: tracing.tracer, sampler: tracing.sampler, enabled: tracing.enabled }).install();
+  const ids = new SnowflakeGenerator();
+  const store = options.store ?? new MemoryStore({ ids });
+
+  const app = Fastify({
+    loggerInstance: logger,
+    bodyLimit: BODY_LIMIT_BYTES,
+    // Behind a proxy, set PUBLIC_URL; client addresses from X-Forwarded-For are not trusted.
+    trustProxy: false,
+    return503OnClosing: true,
+    // Errors Fastify raises before routing (a malformed URL) get the same Discord body as the rest.
+    frameworkErrors: (err, _request, reply) => {
+      sendHttpError(reply, toHttpError(err));
+    },
+  }) as unknown as FastifyInstance;
+
+  let readiness: Readiness = 'starting';
+  const boundPort = (): number => {
+    const address = app.server.address();
+    return address !== null && typeof address === 'object' ? address.port : config.port;
+  };
+
+  const ctx: ServerContext = {
+    config,
+    store,
+    system,
+    transport,
+    tracing,
+    ids,
+    sessions: new SessionDirectory(),
+    logger,
+    guild(guildId) {
+      const key = guildKey(guildId);
+      return system.whereis<GuildProtocol>(key) ?? system.spawnOnce(key, guildBehaviour(ctx, guildId), { mailbox: GUILD_MAILBOX });
+    },
+    publicUrl: () => publicBaseUrl(config, boundPort()),
+  };
+
+  // Order matters: tracing first (so everything after runs in the span), error
+  // handling before routes (it watches them to answer 405), then the routes.
+  registerIngressTracing(app, tracing.tracer);
+  registerErrorHandling(app);
+  registerJsonBody(app);
+  healthRoutes(app, () => readiness);
+  await registerApi(app, ctx, new RateLimiter({ perSecond: options.rateLimitPerSecond ?? 50 }));
+  await app.ready();
+
+  const gateway = attachGateway(app.server, ctx);
+
+  let closing: Promise<void> | undefined;
+  return {
+    app,
+    ctx,
+    traceStore,
+    gateway,
+    logger,
+    async listen() {
+      await app.listen({ host: config.host, port: config.port });
+      readiness = 'ready';
+      const base = ctx.publicUrl();
+      logger.info({ rest: `${base}${API_PREFIX}`, tracing: tracing.describe() }, 'guildhall listening');
+      return base;
+    },
+    close() {
+      closing ??= (async () => {
+        readiness = 'stopping';
+        // Clients resume elsewhere (or here, after a restart) instead of re-identifying.
+        gateway.reconnectAll();
+        // Stops accepting and waits for in-flight requests; upgraded sockets are the gateway's to end.
+        const httpClosed = app.close();
+        await gateway.close();
+        await httpClosed;
+        system.shutdown();
+        transport.remove();
+        await tracing.shutdown(config.shutdownTimeoutMs);
+        logger.info('guildhall stopped');
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,131 @@
+// Authentication and the global rate limit for REST routes.
+//
+// Tokens: `Authorization: Bot <token>`, `Bearer <token>` or the bare token
+// (https://discord.com/developers/docs/reference#authentication). They verify
+// without a lookup (auth/token.ts); the user must still exist, since the
+// in-memory store forgets everyone on restart while a configured secret
+// keeps old tokens verifiable.
+//
+// Rate limit: Discord's global limit, 50 requests per second per user
+// (https://discord.com/developers/docs/topics/rate-limits#global-rate-limit),
+// as a token bucket per user. A 429 carries `retry_after` in the body and the
+// `Retry-After`, `X-RateLimit-Global` and `X-RateLimit-Scope` headers, which
+// is what @discordjs/rest reads to back off.
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { parseAuthorization, verifyToken } from '../auth/token.js';
+import type { ServerContext } from '../context.js';
+import { httpError, rateLimited } from '../errors.js';
+import type { UserRecord } from '../store/store.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The authenticated user's id ('' before the auth preHandler ran). */
+    userId: string;
+    /** The authenticated user; null before the auth preHandler ran. */
+    user: UserRecord | null;
+  }
+  interface FastifyContextConfig {
+    /** `false` for the few routes anyone may call (GET /gateway, POST /dev/users). */
+    auth?: boolean;
+  }
+}
+
+export interface RateLimiterOptions {
+  /** Tokens added per second (and the bucket size: a full second of burst). Default 50. */
+  perSecond?: number;
+  /** Buckets kept at most; the least recently used go first. Default 10,000. */
+  maxBuckets?: number;
+  /** Milliseconds; injectable for tests. */
+  now?: () => number;
+}
+
+interface Bucket {
+  tokens: number;
+  updatedMs: number;
+}
+
+/**
+ * One token bucket per key. Memory stays bounded: a bucket that has refilled
+ * completely is the same as no bucket, so those are swept; and past
+ * `maxBuckets` the least recently used are dropped (a Map iterates in
+ * insertion order, and every use re-inserts).
+ */
+export class RateLimiter {
+  readonly perSecond: number;
+  private readonly maxBuckets: number;
+  private readonly now: () => number;
+  private readonly buckets = new Map<string, Bucket>();
+  private lastSweepMs: number;
+
+  constructor(options: RateLimiterOptions = {}) {
+    this.perSecond = options.perSecond ?? 50;
+    this.maxBuckets = options.maxBuckets ?? 10_000;
+    this.now = options.now ?? Date.now;
+    if (!(this.perSecond > 0) || !Number.isInteger(this.maxBuckets) || this.maxBuckets < 1) {
+      throw new RangeError('perSecond must be positive and maxBuckets a positive integer');
+    }
+    this.lastSweepMs = this.now();
+  }
+
+  /** Takes a token for `key`: 0 when allowed, else the seconds until one is available. */
+  take(key: string): number {
+    const now = this.now();
+    const bucket = this.buckets.get(key);
+    let tokens = this.perSecond;
+    if (bucket !== undefined) {
+      tokens = Math.min(this.perSecond, bucket.tokens + ((now - bucket.updatedMs) / 1000) * this.perSecond);
+      this.buckets.delete(key);
+    }
+    let wait = 0;
+    if (tokens >= 1) tokens -= 1;
+    else wait = (1 - tokens) / this.perSecond;
+    this.buckets.set(key, { tokens, updatedMs: now });
+    this.evict(now);
+    return wait;
+  }
+
+  get size(): number {
+    return this.buckets.size;
+  }
+
+  private evict(now: number): void {
+    // A bucket idle for a full refill period is full again: dropping it changes nothing.
+    const refillMs = 1000;
+    if (now - this.lastSweepMs >= refillMs) {
+      this.lastSweepMs = now;
+      for (const [key, b] of this.buckets) {
+        if (now - b.updatedMs >= refillMs) this.buckets.delete(key);
+        else break; // least recently used first: the rest are younger
+      }
+    }
+    while (this.buckets.size > this.maxBuckets) {
+      const oldest = this.buckets.keys().next().value as string;
+      this.buckets.delete(oldest);
+    }
+  }
+}
+
+/** Decorates requests and adds the auth preHandler to every route of `scope`. */
+export function registerAuth(scope: FastifyInstance, ctx: ServerContext, limiter: RateLimiter): void {
+  scope.decorateRequest('userId', '');
+  scope.decorateRequest('user', null);
+  scope.addHook('preHandler', authPreHandler(ctx, limiter));
+}
+
+/** The preHandler for authenticated routes: sets `request.userId` and `request.user`, or answers 401 / 429. */
+export function authPreHandler(ctx: ServerContext, limiter: RateLimiter) {
+  return async function authenticate(request: FastifyRequest): Promise<void> {
+    if (request.routeOptions.config.auth === false) return;
+    const token = parseAuthorization(request.headers.authorization);
+    const userId = token === undefined ? undefined : verifyToken(ctx.config.tokenSecret, token);
+    if (userId === undefined) throw httpError('UNAUTHORIZED');
+    const user = await ctx.store.getUser(userId);
+    if (user === undefined) throw httpError('UNAUTHORIZED');
+
+    const wait = limiter.take(userId);
+    // The error handler adds the Retry-After / X-RateLimit-* headers of every 429.
+    if (wait > 0) throw rateLimited(Math.ceil(wait * 1000) / 1000, true);
+    request.userId = userId;
+    request.user = user;
+  };
+}
