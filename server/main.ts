@@ -1,0 +1,94 @@
+// The entry point: `npm start` (node dist/server/main.js), or in development
+// `node --import tsx server/main.ts`.
+//
+// Exit statuses: 0 after a clean shutdown (SIGTERM/SIGINT), 2 for a bad
+// configuration (fix it and start again; restarting as is will not help),
+// 1 for anything else, including a shutdown that overran its deadline.
+import { type GuildhallServer, createServer } from './app.js';
+import { type Config, ConfigError, formatConfigError, loadConfig } from './config.js';
+import { type SeedResult, seedDemoWorld } from './seed.js';
+import { TracingConfigError } from '../tracing/index.js';
+
+const EXIT_CONFIG = 2;
+
+function fail(status: number, text: string): never {
+  process.stderr.write(`${text}\n`);
+  process.exit(status);
+}
+
+function banner(config: Config, server: GuildhallServer, base: string, seeded: SeedResult | undefined): string {
+  const api = `${base}/api/v10`;
+  const ws = `${base.replace(/^http/, 'ws')}/gateway?v=10&encoding=json`;
+  const lines = [
+    'Guildhall is up.',
+    `  REST API:  ${api}`,
+    `  Gateway:   ${ws}`,
+    `  Health:    ${base}/healthz`,
+    `  Tracing:   ${server.ctx.tracing.describe()}`,
+  ];
+  if (config.tokenSecretGenerated) {
+    lines.push('', 'GUILDHALL_TOKEN_SECRET is not set: a random one is in use, so every token dies with this process.');
+  }
+  const alice = seeded?.users.find((u) => u.username === 'alice');
+  if (seeded !== undefined && alice !== undefined) {
+    lines.push('', 'Demo users (Authorization: Bot <token>):');
+    const width = Math.max(...seeded.users.map((u) => u.username.length));
+    for (const u of seeded.users) lines.push(`  ${u.username.padEnd(width)}  ${u.id}  ${u.token}${u.bot ? '  (bot)' : ''}`);
+    const lobby = seeded.guilds.find((g) => g.name === 'Guildhall Lobby');
+    lines.push('', 'Try:', `  curl -H 'Authorization: Bot ${alice.token}' ${api}/users/@me/guilds`);
+    if (lobby?.channels.general !== undefined) {
+      const messages = `${api}/channels/${lobby.channels.general}/messages`;
+      lines.push(`  curl -H 'Authorization: Bot ${alice.token}' '${messages}?limit=5'`);
+      lines.push(`  curl -X POST -H 'Authorization: Bot ${alice.token}' -H 'Content-Type: application/json' -d '{"content":"hello"}' ${messages}`);
+    }
+  }
+  if (config.devAccounts) {
+    lines.push(`  curl -X POST -H 'Content-Type: application/json' -d '{"username":"dave"}' ${api}/dev/users`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+async function main(): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig(process.env, process.argv.slice(2));
+  } catch (err) {
+    if (err instanceof ConfigError) fail(EXIT_CONFIG, formatConfigError(err));
+    throw err;
+  }
+
+  let server: GuildhallServer;
+  try {
+    server = await createServer(config);
+  } catch (err) {
+    if (err instanceof TracingConfigError) fail(EXIT_CONFIG, err.message);
+    throw err;
+  }
+
+  const seeded = config.seed ? await seedDemoWorld(server.ctx) : undefined;
+  let base: string;
+  try {
+    base = await server.listen();
+  } catch (err) {
+    // EADDRINUSE, EACCES: the operator's to fix, stated plainly.
+    fail(1, `cannot listen on ${config.host}:${config.port}: ${(err as Error).message}`);
+  }
+  process.stdout.write(banner(config, server, base, seeded));
+
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals): void => {
+    if (stopping) fail(1, `${signal} again: exiting without finishing the shutdown`);
+    stopping = true;
+    server.logger.info({ signal }, 'shutting down');
+    // The close itself is bounded by shutdownTimeoutMs (tracing flush); this is the backstop.
+    setTimeout(() => fail(1, `shutdown took longer than ${config.shutdownTimeoutMs + 1000} ms`), config.shutdownTimeoutMs + 1000).unref();
+    server.close().then(
+      () => process.exit(0),
+      (err: unknown) => fail(1, `shutdown failed: ${String((err as Error)?.stack ?? err)}`),
+    );
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}
+
+main().catch((err: unknown) => fail(1, `guildhall failed to start: ${String((err as Error)?.stack ?? err)}`));
