@@ -13,8 +13,8 @@ export interface TestServer extends BaseServer {
   rest(token: string | undefined, method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<Response>;
 }
 
-export async function startTestServer(env: Record<string, string> = {}, tracingEnv: NodeJS.ProcessEnv = {}): Promise<TestServer> {
-  const base = await startBase(env, { tracingEnv });
+export async function startTestServer(env: Record<string, string> = {}, tracingEnv: NodeJS.ProcessEnv = {}, options: { rateLimitPerSecond?: number } = {}): Promise<TestServer> {
+  const base = await startBase(env, { tracingEnv, ...options });
   const store = base.server.ctx.store;
   return {
     ...base,
