@@ -28,6 +28,8 @@ export const BODY_LIMIT_BYTES = 64 * 1024;
 /** A guild's mailbox: deep enough for bursts, bounded so an overloaded guild answers 503 instead of eating memory. */
 const GUILD_MAILBOX = { capacity: 50_000, overflow: 'reject' } as const;
 
+const AT_ME_ENCODED = /\/%40me(?=[/?#]|$)/gi;
+
 export interface CreateServerOptions {
   /** Where OTEL_* variables are read from (default process.env). */
   tracingEnv?: NodeJS.ProcessEnv;
@@ -87,6 +89,9 @@ export async function createServer(config: Config, options: CreateServerOptions 
     // Behind a proxy, set PUBLIC_URL; client addresses from X-Forwarded-For are not trusted.
     trustProxy: false,
     return503OnClosing: true,
+    // Routes have a literal `@me` segment; discord-api-types' Routes helpers percent-encode an
+    // explicit '@me' argument (Routes.user('@me') is /users/%40me), which Discord accepts too.
+    rewriteUrl: (request) => (request.url ?? '/').replace(AT_ME_ENCODED, '/@me'),
     // Errors Fastify raises before routing (a malformed URL) get the same Discord body as the rest.
     frameworkErrors: (err, _request, reply) => {
       sendHttpError(reply, toHttpError(err));

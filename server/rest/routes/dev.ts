@@ -1,10 +1,12 @@
 // Development accounts: POST /dev/users makes a user and hands back a token,
 // so a laptop (or a load test) needs no sign-up flow.
 //
-// Open when config.devAccounts is on (the default outside production). With an
-// admin secret configured it is also open to requests that present it in
-// `X-Admin-Secret`, even in production. Otherwise the route answers 404, as if
-// it did not exist: its presence is nobody's business.
+// Who may call it:
+//   - anyone presenting the admin secret in `X-Admin-Secret`, whatever the settings;
+//   - anyone at all when config.devAccounts is on, EXCEPT in production with an
+//     admin secret configured: config.ts turns dev accounts on there by default
+//     precisely because "an admin secret guards them", so the guard is enforced here.
+// Everyone else gets 404, as if the route did not exist: its presence is nobody's business.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { issueToken } from '../../auth/token.js';
@@ -26,8 +28,10 @@ export function secretMatches(presented: unknown, expected: string): boolean {
 
 export function devRoutes(app: FastifyInstance, ctx: ServerContext): void {
   app.post('/dev/users', { config: { auth: false } }, async (request: FastifyRequest, reply: FastifyReply) => {
-    const { devAccounts, adminSecret } = ctx.config;
-    const allowed = devAccounts || (adminSecret !== undefined && secretMatches(request.headers['x-admin-secret'], adminSecret));
+    const { devAccounts, adminSecret, nodeEnv } = ctx.config;
+    const guarded = adminSecret !== undefined && nodeEnv === 'production';
+    const admin = adminSecret !== undefined && secretMatches(request.headers['x-admin-secret'], adminSecret);
+    const allowed = admin || (devAccounts && !guarded);
     if (!allowed) throw httpError('NOT_FOUND');
     const body = parseBody(devUserBodySchema, request.body);
     const user = await ctx.store.createUser({ username: body.username, global_name: body.global_name ?? null, bot: body.bot ?? false });

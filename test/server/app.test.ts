@@ -1,0 +1,42 @@
+// The server's lifecycle: ready, drained, closed; several in one process.
+import { describe, expect, it } from 'vitest';
+import { startTestServer } from '../support/server.js';
+
+describe('createServer', () => {
+  it('runs several servers side by side, each with its own trace store', async () => {
+    const a = await startTestServer();
+    const b = await startTestServer();
+    try {
+      expect(a.url).not.toBe(b.url);
+      const alice = await a.user('alice');
+      await a.api('/users/@me', { token: alice.token });
+      await a.server.ctx.tracing.provider?.forceFlush();
+      await b.server.ctx.tracing.provider?.forceFlush();
+      expect(a.server.traceStore.stats().spans).toBeGreaterThan(0);
+      expect(b.server.traceStore.stats().spans).toBe(0);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
+  it('stops listening on close, and close is idempotent', async () => {
+    const t = await startTestServer();
+    expect((await fetch(`${t.url}/healthz`)).status).toBe(200);
+    await Promise.all([t.close(), t.close()]);
+    await expect(fetch(`${t.url}/healthz`)).rejects.toThrow();
+    expect(t.server.ctx.system.size).toBe(0);
+  });
+
+  it('turns tracing off with OTEL_SDK_DISABLED, and still serves', async () => {
+    const t = await startTestServer({}, { tracingEnv: { OTEL_SDK_DISABLED: 'true' } });
+    try {
+      const alice = await t.user('alice');
+      expect((await t.api('/users/@me', { token: alice.token, headers: { traceparent: `00-${'e'.repeat(32)}-${'1'.repeat(16)}-01` } })).status).toBe(200);
+      expect(t.server.ctx.tracing.enabled).toBe(false);
+      expect(t.server.traceStore.stats().spans).toBe(0);
+    } finally {
+      await t.close();
+    }
+  });
+});
