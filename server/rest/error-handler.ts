@@ -3,6 +3,7 @@
 // whatever raised them: our HttpErrors, Fastify's own errors (bad JSON, body
 // too large), the actor runtime (an overloaded guild), or a bug (a bare 500,
 // never a stack trace).
+import { STATUS_CODES } from 'node:http';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ActorErrorCode, isActorError } from '../../actors/index.js';
 import { HttpError, type RestErrorEntry, httpError } from '../errors.js';
@@ -35,7 +36,8 @@ export function toHttpError(err: unknown): HttpError {
   // Other client errors Fastify detects (bad Content-Length, a malformed URL...) keep their status.
   const status = fe?.statusCode;
   if (typeof status === 'number' && status >= 400 && status < 500) {
-    return new HttpError({ code: 0, status, message: `${status}: ${fe?.message ?? 'Bad Request'}` }, { cause: err });
+    // Discord's wording for these is the status line; Fastify's messages would echo the input back.
+    return new HttpError({ code: 0, status, message: `${status}: ${STATUS_CODES[status] ?? 'Bad Request'}` }, { cause: err });
   }
   return httpError('INTERNAL', { cause: err });
 }
@@ -83,11 +85,11 @@ export function registerErrorHandling(app: FastifyInstance): void {
   });
 }
 
-/** `/api/v10/guilds/:guild_id` -> /^\/api\/v10\/guilds\/[^/]+\/?$/ */
+/** `/api/v10/guilds/:guild_id` -> /^\/api\/v10\/guilds\/[^/]+$/ (strict about trailing slashes, as the router is). */
 function routePattern(url: string): RegExp {
   const source = url
     .split('/')
     .map((segment) => (segment.startsWith(':') ? '[^/]+' : segment === '*' ? '.*' : segment.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
     .join('/');
-  return new RegExp(`^${source}/?$`);
+  return new RegExp(`^${source}$`);
 }

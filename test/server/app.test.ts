@@ -1,6 +1,8 @@
 // The server's lifecycle: ready, drained, closed; several in one process.
 import { describe, expect, it } from 'vitest';
-import { startTestServer } from '../support/server.js';
+import { createServer } from '../../server/app.js';
+import { loadConfig } from '../../server/config.js';
+import { TEST_SECRET, startTestServer } from '../support/server.js';
 
 describe('createServer', () => {
   it('runs several servers side by side, each with its own trace store', async () => {
@@ -17,6 +19,18 @@ describe('createServer', () => {
     } finally {
       await a.close();
       await b.close();
+    }
+  });
+
+  it('reports 503 from /healthz until it listens', async () => {
+    const config = loadConfig({ PORT: '0', LOG_LEVEL: 'silent', GUILDHALL_TOKEN_SECRET: TEST_SECRET });
+    const server = await createServer(config, { tracingEnv: {} });
+    try {
+      const res = await server.app.inject({ method: 'GET', url: '/healthz' });
+      expect(res.statusCode).toBe(503);
+      expect(res.json()).toEqual({ status: 'starting' });
+    } finally {
+      await server.close();
     }
   });
 

@@ -87,3 +87,16 @@ describe('bodies', () => {
     expect(res.body.errors.channel_id._errors[0].code).toBeTypeOf('string');
   });
 });
+
+describe('odd URLs', () => {
+  it('answers a malformed percent-encoding with 400 code 0, without echoing it', async () => {
+    const res = await t.api('/users/%E0%A4%A', { token: alice.token });
+    expect(res.status).toBe(400);
+    expect(res.body.code).toBe(0);
+    expect(JSON.stringify(res.body)).not.toContain('%E0');
+  });
+
+  it('is strict about trailing slashes (404, not 405)', async () => {
+    expect((await t.api('/users/@me/', { token: alice.token })).status).toBe(404);
+  });
+});
