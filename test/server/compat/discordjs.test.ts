@@ -60,7 +60,7 @@ describe('@discordjs/ws and @discordjs/rest', () => {
 
     // The server asks every client to reconnect; the library resumes its session.
     t.server.gateway.reconnectAll();
-    await waitFor([0], () => resumed > 0);
+    await waitFor([true], () => resumed > 0);
     const after = (await rest.post(Routes.channelMessages(g.channelId), { body: { content: 'after resume' } })) as APIMessage;
     await waitFor(events, (e) => e.t === GatewayDispatchEvents.MessageCreate && e.d.id === after.id);
     // Exactly once each.
