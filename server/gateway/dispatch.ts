@@ -5,8 +5,6 @@
 // (as Phoenix's fastlane writes one encoding to every socket).
 import { intentForEvent } from './protocol.js';
 
-const TAIL = Buffer.from('}');
-
 export class EncodedDispatch {
   /** Bytes up to and including `"s":`. */
   readonly head: Buffer;
@@ -21,14 +19,9 @@ export class EncodedDispatch {
     this.intent = intentForEvent(event);
   }
 
-  /** The frame payload for one session: shared head, the seq, shared tail. */
+  /** The frame payload for one session: the shared head, then its seq and the closing brace. */
   partsFor(seq: number): Buffer[] {
-    return [this.head, Buffer.from(String(seq), 'latin1'), TAIL];
-  }
-
-  /** Payload bytes for one session (head + seq + tail). */
-  sizeFor(seq: number): number {
-    return this.head.length + String(seq).length + 1;
+    return [this.head, Buffer.from(`${seq}}`, 'latin1')];
   }
 }
 

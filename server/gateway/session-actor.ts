@@ -47,7 +47,10 @@ export function sessionBehaviour(ctx: ServerContext, args: SessionArgs): Behavio
     const seq = ++state.seq;
     state.replay.push(seq, dispatch);
     const connection = state.connection;
-    if (connection) ctx.transport.childSpan('gateway send', { 'gateway.event': dispatch.event, 'gateway.seq': seq }, () => connection.sendDispatch(dispatch, seq));
+    if (!connection) return;
+    // Attributes are built only for a sampled delivery; the rest just write.
+    if (ctx.transport.sampledNow) ctx.transport.childSpan('gateway send', { 'gateway.event': dispatch.event, 'gateway.seq': seq }, () => connection.sendDispatch(dispatch, seq));
+    else connection.sendDispatch(dispatch, seq);
   }
 
   async function connectGuild(state: SessionState, guildId: string, self: ActorRef<SessionProtocol>): Promise<void> {

@@ -1,0 +1,81 @@
+// The fastlane: one encoding per broadcast, per-session seq spliced in, frames
+// written straight to the socket and read back by a real WebSocket client.
+import http from 'node:http';
+import type { Duplex } from 'node:stream';
+import { afterEach, describe, expect, it } from 'vitest';
+import WebSocket, { WebSocketServer } from 'ws';
+import { EncodedDispatch } from '../../../server/gateway/dispatch.js';
+import { FrameWriter, textFrameHeader } from '../../../server/gateway/frame-writer.js';
+
+const cleanups: Array<() => void> = [];
+afterEach(() => {
+  for (const c of cleanups.splice(0)) c();
+});
+
+/** A server whose first upgraded socket is handed to the test, and a ws client collecting messages. */
+async function pair(): Promise<{ socket: Duplex; messages: string[]; client: WebSocket }> {
+  const server = http.createServer();
+  const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false });
+  let resolveSocket!: (s: Duplex) => void;
+  const gotSocket = new Promise<Duplex>((r) => (resolveSocket = r));
+  server.on('upgrade', (req, socket, head) => wss.handleUpgrade(req, socket, head, () => resolveSocket(socket)));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as { port: number };
+  const client = new WebSocket(`ws://127.0.0.1:${port}/`);
+  const messages: string[] = [];
+  client.on('message', (d) => messages.push(String(d)));
+  const socket = await gotSocket;
+  await new Promise((r) => client.once('open', r));
+  cleanups.push(() => {
+    client.terminate();
+    server.close();
+  });
+  return { socket, messages, client };
+}
+
+async function until(cond: () => boolean): Promise<void> {
+  for (let i = 0; i < 500 && !cond(); i++) await new Promise((r) => setTimeout(r, 5));
+}
+
+describe('EncodedDispatch', () => {
+  it('encodes once and splices each session seq into valid JSON', () => {
+    const d = new EncodedDispatch('MESSAGE_CREATE', { content: 'hi "there"', id: '1' });
+    for (const seq of [1, 42, 123456]) {
+      const json = JSON.parse(Buffer.concat(d.partsFor(seq)).toString());
+      expect(json).toEqual({ op: 0, t: 'MESSAGE_CREATE', d: { content: 'hi "there"', id: '1' }, s: seq });
+    }
+    // The shared part is the same buffer for every session, not a copy.
+    expect(d.partsFor(1)[0]).toBe(d.partsFor(2)[0]);
+    expect(d.intent).toBe(1 << 9);
+  });
+});
+
+describe('FrameWriter', () => {
+  it('frame headers use the 7-bit, 16-bit and 64-bit length forms (RFC 6455 5.2)', () => {
+    expect([...textFrameHeader(125)]).toEqual([0x81, 125]);
+    expect([...textFrameHeader(126)]).toEqual([0x81, 126, 0, 126]);
+    expect([...textFrameHeader(65_535)]).toEqual([0x81, 126, 0xff, 0xff]);
+    expect([...textFrameHeader(65_536)]).toEqual([0x81, 127, 0, 0, 0, 0, 0, 1, 0, 0]);
+  });
+
+  it('a real ws client reads what it writes, at every length form, and a burst leaves in one flush', async () => {
+    const { socket, messages } = await pair();
+    const writer = new FrameWriter(socket);
+    const bodies = ['x'.repeat(10), 'y'.repeat(500), 'z'.repeat(70_000)];
+    const d = new EncodedDispatch('TYPING_START', { n: 1 });
+    for (const b of bodies) writer.writeText([Buffer.from(b)]);
+    writer.writeText(d.partsFor(7));
+    expect(writer.frames).toBe(4);
+    await until(() => messages.length === 4);
+    expect(messages.slice(0, 3)).toEqual(bodies);
+    expect(JSON.parse(messages[3]!)).toMatchObject({ t: 'TYPING_START', s: 7 });
+    expect(writer.flushes).toBe(1);
+  });
+
+  it('refuses to write to a destroyed socket', async () => {
+    const { socket } = await pair();
+    const writer = new FrameWriter(socket);
+    socket.destroy();
+    expect(writer.writeText([Buffer.from('late')])).toBe(false);
+  });
+});
