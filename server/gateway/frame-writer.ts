@@ -12,14 +12,25 @@ import type { Duplex } from 'node:stream';
 const OPCODE_TEXT = 0x1;
 const FIN = 0x80;
 
+// Headers never change once made, so those of frames under 64 KiB are shared:
+// a broadcast to N sockets allocates no header at all after the first.
+const headers: (Buffer | undefined)[] = new Array(65_536);
+
 /** Frame header for an unmasked text frame of `length` payload bytes. */
 export function textFrameHeader(length: number): Buffer {
-  if (length < 126) return Buffer.from([FIN | OPCODE_TEXT, length]);
   if (length < 65_536) {
-    const h = Buffer.allocUnsafe(4);
-    h[0] = FIN | OPCODE_TEXT;
-    h[1] = 126;
-    h.writeUInt16BE(length, 2);
+    let h = headers[length];
+    if (!h) {
+      if (length < 126) {
+        h = Buffer.from([FIN | OPCODE_TEXT, length]);
+      } else {
+        h = Buffer.alloc(4);
+        h[0] = FIN | OPCODE_TEXT;
+        h[1] = 126;
+        h.writeUInt16BE(length, 2);
+      }
+      headers[length] = h;
+    }
     return h;
   }
   const h = Buffer.allocUnsafe(10);

@@ -1,6 +1,8 @@
-// The events a session sent most recently, by seq, so a RESUME can replay
-// what the client missed. Bounded: past `capacity` the oldest go, and a resume
-// from before them is refused (INVALID_SESSION) rather than silently partial.
+// The dispatches a session sent most recently, so a RESUME can replay what the
+// client missed. Seqs are contiguous, so only the dispatches are kept (a ring
+// of references to shared encodings: no per-event allocation), and the seq of
+// each is implied by its place. Bounded: past `capacity` the oldest go, and a
+// resume from before them is refused (INVALID_SESSION), never silently partial.
 import type { EncodedDispatch } from './dispatch.js';
 
 export interface Sent {
@@ -9,22 +11,26 @@ export interface Sent {
 }
 
 export class ReplayBuffer {
-  private readonly items: (Sent | undefined)[];
+  private readonly items: (EncodedDispatch | undefined)[];
   private head = 0;
   private count = 0;
+  /** Seq of the newest entry (0 before any). */
+  private last = 0;
 
   constructor(readonly capacity: number) {
     this.items = new Array(Math.max(0, capacity));
   }
 
+  /** Records `dispatch` as sent with `seq`, which must follow the previous one. */
   push(seq: number, dispatch: EncodedDispatch): void {
+    if (seq !== this.last + 1 && this.count > 0) throw new RangeError(`seq ${seq} does not follow ${this.last}`);
+    this.last = seq;
     if (this.capacity === 0) return;
-    const entry = { seq, dispatch };
     if (this.count < this.capacity) {
-      this.items[(this.head + this.count) % this.capacity] = entry;
+      this.items[(this.head + this.count) % this.capacity] = dispatch;
       this.count++;
     } else {
-      this.items[this.head] = entry;
+      this.items[this.head] = dispatch;
       this.head = (this.head + 1) % this.capacity;
     }
   }
@@ -33,14 +39,12 @@ export class ReplayBuffer {
    * Everything after `seq`, oldest first; `[]` when nothing was missed;
    * undefined when some of it is no longer held.
    */
-  after(seq: number, lastSeq: number): Sent[] | undefined {
-    if (seq >= lastSeq) return [];
+  after(seq: number): Sent[] | undefined {
+    if (seq >= this.last) return [];
+    const first = this.last - this.count + 1;
+    if (seq + 1 < first) return undefined;
     const out: Sent[] = [];
-    for (let i = 0; i < this.count; i++) {
-      const e = this.items[(this.head + i) % this.capacity]!;
-      if (e.seq > seq) out.push(e);
-    }
-    // Complete only if the first one we hold is the very next seq.
-    return out.length === lastSeq - seq && out[0]?.seq === seq + 1 ? out : undefined;
+    for (let s = seq + 1; s <= this.last; s++) out.push({ seq: s, dispatch: this.items[(this.head + (s - first)) % this.capacity]! });
+    return out;
   }
 }

@@ -118,7 +118,7 @@ export function sessionBehaviour(ctx: ServerContext, args: SessionArgs): Behavio
       // resume
       if (msg.userId !== userId) return 'invalid_session';
       if (msg.seq > state.seq) return 'invalid_seq';
-      const missed = state.replay.after(msg.seq, state.seq);
+      const missed = state.replay.after(msg.seq);
       if (!missed) return 'invalid_session';
       state.cancelExpiry?.();
       state.cancelExpiry = undefined;
