@@ -1,0 +1,59 @@
+// Building blocks the scenarios share: connect and wait for READY, paced
+// sending with a bounded number of requests in flight, and draining until
+// every due delivery has arrived. All of them stop at the run's deadline.
+import { now, sleep } from '../clock.js';
+import type { RunContext } from './types.js';
+
+/** Requests in flight at most while sending; beyond it the pacer waits. */
+const MAX_IN_FLIGHT = 256;
+
+/** Connects `indices` at `perSecond` and waits until `target` sessions in all are complete (READY + every GUILD_CREATE). */
+export async function connectAndWait(ctx: RunContext, indices: readonly number[], perSecond: number, target: number): Promise<boolean> {
+  ctx.stage('connecting');
+  await ctx.pool.connect(indices, perSecond);
+  const budget = Math.min(ctx.left(), 30_000 + (indices.length / perSecond) * 2000);
+  const { ok, stats } = await ctx.pool.waitFor((s) => s.complete >= target || s.complete + s.failed >= s.sessions, budget, 100);
+  ctx.notes.sessions_ready = stats.complete;
+  if (!ok || stats.complete < target) ctx.problems.push(`only ${stats.complete} of ${target} sessions got READY and every GUILD_CREATE`);
+  return ok && stats.complete >= target;
+}
+
+/**
+ * Calls `send(i)` for i in [0, count) at `perSecond`, at most MAX_IN_FLIGHT
+ * at once, for at most `maxS` seconds (and never past the deadline). Resolves
+ * when every started send has finished; returns how many were started.
+ */
+export async function paced(ctx: RunContext, count: number, perSecond: number, maxS: number, send: (i: number) => Promise<unknown>): Promise<number> {
+  const started = now();
+  const stopAt = Math.min(ctx.deadline, started + maxS * 1000);
+  const inFlight = new Set<Promise<unknown>>();
+  let i = 0;
+  for (; i < count; i++) {
+    const due = started + (i / perSecond) * 1000;
+    if (due > stopAt) break;
+    const wait = due - now();
+    if (wait > 1) await sleep(wait);
+    while (inFlight.size >= MAX_IN_FLIGHT && now() < stopAt) await Promise.race(inFlight);
+    if (now() > stopAt) break;
+    const p: Promise<unknown> = send(i).catch(() => undefined);
+    inFlight.add(p);
+    void p.finally(() => inFlight.delete(p));
+  }
+  await Promise.all(inFlight);
+  return i;
+}
+
+/** Waits until nothing due is outstanding (or `timeoutMs`); true when drained. */
+export async function drain(ctx: RunContext, timeoutMs = 30_000): Promise<boolean> {
+  ctx.stage('draining');
+  const { ok } = await ctx.pool.waitFor((s) => s.outstanding <= 0, Math.min(timeoutMs, ctx.left()), 20);
+  return ok;
+}
+
+/** Seconds the load phase may take: the configured duration, or what the count needs at the rate, with slack. */
+export function loadSeconds(ctx: RunContext): number {
+  const o = ctx.options;
+  return Math.max(o.duration, o.messages / o.rate) * 1.5 + 5;
+}
+
+export const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);

@@ -1,0 +1,128 @@
+// The world a scenario runs in (users, guilds, memberships, which session is
+// whose), planned from the seed and then made through the public REST API
+// only: dev accounts, guild creation by each guild's owner, members added by
+// the owner. Nothing is assumed of the server beyond that API, so the
+// simulator works against any Guildhall, local or remote.
+import { randomBytes } from 'node:crypto';
+import type { RestClient } from './rest.js';
+import { Rng } from './rng.js';
+
+export interface GuildPlan {
+  /** Groups guilds in the report (`hot`, `quiet`); undefined for none. */
+  label: string | undefined;
+  /** User indices; the first one owns the guild. */
+  members: number[];
+}
+
+export interface WorldPlan {
+  users: number;
+  guilds: GuildPlan[];
+  /** The user of each session. */
+  sessionUser: number[];
+}
+
+export interface PlanInput {
+  users: number;
+  guilds: number;
+  sessions: number;
+  seed: number;
+  /** Guild indices user `u` joins besides the guilds it owns; default: guild u % guilds. */
+  membership?: (user: number, rng: Rng) => number[];
+  label?: (guild: number) => string | undefined;
+}
+
+/** Guild g is owned by user g; sessions go round-robin over users. */
+export function planWorld(input: PlanInput): WorldPlan {
+  const rng = new Rng(input.seed);
+  const membership = input.membership ?? ((u: number) => [u % input.guilds]);
+  const guilds: GuildPlan[] = Array.from({ length: input.guilds }, (_, g) => ({ label: input.label?.(g), members: [g] }));
+  for (let u = 0; u < input.users; u++) {
+    for (const g of new Set(membership(u, rng))) {
+      if (g !== u && g >= 0 && g < input.guilds) guilds[g]!.members.push(u);
+    }
+  }
+  return { users: input.users, guilds, sessionUser: Array.from({ length: input.sessions }, (_, s) => s % input.users) };
+}
+
+export interface WorldUser {
+  id: string;
+  username: string;
+  token: string;
+}
+
+export interface WorldGuild {
+  id: string;
+  /** The `general` text channel messages go to. */
+  channelId: string;
+  label: string | undefined;
+  /** User indices, owner first. */
+  members: number[];
+}
+
+export interface World {
+  users: WorldUser[];
+  guilds: WorldGuild[];
+  sessionUser: number[];
+  /** Guild indices of each user. */
+  guildsOfUser: number[][];
+}
+
+/** Runs `fn` over `items` with at most `limit` in flight; rejects on the first failure. */
+export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const lanes = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!, i);
+    }
+  });
+  await Promise.all(lanes);
+  return out;
+}
+
+export interface BuildProgress {
+  (stage: 'users' | 'guilds' | 'members', done: number, total: number): void;
+}
+
+/** Makes the planned world on the server. Usernames carry a random tag, so runs never collide. */
+export async function buildWorld(plan: WorldPlan, rest: RestClient, progress: BuildProgress = () => {}): Promise<World> {
+  const tag = randomBytes(4).toString('hex');
+  let done = 0;
+  const users = await mapLimit(Array.from({ length: plan.users }, (_, i) => i), 32, async (i) => {
+    const user = await rest.request<WorldUser>('POST', '/dev/users', { body: { username: `sim_${tag}_${i}` }, route: 'POST /dev/users', histogram: 'rest_setup' });
+    progress('users', ++done, plan.users);
+    return user;
+  });
+
+  done = 0;
+  const guilds = await mapLimit(plan.guilds, 16, async (g, i) => {
+    const owner = users[g.members[0]!]!;
+    const guild = await rest.request<{ id: string }>('POST', '/guilds', { token: owner.token, body: { name: `sim ${tag} ${i}` }, route: 'POST /guilds', histogram: 'rest_setup' });
+    const channels = await rest.request<Array<{ id: string; type: number; name: string }>>('GET', `/guilds/${guild.id}/channels`, {
+      token: owner.token,
+      route: 'GET /guilds/{id}/channels',
+      idempotent: true,
+      histogram: 'rest_setup',
+    });
+    const text = channels.find((c) => c.type === 0 && c.name === 'general') ?? channels.find((c) => c.type === 0);
+    if (!text) throw new Error(`guild ${guild.id} has no text channel`);
+    progress('guilds', ++done, plan.guilds.length);
+    return { id: guild.id, channelId: text.id, label: g.label, members: g.members };
+  });
+
+  // The owner adds every member. Per guild in order (one owner's rate limit), guilds in parallel.
+  const adds = plan.guilds.reduce((n, g) => n + g.members.length - 1, 0);
+  done = 0;
+  await mapLimit(guilds, 64, async (guild) => {
+    const owner = users[guild.members[0]!]!;
+    await mapLimit(guild.members.slice(1), 8, async (u) => {
+      await rest.request('PUT', `/guilds/${guild.id}/members/${users[u]!.id}`, { token: owner.token, route: 'PUT /guilds/{id}/members/{user}', idempotent: true, histogram: 'rest_setup' });
+      progress('members', ++done, adds);
+    });
+  });
+
+  const guildsOfUser: number[][] = Array.from({ length: plan.users }, () => []);
+  guilds.forEach((g, gi) => g.members.forEach((u) => guildsOfUser[u]!.push(gi)));
+  return { users, guilds, sessionUser: plan.sessionUser, guildsOfUser };
+}
