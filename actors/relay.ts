@@ -19,24 +19,25 @@ export interface Interceptor {
 }
 
 export class Relay {
-  private outbounds: NonNullable<Interceptor['outbound']>[] = [];
-  private inbounds: NonNullable<Interceptor['inbound']>[] = [];
+  // Interceptor objects are kept and their methods called directly (no bound
+  // wrappers): this runs for every message, so each call counts.
+  private outbounds: Interceptor[] = [];
+  private inbounds: Interceptor[] = [];
 
   /** Installs an interceptor; returns a function that removes it. */
   use(interceptor: Interceptor): () => void {
-    const out = interceptor.outbound?.bind(interceptor);
-    const inb = interceptor.inbound?.bind(interceptor);
-    if (out) this.outbounds.push(out);
-    if (inb) this.inbounds.push(inb);
+    if (interceptor.outbound) this.outbounds = [...this.outbounds, interceptor];
+    if (interceptor.inbound) this.inbounds = [...this.inbounds, interceptor];
     return () => {
-      if (out) this.outbounds = this.outbounds.filter((f) => f !== out);
-      if (inb) this.inbounds = this.inbounds.filter((f) => f !== inb);
+      this.outbounds = this.outbounds.filter((i) => i !== interceptor);
+      this.inbounds = this.inbounds.filter((i) => i !== interceptor);
     };
   }
 
   outbound(message: unknown, target: Address, op: MessageOp): unknown {
+    const chain = this.outbounds;
     let payload = message;
-    for (const f of this.outbounds) payload = f(payload, target, op);
+    for (let i = 0; i < chain.length; i++) payload = chain[i]!.outbound!(payload, target, op);
     return payload;
   }
 
@@ -51,9 +52,9 @@ export class Relay {
   inbound(entry: MailboxEntry, actor: Address, handle: (payload: unknown) => unknown): unknown {
     const chain = this.inbounds;
     if (chain.length === 0) return handle(entry.payload);
-    if (chain.length === 1) return chain[0]!(entry, actor, entry.payload, handle);
+    if (chain.length === 1) return chain[0]!.inbound!(entry, actor, entry.payload, handle);
     const step = (i: number, payload: unknown): unknown =>
-      i === chain.length ? handle(payload) : chain[i]!(entry, actor, payload, (next) => step(i + 1, next));
+      i === chain.length ? handle(payload) : chain[i]!.inbound!(entry, actor, payload, (next) => step(i + 1, next));
     return step(0, entry.payload);
   }
 }

@@ -57,6 +57,7 @@ import {
   fanoutSpanName,
   processSpanName,
 } from './conventions.js';
+import type { DebugSampling } from './debug-sampling.js';
 import { FanoutSampler } from './fanout-sampler.js';
 import { formatTraceparent, isSampledTraceparent, parseTraceparent } from './traceparent.js';
 
@@ -66,6 +67,12 @@ export interface TransportOptions {
   sampler?: FanoutSampler;
   /** Start switched on (default true). */
   enabled?: boolean;
+  /**
+   * Debug windows: a fanout whose attributes belong to an open window keeps
+   * every delivery (rate 1), and a bare message to an actor in an open window
+   * starts a root trace (the operator asked for everything of that key).
+   */
+  debug?: DebugSampling;
 }
 
 export interface FanoutOptions {
@@ -112,6 +119,7 @@ export class Transport implements Interceptor {
   /** Runtime switch: when false only bare messages are sent and no actor spans are made. */
   enabled: boolean;
   readonly sampler: FanoutSampler;
+  readonly debug: DebugSampling | undefined;
   private readonly tracer: Tracer;
   private uninstall: (() => void) | undefined;
 
@@ -122,6 +130,7 @@ export class Transport implements Interceptor {
     this.tracer = options.tracer ?? trace.getTracer(TRACER_NAME);
     this.sampler = options.sampler ?? new FanoutSampler();
     this.enabled = options.enabled ?? true;
+    this.debug = options.debug;
   }
 
   /** Plugs into the system's relay point. Idempotent. */
@@ -137,24 +146,48 @@ export class Transport implements Interceptor {
 
   outbound(message: unknown, _target: Address, _op: MessageOp): unknown {
     if (!this.enabled || message instanceof Envelope) return message;
-    const span = trace.getSpan(context.active());
+    const active = context.active();
+    // Most sends happen in the ROOT context (unsampled work carries no context at all).
+    if (active === ROOT_CONTEXT) return message;
+    const span = trace.getSpan(active);
     return isSampled(span) ? new Envelope(message, carrierOf(span)) : message;
   }
 
   inbound(entry: MailboxEntry, actor: Address, payload: unknown, handle: (payload: unknown) => unknown): unknown {
     // No context: run as is. The scheduler drains from a clean async scope, so
     // the handler already runs in the ROOT context (actors/scheduler.ts).
-    if (!this.enabled || !(payload instanceof Envelope)) return handle(payload);
+    if (!this.enabled) return handle(payload);
+    if (!(payload instanceof Envelope)) return this.untraced(entry, actor, payload, handle);
     const carrier = payload.carrier;
     // Fast path: the sampled flag decides before any parse or context object.
-    if (!carrier || !isSampledTraceparent(carrier.traceparent)) return handle(payload);
+    if (!carrier || !isSampledTraceparent(carrier.traceparent)) return this.untraced(entry, actor, payload, handle);
     const parentContext = parseTraceparent(carrier.traceparent, carrier.tracestate);
     if (!parentContext) return handle(payload);
-    const parent = trace.setSpanContext(ROOT_CONTEXT, parentContext);
+    return this.traced(entry, actor, payload.message, payload, payload.hints, trace.setSpanContext(ROOT_CONTEXT, parentContext), handle);
+  }
 
+  /**
+   * A message without (sampled) context: handled as is, unless a debug window
+   * is open for this actor, which makes it the root of a new trace.
+   */
+  private untraced(entry: MailboxEntry, actor: Address, payload: unknown, handle: (payload: unknown) => unknown): unknown {
+    const debug = this.debug;
+    if (debug === undefined || debug.size === 0 || !debug.activeForActor(actor.kind, actor.id)) return handle(payload);
+    const message = payload instanceof Envelope ? payload.message : payload;
+    return this.traced(entry, actor, message, payload, undefined, ROOT_CONTEXT, handle);
+  }
+
+  private traced(
+    entry: MailboxEntry,
+    actor: Address,
+    message: unknown,
+    payload: unknown,
+    hints: Envelope['hints'],
+    parent: Context,
+    handle: (payload: unknown) => unknown,
+  ): unknown {
     const handleStart = this.system.clock.now();
     const waitMs = Math.max(0, handleStart - entry.enqueuedAt);
-    const message = payload.message;
     const attributes: Attributes = {
       [ATTR_MESSAGING_SYSTEM]: MESSAGING_SYSTEM,
       [ATTR_MESSAGING_OPERATION_TYPE]: 'process',
@@ -170,7 +203,6 @@ export class Transport implements Interceptor {
     // The span starts when the message was enqueued, so its bar shows the wait.
     const startTime = performance.timeOrigin + performance.now() - waitMs;
     const span = this.tracer.startSpan(processSpanName(actor.kind), { kind: SpanKind.CONSUMER, startTime, attributes }, parent);
-    const hints = payload.hints;
     if (hints?.fanoutSize !== undefined) {
       // Set after start: the keep decision was made at the sender, and a
       // FanoutSampler would otherwise decide this delivery a second time.
@@ -229,7 +261,9 @@ export class Transport implements Interceptor {
       return { delivered, kept: 0 };
     }
 
-    const rate = this.sampler.rate(n);
+    // An open debug window keeps every delivery of its broadcasts.
+    const debug = this.debug;
+    const rate = debug !== undefined && debug.size !== 0 && debug.activeKeyOf(options.attributes) !== undefined ? 1 : this.sampler.rate(n);
     const kind = refs[0]!.address.kind;
     const span = this.tracer.startSpan(
       fanoutSpanName(kind),
