@@ -18,15 +18,30 @@ export interface FanoutSamplerOptions {
 
 export class FanoutSampler implements Sampler {
   readonly k: number;
-  readonly delegate: Sampler;
+  private delegateSampler: Sampler;
   private readonly random: () => number;
 
   constructor(options: FanoutSamplerOptions = {}) {
     const k = options.k ?? DEFAULT_FANOUT_K;
     if (!(k > 0) || !Number.isFinite(k)) throw new RangeError(`fanout K must be a positive number, got ${k}`);
     this.k = k;
-    this.delegate = options.delegate ?? new ParentBasedSampler({ root: new AlwaysOnSampler() });
+    this.delegateSampler = options.delegate ?? new ParentBasedSampler({ root: new AlwaysOnSampler() });
     this.random = options.random ?? Math.random;
+  }
+
+  /** The sampler that decides everything that is not a fanout delivery. */
+  get delegate(): Sampler {
+    return this.delegateSampler;
+  }
+
+  /**
+   * Puts a wrapper around the delegate (debug windows, excluded operator
+   * endpoints). The provider holds this sampler from setup on, so a server
+   * that wants to add rules afterwards does it here.
+   */
+  wrapDelegate(wrap: (current: Sampler) => Sampler): this {
+    this.delegateSampler = wrap(this.delegateSampler);
+    return this;
   }
 
   /** p(N) = min(1, K/N). */
@@ -69,7 +84,7 @@ export class FanoutSampler implements Sampler {
         attributes: { [ATTR_FANOUT_RATE]: rate, [ATTR_FANOUT_ADJUSTED_COUNT]: 1 / rate },
       };
     }
-    return this.delegate.shouldSample(context, traceId, spanName, spanKind, attributes, links);
+    return this.delegateSampler.shouldSample(context, traceId, spanName, spanKind, attributes, links);
   }
 
   toString(): string {
