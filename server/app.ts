@@ -2,17 +2,22 @@
 // the store, the Fastify app with the REST API, and the gateway on the same
 // HTTP server. Nothing here is a module-level singleton, so tests may run
 // several servers in one process.
-import { ROOT_CONTEXT, context, createContextKey } from '@opentelemetry/api';
+import { type Attributes, ROOT_CONTEXT, context, createContextKey } from '@opentelemetry/api';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { ActorSystem } from '../actors/index.js';
-import { CountingBatchSpanProcessor, TraceStore, Transport, startTracing } from '../tracing/index.js';
+import { CountingBatchSpanProcessor, DebugSampler, TraceStore, Transport, startTracing } from '../tracing/index.js';
 import { type Config, publicBaseUrl } from './config.js';
 import { SessionDirectory, type ServerContext } from './context.js';
+import { GuildDebugSampling } from './debug/guild-debug.js';
+import { samplingRoutes } from './debug/sampling-routes.js';
+import { viewerRoutes } from './debug/viewer-routes.js';
 import { type GatewayServer, attachGateway } from './gateway/gateway-server.js';
 import { guildBehaviour } from './guild/guild-actor.js';
 import { type GuildProtocol, guildKey } from './guild/guild-protocol.js';
 import { SnowflakeGenerator } from './ids/snowflake.js';
 import { type ServerLogger, createLogger } from './logger.js';
+import { metricsRoute } from './metrics/metrics-route.js';
+import { ServerMetrics } from './metrics/server-metrics.js';
 import { API_PREFIX, registerApi } from './rest/api.js';
 import { RateLimiter } from './rest/auth.js';
 import { registerErrorHandling, sendHttpError, toHttpError } from './rest/error-handler.js';
@@ -39,6 +44,8 @@ export interface CreateServerOptions {
   logger?: ServerLogger;
   /** Requests per second per user (default 50, Discord's global limit). */
   rateLimitPerSecond?: number;
+  /** Wall clock (epoch ms) for debug-sampling windows; tests move it instead of waiting minutes. */
+  debugClock?: () => number;
 }
 
 export interface GuildhallServer {
@@ -46,6 +53,7 @@ export interface GuildhallServer {
   readonly ctx: ServerContext;
   /** The built-in viewer's spans (empty when tracing is disabled). */
   readonly traceStore: TraceStore;
+  readonly metrics: ServerMetrics;
   readonly gateway: GatewayServer;
   readonly logger: ServerLogger;
   /** Starts listening on config.host:config.port; resolves to the base URL (http://host:port). */
@@ -60,6 +68,16 @@ export interface GuildhallServer {
  * `context.with`); later ones in the same process must not try again. Our
  * code never uses the global tracer, so the later ones lose nothing.
  */
+/**
+ * Operator endpoints never start a trace: looking at traces (or scraping
+ * metrics, or a container health check every few seconds) must not fill the
+ * viewer and the collector with traces of looking.
+ */
+function isOperatorRequest(attributes: Attributes): boolean {
+  const path = attributes['url.path'];
+  return typeof path === 'string' && (path === '/metrics' || path === '/healthz' || path === '/debug' || path.startsWith('/debug/'));
+}
+
 function contextManagerInstalled(): boolean {
   const key = createContextKey('guildhall.context-probe');
   return context.with(ROOT_CONTEXT.setValue(key, true), () => context.active().getValue(key) === true);
@@ -69,17 +87,34 @@ export async function createServer(config: Config, options: CreateServerOptions 
   const logger = options.logger ?? createLogger({ level: config.logLevel });
 
   const traceStore = new TraceStore({ maxTraces: config.traceStoreSize });
+  const viewerProcessor = new CountingBatchSpanProcessor({ exporter: traceStore, scheduledDelayMillis: 200 });
   const tracing = startTracing({
     env: options.tracingEnv ?? process.env,
     fanoutK: config.fanoutK,
-    processors: [new CountingBatchSpanProcessor({ exporter: traceStore, scheduledDelayMillis: 200 })],
+    processors: [viewerProcessor],
     register: !contextManagerInstalled(),
   });
+  const debug = new GuildDebugSampling(options.debugClock);
+  tracing.sampler.wrapDelegate((root) => new DebugSampler({ debug: debug.sampling, delegate: root, exclude: isOperatorRequest }));
 
   const system = new ActorSystem({
     onError: (err, where, address) => logger.error({ err, where, actor: `${address.kind}:${address.id}` }, 'actor failed'),
   });
-  const transport = new Transport(system, { tracer: tracing.tracer, sampler: tracing.sampler, enabled: tracing.enabled }).install();
+  const transport = new Transport(system, { tracer: tracing.tracer, sampler: tracing.sampler, enabled: tracing.enabled, debug: debug.sampling });
+  // The gateway is attached once the app is ready; metrics read it through this holder.
+  const attached: { gateway?: GatewayServer } = {};
+  const sessions = new SessionDirectory();
+  const metrics = new ServerMetrics({
+    system,
+    tracing,
+    traceStore,
+    viewerExport: () => viewerProcessor.stats(),
+    sessions: () => sessions.size,
+    gateway: () => attached.gateway?.stats(),
+    debugWindows: () => debug.list().length,
+  });
+  // The metering wraps the Transport rather than sitting next to it: the relay's one-interceptor path stays allocation-free.
+  const uninstallRelay = system.relay.use(metrics.actors.around(transport));
   const ids = new SnowflakeGenerator();
   const store = options.store ?? new MemoryStore({ ids });
 
@@ -111,8 +146,10 @@ export async function createServer(config: Config, options: CreateServerOptions 
     transport,
     tracing,
     ids,
-    sessions: new SessionDirectory(),
+    sessions,
     logger,
+    metrics,
+    debug,
     guild(guildId) {
       const key = guildKey(guildId);
       return system.whereis<GuildProtocol>(key) ?? system.spawnOnce(key, guildBehaviour(ctx, guildId), { mailbox: GUILD_MAILBOX });
@@ -125,18 +162,24 @@ export async function createServer(config: Config, options: CreateServerOptions 
   registerIngressTracing(app, tracing.tracer);
   registerErrorHandling(app);
   registerJsonBody(app);
+  metrics.registerHttp(app);
   healthRoutes(app, () => readiness);
+  metricsRoute(app, metrics);
+  viewerRoutes(app, { traceStore, tracing });
+  samplingRoutes(app, ctx);
   await registerApi(app, ctx, new RateLimiter({ perSecond: options.rateLimitPerSecond ?? 50 }));
   await app.ready();
 
-  const gateway = attachGateway(app.server, ctx);
+  const gw = attachGateway(app.server, ctx);
+  attached.gateway = gw;
 
   let closing: Promise<void> | undefined;
   return {
     app,
     ctx,
     traceStore,
-    gateway,
+    metrics,
+    gateway: gw,
     logger,
     async listen() {
       await app.listen({ host: config.host, port: config.port });
@@ -149,13 +192,13 @@ export async function createServer(config: Config, options: CreateServerOptions 
       closing ??= (async () => {
         readiness = 'stopping';
         // Clients resume elsewhere (or here, after a restart) instead of re-identifying.
-        gateway.reconnectAll();
+        gw.reconnectAll();
         // Stops accepting and waits for in-flight requests; upgraded sockets are the gateway's to end.
         const httpClosed = app.close();
-        await gateway.close();
+        await gw.close();
         await httpClosed;
         system.shutdown();
-        transport.remove();
+        uninstallRelay();
         await tracing.shutdown(config.shutdownTimeoutMs);
         logger.info('guildhall stopped');
       })();

@@ -3,10 +3,12 @@
 import type { ActorRef, ActorSystem } from '../actors/index.js';
 import type { Tracing, Transport } from '../tracing/index.js';
 import type { Config } from './config.js';
+import type { GuildDebugSampling } from './debug/guild-debug.js';
 import { HttpError, RestErrors } from './errors.js';
 import type { SessionProtocol } from './gateway/session-protocol.js';
 import type { GuildCall, GuildProtocol } from './guild/guild-protocol.js';
 import type { SnowflakeGenerator } from './ids/snowflake.js';
+import type { ServerMetrics } from './metrics/server-metrics.js';
 import type { Store } from './store/store.js';
 
 export interface Logger {
@@ -53,6 +55,10 @@ export interface ServerContext {
   readonly ids: SnowflakeGenerator;
   readonly sessions: SessionDirectory;
   readonly logger: Logger;
+  /** Counters and histograms behind GET /metrics. */
+  readonly metrics: ServerMetrics;
+  /** Per-guild debug windows (trace everything of one guild for a while). */
+  readonly debug: GuildDebugSampling;
   /** The guild's actor, spawned on first use (the guild must exist in the store). */
   guild(guildId: string): ActorRef<GuildProtocol>;
   /** Base URL clients reach this server at (http://host:port). */

@@ -55,6 +55,9 @@ export const RestErrors = {
   INVALID_CHANNEL_TYPE: entry(50024, 400, 'Cannot execute action on this channel type'),
   INVALID_FORM_BODY: entry(50035, 400, 'Invalid Form Body'),
   INVALID_JSON: entry(50109, 400, 'The request body contains invalid JSON.'),
+  // Operator endpoints (/debug); Discord has no such resources, so code 0 as for its route-level errors.
+  UNKNOWN_TRACE: entry(0, 404, 'Unknown Trace'),
+  UNKNOWN_DEBUG_WINDOW: entry(0, 404, 'Unknown Debug Window'),
 } as const satisfies Record<string, RestErrorEntry>;
 
 export type RestErrorName = keyof typeof RestErrors;

@@ -64,7 +64,12 @@ export class Connection {
   }
 
   sendOp(op: number, d: unknown): void {
-    if (this.open) this.writer.writeText([encodeOp(op, d)]);
+    if (!this.open) return;
+    const frame = encodeOp(op, d);
+    this.writer.writeText([frame]);
+    const counters = this.ctx.metrics.gateway;
+    counters.frames++;
+    counters.bytes += frame.length;
   }
 
   /**
@@ -74,7 +79,13 @@ export class Connection {
    */
   sendDispatch(dispatch: EncodedDispatch, seq: number): boolean {
     if (!this.open) return false;
-    this.writer.writeText(dispatch.partsFor(seq));
+    const parts = dispatch.partsFor(seq);
+    this.writer.writeText(parts);
+    // Plain integers, read at scrape time: nothing heavier belongs on the per-recipient path.
+    const counters = this.ctx.metrics.gateway;
+    counters.dispatches++;
+    counters.frames++;
+    for (let i = 0; i < parts.length; i++) counters.bytes += parts[i]!.length;
     if (this.writer.bufferedBytes > this.ctx.config.maxBufferedBytes) {
       this.close(GatewayCloseCode.UNKNOWN_ERROR, 'slow consumer');
       return false;
@@ -228,6 +239,10 @@ export class Connection {
     this.closing = true;
     if (this.heartbeatTimer) this.ctx.system.clock.clearTimeout(this.heartbeatTimer);
     const code = this.closeCode ?? peerCode;
+    if (this.closeCode === undefined) {
+      const byClient = this.ctx.metrics.gateway.clientCloses;
+      byClient[peerCode] = (byClient[peerCode] ?? 0) + 1;
+    }
     // A client closing with 1000/1001 ends its session (Discord); anything else may RESUME.
     const resumable = this.closeCode !== undefined ? canResume(code) : code !== 1000 && code !== 1001;
     this.session?.cast({ type: 'detached', connection: this, resumable });

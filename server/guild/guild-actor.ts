@@ -56,10 +56,15 @@ export function guildBehaviour(ctx: ServerContext, guildId: string): Behaviour<G
       else full.push(s.ref);
     }
     const attributes = { ...fanoutAttributes, 'guildhall.event': event };
-    if (full.length > 0) ctx.transport.fanout(full, { type: 'dispatch', event: encoded } satisfies SessionCast, { attributes });
+    // One histogram observation per broadcast, never per recipient.
+    if (full.length > 0) {
+      const r = ctx.transport.fanout(full, { type: 'dispatch', event: encoded } satisfies SessionCast, { attributes });
+      ctx.metrics.fanout(full.length, r.kept);
+    }
     if (stripped.length > 0) {
       const message: SessionCast = { type: 'dispatch', event: new EncodedDispatch(event, withoutContent) };
-      ctx.transport.fanout(stripped, message, { attributes });
+      const r = ctx.transport.fanout(stripped, message, { attributes });
+      ctx.metrics.fanout(stripped.length, r.kept);
     }
   }
 
@@ -163,6 +168,7 @@ export function guildBehaviour(ctx: ServerContext, guildId: string): Behaviour<G
         if (state.guild.owner_id !== msg.userId) refuse('MISSING_PERMISSIONS');
         const channel = await store.createChannel({ guild_id: guildId, name: msg.name, topic: msg.topic });
         state.channels.set(channel.id, channel);
+        ctx.debug.channelCreated(guildId, channel.id);
         const api = toAPIChannel(channel);
         broadcast(state, 'CHANNEL_CREATE', api);
         return api;

@@ -1,0 +1,33 @@
+// What the viewer and the debug-sampling endpoints accept, validated once at
+// the boundary (a failure is Discord's 400 / 50035, or its page twin).
+import { z } from 'zod';
+import { snowflakeSchema } from '../rest/schemas.js';
+import { MAX_DEBUG_MINUTES, MIN_DEBUG_MINUTES } from './guild-debug.js';
+
+/** An HTML form submits empty fields as empty strings: those mean "no filter". */
+function withoutEmpty(input: unknown): unknown {
+  if (input === null || typeof input !== 'object') return input;
+  return Object.fromEntries(Object.entries(input).filter(([, v]) => v !== ''));
+}
+
+export const traceListQuerySchema = z.preprocess(
+  withoutEmpty,
+  z.object({
+    guild: snowflakeSchema.optional(),
+    min_duration_ms: z.coerce.number().min(0).max(86_400_000).optional(),
+    limit: z.coerce.number().int().min(1).max(1000).default(100),
+  }),
+);
+export type TraceListFilters = z.output<typeof traceListQuerySchema>;
+
+/** W3C trace ids: 32 lowercase hex digits, not all zero (uppercase is accepted and folded). */
+export const traceParamsSchema = z.object({
+  trace_id: z
+    .string()
+    .transform((s) => s.toLowerCase())
+    .refine((s) => /^[0-9a-f]{32}$/.test(s) && !/^0+$/.test(s), 'Value is not a trace id.'),
+});
+
+export const debugWindowBodySchema = z.object({
+  minutes: z.number().int().min(MIN_DEBUG_MINUTES).max(MAX_DEBUG_MINUTES),
+});
