@@ -21,7 +21,6 @@ import {
   context,
   trace,
 } from '@opentelemetry/api';
-import { performance } from 'node:perf_hooks';
 import {
   type ActorRef,
   type ActorSystem,
@@ -201,7 +200,11 @@ export class Transport implements Interceptor {
       [ATTR_MAILBOX_DEPTH]: entry.depth,
     };
     // The span starts when the message was enqueued, so its bar shows the wait.
-    const startTime = performance.timeOrigin + performance.now() - waitMs;
+    // Epoch times come from Date.now(), as the SDK's own span clocks do: with a
+    // given start time the SDK ends spans at Date.now(), and timeOrigin-based
+    // times drift from it (by 100+ ms in long-lived workers), which stretched
+    // these bars. The dequeue event and the end are set from the same base.
+    const startTime = Date.now() - waitMs;
     const span = this.tracer.startSpan(processSpanName(actor.kind), { kind: SpanKind.CONSUMER, startTime, attributes }, parent);
     if (hints?.fanoutSize !== undefined) {
       // Set after start: the keep decision was made at the sender, and a
@@ -211,14 +214,15 @@ export class Transport implements Interceptor {
       span.setAttribute(ATTR_FANOUT_RATE, rate);
       span.setAttribute(ATTR_FANOUT_ADJUSTED_COUNT, rate > 0 ? 1 / rate : 0);
     }
-    span.addEvent('mailbox.dequeued');
+    span.addEvent('mailbox.dequeued', startTime + waitMs);
     const finish = (error?: unknown) => {
-      span.setAttribute(ATTR_HANDLE_MS, this.system.clock.now() - handleStart);
+      const handleMs = this.system.clock.now() - handleStart;
+      span.setAttribute(ATTR_HANDLE_MS, handleMs);
       if (error !== undefined) {
         span.recordException(error instanceof Error ? error : String(error));
         span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
       }
-      span.end();
+      span.end(startTime + waitMs + handleMs);
     };
 
     let result: unknown;

@@ -65,7 +65,7 @@ describe('debug sampling per guild', () => {
 
     // Ten minutes and a second later the window has closed by itself.
     w.advance(10 * MINUTE + 1_000);
-    expect((await w.call('GET', '/debug/api/debug-sampling').then((r) => r.json())).windows).toEqual([]);
+    expect(((await (await w.call('GET', '/debug/api/debug-sampling')).json()) as { windows: unknown[] }).windows).toEqual([]);
     before = w.traceIds();
     await broadcast(w, alice.token, g.channelId, sessions, 2);
     fresh = w.freshSpans(before);
@@ -161,7 +161,7 @@ describe('debug sampling per guild', () => {
     const alice = await guarded.user('alice');
     const g = await guarded.guild(alice.id, []);
     const path = `/debug/api/guilds/${g.id}/trace`;
-    for (const headers of [{}, { 'x-admin-secret': 'wrong-secret-0123456789' }]) {
+    for (const headers of [{}, { 'x-admin-secret': 'wrong-secret-0123456789' }] as Record<string, string>[]) {
       for (const [method, p] of [['POST', path], ['GET', path], ['DELETE', path], ['GET', '/debug/api/debug-sampling']] as const) {
         const res = await guarded.call(method, p, { body: method === 'POST' ? { minutes: 1 } : undefined, headers });
         expect(res.status).toBe(401);
