@@ -81,6 +81,11 @@ export class HistogramSet {
     this.get(name).record(ms);
   }
 
+  /** Forgets everything recorded (between benchmark bursts). */
+  clear(): void {
+    this.byName.clear();
+  }
+
   names(): string[] {
     return [...this.byName.keys()];
   }

@@ -25,6 +25,7 @@ export type HostCommand =
   | { type: 'resume'; slots: number[]; perSecond: number }
   | { type: 'stats'; slots?: boolean }
   | { type: 'result' }
+  | { type: 'reset-histograms' }
   | { type: 'close' };
 
 export interface HostStats {
@@ -118,6 +119,9 @@ export class SessionHost {
         return this.stats(cmd.slots === true);
       case 'result':
         return this.result();
+      case 'reset-histograms':
+        this.histograms.clear();
+        return undefined;
       case 'close':
         await Promise.all(this.sessions.map((s) => s.close()));
         return undefined;

@@ -19,3 +19,7 @@ export { startSimTracing } from './tracing.js';
 export type { SimTracing } from './tracing.js';
 export { buildWorld, mapLimit, planWorld } from './world.js';
 export type { World, WorldPlan } from './world.js';
+export { BroadcastDriver } from './broadcast-driver.js';
+export type { BroadcastDriverOptions, BurstResult } from './broadcast-driver.js';
+export { pacedUntil } from './pacing.js';
+export { SessionPool } from './pool.js';

@@ -205,6 +205,11 @@ export class SessionPool {
     }
   }
 
+  /** Starts every host's histograms afresh (per-burst figures in the benchmark). */
+  async resetHistograms(): Promise<void> {
+    await Promise.all(this.hosts.map((h) => h.call({ type: 'reset-histograms' })));
+  }
+
   async results(): Promise<HostResult[]> {
     return (await Promise.all(this.hosts.map((h) => h.call({ type: 'result' })))) as HostResult[];
   }

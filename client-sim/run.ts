@@ -4,6 +4,7 @@
 import type { SimOptions } from './cli.js';
 import { now, sleep } from './clock.js';
 import { HistogramSet } from './histograms.js';
+import { sendTrackedMessage } from './messages.js';
 import { SessionPool } from './pool.js';
 import { Progress } from './progress.js';
 import { type SimReport, buildReport } from './report.js';
@@ -114,27 +115,10 @@ export async function runSimulation(options: SimOptions, runOptions: RunOptions 
       loadEnded() {
         load.end = now();
       },
-      async sendMessage(guild, key) {
-        const g = world.guilds[guild]!;
-        const author = world.users[rng.pick(g.members)]!;
-        try {
-          await rest.request('POST', `/channels/${g.channelId}/messages`, {
-            token: author.token,
-            body: { content: `sim:${key} message ${key} from ${author.username}` },
-            route: 'POST /channels/{id}/messages',
-            // Announced before every attempt: a 429 retry moves the send time.
-            beforeAttempt: () => p.register({ key, kind: 'message', guildIds: [g.id], sentAt: now() }),
-          });
-          p.complete(key, now());
-          sent.messages++;
-          return true;
-        } catch (err) {
-          p.fail(key);
-          sent.failed++;
-          if (sent.failed <= 3) progress.note(`send failed: ${(err as Error).message}`);
-          return false;
-        }
-      },
+      sendMessage: (guild, key) =>
+        sendTrackedMessage(world, rest, p, rng, sent, guild, key, (err) => {
+          if (sent.failed <= 3) progress.note(`send failed: ${err.message}`);
+        }),
       async sendPresence(session, key, status) {
         const ok = await p.presence(session, key, status);
         if (ok) sent.presence++;

@@ -4,8 +4,12 @@
 // the owner. Nothing is assumed of the server beyond that API, so the
 // simulator works against any Guildhall, local or remote.
 import { randomBytes } from 'node:crypto';
+import { now, sleep } from './clock.js';
 import type { RestClient } from './rest.js';
 import { Rng } from './rng.js';
+
+/** Discord's global limit is 50 requests/s per user; an owner adding members stays under it. */
+const OWNER_REQUESTS_PER_S = 45;
 
 export interface GuildPlan {
   /** Groups guilds in the report (`hot`, `quiet`); undefined for none. */
@@ -116,7 +120,11 @@ export async function buildWorld(plan: WorldPlan, rest: RestClient, progress: Bu
   done = 0;
   await mapLimit(guilds, 64, async (guild) => {
     const owner = users[guild.members[0]!]!;
+    // Paced just under the per-user limit, so the owner is not answered 429 over and over.
+    let slot = now();
     await mapLimit(guild.members.slice(1), 8, async (u) => {
+      const at = (slot = Math.max(slot + 1000 / OWNER_REQUESTS_PER_S, now()));
+      await sleep(at - now());
       await rest.request('PUT', `/guilds/${guild.id}/members/${users[u]!.id}`, { token: owner.token, route: 'PUT /guilds/{id}/members/{user}', idempotent: true, histogram: 'rest_setup' });
       progress('members', ++done, adds);
     });

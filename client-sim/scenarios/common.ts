@@ -1,11 +1,9 @@
 // Building blocks the scenarios share: connect and wait for READY, paced
 // sending with a bounded number of requests in flight, and draining until
 // every due delivery has arrived. All of them stop at the run's deadline.
-import { now, sleep } from '../clock.js';
+import { now } from '../clock.js';
+import { pacedUntil } from '../pacing.js';
 import type { RunContext } from './types.js';
-
-/** Requests in flight at most while sending; beyond it the pacer waits. */
-const MAX_IN_FLIGHT = 256;
 
 /** Connects `indices` at `perSecond` and waits until `target` sessions in all are complete (READY + every GUILD_CREATE). */
 export async function connectAndWait(ctx: RunContext, indices: readonly number[], perSecond: number, target: number): Promise<boolean> {
@@ -23,24 +21,8 @@ export async function connectAndWait(ctx: RunContext, indices: readonly number[]
  * at once, for at most `maxS` seconds (and never past the deadline). Resolves
  * when every started send has finished; returns how many were started.
  */
-export async function paced(ctx: RunContext, count: number, perSecond: number, maxS: number, send: (i: number) => Promise<unknown>): Promise<number> {
-  const started = now();
-  const stopAt = Math.min(ctx.deadline, started + maxS * 1000);
-  const inFlight = new Set<Promise<unknown>>();
-  let i = 0;
-  for (; i < count; i++) {
-    const due = started + (i / perSecond) * 1000;
-    if (due > stopAt) break;
-    const wait = due - now();
-    if (wait > 1) await sleep(wait);
-    while (inFlight.size >= MAX_IN_FLIGHT && now() < stopAt) await Promise.race(inFlight);
-    if (now() > stopAt) break;
-    const p: Promise<unknown> = send(i).catch(() => undefined);
-    inFlight.add(p);
-    void p.finally(() => inFlight.delete(p));
-  }
-  await Promise.all(inFlight);
-  return i;
+export function paced(ctx: RunContext, count: number, perSecond: number, maxS: number, send: (i: number) => Promise<unknown>): Promise<number> {
+  return pacedUntil(count, perSecond, Math.min(ctx.deadline, now() + maxS * 1000), send);
 }
 
 /** Waits until nothing due is outstanding (or `timeoutMs`); true when drained. */

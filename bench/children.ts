@@ -1,0 +1,173 @@
+// The benchmark's child processes: Guildhall servers (server/main.ts, one
+// per mode), the floor server, the OTLP sink and the client drivers. Every
+// wait is bounded; every child is stopped by its pid.
+import { type ChildProcess, fork, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import type { BurstResult } from '../client-sim/broadcast-driver.js';
+import type { DriverCommand } from './client-driver.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const TSX = ['--import', 'tsx'];
+
+export type Mode = 'off' | 'sampled' | 'naive' | 'floor';
+export const MODES: readonly Mode[] = ['off', 'sampled', 'naive', 'floor'];
+
+/** Environment without OTEL_* and GUILDHALL_* of the caller, so each mode gets exactly what it sets. */
+function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('OTEL_') && !k.startsWith('GUILDHALL_')) env[k] = v;
+  return { ...env, ...extra };
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const a = s.address();
+      const port = typeof a === 'object' && a ? a.port : 0;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitHealthy(url: string, child: ChildProcess, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode} before it was ready`);
+    try {
+      const res = await fetch(`${url}/healthz`);
+      if (res.ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`server at ${url} not healthy within ${timeoutMs} ms`);
+}
+
+function once<T>(child: ChildProcess, predicate: (msg: unknown) => T | undefined, timeoutMs: number, what: string): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const onMessage = (msg: unknown) => {
+      const err = (msg as { ev?: string; error?: string })?.ev === 'error' ? (msg as { error: string }).error : undefined;
+      if (err) return finish(new Error(`${what}: ${err}`));
+      const v = predicate(msg);
+      if (v !== undefined) finish(undefined, v);
+    };
+    const onExit = (code: number | null) => finish(new Error(`${what}: child exited with ${code}`));
+    const timer = setTimeout(() => finish(new Error(`${what}: no answer within ${timeoutMs} ms`)), timeoutMs);
+    function finish(err?: Error, value?: T) {
+      clearTimeout(timer);
+      child.off('message', onMessage);
+      child.off('exit', onExit);
+      if (err) reject(err);
+      else resolve(value as T);
+    }
+    child.on('message', onMessage);
+    child.on('exit', onExit);
+  });
+}
+
+/** Sends SIGTERM, then SIGKILL if it has not exited in `graceMs`. */
+export async function stop(child: ChildProcess, graceMs = 5_000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+  await exited;
+  clearTimeout(timer);
+}
+
+export interface ServerUnderTest {
+  mode: Mode;
+  url: string;
+  pid: number;
+  child: ChildProcess;
+}
+
+/** Starts the OTLP sink; resolves with its port. */
+export async function startSink(): Promise<{ port: number; child: ChildProcess }> {
+  const child = spawn(process.execPath, [...TSX, 'bench/otlp-sink.ts'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit', 'ipc'], env: cleanEnv({}) });
+  const port = await new Promise<number>((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error('otlp sink did not start')), 30_000);
+    child.stdout!.on('data', (d) => {
+      out += d;
+      const m = /\{"port":(\d+)\}/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve(Number(m[1]));
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`otlp sink exited with ${code}`)));
+  });
+  return { port, child };
+}
+
+/** The environment of each Guildhall mode. */
+export function modeEnv(mode: Exclude<Mode, 'floor'>, sinkPort: number): Record<string, string> {
+  switch (mode) {
+    case 'off':
+      return { OTEL_SDK_DISABLED: 'true' };
+    case 'sampled':
+      return { OTEL_TRACES_SAMPLER: 'always_on', OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${sinkPort}`, GUILDHALL_FANOUT_K: '10' };
+    case 'naive':
+      return { OTEL_TRACES_SAMPLER: 'always_on', OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${sinkPort}`, GUILDHALL_FANOUT_K: '1000000000' };
+  }
+}
+
+export async function startServer(mode: Mode, sinkPort: number): Promise<ServerUnderTest> {
+  if (mode === 'floor') {
+    const child = fork('bench/floor-server.ts', [], { cwd: ROOT, execArgv: TSX, env: cleanEnv({}), stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const port = await once(child, (m) => ((m as { ev?: string }).ev === 'listening' ? (m as { port: number }).port : undefined), 30_000, 'floor server');
+    return { mode, url: `http://127.0.0.1:${port}`, pid: child.pid!, child };
+  }
+  const port = await freePort();
+  const env = cleanEnv({
+    HOST: '127.0.0.1',
+    PORT: String(port),
+    LOG_LEVEL: 'warn',
+    GUILDHALL_SEED: 'false',
+    GUILDHALL_DEV_ACCOUNTS: 'true',
+    GUILDHALL_TOKEN_SECRET: randomBytes(24).toString('base64url'),
+    ...modeEnv(mode, sinkPort),
+  });
+  const child = spawn(process.execPath, [...TSX, 'server/main.ts'], { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'inherit'] });
+  const url = `http://127.0.0.1:${port}`;
+  await waitHealthy(url, child, 60_000);
+  return { mode, url, pid: child.pid!, child };
+}
+
+/** A client process driving one server. */
+export class ClientDriver {
+  private constructor(readonly child: ChildProcess) {}
+
+  static start(): ClientDriver {
+    return new ClientDriver(fork('bench/client-driver.ts', [], { cwd: ROOT, execArgv: TSX, env: cleanEnv({}), stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
+  }
+
+  private ask<T>(command: DriverCommand, ev: string, timeoutMs: number): Promise<T> {
+    const answer = once(this.child, (m) => ((m as { ev?: string }).ev === ev ? (m as T) : undefined), timeoutMs, `client driver ${command.cmd}`);
+    this.child.send(command);
+    return answer;
+  }
+
+  async setup(s: ServerUnderTest, sessions: number, users: number, connectRate: number): Promise<void> {
+    await this.ask({ cmd: 'setup', kind: s.mode === 'floor' ? 'floor' : 'guildhall', url: s.url, sessions, users, workers: 0, connectRate, seed: 1 }, 'setup-done', 300_000);
+  }
+
+  async connect(): Promise<number> {
+    return (await this.ask<{ connected: number }>({ cmd: 'connect' }, 'connected', 300_000)).connected;
+  }
+
+  async burst(messages: number, rate: number): Promise<BurstResult> {
+    return (await this.ask<{ result: BurstResult }>({ cmd: 'burst', messages, rate }, 'burst-done', 120_000)).result;
+  }
+
+  async close(): Promise<void> {
+    await this.ask({ cmd: 'close' }, 'closed', 30_000).catch(() => undefined);
+    await stop(this.child, 3_000);
+  }
+}

@@ -1,0 +1,48 @@
+// The benchmark's client process: one per server under test, driven by the
+// benchmark over IPC so that the server's CPU can be read right before and
+// right after each burst. Guildhall servers get client-sim's broadcast
+// driver (world through REST, sessions over the gateway, full accounting);
+// the floor server gets FloorClient.
+//   forked by bench/server.bench.ts; not meant to be run by hand.
+import { BroadcastDriver } from '../client-sim/broadcast-driver.js';
+import { FloorClient } from './floor-client.js';
+
+export type DriverCommand =
+  | { cmd: 'setup'; kind: 'guildhall' | 'floor'; url: string; sessions: number; users: number; workers: number; connectRate: number; seed: number }
+  | { cmd: 'connect' }
+  | { cmd: 'burst'; messages: number; rate: number }
+  | { cmd: 'close' };
+
+interface Driver {
+  connect(): Promise<number>;
+  burst(messages: number, rate: number): ReturnType<BroadcastDriver['burst']>;
+  close(): Promise<void>;
+}
+
+if (!process.send) throw new Error('bench/client-driver.ts runs as a forked child of the benchmark');
+const reply = (msg: object) => process.send!(msg);
+let driver: Driver | undefined;
+
+process.on('message', (msg: DriverCommand) => {
+  handle(msg).then(reply, (err: unknown) => reply({ ev: 'error', error: String((err as Error)?.stack ?? err) }));
+});
+process.on('disconnect', () => process.exit(0));
+
+async function handle(msg: DriverCommand): Promise<object> {
+  switch (msg.cmd) {
+    case 'setup':
+      driver =
+        msg.kind === 'floor'
+          ? new FloorClient(msg.url, msg.sessions, msg.connectRate)
+          : await BroadcastDriver.setup({ url: msg.url, sessions: msg.sessions, users: msg.users, workers: msg.workers, connectRate: msg.connectRate, seed: msg.seed, env: {} });
+      return { ev: 'setup-done' };
+    case 'connect':
+      return { ev: 'connected', connected: await driver!.connect() };
+    case 'burst':
+      return { ev: 'burst-done', result: await driver!.burst(msg.messages, msg.rate) };
+    case 'close':
+      await driver?.close();
+      setTimeout(() => process.exit(0), 100);
+      return { ev: 'closed' };
+  }
+}
