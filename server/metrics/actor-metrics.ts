@@ -6,7 +6,7 @@
 // increment on a per-kind record (found by comparing the kind with the last
 // one seen: one string compare, no Map lookup in a run of same-kind messages).
 // Only one message in SAMPLE_EVERY per kind is timed (two clock reads and two
-// histogram observations); the histograms are therefore a uniform sample of
+// observations on allocation-free histogram cells, see cheap-histogram.ts); the histograms are therefore a uniform sample of
 // the traffic, and their _count is about handled / SAMPLE_EVERY. The exact
 // count is guildhall_actor_messages_handled_total. Depth is read at scrape
 // time by walking the running actors, never tracked per message.
@@ -15,7 +15,8 @@
 // with one interceptor the relay calls it directly, with two it builds a chain
 // of closures for every message.
 import type { ActorSystem, Address, Interceptor, MailboxEntry, MessageOp } from '../../actors/index.js';
-import { Histogram, type Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
+import { CheapHistogram, type HistogramCell } from './cheap-histogram.js';
 import { type Labelled, scrapedCounter, scrapedGauge } from './scrape.js';
 
 /** Time one message in this many, per actor kind (a power of two: the check is a mask). */
@@ -30,8 +31,8 @@ interface KindStats {
   restarts: number;
   dropped: number;
   readonly stops: Map<string, number>;
-  readonly wait: Histogram.Internal<'kind'>;
-  readonly handle: Histogram.Internal<'kind'>;
+  readonly wait: HistogramCell;
+  readonly handle: HistogramCell;
 }
 
 interface Thenable {
@@ -44,27 +45,25 @@ export class ActorMetrics {
   private readonly kinds = new Map<string, KindStats>();
   private last: KindStats | undefined;
   private walked: [string, { count: number; depth: number; max: number }][] | undefined;
-  private readonly waitHistogram: Histogram<'kind'>;
-  private readonly handleHistogram: Histogram<'kind'>;
+  private readonly waitHistogram: CheapHistogram;
+  private readonly handleHistogram: CheapHistogram;
 
   constructor(
     registry: Registry,
     private readonly system: ActorSystem,
   ) {
-    this.waitHistogram = new Histogram({
-      name: 'guildhall_actor_mailbox_wait_seconds',
-      help: `Time a message waited in an actor's mailbox before handling began (sampled: 1 in ${SAMPLE_EVERY} messages per kind)`,
-      labelNames: ['kind'],
-      buckets: LATENCY_BUCKETS,
-      registers: [registry],
-    });
-    this.handleHistogram = new Histogram({
-      name: 'guildhall_actor_handle_seconds',
-      help: `Time an actor spent handling a message, until its promise settled (sampled: 1 in ${SAMPLE_EVERY} messages per kind)`,
-      labelNames: ['kind'],
-      buckets: LATENCY_BUCKETS,
-      registers: [registry],
-    });
+    this.waitHistogram = new CheapHistogram(
+      registry,
+      'guildhall_actor_mailbox_wait_seconds',
+      `Time a message waited in an actor's mailbox before handling began (sampled: 1 in ${SAMPLE_EVERY} messages per kind)`,
+      LATENCY_BUCKETS,
+    );
+    this.handleHistogram = new CheapHistogram(
+      registry,
+      'guildhall_actor_handle_seconds',
+      `Time an actor spent handling a message, until its promise settled (sampled: 1 in ${SAMPLE_EVERY} messages per kind)`,
+      LATENCY_BUCKETS,
+    );
     const perKind = (pick: (s: KindStats) => number): Labelled => [...this.kinds.values()].map((s) => [{ kind: s.kind }, pick(s)] as const);
     scrapedCounter(registry, 'guildhall_actor_messages_handled_total', 'Messages handed to actors, by actor kind (exact)', ['kind'], () => perKind((s) => s.handled));
     scrapedCounter(registry, 'guildhall_actor_restarts_total', 'Actor restarts by the supervisor after a crash, by actor kind', ['kind'], () => perKind((s) => s.restarts));
@@ -135,7 +134,7 @@ export class ActorMetrics {
   private statsFor(kind: string): KindStats {
     let s = this.kinds.get(kind);
     if (!s) {
-      s = { kind, handled: 0, restarts: 0, dropped: 0, stops: new Map(), wait: this.waitHistogram.labels(kind), handle: this.handleHistogram.labels(kind) };
+      s = { kind, handled: 0, restarts: 0, dropped: 0, stops: new Map(), wait: this.waitHistogram.cell({ kind }), handle: this.handleHistogram.cell({ kind }) };
       this.kinds.set(kind, s);
     }
     return s;

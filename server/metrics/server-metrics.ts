@@ -12,6 +12,7 @@ import type { ActorSystem } from '../../actors/index.js';
 import type { BatchProcessorStats, TraceStore, Tracing } from '../../tracing/index.js';
 import type { GatewayStats } from '../gateway/gateway-server.js';
 import { ActorMetrics } from './actor-metrics.js';
+import { CheapHistogram, type HistogramCell } from './cheap-histogram.js';
 import { scrapedCounter, scrapedGauge } from './scrape.js';
 
 /** Bumped by every gateway connection as it writes (plain integers: read at scrape). */
@@ -46,7 +47,7 @@ export class ServerMetrics {
   readonly registry = new Registry();
   readonly actors: ActorMetrics;
   readonly gateway: GatewayCounters = { dispatches: 0, frames: 0, bytes: 0, clientCloses: {} };
-  private readonly fanoutSize: Histogram;
+  private readonly fanoutSize: HistogramCell;
   private fanoutDeliveries = 0;
   private fanoutKept = 0;
   private readonly http: Histogram<'method' | 'route' | 'status_code'>;
@@ -56,7 +57,7 @@ export class ServerMetrics {
     collectDefaultMetrics({ register: r });
     this.actors = new ActorMetrics(r, sources.system);
 
-    this.fanoutSize = new Histogram({ name: 'guildhall_fanout_size', help: 'Recipients per broadcast (one observation per fanout)', buckets: FANOUT_BUCKETS, registers: [r] });
+    this.fanoutSize = new CheapHistogram(r, 'guildhall_fanout_size', 'Recipients per broadcast (one observation per fanout)', FANOUT_BUCKETS).cell();
     scrapedCounter(r, 'guildhall_fanout_deliveries_total', 'Deliveries made by broadcasts', [], () => this.fanoutDeliveries);
     scrapedCounter(r, 'guildhall_fanout_kept_deliveries_total', 'Broadcast deliveries kept in a trace by fanout sampling (about K per sampled broadcast)', [], () => this.fanoutKept);
 
