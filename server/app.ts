@@ -46,6 +46,8 @@ export interface CreateServerOptions {
   rateLimitPerSecond?: number;
   /** Wall clock (epoch ms) for debug-sampling windows; tests move it instead of waiting minutes. */
   debugClock?: () => number;
+  /** Replaces the per-user rate limiter (tests inject one with a frozen clock). */
+  rateLimiter?: RateLimiter;
 }
 
 export interface GuildhallServer {
@@ -167,7 +169,7 @@ export async function createServer(config: Config, options: CreateServerOptions 
   metricsRoute(app, metrics);
   viewerRoutes(app, { traceStore, tracing });
   samplingRoutes(app, ctx);
-  await registerApi(app, ctx, new RateLimiter({ perSecond: options.rateLimitPerSecond ?? 50 }));
+  await registerApi(app, ctx, options.rateLimiter ?? new RateLimiter({ perSecond: options.rateLimitPerSecond ?? 50 }));
   await app.ready();
 
   const gw = attachGateway(app.server, ctx);

@@ -4,6 +4,7 @@
 import { type GuildhallServer, createServer } from '../../server/app.js';
 import { issueToken } from '../../server/auth/token.js';
 import { loadConfig } from '../../server/config.js';
+import type { RateLimiter } from '../../server/rest/auth.js';
 
 export const TEST_SECRET = 'test-token-secret-0123456789';
 
@@ -56,6 +57,7 @@ export interface TestServerOptions {
   /** OTEL_* variables; default none (tracing on, parent-based always-on, no export). */
   tracingEnv?: NodeJS.ProcessEnv;
   rateLimitPerSecond?: number;
+  rateLimiter?: RateLimiter;
 }
 
 export async function startTestServer(env: Record<string, string> = {}, options: TestServerOptions = {}): Promise<TestServer> {
@@ -63,6 +65,7 @@ export async function startTestServer(env: Record<string, string> = {}, options:
   const server = await createServer(config, {
     tracingEnv: options.tracingEnv ?? {},
     ...(options.rateLimitPerSecond === undefined ? {} : { rateLimitPerSecond: options.rateLimitPerSecond }),
+    ...(options.rateLimiter === undefined ? {} : { rateLimiter: options.rateLimiter }),
   });
   const url = await server.listen();
   const store = server.ctx.store;
