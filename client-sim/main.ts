@@ -22,6 +22,11 @@ async function main(argv: readonly string[]): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
+  // The run bounds itself by --timeout; this is the backstop should something below it hang.
+  setTimeout(() => {
+    process.stderr.write(`client-sim: still running ${options.timeout + 60} s after start; giving up\n`);
+    process.exit(1);
+  }, (options.timeout + 60) * 1000).unref();
   const report = await runSimulation(options);
   process.stdout.write(`${formatReport(report)}\n`);
   if (options.json !== undefined) await writeFile(options.json, `${JSON.stringify(report, null, 2)}\n`);
