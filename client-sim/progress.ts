@@ -45,7 +45,7 @@ export class Progress {
     if (f.toSend !== undefined && f.toSend > 0) parts.push(`sent ${f.sent ?? 0}/${f.toSend}`);
     const line = parts.join('  ');
     if (this.tty) {
-      const width = this.stream.columns ?? 120;
+      const width = this.stream.columns || 120; // 0 when the terminal does not say
       this.stream.write(`\r${line.slice(0, width - 1).padEnd(Math.min(width - 1, line.length + 10))}`);
       this.lineOpen = true;
     } else if (f.elapsedS - this.lastPlain >= this.plainEveryS || this.lastPlain === 0) {
