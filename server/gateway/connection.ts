@@ -103,6 +103,8 @@ export class Connection {
     this.closing = true;
     this.closeCode = code;
     this.hooks.onServerClose(code, reason);
+    // What was written before the close goes before the close frame.
+    this.writer.flushNow();
     try {
       this.ws.close(code, reason);
     } catch {
