@@ -5,7 +5,7 @@
 import { type Attributes, ROOT_CONTEXT, context, createContextKey } from '@opentelemetry/api';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { ActorSystem } from '../actors/index.js';
-import { CountingBatchSpanProcessor, DebugSampler, TraceStore, Transport, startTracing } from '../tracing/index.js';
+import { CountingBatchSpanProcessor, DebugSampler, TraceStore, Transport, exportsSpans, parseTracingEnv, startTracing } from '../tracing/index.js';
 import { type Config, publicBaseUrl } from './config.js';
 import { SessionDirectory, type ServerContext } from './context.js';
 import { GuildDebugSampling } from './debug/guild-debug.js';
@@ -90,10 +90,14 @@ export async function createServer(config: Config, options: CreateServerOptions 
 
   const traceStore = new TraceStore({ maxTraces: config.traceStoreSize });
   const viewerProcessor = new CountingBatchSpanProcessor({ exporter: traceStore, scheduledDelayMillis: 200 });
+  const tracingEnv = options.tracingEnv ?? process.env;
+  // The viewer's store is for when spans have nowhere else to go: with a collector
+  // configured it would double the per-span cost for a copy nobody needs (unless asked for).
+  const viewerOn = config.traceViewer === 'on' || (config.traceViewer === 'auto' && !exportsSpans(parseTracingEnv(tracingEnv)));
   const tracing = startTracing({
-    env: options.tracingEnv ?? process.env,
+    env: tracingEnv,
     fanoutK: config.fanoutK,
-    processors: [viewerProcessor],
+    processors: viewerOn ? [viewerProcessor] : [],
     register: !contextManagerInstalled(),
   });
   const debug = new GuildDebugSampling(options.debugClock);
@@ -167,7 +171,7 @@ export async function createServer(config: Config, options: CreateServerOptions 
   metrics.registerHttp(app);
   healthRoutes(app, () => readiness);
   metricsRoute(app, metrics);
-  viewerRoutes(app, { traceStore, tracing });
+  viewerRoutes(app, { traceStore, tracing, recording: tracing.enabled && viewerOn });
   samplingRoutes(app, ctx);
   await registerApi(app, ctx, options.rateLimiter ?? new RateLimiter({ perSecond: options.rateLimitPerSecond ?? 50 }));
   await app.ready();

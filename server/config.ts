@@ -26,6 +26,8 @@ export interface Config {
   seed: boolean;
   /** Whether sessions may IDENTIFY with privileged intents (members, presences, message content); else 4014. */
   privilegedIntents: boolean;
+  /** The built-in trace viewer's store: `auto` keeps traces only when they are not exported over OTLP. */
+  traceViewer: 'auto' | 'on' | 'off';
   fanoutK: number;
   heartbeatIntervalMs: number;
   resumeBuffer: number;
@@ -106,6 +108,7 @@ const FIELDS = {
   devAccounts: { env: 'GUILDHALL_DEV_ACCOUNTS', flag: 'dev-accounts', boolean: true },
   seed: { env: 'GUILDHALL_SEED', flag: 'seed', boolean: true },
   privilegedIntents: { env: 'GUILDHALL_PRIVILEGED_INTENTS', flag: 'privileged-intents', boolean: true },
+  traceViewer: { env: 'GUILDHALL_TRACE_VIEWER', flag: 'trace-viewer' },
   fanoutK: { env: 'GUILDHALL_FANOUT_K', flag: 'fanout-k' },
   heartbeatIntervalMs: { env: 'GUILDHALL_HEARTBEAT_INTERVAL_MS', flag: 'heartbeat-interval-ms' },
   resumeBuffer: { env: 'GUILDHALL_RESUME_BUFFER', flag: 'resume-buffer' },
@@ -129,6 +132,7 @@ const schema = z.object({
   devAccounts: bool.optional(),
   seed: bool.default(true),
   privilegedIntents: bool.default(true),
+  traceViewer: z.string().trim().toLowerCase().pipe(z.enum(['auto', 'on', 'off'], { error: 'must be one of auto, on, off' })).default('auto'),
   fanoutK: int(1).default(10),
   // Discord's own interval; floor of 1s keeps a typo from flooding every client with heartbeats.
   heartbeatIntervalMs: int(1000).default(41250),
@@ -233,6 +237,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, ar
     devAccounts,
     seed: v.seed,
     privilegedIntents: v.privilegedIntents,
+    traceViewer: v.traceViewer,
     fanoutK: v.fanoutK,
     heartbeatIntervalMs: v.heartbeatIntervalMs,
     resumeBuffer: v.resumeBuffer,

@@ -9,6 +9,7 @@ export { startIngressSpan, type IngressSpan } from './ingress.js';
 export {
   startTracing,
   parseTracingEnv,
+  exportsSpans,
   samplerFromEnv,
   TracingConfigError,
   type Tracing,

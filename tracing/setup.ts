@@ -90,6 +90,12 @@ export function samplerFromEnv(env: TracingEnv): Sampler {
   }
 }
 
+/** Whether spans leave the process: an OTLP endpoint or OTEL_TRACES_EXPORTER=otlp, and tracing not disabled. */
+export function exportsSpans(env: TracingEnv): boolean {
+  if (env.OTEL_SDK_DISABLED || env.OTEL_TRACES_EXPORTER === 'none') return false;
+  return env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT !== undefined || env.OTEL_EXPORTER_OTLP_ENDPOINT !== undefined || env.OTEL_TRACES_EXPORTER === 'otlp';
+}
+
 export interface TracingOptions {
   env?: NodeJS.ProcessEnv;
   /** service.name unless OTEL_SERVICE_NAME is set. */
@@ -138,7 +144,7 @@ export function startTracing(options: TracingOptions = {}): Tracing {
   }
 
   const endpoint = env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? env.OTEL_EXPORTER_OTLP_ENDPOINT;
-  const exportOn = options.exporter !== undefined || (env.OTEL_TRACES_EXPORTER !== 'none' && (endpoint !== undefined || env.OTEL_TRACES_EXPORTER === 'otlp'));
+  const exportOn = options.exporter !== undefined || exportsSpans(env);
   const otlpEndpoint = exportOn && !options.exporter ? (endpoint ?? 'http://localhost:4317') : undefined;
   let exportProcessor: CountingBatchSpanProcessor | undefined;
   const processors: SpanProcessor[] = [...(options.processors ?? [])];

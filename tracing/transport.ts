@@ -322,6 +322,17 @@ export class Transport implements Interceptor {
     }
   }
 
+  /**
+   * Records an event on the active span when it is sampled; builds the
+   * attributes only then. Far cheaper than a child span, for points in time
+   * (a frame queued for a socket) rather than durations.
+   */
+  event(name: string, attributes: () => Attributes): void {
+    if (!this.enabled) return;
+    const span = trace.getSpan(context.active());
+    if (isSampled(span)) span.addEvent(name, attributes());
+  }
+
   /** True when the active span is sampled (cheap; lets callers skip building attributes). */
   get sampledNow(): boolean {
     return this.enabled && isSampled(trace.getSpan(context.active()));

@@ -9,6 +9,8 @@ export interface TraceListView {
   filters: TraceListFilters;
   /** Whether tracing is on at all (OTEL_SDK_DISABLED=true turns it off). */
   tracingEnabled: boolean;
+  /** Whether this server keeps traces for the viewer (off by default when spans go to a collector). */
+  recording: boolean;
   /** One line about the sampler and export, from the tracer setup. */
   tracingDescription: string;
   /** Traces held in the store (before filtering). */
@@ -21,6 +23,11 @@ export function renderTraceList(view: TraceListView): string {
   if (!view.tracingEnabled) {
     notes.push(
       '<p class="note" id="tracing-disabled"><strong>Tracing is disabled</strong> (<code>OTEL_SDK_DISABLED=true</code>): no traces are recorded, so this list stays empty. Unset it and restart to see traces here.</p>',
+    );
+  }
+  if (view.tracingEnabled && !view.recording) {
+    notes.push(
+      '<p class="note" id="viewer-off"><strong>Spans go to your collector</strong>, so this server keeps no copy for this viewer. Look in Jaeger or Tempo, or set <code>GUILDHALL_TRACE_VIEWER=on</code> to keep one here too.</p>',
     );
   }
   const filtersForm = `

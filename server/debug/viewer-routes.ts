@@ -22,9 +22,11 @@ import { renderWaterfall } from './waterfall-page.js';
 export interface ViewerDeps {
   traceStore: TraceStore;
   tracing: Tracing;
+  /** False when spans go to a collector and GUILDHALL_TRACE_VIEWER is not `on`: the store stays empty. */
+  recording: boolean;
 }
 
-export function viewerRoutes(app: FastifyInstance, { traceStore, tracing }: ViewerDeps): void {
+export function viewerRoutes(app: FastifyInstance, { traceStore, tracing, recording }: ViewerDeps): void {
   const listOf = (query: unknown) => {
     const filters = parseWith(traceListQuerySchema, query ?? {});
     const traces = traceStore.list({
@@ -59,7 +61,7 @@ export function viewerRoutes(app: FastifyInstance, { traceStore, tracing }: View
     '/debug/traces',
     htmlRoute((request) => {
       const { filters, traces } = listOf(request.query);
-      return renderTraceList({ traces, filters, tracingEnabled: tracing.enabled, tracingDescription: tracing.describe(), stored: traceStore.stats().traces });
+      return renderTraceList({ traces, filters, tracingEnabled: tracing.enabled, recording, tracingDescription: tracing.describe(), stored: traceStore.stats().traces });
     }),
   );
 
@@ -73,7 +75,7 @@ export function viewerRoutes(app: FastifyInstance, { traceStore, tracing }: View
 
   app.get('/debug/api/traces', async (request) => {
     const { filters, traces } = listOf(request.query);
-    return { tracing: { enabled: tracing.enabled, description: tracing.describe() }, filters, traces };
+    return { tracing: { enabled: tracing.enabled, recording, description: tracing.describe() }, filters, traces };
   });
 
   app.get('/debug/api/traces/:trace_id', async (request) => {

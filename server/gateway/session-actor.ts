@@ -48,9 +48,11 @@ export function sessionBehaviour(ctx: ServerContext, args: SessionArgs): Behavio
     state.replay.push(seq, dispatch);
     const connection = state.connection;
     if (!connection) return;
-    // Attributes are built only for a sampled delivery; the rest just write.
-    if (ctx.transport.sampledNow) ctx.transport.childSpan('gateway send', { 'gateway.event': dispatch.event, 'gateway.seq': seq }, () => connection.sendDispatch(dispatch, seq));
-    else connection.sendDispatch(dispatch, seq);
+    const written = connection.sendDispatch(dispatch, seq);
+    // A kept delivery's trace shows the frame going to the socket: an event on
+    // the delivery span (a child span per delivery would double what a sampled
+    // broadcast costs, for a duration that is only a buffer copy).
+    ctx.transport.event('gateway.send', () => ({ 'gateway.event': dispatch.event, 'gateway.seq': seq, 'gateway.written': written }));
   }
 
   async function connectGuild(state: SessionState, guildId: string, self: ActorRef<SessionProtocol>): Promise<void> {

@@ -76,6 +76,23 @@ describe('OTLP/gRPC export', () => {
     }
     expect(ingress.resource['service.name']).toBe('guildhall');
     expect(typeof ingress.resource['service.instance.id']).toBe('string');
+    // With a collector configured the built-in viewer keeps no copy (GUILDHALL_TRACE_VIEWER=auto), and says so.
+    await t.server.ctx.tracing.provider?.forceFlush();
+    expect(t.server.traceStore.stats().traces).toBe(0);
+    expect(await (await fetch(`${t.url}/debug/traces`)).text()).toContain('viewer-off');
+  });
+
+  it('GUILDHALL_TRACE_VIEWER=on keeps a copy for the viewer while exporting', async () => {
+    const receiver = await startOtlpReceiver();
+    cleanups.push(() => receiver.close());
+    const t = await startTestServer({ GUILDHALL_TRACE_VIEWER: 'on' }, { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_BSP_SCHEDULE_DELAY: '50' });
+    cleanups.push(() => t.close());
+    const alice = await t.user('alice');
+    const g = await t.guild(alice.id, []);
+    expect((await t.rest(alice.token, 'POST', `/channels/${g.channelId}/messages`, { content: 'both' })).status).toBe(200);
+    await receiver.waitForSpans((all) => all.some((s) => s.name === 'process guild'), 10_000);
+    await t.server.ctx.tracing.provider?.forceFlush();
+    expect(t.server.traceStore.stats().traces).toBeGreaterThan(0);
   });
 
   it('exports an IDENTIFY: the session span and one guild connect span per guild under it', async () => {

@@ -274,6 +274,29 @@ describe('Transport: fanout sampling', () => {
     expect(byName(all, 'socket write')).toHaveLength(deliveries.length);
   });
 
+  it('event() marks the active sampled span only, building its attributes only then', async () => {
+    const { system, transport, tracer, spans } = setup();
+    let built = 0;
+    const refs = Array.from({ length: 100 }, () =>
+      system.spawn<null, { cast: string }>({
+        kind: 'session',
+        init: () => null,
+        handleCast: () => transport.event('gateway.send', () => ({ n: ++built })),
+      }),
+    );
+    await settle(system);
+    tracer.startActiveSpan('broadcast', (root) => {
+      transport.fanout(refs, 'x');
+      root.end();
+    });
+    transport.event('outside', () => ({ n: ++built }));
+    await settle(system);
+    const deliveries = byName(spans(), 'process session');
+    expect(deliveries.length).toBeGreaterThan(0);
+    for (const d of deliveries) expect(d.events.map((e) => e.name)).toContain('gateway.send');
+    expect(built).toBe(deliveries.length);
+  });
+
   it('an unsampled broadcast makes no fanout span and no carriers', async () => {
     const { system, transport, spans } = setup();
     const seen = recordPayloads(system);
