@@ -49,6 +49,31 @@ export function textFrameHeader(length: number): Buffer {
 /** Frames at least this big are written as their parts (zero copy). */
 export const GATHER_FROM = 16 * 1024;
 
+// Writers with frames pending, flushed together by ONE nextTick per turn: a
+// broadcast to N sessions schedules one tick, not N. (With tracing on, Node 20's
+// AsyncLocalStorage runs an async hook for every tick object; N of them per
+// broadcast showed up as microseconds per delivery.)
+let dirty: FrameWriter[] = [];
+let spare: FrameWriter[] = [];
+let flushScheduled = false;
+
+function flushDirty(): void {
+  flushScheduled = false;
+  const writers = dirty;
+  dirty = spare;
+  for (let i = 0; i < writers.length; i++) writers[i]!.flushNow();
+  writers.length = 0;
+  spare = writers;
+}
+
+function markDirty(writer: FrameWriter): void {
+  dirty.push(writer);
+  if (!flushScheduled) {
+    flushScheduled = true;
+    process.nextTick(flushDirty);
+  }
+}
+
 export class FrameWriter {
   private pending: Buffer[] = [];
   private pendingBytes = 0;
@@ -84,7 +109,7 @@ export class FrameWriter {
       for (const p of parts) offset += p.copy(frame, offset);
       this.pending.push(frame);
     }
-    if (this.pendingBytes === 0) process.nextTick(this.flush);
+    if (this.pendingBytes === 0) markDirty(this);
     this.pendingBytes += header.length + length;
     this.frames++;
     return true;
@@ -110,6 +135,4 @@ export class FrameWriter {
       this.socket.uncork();
     }
   }
-
-  private readonly flush = (): void => this.flushNow();
 }

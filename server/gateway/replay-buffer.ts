@@ -10,15 +10,19 @@ export interface Sent {
   dispatch: EncodedDispatch;
 }
 
+// Rings start small and double up to their capacity: an idle session holds a
+// few slots, not `capacity` of them (thousands of sessions, most of them quiet).
+const INITIAL_SLOTS = 16;
+
 export class ReplayBuffer {
-  private readonly items: (EncodedDispatch | undefined)[];
+  private items: (EncodedDispatch | undefined)[];
   private head = 0;
   private count = 0;
   /** Seq of the newest entry (0 before any). */
   private last = 0;
 
   constructor(readonly capacity: number) {
-    this.items = new Array(Math.max(0, capacity));
+    this.items = new Array(Math.min(Math.max(0, capacity), INITIAL_SLOTS));
   }
 
   /** Records `dispatch` as sent with `seq`, which must follow the previous one. */
@@ -26,13 +30,23 @@ export class ReplayBuffer {
     if (seq !== this.last + 1 && this.count > 0) throw new RangeError(`seq ${seq} does not follow ${this.last}`);
     this.last = seq;
     if (this.capacity === 0) return;
-    if (this.count < this.capacity) {
-      this.items[(this.head + this.count) % this.capacity] = dispatch;
+    if (this.count === this.items.length && this.count < this.capacity) this.grow();
+    const size = this.items.length;
+    if (this.count < size) {
+      this.items[(this.head + this.count) % size] = dispatch;
       this.count++;
     } else {
       this.items[this.head] = dispatch;
-      this.head = (this.head + 1) % this.capacity;
+      this.head = (this.head + 1) % size;
     }
+  }
+
+  private grow(): void {
+    const size = Math.min(this.capacity, this.items.length * 2);
+    const next: (EncodedDispatch | undefined)[] = new Array(size);
+    for (let i = 0; i < this.count; i++) next[i] = this.items[(this.head + i) % this.items.length];
+    this.items = next;
+    this.head = 0;
   }
 
   /**
@@ -44,7 +58,7 @@ export class ReplayBuffer {
     const first = this.last - this.count + 1;
     if (seq + 1 < first) return undefined;
     const out: Sent[] = [];
-    for (let s = seq + 1; s <= this.last; s++) out.push({ seq: s, dispatch: this.items[(this.head + (s - first)) % this.capacity]! });
+    for (let s = seq + 1; s <= this.last; s++) out.push({ seq: s, dispatch: this.items[(this.head + (s - first)) % this.items.length]! });
     return out;
   }
 }

@@ -29,6 +29,15 @@ describe('ReplayBuffer', () => {
     expect(b.after(0)).toBeUndefined();
   });
 
+  it('grows from a few slots to its capacity and keeps order across the growth', () => {
+    const b = new ReplayBuffer(100);
+    for (let seq = 1; seq <= 250; seq++) b.push(seq, d(seq));
+    const kept = b.after(150)!;
+    expect(kept.map((s) => s.seq)).toEqual(Array.from({ length: 100 }, (_, i) => 151 + i));
+    expect(kept.map((s) => JSON.parse(s.dispatch.head.toString() + '0}').d.n)).toEqual(kept.map((s) => s.seq));
+    expect(b.after(149)).toBeUndefined();
+  });
+
   it('with capacity 0 replays nothing but an up-to-date resume', () => {
     const b = new ReplayBuffer(0);
     b.push(1, d(1));
