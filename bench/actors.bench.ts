@@ -1,8 +1,16 @@
-// Micro-benchmarks of the actor runtime and the Transport. Cases run
-// interleaved, several rounds, in one process; figures are medians. The last
-// line printed is one JSON object with the raw figures and the ratios.
+// Micro-benchmarks of the actor runtime and the Transport.
 //
-//   npm run bench:actors               (ROUNDS=7 by default; ROUNDS=3 QUICK=1 for a smoke run)
+// Each case runs in a fresh child process, so the JIT's view of one case (say,
+// a relay with no interceptor) never shapes another's (a relay with the
+// Transport installed): tracing on and tracing off are different deployments.
+// Cases are interleaved, round by round, in a rotating order; every figure is
+// the median over rounds (each round's own figure is a median too), with min
+// and max. The last line printed is one JSON object with the raw figures and
+// the ratios.
+//
+//   npm run bench:actors               (ROUNDS=7 by default; QUICK=1 for a short run)
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { ROOT_CONTEXT, context, defaultTextMapGetter, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
@@ -14,12 +22,33 @@ import { Transport } from '../tracing/transport.js';
 
 const QUICK = process.env.QUICK === '1';
 const ROUNDS = Number(process.env.ROUNDS ?? (QUICK ? 3 : 7));
-const MESSAGES = QUICK ? 50_000 : 200_000; // per case per round
+const BATCH = 1_000;
+const BATCHES = QUICK ? 60 : 200; // send -> handle batches measured per child
 const FANOUT = 10_000;
-const FANOUTS_PER_ROUND = QUICK ? 10 : 30; // per mode per round
-const PARSES = QUICK ? 200_000 : 2_000_000;
+const BROADCASTS = QUICK ? 10 : 25; // measured per child
+const PARSES = QUICK ? 500_000 : 2_000_000;
 
-context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+const CASES = [
+  'send_handle_untraced',
+  'send_handle_unsampled',
+  'fanout_untraced',
+  'fanout_sampled',
+  'fanout_naive',
+  'extract_propagator',
+  'extract_fastpath',
+] as const;
+type Case = (typeof CASES)[number];
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+const gc = () => (globalThis as { gc?: () => void }).gc?.();
+const turn = () => new Promise((r) => setImmediate(r));
+
+// ---- the child: one case, one number ----
 
 /** Exports nowhere but counts, so span creation and batching are paid and export I/O is not. */
 class CountingExporter implements SpanExporter {
@@ -31,97 +60,70 @@ class CountingExporter implements SpanExporter {
   async shutdown(): Promise<void> {}
 }
 
-const exporter = new CountingExporter();
-const provider = new BasicTracerProvider({
-  sampler: new FanoutSampler({ delegate: new AlwaysOnSampler() }),
-  spanProcessors: [new BatchSpanProcessor(exporter, { maxQueueSize: 65_536, maxExportBatchSize: 4096, scheduledDelayMillis: 50 })],
-});
-const tracer = provider.getTracer('bench');
-
-const gc = () => (globalThis as { gc?: () => void }).gc?.();
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+function tracingSetup() {
+  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+  const provider = new BasicTracerProvider({
+    sampler: new FanoutSampler({ delegate: new AlwaysOnSampler() }),
+    spanProcessors: [new BatchSpanProcessor(new CountingExporter(), { maxQueueSize: 65_536, maxExportBatchSize: 4096, scheduledDelayMillis: 50 })],
+  });
+  return { provider, tracer: provider.getTracer('bench') };
 }
 
-type CountP = { cast: number };
-
-/** A system with one counting actor; `until(n)` resolves once n messages were handled in all. */
-function counterSystem(traced: boolean) {
+/**
+ * Send -> handle, per message: batches of BATCH casts to one actor, each
+ * awaited until handled. `unsampled`: the Transport is installed and the
+ * sender runs inside a trace that is not sampled.
+ */
+async function sendHandle(traced: boolean): Promise<number> {
+  const { tracer } = tracingSetup();
   const system = new ActorSystem();
   if (traced) new Transport(system, { tracer }).install();
   let seen = 0;
   let target = 0;
   let resolve: () => void = () => {};
-  const ref = system.spawn<null, CountP>({
+  const ref = system.spawn<null, { cast: number }>({
     kind: 'counter',
     init: () => null,
     handleCast: () => {
       if (++seen === target) resolve();
     },
   });
-  const until = (n: number) =>
-    new Promise<void>((r) => {
-      target = n;
-      if (seen >= n) r();
-      else resolve = r;
-    });
-  return { system, ref, until, sent: 0 };
-}
-
-const unsampledSpan = trace.wrapSpanContext({ traceId: '1'.repeat(32), spanId: '2'.repeat(16), traceFlags: 0 });
-const unsampledContext = trace.setSpan(ROOT_CONTEXT, unsampledSpan);
-const BATCH = 1_000;
-
-/**
- * Send -> handle, per message: batches of BATCH casts, each awaited until
- * handled, alternating between an untraced system and a traced one whose
- * messages belong to an unsampled trace. Fine-grained alternation cancels drift.
- */
-async function sendHandle(): Promise<{ untraced: number; unsampled: number }> {
-  const cases = { untraced: counterSystem(false), unsampled: counterSystem(true) };
-  const samples = { untraced: [] as number[], unsampled: [] as number[] };
-  await new Promise((r) => setImmediate(r));
-  for (let b = 0; b < (2 * MESSAGES) / BATCH; b++) {
-    const name = b % 2 === 0 ? 'untraced' : 'unsampled';
-    const c = cases[name];
-    const send = () => {
-      for (let i = 0; i < BATCH; i++) c.ref.cast(i);
-    };
+  const unsampled = trace.setSpan(ROOT_CONTEXT, trace.wrapSpanContext({ traceId: '1'.repeat(32), spanId: '2'.repeat(16), traceFlags: 0 }));
+  const send = () => {
+    for (let i = 0; i < BATCH; i++) ref.cast(i);
+  };
+  const samples: number[] = [];
+  await turn();
+  for (let b = 0; b < BATCHES + 20; b++) {
+    const done = new Promise<void>((r) => (resolve = r));
+    target += BATCH;
     gc();
     const t0 = process.hrtime.bigint();
-    if (name === 'unsampled') context.with(unsampledContext, send);
+    if (traced) context.with(unsampled, send);
     else send();
-    c.sent += BATCH;
-    await c.until(c.sent);
-    samples[name].push(Number(process.hrtime.bigint() - t0) / BATCH);
+    await done;
+    // The first 20 batches warm the JIT up.
+    if (b >= 20) samples.push(Number(process.hrtime.bigint() - t0) / BATCH);
   }
-  cases.untraced.system.shutdown();
-  cases.unsampled.system.shutdown();
-  return { untraced: median(samples.untraced), unsampled: median(samples.unsampled) };
+  return median(samples);
 }
 
-type FanoutMode = 'untraced' | 'sampled' | 'naive';
-
 /**
- * One broadcast to FANOUT actors, until every delivery is handled, per
- * delivery (wall time). The modes alternate broadcast by broadcast over the same actors:
- * untraced (no Transport, as with OTEL_SDK_DISABLED), sampled (sampled root,
- * fanout sampling with K = 10) and naive (every delivery traced and carrying context).
+ * One broadcast to FANOUT actors until every delivery is handled, per
+ * delivery. untraced: no Transport (as with OTEL_SDK_DISABLED); sampled: a
+ * sampled root, fanout sampling with K = 10; naive: every delivery traced and
+ * carrying context. Spans are exported between broadcasts, outside the timing
+ * (what export costs is in the server benchmark, npm run bench).
  */
-async function fanout(): Promise<Record<FanoutMode, number>> {
+async function fanout(mode: 'untraced' | 'sampled' | 'naive'): Promise<number> {
+  const { provider, tracer } = tracingSetup();
   const system = new ActorSystem();
-  const transports = {
-    untraced: new Transport(system, { tracer, enabled: false }),
-    sampled: new Transport(system, { tracer, sampler: new FanoutSampler({ k: 10 }) }),
-    naive: new Transport(system, { tracer, sampler: new FanoutSampler({ k: FANOUT * 10 }) }),
-  };
+  const transport = new Transport(system, { tracer, sampler: new FanoutSampler({ k: mode === 'naive' ? FANOUT * 10 : 10 }), enabled: mode !== 'untraced' });
+  if (mode !== 'untraced') transport.install();
   let seen = 0;
   let resolve: () => void = () => {};
   const refs = Array.from({ length: FANOUT }, () =>
-    system.spawn<null, CountP>({
+    system.spawn<null, { cast: number }>({
       kind: 'session',
       init: () => null,
       handleCast: () => {
@@ -130,74 +132,88 @@ async function fanout(): Promise<Record<FanoutMode, number>> {
     }),
   );
   await new Promise((r) => setTimeout(r, 5));
-  const samples: Record<FanoutMode, number[]> = { untraced: [], sampled: [], naive: [] };
-  const modes: FanoutMode[] = ['untraced', 'sampled', 'naive'];
-  for (let b = 0; b < FANOUTS_PER_ROUND * modes.length; b++) {
-    const mode = modes[b % modes.length]!;
-    const transport = transports[mode];
-    if (mode !== 'untraced') transport.install();
+  const samples: number[] = [];
+  for (let b = 0; b < BROADCASTS + 5; b++) {
     const all = new Promise<void>((r) => (resolve = r));
-    // Collect the previous broadcast's garbage (naive makes a lot) outside the timing.
     gc();
     const t0 = process.hrtime.bigint();
     if (mode === 'untraced') {
       transport.fanout(refs, b);
     } else {
-      // The production shape: a sampled ingress span, then the broadcast.
       const root = tracer.startSpan('broadcast');
       context.with(trace.setSpan(ROOT_CONTEXT, root), () => transport.fanout(refs, b));
       root.end();
     }
     await all;
-    samples[mode].push(Number(process.hrtime.bigint() - t0) / FANOUT);
-    // Export this broadcast's spans before the next one starts, outside the
-    // timing, so no mode pays for another's export work (naive makes 10,000
-    // spans). What export itself costs is in the server benchmark (npm run bench).
+    if (b >= 5) samples.push(Number(process.hrtime.bigint() - t0) / FANOUT);
     await provider.forceFlush();
-    transport.remove();
   }
-  system.shutdown();
-  return { untraced: median(samples.untraced), sampled: median(samples.sampled), naive: median(samples.naive) };
+  return median(samples);
 }
 
-function parse(mode: 'propagator' | 'fastpath'): number {
-  const header = `00-${'4bf92f3577b34da6a3ce929d0e0e4736'}-${'00f067aa0ba902b7'}-00`;
-  const carrier = { traceparent: header };
+/** Deciding "sampled?" from an unsampled traceparent: the full W3C extract, or the fast path. */
+function extract(mode: 'propagator' | 'fastpath'): number {
+  const carrier = { traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00' };
   const propagator = new W3CTraceContextPropagator();
   let sampled = 0;
-  const t0 = process.hrtime.bigint();
-  if (mode === 'propagator') {
-    for (let i = 0; i < PARSES; i++) {
-      const ctx = propagator.extract(ROOT_CONTEXT, carrier, defaultTextMapGetter);
-      if ((trace.getSpanContext(ctx)?.traceFlags ?? 0) & 1) sampled++;
+  const run = () => {
+    const t0 = process.hrtime.bigint();
+    if (mode === 'propagator') {
+      for (let i = 0; i < PARSES; i++) {
+        const ctx = propagator.extract(ROOT_CONTEXT, carrier, defaultTextMapGetter);
+        if ((trace.getSpanContext(ctx)?.traceFlags ?? 0) & 1) sampled++;
+      }
+    } else {
+      for (let i = 0; i < PARSES; i++) if (isSampledTraceparent(carrier.traceparent)) sampled++;
     }
-  } else {
-    for (let i = 0; i < PARSES; i++) if (isSampledTraceparent(carrier.traceparent)) sampled++;
-  }
-  const ns = Number(process.hrtime.bigint() - t0) / PARSES;
+    return Number(process.hrtime.bigint() - t0) / PARSES;
+  };
+  run(); // warm-up
+  const ns = median([run(), run(), run()]);
   if (sampled !== 0) throw new Error('unsampled input read as sampled');
   return ns;
 }
 
+async function child(name: Case): Promise<number> {
+  switch (name) {
+    case 'send_handle_untraced':
+      return sendHandle(false);
+    case 'send_handle_unsampled':
+      return sendHandle(true);
+    case 'fanout_untraced':
+      return fanout('untraced');
+    case 'fanout_sampled':
+      return fanout('sampled');
+    case 'fanout_naive':
+      return fanout('naive');
+    case 'extract_propagator':
+      return extract('propagator');
+    case 'extract_fastpath':
+      return extract('fastpath');
+  }
+}
 
-async function main() {
+// ---- the parent: interleaved rounds of fresh children ----
+
+function runChild(name: Case): number {
+  const self = fileURLToPath(import.meta.url);
+  const res = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', self, '--child', name], {
+    encoding: 'utf8',
+    env: process.env,
+    timeout: 300_000,
+  });
+  const out = res.stdout.trim().split('\n').pop() ?? '';
+  const ns = Number(out);
+  if (res.status !== 0 || !Number.isFinite(ns)) throw new Error(`case ${name} failed (exit ${res.status}): ${res.stderr || out}`);
+  return ns;
+}
+
+async function main(): Promise<void> {
   const samples: Record<string, number[]> = {};
-  const record = (name: string, ns: number) => (samples[name] ??= []).push(ns);
-  // Warm-up round, discarded.
-  await sendHandle();
-  await fanout();
-  parse('propagator');
-  parse('fastpath');
   for (let round = 0; round < ROUNDS; round++) {
-    gc();
-    const sh = await sendHandle();
-    record('send_handle_untraced', sh.untraced);
-    record('send_handle_unsampled', sh.unsampled);
-    gc();
-    const fo = await fanout();
-    for (const [mode, ns] of Object.entries(fo)) record(`fanout_${mode}`, ns);
-    const parseOrder = round % 2 === 0 ? (['propagator', 'fastpath'] as const) : (['fastpath', 'propagator'] as const);
-    for (const m of parseOrder) record(`extract_${m}`, parse(m));
+    // Rotate the order each round so drift hurts no case more than another.
+    const order = CASES.map((_, i) => CASES[(i + round) % CASES.length]!);
+    for (const name of order) (samples[name] ??= []).push(runChild(name));
     process.stderr.write(`round ${round + 1}/${ROUNDS} done\n`);
   }
   const ns: Record<string, { median: number; min: number; max: number; per_second: number }> = {};
@@ -205,15 +221,15 @@ async function main() {
     const m = median(xs);
     ns[name] = { median: +m.toFixed(2), min: +Math.min(...xs).toFixed(2), max: +Math.max(...xs).toFixed(2), per_second: Math.round(1e9 / m) };
   }
-  const r = (a: string, b: string) => +(ns[a]!.median / ns[b]!.median).toFixed(3);
+  const r = (a: Case, b: Case) => +(ns[a]!.median / ns[b]!.median).toFixed(3);
   const result = {
     node: process.version,
     rounds: ROUNDS,
-    messages_per_case: MESSAGES,
+    method: 'each case in a fresh process per round; rounds interleaved in rotating order; medians over rounds',
+    send_handle_batches: BATCHES,
     fanout_size: FANOUT,
-    fanouts_per_round: FANOUTS_PER_ROUND,
+    broadcasts_per_case: BROADCASTS,
     ns_per_message: ns,
-    spans_exported: exporter.exported,
     ratios: {
       unsampled_over_untraced: r('send_handle_unsampled', 'send_handle_untraced'),
       fanout_sampled_over_untraced: r('fanout_sampled', 'fanout_untraced'),
@@ -222,8 +238,15 @@ async function main() {
     },
     targets: { unsampled_over_untraced: '<= 1.05', fanout_sampled_over_untraced: '<= 1.05', fastpath_speedup: '>= 20' },
   };
-  await provider.shutdown();
   console.log(JSON.stringify(result));
 }
 
-await main();
+const childIndex = process.argv.indexOf('--child');
+if (childIndex >= 0) {
+  const name = process.argv[childIndex + 1] as Case;
+  if (!CASES.includes(name)) throw new Error(`unknown case ${name}; one of ${CASES.join(', ')}`);
+  console.log(String(await child(name)));
+  process.exit(0);
+} else {
+  await main();
+}
