@@ -132,14 +132,17 @@ export function sessionBehaviour(ctx: ServerContext, args: SessionArgs): Behavio
       return 'resumed';
     },
 
-    async handleCast(msg, state, actor) {
+    // Not `async`: a dispatch is the hot path, handled synchronously. An async
+    // handler would make a promise, a microtask and a reschedule per delivery
+    // (and, with tracing on, async-hook work for each promise).
+    handleCast(msg, state, actor) {
       switch (msg.type) {
         case 'dispatch':
           send(state, msg.event);
           return;
         case 'guild_joined':
-          if (!state.guildIds.has(msg.guildId)) await connectGuild(state, msg.guildId, actor.self);
-          return;
+          // The one async case: the mailbox waits for the connect, so GUILD_CREATE precedes that guild's events.
+          return state.guildIds.has(msg.guildId) ? undefined : connectGuild(state, msg.guildId, actor.self);
         case 'guild_removed':
           if (state.guildIds.delete(msg.guildId)) send(state, new EncodedDispatch('GUILD_DELETE', { id: msg.guildId }));
           return;
