@@ -22,21 +22,21 @@ function emojiOf(params: unknown): EmojiRef {
 export function reactionRoutes(app: FastifyInstance, ctx: ServerContext): void {
   const route = '/channels/:channel_id/messages/:message_id/reactions/:emoji/@me';
 
-  // Create Reaction: 204, idempotent.
-  app.put(route, async (request: FastifyRequest, reply: FastifyReply) => {
-    const { channel_id, message_id } = parseWith(messageParamsSchema, request.params);
-    const emoji = emojiOf(request.params);
-    const channel = await requireMemberChannel(ctx, request, channel_id);
-    await callGuild(ctx, channel.guild_id, { type: 'add_reaction', channelId: channel_id, messageId: message_id, userId: request.userId, emoji });
-    return reply.code(204).send();
-  });
-
-  // Delete Own Reaction: 204, idempotent.
-  app.delete(route, async (request: FastifyRequest, reply: FastifyReply) => {
-    const { channel_id, message_id } = parseWith(messageParamsSchema, request.params);
-    const emoji = emojiOf(request.params);
-    const channel = await requireMemberChannel(ctx, request, channel_id);
-    await callGuild(ctx, channel.guild_id, { type: 'remove_reaction', channelId: channel_id, messageId: message_id, userId: request.userId, emoji });
-    return reply.code(204).send();
-  });
+  // Create Reaction (PUT) and Delete Own Reaction (DELETE): 204, both idempotent.
+  for (const [method, type] of [
+    ['PUT', 'add_reaction'],
+    ['DELETE', 'remove_reaction'],
+  ] as const) {
+    app.route({
+      method,
+      url: route,
+      handler: async (request: FastifyRequest, reply: FastifyReply) => {
+        const { channel_id, message_id } = parseWith(messageParamsSchema, request.params);
+        const emoji = emojiOf(request.params);
+        const channel = await requireMemberChannel(ctx, request, channel_id);
+        await callGuild(ctx, channel.guild_id, { type, channelId: channel_id, messageId: message_id, userId: request.userId, emoji });
+        return reply.code(204).send();
+      },
+    });
+  }
 }
