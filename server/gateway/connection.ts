@@ -79,13 +79,12 @@ export class Connection {
    */
   sendDispatch(dispatch: EncodedDispatch, seq: number): boolean {
     if (!this.open) return false;
-    const parts = dispatch.partsFor(seq);
-    this.writer.writeText(parts);
+    const bytes = this.writer.writeDispatch(dispatch.head, seq);
     // Plain integers, read at scrape time: nothing heavier belongs on the per-recipient path.
     const counters = this.ctx.metrics.gateway;
     counters.dispatches++;
     counters.frames++;
-    for (let i = 0; i < parts.length; i++) counters.bytes += parts[i]!.length;
+    counters.bytes += bytes;
     if (this.writer.bufferedBytes > this.ctx.config.maxBufferedBytes) {
       this.close(GatewayCloseCode.UNKNOWN_ERROR, 'slow consumer');
       return false;

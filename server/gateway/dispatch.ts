@@ -19,9 +19,9 @@ export class EncodedDispatch {
     this.intent = intentForEvent(event);
   }
 
-  /** The frame payload for one session: the shared head, then its seq and the closing brace. */
-  partsFor(seq: number): Buffer[] {
-    return [this.head, Buffer.from(`${seq}}`, 'latin1')];
+  /** The payload one session receives (the frame writer builds it in place; this is for inspection). */
+  bytesFor(seq: number): Buffer {
+    return Buffer.concat([this.head, Buffer.from(`${seq}}`, 'latin1')]);
   }
 }
 

@@ -115,6 +115,29 @@ export class FrameWriter {
     return true;
   }
 
+  /**
+   * Queues a dispatch frame: the shared `head` (`...,"s":`), then `seq` and the
+   * closing brace, written straight into the frame buffer: per recipient one
+   * allocation and one copy of the shared bytes, no intermediate pieces.
+   * Returns the payload size in bytes (0 when the socket is gone).
+   */
+  writeDispatch(head: Buffer, seq: number): number {
+    if (!this.writable) return 0;
+    const tail = `${seq}}`; // ASCII digits and a brace: its length is its byte length
+    const length = head.length + tail.length;
+    if (length >= GATHER_FROM) return this.writeText([head, Buffer.from(tail, 'latin1')]) ? length : 0;
+    const header = textFrameHeader(length);
+    const frame = Buffer.allocUnsafe(header.length + length);
+    let offset = header.copy(frame, 0);
+    offset += head.copy(frame, offset);
+    frame.write(tail, offset, 'latin1');
+    this.pending.push(frame);
+    if (this.pendingBytes === 0) markDirty(this);
+    this.pendingBytes += frame.length;
+    this.frames++;
+    return length;
+  }
+
   /** Writes whatever is pending now (before a close frame, say). */
   flushNow(): void {
     if (this.pendingBytes === 0) return;

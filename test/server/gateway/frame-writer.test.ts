@@ -41,11 +41,11 @@ describe('EncodedDispatch', () => {
   it('encodes once and splices each session seq into valid JSON', () => {
     const d = new EncodedDispatch('MESSAGE_CREATE', { content: 'hi "there"', id: '1' });
     for (const seq of [1, 42, 123456]) {
-      const json = JSON.parse(Buffer.concat(d.partsFor(seq)).toString());
+      const json = JSON.parse(d.bytesFor(seq).toString());
       expect(json).toEqual({ op: 0, t: 'MESSAGE_CREATE', d: { content: 'hi "there"', id: '1' }, s: seq });
     }
-    // The shared part is the same buffer for every session, not a copy.
-    expect(d.partsFor(1)[0]).toBe(d.partsFor(2)[0]);
+    // The shared part is encoded once.
+    expect(d.bytesFor(1).subarray(0, d.head.length).equals(d.head)).toBe(true);
     expect(d.intent).toBe(1 << 9);
   });
 });
@@ -64,11 +64,14 @@ describe('FrameWriter', () => {
     const bodies = ['x'.repeat(10), 'y'.repeat(500), 'z'.repeat(70_000)];
     const d = new EncodedDispatch('TYPING_START', { n: 1 });
     for (const b of bodies) writer.writeText([Buffer.from(b)]);
-    writer.writeText(d.partsFor(7));
-    expect(writer.frames).toBe(4);
-    await until(() => messages.length === 4);
+    expect(writer.writeDispatch(d.head, 7)).toBe(d.bytesFor(7).length);
+    const big = new EncodedDispatch('MESSAGE_CREATE', { content: 'q'.repeat(20_000) });
+    writer.writeDispatch(big.head, 8); // gathered, not copied
+    expect(writer.frames).toBe(5);
+    await until(() => messages.length === 5);
     expect(messages.slice(0, 3)).toEqual(bodies);
     expect(JSON.parse(messages[3]!)).toMatchObject({ t: 'TYPING_START', s: 7 });
+    expect(JSON.parse(messages[4]!)).toMatchObject({ t: 'MESSAGE_CREATE', s: 8, d: { content: 'q'.repeat(20_000) } });
     expect(writer.flushes).toBe(1);
   });
 
