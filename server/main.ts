@@ -24,6 +24,8 @@ function banner(config: Config, server: GuildhallServer, base: string, seeded: S
     `  REST API:  ${api}`,
     `  Gateway:   ${ws}`,
     `  Health:    ${base}/healthz`,
+    `  Metrics:   ${base}/metrics`,
+    `  Traces:    ${base}/debug/traces   (the built-in viewer)`,
     `  Tracing:   ${server.ctx.tracing.describe()}`,
   ];
   if (config.tokenSecretGenerated) {
