@@ -2,7 +2,7 @@
 // fanout path alone, for latency from REST send to every receipt and for
 // deliveries per second. The benchmark drives this scenario.
 import { MESSAGE_INTENTS } from '../protocol.js';
-import { connectAndWait, drain, loadSeconds, paced, range } from './common.js';
+import { connectAndWait, pacedLoad, range } from './common.js';
 import type { Scenario } from './types.js';
 
 export const broadcast: Scenario = {
@@ -12,13 +12,7 @@ export const broadcast: Scenario = {
     const o = ctx.options;
     await connectAndWait(ctx, range(o.sessions), o.connectRate, o.sessions);
     await ctx.hooks.onPhase?.('ready');
-    ctx.stage('broadcasting');
-    await ctx.hooks.onPhase?.('load-start');
-    ctx.loadStarted();
-    await paced(ctx, o.messages, o.rate, loadSeconds(ctx), (i) => ctx.sendMessage(0, `b${i}`));
-    await drain(ctx);
-    ctx.loadEnded();
-    await ctx.hooks.onPhase?.('load-end');
+    await pacedLoad(ctx, 'broadcasting', (i) => ctx.sendMessage(0, `b${i}`));
     ctx.notes.fanout_size = o.sessions;
   },
 };

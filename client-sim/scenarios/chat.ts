@@ -2,7 +2,7 @@
 // second), sessions spread over them, messages to random guilds at --rate
 // per second in total.
 import { MESSAGE_INTENTS } from '../protocol.js';
-import { connectAndWait, drain, loadSeconds, paced, range } from './common.js';
+import { connectAndWait, pacedLoad, range } from './common.js';
 import type { Scenario } from './types.js';
 
 export const chat: Scenario = {
@@ -16,12 +16,6 @@ export const chat: Scenario = {
     const o = ctx.options;
     await connectAndWait(ctx, range(o.sessions), o.connectRate, o.sessions);
     await ctx.hooks.onPhase?.('ready');
-    ctx.stage('chatting');
-    await ctx.hooks.onPhase?.('load-start');
-    ctx.loadStarted();
-    await paced(ctx, o.messages, o.rate, loadSeconds(ctx), (i) => ctx.sendMessage(ctx.rng.int(o.guilds), `m${i}`));
-    await drain(ctx);
-    ctx.loadEnded();
-    await ctx.hooks.onPhase?.('load-end');
+    await pacedLoad(ctx, 'chatting', (i) => ctx.sendMessage(ctx.rng.int(o.guilds), `m${i}`));
   },
 };

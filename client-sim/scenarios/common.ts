@@ -38,4 +38,19 @@ export function loadSeconds(ctx: RunContext): number {
   return Math.max(o.duration, o.messages / o.rate) * 1.5 + 5;
 }
 
+/**
+ * The load phase most scenarios share: announce it, send `--messages` items at
+ * `--rate` through `send`, wait until everything due has arrived, close it.
+ */
+export async function pacedLoad(ctx: RunContext, stage: string, send: (i: number) => Promise<unknown>): Promise<void> {
+  const o = ctx.options;
+  ctx.stage(stage);
+  await ctx.hooks.onPhase?.('load-start');
+  ctx.loadStarted();
+  await paced(ctx, o.messages, o.rate, loadSeconds(ctx), send);
+  await drain(ctx);
+  ctx.loadEnded();
+  await ctx.hooks.onPhase?.('load-end');
+}
+
 export const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);

@@ -3,7 +3,7 @@
 // so the guilds are as large as the user count. Sessions ask for the
 // GUILD_PRESENCES intent (privileged; the server must allow it).
 import { PRESENCE_INTENTS } from '../protocol.js';
-import { connectAndWait, drain, loadSeconds, paced, range } from './common.js';
+import { connectAndWait, pacedLoad, range } from './common.js';
 import type { Scenario } from './types.js';
 
 const STATUSES = ['online', 'idle', 'dnd'] as const;
@@ -17,13 +17,7 @@ export const presence: Scenario = {
     await ctx.hooks.onPhase?.('ready');
     const ready = (await ctx.pool.stats(true)).ready;
     if (ready.length === 0) return;
-    ctx.stage('presence');
-    await ctx.hooks.onPhase?.('load-start');
-    ctx.loadStarted();
     // Each session sends at most one update per second or so: the gateway allows 120 events a minute.
-    await paced(ctx, o.messages, o.rate, loadSeconds(ctx), (i) => ctx.sendPresence(ready[ctx.rng.int(ready.length)]!, `p${i}`, STATUSES[i % STATUSES.length]!));
-    await drain(ctx);
-    ctx.loadEnded();
-    await ctx.hooks.onPhase?.('load-end');
+    await pacedLoad(ctx, 'presence', (i) => ctx.sendPresence(ready[ctx.rng.int(ready.length)]!, `p${i}`, STATUSES[i % STATUSES.length]!));
   },
 };
