@@ -41,10 +41,6 @@ export class Relay {
     return payload;
   }
 
-  get intercepting(): boolean {
-    return this.inbounds.length > 0;
-  }
-
   /**
    * Passes `entry` through the inbound interceptors to `handle`, which takes
    * the payload (enveloped or bare) and normalises it for the actor.

@@ -332,14 +332,4 @@ export class Transport implements Interceptor {
     const span = trace.getSpan(context.active());
     if (isSampled(span)) span.addEvent(name, attributes());
   }
-
-  /** True when the active span is sampled (cheap; lets callers skip building attributes). */
-  get sampledNow(): boolean {
-    return this.enabled && isSampled(trace.getSpan(context.active()));
-  }
-
-  /** The active context, for code that must carry it across a boundary the Transport does not see. */
-  activeContext(): Context {
-    return context.active();
-  }
 }
