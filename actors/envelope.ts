@@ -4,8 +4,9 @@
 
 /** W3C Trace Context headers, as text (https://www.w3.org/TR/trace-context/). */
 export interface Carrier {
-  traceparent: string;
-  tracestate?: string;
+  // Read-only: one carrier is shared by every envelope sent from one context.
+  readonly traceparent: string;
+  readonly tracestate?: string;
 }
 
 /** Small hints that travel with a message. */

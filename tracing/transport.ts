@@ -98,10 +98,9 @@ function isSampled(span: Span | undefined): span is Span {
 
 function carrierOf(span: Span): Carrier {
   const sc = span.spanContext();
-  const carrier: Carrier = { traceparent: formatTraceparent(sc) };
-  const state = sc.traceState?.serialize();
-  if (state) carrier.tracestate = state;
-  return carrier;
+  const traceparent = formatTraceparent(sc);
+  const tracestate = sc.traceState?.serialize();
+  return tracestate ? { traceparent, tracestate } : { traceparent };
 }
 
 /** `type` of a message object when it has a string one (`MESSAGE_CREATE`, `connect`), else undefined. */
@@ -121,6 +120,9 @@ export class Transport implements Interceptor {
   readonly debug: DebugSampling | undefined;
   private readonly tracer: Tracer;
   private uninstall: (() => void) | undefined;
+  // One-entry cache for outbound(): the last active context and its carrier.
+  private lastContext: Context = ROOT_CONTEXT;
+  private lastCarrier: Carrier | undefined = undefined;
 
   constructor(
     private readonly system: ActorSystem,
@@ -146,10 +148,16 @@ export class Transport implements Interceptor {
   outbound(message: unknown, _target: Address, _op: MessageOp): unknown {
     if (!this.enabled || message instanceof Envelope) return message;
     const active = context.active();
-    // Most sends happen in the ROOT context (unsampled work carries no context at all).
-    if (active === ROOT_CONTEXT) return message;
-    const span = trace.getSpan(active);
-    return isSampled(span) ? new Envelope(message, carrierOf(span)) : message;
+    // Contexts are immutable, so the carrier (or its absence) of the last
+    // context seen stays right for as long as that context is active: a loop
+    // of sends in one handler reads the span and formats traceparent once.
+    if (active !== this.lastContext) {
+      const span = trace.getSpan(active);
+      this.lastCarrier = isSampled(span) ? carrierOf(span) : undefined;
+      this.lastContext = active;
+    }
+    const carrier = this.lastCarrier;
+    return carrier === undefined ? message : new Envelope(message, carrier);
   }
 
   inbound(entry: MailboxEntry, actor: Address, payload: unknown, handle: (payload: unknown) => unknown): unknown {

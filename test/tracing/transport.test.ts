@@ -178,6 +178,25 @@ describe('Transport: context through mailboxes', () => {
     expect(log).toHaveLength(3);
   });
 
+  it('each send carries the context active at that send, however contexts alternate', async () => {
+    const { system, transport, tracer } = setup();
+    const seen = recordPayloads(system);
+    const s = system.spawn(session([]));
+    const a = trace.setSpan(context.active(), tracer.startSpan('a'));
+    const unsampled = trace.setSpan(context.active(), trace.wrapSpanContext({ traceId: 'a'.repeat(32), spanId: 'b'.repeat(16), traceFlags: 0 }));
+    const b = trace.setSpan(context.active(), tracer.startSpan('b'));
+    const order = [a, a, unsampled, a, b, b, unsampled, unsampled, a];
+    for (const ctx of order) context.with(ctx, () => s.cast({ type: 'm' }));
+    transport.enabled = false;
+    context.with(a, () => s.cast({ type: 'off' }));
+    transport.enabled = true;
+    context.with(a, () => s.cast({ type: 'on again' }));
+    await settle(system);
+    const spanIdOf = (ctx: typeof a) => trace.getSpan(ctx)!.spanContext().spanId;
+    const expected = [...order.map((ctx) => (ctx === unsampled ? undefined : spanIdOf(ctx))), undefined, spanIdOf(a)];
+    expect(seen.map((p) => (p instanceof Envelope ? p.carrier!.traceparent.split('-')[2] : undefined))).toEqual(expected);
+  });
+
   it('switched off: no carriers and no actor spans, and it interoperates both ways', async () => {
     const { system, transport, tracer, spans } = setup();
     const seen = recordPayloads(system);
