@@ -11,7 +11,10 @@ import type { DriverCommand } from './client-driver.js';
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const TSX = ['--import', 'tsx'];
 
-export type Mode = 'off' | 'sampled' | 'naive' | 'floor';
+export type Mode = 'off' | 'sampled' | 'spans' | 'naive' | 'floor';
+/** Every mode, in table order. */
+export const ALL_MODES: readonly Mode[] = ['off', 'sampled', 'spans', 'naive', 'floor'];
+/** The modes a run measures unless told otherwise (`spans` is a diagnostic: sampled minus the export). */
 export const MODES: readonly Mode[] = ['off', 'sampled', 'naive', 'floor'];
 
 /** Environment without OTEL_* and GUILDHALL_* of the caller, so each mode gets exactly what it sets. */
@@ -113,6 +116,9 @@ export function modeEnv(mode: Exclude<Mode, 'floor'>, sinkPort: number): Record<
       return { OTEL_SDK_DISABLED: 'true' };
     case 'sampled':
       return { OTEL_TRACES_SAMPLER: 'always_on', OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${sinkPort}`, GUILDHALL_FANOUT_K: '10' };
+    case 'spans':
+      // As sampled, but the spans go nowhere once ended: no exporter, no viewer.
+      return { OTEL_TRACES_SAMPLER: 'always_on', GUILDHALL_FANOUT_K: '10', GUILDHALL_TRACE_VIEWER: 'off' };
     case 'naive':
       return { OTEL_TRACES_SAMPLER: 'always_on', OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${sinkPort}`, GUILDHALL_FANOUT_K: '1000000000' };
   }

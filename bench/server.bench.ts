@@ -4,6 +4,7 @@
 // driver; plain sockets for the floor):
 //   off      tracing disabled (OTEL_SDK_DISABLED=true)
 //   sampled  every root sampled, OTLP/gRPC export to a local sink process, fanout sampling K=10
+//   spans    (only with --modes) as sampled, without the export: tells span work from export work
 //   naive    the same with K=10^9: every delivery traced and carrying context
 //   floor    a minimal ws server: serialise once, write the bytes to every socket
 // Each mode connects its sessions once (memory per idle session = RSS delta /
@@ -12,13 +13,14 @@
 //
 //   npm run bench                 (full)
 //   npm run bench -- --quick      (under 3 minutes on two cores)
-//   flags: --sizes 1000,5000 --reps 3 --messages N --users N --connect-rate N --out bench/results
+//   flags: --sizes 1000,5000 --modes off,sampled,naive,floor --reps 3 --messages N --users N --connect-rate N --out bench/results
+//   (--modes may add `spans`: sampled without the export, to tell the two costs apart)
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { ClientDriver, MODES, type Mode, type ServerUnderTest, startServer, startSink, stop } from './children.js';
+import { ALL_MODES, ClientDriver, MODES, type Mode, type ServerUnderTest, startServer, startSink, stop } from './children.js';
 import { cpuMicros, rssBytes, schedMicros } from './proc.js';
 import { type ModeSetup, type Sample, markdown, summarise } from './summary.js';
 
@@ -29,6 +31,11 @@ const optionsSchema = z.object({
     .regex(/^\d+(,\d+)*$/, '--sizes must be a comma-separated list of session counts, e.g. 1000,5000')
     .transform((s) => s.split(',').map(Number))
     .pipe(z.array(z.number().int().min(1).max(20_000, '--sizes: at most 20,000 sessions per guild'))),
+  modes: z
+    .string()
+    .transform((s) => s.split(','))
+    .pipe(z.array(z.enum(ALL_MODES as [Mode, ...Mode[]], { message: `--modes: each one of ${ALL_MODES.join(', ')}` })).min(1))
+    .transform((ms) => ALL_MODES.filter((m) => ms.includes(m))),
   reps: z.coerce.number().int().min(1, '--reps must be at least 1').max(50).optional(),
   messages: z.coerce.number().int().min(1, '--messages must be at least 1').max(100_000).optional(),
   users: z.coerce.number().int().min(1).max(20_000).optional(),
@@ -46,6 +53,7 @@ function parseOptions(argv: string[]) {
       options: {
         quick: { type: 'boolean', default: false },
         sizes: { type: 'string', default: '1000,5000' },
+        modes: { type: 'string', default: MODES.join(',') },
         reps: { type: 'string' },
         messages: { type: 'string' },
         users: { type: 'string' },
@@ -62,7 +70,7 @@ function parseOptions(argv: string[]) {
 }
 
 function fail(message: string): never {
-  process.stderr.write(`bench: ${message}\nusage: npm run bench -- [--quick] [--sizes 1000,5000] [--reps N] [--messages N] [--users N] [--connect-rate N] [--out DIR]\n`);
+  process.stderr.write(`bench: ${message}\nusage: npm run bench -- [--quick] [--sizes 1000,5000] [--modes off,sampled,spans,naive,floor] [--reps N] [--messages N] [--users N] [--connect-rate N] [--out DIR]\n`);
   process.exit(2);
 }
 
@@ -101,7 +109,7 @@ async function main(): Promise<void> {
       // Start every mode's server and client and build its world at once: that part waits on
       // process start-up and on the REST rate limit, not on the CPU.
       const started = await Promise.all(
-        MODES.map(async (mode) => {
+        o.modes.map(async (mode) => {
           const server = await startServer(mode, sink.port);
           const driver = ClientDriver.start();
           rigs.push({ server, driver });
@@ -174,7 +182,7 @@ async function main(): Promise<void> {
   const { modes, ratios } = summarise(samples, setups);
   const machine = `${cpus().length} × ${cpus()[0]?.model.trim() ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`;
   const md = markdown({ startedAt: startedAt.toISOString(), quick: o.quick, reps, machine, messages, users: usersBySize }, modes, ratios);
-  const doc = { startedAt: startedAt.toISOString(), quick: o.quick, reps, machine, sizes: o.sizes, messages, users: usersBySize, modes: MODES as readonly Mode[], setups, samples, summary: modes, ratios, lost: samples.reduce((n, s) => n + s.lost, 0) };
+  const doc = { startedAt: startedAt.toISOString(), quick: o.quick, reps, machine, sizes: o.sizes, messages, users: usersBySize, modes: o.modes, setups, samples, summary: modes, ratios, lost: samples.reduce((n, s) => n + s.lost, 0) };
   await mkdir(o.out, { recursive: true });
   const stamp = startedAt.toISOString().replace(/[:.]/g, '-');
   const json = `${JSON.stringify(doc, null, 2)}\n`;

@@ -2,7 +2,7 @@
 // and max, paired ratios per repetition (modes run interleaved, so rep r of
 // `sampled` and rep r of `off` saw the same machine state), and the markdown
 // table for the README.
-import type { Mode } from './children.js';
+import { ALL_MODES, type Mode } from './children.js';
 
 export interface Sample {
   size: number;
@@ -67,6 +67,8 @@ export interface RatioSummary {
   size: number;
   /** CPU per delivery (/proc stat), paired by repetition. */
   sampledOverOff: Spread;
+  /** Only when the `spans` mode ran (n = 0 otherwise). */
+  spansOverOff: Spread;
   naiveOverOff: Spread;
   offOverFloor: Spread;
   /** The same from schedstat. */
@@ -78,7 +80,7 @@ export function summarise(samples: readonly Sample[], setups: readonly ModeSetup
   const modes: ModeSummary[] = [];
   const ratios: RatioSummary[] = [];
   for (const size of sizes) {
-    for (const mode of ['off', 'sampled', 'naive', 'floor'] as Mode[]) {
+    for (const mode of ALL_MODES) {
       const ss = samples.filter((s) => s.size === size && s.mode === mode);
       if (ss.length === 0) continue;
       modes.push({
@@ -108,6 +110,7 @@ export function summarise(samples: readonly Sample[], setups: readonly ModeSetup
     ratios.push({
       size,
       sampledOverOff: paired('sampled', 'off', 'cpuUsPerDelivery'),
+      spansOverOff: paired('spans', 'off', 'cpuUsPerDelivery'),
       naiveOverOff: paired('naive', 'off', 'cpuUsPerDelivery'),
       offOverFloor: paired('off', 'floor', 'cpuUsPerDelivery'),
       sched: {
@@ -140,10 +143,12 @@ export function markdown(meta: { startedAt: string; quick: boolean; reps: number
     );
   }
   lines.push('');
-  lines.push('| sessions | sampled/off (target ≤ 1.05) | naive/off | off/floor (target ≤ 1.5) | sched: sampled/off | sched: naive/off | sched: off/floor |');
-  lines.push('|---:|---:|---:|---:|---:|---:|---:|');
+  // spans/off (sampled without the export) only when that diagnostic mode ran.
+  const spans = ratios.some((r) => r.spansOverOff.n > 0);
+  lines.push(`| sessions | sampled/off (target ≤ 1.05) |${spans ? ' spans/off |' : ''} naive/off | off/floor (target ≤ 1.5) | sched: sampled/off | sched: naive/off | sched: off/floor |`);
+  lines.push(`|---:|---:|${spans ? '---:|' : ''}---:|---:|---:|---:|---:|`);
   for (const r of ratios) {
-    lines.push(`| ${int(r.size)} | ${sp(r.sampledOverOff)} | ${sp(r.naiveOverOff)} | ${sp(r.offOverFloor)} | ${sp(r.sched.sampledOverOff)} | ${sp(r.sched.naiveOverOff)} | ${sp(r.sched.offOverFloor)} |`);
+    lines.push(`| ${int(r.size)} | ${sp(r.sampledOverOff)} |${spans ? ` ${sp(r.spansOverOff)} |` : ''} ${sp(r.naiveOverOff)} | ${sp(r.offOverFloor)} | ${sp(r.sched.sampledOverOff)} | ${sp(r.sched.naiveOverOff)} | ${sp(r.sched.offOverFloor)} |`);
   }
   lines.push('');
   return lines.join('\n');
