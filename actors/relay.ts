@@ -1,6 +1,7 @@
 // The one relay point every actor-to-actor message passes through. The
 // tracing layer plugs in here as an interceptor, so this runtime never imports
 // OpenTelemetry.
+import { Envelope } from './envelope.js';
 import type { MailboxEntry, MessageOp } from './mailbox.js';
 import type { Address } from './ref.js';
 
@@ -16,6 +17,13 @@ export interface Interceptor {
    * which may be a promise when the handler is async.
    */
   inbound?(entry: MailboxEntry, actor: Address, payload: unknown, handle: (payload: unknown) => unknown): unknown;
+  /**
+   * False while `inbound` has nothing to do with bare payloads (anything but
+   * an Envelope): the relay then hands those straight on without calling it,
+   * so untraced messages, the common case, pay no interceptor call. Read for
+   * every message, so it may change at any time; absent means true.
+   */
+  readonly inboundBare?: boolean;
 }
 
 export class Relay {
@@ -36,6 +44,7 @@ export class Relay {
 
   outbound(message: unknown, target: Address, op: MessageOp): unknown {
     const chain = this.outbounds;
+    if (chain.length === 1) return chain[0]!.outbound!(message, target, op);
     let payload = message;
     for (let i = 0; i < chain.length; i++) payload = chain[i]!.outbound!(payload, target, op);
     return payload;
@@ -47,10 +56,19 @@ export class Relay {
    */
   inbound(entry: MailboxEntry, actor: Address, handle: (payload: unknown) => unknown): unknown {
     const chain = this.inbounds;
-    if (chain.length === 0) return handle(entry.payload);
-    if (chain.length === 1) return chain[0]!.inbound!(entry, actor, entry.payload, handle);
-    const step = (i: number, payload: unknown): unknown =>
-      i === chain.length ? handle(payload) : chain[i]!.inbound!(entry, actor, payload, (next) => step(i + 1, next));
-    return step(0, entry.payload);
+    const payload = entry.payload;
+    if (chain.length === 0) return handle(payload);
+    if (chain.length === 1) {
+      const only = chain[0]!;
+      if (only.inboundBare === false && !(payload instanceof Envelope)) return handle(payload);
+      return only.inbound!(entry, actor, payload, handle);
+    }
+    const step = (i: number, p: unknown): unknown => {
+      if (i === chain.length) return handle(p);
+      const next = chain[i]!;
+      if (next.inboundBare === false && !(p instanceof Envelope)) return step(i + 1, p);
+      return next.inbound!(entry, actor, p, (q) => step(i + 1, q));
+    };
+    return step(0, payload);
   }
 }

@@ -145,6 +145,16 @@ export class Transport implements Interceptor {
     this.uninstall = undefined;
   }
 
+  /**
+   * Bare messages matter to the Transport only while a debug window may be
+   * open (one can make a bare message the root of a trace): otherwise the
+   * relay hands them to the actor without calling inbound().
+   */
+  get inboundBare(): boolean {
+    const debug = this.debug;
+    return debug !== undefined && debug.size !== 0 && this.enabled;
+  }
+
   outbound(message: unknown, _target: Address, _op: MessageOp): unknown {
     if (!this.enabled || message instanceof Envelope) return message;
     const active = context.active();

@@ -10,6 +10,7 @@ import {
   ATTR_MAILBOX_WAIT_MS,
   ATTR_MESSAGE_KIND,
 } from '../../tracing/conventions.js';
+import { DebugSampling } from '../../tracing/debug-sampling.js';
 import { FanoutSampler } from '../../tracing/fanout-sampler.js';
 import { Transport } from '../../tracing/transport.js';
 import { deferred, settle } from '../support/actors.js';
@@ -232,6 +233,34 @@ describe('Transport: context through mailboxes', () => {
     await settle(system);
     const [sp] = byName(spans(), 'process crashy');
     expect(sp?.status.code).toBe(SpanStatusCode.ERROR);
+  });
+});
+
+describe('Transport: debug windows and bare messages', () => {
+  it('bare messages skip the Transport until a window opens for their actor, which then roots a trace', async () => {
+    const tracing = makeTracing(new FanoutSampler({ delegate: new AlwaysOnSampler() }));
+    const system = new ActorSystem({ onError: () => {} });
+    systems.push(system);
+    let now = 1_000_000;
+    const debug = new DebugSampling({ now: () => now, actorKey: (kind, id) => (kind === 'session' ? id : undefined) });
+    const transport = new Transport(system, { tracer: tracing.tracer, debug }).install();
+    const log: Array<string | undefined> = [];
+    const s = system.spawn(session(log));
+    expect(transport.inboundBare).toBe(false);
+    s.cast({ type: 'before' });
+    await settle(system);
+    debug.enable(s.address.id, 60_000);
+    expect(transport.inboundBare).toBe(true);
+    s.cast({ type: 'during' });
+    await settle(system);
+    now += 60_001; // the window closes by itself
+    s.cast({ type: 'after' });
+    await settle(system);
+    const handled = byName(tracing.spans(), 'process session');
+    expect(handled.map((sp) => sp.attributes[ATTR_MESSAGE_KIND])).toEqual(['during']);
+    expect(parentId(handled[0]!)).toBeUndefined();
+    expect(log).toEqual([undefined, handled[0]!.spanContext().spanId, undefined]);
+    expect(transport.inboundBare).toBe(false);
   });
 });
 

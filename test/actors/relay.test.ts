@@ -1,0 +1,77 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { ActorSystem, type Behaviour, Envelope, type Interceptor } from '../../actors/index.js';
+import { settle } from '../support/actors.js';
+
+const systems: ActorSystem[] = [];
+afterEach(() => {
+  for (const s of systems.splice(0)) s.shutdown();
+});
+
+type P = { cast: string };
+
+function recorder(received: string[]): Behaviour<null, P> {
+  return { kind: 'rec', init: () => null, handleCast: (msg) => void received.push(msg) };
+}
+
+/** An interceptor that logs what it is called with and tags what it hands on. */
+function tagging(name: string, calls: string[], inboundBare?: boolean): Interceptor & { inboundBare?: boolean } {
+  return {
+    inboundBare,
+    inbound(_entry, _actor, payload, handle) {
+      const message = payload instanceof Envelope ? (payload.message as string) : (payload as string);
+      calls.push(`${name}:${payload instanceof Envelope ? 'envelope' : 'bare'}:${message}`);
+      return handle(payload instanceof Envelope ? new Envelope(`${message}+${name}`, payload.carrier) : `${message}+${name}`);
+    },
+  };
+}
+
+describe('Relay: the one relay point', () => {
+  it('an interceptor that is only for envelopes is not called for bare payloads, and may change its mind at any time', async () => {
+    const system = new ActorSystem();
+    systems.push(system);
+    const calls: string[] = [];
+    const received: string[] = [];
+    const only = tagging('t', calls, false);
+    system.relay.use(only);
+    const ref = system.spawn(recorder(received));
+    ref.cast('bare');
+    system.deliver(ref.address, 'cast', new Envelope('wrapped'));
+    await settle(system);
+    only.inboundBare = true;
+    ref.cast('bare again');
+    await settle(system);
+    expect(calls).toEqual(['t:envelope:wrapped', 't:bare:bare again']);
+    expect(received).toEqual(['bare', 'wrapped+t', 'bare again+t']);
+  });
+
+  it('in a chain, an envelope-only interceptor is passed over for bare payloads and the others still run, in order', async () => {
+    const system = new ActorSystem();
+    systems.push(system);
+    const calls: string[] = [];
+    const received: string[] = [];
+    system.relay.use(tagging('a', calls));
+    system.relay.use(tagging('b', calls, false));
+    system.relay.use(tagging('c', calls));
+    const ref = system.spawn(recorder(received));
+    ref.cast('m');
+    system.deliver(ref.address, 'cast', new Envelope('e'));
+    await settle(system);
+    expect(calls).toEqual(['a:bare:m', 'c:bare:m+a', 'a:envelope:e', 'b:envelope:e+a', 'c:envelope:e+a+b']);
+    expect(received).toEqual(['m+a+c', 'e+a+b+c']);
+  });
+
+  it('one outbound interceptor or several: each sees what the previous one returned', async () => {
+    const system = new ActorSystem();
+    systems.push(system);
+    const received: string[] = [];
+    const ref = system.spawn(recorder(received));
+    const removeX = system.relay.use({ outbound: (m) => `${m as string}+x` });
+    ref.cast('one');
+    system.relay.use({ outbound: (m) => `${m as string}+y` });
+    ref.cast('two');
+    removeX();
+    ref.cast('three');
+    await settle(system);
+    expect(received).toEqual(['one+x', 'two+x+y', 'three+y']);
+  });
+});
