@@ -75,8 +75,8 @@ async function main(): Promise<void> {
     // EADDRINUSE, EACCES: the operator's to fix, stated plainly.
     fail(1, `cannot listen on ${config.host}:${config.port}: ${(err as Error).message}`);
   }
-  process.stdout.write(banner(config, server, base, seeded));
-
+  // Handlers first, banner second: whoever reads the banner may signal at
+  // once, and a signal that arrives before its handler kills the process.
   let stopping = false;
   const stop = (signal: NodeJS.Signals): void => {
     if (stopping) fail(1, `${signal} again: exiting without finishing the shutdown`);
@@ -91,6 +91,7 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
+  process.stdout.write(banner(config, server, base, seeded));
 }
 
 main().catch((err: unknown) => fail(1, `guildhall failed to start: ${String((err as Error)?.stack ?? err)}`));
