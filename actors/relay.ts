@@ -1,7 +1,7 @@
 // The one relay point every actor-to-actor message passes through. The
 // tracing layer plugs in here as an interceptor, so this runtime never imports
 // OpenTelemetry.
-import { Envelope } from './envelope.js';
+import { isEnvelope } from './envelope.js';
 import type { MailboxEntry, MessageOp } from './mailbox.js';
 import type { Address } from './ref.js';
 
@@ -60,13 +60,13 @@ export class Relay {
     if (chain.length === 0) return handle(payload);
     if (chain.length === 1) {
       const only = chain[0]!;
-      if (only.inboundBare === false && !(payload instanceof Envelope)) return handle(payload);
+      if (only.inboundBare === false && !isEnvelope(payload)) return handle(payload);
       return only.inbound!(entry, actor, payload, handle);
     }
     const step = (i: number, p: unknown): unknown => {
       if (i === chain.length) return handle(p);
       const next = chain[i]!;
-      if (next.inboundBare === false && !(p instanceof Envelope)) return step(i + 1, p);
+      if (next.inboundBare === false && !isEnvelope(p)) return step(i + 1, p);
       return next.inbound!(entry, actor, p, (q) => step(i + 1, q));
     };
     return step(0, payload);

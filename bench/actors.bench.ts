@@ -61,12 +61,14 @@ class CountingExporter implements SpanExporter {
 }
 
 function tracingSetup() {
-  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+  const contextManager = new AsyncLocalStorageContextManager().enable();
+  context.setGlobalContextManager(contextManager);
   const provider = new BasicTracerProvider({
     sampler: new FanoutSampler({ delegate: new AlwaysOnSampler() }),
     spanProcessors: [new BatchSpanProcessor(new CountingExporter(), { maxQueueSize: 65_536, maxExportBatchSize: 4096, scheduledDelayMillis: 50 })],
   });
-  return { provider, tracer: provider.getTracer('bench') };
+  // The Transport reads the context manager directly, as the server's does (tracing/setup.ts).
+  return { provider, tracer: provider.getTracer('bench'), contextManager };
 }
 
 /**
@@ -75,9 +77,9 @@ function tracingSetup() {
  * sender runs inside a trace that is not sampled.
  */
 async function sendHandle(traced: boolean): Promise<number> {
-  const { tracer } = tracingSetup();
+  const { tracer, contextManager } = tracingSetup();
   const system = new ActorSystem();
-  if (traced) new Transport(system, { tracer }).install();
+  if (traced) new Transport(system, { tracer, contextManager }).install();
   let seen = 0;
   let target = 0;
   let resolve: () => void = () => {};
@@ -116,9 +118,9 @@ async function sendHandle(traced: boolean): Promise<number> {
  * (what export costs is in the server benchmark, npm run bench).
  */
 async function fanout(mode: 'untraced' | 'sampled' | 'naive'): Promise<number> {
-  const { provider, tracer } = tracingSetup();
+  const { provider, tracer, contextManager } = tracingSetup();
   const system = new ActorSystem();
-  const transport = new Transport(system, { tracer, sampler: new FanoutSampler({ k: mode === 'naive' ? FANOUT * 10 : 10 }), enabled: mode !== 'untraced' });
+  const transport = new Transport(system, { tracer, contextManager, sampler: new FanoutSampler({ k: mode === 'naive' ? FANOUT * 10 : 10 }), enabled: mode !== 'untraced' });
   if (mode !== 'untraced') transport.install();
   let seen = 0;
   let resolve: () => void = () => {};

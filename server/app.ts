@@ -106,7 +106,13 @@ export async function createServer(config: Config, options: CreateServerOptions 
   const system = new ActorSystem({
     onError: (err, where, address) => logger.error({ err, where, actor: `${address.kind}:${address.id}` }, 'actor failed'),
   });
-  const transport = new Transport(system, { tracer: tracing.tracer, sampler: tracing.sampler, enabled: tracing.enabled, debug: debug.sampling });
+  const transport = new Transport(system, {
+    tracer: tracing.tracer,
+    sampler: tracing.sampler,
+    enabled: tracing.enabled,
+    debug: debug.sampling,
+    contextManager: tracing.contextManager,
+  });
   // The gateway is attached once the app is ready; metrics read it through this holder.
   const attached: { gateway?: GatewayServer } = {};
   const sessions = new SessionDirectory();

@@ -8,7 +8,8 @@
 //   OTEL_TRACES_EXPORTER=otlp) switch on OTLP/gRPC export through a bounded,
 //   counting batch processor; OTEL_BSP_* size it.
 import { randomUUID } from 'node:crypto';
-import { type Tracer, trace } from '@opentelemetry/api';
+import { type ContextManager, type Tracer, trace } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import {
@@ -114,6 +115,12 @@ export interface Tracing {
   readonly tracer: Tracer;
   readonly sampler: FanoutSampler;
   readonly provider: NodeTracerProvider | undefined;
+  /**
+   * The context manager this setup made and registered (none when `register`
+   * was false), for the Transport to read directly; it checks first that this
+   * is the manager in use.
+   */
+  readonly contextManager: ContextManager | undefined;
   /** The OTLP endpoint spans go to, if any. */
   readonly otlpEndpoint: string | undefined;
   /** Export counters (queued, exported, dropped, failed) when exporting. */
@@ -136,6 +143,7 @@ export function startTracing(options: TracingOptions = {}): Tracing {
       tracer: trace.getTracer(TRACER_NAME),
       sampler,
       provider: undefined,
+      contextManager: undefined,
       otlpEndpoint: undefined,
       exportStats: () => undefined,
       describe: () => 'tracing disabled (OTEL_SDK_DISABLED=true)',
@@ -164,7 +172,11 @@ export function startTracing(options: TracingOptions = {}): Tracing {
     sampler,
     spanProcessors: processors,
   });
-  if (options.register ?? true) provider.register();
+  let contextManager: ContextManager | undefined;
+  if (options.register ?? true) {
+    contextManager = new AsyncLocalStorageContextManager();
+    provider.register({ contextManager });
+  }
   const tracer = provider.getTracer(TRACER_NAME);
 
   return {
@@ -172,6 +184,7 @@ export function startTracing(options: TracingOptions = {}): Tracing {
     tracer,
     sampler,
     provider,
+    contextManager,
     otlpEndpoint,
     exportStats: () => exportProcessor?.stats(),
     describe: () => `tracing on: ${sampler.toString()}; export ${otlpEndpoint ? `OTLP/gRPC to ${otlpEndpoint}` : exportOn ? 'to a custom exporter' : 'off'}`,

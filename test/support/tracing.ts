@@ -10,21 +10,22 @@ import {
   SimpleSpanProcessor,
 } from '@opentelemetry/sdk-trace-base';
 
-let contextManagerSet = false;
+let contextManager: AsyncLocalStorageContextManager | undefined;
 
-/** Installs the AsyncLocalStorage context manager once per process (it is global). */
-export function ensureContextManager(): void {
-  if (contextManagerSet) return;
-  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
-  contextManagerSet = true;
+/** Installs the AsyncLocalStorage context manager once per process (it is global) and returns it. */
+export function ensureContextManager(): AsyncLocalStorageContextManager {
+  if (contextManager) return contextManager;
+  contextManager = new AsyncLocalStorageContextManager().enable();
+  context.setGlobalContextManager(contextManager);
+  return contextManager;
 }
 
 export function makeTracing(sampler: Sampler = new AlwaysOnSampler()) {
-  ensureContextManager();
+  const contextManager = ensureContextManager();
   const exporter = new InMemorySpanExporter();
   const provider = new BasicTracerProvider({ sampler, spanProcessors: [new SimpleSpanProcessor(exporter)] });
   const tracer = provider.getTracer('test');
-  return { exporter, provider, tracer, spans: (): ReadableSpan[] => exporter.getFinishedSpans() };
+  return { exporter, provider, tracer, contextManager, spans: (): ReadableSpan[] => exporter.getFinishedSpans() };
 }
 
 export function parentId(span: ReadableSpan): string | undefined {

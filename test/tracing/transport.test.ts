@@ -1,7 +1,8 @@
 import { type Span, SpanKind, SpanStatusCode, context, trace } from '@opentelemetry/api';
 import { AlwaysOnSampler, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ActorSystem, type ActorRef, type Behaviour, Envelope, type Interceptor } from '../../actors/index.js';
+import { ActorSystem, type ActorRef, type Behaviour, Envelope, type Interceptor, isEnvelope } from '../../actors/index.js';
 import {
   ATTR_FANOUT_ADJUSTED_COUNT,
   ATTR_FANOUT_RATE,
@@ -25,7 +26,8 @@ function setup(k = 10) {
   const tracing = makeTracing(new FanoutSampler({ k, delegate: new AlwaysOnSampler() }));
   const system = new ActorSystem({ onError: () => {} });
   systems.push(system);
-  const transport = new Transport(system, { tracer: tracing.tracer, sampler: new FanoutSampler({ k }) }).install();
+  // The registered context manager, read directly, as the server sets it up.
+  const transport = new Transport(system, { tracer: tracing.tracer, sampler: new FanoutSampler({ k }), contextManager: tracing.contextManager }).install();
   return { ...tracing, system, transport };
 }
 
@@ -196,6 +198,21 @@ describe('Transport: context through mailboxes', () => {
     const spanIdOf = (ctx: typeof a) => trace.getSpan(ctx)!.spanContext().spanId;
     const expected = [...order.map((ctx) => (ctx === unsampled ? undefined : spanIdOf(ctx))), undefined, spanIdOf(a)];
     expect(seen.map((p) => (p instanceof Envelope ? p.carrier!.traceparent.split('-')[2] : undefined))).toEqual(expected);
+  });
+
+  it('reads the active context through the API when given a context manager that is not the registered one', async () => {
+    const { tracer } = makeTracing();
+    const system = new ActorSystem({ onError: () => {} });
+    systems.push(system);
+    const seen = recordPayloads(system);
+    new Transport(system, { tracer, contextManager: new AsyncLocalStorageContextManager().enable() }).install();
+    const s = system.spawn(session([]));
+    const span = tracer.startSpan('sampled');
+    context.with(trace.setSpan(context.active(), span), () => s.cast({ type: 'm' }));
+    span.end();
+    await settle(system);
+    expect(seen).toHaveLength(1);
+    expect(isEnvelope(seen[0]) && seen[0].carrier?.traceparent.split('-')[2]).toBe(span.spanContext().spanId);
   });
 
   it('switched off: no carriers and no actor spans, and it interoperates both ways', async () => {
