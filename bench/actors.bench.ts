@@ -3,10 +3,13 @@
 // Each case runs in a fresh child process, so the JIT's view of one case (say,
 // a relay with no interceptor) never shapes another's (a relay with the
 // Transport installed): tracing on and tracing off are different deployments.
-// Cases are interleaved, round by round, in a rotating order; every figure is
-// the median over rounds (each round's own figure is a median too), with min
-// and max. The last line printed is one JSON object with the raw figures and
-// the ratios.
+// Cases that a ratio compares run back to back in each round, in alternating
+// order, and each ratio is the median of its per-round ratios, with min and
+// max: this shared machine's speed drifts by tens of percent within minutes,
+// which an unpaired ratio of medians takes for a difference between cases.
+// Every per-case figure is the median over rounds (each round's own figure is
+// a median too). The last line printed is one JSON object with the raw
+// figures and the ratios.
 //
 //   npm run bench:actors               (ROUNDS=7 by default; QUICK=1 for a short run)
 import { spawnSync } from 'node:child_process';
@@ -210,34 +213,45 @@ function runChild(name: Case): number {
   return ns;
 }
 
+/** Cases that ratios compare, run back to back within a round. */
+const GROUPS: readonly (readonly Case[])[] = [
+  ['send_handle_untraced', 'send_handle_unsampled'],
+  ['fanout_untraced', 'fanout_sampled', 'fanout_naive'],
+  ['extract_propagator', 'extract_fastpath'],
+];
+
+/** Each ratio: [numerator, denominator], from the same round. */
+const RATIOS = {
+  unsampled_over_untraced: ['send_handle_unsampled', 'send_handle_untraced'],
+  fanout_sampled_over_untraced: ['fanout_sampled', 'fanout_untraced'],
+  naive_over_untraced: ['fanout_naive', 'fanout_untraced'],
+  fastpath_speedup: ['extract_propagator', 'extract_fastpath'],
+} as const satisfies Record<string, readonly [Case, Case]>;
+
+const rotate = <T,>(xs: readonly T[], by: number): T[] => xs.map((_, i) => xs[(i + by) % xs.length]!);
+const spread = (xs: number[], digits: number) => ({ median: +median(xs).toFixed(digits), min: +Math.min(...xs).toFixed(digits), max: +Math.max(...xs).toFixed(digits) });
+
 async function main(): Promise<void> {
-  const samples: Record<string, number[]> = {};
+  const samples = {} as Record<Case, number[]>;
+  for (const name of CASES) samples[name] = [];
   for (let round = 0; round < ROUNDS; round++) {
-    // Rotate the order each round so drift hurts no case more than another.
-    const order = CASES.map((_, i) => CASES[(i + round) % CASES.length]!);
-    for (const name of order) (samples[name] ??= []).push(runChild(name));
+    // Rotate groups and the cases within them, so drift favours no case.
+    for (const group of rotate(GROUPS, round)) for (const name of rotate(group, round)) samples[name].push(runChild(name));
     process.stderr.write(`round ${round + 1}/${ROUNDS} done\n`);
   }
   const ns: Record<string, { median: number; min: number; max: number; per_second: number }> = {};
-  for (const [name, xs] of Object.entries(samples)) {
-    const m = median(xs);
-    ns[name] = { median: +m.toFixed(2), min: +Math.min(...xs).toFixed(2), max: +Math.max(...xs).toFixed(2), per_second: Math.round(1e9 / m) };
-  }
-  const r = (a: Case, b: Case) => +(ns[a]!.median / ns[b]!.median).toFixed(3);
+  for (const name of CASES) ns[name] = { ...spread(samples[name], 2), per_second: Math.round(1e9 / median(samples[name])) };
+  const ratios: Record<string, { median: number; min: number; max: number }> = {};
+  for (const [key, [a, b]] of Object.entries(RATIOS)) ratios[key] = spread(samples[a].map((x, round) => x / samples[b][round]!), 3);
   const result = {
     node: process.version,
     rounds: ROUNDS,
-    method: 'each case in a fresh process per round; rounds interleaved in rotating order; medians over rounds',
+    method: 'each case in a fresh process; compared cases back to back in each round, order alternating; ratios are medians of per-round ratios',
     send_handle_batches: BATCHES,
     fanout_size: FANOUT,
     broadcasts_per_case: BROADCASTS,
     ns_per_message: ns,
-    ratios: {
-      unsampled_over_untraced: r('send_handle_unsampled', 'send_handle_untraced'),
-      fanout_sampled_over_untraced: r('fanout_sampled', 'fanout_untraced'),
-      naive_over_untraced: r('fanout_naive', 'fanout_untraced'),
-      fastpath_speedup: r('extract_propagator', 'extract_fastpath'),
-    },
+    ratios,
     targets: { unsampled_over_untraced: '<= 1.05', fanout_sampled_over_untraced: '<= 1.05', fastpath_speedup: '>= 20' },
   };
   console.log(JSON.stringify(result));
