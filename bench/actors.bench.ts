@@ -12,8 +12,8 @@
 // before a timed broadcast left its concurrent sweeping and cold caches in the
 // timed window, which charged whatever ran first (the sampled broadcast's
 // span and context switch) several times its cost; GC now runs as the
-// allocations of each case call for it, as in a server. The last line printed is one JSON object with the raw
-// figures and the ratios.
+// allocations of each case call for it, as in a server. The last line printed
+// is one JSON object with the raw figures and the ratios.
 //
 //   npm run bench:actors               (ROUNDS=7 by default; QUICK=1 for a short run)
 import { spawnSync } from 'node:child_process';

@@ -65,12 +65,6 @@ export interface GuildhallServer {
 }
 
 /**
- * Whether a working context manager is installed. The first server registers
- * the SDK globally (which installs AsyncLocalStorage, needed for
- * `context.with`); later ones in the same process must not try again. Our
- * code never uses the global tracer, so the later ones lose nothing.
- */
-/**
  * Operator endpoints never start a trace: looking at traces (or scraping
  * metrics, or a container health check every few seconds) must not fill the
  * viewer and the collector with traces of looking.
@@ -80,6 +74,13 @@ function isOperatorRequest(attributes: Attributes): boolean {
   return typeof path === 'string' && (path === '/metrics' || path === '/healthz' || path === '/debug' || path.startsWith('/debug/'));
 }
 
+/**
+ * Whether a working context manager is installed. The first server registers
+ * the SDK globally (which installs AsyncLocalStorage, needed for
+ * `context.with`); later ones in the same process must not try again. Our
+ * code never uses the global tracer, so the later ones lose nothing (their
+ * Transport reads the context through the API instead of the manager).
+ */
 function contextManagerInstalled(): boolean {
   const key = createContextKey('guildhall.context-probe');
   return context.with(ROOT_CONTEXT.setValue(key, true), () => context.active().getValue(key) === true);
