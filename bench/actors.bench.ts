@@ -19,10 +19,10 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { ROOT_CONTEXT, context, defaultTextMapGetter, trace } from '@opentelemetry/api';
-import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { AlwaysOnSampler, BasicTracerProvider, BatchSpanProcessor, type ReadableSpan, type SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { ActorSystem } from '../actors/index.js';
+import { ScopedContextManager } from '../tracing/context-manager.js';
 import { FanoutSampler } from '../tracing/fanout-sampler.js';
 import { isSampledTraceparent } from '../tracing/traceparent.js';
 import { Transport } from '../tracing/transport.js';
@@ -68,13 +68,13 @@ class CountingExporter implements SpanExporter {
 }
 
 function tracingSetup() {
-  const contextManager = new AsyncLocalStorageContextManager().enable();
+  const contextManager = new ScopedContextManager().enable();
   context.setGlobalContextManager(contextManager);
   const provider = new BasicTracerProvider({
     sampler: new FanoutSampler({ delegate: new AlwaysOnSampler() }),
     spanProcessors: [new BatchSpanProcessor(new CountingExporter(), { maxQueueSize: 65_536, maxExportBatchSize: 4096, scheduledDelayMillis: 50 })],
   });
-  // The Transport reads the context manager directly, as the server's does (tracing/setup.ts).
+  // The server's context manager, read directly by the Transport (tracing/setup.ts).
   return { provider, tracer: provider.getTracer('bench'), contextManager };
 }
 

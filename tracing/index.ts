@@ -1,6 +1,7 @@
 // Public API of the tracing layer: the Transport, fanout sampling, the
 // traceparent fast path, tracer setup, export and the built-in trace store.
 export { Transport, type TransportOptions, type FanoutOptions, type FanoutResult } from './transport.js';
+export { ScopedContextManager } from './context-manager.js';
 export { FanoutSampler, DEFAULT_FANOUT_K, type FanoutSamplerOptions } from './fanout-sampler.js';
 export { DebugSampling, type DebugSamplingOptions, type DebugWindow } from './debug-sampling.js';
 export { DebugSampler, type DebugSamplerOptions, ATTR_DEBUG_SAMPLED, DEBUG_TRACESTATE_KEY, DEBUG_TRACESTATE_VALUE } from './debug-sampler.js';

@@ -9,7 +9,6 @@
 //   counting batch processor; OTEL_BSP_* size it.
 import { randomUUID } from 'node:crypto';
 import { type ContextManager, type Tracer, trace } from '@opentelemetry/api';
-import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import {
@@ -24,6 +23,7 @@ import {
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import { z } from 'zod';
 import { CountingBatchSpanProcessor, type BatchProcessorStats } from './batch-processor.js';
+import { ScopedContextManager } from './context-manager.js';
 import { TRACER_NAME } from './conventions.js';
 import { DEFAULT_FANOUT_K, FanoutSampler } from './fanout-sampler.js';
 
@@ -174,7 +174,7 @@ export function startTracing(options: TracingOptions = {}): Tracing {
   });
   let contextManager: ContextManager | undefined;
   if (options.register ?? true) {
-    contextManager = new AsyncLocalStorageContextManager();
+    contextManager = new ScopedContextManager();
     provider.register({ contextManager });
   }
   const tracer = provider.getTracer(TRACER_NAME);

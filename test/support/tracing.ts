@@ -1,6 +1,5 @@
 // A real tracer provider with an in-memory exporter, for span assertions.
 import { context } from '@opentelemetry/api';
-import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import {
   AlwaysOnSampler,
   BasicTracerProvider,
@@ -9,13 +8,14 @@ import {
   type Sampler,
   SimpleSpanProcessor,
 } from '@opentelemetry/sdk-trace-base';
+import { ScopedContextManager } from '../../tracing/index.js';
 
-let contextManager: AsyncLocalStorageContextManager | undefined;
+let contextManager: ScopedContextManager | undefined;
 
-/** Installs the AsyncLocalStorage context manager once per process (it is global) and returns it. */
-export function ensureContextManager(): AsyncLocalStorageContextManager {
+/** Installs the server's context manager once per process (it is global) and returns it. */
+export function ensureContextManager(): ScopedContextManager {
   if (contextManager) return contextManager;
-  contextManager = new AsyncLocalStorageContextManager().enable();
+  contextManager = new ScopedContextManager().enable();
   context.setGlobalContextManager(contextManager);
   return contextManager;
 }
