@@ -32,8 +32,13 @@ type DisposeToken = ReturnType<AsyncLocalStorageContextManager['attach']>;
 /** True when re-entering a running resource restores its own store (AsyncContextFrame). */
 function storesFollowFrames(): boolean {
   const als = new AsyncLocalStorage<string>();
-  const resource = als.run('resource', () => new AsyncResource('guildhall.context-probe'));
-  return resource.runInAsyncScope(() => als.run('inner', () => resource.runInAsyncScope(() => als.getStore()))) === 'resource';
+  try {
+    const resource = als.run('resource', () => new AsyncResource('guildhall.context-probe'));
+    return resource.runInAsyncScope(() => als.run('inner', () => resource.runInAsyncScope(() => als.getStore()))) === 'resource';
+  } finally {
+    // On async hooks every enabled store is copied into each new async resource: leave none behind.
+    als.disable();
+  }
 }
 
 let remembering: boolean | undefined;
