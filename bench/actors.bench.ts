@@ -38,6 +38,7 @@ const PARSES = QUICK ? 500_000 : 2_000_000;
 const CASES = [
   'send_handle_untraced',
   'send_handle_unsampled',
+  'send_handle_no_trace',
   'fanout_untraced',
   'fanout_sampled',
   'fanout_naive',
@@ -80,13 +81,16 @@ function tracingSetup() {
 
 /**
  * Send -> handle, per message: batches of BATCH casts to one actor, each
- * awaited until handled. `unsampled`: the Transport is installed and the
- * sender runs inside a trace that is not sampled.
+ * awaited until handled. `untraced`: no Transport. `unsampled`: the Transport
+ * is installed and the sender runs inside a trace that is not sampled (in its
+ * `context.with()`). `no_trace`: the Transport is installed and the sender is
+ * in no trace at all, outside any `with()`, as a handler of a bare message
+ * is: there every send reads the context from AsyncLocalStorage.
  */
-async function sendHandle(traced: boolean): Promise<number> {
+async function sendHandle(mode: 'untraced' | 'unsampled' | 'no_trace'): Promise<number> {
   const { tracer, contextManager } = tracingSetup();
   const system = new ActorSystem();
-  if (traced) new Transport(system, { tracer, contextManager }).install();
+  if (mode !== 'untraced') new Transport(system, { tracer, contextManager }).install();
   let seen = 0;
   let target = 0;
   let resolve: () => void = () => {};
@@ -108,7 +112,7 @@ async function sendHandle(traced: boolean): Promise<number> {
     const done = new Promise<void>((r) => (resolve = r));
     target += BATCH;
     const t0 = process.hrtime.bigint();
-    if (traced) context.with(unsampled, send);
+    if (mode === 'unsampled') context.with(unsampled, send);
     else send();
     await done;
     // The first 20 batches warm the JIT up.
@@ -185,9 +189,11 @@ function extract(mode: 'propagator' | 'fastpath'): number {
 async function child(name: Case): Promise<number> {
   switch (name) {
     case 'send_handle_untraced':
-      return sendHandle(false);
+      return sendHandle('untraced');
     case 'send_handle_unsampled':
-      return sendHandle(true);
+      return sendHandle('unsampled');
+    case 'send_handle_no_trace':
+      return sendHandle('no_trace');
     case 'fanout_untraced':
       return fanout('untraced');
     case 'fanout_sampled':
@@ -218,7 +224,7 @@ function runChild(name: Case): number {
 
 /** Cases that ratios compare, run back to back within a round. */
 const GROUPS: readonly (readonly Case[])[] = [
-  ['send_handle_untraced', 'send_handle_unsampled'],
+  ['send_handle_untraced', 'send_handle_unsampled', 'send_handle_no_trace'],
   ['fanout_untraced', 'fanout_sampled', 'fanout_naive'],
   ['extract_propagator', 'extract_fastpath'],
 ];
@@ -226,6 +232,7 @@ const GROUPS: readonly (readonly Case[])[] = [
 /** Each ratio: [numerator, denominator], from the same round. */
 const RATIOS = {
   unsampled_over_untraced: ['send_handle_unsampled', 'send_handle_untraced'],
+  no_trace_over_untraced: ['send_handle_no_trace', 'send_handle_untraced'],
   fanout_sampled_over_untraced: ['fanout_sampled', 'fanout_untraced'],
   naive_over_untraced: ['fanout_naive', 'fanout_untraced'],
   fastpath_speedup: ['extract_propagator', 'extract_fastpath'],
