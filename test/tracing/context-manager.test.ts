@@ -143,6 +143,38 @@ describe.each(implementations)('%s', (_name, make) => {
     expect(m.active()).toBe(ROOT_CONTEXT);
   });
 
+  it('reads ROOT outside with() before and after one, in the same resource', () => {
+    const m = make();
+    const seen = [nameOf(m.active())];
+    m.with(named('a'), () => seen.push(nameOf(m.active())));
+    seen.push(nameOf(m.active()));
+    expect(seen).toEqual(['root', 'a', 'root']);
+  });
+
+  it('follows attach() and dispose() outside any with()', async () => {
+    const m = make();
+    // In a resource of its own, so the attach cannot reach the test runner's context.
+    const seen = await new Promise<unknown[]>((resolve) =>
+      setImmediate(() => {
+        const before = nameOf(m.active());
+        const token = m.attach(named('b'));
+        const attached = nameOf(m.active());
+        token.dispose();
+        resolve([before, attached, nameOf(m.active())]);
+      }),
+    );
+    expect(seen).toEqual(['root', 'b', 'root']);
+  });
+
+  it('gives each of many resources its own context, read after read', async () => {
+    const m = make();
+    const names = ['a', 'b', 'c', 'd'];
+    const seen = await Promise.all(
+      names.map((n) => m.with(named(n), () => new Promise<unknown[]>((resolve) => setImmediate(() => resolve([nameOf(m.active()), nameOf(m.active())]))))),
+    );
+    expect(seen).toEqual(names.map((n) => [n, n]));
+  });
+
   it('is ROOT everywhere once disabled', () => {
     const m = make();
     const inside = m.with(named('a'), () => {
@@ -169,5 +201,16 @@ it('agrees with the reference when a running resource is re-entered inside with(
     return resource.runInAsyncScope(() => m.with(named('a'), () => resource.runInAsyncScope(() => nameOf(m.active()))));
   };
   const [reference, scoped] = implementations.map(([, make]) => reenter(make()));
+  expect(scoped).toBe(reference);
+});
+
+it('agrees with the reference when attach() inside with() changes another resource', () => {
+  const scenario = (m: Manager) => {
+    const other = new AsyncResource('test');
+    other.runInAsyncScope(() => m.active());
+    m.with(named('a'), () => other.runInAsyncScope(() => m.attach(named('d'))));
+    return other.runInAsyncScope(() => nameOf(m.active()));
+  };
+  const [reference, scoped] = implementations.map(([, make]) => scenario(make()));
   expect(scoped).toBe(reference);
 });
