@@ -168,8 +168,9 @@ export class ClientDriver {
     return (await this.ask<{ connected: number }>({ cmd: 'connect' }, 'connected', 300_000)).connected;
   }
 
-  async burst(messages: number, rate: number): Promise<BurstResult> {
-    return (await this.ask<{ result: BurstResult }>({ cmd: 'burst', messages, rate }, 'burst-done', 120_000)).result;
+  /** `unsampled`: the posts ask the server not to trace them (Guildhall servers only). */
+  async burst(messages: number, rate: number, unsampled = false): Promise<BurstResult> {
+    return (await this.ask<{ result: BurstResult }>({ cmd: 'burst', messages, rate, unsampled }, 'burst-done', 120_000)).result;
   }
 
   async close(): Promise<void> {

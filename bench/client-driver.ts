@@ -10,12 +10,12 @@ import { FloorClient } from './floor-client.js';
 export type DriverCommand =
   | { cmd: 'setup'; kind: 'guildhall' | 'floor'; url: string; sessions: number; users: number; workers: number; connectRate: number; seed: number }
   | { cmd: 'connect' }
-  | { cmd: 'burst'; messages: number; rate: number }
+  | { cmd: 'burst'; messages: number; rate: number; unsampled?: boolean }
   | { cmd: 'close' };
 
 interface Driver {
   connect(): Promise<number>;
-  burst(messages: number, rate: number): ReturnType<BroadcastDriver['burst']>;
+  burst(messages: number, rate: number, timeoutMs?: number, maxInFlight?: number, unsampled?: boolean): ReturnType<BroadcastDriver['burst']>;
   close(): Promise<void>;
 }
 
@@ -39,7 +39,7 @@ async function handle(msg: DriverCommand): Promise<object> {
     case 'connect':
       return { ev: 'connected', connected: await driver!.connect() };
     case 'burst':
-      return { ev: 'burst-done', result: await driver!.burst(msg.messages, msg.rate) };
+      return { ev: 'burst-done', result: await driver!.burst(msg.messages, msg.rate, undefined, undefined, msg.unsampled) };
     case 'close':
       await driver?.close();
       setTimeout(() => process.exit(0), 100);

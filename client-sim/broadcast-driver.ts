@@ -86,14 +86,17 @@ export class BroadcastDriver {
     return stats.complete;
   }
 
-  /** Sends `messages` messages at `perSecond` (at most `maxInFlight` at once) and waits until every due delivery arrived. */
-  async burst(messages: number, perSecond: number, timeoutMs = 60_000, maxInFlight = 16): Promise<BurstResult> {
+  /**
+   * Sends `messages` messages at `perSecond` (at most `maxInFlight` at once) and waits until every due delivery arrived.
+   * `unsampled`: the posts ask the server not to trace them (trace-flags 00).
+   */
+  async burst(messages: number, perSecond: number, timeoutMs = 60_000, maxInFlight = 16, unsampled = false): Promise<BurstResult> {
     const n = ++this.bursts;
     const before = await this.totals();
     await this.pool.resetHistograms();
     const sentBefore = { ...this.sent };
     const started = now();
-    await pacedUntil(messages, perSecond, started + timeoutMs, (i) => sendTrackedMessage(this.world, this.rest, this.pool, this.rng, this.sent, 0, `x${n}-${i}`), maxInFlight);
+    await pacedUntil(messages, perSecond, started + timeoutMs, (i) => sendTrackedMessage(this.world, this.rest, this.pool, this.rng, this.sent, 0, `x${n}-${i}`, undefined, { unsampled }), maxInFlight);
     await this.pool.waitFor((s) => s.outstanding <= 0, Math.max(0, started + timeoutMs - now()), 5);
     const wallS = (now() - started) / 1000;
     const after = await this.totals();

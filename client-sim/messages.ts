@@ -3,7 +3,7 @@
 // send time before each attempt (a 429 retry moves it) and the outcome after.
 import { now } from './clock.js';
 import type { SessionPool } from './pool.js';
-import type { RestClient } from './rest.js';
+import type { RequestOptions, RestClient } from './rest.js';
 import type { Rng } from './rng.js';
 import type { World } from './world.js';
 
@@ -23,6 +23,7 @@ export async function sendTrackedMessage(
   guild: number,
   key: string,
   onFailure: (err: Error) => void = () => {},
+  request: Pick<RequestOptions, 'unsampled'> = {},
 ): Promise<boolean> {
   const g = world.guilds[guild]!;
   const author = world.users[rng.pick(g.members)]!;
@@ -31,6 +32,7 @@ export async function sendTrackedMessage(
       token: author.token,
       body: { content: `sim:${key} message ${key} from ${author.username}` },
       route: 'POST /channels/{id}/messages',
+      unsampled: request.unsampled,
       beforeAttempt: () => pool.register({ key, kind: 'message', guildIds: [g.id], sentAt: now() }),
     });
     pool.complete(key, now());

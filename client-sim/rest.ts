@@ -2,7 +2,7 @@
 // and a `traceparent` header per request, Discord's 429 handling (wait
 // `retry_after`, try again, a bounded number of times), and the latency of
 // every attempt in the `rest` histogram.
-import { ROOT_CONTEXT, SpanKind, SpanStatusCode, context, trace } from '@opentelemetry/api';
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, TraceFlags, context, trace } from '@opentelemetry/api';
 import { now, sleep } from './clock.js';
 import type { HistogramSet } from './histograms.js';
 import type { SimTracing } from './tracing.js';
@@ -36,6 +36,12 @@ export interface RequestOptions {
   histogram?: string;
   /** Called right before every attempt (the message sender re-announces its send time). */
   beforeAttempt?: (attempt: number) => void;
+  /**
+   * Sends the trace context with the sampled flag cleared (trace-flags 00), so
+   * the server leaves this request out of its traces: a benchmark can compare
+   * sampled and unsampled broadcasts in one server.
+   */
+  unsampled?: boolean;
 }
 
 /** 429s waited out per request at most; each waits what the server asks. */
@@ -71,7 +77,8 @@ export class RestClient {
   private async attempt(method: string, path: string, route: string, options: RequestOptions) {
     // Each request is its own trace root: a load run is thousands of independent user actions.
     const span = this.tracing.tracer.startSpan(route, { kind: SpanKind.CLIENT, attributes: { 'http.request.method': method, 'url.path': path } }, ROOT_CONTEXT);
-    const headers: Record<string, string> = { ...this.tracing.headersFor(span) };
+    const propagated = options.unsampled ? trace.wrapSpanContext({ ...span.spanContext(), traceFlags: TraceFlags.NONE }) : span;
+    const headers: Record<string, string> = { ...this.tracing.headersFor(propagated) };
     if (options.token !== undefined) headers.authorization = `Bot ${options.token}`;
     let payload: string | undefined;
     if (options.body !== undefined) {

@@ -1,0 +1,133 @@
+// What sampling a broadcast costs, measured inside ONE server: bursts whose
+// posts carry a sampled traceparent alternate with bursts whose posts carry an
+// unsampled one (trace-flags 00, which the server's ingress honours without a
+// span). Both halves share the process, its JIT state, its heap and its
+// AsyncLocalStorage (on for both once any trace has run), so the ratio is the
+// cost of the traces themselves: the ingress, guild and fanout spans and the
+// K kept deliveries, plus their export in `sampled` mode.
+//
+// The server benchmark (npm run bench) compares separate processes instead,
+// which is what a deployment with tracing off against one with tracing on
+// sees, including what being on costs the runtime whether or not anything is
+// sampled (bench:async-context).
+//
+//   npm run bench:sampling-ab
+//   flags: --sessions 1000 --reps 20 --messages N --mode sampled|spans --out bench/results/sampling-ab
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { z } from 'zod';
+import { ClientDriver, startServer, startSink, stop } from './children.js';
+import { cpuMicros, schedMicros } from './proc.js';
+
+const optionsSchema = z.object({
+  sessions: z.coerce.number().int().min(10, '--sessions must be at least 10').max(20_000),
+  reps: z.coerce.number().int().min(2, '--reps must be at least 2').max(200),
+  messages: z.coerce.number().int().min(1, '--messages must be at least 1').max(100_000).optional(),
+  mode: z.enum(['sampled', 'spans'], { message: '--mode must be sampled (export to a local sink) or spans (no export)' }),
+  out: z.string().min(1),
+});
+
+function fail(message: string): never {
+  process.stderr.write(`bench:sampling-ab: ${message}\nusage: npm run bench:sampling-ab -- [--sessions N] [--reps N] [--messages N] [--mode sampled|spans] [--out DIR]\n`);
+  process.exit(2);
+}
+
+function parseOptions(argv: string[]) {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        sessions: { type: 'string', default: '1000' },
+        reps: { type: 'string', default: '20' },
+        messages: { type: 'string' },
+        mode: { type: 'string', default: 'sampled' },
+        out: { type: 'string', default: 'bench/results/sampling-ab' },
+      },
+    }));
+  } catch (err) {
+    return fail((err as Error).message);
+  }
+  const parsed = optionsSchema.safeParse(values);
+  if (!parsed.success) return fail(parsed.error.issues.map((i) => i.message).join('; '));
+  return parsed.data;
+}
+
+const T0 = Date.now();
+const log = (text: string) => process.stderr.write(`[sampling-ab ${((Date.now() - T0) / 1000).toFixed(1).padStart(6)}s] ${text}\n`);
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+const spread = (xs: number[], digits: number) => ({ median: +median(xs).toFixed(digits), min: +Math.min(...xs).toFixed(digits), max: +Math.max(...xs).toFixed(digits) });
+
+async function main(): Promise<void> {
+  const o = parseOptions(process.argv.slice(2));
+  // About 60,000 deliveries a burst: CPU ticks are 10 ms, and shorter bursts pair more closely in time.
+  const messages = o.messages ?? Math.max(5, Math.round(60_000 / o.sessions));
+  const startedAt = new Date();
+  const sink = await startSink();
+  const server = await startServer(o.mode, sink.port);
+  const driver = ClientDriver.start();
+  const samples: { rep: number; sampled: boolean; cpuUsPerDelivery: number; schedUsPerDelivery: number; delivered: number; lost: number }[] = [];
+  try {
+    await driver.setup(server, o.sessions, Math.min(o.sessions, 100), 800);
+    const connected = await driver.connect();
+    if (connected < o.sessions) throw new Error(`only ${connected} of ${o.sessions} sessions connected`);
+    await driver.burst(messages, 5_000); // warm-up, sampled
+    await driver.burst(messages, 5_000, true); // warm-up, unsampled
+    log(`${o.mode} server, ${connected} sessions, ${messages} messages a burst`);
+    for (let rep = 1; rep <= o.reps; rep++) {
+      // Alternate which half goes first, so neither always follows the other.
+      for (const sampled of rep % 2 ? [true, false] : [false, true]) {
+        const cpu0 = cpuMicros(server.pid);
+        const sched0 = schedMicros(server.pid);
+        const r = await driver.burst(messages, 5_000, !sampled);
+        const delivered = Math.max(1, r.delivered);
+        const sample = { rep, sampled, cpuUsPerDelivery: (cpuMicros(server.pid) - cpu0) / delivered, schedUsPerDelivery: (schedMicros(server.pid) - sched0) / delivered, delivered: r.delivered, lost: r.lost };
+        samples.push(sample);
+        log(`rep ${rep} ${sampled ? 'sampled  ' : 'unsampled'} ${sample.schedUsPerDelivery.toFixed(2)} µs/delivery, lost ${r.lost}`);
+      }
+    }
+  } finally {
+    await driver.close();
+    await stop(server.child);
+    await stop(sink.child);
+  }
+
+  const of = (sampled: boolean) => samples.filter((s) => s.sampled === sampled);
+  const ratios = of(true).map((s, i) => s.schedUsPerDelivery / of(false)[i]!.schedUsPerDelivery);
+  const lost = samples.reduce((n, s) => n + s.lost, 0);
+  const result = {
+    startedAt: startedAt.toISOString(),
+    node: process.version,
+    mode: o.mode,
+    sessions: o.sessions,
+    messages,
+    reps: o.reps,
+    us_per_delivery: { sampled: spread(of(true).map((s) => s.schedUsPerDelivery), 2), unsampled: spread(of(false).map((s) => s.schedUsPerDelivery), 2) },
+    sampled_over_unsampled: spread(ratios, 3),
+    lost,
+    samples,
+  };
+  await mkdir(o.out, { recursive: true });
+  const file = join(o.out, `${startedAt.toISOString().replace(/[:.]/g, '-')}-node${process.versions.node.split('.')[0]}.json`);
+  await writeFile(file, `${JSON.stringify(result, null, 2)}\n`);
+  const { samples: _, ...summary } = result;
+  console.log(JSON.stringify(summary));
+  log(`written: ${file}`);
+  if (lost > 0) {
+    process.stderr.write(`bench:sampling-ab: ${lost} deliveries lost\n`);
+    process.exitCode = 1;
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench:sampling-ab: ${(err as Error)?.stack ?? String(err)}\n`);
+  process.exit(1);
+});
