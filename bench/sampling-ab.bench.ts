@@ -15,9 +15,9 @@
 //   flags: --sessions 1000 --reps 20 --messages N --mode sampled|spans --out bench/results/sampling-ab
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { ClientDriver, startServer, startSink, stop } from './children.js';
+import { parseFlags } from './flags.js';
 import { cpuMicros, schedMicros } from './proc.js';
 
 const optionsSchema = z.object({
@@ -34,26 +34,14 @@ function fail(message: string): never {
 }
 
 function parseOptions(argv: string[]) {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        sessions: { type: 'string', default: '1000' },
-        reps: { type: 'string', default: '20' },
-        messages: { type: 'string' },
-        mode: { type: 'string', default: 'sampled' },
-        out: { type: 'string', default: 'bench/results/sampling-ab' },
-      },
-    }));
-  } catch (err) {
-    return fail((err as Error).message);
-  }
-  const parsed = optionsSchema.safeParse(values);
-  if (!parsed.success) return fail(parsed.error.issues.map((i) => i.message).join('; '));
-  return parsed.data;
+  const options = {
+    sessions: { type: 'string', default: '1000' },
+    reps: { type: 'string', default: '20' },
+    messages: { type: 'string' },
+    mode: { type: 'string', default: 'sampled' },
+    out: { type: 'string', default: 'bench/results/sampling-ab' },
+  } as const;
+  return parseFlags(argv, options, optionsSchema, fail);
 }
 
 const T0 = Date.now();

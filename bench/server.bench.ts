@@ -18,9 +18,9 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { ALL_MODES, ClientDriver, MODES, type Mode, type ServerUnderTest, startServer, startSink, stop } from './children.js';
+import { parseFlags } from './flags.js';
 import { cpuMicros, rssBytes, schedMicros } from './proc.js';
 import { type ModeSetup, type Sample, markdown, summarise } from './summary.js';
 
@@ -44,29 +44,17 @@ const optionsSchema = z.object({
 });
 
 function parseOptions(argv: string[]) {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        quick: { type: 'boolean', default: false },
-        sizes: { type: 'string', default: '1000,5000' },
-        modes: { type: 'string', default: MODES.join(',') },
-        reps: { type: 'string' },
-        messages: { type: 'string' },
-        users: { type: 'string' },
-        'connect-rate': { type: 'string', default: '800' },
-        out: { type: 'string', default: 'bench/results' },
-      },
-    }));
-  } catch (err) {
-    return fail((err as Error).message);
-  }
-  const parsed = optionsSchema.safeParse({ ...values, connectRate: values['connect-rate'] });
-  if (!parsed.success) return fail(parsed.error.issues.map((i) => i.message).join('\n'));
-  return parsed.data;
+  const options = {
+    quick: { type: 'boolean', default: false },
+    sizes: { type: 'string', default: '1000,5000' },
+    modes: { type: 'string', default: MODES.join(',') },
+    reps: { type: 'string' },
+    messages: { type: 'string' },
+    users: { type: 'string' },
+    'connect-rate': { type: 'string', default: '800' },
+    out: { type: 'string', default: 'bench/results' },
+  } as const;
+  return parseFlags(argv, options, optionsSchema, fail, (values) => ({ ...values, connectRate: values['connect-rate'] }));
 }
 
 function fail(message: string): never {

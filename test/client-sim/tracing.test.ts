@@ -17,26 +17,33 @@ afterAll(async () => {
   await server?.close();
 });
 
+/** The traceparent of every request `send` makes, as a plain HTTP server received it. */
+async function traceparentsOf(send: (rest: RestClient) => Promise<void>): Promise<string[]> {
+  const seen: string[] = [];
+  const http = createServer((req, res) => {
+    seen.push(String(req.headers.traceparent));
+    res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+  });
+  await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
+  const address = http.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  const tracing = startSimTracing({});
+  expect(tracing.exporting).toBe(false);
+  try {
+    await send(new RestClient(`http://127.0.0.1:${port}`, tracing, new HistogramSet()));
+  } finally {
+    await tracing.shutdown();
+    await new Promise((r) => http.close(r));
+  }
+  return seen;
+}
+
 describe('client-sim tracing', () => {
   it('sends a fresh sampled traceparent with each request, even with no exporter configured', async () => {
-    const seen: string[] = [];
-    const http = createServer((req, res) => {
-      seen.push(String(req.headers.traceparent));
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
-    });
-    await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
-    const address = http.address();
-    const port = typeof address === 'object' && address ? address.port : 0;
-    const tracing = startSimTracing({});
-    expect(tracing.exporting).toBe(false);
-    try {
-      const rest = new RestClient(`http://127.0.0.1:${port}`, tracing, new HistogramSet());
+    const seen = await traceparentsOf(async (rest) => {
       await rest.request('GET', '/a');
       await rest.request('GET', '/b');
-    } finally {
-      await tracing.shutdown();
-      await new Promise((r) => http.close(r));
-    }
+    });
     expect(seen).toHaveLength(2);
     for (const tp of seen) expect(tp).toMatch(TRACEPARENT);
     // Each request is its own trace.
@@ -44,23 +51,10 @@ describe('client-sim tracing', () => {
   });
 
   it('asked for an unsampled request, sends the same kind of traceparent with the sampled flag cleared', async () => {
-    const seen: string[] = [];
-    const http = createServer((req, res) => {
-      seen.push(String(req.headers.traceparent));
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
-    });
-    await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
-    const address = http.address();
-    const port = typeof address === 'object' && address ? address.port : 0;
-    const tracing = startSimTracing({});
-    try {
-      const rest = new RestClient(`http://127.0.0.1:${port}`, tracing, new HistogramSet());
+    const seen = await traceparentsOf(async (rest) => {
       await rest.request('GET', '/a', { unsampled: true });
       await rest.request('GET', '/b');
-    } finally {
-      await tracing.shutdown();
-      await new Promise((r) => http.close(r));
-    }
+    });
     expect(seen[0]).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-00$/);
     expect(seen[1]).toMatch(TRACEPARENT);
   });
