@@ -1,9 +1,18 @@
 // Building blocks the scenarios share: connect and wait for READY, paced
 // sending with a bounded number of requests in flight, and draining until
 // every due delivery has arrived. All of them stop at the run's deadline.
-import { now } from '../clock.js';
+import { now, sleep } from '../clock.js';
 import { pacedUntil } from '../pacing.js';
 import type { RunContext } from './types.js';
+
+/**
+ * After the last session is complete, the load waits this long: the ledger
+ * expects an event at a session only if its GUILD_CREATE came more than a
+ * millisecond before the send, and the stats that say "complete" are polled
+ * from other threads, whose clocks may differ by about that much. Without it,
+ * a session completing right at the poll was now and then left out.
+ */
+const SETTLE_MS = 25;
 
 /** Connects `indices` at `perSecond` and waits until `target` sessions in all are complete (READY + every GUILD_CREATE). */
 export async function connectAndWait(ctx: RunContext, indices: readonly number[], perSecond: number, target: number): Promise<boolean> {
@@ -13,6 +22,7 @@ export async function connectAndWait(ctx: RunContext, indices: readonly number[]
   const { ok, stats } = await ctx.pool.waitFor((s) => s.complete >= target || s.complete + s.failed >= s.sessions, budget, 100);
   ctx.notes.sessions_ready = stats.complete;
   if (!ok || stats.complete < target) ctx.problems.push(`only ${stats.complete} of ${target} sessions got READY and every GUILD_CREATE`);
+  await sleep(SETTLE_MS);
   return ok && stats.complete >= target;
 }
 
