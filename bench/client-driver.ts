@@ -4,7 +4,7 @@
 // driver (world through REST, sessions over the gateway, full accounting);
 // the floor server gets FloorClient.
 //   forked by bench/server.bench.ts; not meant to be run by hand.
-import { BroadcastDriver } from '../client-sim/broadcast-driver.js';
+import { BroadcastDriver, type BurstOptions } from '../client-sim/broadcast-driver.js';
 import { FloorClient } from './floor-client.js';
 
 export type DriverCommand =
@@ -15,7 +15,7 @@ export type DriverCommand =
 
 interface Driver {
   connect(): Promise<number>;
-  burst(messages: number, rate: number, timeoutMs?: number, maxInFlight?: number, unsampled?: boolean): ReturnType<BroadcastDriver['burst']>;
+  burst(messages: number, rate: number, options?: BurstOptions): ReturnType<BroadcastDriver['burst']>;
   close(): Promise<void>;
 }
 
@@ -39,7 +39,7 @@ async function handle(msg: DriverCommand): Promise<object> {
     case 'connect':
       return { ev: 'connected', connected: await driver!.connect() };
     case 'burst':
-      return { ev: 'burst-done', result: await driver!.burst(msg.messages, msg.rate, undefined, undefined, msg.unsampled) };
+      return { ev: 'burst-done', result: await driver!.burst(msg.messages, msg.rate, { unsampled: msg.unsampled }) };
     case 'close':
       await driver?.close();
       setTimeout(() => process.exit(0), 100);

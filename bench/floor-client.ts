@@ -3,7 +3,7 @@
 // sides of the comparison pay the same client work. Same interface as
 // client-sim's BroadcastDriver (connect, burst, close).
 import WebSocket from 'ws';
-import type { BurstResult } from '../client-sim/broadcast-driver.js';
+import type { BurstOptions, BurstResult } from '../client-sim/broadcast-driver.js';
 import { now, sleep } from '../client-sim/clock.js';
 import { LatencyHistogram } from '../client-sim/histograms.js';
 import { pacedUntil } from '../client-sim/pacing.js';
@@ -59,7 +59,8 @@ export class FloorClient {
     b.fanout.record(at - b.sentAt[i]!);
   }
 
-  async burst(messages: number, perSecond: number, timeoutMs = 60_000, maxInFlight = 16): Promise<BurstResult> {
+  /** As BroadcastDriver.burst; `unsampled` means nothing to a server that does not trace. */
+  async burst(messages: number, perSecond: number, { timeoutMs = 60_000, maxInFlight = 16 }: BurstOptions = {}): Promise<BurstResult> {
     const n = ++this.bursts;
     const open = this.sockets.filter((s) => s.readyState === WebSocket.OPEN).length;
     const b: Burst = { prefix: `f${n}-`, sentAt: new Float64Array(messages), counts: new Uint8Array(this.sockets.length * messages), messages, outstanding: 0, fanout: new LatencyHistogram() };

@@ -47,6 +47,12 @@ interface Totals {
   seqDuplicated: number;
 }
 
+export interface BurstOptions {
+  timeoutMs?: number;
+  maxInFlight?: number;
+  unsampled?: boolean;
+}
+
 export class BroadcastDriver {
   private bursts = 0;
   private readonly sent: SendCounters = { messages: 0, presence: 0, failed: 0 };
@@ -90,7 +96,7 @@ export class BroadcastDriver {
    * Sends `messages` messages at `perSecond` (at most `maxInFlight` at once) and waits until every due delivery arrived.
    * `unsampled`: the posts ask the server not to trace them (trace-flags 00).
    */
-  async burst(messages: number, perSecond: number, timeoutMs = 60_000, maxInFlight = 16, unsampled = false): Promise<BurstResult> {
+  async burst(messages: number, perSecond: number, { timeoutMs = 60_000, maxInFlight = 16, unsampled = false }: BurstOptions = {}): Promise<BurstResult> {
     const n = ++this.bursts;
     const before = await this.totals();
     await this.pool.resetHistograms();
