@@ -9,7 +9,6 @@
 //   counting batch processor; OTEL_BSP_* size it.
 import { randomUUID } from 'node:crypto';
 import { type ContextManager, type Tracer, trace } from '@opentelemetry/api';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import {
   AlwaysOffSampler,
@@ -23,6 +22,7 @@ import {
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import { z } from 'zod';
 import { CountingBatchSpanProcessor, type BatchProcessorStats } from './batch-processor.js';
+import { OtlpGrpcSpanExporter } from './otlp-grpc-exporter.js';
 import { ScopedContextManager } from './context-manager.js';
 import { TRACER_NAME } from './conventions.js';
 import { DEFAULT_FANOUT_K, FanoutSampler } from './fanout-sampler.js';
@@ -158,7 +158,7 @@ export function startTracing(options: TracingOptions = {}): Tracing {
   const processors: SpanProcessor[] = [...(options.processors ?? [])];
   if (exportOn) {
     exportProcessor = new CountingBatchSpanProcessor({
-      exporter: options.exporter ?? new OTLPTraceExporter({ url: otlpEndpoint }),
+      exporter: options.exporter ?? new OtlpGrpcSpanExporter({ url: otlpEndpoint }),
       maxQueueSize: env.OTEL_BSP_MAX_QUEUE_SIZE,
       maxExportBatchSize: env.OTEL_BSP_MAX_EXPORT_BATCH_SIZE,
       scheduledDelayMillis: env.OTEL_BSP_SCHEDULE_DELAY,
