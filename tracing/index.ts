@@ -35,6 +35,8 @@ export {
   type TraceStoreStats,
 } from './trace-store.js';
 export { toOtlpJson, type OtlpJsonTraceRequest } from './otlp-json.js';
+export { encodeTraceExportRequest } from './otlp-protobuf.js';
+export { OtlpGrpcSpanExporter, traceExportSerializer } from './otlp-grpc-exporter.js';
 export {
   TRACER_NAME,
   ATTR_ACTOR_ID,
