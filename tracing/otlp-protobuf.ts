@@ -27,6 +27,11 @@ const tag = (field: number, wire: number): number => (field << 3) | wire;
 const FLAGS_HAS_IS_REMOTE = 0x100;
 const FLAGS_IS_REMOTE = 0x200;
 
+/** The writer's buffer: a 512-span batch of broadcast spans is about 300 KiB. */
+const INITIAL_BYTES = 64 * 1024;
+/** A buffer grown past this by an unusually large request is not kept for the next. */
+const MAX_KEPT_BYTES = 4 * 1024 * 1024;
+
 /** Distinct attribute keys whose encoding is kept; past this, keys are written each time. */
 const MAX_CACHED_KEYS = 512;
 
@@ -35,7 +40,7 @@ const INT64_LIMIT = 2 ** 63;
 
 /** Writes protobuf into one growing buffer, reused from one request to the next. */
 class Writer {
-  buf: Buffer = Buffer.allocUnsafe(64 * 1024);
+  buf: Buffer = Buffer.allocUnsafe(INITIAL_BYTES);
   pos = 0;
   /** `KeyValue.key` (tag, length, bytes) of attribute keys seen before. */
   private readonly keys = new Map<string, Buffer>();
@@ -44,9 +49,11 @@ class Writer {
     this.pos = 0;
   }
 
-  /** The bytes written, copied out (the buffer is reused). */
+  /** The bytes written, copied out (the buffer is reused, unless one huge request grew it). */
   take(): Uint8Array {
-    return Buffer.from(this.buf.subarray(0, this.pos));
+    const out = Buffer.from(this.buf.subarray(0, this.pos));
+    if (this.buf.length > MAX_KEPT_BYTES) this.buf = Buffer.allocUnsafe(INITIAL_BYTES);
+    return out;
   }
 
   private ensure(n: number): void {
@@ -451,6 +458,11 @@ function group(spans: readonly ReadableSpan[]): Map<Resource, Map<Scope, Readabl
 }
 
 const writer = new Writer();
+
+/** Bytes the encoder holds between requests (bounded: see MAX_KEPT_BYTES). */
+export function encoderRetainedBytes(): number {
+  return writer.buf.length;
+}
 
 /**
  * `spans` as an ExportTraceServiceRequest: the same bytes as the OTLP

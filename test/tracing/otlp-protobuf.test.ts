@@ -8,7 +8,7 @@ import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { TraceState } from '@opentelemetry/core';
-import { encodeTraceExportRequest } from '../../tracing/otlp-protobuf.js';
+import { encodeTraceExportRequest, encoderRetainedBytes } from '../../tracing/otlp-protobuf.js';
 import { OtlpGrpcSpanExporter } from '../../tracing/otlp-grpc-exporter.js';
 import { startOtlpReceiver } from '../support/otlp-receiver.js';
 
@@ -122,6 +122,10 @@ describe('encodeTraceExportRequest', () => {
     const bytes = ours(all);
     expect(bytes.length).toBeGreaterThan(2 * 1024 * 1024);
     expect(bytes.equals(reference(all))).toBe(true);
+    // A buffer grown for one outsized request is not kept for the next: memory stays bounded.
+    for (let i = 0; i < 40; i++) tracer.startSpan(`bulk ${i}`, { attributes: { blob: String(i).repeat(120_000) } }).end();
+    expect(encodeTraceExportRequest(spans() as ReadableSpan[]).length).toBeGreaterThan(4 * 1024 * 1024);
+    expect(encoderRetainedBytes()).toBeLessThanOrEqual(4 * 1024 * 1024);
   });
 
   it('writes value types a span cannot carry through the API as the SDK serializer does (bytes, maps, undefined)', () => {
