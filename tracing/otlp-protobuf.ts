@@ -12,7 +12,7 @@
 // Wire format: https://protobuf.dev/programming-guides/encoding/ ; messages:
 // opentelemetry/proto/collector/trace/v1/trace_service.proto, trace/v1/trace.proto,
 // common/v1/common.proto, resource/v1/resource.proto.
-import type { Attributes, AttributeValue, HrTime, Link, SpanStatus } from '@opentelemetry/api';
+import type { Attributes, AttributeValue, HrTime, Link, SpanContext, SpanStatus } from '@opentelemetry/api';
 import type { ReadableSpan, TimedEvent } from '@opentelemetry/sdk-trace-base';
 
 // Wire types.
@@ -279,21 +279,10 @@ function anyValue(w: Writer, value: unknown): void {
     return;
   }
   if (value !== null && typeof value === 'object') {
+    // KeyValueList: its `values` (field 1) are KeyValues, as attributes are.
     w.uint32(tag(6, LEN));
     const list = w.begin(1);
-    const obj = value as Record<string, unknown>;
-    for (const k in obj) {
-      if (!Object.prototype.hasOwnProperty.call(obj, k)) continue;
-      w.uint32(tag(1, LEN));
-      const kv = w.begin(1);
-      w.uint32(tag(1, LEN));
-      w.string(k);
-      w.uint32(tag(2, LEN));
-      const v = w.begin(1);
-      anyValue(w, obj[k]);
-      w.end(v, 1);
-      w.end(kv, 1);
-    }
+    attributes(w, value as Attributes, 1);
     w.end(list, 1);
   }
   // null, undefined, anything else: an empty AnyValue, as the SDK's serializer writes it.
@@ -342,9 +331,8 @@ function event(w: Writer, e: TimedEvent): void {
   w.end(m, 1);
 }
 
-function link(w: Writer, l: Link): void {
-  const m = w.begin(1);
-  const c = l.context;
+/** Fields 1-3 of a Span and of a Span.Link alike: trace_id, span_id, trace_state. */
+function identity(w: Writer, c: SpanContext): void {
   w.uint32(tag(1, LEN));
   w.hexId(c.traceId);
   w.uint32(tag(2, LEN));
@@ -354,6 +342,12 @@ function link(w: Writer, l: Link): void {
     w.uint32(tag(3, LEN));
     w.string(traceState);
   }
+}
+
+function link(w: Writer, l: Link): void {
+  const m = w.begin(1);
+  const c = l.context;
+  identity(w, c);
   if (l.attributes) attributes(w, l.attributes, 4);
   w.uint32(tag(5, VARINT));
   w.uint32(l.droppedAttributesCount ?? 0);
@@ -366,15 +360,7 @@ function span(w: Writer, s: ReadableSpan): void {
   // Two length bytes: a span is 128 bytes to 16 KiB nearly always.
   const m = w.begin(2);
   const c = s.spanContext();
-  w.uint32(tag(1, LEN));
-  w.hexId(c.traceId);
-  w.uint32(tag(2, LEN));
-  w.hexId(c.spanId);
-  const traceState = c.traceState?.serialize();
-  if (traceState) {
-    w.uint32(tag(3, LEN));
-    w.string(traceState);
-  }
+  identity(w, c);
   const parent = s.parentSpanContext;
   if (parent?.spanId) {
     w.uint32(tag(4, LEN));
