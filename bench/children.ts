@@ -124,7 +124,12 @@ export function modeEnv(mode: Exclude<Mode, 'floor'>, sinkPort: number): Record<
   }
 }
 
-export async function startServer(mode: Mode, sinkPort: number): Promise<ServerUnderTest> {
+export interface ServerOptions {
+  /** Write a V8 CPU profile of the server (node --cpu-prof) into this folder when it stops. */
+  cpuProfileDir?: string;
+}
+
+export async function startServer(mode: Mode, sinkPort: number, options: ServerOptions = {}): Promise<ServerUnderTest> {
   if (mode === 'floor') {
     const child = fork('bench/floor-server.ts', [], { cwd: ROOT, execArgv: TSX, env: cleanEnv({}), stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     const port = await once(child, (m) => ((m as { ev?: string }).ev === 'listening' ? (m as { port: number }).port : undefined), 30_000, 'floor server');
@@ -140,7 +145,9 @@ export async function startServer(mode: Mode, sinkPort: number): Promise<ServerU
     GUILDHALL_TOKEN_SECRET: randomBytes(24).toString('base64url'),
     ...modeEnv(mode, sinkPort),
   });
-  const child = spawn(process.execPath, [...TSX, 'server/main.ts'], { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'inherit'] });
+  // The profile is written when the server exits on its own (stop() sends SIGTERM, which it handles).
+  const profile = options.cpuProfileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`];
+  const child = spawn(process.execPath, [...profile, ...TSX, 'server/main.ts'], { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'inherit'] });
   const url = `http://127.0.0.1:${port}`;
   await waitHealthy(url, child, 60_000);
   return { mode, url, pid: child.pid!, child };

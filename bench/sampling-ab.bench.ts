@@ -26,10 +26,11 @@ const optionsSchema = z.object({
   messages: z.coerce.number().int().min(1, '--messages must be at least 1').max(100_000).optional(),
   mode: z.enum(['sampled', 'spans'], { message: '--mode must be sampled (export to a local sink) or spans (no export)' }),
   out: z.string().min(1),
+  cpuProf: z.string().min(1, '--cpu-prof needs a folder').optional(),
 });
 
 function fail(message: string): never {
-  process.stderr.write(`bench:sampling-ab: ${message}\nusage: npm run bench:sampling-ab -- [--sessions N] [--reps N] [--messages N] [--mode sampled|spans] [--out DIR]\n`);
+  process.stderr.write(`bench:sampling-ab: ${message}\nusage: npm run bench:sampling-ab -- [--sessions N] [--reps N] [--messages N] [--mode sampled|spans] [--out DIR] [--cpu-prof DIR]\n`);
   process.exit(2);
 }
 
@@ -40,8 +41,9 @@ function parseOptions(argv: string[]) {
     messages: { type: 'string' },
     mode: { type: 'string', default: 'sampled' },
     out: { type: 'string', default: 'bench/results/sampling-ab' },
+    'cpu-prof': { type: 'string' },
   } as const;
-  return parseFlags(argv, options, optionsSchema, fail);
+  return parseFlags(argv, options, optionsSchema, fail, (values) => ({ ...values, cpuProf: values['cpu-prof'] }));
 }
 
 const T0 = Date.now();
@@ -60,7 +62,7 @@ async function main(): Promise<void> {
   const messages = o.messages ?? Math.max(5, Math.round(60_000 / o.sessions));
   const startedAt = new Date();
   const sink = await startSink();
-  const server = await startServer(o.mode, sink.port);
+  const server = await startServer(o.mode, sink.port, { cpuProfileDir: o.cpuProf });
   const driver = ClientDriver.start();
   const samples: { rep: number; sampled: boolean; cpuUsPerDelivery: number; schedUsPerDelivery: number; delivered: number; lost: number }[] = [];
   try {
