@@ -19,6 +19,7 @@ import { fork } from 'node:child_process';
 import { type Socket, connect, createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { spread } from './summary.js';
 
 const WARMUP = 40;
 const env = z
@@ -33,11 +34,6 @@ if (!env.success) {
 }
 const { ROUNDS, SOCKETS } = env.data;
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 const turn = () => new Promise((resolve) => setImmediate(resolve));
 
 async function sink(): Promise<void> {
@@ -80,8 +76,8 @@ async function main(): Promise<void> {
       node: process.version,
       rounds: ROUNDS,
       sockets: SOCKETS,
-      us_per_write: { storage_enabled: +median(on).toFixed(3), storage_disabled: +median(off).toFixed(3) },
-      enabled_over_disabled: +median(on.map((x, i) => x / off[i]!)).toFixed(3),
+      us_per_write: { storage_enabled: +spread(on).median.toFixed(3), storage_disabled: +spread(off).median.toFixed(3) },
+      enabled_over_disabled: +spread(on.map((x, i) => x / off[i]!)).median.toFixed(3),
     };
     console.log(JSON.stringify(result));
   } finally {

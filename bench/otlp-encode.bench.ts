@@ -16,6 +16,7 @@ import { FanoutSampler } from '../tracing/fanout-sampler.js';
 import { encodeTraceExportRequest } from '../tracing/otlp-protobuf.js';
 import { Transport } from '../tracing/transport.js';
 import { parseFlags } from './flags.js';
+import { rounded } from './summary.js';
 
 const USAGE = 'usage: npm run bench:otlp-encode -- [--rounds N (default 40)] [--batch N (default 512)]';
 const flags = parseFlags(
@@ -52,12 +53,6 @@ async function broadcastSpans(count: number): Promise<ReadableSpan[]> {
   return memory.getFinishedSpans().slice(0, count) as ReadableSpan[];
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
-
 /** CPU microseconds per span for `reps` encodings of `spans`. */
 function time(encode: (s: ReadableSpan[]) => Uint8Array, spans: ReadableSpan[], reps: number): number {
   const start = process.cpuUsage();
@@ -92,7 +87,7 @@ for (let r = 0; r < flags.rounds; r++) {
   ratios.push(c / b);
   console.error(`[otlp-encode] round ${r + 1}: sdk ${c.toFixed(2)} µs/span, ours ${b.toFixed(2)} µs/span, ${(c / b).toFixed(2)}x`);
 }
-const summary = (xs: number[]) => ({ median: +median(xs).toFixed(3), min: +Math.min(...xs).toFixed(3), max: +Math.max(...xs).toFixed(3) });
+const summary = (xs: number[]) => rounded(xs, 3);
 console.log(
   JSON.stringify({
     node: process.version,

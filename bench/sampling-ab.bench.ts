@@ -19,6 +19,7 @@ import { z } from 'zod';
 import { ClientDriver, startServer, startSink, stop } from './children.js';
 import { parseFlags } from './flags.js';
 import { cpuMicros, schedMicros } from './proc.js';
+import { rounded } from './summary.js';
 
 const optionsSchema = z.object({
   sessions: z.coerce.number().int().min(10, '--sessions must be at least 10').max(20_000),
@@ -48,13 +49,6 @@ function parseOptions(argv: string[]) {
 
 const T0 = Date.now();
 const log = (text: string) => process.stderr.write(`[sampling-ab ${((Date.now() - T0) / 1000).toFixed(1).padStart(6)}s] ${text}\n`);
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
-const spread = (xs: number[], digits: number) => ({ median: +median(xs).toFixed(digits), min: +Math.min(...xs).toFixed(digits), max: +Math.max(...xs).toFixed(digits) });
 
 async function main(): Promise<void> {
   const o = parseOptions(process.argv.slice(2));
@@ -100,8 +94,8 @@ async function main(): Promise<void> {
     sessions: o.sessions,
     messages,
     reps: o.reps,
-    us_per_delivery: { sampled: spread(of(true).map((s) => s.schedUsPerDelivery), 2), unsampled: spread(of(false).map((s) => s.schedUsPerDelivery), 2) },
-    sampled_over_unsampled: spread(ratios, 3),
+    us_per_delivery: { sampled: rounded(of(true).map((s) => s.schedUsPerDelivery), 2), unsampled: rounded(of(false).map((s) => s.schedUsPerDelivery), 2) },
+    sampled_over_unsampled: rounded(ratios, 3),
     lost,
     samples,
   };

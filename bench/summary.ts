@@ -49,6 +49,12 @@ export function spread(xs: readonly number[]): Spread {
   return { median, min: s[0]!, max: s[s.length - 1]!, n: s.length };
 }
 
+/** A spread rounded for a JSON report: median, min and max to `digits` decimals. */
+export function rounded(xs: readonly number[], digits: number): { median: number; min: number; max: number } {
+  const { median, min, max } = spread(xs);
+  return { median: +median.toFixed(digits), min: +min.toFixed(digits), max: +max.toFixed(digits) };
+}
+
 export interface ModeSummary {
   size: number;
   mode: Mode;
