@@ -55,7 +55,19 @@ export function sessionBehaviour(ctx: ServerContext, args: SessionArgs): Behavio
     ctx.transport.event('gateway.send', () => ({ 'gateway.event': dispatch.event, 'gateway.seq': seq, 'gateway.written': written }));
   }
 
+  /**
+   * Whether a guild's events belong on this session's shard: (guild_id >> 22) % num_shards.
+   * https://discord.com/developers/docs/events/gateway#sharding
+   */
+  function onShard(guildId: string): boolean {
+    const [shardId, shardCount] = args.shard;
+    return shardOf(guildId, shardCount) === shardId;
+  }
+
+  // Every way a guild joins a session (IDENTIFY, a guild made or joined while
+  // connected) comes through here, so the shard rule is applied in one place.
   async function connectGuild(state: SessionState, guildId: string, self: ActorRef<SessionProtocol>): Promise<void> {
+    if (!onShard(guildId)) return;
     const ref = ctx.guild(guildId);
     const reply = await ref
       .call(
@@ -88,8 +100,7 @@ export function sessionBehaviour(ctx: ServerContext, args: SessionArgs): Behavio
 
     async handleCall(msg, state, actor): Promise<ResumeOutcome | undefined> {
       if (msg.type === 'identify') {
-        const [shardId, shardCount] = args.shard;
-        const guilds = (await ctx.store.listGuildsForUser(userId)).filter((g) => shardOf(g.id, shardCount) === shardId);
+        const guilds = (await ctx.store.listGuildsForUser(userId)).filter((g) => onShard(g.id));
         const gatewayUrl = ctx.publicUrl().replace(/^http/, 'ws') + '/gateway';
         send(
           state,
