@@ -13,6 +13,7 @@ import { GatewayCloseCode, canResume, isGatewayCloseCode } from '../errors.js';
 import { type EncodedDispatch, encodeOp } from './dispatch.js';
 import { FrameWriter } from './frame-writer.js';
 import { type GatewaySocket, WS_ERR_MESSAGE_TOO_BIG } from './gateway-socket.js';
+import type { IdentifyLimiter } from './identify-limiter.js';
 import { type ClientFrame, GatewayOp, type IdentifyData, type ResumeData, closeReason, decodeFrame, privilegedIntents } from './protocol.js';
 import { sessionBehaviour, sessionKey } from './session-actor.js';
 import type { SessionProtocol } from './session-protocol.js';
@@ -47,6 +48,7 @@ export class Connection {
     socket: Duplex,
     private readonly ctx: ServerContext,
     private readonly hooks: ConnectionHooks,
+    private readonly identifyLimiter: IdentifyLimiter,
   ) {
     this.writer = new FrameWriter(socket);
     // ws closes by itself on some bad input (see GatewaySocket); what we queued still goes first.
@@ -192,9 +194,15 @@ export class Connection {
     if (!user) return this.close(GatewayCloseCode.AUTHENTICATION_FAILED);
     if (!this.ctx.config.privilegedIntents && privilegedIntents(d.intents) !== 0) return this.close(GatewayCloseCode.DISALLOWED_INTENTS);
     if (this.closing) return;
+    const shard: [number, number] = d.shard ? [d.shard[0], d.shard[1]] : [0, 1];
+    // Over max_concurrency Discord answers op 9 (d: false) and leaves the socket open: the
+    // client waits and IDENTIFYs again (the identify timeout still runs).
+    if (!this.identifyLimiter.tryStart(user.id, shard[0])) {
+      this.authenticating = false;
+      return this.sendOp(GatewayOp.INVALID_SESSION, false);
+    }
 
     const sessionId = randomBytes(16).toString('hex');
-    const shard: [number, number] = d.shard ? [d.shard[0], d.shard[1]] : [0, 1];
     const ingress = startIngressSpan(this.ctx.tracing.tracer, 'gateway IDENTIFY', {
       kind: SpanKind.SERVER,
       attributes: { 'guildhall.user.id': user.id, 'guildhall.session.id': sessionId, 'gateway.intents': d.intents },

@@ -8,6 +8,7 @@ import type { ServerContext } from '../context.js';
 import { GatewayCloseCode } from '../errors.js';
 import { Connection } from './connection.js';
 import { GatewaySocket } from './gateway-socket.js';
+import { IdentifyLimiter } from './identify-limiter.js';
 import { GATEWAY_VERSION, GatewayOp } from './protocol.js';
 
 export interface GatewayServer {
@@ -48,6 +49,7 @@ export function attachGateway(server: Server, ctx: ServerContext): GatewayServer
     WebSocket: GatewaySocket,
   });
   const connections = new Set<Connection>();
+  const identifyLimiter = new IdentifyLimiter(ctx.config.maxConcurrency, ctx.system.clock);
   let accepting = true;
   const stats = { accepted: 0, closes: {} as Record<number, number>, slowConsumers: 0 };
   const hooks = {
@@ -63,7 +65,7 @@ export function attachGateway(server: Server, ctx: ServerContext): GatewayServer
     if (url.pathname !== '/gateway' && url.pathname !== '/gateway/') return reject(socket, 404, 'Not Found');
     if (!accepting) return reject(socket, 503, 'Service Unavailable');
     wss.handleUpgrade(req, socket, head, (ws) => {
-      const connection = new Connection(ws as GatewaySocket, socket, ctx, hooks);
+      const connection = new Connection(ws as GatewaySocket, socket, ctx, hooks, identifyLimiter);
       connections.add(connection);
       stats.accepted++;
       // Version and encoding are checked after the upgrade, so the client hears the close code.
