@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import { SpanKind, context } from '@opentelemetry/api';
 import type { ActorRef, TimerHandle } from '../../actors/index.js';
-import { startIngressSpan } from '../../tracing/index.js';
+import { ATTR_GUILD_ID, startIngressSpan } from '../../tracing/index.js';
 import { verifyToken } from '../auth/token.js';
 import type { ServerContext } from '../context.js';
 import { GatewayCloseCode, canResume, isGatewayCloseCode } from '../errors.js';
@@ -173,9 +173,16 @@ export class Connection {
         ingress.span?.end();
         return;
       }
+      case GatewayOp.REQUEST_GUILD_MEMBERS: {
+        const session = this.requireSession();
+        if (!session) return;
+        const ingress = startIngressSpan(this.ctx.tracing.tracer, 'gateway REQUEST_GUILD_MEMBERS', { kind: SpanKind.SERVER, attributes: { [ATTR_GUILD_ID]: frame.d.guild_id } });
+        context.with(ingress.context, () => session.cast({ type: 'request_members', data: frame.d }));
+        ingress.span?.end();
+        return;
+      }
       case GatewayOp.VOICE_STATE_UPDATE:
-      case GatewayOp.REQUEST_GUILD_MEMBERS:
-        // Accepted and ignored: there is no voice, and members come with GUILD_CREATE.
+        // Accepted and ignored: there is no voice.
         this.requireSession();
         return;
     }

@@ -165,16 +165,23 @@ export const voiceStateUpdateDataSchema = z.object({
   self_deaf: z.boolean(),
 });
 
+/** Discord ignores a nonce longer than this (the chunks then carry none) rather than refusing the request. */
+export const MAX_NONCE_BYTES = 32;
+
+// https://discord.com/developers/docs/events/gateway-events#request-guild-members
 export const requestGuildMembersDataSchema = z
   .object({
     guild_id: snowflake,
     query: z.string().max(100).optional(),
     limit: z.number().int().min(0).max(100).default(0),
-    presences: z.boolean().optional(),
+    presences: z.boolean().default(false),
     user_ids: z.union([snowflake, z.array(snowflake).max(100)]).optional(),
-    nonce: z.string().max(32).optional(),
+    nonce: z
+      .unknown()
+      .optional()
+      .transform((n) => (typeof n === 'string' && Buffer.byteLength(n, 'utf8') <= MAX_NONCE_BYTES ? n : undefined)),
   })
-  .refine((d) => d.query !== undefined || d.user_ids !== undefined, 'query or user_ids is required');
+  .refine((d) => (d.query === undefined) !== (d.user_ids === undefined), 'exactly one of query or user_ids');
 
 export type PresenceUpdateData = z.infer<typeof presenceUpdateDataSchema>;
 export type IdentifyData = z.infer<typeof identifyDataSchema>;

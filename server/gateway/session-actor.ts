@@ -8,8 +8,10 @@ import { guildKey, type GuildProtocol } from '../guild/guild-protocol.js';
 import { toAPIUser } from '../store/api-shapes.js';
 import type { UserRecord } from '../store/store.js';
 import type { Connection } from './connection.js';
+import type { MemberQueryResult } from '../guild/member-query.js';
 import { EncodedDispatch } from './dispatch.js';
-import { GATEWAY_VERSION, type PresenceUpdateData, shardOf } from './protocol.js';
+import { memberChunks, memberQueryFor } from './member-chunks.js';
+import { GATEWAY_VERSION, type PresenceUpdateData, type RequestGuildMembersData, shardOf } from './protocol.js';
 import { ReplayBuffer } from './replay-buffer.js';
 import type { ResumeOutcome, SessionProtocol } from './session-protocol.js';
 
@@ -83,6 +85,26 @@ export function sessionBehaviour(ctx: ServerContext, args: SessionArgs): Behavio
     send(state, new EncodedDispatch('GUILD_CREATE', reply.value));
   }
 
+  /**
+   * op 8. Only guilds this session has (a guild it is not in, or on another
+   * shard, gets no answer, as on Discord); the guild selects, the chunks go out
+   * in seq order like any dispatch.
+   */
+  async function requestMembers(state: SessionState, request: RequestGuildMembersData): Promise<void> {
+    if (!state.guildIds.has(request.guild_id)) return;
+    const query = memberQueryFor(request, args.intents);
+    if (!query) return;
+    const reply = await ctx
+      .guild(request.guild_id)
+      .call({ type: 'request_members', query })
+      .catch((err: unknown) => {
+        ctx.logger.warn({ err, guildId: request.guild_id, sessionId: args.sessionId }, 'member request failed');
+        return undefined;
+      });
+    if (!reply?.ok) return;
+    for (const chunk of memberChunks(request.guild_id, request, reply.value as MemberQueryResult)) send(state, new EncodedDispatch('GUILD_MEMBERS_CHUNK', chunk));
+  }
+
   function leaveGuilds(state: SessionState): void {
     for (const guildId of state.guildIds) {
       // Only running guilds: a stopped one has no session list to clean.
@@ -152,7 +174,7 @@ export function sessionBehaviour(ctx: ServerContext, args: SessionArgs): Behavio
           send(state, msg.event);
           return;
         case 'guild_joined':
-          // The one async case: the mailbox waits for the connect, so GUILD_CREATE precedes that guild's events.
+          // Async (as request_members): the mailbox waits for the connect, so GUILD_CREATE precedes that guild's events.
           return state.guildIds.has(msg.guildId) ? undefined : connectGuild(state, msg.guildId, actor.self);
         case 'guild_removed':
           if (state.guildIds.delete(msg.guildId)) send(state, new EncodedDispatch('GUILD_DELETE', { id: msg.guildId }));
@@ -160,6 +182,9 @@ export function sessionBehaviour(ctx: ServerContext, args: SessionArgs): Behavio
         case 'presence':
           for (const guildId of state.guildIds) ctx.guild(guildId).cast({ type: 'presence_update', userId, presence: msg.data });
           return;
+        case 'request_members':
+          // Async as guild_joined: the mailbox waits, so the chunks keep their place among the events.
+          return requestMembers(state, msg.data);
         case 'detached':
           if (state.connection !== msg.connection) return; // a late close of a connection already replaced
           state.connection = undefined;
