@@ -3,6 +3,7 @@
 // past it op 9 Invalid Session, as Discord answers.
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../actors/index.js';
+import { IDENTIFY_WINDOW_MS, IdentifyLimiter } from '../../../server/gateway/identify-limiter.js';
 import { GatewayOp } from '../../../server/gateway/protocol.js';
 import { GatewayClient } from '../../support/gateway-client.js';
 import { startTestServer, type TestServer } from '../../support/world.js';
@@ -79,5 +80,19 @@ describe('identify concurrency', () => {
     const alice = await t.user('alice');
     const res = await t.rest(alice.token, 'GET', '/gateway/bot');
     expect(((await res.json()) as { session_start_limit: { max_concurrency: number } }).session_start_limit.max_concurrency).toBe(7);
+  });
+});
+
+describe('IdentifyLimiter', () => {
+  it('forgets buckets once their window has passed: memory follows recent IDENTIFYs', () => {
+    const clock = new ManualClock();
+    const limiter = new IdentifyLimiter(1, clock);
+    for (let u = 0; u < 1000; u++) expect(limiter.tryStart(`user${u}`, 0)).toBe(true);
+    expect(limiter.tryStart('user0', 0)).toBe(false);
+    expect(limiter.size).toBe(1000);
+    clock.advance(IDENTIFY_WINDOW_MS);
+    expect(limiter.tryStart('late', 0)).toBe(true);
+    expect(limiter.size).toBe(1);
+    expect(limiter.tryStart('user0', 0)).toBe(true);
   });
 });
