@@ -77,4 +77,31 @@ describe('session: sharding', () => {
     expect(shards[0]!.dispatches('MESSAGE_CREATE')).toHaveLength(0);
     expect(shards[1]!.dispatches('MESSAGE_CREATE')).toHaveLength(1);
   });
+
+  it('a guild created while the sessions are away is replayed on RESUME only to its shard', async () => {
+    const t = await startTestServer();
+    const alice = await t.user('alice');
+    const away = [];
+    for (const shard of [0, 1]) {
+      const c = await shardSession(t, alice.token, [shard, 2]);
+      const [ready] = c.dispatches('READY');
+      c.close(4000); // resumable
+      await c.waitForClose();
+      away.push({ shard, sessionId: ready!.d.session_id as string, seq: ready!.s! });
+    }
+    const created: string[] = [];
+    while (![0, 1].every((shard) => created.some((id) => shardOf(id, 2) === shard))) {
+      const res = await t.rest(alice.token, 'POST', '/guilds', { name: 'made while away' });
+      created.push(((await res.json()) as { id: string }).id);
+    }
+    for (const { shard, sessionId, seq } of away) {
+      const c = await GatewayClient.connect(t.url);
+      clients.push(c);
+      c.send(6, { token: alice.token, session_id: sessionId, seq });
+      // RESUMED comes after everything replayed.
+      await c.waitForDispatch('RESUMED');
+      const replayed = c.dispatches('GUILD_CREATE').map((p) => p.d.id as string);
+      expect(replayed.sort()).toEqual(created.filter((id) => shardOf(id, 2) === shard).sort());
+    }
+  });
 });
