@@ -5,10 +5,10 @@
 import type { ActorRef, Behaviour } from '../../actors/index.js';
 import type { ServerContext } from '../context.js';
 import { guildKey, type GuildProtocol } from '../guild/guild-protocol.js';
+import type { MemberQueryResult } from '../guild/member-query.js';
 import { toAPIUser } from '../store/api-shapes.js';
 import type { UserRecord } from '../store/store.js';
 import type { Connection } from './connection.js';
-import type { MemberQueryResult } from '../guild/member-query.js';
 import { EncodedDispatch } from './dispatch.js';
 import { memberChunks, memberQueryFor } from './member-chunks.js';
 import { GATEWAY_VERSION, type PresenceUpdateData, type RequestGuildMembersData, shardOf } from './protocol.js';
