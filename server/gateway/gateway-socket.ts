@@ -18,7 +18,9 @@ export class GatewaySocket extends WebSocket {
 
   override close(code?: number, data?: string | Buffer): void {
     this.beforeClose?.();
-    if (code === MESSAGE_TOO_BIG) super.close(GatewayCloseCode.DECODE_ERROR, closeReason(GatewayCloseCode.DECODE_ERROR, 'payload too large'));
+    // ws's receiver closes with the bare code; the echo of a client's own close (which may be
+    // 1009 too) comes with its reason and is left as it is.
+    if (code === MESSAGE_TOO_BIG && data === undefined) super.close(GatewayCloseCode.DECODE_ERROR, closeReason(GatewayCloseCode.DECODE_ERROR, 'payload too large'));
     else super.close(code, data);
   }
 }
