@@ -4,7 +4,7 @@
 // several servers in one process.
 import { type Attributes, ROOT_CONTEXT, context, createContextKey } from '@opentelemetry/api';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { ActorSystem } from '../actors/index.js';
+import { ActorSystem, type Clock } from '../actors/index.js';
 import { CountingBatchSpanProcessor, DebugSampler, TraceStore, Transport, exportsSpans, parseTracingEnv, startTracing } from '../tracing/index.js';
 import { type Config, publicBaseUrl } from './config.js';
 import { SessionDirectory, type ServerContext } from './context.js';
@@ -48,6 +48,12 @@ export interface CreateServerOptions {
   debugClock?: () => number;
   /** Replaces the per-user rate limiter (tests inject one with a frozen clock). */
   rateLimiter?: RateLimiter;
+  /**
+   * Monotonic clock and timers of the actor system, and so of the gateway's
+   * heartbeat, identify and resume deadlines and its IDENTIFY limit (tests pass
+   * a ManualClock and move it instead of sleeping). Default: the real clock.
+   */
+  clock?: Clock;
 }
 
 export interface GuildhallServer {
@@ -105,6 +111,7 @@ export async function createServer(config: Config, options: CreateServerOptions 
   tracing.sampler.wrapDelegate((root) => new DebugSampler({ debug: debug.sampling, delegate: root, exclude: isOperatorRequest }));
 
   const system = new ActorSystem({
+    ...(options.clock === undefined ? {} : { clock: options.clock }),
     onError: (err, where, address) => logger.error({ err, where, actor: `${address.kind}:${address.id}` }, 'actor failed'),
   });
   const transport = new Transport(system, {

@@ -30,6 +30,10 @@ export interface Config {
   traceViewer: 'auto' | 'on' | 'off';
   fanoutK: number;
   heartbeatIntervalMs: number;
+  /** A socket that has not IDENTIFYd (or RESUMEd) this long after HELLO is closed with 4009. */
+  identifyTimeoutMs: number;
+  /** IDENTIFYs a user may start per 5 s per rate-limit key (shard_id % maxConcurrency); advertised in /gateway/bot. */
+  maxConcurrency: number;
   resumeBuffer: number;
   resumeTimeoutMs: number;
   maxBufferedBytes: number;
@@ -111,6 +115,8 @@ const FIELDS = {
   traceViewer: { env: 'GUILDHALL_TRACE_VIEWER', flag: 'trace-viewer' },
   fanoutK: { env: 'GUILDHALL_FANOUT_K', flag: 'fanout-k' },
   heartbeatIntervalMs: { env: 'GUILDHALL_HEARTBEAT_INTERVAL_MS', flag: 'heartbeat-interval-ms' },
+  identifyTimeoutMs: { env: 'GUILDHALL_IDENTIFY_TIMEOUT_MS', flag: 'identify-timeout-ms' },
+  maxConcurrency: { env: 'GUILDHALL_MAX_CONCURRENCY', flag: 'max-concurrency' },
   resumeBuffer: { env: 'GUILDHALL_RESUME_BUFFER', flag: 'resume-buffer' },
   resumeTimeoutMs: { env: 'GUILDHALL_RESUME_TIMEOUT_MS', flag: 'resume-timeout-ms' },
   maxBufferedBytes: { env: 'GUILDHALL_MAX_BUFFERED_BYTES', flag: 'max-buffered-bytes' },
@@ -136,6 +142,12 @@ const schema = z.object({
   fanoutK: int(1).default(10),
   // Discord's own interval; floor of 1s keeps a typo from flooding every client with heartbeats.
   heartbeatIntervalMs: int(1000).default(41250),
+  // Clients IDENTIFY right after HELLO; 30 s covers a slow network many times over
+  // and keeps a socket that never authenticates from being held for long.
+  identifyTimeoutMs: int(1000).default(30_000),
+  // Discord gives small bots 1 and large ones 16 or more; 16 lets a user open a few
+  // sessions (devices, tests) at once. Load tools with hundreds of sessions per user raise it.
+  maxConcurrency: int(1, 1_000_000).default(16),
   resumeBuffer: int(0).default(1000),
   resumeTimeoutMs: int(0).default(60000),
   maxBufferedBytes: int(1024).default(1024 * 1024),
@@ -240,6 +252,8 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, ar
     traceViewer: v.traceViewer,
     fanoutK: v.fanoutK,
     heartbeatIntervalMs: v.heartbeatIntervalMs,
+    identifyTimeoutMs: v.identifyTimeoutMs,
+    maxConcurrency: v.maxConcurrency,
     resumeBuffer: v.resumeBuffer,
     resumeTimeoutMs: v.resumeTimeoutMs,
     maxBufferedBytes: v.maxBufferedBytes,

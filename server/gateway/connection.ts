@@ -5,14 +5,15 @@
 import { randomBytes } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import { SpanKind, context } from '@opentelemetry/api';
-import type { WebSocket } from 'ws';
 import type { ActorRef, TimerHandle } from '../../actors/index.js';
-import { startIngressSpan } from '../../tracing/index.js';
+import { ATTR_GUILD_ID, startIngressSpan } from '../../tracing/index.js';
 import { verifyToken } from '../auth/token.js';
 import type { ServerContext } from '../context.js';
 import { GatewayCloseCode, canResume, isGatewayCloseCode } from '../errors.js';
 import { type EncodedDispatch, encodeOp } from './dispatch.js';
 import { FrameWriter } from './frame-writer.js';
+import { type GatewaySocket, WS_ERR_MESSAGE_TOO_BIG } from './gateway-socket.js';
+import type { IdentifyLimiter } from './identify-limiter.js';
 import { type ClientFrame, GatewayOp, type IdentifyData, type ResumeData, closeReason, decodeFrame, privilegedIntents } from './protocol.js';
 import { sessionBehaviour, sessionKey } from './session-actor.js';
 import type { SessionProtocol } from './session-protocol.js';
@@ -38,18 +39,31 @@ export class Connection {
   private closing = false;
   private closeCode: number | undefined;
   private heartbeatTimer: TimerHandle | undefined;
+  private identifyTimer: TimerHandle | undefined;
   private windowStart = 0;
   private eventsInWindow = 0;
 
   constructor(
-    private readonly ws: WebSocket,
+    private readonly ws: GatewaySocket,
     socket: Duplex,
     private readonly ctx: ServerContext,
     private readonly hooks: ConnectionHooks,
+    private readonly identifyLimiter: IdentifyLimiter,
   ) {
     this.writer = new FrameWriter(socket);
+    // ws closes by itself on some bad input (see GatewaySocket); what we queued still goes first.
+    this.ws.beforeClose = () => this.writer.flushNow();
     this.ws.on('close', (code) => this.onClose(code));
-    this.ws.on('error', (err) => this.ctx.logger.debug({ err }, 'gateway socket error'));
+    this.ws.on('error', (err: Error & { code?: string }) => {
+      // An oversized message: ws has already closed the socket with 4002 (GatewaySocket); count it as ours.
+      if (err.code === WS_ERR_MESSAGE_TOO_BIG && !this.closing) {
+        this.closing = true;
+        this.closeCode = GatewayCloseCode.DECODE_ERROR;
+        this.hooks.onServerClose(GatewayCloseCode.DECODE_ERROR, closeReason(GatewayCloseCode.DECODE_ERROR, 'payload too large'));
+        return;
+      }
+      this.ctx.logger.debug({ err }, 'gateway socket error');
+    });
   }
 
   /** Sends HELLO and starts listening. */
@@ -57,6 +71,13 @@ export class Connection {
     this.ws.on('message', (data, isBinary) => this.onMessage(data as Buffer, isBinary));
     this.sendOp(GatewayOp.HELLO, { heartbeat_interval: this.ctx.config.heartbeatIntervalMs });
     this.armHeartbeat();
+    // Discord closes a connection that never authenticates. Heartbeats alone do not keep one
+    // open: it holds a socket and a slot for nothing. 4009 rather than 4003: the client did
+    // nothing out of order (4003 is "sent a payload prior to identifying"), it ran out of time,
+    // and 4009 tells it to reconnect and IDENTIFY afresh, which is what it should do.
+    this.identifyTimer = this.ctx.system.clock.setTimeout(() => {
+      if (!this.session) this.close(GatewayCloseCode.SESSION_TIMED_OUT, 'no IDENTIFY or RESUME in time');
+    }, this.ctx.config.identifyTimeoutMs);
   }
 
   get open(): boolean {
@@ -152,9 +173,16 @@ export class Connection {
         ingress.span?.end();
         return;
       }
+      case GatewayOp.REQUEST_GUILD_MEMBERS: {
+        const session = this.requireSession();
+        if (!session) return;
+        const ingress = startIngressSpan(this.ctx.tracing.tracer, 'gateway REQUEST_GUILD_MEMBERS', { kind: SpanKind.SERVER, attributes: { [ATTR_GUILD_ID]: frame.d.guild_id } });
+        context.with(ingress.context, () => session.cast({ type: 'request_members', data: frame.d }));
+        ingress.span?.end();
+        return;
+      }
       case GatewayOp.VOICE_STATE_UPDATE:
-      case GatewayOp.REQUEST_GUILD_MEMBERS:
-        // Accepted and ignored: there is no voice, and members come with GUILD_CREATE.
+        // Accepted and ignored: there is no voice.
         this.requireSession();
         return;
     }
@@ -173,9 +201,15 @@ export class Connection {
     if (!user) return this.close(GatewayCloseCode.AUTHENTICATION_FAILED);
     if (!this.ctx.config.privilegedIntents && privilegedIntents(d.intents) !== 0) return this.close(GatewayCloseCode.DISALLOWED_INTENTS);
     if (this.closing) return;
+    const shard: [number, number] = d.shard ? [d.shard[0], d.shard[1]] : [0, 1];
+    // Over max_concurrency Discord answers op 9 (d: false) and leaves the socket open: the
+    // client waits and IDENTIFYs again (the identify timeout still runs).
+    if (!this.identifyLimiter.tryStart(user.id, shard[0])) {
+      this.authenticating = false;
+      return this.sendOp(GatewayOp.INVALID_SESSION, false);
+    }
 
     const sessionId = randomBytes(16).toString('hex');
-    const shard: [number, number] = d.shard ? [d.shard[0], d.shard[1]] : [0, 1];
     const ingress = startIngressSpan(this.ctx.tracing.tracer, 'gateway IDENTIFY', {
       kind: SpanKind.SERVER,
       attributes: { 'guildhall.user.id': user.id, 'guildhall.session.id': sessionId, 'gateway.intents': d.intents },
@@ -193,7 +227,7 @@ export class Connection {
         }),
         { key: sessionKey(sessionId), mailbox: { capacity: SESSION_MAILBOX, overflow: 'stop' } },
       );
-      this.session = session;
+      this.attached(session);
       await context.with(ingress.context, () => session.call({ type: 'identify' }, { timeoutMs: 60_000 }));
     } finally {
       ingress.span?.end();
@@ -212,13 +246,19 @@ export class Connection {
     const ingress = startIngressSpan(this.ctx.tracing.tracer, 'gateway RESUME', { kind: SpanKind.SERVER, attributes: { 'guildhall.session.id': d.session_id } });
     try {
       const outcome = await context.with(ingress.context, () => session.call({ type: 'resume', connection: this, seq: d.seq, userId })).catch(() => 'invalid_session' as const);
-      if (outcome === 'resumed') this.session = session;
+      if (outcome === 'resumed') this.attached(session);
       else if (outcome === 'invalid_seq') this.close(GatewayCloseCode.INVALID_SEQ);
       else this.sendOp(GatewayOp.INVALID_SESSION, false);
     } finally {
       ingress.span?.end();
       this.authenticating = false;
     }
+  }
+
+  private attached(session: ActorRef<SessionProtocol>): void {
+    this.session = session;
+    if (this.identifyTimer) this.ctx.system.clock.clearTimeout(this.identifyTimer);
+    this.identifyTimer = undefined;
   }
 
   private withinRateLimit(): boolean {
@@ -239,6 +279,7 @@ export class Connection {
   private onClose(peerCode: number): void {
     this.closing = true;
     if (this.heartbeatTimer) this.ctx.system.clock.clearTimeout(this.heartbeatTimer);
+    if (this.identifyTimer) this.ctx.system.clock.clearTimeout(this.identifyTimer);
     const code = this.closeCode ?? peerCode;
     if (this.closeCode === undefined) {
       const byClient = this.ctx.metrics.gateway.clientCloses;

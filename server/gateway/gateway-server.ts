@@ -7,6 +7,8 @@ import { WebSocketServer } from 'ws';
 import type { ServerContext } from '../context.js';
 import { GatewayCloseCode } from '../errors.js';
 import { Connection } from './connection.js';
+import { GatewaySocket } from './gateway-socket.js';
+import { IdentifyLimiter } from './identify-limiter.js';
 import { GATEWAY_VERSION, GatewayOp } from './protocol.js';
 
 export interface GatewayServer {
@@ -27,7 +29,8 @@ export interface GatewayStats {
 }
 
 // Frames over 4096 bytes get 4002 from the decoder; this only stops ws
-// buffering something absurd before we see it.
+// buffering something absurd before we see it (GatewaySocket turns ws's own
+// close for it into 4002 as well).
 const MAX_FRAME_BYTES = 64 * 1024;
 
 function reject(socket: Duplex, status: number, text: string): void {
@@ -36,8 +39,17 @@ function reject(socket: Duplex, status: number, text: string): void {
 
 export function attachGateway(server: Server, ctx: ServerContext): GatewayServer {
   // permessage-deflate stays off: the frame writer sends the same bytes to every socket.
-  const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, maxPayload: MAX_FRAME_BYTES, clientTracking: false });
+  // ws's UTF-8 check is skipped because it would close with 1007 on its own; the decoder checks and answers 4002.
+  const wss = new WebSocketServer({
+    noServer: true,
+    perMessageDeflate: false,
+    maxPayload: MAX_FRAME_BYTES,
+    clientTracking: false,
+    skipUTF8Validation: true,
+    WebSocket: GatewaySocket,
+  });
   const connections = new Set<Connection>();
+  const identifyLimiter = new IdentifyLimiter(ctx.config.maxConcurrency, ctx.system.clock);
   let accepting = true;
   const stats = { accepted: 0, closes: {} as Record<number, number>, slowConsumers: 0 };
   const hooks = {
@@ -53,7 +65,7 @@ export function attachGateway(server: Server, ctx: ServerContext): GatewayServer
     if (url.pathname !== '/gateway' && url.pathname !== '/gateway/') return reject(socket, 404, 'Not Found');
     if (!accepting) return reject(socket, 503, 'Service Unavailable');
     wss.handleUpgrade(req, socket, head, (ws) => {
-      const connection = new Connection(ws, socket, ctx, hooks);
+      const connection = new Connection(ws as GatewaySocket, socket, ctx, hooks, identifyLimiter);
       connections.add(connection);
       stats.accepted++;
       // Version and encoding are checked after the upgrade, so the client hears the close code.

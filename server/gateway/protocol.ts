@@ -2,6 +2,7 @@
 // send. JSON encoding only.
 // https://discord.com/developers/docs/events/gateway
 // https://discord.com/developers/docs/topics/opcodes-and-status-codes#gateway-gateway-opcodes
+import { isUtf8 } from 'node:buffer';
 import { GatewayIntentBits } from 'discord-api-types/v10';
 import { z } from 'zod';
 import { GatewayCloseCode, GatewayCloseReason } from '../errors.js';
@@ -51,9 +52,14 @@ export function hasIntent(intents: number, bit: number): boolean {
   return (intents & bit) === bit;
 }
 
-/** The bits of `intents` that Discord does not define (0 when the value is valid). */
-export function unknownIntents(intents: number): number {
-  return intents & ~ALL_INTENTS;
+/**
+ * Whether `intents` sets a bit Discord does not define (close 4013). The whole
+ * value counts: JavaScript's bitwise operators work on the low 32 bits, so
+ * `2 ** 32 + 513 & mask` would pass as 513, hence the BigInt.
+ */
+export function hasUnknownIntents(intents: number): boolean {
+  if (!Number.isSafeInteger(intents) || intents < 0) return true;
+  return (BigInt(intents) & ~BigInt(ALL_INTENTS)) !== 0n;
 }
 
 /** The privileged bits present in `intents`. */
@@ -132,7 +138,7 @@ export const identifyDataSchema = z.object({
     .number()
     .int()
     .min(0)
-    .refine((n) => unknownIntents(n) === 0, 'unknown intent bits'),
+    .refine((n) => !hasUnknownIntents(n), 'unknown intent bits'),
   properties: z.object({ os: z.string(), browser: z.string(), device: z.string() }),
   compress: z.boolean().optional(),
   large_threshold: z.number().int().min(50).max(250).default(50),
@@ -159,16 +165,23 @@ export const voiceStateUpdateDataSchema = z.object({
   self_deaf: z.boolean(),
 });
 
+/** Discord ignores a nonce longer than this (the chunks then carry none) rather than refusing the request. */
+export const MAX_NONCE_BYTES = 32;
+
+// https://discord.com/developers/docs/events/gateway-events#request-guild-members
 export const requestGuildMembersDataSchema = z
   .object({
     guild_id: snowflake,
     query: z.string().max(100).optional(),
     limit: z.number().int().min(0).max(100).default(0),
-    presences: z.boolean().optional(),
+    presences: z.boolean().default(false),
     user_ids: z.union([snowflake, z.array(snowflake).max(100)]).optional(),
-    nonce: z.string().max(32).optional(),
+    nonce: z
+      .unknown()
+      .optional()
+      .transform((n) => (typeof n === 'string' && Buffer.byteLength(n, 'utf8') <= MAX_NONCE_BYTES ? n : undefined)),
   })
-  .refine((d) => d.query !== undefined || d.user_ids !== undefined, 'query or user_ids is required');
+  .refine((d) => (d.query === undefined) !== (d.user_ids === undefined), 'exactly one of query or user_ids');
 
 export type PresenceUpdateData = z.infer<typeof presenceUpdateDataSchema>;
 export type IdentifyData = z.infer<typeof identifyDataSchema>;
@@ -222,13 +235,15 @@ function fail(closeCode: GatewayCloseCode, detail?: string): DecodeResult {
 
 /**
  * Decodes one text message from a client into a validated frame, or says
- * which close code Discord would answer it with: 4002 for oversize, non-JSON
- * or a malformed payload; 4001 for an op a client may not send; 4013 for bad
+ * which close code Discord would answer it with: 4002 for oversize, invalid
+ * UTF-8, non-JSON or a malformed payload; 4001 for an op a client may not send; 4013 for bad
  * intents; 4010 for a bad shard pair.
  */
 export function decodeFrame(data: string | Uint8Array): DecodeResult {
   const size = typeof data === 'string' ? Buffer.byteLength(data, 'utf8') : data.byteLength;
   if (size > MAX_CLIENT_PAYLOAD_BYTES) return fail(GatewayCloseCode.DECODE_ERROR, 'payload too large');
+  // The gateway's ws skips its own UTF-8 check (it would close 1007 by itself); Discord answers 4002.
+  if (typeof data !== 'string' && !isUtf8(data)) return fail(GatewayCloseCode.DECODE_ERROR, 'invalid UTF-8');
   const text = typeof data === 'string' ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('utf8');
 
   let json: unknown;

@@ -5,11 +5,13 @@
 import type { ActorRef, Behaviour } from '../../actors/index.js';
 import type { ServerContext } from '../context.js';
 import { guildKey, type GuildProtocol } from '../guild/guild-protocol.js';
+import type { MemberQueryResult } from '../guild/member-query.js';
 import { toAPIUser } from '../store/api-shapes.js';
 import type { UserRecord } from '../store/store.js';
 import type { Connection } from './connection.js';
 import { EncodedDispatch } from './dispatch.js';
-import { GATEWAY_VERSION, type PresenceUpdateData, shardOf } from './protocol.js';
+import { memberChunks, memberQueryFor } from './member-chunks.js';
+import { GATEWAY_VERSION, type PresenceUpdateData, type RequestGuildMembersData, shardOf } from './protocol.js';
 import { ReplayBuffer } from './replay-buffer.js';
 import type { ResumeOutcome, SessionProtocol } from './session-protocol.js';
 
@@ -55,7 +57,19 @@ export function sessionBehaviour(ctx: ServerContext, args: SessionArgs): Behavio
     ctx.transport.event('gateway.send', () => ({ 'gateway.event': dispatch.event, 'gateway.seq': seq, 'gateway.written': written }));
   }
 
+  /**
+   * Whether a guild's events belong on this session's shard: (guild_id >> 22) % num_shards.
+   * https://discord.com/developers/docs/events/gateway#sharding
+   */
+  function onShard(guildId: string): boolean {
+    const [shardId, shardCount] = args.shard;
+    return shardOf(guildId, shardCount) === shardId;
+  }
+
+  // Every way a guild joins a session (IDENTIFY, a guild made or joined while
+  // connected) comes through here, so the shard rule is applied in one place.
   async function connectGuild(state: SessionState, guildId: string, self: ActorRef<SessionProtocol>): Promise<void> {
+    if (!onShard(guildId)) return;
     const ref = ctx.guild(guildId);
     const reply = await ref
       .call(
@@ -69,6 +83,26 @@ export function sessionBehaviour(ctx: ServerContext, args: SessionArgs): Behavio
     if (!reply?.ok) return;
     state.guildIds.add(guildId);
     send(state, new EncodedDispatch('GUILD_CREATE', reply.value));
+  }
+
+  /**
+   * op 8. Only guilds this session has (a guild it is not in, or on another
+   * shard, gets no answer, as on Discord); the guild selects, the chunks go out
+   * in seq order like any dispatch.
+   */
+  async function requestMembers(state: SessionState, request: RequestGuildMembersData): Promise<void> {
+    if (!state.guildIds.has(request.guild_id)) return;
+    const query = memberQueryFor(request, args.intents);
+    if (!query) return;
+    const reply = await ctx
+      .guild(request.guild_id)
+      .call({ type: 'request_members', query })
+      .catch((err: unknown) => {
+        ctx.logger.warn({ err, guildId: request.guild_id, sessionId: args.sessionId }, 'member request failed');
+        return undefined;
+      });
+    if (!reply?.ok) return;
+    for (const chunk of memberChunks(request.guild_id, request, reply.value as MemberQueryResult)) send(state, new EncodedDispatch('GUILD_MEMBERS_CHUNK', chunk));
   }
 
   function leaveGuilds(state: SessionState): void {
@@ -88,8 +122,7 @@ export function sessionBehaviour(ctx: ServerContext, args: SessionArgs): Behavio
 
     async handleCall(msg, state, actor): Promise<ResumeOutcome | undefined> {
       if (msg.type === 'identify') {
-        const [shardId, shardCount] = args.shard;
-        const guilds = (await ctx.store.listGuildsForUser(userId)).filter((g) => shardOf(g.id, shardCount) === shardId);
+        const guilds = (await ctx.store.listGuildsForUser(userId)).filter((g) => onShard(g.id));
         const gatewayUrl = ctx.publicUrl().replace(/^http/, 'ws') + '/gateway';
         send(
           state,
@@ -141,7 +174,7 @@ export function sessionBehaviour(ctx: ServerContext, args: SessionArgs): Behavio
           send(state, msg.event);
           return;
         case 'guild_joined':
-          // The one async case: the mailbox waits for the connect, so GUILD_CREATE precedes that guild's events.
+          // Async (as request_members): the mailbox waits for the connect, so GUILD_CREATE precedes that guild's events.
           return state.guildIds.has(msg.guildId) ? undefined : connectGuild(state, msg.guildId, actor.self);
         case 'guild_removed':
           if (state.guildIds.delete(msg.guildId)) send(state, new EncodedDispatch('GUILD_DELETE', { id: msg.guildId }));
@@ -149,6 +182,9 @@ export function sessionBehaviour(ctx: ServerContext, args: SessionArgs): Behavio
         case 'presence':
           for (const guildId of state.guildIds) ctx.guild(guildId).cast({ type: 'presence_update', userId, presence: msg.data });
           return;
+        case 'request_members':
+          // Async as guild_joined: the mailbox waits, so the chunks keep their place among the events.
+          return requestMembers(state, msg.data);
         case 'detached':
           if (state.connection !== msg.connection) return; // a late close of a connection already replaced
           state.connection = undefined;

@@ -1,6 +1,6 @@
 // Messages a session actor understands. Guilds only ever cast `dispatch` and
 // `guild_removed`; the rest come from the session's own connection.
-import type { PresenceUpdateData } from './protocol.js';
+import type { PresenceUpdateData, RequestGuildMembersData } from './protocol.js';
 import type { EncodedDispatch } from './dispatch.js';
 import type { Connection } from './connection.js';
 
@@ -13,6 +13,8 @@ export type SessionCast =
   | { type: 'guild_removed'; guildId: string }
   /** op 3 from the client. */
   | { type: 'presence'; data: PresenceUpdateData }
+  /** op 8 from the client: answered with GUILD_MEMBERS_CHUNK dispatches. */
+  | { type: 'request_members'; data: RequestGuildMembersData }
   /** The socket closed; keep the session for RESUME unless `resumable` is false. */
   | { type: 'detached'; connection: Connection; resumable: boolean };
 

@@ -13,6 +13,7 @@ import { toAPIChannel, toAPIMember, toAPIMessage, toAPIUser } from '../store/api
 import type { MemberRecord } from '../store/store.js';
 import { type Presence, guildCreatePayload, presenceData } from './guild-create.js';
 import type { GuildCall, GuildCast, GuildProtocol, GuildReply } from './guild-protocol.js';
+import { queryMembers } from './member-query.js';
 import { type ConnectedSession, type GuildState, loadGuildState } from './guild-state.js';
 
 /** A refusal the caller turns into a REST error. */
@@ -200,6 +201,8 @@ export function guildBehaviour(ctx: ServerContext, guildId: string): Behaviour<G
         broadcast(state, 'GUILD_MEMBER_REMOVE', { guild_id: guildId, user: toAPIUser(target.user) });
         return true;
       }
+      case 'request_members':
+        return queryMembers(state, msg.query);
     }
   }
 

@@ -5,6 +5,7 @@ import type { RestErrorName } from '../errors.js';
 import type { SessionProtocol } from '../gateway/session-protocol.js';
 import type { PresenceUpdateData } from '../gateway/protocol.js';
 import type { EmojiRecord } from '../store/store.js';
+import type { MemberQuery } from './member-query.js';
 
 export type GuildCall =
   | {
@@ -24,7 +25,9 @@ export type GuildCall =
   | { type: 'typing'; channelId: string; userId: string }
   | { type: 'create_channel'; userId: string; name: string; topic: string | null }
   | { type: 'add_member'; actorId: string; userId: string }
-  | { type: 'remove_member'; actorId: string; userId: string };
+  | { type: 'remove_member'; actorId: string; userId: string }
+  /** REQUEST_GUILD_MEMBERS (op 8), already checked against the session's intents; answers a MemberQueryResult. */
+  | { type: 'request_members'; query: MemberQuery };
 
 export type GuildCast = { type: 'disconnect'; sessionId: string } | { type: 'presence_update'; userId: string; presence: PresenceUpdateData };
 

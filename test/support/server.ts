@@ -1,6 +1,7 @@
 // A real Guildhall server on 127.0.0.1 port 0, and small clients for it.
 // Users and guilds are made straight in the store (works whatever the env says
 // about dev accounts); everything else goes over real HTTP.
+import type { Clock } from '../../actors/index.js';
 import { type GuildhallServer, createServer } from '../../server/app.js';
 import { issueToken } from '../../server/auth/token.js';
 import { loadConfig } from '../../server/config.js';
@@ -58,6 +59,8 @@ export interface TestServerOptions {
   tracingEnv?: NodeJS.ProcessEnv;
   rateLimitPerSecond?: number;
   rateLimiter?: RateLimiter;
+  /** The server's clock (a ManualClock in tests that would otherwise wait for timeouts). */
+  clock?: Clock;
 }
 
 export async function startTestServer(env: Record<string, string> = {}, options: TestServerOptions = {}): Promise<TestServer> {
@@ -66,6 +69,7 @@ export async function startTestServer(env: Record<string, string> = {}, options:
     tracingEnv: options.tracingEnv ?? {},
     ...(options.rateLimitPerSecond === undefined ? {} : { rateLimitPerSecond: options.rateLimitPerSecond }),
     ...(options.rateLimiter === undefined ? {} : { rateLimiter: options.rateLimiter }),
+    ...(options.clock === undefined ? {} : { clock: options.clock }),
   });
   const url = await server.listen();
   const store = server.ctx.store;

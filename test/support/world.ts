@@ -1,5 +1,6 @@
 // Gateway and tracing tests: a test server plus helpers that set up a world
 // (users, guilds) straight through the store, and a raw REST call.
+import type { Clock } from '../../actors/index.js';
 import { issueToken } from '../../server/auth/token.js';
 import { startTestServer as startBase, type TestServer as BaseServer, TEST_SECRET } from './server.js';
 
@@ -13,7 +14,7 @@ export interface TestServer extends BaseServer {
   rest(token: string | undefined, method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<Response>;
 }
 
-export async function startTestServer(env: Record<string, string> = {}, tracingEnv: NodeJS.ProcessEnv = {}, options: { rateLimitPerSecond?: number } = {}): Promise<TestServer> {
+export async function startTestServer(env: Record<string, string> = {}, tracingEnv: NodeJS.ProcessEnv = {}, options: { rateLimitPerSecond?: number; clock?: Clock } = {}): Promise<TestServer> {
   const base = await startBase(env, { tracingEnv, ...options });
   const store = base.server.ctx.store;
   return {

@@ -4,8 +4,8 @@
 import type { FastifyInstance } from 'fastify';
 import type { ServerContext } from '../../context.js';
 
-/** One session per bot at a time is plenty here; the numbers are Discord's defaults for a small bot. */
-const SESSION_START_LIMIT = { total: 1000, remaining: 1000, reset_after: 86_400_000, max_concurrency: 1 };
+/** Discord's daily numbers for a small bot (not enforced); max_concurrency is configured and enforced (GUILDHALL_MAX_CONCURRENCY). */
+const SESSION_START_LIMIT = { total: 1000, remaining: 1000, reset_after: 86_400_000 };
 
 /** `ws://host:port/gateway` for `http://host:port` (wss for https). Clients append `?v=10&encoding=json`. */
 export function gatewayUrl(ctx: ServerContext): string {
@@ -19,6 +19,6 @@ export function gatewayRoutes(app: FastifyInstance, ctx: ServerContext): void {
     url: gatewayUrl(ctx),
     // Sharding is not needed: one process holds every guild a session sees.
     shards: 1,
-    session_start_limit: { ...SESSION_START_LIMIT },
+    session_start_limit: { ...SESSION_START_LIMIT, max_concurrency: ctx.config.maxConcurrency },
   }));
 }

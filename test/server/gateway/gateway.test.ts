@@ -1,9 +1,12 @@
 // The gateway over real sockets against a server started in-process on port 0.
 import { afterEach, describe, expect, it } from 'vitest';
+import { ManualClock } from '../../../actors/index.js';
 import { callGuild } from '../../../server/context.js';
 import { GatewayCloseCode } from '../../../server/errors.js';
 import { GatewayIntentBits as I } from '../../../server/gateway/protocol.js';
+import { sessionKey } from '../../../server/gateway/session-actor.js';
 import { GatewayClient, type Payload } from '../../support/gateway-client.js';
+import { until } from '../../support/until.js';
 import { startTestServer, type TestServer } from '../../support/world.js';
 
 const ALL = 0b1111111111111111 | I.MessageContent;
@@ -14,8 +17,8 @@ afterEach(async () => {
   for (const s of servers.splice(0)) await s.close();
 });
 
-async function start(env: Record<string, string> = {}) {
-  const t = await startTestServer(env);
+async function start(env: Record<string, string> = {}, clock?: ManualClock) {
+  const t = await startTestServer(env, {}, clock ? { clock } : {});
   servers.push(t);
   return t;
 }
@@ -32,7 +35,6 @@ async function session(t: TestServer, token: string, guilds: number, intents = A
   c.identify(token, intents);
   await c.waitForDispatch('READY');
   if (guilds > 0 && intents & I.Guilds) await c.waitForDispatch('GUILD_CREATE', guilds);
-  else await new Promise((r) => setTimeout(r, 50));
   return c;
 }
 
@@ -103,8 +105,12 @@ describe('gateway: dispatch', () => {
       expect(all).toEqual(all.map((_, i) => i + 1));
       expect(got[0]!.d).toMatchObject({ guild_id: g.id, channel_id: g.channelId, author: { id: bob.id } });
     }
-    await new Promise((r) => setTimeout(r, 100));
-    for (const s of [a1, a2, b]) expect(s.dispatches('MESSAGE_CREATE')).toHaveLength(5);
+    // A last message, then none more than that: a duplicate of the first five would have come before it.
+    await t.rest(bob.token, 'POST', `/channels/${g.channelId}/messages`, { content: 'last' });
+    for (const s of [a1, a2, b]) {
+      await s.waitFor((r) => r.find((p) => p.t === 'MESSAGE_CREATE' && p.d.content === 'last'));
+      expect(s.dispatches('MESSAGE_CREATE')).toHaveLength(6);
+    }
     expect(c.dispatches('MESSAGE_CREATE')).toHaveLength(0);
   });
 
@@ -186,7 +192,8 @@ describe('gateway: heartbeat and resume', () => {
   });
 
   it('INVALID_SESSION for an unknown session, after the resume window, or past the replay buffer', async () => {
-    const t = await start({ GUILDHALL_RESUME_TIMEOUT_MS: '100', GUILDHALL_RESUME_BUFFER: '2' });
+    const clock = new ManualClock();
+    const t = await start({ GUILDHALL_RESUME_TIMEOUT_MS: '60000', GUILDHALL_RESUME_BUFFER: '2' }, clock);
     const alice = await t.user('alice');
     const g = await t.guild(alice.id, []);
     const unknown = await connect(t);
@@ -209,7 +216,15 @@ describe('gateway: heartbeat and resume', () => {
     const id2 = s2.dispatches('READY')[0]!.d.session_id;
     s2.close(4000);
     await s2.waitForClose();
-    await new Promise((r) => setTimeout(r, 300));
+    // The session waits for a RESUME one resume timeout, then stops. Time moves until it has
+    // (the detach may reach the session after a first move, which then had nothing to expire).
+    const alive = () => t.server.ctx.system.whereis(sessionKey(id2)) !== undefined;
+    clock.advance(59_999);
+    expect(alive()).toBe(true);
+    await until(() => {
+      clock.advance(60_000);
+      return !alive();
+    }, 'the detached session to expire');
     const r2 = await connect(t);
     r2.send(6, { token: alice.token, session_id: id2, seq: 1 });
     expect((await r2.waitFor((r) => r.find((p) => p.op === 9))).d).toBe(false);
@@ -259,9 +274,18 @@ describe('gateway: close codes', () => {
   });
 
   it('4009 session timed out without heartbeats', async () => {
-    const t = await start({ GUILDHALL_HEARTBEAT_INTERVAL_MS: '1000' });
+    const clock = new ManualClock();
+    const t = await start({ GUILDHALL_HEARTBEAT_INTERVAL_MS: '1000' }, clock);
     const c = await connect(t);
-    expect(await c.waitForClose(5_000)).toBe(GatewayCloseCode.SESSION_TIMED_OUT);
+    await c.waitFor((r) => r.find((p) => p.op === 10));
+    // A client may be half an interval late: 1.5 s.
+    clock.advance(1_499);
+    c.send(1, null);
+    await c.waitFor((r) => r.find((p) => p.op === 11));
+    clock.advance(1_499);
+    expect(t.server.gateway.stats().closes[GatewayCloseCode.SESSION_TIMED_OUT]).toBeUndefined();
+    clock.advance(1);
+    expect(await c.waitForClose()).toBe(GatewayCloseCode.SESSION_TIMED_OUT);
   });
 
   it('4012 invalid API version, 4013 invalid intents, 4014 disallowed intents', async () => {
@@ -284,8 +308,7 @@ describe('gateway: close codes', () => {
     expect(t.server.ctx.sessions.size).toBe(1);
     c.close(1000);
     await c.waitForClose();
-    await new Promise((r) => setTimeout(r, 200));
-    expect(t.server.ctx.sessions.size).toBe(0);
+    await until(() => t.server.ctx.sessions.size === 0, 'the session to stop');
     // The guild actor stays (it was spawned by the connect); the session actor is gone.
     expect(t.server.ctx.system.size).toBe(before + 1);
   });

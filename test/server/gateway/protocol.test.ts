@@ -12,7 +12,7 @@ import {
   intentForEvent,
   privilegedIntents,
   shardOf,
-  unknownIntents,
+  hasUnknownIntents,
   wantsEvent,
 } from '../../../server/gateway/protocol.js';
 
@@ -58,8 +58,11 @@ describe('intents', () => {
   });
 
   it('knows every defined bit and flags the rest', () => {
-    expect(unknownIntents(ALL_INTENTS)).toBe(0);
-    expect(unknownIntents(1 << 30)).toBe(1 << 30);
+    expect(hasUnknownIntents(ALL_INTENTS)).toBe(false);
+    expect(hasUnknownIntents(1 << 30)).toBe(true);
+    // Bits past the 32nd are not cut off (2^32 + 513 is not 513).
+    expect(hasUnknownIntents(2 ** 32 + 513)).toBe(true);
+    expect(hasUnknownIntents(2 ** 40)).toBe(true);
     expect(hasIntent(ALL_INTENTS, GatewayIntentBits.GuildMessagePolls)).toBe(true);
   });
 
@@ -78,7 +81,7 @@ describe('intents', () => {
     expect(intentForEvent('CHANNEL_CREATE')).toBe(1 << 0);
     expect(intentForEvent('READY')).toBeUndefined();
     expect(intentForEvent('toString')).toBeUndefined();
-    for (const bit of Object.values(EVENT_INTENTS)) expect(unknownIntents(bit)).toBe(0);
+    for (const bit of Object.values(EVENT_INTENTS)) expect(hasUnknownIntents(bit)).toBe(false);
   });
 
   it('wantsEvent filters by intents and always passes unlisted events', () => {
@@ -161,6 +164,14 @@ describe('decodeFrame: close codes', () => {
     expect(closeCodeOf(text)).toBe(4002);
   });
 
+  it('4002 for bytes that are not UTF-8', () => {
+    const valid = Buffer.from('{"op":1,"d":null}');
+    expect(decodeFrame(valid).ok).toBe(true);
+    // A lone continuation byte inside a JSON string, and a truncated 3-byte sequence.
+    expect(closeCodeOf(Buffer.concat([Buffer.from('{"op":1,"d":null,"t":"'), Buffer.from([0x80]), Buffer.from('"}')]))).toBe(4002);
+    expect(closeCodeOf(Buffer.concat([Buffer.from('{"op":1,"d":null,"t":"'), Buffer.from([0xe2, 0x82]), Buffer.from('"}')]))).toBe(4002);
+  });
+
   it.each([0, 5, 7, 9, 10, 11, 12, 99, -1])('4001 for op %i a client may not send', (op) => {
     expect(closeCodeOf(JSON.stringify({ op, d: null }))).toBe(4001);
   });
@@ -184,6 +195,9 @@ describe('decodeFrame: close codes', () => {
     expect(closeCodeOf(identify({ intents: 1.5 }))).toBe(4013);
     expect(closeCodeOf(identify({ intents: '513' }))).toBe(4013);
     expect(closeCodeOf(identify({ intents: 1 << 30 }))).toBe(4013);
+    expect(closeCodeOf(identify({ intents: 2 ** 31 }))).toBe(4013);
+    expect(closeCodeOf(identify({ intents: 2 ** 32 + 513 }))).toBe(4013);
+    expect(closeCodeOf(identify({ intents: 2 ** 40 }))).toBe(4013);
     expect(closeCodeOf(identify({ intents: undefined }))).toBe(4013);
     // Intents problems win over other problems in the same payload.
     expect(closeCodeOf(identify({ intents: -1, token: '' }))).toBe(4013);

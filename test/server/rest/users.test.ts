@@ -75,7 +75,7 @@ describe('gateway discovery', () => {
     expect(res.body).toMatchObject({
       url: `${t.url.replace('http', 'ws')}/gateway`,
       shards: 1,
-      session_start_limit: { total: expect.any(Number), remaining: expect.any(Number), reset_after: expect.any(Number), max_concurrency: 1 },
+      session_start_limit: { total: expect.any(Number), remaining: expect.any(Number), reset_after: expect.any(Number), max_concurrency: 16 },
     });
   });
 });
