@@ -10,12 +10,16 @@
 import { isSpanContextValid, trace } from '@opentelemetry/api';
 import { pino, type DestinationStream, type Logger as PinoLogger } from 'pino';
 import type { LogLevel } from './config.js';
+import { stdoutLogDestination } from './log-destination.js';
 
 export type ServerLogger = PinoLogger;
 
 export interface LoggerOptions {
   level: LogLevel;
-  /** Where lines go; stdout when absent (tests pass a stream to read them back). */
+  /**
+   * Where lines go; when absent, stdout through a destination that never blocks
+   * (log-destination.ts; tests pass a stream to read lines back).
+   */
   destination?: DestinationStream;
 }
 
@@ -38,6 +42,6 @@ export function createLogger(options: LoggerOptions): ServerLogger {
       // Fastify's default request serializer logs no headers; this is a second lock on the door.
       redact: { paths: ['req.headers.authorization', 'req.headers["x-admin-secret"]'], censor: '[redacted]' },
     },
-    options.destination,
+    options.destination ?? stdoutLogDestination(),
   );
 }
