@@ -137,6 +137,14 @@ export async function createServer(config: Config, options: CreateServerOptions 
     // Behind a proxy, set PUBLIC_URL; client addresses from X-Forwarded-For are not trusted.
     trustProxy: false,
     return503OnClosing: true,
+    // A request (headers and body) must arrive within requestTimeoutMs, or Node answers 408
+    // and closes (issue 16: bodies announced and never sent held sockets for minutes).
+    requestTimeout: config.requestTimeoutMs,
+    http: {
+      headersTimeout: config.requestTimeoutMs,
+      // Node checks the timeouts above at this interval (30 s by default, too coarse for them).
+      connectionsCheckingInterval: Math.min(1000, Math.max(50, Math.floor(config.requestTimeoutMs / 4))),
+    },
     // Routes have a literal `@me` segment; discord-api-types' Routes helpers percent-encode an
     // explicit '@me' argument (Routes.user('@me') is /users/%40me), which Discord accepts too.
     rewriteUrl: (request) => (request.url ?? '/').replace(AT_ME_ENCODED, '/@me'),

@@ -11,7 +11,7 @@
 // as a token bucket per user. A 429 carries `retry_after` in the body and the
 // `Retry-After`, `X-RateLimit-Global` and `X-RateLimit-Scope` headers, which
 // is what @discordjs/rest reads to back off.
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { parseAuthorization, verifyToken } from '../auth/token.js';
 import type { ServerContext } from '../context.js';
 import { httpError, rateLimited } from '../errors.js';
@@ -19,9 +19,9 @@ import type { UserRecord } from '../store/store.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
-    /** The authenticated user's id ('' before the auth preHandler ran). */
+    /** The authenticated user's id ('' before the auth hook ran). */
     userId: string;
-    /** The authenticated user; null before the auth preHandler ran. */
+    /** The authenticated user; null before the auth hook ran. */
     user: UserRecord | null;
   }
   interface FastifyContextConfig {
@@ -105,22 +105,36 @@ export class RateLimiter {
   }
 }
 
-/** Decorates requests and adds the auth preHandler to every route of `scope`. */
+/**
+ * Decorates requests and authenticates every route of `scope` in an onRequest
+ * hook: from the headers alone, before a byte of the body is read, so a
+ * client that is refused never gets to make the server wait for a body.
+ */
 export function registerAuth(scope: FastifyInstance, ctx: ServerContext, limiter: RateLimiter): void {
   scope.decorateRequest('userId', '');
   scope.decorateRequest('user', null);
-  scope.addHook('preHandler', authPreHandler(ctx, limiter));
+  scope.addHook('onRequest', authHook(ctx, limiter));
 }
 
-/** The preHandler for authenticated routes: sets `request.userId` and `request.user`, or answers 401 / 429. */
-export function authPreHandler(ctx: ServerContext, limiter: RateLimiter) {
-  return async function authenticate(request: FastifyRequest): Promise<void> {
+/** Whether the client announced a body (which is unread when this is asked in onRequest). */
+function announcesBody(request: FastifyRequest): boolean {
+  const length = request.headers['content-length'];
+  return (length !== undefined && length !== '0') || request.headers['transfer-encoding'] !== undefined;
+}
+
+/** The onRequest hook for authenticated routes: sets `request.userId` and `request.user`, or answers 401 / 429. */
+export function authHook(ctx: ServerContext, limiter: RateLimiter) {
+  return async function authenticate(request: FastifyRequest, reply: FastifyReply): Promise<void> {
     if (request.routeOptions.config.auth === false) return;
     const token = parseAuthorization(request.headers.authorization);
     const userId = token === undefined ? undefined : verifyToken(ctx.config.tokenSecret, token);
-    if (userId === undefined) throw httpError('UNAUTHORIZED');
-    const user = await ctx.store.getUser(userId);
-    if (user === undefined) throw httpError('UNAUTHORIZED');
+    const user = userId === undefined ? undefined : await ctx.store.getUser(userId);
+    if (userId === undefined || user === undefined) {
+      // Node would otherwise read (and discard) the announced body to keep the connection:
+      // a refused client gets the answer and the connection ends instead.
+      if (announcesBody(request)) reply.header('connection', 'close');
+      throw httpError('UNAUTHORIZED');
+    }
 
     const wait = limiter.take(userId);
     // The error handler adds the Retry-After / X-RateLimit-* headers of every 429.
