@@ -8,6 +8,7 @@ import { ActorSystem } from '../actors/index.js';
 import { CountingBatchSpanProcessor, DebugSampler, TraceStore, Transport, exportsSpans, parseTracingEnv, startTracing } from '../tracing/index.js';
 import { type Config, publicBaseUrl } from './config.js';
 import { SessionDirectory, type ServerContext } from './context.js';
+import { registerDebugAccess } from './debug/access.js';
 import { GuildDebugSampling } from './debug/guild-debug.js';
 import { samplingRoutes } from './debug/sampling-routes.js';
 import { viewerRoutes } from './debug/viewer-routes.js';
@@ -183,6 +184,7 @@ export async function createServer(config: Config, options: CreateServerOptions 
   registerIngressTracing(app, tracing.tracer);
   registerErrorHandling(app);
   registerJsonBody(app);
+  registerDebugAccess(app, config, logger);
   metrics.registerHttp(app);
   healthRoutes(app, () => readiness);
   metricsRoute(app, metrics);
