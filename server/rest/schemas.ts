@@ -14,6 +14,17 @@ export const snowflakeSchema = z
   // One check, not regex + refine: zod runs every check even after one fails, and BigInt('x') throws.
   .refine((s) => /^\d{17,20}$/.test(s) && BigInt(s) <= MAX_SNOWFLAKE, 'Value is not snowflake.');
 
+/**
+ * A snowflake used as a paging bound (`before`, `after`, `around`): any id
+ * within 64 bits, short ones included, since clients page from `after=0` (or
+ * `before=1`) and Discord accepts that. Leading zeros are dropped so ids
+ * compare canonically (by length, then digits).
+ */
+export const pagingIdSchema = z
+  .string()
+  .refine((s) => /^\d{1,20}$/.test(s) && BigInt(s) <= MAX_SNOWFLAKE, 'Value is not snowflake.')
+  .transform((s) => s.replace(/^0+(?=\d)/, ''));
+
 // Query strings arrive as text; parse digits strictly (no "1e3", no "  5").
 function intQuery(min: number, max: number, fallback: number) {
   return z
@@ -148,9 +159,9 @@ export const devUserBodySchema = z.object({
 export const listMessagesQuerySchema = z
   .object({
     limit: intQuery(1, 100, 50),
-    before: snowflakeSchema.optional(),
-    after: snowflakeSchema.optional(),
-    around: snowflakeSchema.optional(),
+    before: pagingIdSchema.optional(),
+    after: pagingIdSchema.optional(),
+    around: pagingIdSchema.optional(),
   })
   .refine((q) => [q.before, q.after, q.around].filter((v) => v !== undefined).length <= 1, {
     message: 'before, after and around are mutually exclusive',
@@ -178,8 +189,8 @@ export const listMembersQuerySchema = z.object({
 export const listUserGuildsQuerySchema = z
   .object({
     limit: intQuery(1, 200, 200),
-    before: snowflakeSchema.optional(),
-    after: snowflakeSchema.optional(),
+    before: pagingIdSchema.optional(),
+    after: pagingIdSchema.optional(),
   })
   .refine((q) => q.before === undefined || q.after === undefined, {
     message: 'before and after are mutually exclusive',
