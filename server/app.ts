@@ -21,6 +21,7 @@ import { metricsRoute } from './metrics/metrics-route.js';
 import { ServerMetrics } from './metrics/server-metrics.js';
 import { API_PREFIX, registerApi } from './rest/api.js';
 import { RateLimiter } from './rest/auth.js';
+import { handleClientError } from './rest/client-error.js';
 import { registerErrorHandling, sendHttpError, toHttpError } from './rest/error-handler.js';
 import { registerIngressTracing } from './rest/ingress-tracing.js';
 import { registerJsonBody } from './rest/json-body.js';
@@ -149,6 +150,8 @@ export async function createServer(config: Config, options: CreateServerOptions 
     // Routes have a literal `@me` segment; discord-api-types' Routes helpers percent-encode an
     // explicit '@me' argument (Routes.user('@me') is /users/%40me), which Discord accepts too.
     rewriteUrl: (request) => (request.url ?? '/').replace(AT_ME_ENCODED, '/@me'),
+    // Errors of the HTTP parser (431 headers too large, 408, 400) get Discord's body too.
+    clientErrorHandler: handleClientError,
     // Errors Fastify raises before routing (a malformed URL) get the same Discord body as the rest.
     frameworkErrors: (err, _request, reply) => {
       sendHttpError(reply, toHttpError(err));
