@@ -45,7 +45,7 @@ describe('/debug with GUILDHALL_ADMIN_SECRET set', () => {
   it('serves them with the secret as X-Admin-Secret, a Bearer token or a Basic password', async () => {
     const { base } = await start({ GUILDHALL_ADMIN_SECRET: SECRET });
     const basic = `Basic ${Buffer.from(`admin:${SECRET}`).toString('base64')}`;
-    for (const headers of [{ 'x-admin-secret': SECRET }, { authorization: `Bearer ${SECRET}` }, { authorization: basic }]) {
+    for (const headers of [{ 'x-admin-secret': SECRET }, { authorization: `Bearer ${SECRET}` }, { authorization: basic }] as Record<string, string>[]) {
       expect((await fetch(`${base}/debug/traces`, { headers })).status).toBe(200);
       expect((await fetch(`${base}/debug/api/traces`, { headers })).status).toBe(200);
       // Past the guard: the router's own 404.
