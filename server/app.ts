@@ -21,6 +21,7 @@ import { metricsRoute } from './metrics/metrics-route.js';
 import { ServerMetrics } from './metrics/server-metrics.js';
 import { API_PREFIX, registerApi } from './rest/api.js';
 import { RateLimiter } from './rest/auth.js';
+import { RouteLimiter, type RouteLimiterOptions } from './rest/route-limits.js';
 import { handleClientError } from './rest/client-error.js';
 import { registerErrorHandling, sendHttpError, toHttpError } from './rest/error-handler.js';
 import { registerIngressTracing } from './rest/ingress-tracing.js';
@@ -44,8 +45,10 @@ export interface CreateServerOptions {
   store?: Store;
   /** Replaces the logger made from config.logLevel (tests read log lines back). */
   logger?: ServerLogger;
-  /** Requests per second per user (default 50, Discord's global limit). */
+  /** Requests per second per user; overrides config.rateLimitPerSecond. */
   rateLimitPerSecond?: number;
+  /** Per-route buckets (tests use small limits and short windows); enabled follows config.routeRateLimits unless given. */
+  routeLimits?: RouteLimiterOptions;
   /** Wall clock (epoch ms) for debug-sampling windows; tests move it instead of waiting minutes. */
   debugClock?: () => number;
   /** Replaces the per-user rate limiter (tests inject one with a frozen clock). */
@@ -193,7 +196,10 @@ export async function createServer(config: Config, options: CreateServerOptions 
   metricsRoute(app, metrics);
   viewerRoutes(app, { traceStore, tracing, recording: tracing.enabled && viewerOn });
   samplingRoutes(app, ctx);
-  await registerApi(app, ctx, options.rateLimiter ?? new RateLimiter({ perSecond: options.rateLimitPerSecond ?? 50 }));
+  await registerApi(app, ctx, {
+    global: options.rateLimiter ?? new RateLimiter({ perSecond: options.rateLimitPerSecond ?? config.rateLimitPerSecond }),
+    routes: new RouteLimiter({ enabled: config.routeRateLimits, ...options.routeLimits }),
+  });
   await app.ready();
 
   const gw = attachGateway(app.server, ctx);
