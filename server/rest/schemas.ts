@@ -127,11 +127,17 @@ const content = z
  * POST /channels/{channel.id}/messages. Discord requires one of content,
  * embeds, stickers, files or a poll; only content is supported here, so
  * content is required and a non-empty `embeds` is refused rather than
- * silently dropped. `nonce` is echoed back in MESSAGE_CREATE as Discord does.
+ * silently dropped. `nonce` is echoed back in the response and in
+ * MESSAGE_CREATE as Discord does; `enforce_nonce` makes it an idempotency key
+ * (rest/nonce-cache.ts).
  */
 export const createMessageBodySchema = z.object({
   content,
-  nonce: z.union([z.number().int(), z.string().max(25)]).optional(),
+  // Discord: an integer or a string of at most 25 characters. Integers are kept within
+  // what JSON numbers carry exactly, so the echo is the value sent.
+  nonce: z.union([z.number().int().min(Number.MIN_SAFE_INTEGER).max(Number.MAX_SAFE_INTEGER), z.string().max(25)]).optional(),
+  /** With a nonce: a repeat from the same user in the same channel within minutes returns the first message. */
+  enforce_nonce: z.boolean().optional(),
   embeds: z.array(z.unknown()).max(0, 'Embeds are not supported.').optional(),
 });
 
