@@ -151,7 +151,7 @@ function announcesBody(request: FastifyRequest): boolean {
 
 /** The onRequest hook for authenticated routes: sets `request.userId` and `request.user`, or answers 401 / 429. */
 export function authHook(ctx: ServerContext, limits: RestLimits) {
-  return async function authenticate(request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  async function authenticate(request: FastifyRequest, reply: FastifyReply): Promise<void> {
     if (request.routeOptions.config.auth === false) {
       // No user to count for: the caller's address stands in.
       takeRouteBucket(request, reply, limits, `ip:${request.ip}`);
@@ -160,12 +160,7 @@ export function authHook(ctx: ServerContext, limits: RestLimits) {
     const token = parseAuthorization(request.headers.authorization);
     const userId = token === undefined ? undefined : verifyToken(ctx.config.tokenSecret, token);
     const user = userId === undefined ? undefined : await ctx.store.getUser(userId);
-    if (userId === undefined || user === undefined) {
-      // Node would otherwise read (and discard) the announced body to keep the connection:
-      // a refused client gets the answer and the connection ends instead.
-      if (announcesBody(request)) reply.header('connection', 'close');
-      throw httpError('UNAUTHORIZED');
-    }
+    if (userId === undefined || user === undefined) throw httpError('UNAUTHORIZED');
 
     const wait = limits.global.take(userId);
     // The error handler adds the Retry-After / X-RateLimit-Global / -Scope headers of every 429.
@@ -173,5 +168,15 @@ export function authHook(ctx: ServerContext, limits: RestLimits) {
     takeRouteBucket(request, reply, limits, userId);
     request.userId = userId;
     request.user = user;
+  }
+  return async function authenticateOrRefuse(request: FastifyRequest, reply: FastifyReply): Promise<void> {
+    try {
+      await authenticate(request, reply);
+    } catch (err) {
+      // Node would otherwise read (and discard) the announced body to keep the connection:
+      // a refused client (401, 429) gets the answer and the connection ends instead.
+      if (announcesBody(request)) reply.header('connection', 'close');
+      throw err;
+    }
   };
 }

@@ -3,6 +3,7 @@
 // too long to arrive is cut off. Raw sockets: fetch cannot send a short body.
 import type { Socket } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { RateLimiter } from '../../../server/rest/auth.js';
 import { type TestServer, type TestUser, startTestServer } from '../../support/server.js';
 import { type RawExchange, rawRequest as open, within } from '../../support/raw-http.js';
 
@@ -45,6 +46,19 @@ describe('requests that never finish', () => {
     expect(await within(x.status, 3000, 'status')).toBe(401);
     const text = await within(x.closed, 3000, 'close');
     expect(JSON.parse(text.slice(text.indexOf('\r\n\r\n') + 4))).toMatchObject({ code: 40001 });
+  });
+
+  it('answers a rate-limited POST at once with 429 and closes the socket, without waiting for the body', async () => {
+    const limited = await startTestServer({}, { rateLimiter: new RateLimiter({ perSecond: 1, now: () => 0 }) });
+    try {
+      const bob = await limited.user('bob');
+      expect((await limited.api('/users/@me', { token: bob.token })).status).toBe(200);
+      const x = rawRequest(limited.url, postHead(`/channels/${channelId}/messages`, 65_000, `Bot ${bob.token}`), '{"content":"');
+      expect(await within(x.status, 3000, 'status')).toBe(429);
+      await within(x.closed, 3000, 'close');
+    } finally {
+      await limited.close();
+    }
   });
 
   it('cuts off an authenticated body that does not arrive within the request timeout (408, closed)', async () => {
