@@ -75,6 +75,8 @@ interface Sample {
   /** Event-loop delay p99 since the previous scrape (prom-client resets its histogram per scrape). */
   eventLoopP99Ms: number;
   sessions: number;
+  /** Traces held by the built-in viewer (bounded by GUILDHALL_TRACE_STORE_SIZE): memory that fills, then stays. */
+  traces: number;
 }
 
 function metric(text: string, name: string): number {
@@ -92,6 +94,7 @@ async function sample(url: string, startedAt: number): Promise<Sample> {
     handles: metric(text, 'nodejs_active_handles_total'),
     eventLoopP99Ms: round(metric(text, 'nodejs_eventloop_lag_p99_seconds') * 1000, 2),
     sessions: metric(text, 'guildhall_gateway_sessions'),
+    traces: metric(text, 'guildhall_trace_store_traces'),
   };
 }
 
@@ -130,7 +133,7 @@ async function main(): Promise<void> {
   const until = t0 + o.minutes * 60_000;
   const samples: Sample[] = [await sample(server.url, t0)];
   const log = (s: Sample) =>
-    process.stderr.write(`soak: ${s.minute.toFixed(1)} min  rss ${s.rssMiB} MiB  heap ${s.heapUsedMiB} MiB  handles ${s.handles}  eld p99 ${s.eventLoopP99Ms} ms  sessions ${s.sessions}\n`);
+    process.stderr.write(`soak: ${s.minute.toFixed(1)} min  rss ${s.rssMiB} MiB  heap ${s.heapUsedMiB} MiB  handles ${s.handles}  eld p99 ${s.eventLoopP99Ms} ms  sessions ${s.sessions}  traces ${s.traces}\n`);
   log(samples[0]!);
   const sampler = setInterval(() => {
     sample(server.url, t0).then(
@@ -214,9 +217,9 @@ function markdown(doc: { startedAt: string; node: string; options: typeof o; bou
     '',
     `Bounds: ${doc.bounds.rule} (here RSS <= ${doc.bounds.rssMiB} MiB, handles <= ${doc.bounds.handles}). RSS growth after warm-up: ${doc.rssGrowthMiB} MiB (least-squares slope ${doc.rssSlopeMiBPerMinute} MiB/min; noisy on a short run).`,
     '',
-    '| minute | RSS MiB | heap used MiB | active handles | event-loop p99 ms | sessions |',
-    '|---:|---:|---:|---:|---:|---:|',
-    ...doc.samples.map((s) => `| ${s.minute} | ${s.rssMiB} | ${s.heapUsedMiB} | ${s.handles} | ${s.eventLoopP99Ms} | ${s.sessions} |`),
+    '| minute | RSS MiB | heap used MiB | active handles | event-loop p99 ms | sessions | viewer traces |',
+    '|---:|---:|---:|---:|---:|---:|---:|',
+    ...doc.samples.map((s) => `| ${s.minute} | ${s.rssMiB} | ${s.heapUsedMiB} | ${s.handles} | ${s.eventLoopP99Ms} | ${s.sessions} | ${s.traces ?? ''} |`),
     '',
     '| load | rounds | rounds with failures |',
     '|---|---:|---:|',
