@@ -95,4 +95,19 @@ describe('server/main.ts with a stalled or closed log pipe', () => {
     expect(result).not.toBe('hung');
     expect(result).toEqual({ code: 0, signal: null });
   }, 60_000);
+
+  it('exits at once (status 1) on a second SIGTERM while the reader is stalled', async () => {
+    const p = start();
+    const base = await p.base;
+    p.child.stdout!.pause();
+    p.child.stderr!.pause();
+    await makeItLog(base, 3000);
+    p.child.kill('SIGTERM');
+    // Apart: two signals sent at once arrive as one. The clean shutdown waits up to
+    // 500 ms for the stalled stdout to drain, so the second one finds it still running.
+    await new Promise((r) => setTimeout(r, 100));
+    p.child.kill('SIGTERM');
+    const result = await exitWithin(p.exited, EXIT_BOUND_MS);
+    expect(result).toEqual({ code: 1, signal: null });
+  }, 60_000);
 });
