@@ -8,6 +8,7 @@ import { ActorSystem, type Clock } from '../actors/index.js';
 import { CountingBatchSpanProcessor, DebugSampler, TraceStore, Transport, exportsSpans, parseTracingEnv, startTracing } from '../tracing/index.js';
 import { type Config, publicBaseUrl } from './config.js';
 import { SessionDirectory, type ServerContext } from './context.js';
+import { registerDebugAccess } from './debug/access.js';
 import { GuildDebugSampling } from './debug/guild-debug.js';
 import { samplingRoutes } from './debug/sampling-routes.js';
 import { viewerRoutes } from './debug/viewer-routes.js';
@@ -20,6 +21,8 @@ import { metricsRoute } from './metrics/metrics-route.js';
 import { ServerMetrics } from './metrics/server-metrics.js';
 import { API_PREFIX, registerApi } from './rest/api.js';
 import { RateLimiter } from './rest/auth.js';
+import { RouteLimiter, type RouteLimiterOptions } from './rest/route-limits.js';
+import { handleClientError } from './rest/client-error.js';
 import { registerErrorHandling, sendHttpError, toHttpError } from './rest/error-handler.js';
 import { registerIngressTracing } from './rest/ingress-tracing.js';
 import { registerJsonBody } from './rest/json-body.js';
@@ -42,8 +45,10 @@ export interface CreateServerOptions {
   store?: Store;
   /** Replaces the logger made from config.logLevel (tests read log lines back). */
   logger?: ServerLogger;
-  /** Requests per second per user (default 50, Discord's global limit). */
+  /** Requests per second per user; overrides config.rateLimitPerSecond. */
   rateLimitPerSecond?: number;
+  /** Per-route buckets (tests use small limits and short windows); enabled follows config.routeRateLimits unless given. */
+  routeLimits?: RouteLimiterOptions;
   /** Wall clock (epoch ms) for debug-sampling windows; tests move it instead of waiting minutes. */
   debugClock?: () => number;
   /** Replaces the per-user rate limiter (tests inject one with a frozen clock). */
@@ -144,9 +149,19 @@ export async function createServer(config: Config, options: CreateServerOptions 
     // Behind a proxy, set PUBLIC_URL; client addresses from X-Forwarded-For are not trusted.
     trustProxy: false,
     return503OnClosing: true,
+    // A request (headers and body) must arrive within requestTimeoutMs, or Node answers 408
+    // and closes (issue 16: bodies announced and never sent held sockets for minutes).
+    requestTimeout: config.requestTimeoutMs,
+    http: {
+      headersTimeout: config.requestTimeoutMs,
+      // Node checks the timeouts above at this interval (30 s by default, too coarse for them).
+      connectionsCheckingInterval: Math.min(1000, Math.max(50, Math.floor(config.requestTimeoutMs / 4))),
+    },
     // Routes have a literal `@me` segment; discord-api-types' Routes helpers percent-encode an
     // explicit '@me' argument (Routes.user('@me') is /users/%40me), which Discord accepts too.
     rewriteUrl: (request) => (request.url ?? '/').replace(AT_ME_ENCODED, '/@me'),
+    // Errors of the HTTP parser (431 headers too large, 408, 400) get Discord's body too.
+    clientErrorHandler: handleClientError,
     // Errors Fastify raises before routing (a malformed URL) get the same Discord body as the rest.
     frameworkErrors: (err, _request, reply) => {
       sendHttpError(reply, toHttpError(err));
@@ -182,12 +197,16 @@ export async function createServer(config: Config, options: CreateServerOptions 
   registerIngressTracing(app, tracing.tracer);
   registerErrorHandling(app);
   registerJsonBody(app);
+  registerDebugAccess(app, config, logger);
   metrics.registerHttp(app);
   healthRoutes(app, () => readiness);
   metricsRoute(app, metrics);
   viewerRoutes(app, { traceStore, tracing, recording: tracing.enabled && viewerOn });
   samplingRoutes(app, ctx);
-  await registerApi(app, ctx, options.rateLimiter ?? new RateLimiter({ perSecond: options.rateLimitPerSecond ?? 50 }));
+  await registerApi(app, ctx, {
+    global: options.rateLimiter ?? new RateLimiter({ perSecond: options.rateLimitPerSecond ?? config.rateLimitPerSecond }),
+    routes: new RouteLimiter({ enabled: config.routeRateLimits, ...options.routeLimits }),
+  });
   await app.ready();
 
   const gw = attachGateway(app.server, ctx);

@@ -38,6 +38,12 @@ export interface Config {
   resumeTimeoutMs: number;
   maxBufferedBytes: number;
   shutdownTimeoutMs: number;
+  /** How long a request (headers and body) may take to arrive before it is answered 408 and closed. */
+  requestTimeoutMs: number;
+  /** REST requests per second per user, every route together (Discord's global limit). */
+  rateLimitPerSecond: number;
+  /** Whether per-route buckets (messages 5 per 5 s per channel, ...) apply; the global limit always does. */
+  routeRateLimits: boolean;
   traceStoreSize: number;
   logLevel: LogLevel;
   /** As configured (no trailing slash); see `publicBaseUrl` for the effective one. */
@@ -121,6 +127,9 @@ const FIELDS = {
   resumeTimeoutMs: { env: 'GUILDHALL_RESUME_TIMEOUT_MS', flag: 'resume-timeout-ms' },
   maxBufferedBytes: { env: 'GUILDHALL_MAX_BUFFERED_BYTES', flag: 'max-buffered-bytes' },
   shutdownTimeoutMs: { env: 'GUILDHALL_SHUTDOWN_TIMEOUT_MS', flag: 'shutdown-timeout-ms' },
+  requestTimeoutMs: { env: 'GUILDHALL_REQUEST_TIMEOUT_MS', flag: 'request-timeout-ms' },
+  rateLimitPerSecond: { env: 'GUILDHALL_RATE_LIMIT_PER_SECOND', flag: 'rate-limit-per-second' },
+  routeRateLimits: { env: 'GUILDHALL_ROUTE_RATE_LIMITS', flag: 'route-rate-limits', boolean: true },
   traceStoreSize: { env: 'GUILDHALL_TRACE_STORE_SIZE', flag: 'trace-store-size' },
   logLevel: { env: 'LOG_LEVEL', flag: 'log-level' },
   publicUrl: { env: 'PUBLIC_URL', flag: 'public-url' },
@@ -152,6 +161,11 @@ const schema = z.object({
   resumeTimeoutMs: int(0).default(60000),
   maxBufferedBytes: int(1024).default(1024 * 1024),
   shutdownTimeoutMs: int(0).default(5000),
+  // A 64 KiB body takes well under a second on any link a chat client uses; 10 s leaves room
+  // for a bad mobile one while a client that trickles bytes (or never finishes) is cut off.
+  requestTimeoutMs: int(100).default(10_000),
+  rateLimitPerSecond: int(1).default(50),
+  routeRateLimits: bool.default(true),
   traceStoreSize: int(1).default(1000),
   logLevel: z.string().trim().toLowerCase().pipe(z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` })).default('info'),
   publicUrl: url.optional(),
@@ -258,6 +272,9 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, ar
     resumeTimeoutMs: v.resumeTimeoutMs,
     maxBufferedBytes: v.maxBufferedBytes,
     shutdownTimeoutMs: v.shutdownTimeoutMs,
+    requestTimeoutMs: v.requestTimeoutMs,
+    rateLimitPerSecond: v.rateLimitPerSecond,
+    routeRateLimits: v.routeRateLimits,
     traceStoreSize: v.traceStoreSize,
     logLevel: v.logLevel,
     publicUrl: v.publicUrl,

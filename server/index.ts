@@ -24,4 +24,5 @@ export { MemoryStore, type MemoryStoreOptions } from './store/memory-store.js';
 export type { Store, UserRecord, GuildRecord, ChannelRecord, MemberRecord, MessageRecord } from './store/store.js';
 export { API_PREFIX } from './rest/api.js';
 export { RateLimiter, type RateLimiterOptions } from './rest/auth.js';
+export { RouteLimiter, ROUTE_LIMITS, DEFAULT_ROUTE_LIMIT, type RouteLimit, type RouteLimiterOptions } from './rest/route-limits.js';
 export { attachGateway, type GatewayServer } from './gateway/gateway-server.js';

@@ -10,12 +10,16 @@
 import { isSpanContextValid, trace } from '@opentelemetry/api';
 import { pino, type DestinationStream, type Logger as PinoLogger } from 'pino';
 import type { LogLevel } from './config.js';
+import { stdoutLogDestination } from './log-destination.js';
 
 export type ServerLogger = PinoLogger;
 
 export interface LoggerOptions {
   level: LogLevel;
-  /** Where lines go; stdout when absent (tests pass a stream to read them back). */
+  /**
+   * Where lines go; when absent, stdout through a destination that never blocks
+   * (log-destination.ts; tests pass a stream to read lines back).
+   */
   destination?: DestinationStream;
 }
 
@@ -28,6 +32,40 @@ export function traceFields(): { trace_id?: string; span_id?: string; trace_flag
   return { trace_id: sc.traceId, span_id: sc.spanId, trace_flags: sc.traceFlags.toString(16).padStart(2, '0') };
 }
 
+// Query parameters whose values are credentials: tokens (Discord's OAuth2 `access_token`,
+// a client that puts its bot token in `?token=`), secrets, passwords, keys, OAuth `code`s.
+const SECRET_PARAM = /token|secret|password|passwd|key|signature|^code$|^auth/i;
+
+/** `url` with the values of credential-like query parameters replaced, so a token never reaches a log line. */
+export function redactUrl(url: string): string {
+  const q = url.indexOf('?');
+  if (q < 0) return url;
+  const query = url
+    .slice(q + 1)
+    .split('&')
+    .map((pair) => {
+      const eq = pair.indexOf('=');
+      if (eq < 0) return pair;
+      let name = pair.slice(0, eq);
+      try {
+        name = decodeURIComponent(name.replace(/\+/g, ' '));
+      } catch {
+        // A malformed escape: judge the name as written.
+      }
+      return SECRET_PARAM.test(name) ? `${pair.slice(0, eq)}=[redacted]` : pair;
+    })
+    .join('&');
+  return `${url.slice(0, q)}?${query}`;
+}
+
+interface LoggedRequest {
+  method?: string;
+  url?: string;
+  host?: string;
+  ip?: string;
+  socket?: { remotePort?: number };
+}
+
 export function createLogger(options: LoggerOptions): ServerLogger {
   return pino(
     {
@@ -35,9 +73,20 @@ export function createLogger(options: LoggerOptions): ServerLogger {
       // Looked up per line, at write time: the active span is whatever context the caller runs in.
       mixin: traceFields,
       timestamp: pino.stdTimeFunctions.isoTime,
+      serializers: {
+        // Fastify's request fields, with the URL's credentials redacted (issue 16: `?token=` was logged).
+        // Fastify merges its own serializers under these, so this one wins for `req`.
+        req: (req: LoggedRequest) => ({
+          method: req.method,
+          url: typeof req.url === 'string' ? redactUrl(req.url) : req.url,
+          host: req.host,
+          remoteAddress: req.ip,
+          remotePort: req.socket?.remotePort,
+        }),
+      },
       // Fastify's default request serializer logs no headers; this is a second lock on the door.
       redact: { paths: ['req.headers.authorization', 'req.headers["x-admin-secret"]'], censor: '[redacted]' },
     },
-    options.destination,
+    options.destination ?? stdoutLogDestination(),
   );
 }

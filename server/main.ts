@@ -6,10 +6,19 @@
 // 1 for anything else, including a shutdown that overran its deadline.
 import { type GuildhallServer, createServer } from './app.js';
 import { type Config, ConfigError, formatConfigError, loadConfig } from './config.js';
+import { drainStdout } from './log-destination.js';
 import { type SeedResult, seedDemoWorld } from './seed.js';
+import { startExitWatchdog } from './watchdog.js';
 import { TracingConfigError } from '../tracing/index.js';
 
 const EXIT_CONFIG = 2;
+// How long a clean shutdown waits for stdout to take its last lines (within the deadline).
+const DRAIN_STDOUT_MS = 500;
+
+// A reader that went away makes writes to stdout/stderr fail with EPIPE; that is
+// no reason to crash (and nothing can be reported on a dead pipe anyway).
+process.stdout.on('error', () => {});
+process.stderr.on('error', () => {});
 
 function fail(status: number, text: string): never {
   process.stderr.write(`${text}\n`);
@@ -82,10 +91,16 @@ async function main(): Promise<void> {
     if (stopping) fail(1, `${signal} again: exiting without finishing the shutdown`);
     stopping = true;
     server.logger.info({ signal }, 'shutting down');
-    // The close itself is bounded by shutdownTimeoutMs (tracing flush); this is the backstop.
-    setTimeout(() => fail(1, `shutdown took longer than ${config.shutdownTimeoutMs + 1000} ms`), config.shutdownTimeoutMs + 1000).unref();
+    // The close itself is bounded by shutdownTimeoutMs (tracing flush). Two backstops:
+    // a timer on the loop, and one on another thread should the loop ever be blocked.
+    const deadlineMs = config.shutdownTimeoutMs + 1000;
+    setTimeout(() => fail(1, `shutdown took longer than ${deadlineMs} ms`), deadlineMs).unref();
+    startExitWatchdog(deadlineMs + 1000);
     server.close().then(
-      () => process.exit(0),
+      async () => {
+        await drainStdout(DRAIN_STDOUT_MS);
+        process.exit(0);
+      },
       (err: unknown) => fail(1, `shutdown failed: ${String((err as Error)?.stack ?? err)}`),
     );
   };

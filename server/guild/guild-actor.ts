@@ -114,7 +114,7 @@ export function guildBehaviour(ctx: ServerContext, guildId: string): Behaviour<G
         const member = requireMember(state, msg.authorId);
         const record = await store.createMessage({ channel_id: msg.channelId, author_id: msg.authorId, content: msg.content });
         const message = toAPIMessage(record);
-        const event = { ...message, guild_id: guildId, member: memberData(member), mentions: [] };
+        const event = { ...message, guild_id: guildId, member: memberData(member), mentions: [], ...(msg.nonce === undefined ? {} : { nonce: msg.nonce }) };
         broadcast(state, 'MESSAGE_CREATE', event, { ...event, content: '' });
         return message;
       }

@@ -17,7 +17,7 @@ export type GuildCall =
       largeThreshold: number;
       presence: PresenceUpdateData | undefined;
     }
-  | { type: 'create_message'; channelId: string; authorId: string; content: string }
+  | { type: 'create_message'; channelId: string; authorId: string; content: string; nonce?: string | number }
   | { type: 'update_message'; channelId: string; messageId: string; userId: string; content: string }
   | { type: 'delete_message'; channelId: string; messageId: string; userId: string }
   | { type: 'add_reaction'; channelId: string; messageId: string; userId: string; emoji: EmojiRecord }

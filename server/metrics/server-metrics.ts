@@ -11,6 +11,7 @@ import { Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ActorSystem } from '../../actors/index.js';
 import type { BatchProcessorStats, TraceStore, Tracing } from '../../tracing/index.js';
 import type { GatewayStats } from '../gateway/gateway-server.js';
+import { stdoutLogDestination } from '../log-destination.js';
 import { ActorMetrics } from './actor-metrics.js';
 import { CheapHistogram, type HistogramCell } from './cheap-histogram.js';
 import { scrapedCounter, scrapedGauge } from './scrape.js';
@@ -68,6 +69,9 @@ export class ServerMetrics {
       buckets: HTTP_BUCKETS,
       registers: [r],
     });
+
+    // Process-wide: every server of a process logs to the same stdout.
+    scrapedCounter(r, 'guildhall_log_lines_dropped_total', 'Log lines dropped because stdout was not keeping up (or was gone)', [], () => stdoutLogDestination().dropped);
 
     const gw = sources.gateway;
     scrapedGauge(r, 'guildhall_gateway_connections', 'Open gateway WebSocket connections', [], () => gw()?.connections ?? 0);

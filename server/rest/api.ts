@@ -3,6 +3,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { ServerContext } from '../context.js';
 import { type RateLimiter, registerAuth } from './auth.js';
+import type { RouteLimiter } from './route-limits.js';
 import { channelRoutes } from './routes/channels.js';
 import { devRoutes } from './routes/dev.js';
 import { gatewayRoutes } from './routes/gateway.js';
@@ -14,10 +15,10 @@ import { userRoutes } from './routes/users.js';
 
 export const API_PREFIX = '/api/v10';
 
-export async function registerApi(app: FastifyInstance, ctx: ServerContext, limiter: RateLimiter): Promise<void> {
+export async function registerApi(app: FastifyInstance, ctx: ServerContext, limits: { global: RateLimiter; routes: RouteLimiter }): Promise<void> {
   await app.register(
     async (api) => {
-      registerAuth(api, ctx, limiter);
+      registerAuth(api, ctx, { ...limits, prefix: API_PREFIX });
       gatewayRoutes(api, ctx);
       userRoutes(api, ctx);
       guildRoutes(api, ctx);

@@ -6,22 +6,28 @@
 // in-memory store forgets everyone on restart while a configured secret
 // keeps old tokens verifiable.
 //
-// Rate limit: Discord's global limit, 50 requests per second per user
-// (https://discord.com/developers/docs/topics/rate-limits#global-rate-limit),
-// as a token bucket per user. A 429 carries `retry_after` in the body and the
-// `Retry-After`, `X-RateLimit-Global` and `X-RateLimit-Scope` headers, which
-// is what @discordjs/rest reads to back off.
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+// Rate limits, both decided here from the headers and the route, before any
+// body is read:
+// - Discord's global limit, 50 requests per second per user
+//   (https://discord.com/developers/docs/topics/rate-limits#global-rate-limit),
+//   as a token bucket per user (RateLimiter below);
+// - the route's bucket (route-limits.ts), whose X-RateLimit-* headers go on
+//   every response, errors included.
+// A 429 carries `retry_after` and `global` in the body and `Retry-After` and
+// `X-RateLimit-Scope` (plus `X-RateLimit-Global` for the global limit) as
+// headers, which is what @discordjs/rest reads to back off.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { parseAuthorization, verifyToken } from '../auth/token.js';
 import type { ServerContext } from '../context.js';
 import { httpError, rateLimited } from '../errors.js';
+import { type RouteLimiter, majorParameter, rateLimitHeaders } from './route-limits.js';
 import type { UserRecord } from '../store/store.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
-    /** The authenticated user's id ('' before the auth preHandler ran). */
+    /** The authenticated user's id ('' before the auth hook ran). */
     userId: string;
-    /** The authenticated user; null before the auth preHandler ran. */
+    /** The authenticated user; null before the auth hook ran. */
     user: UserRecord | null;
   }
   interface FastifyContextConfig {
@@ -105,27 +111,72 @@ export class RateLimiter {
   }
 }
 
-/** Decorates requests and adds the auth preHandler to every route of `scope`. */
-export function registerAuth(scope: FastifyInstance, ctx: ServerContext, limiter: RateLimiter): void {
+/**
+ * Decorates requests and authenticates every route of `scope` in an onRequest
+ * hook: from the headers alone, before a byte of the body is read, so a
+ * client that is refused never gets to make the server wait for a body.
+ */
+export function registerAuth(scope: FastifyInstance, ctx: ServerContext, limits: RestLimits): void {
   scope.decorateRequest('userId', '');
   scope.decorateRequest('user', null);
-  scope.addHook('preHandler', authPreHandler(ctx, limiter));
+  scope.addHook('onRequest', authHook(ctx, limits));
 }
 
-/** The preHandler for authenticated routes: sets `request.userId` and `request.user`, or answers 401 / 429. */
-export function authPreHandler(ctx: ServerContext, limiter: RateLimiter) {
-  return async function authenticate(request: FastifyRequest): Promise<void> {
-    if (request.routeOptions.config.auth === false) return;
+export interface RestLimits {
+  /** Per user, every route. */
+  global: RateLimiter;
+  /** Per user, route and major parameter. */
+  routes: RouteLimiter;
+  /** The scope's prefix (/api/v10), cut from route patterns to name buckets. */
+  prefix: string;
+}
+
+/**
+ * Counts the request in its route bucket and puts the bucket's headers on the
+ * reply (they stay on whatever the answer turns out to be); 429 when it is spent.
+ */
+function takeRouteBucket(request: FastifyRequest, reply: FastifyReply, limits: RestLimits, who: string): void {
+  if (!limits.routes.enabled) return;
+  const route = `${request.method} ${request.routeOptions.url?.slice(limits.prefix.length) ?? ''}`;
+  const state = limits.routes.take(route, majorParameter(request.params), who);
+  reply.headers(rateLimitHeaders(state));
+  if (!state.allowed) throw rateLimited(Math.ceil(state.resetAfterMs) / 1000, false);
+}
+
+/** Whether the client announced a body (which is unread when this is asked in onRequest). */
+function announcesBody(request: FastifyRequest): boolean {
+  const length = request.headers['content-length'];
+  return (length !== undefined && length !== '0') || request.headers['transfer-encoding'] !== undefined;
+}
+
+/** The onRequest hook for authenticated routes: sets `request.userId` and `request.user`, or answers 401 / 429. */
+export function authHook(ctx: ServerContext, limits: RestLimits) {
+  async function authenticate(request: FastifyRequest, reply: FastifyReply): Promise<void> {
+    if (request.routeOptions.config.auth === false) {
+      // No user to count for: the caller's address stands in.
+      takeRouteBucket(request, reply, limits, `ip:${request.ip}`);
+      return;
+    }
     const token = parseAuthorization(request.headers.authorization);
     const userId = token === undefined ? undefined : verifyToken(ctx.config.tokenSecret, token);
-    if (userId === undefined) throw httpError('UNAUTHORIZED');
-    const user = await ctx.store.getUser(userId);
-    if (user === undefined) throw httpError('UNAUTHORIZED');
+    const user = userId === undefined ? undefined : await ctx.store.getUser(userId);
+    if (userId === undefined || user === undefined) throw httpError('UNAUTHORIZED');
 
-    const wait = limiter.take(userId);
-    // The error handler adds the Retry-After / X-RateLimit-* headers of every 429.
+    const wait = limits.global.take(userId);
+    // The error handler adds the Retry-After / X-RateLimit-Global / -Scope headers of every 429.
     if (wait > 0) throw rateLimited(Math.ceil(wait * 1000) / 1000, true);
+    takeRouteBucket(request, reply, limits, userId);
     request.userId = userId;
     request.user = user;
+  }
+  return async function authenticateOrRefuse(request: FastifyRequest, reply: FastifyReply): Promise<void> {
+    try {
+      await authenticate(request, reply);
+    } catch (err) {
+      // Node would otherwise read (and discard) the announced body to keep the connection:
+      // a refused client (401, 429) gets the answer and the connection ends instead.
+      if (announcesBody(request)) reply.header('connection', 'close');
+      throw err;
+    }
   };
 }

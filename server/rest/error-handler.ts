@@ -47,10 +47,10 @@ export function sendHttpError(reply: FastifyReply, error: HttpError): FastifyRep
   if (error.retryAfterSeconds !== undefined) {
     // Header in whole seconds (rounded up), body in fractional seconds, as Discord sends them.
     reply.header('retry-after', String(Math.max(1, Math.ceil(error.retryAfterSeconds))));
-    if (error.global) {
-      reply.header('x-ratelimit-global', 'true');
-      reply.header('x-ratelimit-scope', 'global');
-    }
+    // Discord sends X-RateLimit-Global only for the global limit (clients test for its presence);
+    // a route bucket's 429 is scoped to the user.
+    if (error.global) reply.header('x-ratelimit-global', 'true');
+    reply.header('x-ratelimit-scope', error.global ? 'global' : 'user');
   }
   if (error.status === 503) reply.header('retry-after', '1');
   return reply.code(error.status).type('application/json; charset=utf-8').send(error.toBody());

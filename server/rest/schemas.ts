@@ -14,6 +14,17 @@ export const snowflakeSchema = z
   // One check, not regex + refine: zod runs every check even after one fails, and BigInt('x') throws.
   .refine((s) => /^\d{17,20}$/.test(s) && BigInt(s) <= MAX_SNOWFLAKE, 'Value is not snowflake.');
 
+/**
+ * A snowflake used as a paging bound (`before`, `after`, `around`): any id
+ * within 64 bits, short ones included, since clients page from `after=0` (or
+ * `before=1`) and Discord accepts that. Leading zeros are dropped so ids
+ * compare canonically (by length, then digits).
+ */
+export const pagingIdSchema = z
+  .string()
+  .refine((s) => /^\d{1,20}$/.test(s) && BigInt(s) <= MAX_SNOWFLAKE, 'Value is not snowflake.')
+  .transform((s) => s.replace(/^0+(?=\d)/, ''));
+
 // Query strings arrive as text; parse digits strictly (no "1e3", no "  5").
 function intQuery(min: number, max: number, fallback: number) {
   return z
@@ -116,11 +127,17 @@ const content = z
  * POST /channels/{channel.id}/messages. Discord requires one of content,
  * embeds, stickers, files or a poll; only content is supported here, so
  * content is required and a non-empty `embeds` is refused rather than
- * silently dropped. `nonce` is echoed back in MESSAGE_CREATE as Discord does.
+ * silently dropped. `nonce` is echoed back in the response and in
+ * MESSAGE_CREATE as Discord does; `enforce_nonce` makes it an idempotency key
+ * (rest/nonce-cache.ts).
  */
 export const createMessageBodySchema = z.object({
   content,
-  nonce: z.union([z.number().int(), z.string().max(25)]).optional(),
+  // Discord: an integer or a string of at most 25 characters. Integers are kept within
+  // what JSON numbers carry exactly, so the echo is the value sent.
+  nonce: z.union([z.number().int().min(Number.MIN_SAFE_INTEGER).max(Number.MAX_SAFE_INTEGER), z.string().max(25)]).optional(),
+  /** With a nonce: a repeat from the same user in the same channel within minutes returns the first message. */
+  enforce_nonce: z.boolean().optional(),
   embeds: z.array(z.unknown()).max(0, 'Embeds are not supported.').optional(),
 });
 
@@ -148,9 +165,9 @@ export const devUserBodySchema = z.object({
 export const listMessagesQuerySchema = z
   .object({
     limit: intQuery(1, 100, 50),
-    before: snowflakeSchema.optional(),
-    after: snowflakeSchema.optional(),
-    around: snowflakeSchema.optional(),
+    before: pagingIdSchema.optional(),
+    after: pagingIdSchema.optional(),
+    around: pagingIdSchema.optional(),
   })
   .refine((q) => [q.before, q.after, q.around].filter((v) => v !== undefined).length <= 1, {
     message: 'before, after and around are mutually exclusive',
@@ -178,8 +195,8 @@ export const listMembersQuerySchema = z.object({
 export const listUserGuildsQuerySchema = z
   .object({
     limit: intQuery(1, 200, 200),
-    before: snowflakeSchema.optional(),
-    after: snowflakeSchema.optional(),
+    before: pagingIdSchema.optional(),
+    after: pagingIdSchema.optional(),
   })
   .refine((q) => q.before === undefined || q.after === undefined, {
     message: 'before and after are mutually exclusive',

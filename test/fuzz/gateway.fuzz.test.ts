@@ -15,7 +15,6 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { z } from 'zod';
 import { ManualClock } from '../../actors/index.js';
 import { GatewayCloseCode } from '../../server/errors.js';
 import { IDENTIFY_WINDOW_MS } from '../../server/gateway/identify-limiter.js';
@@ -23,15 +22,9 @@ import { GatewayOp } from '../../server/gateway/protocol.js';
 import { GatewayClient } from '../support/gateway-client.js';
 import { until } from '../support/until.js';
 import { startTestServer, type TestServer } from '../support/world.js';
+import { fuzzSettings } from './fuzz-env.js';
 
-const env = z
-  .object({
-    GUILDHALL_FUZZ_RUNS: z.coerce.number().int().min(1).default(60),
-    GUILDHALL_FUZZ_SEED: z.coerce.number().int().optional(),
-  })
-  .parse(process.env);
-const RUNS = env.GUILDHALL_FUZZ_RUNS;
-const SEED = env.GUILDHALL_FUZZ_SEED ?? (Date.now() ^ (Math.random() * 0x7fffffff)) | 0;
+const { runs: RUNS, seed: SEED } = fuzzSettings(60);
 
 /** What the heap may have grown by after the runs and a full GC (the server and the runs share this process). */
 const HEAP_BOUND_BYTES = 24 * 1024 * 1024;

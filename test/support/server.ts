@@ -6,6 +6,7 @@ import { type GuildhallServer, createServer } from '../../server/app.js';
 import { issueToken } from '../../server/auth/token.js';
 import { loadConfig } from '../../server/config.js';
 import type { RateLimiter } from '../../server/rest/auth.js';
+import type { RouteLimiterOptions } from '../../server/rest/route-limits.js';
 
 export const TEST_SECRET = 'test-token-secret-0123456789';
 
@@ -61,15 +62,19 @@ export interface TestServerOptions {
   rateLimiter?: RateLimiter;
   /** The server's clock (a ManualClock in tests that would otherwise wait for timeouts). */
   clock?: Clock;
+  routeLimits?: RouteLimiterOptions;
 }
 
 export async function startTestServer(env: Record<string, string> = {}, options: TestServerOptions = {}): Promise<TestServer> {
-  const config = loadConfig({ PORT: '0', LOG_LEVEL: 'silent', GUILDHALL_TOKEN_SECRET: TEST_SECRET, GUILDHALL_SEED: 'false', ...env });
+  // Per-route buckets (5 messages per 5 s per channel...) are off unless a test asks for them:
+  // tests of other features post faster than Discord's pacing. route-limits.test.ts turns them on.
+  const config = loadConfig({ PORT: '0', LOG_LEVEL: 'silent', GUILDHALL_TOKEN_SECRET: TEST_SECRET, GUILDHALL_SEED: 'false', GUILDHALL_ROUTE_RATE_LIMITS: 'off', ...env });
   const server = await createServer(config, {
     tracingEnv: options.tracingEnv ?? {},
     ...(options.rateLimitPerSecond === undefined ? {} : { rateLimitPerSecond: options.rateLimitPerSecond }),
     ...(options.rateLimiter === undefined ? {} : { rateLimiter: options.rateLimiter }),
     ...(options.clock === undefined ? {} : { clock: options.clock }),
+    ...(options.routeLimits === undefined ? {} : { routeLimits: options.routeLimits }),
   });
   const url = await server.listen();
   const store = server.ctx.store;

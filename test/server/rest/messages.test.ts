@@ -66,6 +66,27 @@ describe('reading messages', () => {
     expect(await list(`?around=${ids[2]}&limit=3`)).toEqual([ids[3], ids[2], ids[1]]);
   });
 
+  it('pages from after=0 and before=1 as Discord does (clients start there)', async () => {
+    const { channelId } = await t.guild(owner.id, [bob.id]);
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      ids.push((await t.api(`/channels/${channelId}/messages`, { method: 'POST', token: bob.token, body: { content: `m${i}` } })).body.id);
+    }
+    const list = async (q: string) => {
+      const res = await t.api(`/channels/${channelId}/messages${q}`, { token: owner.token });
+      expect(res.status, q).toBe(200);
+      return res.body.map((m: { id: string }) => m.id);
+    };
+    expect(await list('?after=0&limit=2')).toEqual([ids[1], ids[0]]);
+    expect(await list('?after=000')).toEqual([...ids].reverse());
+    expect(await list('?before=1')).toEqual([]);
+    expect(await list('?around=0&limit=1')).toEqual([ids[0]]);
+    // Still refused: not digits, or past 64 bits.
+    for (const q of ['?after=-1', '?after=abc', '?before=18446744073709551616', '?after=']) {
+      expect((await t.api(`/channels/${channelId}/messages${q}`, { token: owner.token })).body.code, q).toBe(50035);
+    }
+  });
+
   it('refuses before together with after (50035), and outsiders (50001)', async () => {
     const res = await t.api(`/channels/${g.channelId}/messages?before=1234567890123456789&after=1234567890123456789`, { token: bob.token });
     expect(res.body.code).toBe(50035);

@@ -151,8 +151,14 @@ describe('list messages query', () => {
     expect(listMessagesQuerySchema.parse({ limit: '1', around: ID }).limit).toBe(1);
   });
 
-  it.each([{ limit: '0' }, { limit: '101' }, { limit: 'ten' }, { limit: '1e2' }, { limit: '' }, { before: 'x' }, { after: '12' }])('rejects %j', (q) => {
+  it.each([{ limit: '0' }, { limit: '101' }, { limit: 'ten' }, { limit: '1e2' }, { limit: '' }, { before: 'x' }, { after: '-1' }, { after: '18446744073709551616' }])('rejects %j', (q) => {
     expect(listMessagesQuerySchema.safeParse(q).success).toBe(false);
+  });
+
+  it('accepts short paging ids (after=0, before=1), without leading zeros', () => {
+    expect(listMessagesQuerySchema.parse({ after: '0' })).toEqual({ limit: 50, after: '0' });
+    expect(listMessagesQuerySchema.parse({ before: '1' })).toEqual({ limit: 50, before: '1' });
+    expect(listMessagesQuerySchema.parse({ after: '0012' })).toEqual({ limit: 50, after: '12' });
   });
 
   it('refuses more than one of before, after and around', () => {
