@@ -5,7 +5,7 @@
 import { type Attributes, ROOT_CONTEXT, context, createContextKey } from '@opentelemetry/api';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { ActorSystem } from '../actors/index.js';
-import { CountingBatchSpanProcessor, DebugSampler, TraceStore, Transport, exportsSpans, parseTracingEnv, startTracing } from '../tracing/index.js';
+import { CommitSpans, CountingBatchSpanProcessor, DebugSampler, TraceStore, Transport, exportsSpans, parseTracingEnv, startTracing } from '../tracing/index.js';
 import { type Config, publicBaseUrl } from './config.js';
 import { SessionDirectory, type ServerContext } from './context.js';
 import { GuildDebugSampling } from './debug/guild-debug.js';
@@ -18,6 +18,7 @@ import { SnowflakeGenerator } from './ids/snowflake.js';
 import { type ServerLogger, createLogger } from './logger.js';
 import { metricsRoute } from './metrics/metrics-route.js';
 import { ServerMetrics } from './metrics/server-metrics.js';
+import { StoreMetrics } from './metrics/store-metrics.js';
 import { API_PREFIX, registerApi } from './rest/api.js';
 import { RateLimiter } from './rest/auth.js';
 import { registerErrorHandling, sendHttpError, toHttpError } from './rest/error-handler.js';
@@ -26,6 +27,7 @@ import { registerJsonBody } from './rest/json-body.js';
 import { type Readiness, healthRoutes } from './rest/routes/health.js';
 import { MemoryStore } from './store/memory-store.js';
 import type { Store } from './store/store.js';
+import { WriteBatcher } from './store/write-batcher.js';
 
 /** Discord's largest JSON body is far below this; anything bigger is 413 / 40005. */
 export const BODY_LIMIT_BYTES = 64 * 1024;
@@ -86,6 +88,12 @@ function contextManagerInstalled(): boolean {
   return context.with(ROOT_CONTEXT.setValue(key, true), () => context.active().getValue(key) === true);
 }
 
+/** OpenTelemetry's name for the database behind the store (db.system). */
+function dbSystemOf(config: Config): string {
+  const url = (config as { databaseUrl?: string }).databaseUrl ?? 'sqlite:';
+  return url.startsWith('postgres') ? 'postgresql' : 'sqlite';
+}
+
 export async function createServer(config: Config, options: CreateServerOptions = {}): Promise<GuildhallServer> {
   const logger = options.logger ?? createLogger({ level: config.logLevel });
 
@@ -130,6 +138,13 @@ export async function createServer(config: Config, options: CreateServerOptions 
   const uninstallRelay = system.relay.use(metrics.actors.around(transport));
   const ids = new SnowflakeGenerator();
   const store = options.store ?? new MemoryStore({ ids });
+  const writeMetrics: { commit?: StoreMetrics['commit'] } = {};
+  const writes = new WriteBatcher({
+    store,
+    spans: new CommitSpans({ tracer: tracing.tracer, enabled: tracing.enabled, dbSystem: dbSystemOf(config) }),
+    onCommit: (size, ms, ok) => writeMetrics.commit?.(size, ms, ok),
+  });
+  writeMetrics.commit = new StoreMetrics(metrics.registry, { queued: () => writes.queued, refused: () => writes.refused }).commit;
 
   const app = Fastify({
     loggerInstance: logger,
@@ -155,6 +170,8 @@ export async function createServer(config: Config, options: CreateServerOptions 
   const ctx: ServerContext = {
     config,
     store,
+    writes,
+    clock: Date.now,
     system,
     transport,
     tracing,
@@ -210,6 +227,8 @@ export async function createServer(config: Config, options: CreateServerOptions 
         const httpClosed = app.close();
         await gw.close();
         await httpClosed;
+        // Every write handed to the batcher is committed (or answered) before the store closes.
+        await writes.drained();
         system.shutdown();
         uninstallRelay();
         await tracing.shutdown(config.shutdownTimeoutMs);
