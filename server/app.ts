@@ -27,6 +27,7 @@ import { registerJsonBody } from './rest/json-body.js';
 import { type Readiness, healthRoutes } from './rest/routes/health.js';
 import { MemoryStore } from './store/memory-store.js';
 import type { Store } from './store/store.js';
+import { StoreError } from './store/errors.js';
 import { WriteBatcher } from './store/write-batcher.js';
 
 /** Discord's largest JSON body is far below this; anything bigger is 413 / 40005. */
@@ -73,7 +74,7 @@ export interface GuildhallServer {
  */
 function isOperatorRequest(attributes: Attributes): boolean {
   const path = attributes['url.path'];
-  return typeof path === 'string' && (path === '/metrics' || path === '/healthz' || path === '/debug' || path.startsWith('/debug/'));
+  return typeof path === 'string' && (path === '/metrics' || path === '/healthz' || path === '/readyz' || path === '/debug' || path.startsWith('/debug/'));
 }
 
 /**
@@ -86,6 +87,26 @@ function isOperatorRequest(attributes: Attributes): boolean {
 function contextManagerInstalled(): boolean {
   const key = createContextKey('guildhall.context-probe');
   return context.with(ROOT_CONTEXT.setValue(key, true), () => context.active().getValue(key) === true);
+}
+
+/** How long a health check waits for the database before calling it unavailable. */
+const DATABASE_PROBE_TIMEOUT_MS = 2_000;
+
+/** One cheap read: `ok`, or the store's code for what is wrong. */
+async function probeDatabase(store: Store): Promise<string> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<string>((resolve) => {
+    timer = setTimeout(() => resolve('UNAVAILABLE'), DATABASE_PROBE_TIMEOUT_MS);
+  });
+  const read = store.getUser('1').then(
+    () => 'ok',
+    (err: unknown) => (err instanceof StoreError ? err.code : 'UNAVAILABLE'),
+  );
+  try {
+    return await Promise.race([read, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** OpenTelemetry's name for the database behind the store (db.system). */
@@ -193,7 +214,7 @@ export async function createServer(config: Config, options: CreateServerOptions 
   registerErrorHandling(app);
   registerJsonBody(app);
   metrics.registerHttp(app);
-  healthRoutes(app, () => readiness);
+  healthRoutes(app, () => readiness, () => probeDatabase(store));
   metricsRoute(app, metrics);
   viewerRoutes(app, { traceStore, tracing, recording: tracing.enabled && viewerOn });
   samplingRoutes(app, ctx);

@@ -22,6 +22,7 @@ export function messageRoutes(app: FastifyInstance, ctx: ServerContext): void {
       channelId: channel_id,
       authorId: request.userId,
       content: body.content,
+      nonce: body.nonce === undefined ? undefined : String(body.nonce),
     });
     // Discord echoes the nonce so a client can match its optimistic copy.
     return body.nonce === undefined ? message : { ...message, nonce: body.nonce };
