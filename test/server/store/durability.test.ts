@@ -60,6 +60,7 @@ async function stop(r: Running, signal: NodeJS.Signals): Promise<void> {
   await r.exited;
 }
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
 async function api(base: string, token: string, method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
   const res = await fetch(`${base}/api/v10${path}`, {
     method,
