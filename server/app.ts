@@ -14,7 +14,6 @@ import { viewerRoutes } from './debug/viewer-routes.js';
 import { type GatewayServer, attachGateway } from './gateway/gateway-server.js';
 import { guildBehaviour } from './guild/guild-actor.js';
 import { type GuildProtocol, guildKey } from './guild/guild-protocol.js';
-import { SnowflakeGenerator } from './ids/snowflake.js';
 import { type ServerLogger, createLogger } from './logger.js';
 import { metricsRoute } from './metrics/metrics-route.js';
 import { ServerMetrics } from './metrics/server-metrics.js';
@@ -25,7 +24,7 @@ import { registerErrorHandling, sendHttpError, toHttpError } from './rest/error-
 import { registerIngressTracing } from './rest/ingress-tracing.js';
 import { registerJsonBody } from './rest/json-body.js';
 import { type Readiness, healthRoutes } from './rest/routes/health.js';
-import { MemoryStore } from './store/memory-store.js';
+import { openSqlStore } from './store/sql-store.js';
 import type { Store } from './store/store.js';
 import { StoreError } from './store/errors.js';
 import { WriteBatcher } from './store/write-batcher.js';
@@ -41,7 +40,7 @@ const AT_ME_ENCODED = /\/%40me(?=[/?#]|$)/gi;
 export interface CreateServerOptions {
   /** Where OTEL_* variables are read from (default process.env). */
   tracingEnv?: NodeJS.ProcessEnv;
-  /** Replaces the in-memory store. */
+  /** Replaces the store opened from config.database (the caller then closes it). */
   store?: Store;
   /** Replaces the logger made from config.logLevel (tests read log lines back). */
   logger?: ServerLogger;
@@ -111,12 +110,29 @@ async function probeDatabase(store: Store): Promise<string> {
 
 /** OpenTelemetry's name for the database behind the store (db.system). */
 function dbSystemOf(config: Config): string {
-  const url = (config as { databaseUrl?: string }).databaseUrl ?? 'sqlite:';
-  return url.startsWith('postgres') ? 'postgresql' : 'sqlite';
+  return config.database.kind === 'postgres' ? 'postgresql' : 'sqlite';
 }
 
-export async function createServer(config: Config, options: CreateServerOptions = {}): Promise<GuildhallServer> {
-  const logger = options.logger ?? createLogger({ level: config.logLevel });
+export async function createServer(configured: Config, options: CreateServerOptions = {}): Promise<GuildhallServer> {
+  const logger = options.logger ?? createLogger({ level: configured.logLevel });
+  // First, so that a database that cannot be opened stops the start before anything else runs.
+  const ownStore = options.store === undefined;
+  const store =
+    options.store ??
+    (await openSqlStore(configured.database, {
+      synchronous: configured.sqliteSynchronous,
+      sqliteBinding: configured.sqliteBinding,
+      onIdleError: (err) => logger.warn({ err }, 'database connection lost while idle; the pool reconnects on next use'),
+    }));
+  let config: Config;
+  try {
+    // Without GUILDHALL_TOKEN_SECRET, the secret lives in the database: tokens survive restarts,
+    // and every server on one database accepts the others' tokens.
+    config = configured.tokenSecretGenerated ? Object.freeze({ ...configured, tokenSecret: await store.setting('token_secret', configured.tokenSecret) }) : configured;
+  } catch (err) {
+    if (ownStore) await store.close();
+    throw err;
+  }
 
   const traceStore = new TraceStore({ maxTraces: config.traceStoreSize });
   const viewerProcessor = new CountingBatchSpanProcessor({ exporter: traceStore, scheduledDelayMillis: 200 });
@@ -157,8 +173,7 @@ export async function createServer(config: Config, options: CreateServerOptions 
   });
   // The metering wraps the Transport rather than sitting next to it: the relay's one-interceptor path stays allocation-free.
   const uninstallRelay = system.relay.use(metrics.actors.around(transport));
-  const ids = new SnowflakeGenerator();
-  const store = options.store ?? new MemoryStore({ ids });
+  const ids = store.ids;
   const writeMetrics: { commit?: StoreMetrics['commit'] } = {};
   const writes = new WriteBatcher({
     store,
@@ -253,6 +268,7 @@ export async function createServer(config: Config, options: CreateServerOptions 
         system.shutdown();
         uninstallRelay();
         await tracing.shutdown(config.shutdownTimeoutMs);
+        if (ownStore) await store.close();
         logger.info('guildhall stopped');
       })();
       return closing;

@@ -6,6 +6,7 @@ import { dirname } from 'node:path';
 import SQLite from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
 import pg from 'pg';
+import { ConfigError } from '../config.js';
 import type { Database } from './schema.js';
 
 export type DatabaseTarget = { kind: 'sqlite'; path: string } | { kind: 'postgres'; url: string };
@@ -50,7 +51,7 @@ function openSqlite(path: string, options: OpenDatabaseOptions): SqlEngine {
   const memory = path === ':memory:';
   if (!memory) mkdirSync(dirname(path), { recursive: true });
   if (options.sqliteBinding !== undefined && !existsSync(options.sqliteBinding)) {
-    throw new Error(`better-sqlite3 native binding not found: ${options.sqliteBinding}`);
+    throw new ConfigError([{ field: 'GUILDHALL_SQLITE_BINDING', problem: `no such file: ${options.sqliteBinding}` }]);
   }
   const sqlite = new SQLite(path, options.sqliteBinding === undefined ? {} : { nativeBinding: options.sqliteBinding });
   try {

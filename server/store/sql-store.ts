@@ -131,6 +131,10 @@ export class SqlStore implements Store {
     });
   }
 
+  isEmpty(): Promise<boolean> {
+    return this.run(async () => (await this.db.selectFrom('users').select('id').limit(1).executeTakeFirst()) === undefined);
+  }
+
   close(): Promise<void> {
     this.closed ??= this.engine.close();
     return this.closed;

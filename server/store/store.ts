@@ -174,6 +174,9 @@ export interface Store {
   /** The stored value of a setting; stores `initial` first when there is none (atomically: every node agrees). */
   setting(key: string, initial: string): Promise<string>;
 
+  /** Whether nothing was ever stored (no users): the demo world is seeded only into an empty database. */
+  isEmpty(): Promise<boolean>;
+
   close(): Promise<void>;
 
   /** USERNAME_TAKEN for a taken username (case-insensitive). */
