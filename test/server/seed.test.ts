@@ -4,9 +4,10 @@ import { verifyToken } from '../../server/auth/token.js';
 import { loadConfig } from '../../server/config.js';
 import { seedDemoWorld } from '../../server/seed.js';
 import { openSqlStore } from '../../server/store/sql-store.js';
+import { SQLITE_OPTIONS } from '../support/sqlite.js';
 
 const config = loadConfig({ GUILDHALL_TOKEN_SECRET: 'seed-test-secret-0123456789' });
-const memory = () => openSqlStore({ kind: 'sqlite', path: ':memory:' });
+const memory = () => openSqlStore({ kind: 'sqlite', path: ':memory:' }, SQLITE_OPTIONS);
 
 describe('seedDemoWorld', () => {
   it('makes alice, bob, carol and a bot, in three guilds with channels and messages', async () => {

@@ -6,6 +6,7 @@ import { createServer, type GuildhallServer } from '../../../server/app.js';
 import { issueToken } from '../../../server/auth/token.js';
 import { loadConfig } from '../../../server/config.js';
 import { type SqlStore, openSqlStore } from '../../../server/store/sql-store.js';
+import { SQLITE_OPTIONS } from '../../support/sqlite.js';
 import type { StoredSpan } from '../../../tracing/index.js';
 import { TEST_SECRET, type TestGuild, type TestServer, type TestUser, startTestServer } from '../../support/server.js';
 
@@ -105,7 +106,7 @@ describe('ingress spans', () => {
 
 // A store whose reads fail, as a database that went away: the one way to make a real 5xx.
 async function failingStore(): Promise<SqlStore> {
-  const store = await openSqlStore({ kind: 'sqlite', path: ':memory:' });
+  const store = await openSqlStore({ kind: 'sqlite', path: ':memory:' }, SQLITE_OPTIONS);
   store.getGuild = async () => {
     throw new Error('store unavailable: /var/lib/secret/path');
   };

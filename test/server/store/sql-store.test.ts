@@ -1,13 +1,13 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import SQLite from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../../server/config.js';
 import { openDatabase } from '../../../server/store/database.js';
 import { MIGRATIONS, SCHEMA_VERSION, migrate } from '../../../server/store/migrations.js';
 import { openSqlStore } from '../../../server/store/sql-store.js';
 import { type TestDatabase, createTestDatabase } from '../../support/postgres.js';
+import { SQLITE_OPTIONS, rawSqlite } from '../../support/sqlite.js';
 import { expectCode, storeContract } from './store-contract.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'guildhall-store-'));
@@ -20,12 +20,12 @@ describe('SQLite file', () => {
 
   it('creates the directory of a file that does not exist yet, in WAL mode with synchronous=FULL', async () => {
     const path = join(dir, 'nested', 'deeper', 'guildhall.db');
-    const store = await openSqlStore({ kind: 'sqlite', path });
+    const store = await openSqlStore({ kind: 'sqlite', path }, SQLITE_OPTIONS);
     await store.close();
-    const raw = new SQLite(path, { readonly: true });
+    const raw = rawSqlite(path, { readonly: true });
     expect(raw.pragma('journal_mode', { simple: true })).toBe('wal');
     raw.close();
-    const engine = openDatabase({ kind: 'sqlite', path }, { synchronous: 'normal' });
+    const engine = openDatabase({ kind: 'sqlite', path }, { ...SQLITE_OPTIONS, synchronous: 'normal' });
     // 1 = NORMAL, 2 = FULL (https://www.sqlite.org/pragma.html#pragma_synchronous).
     expect(await engine.db.executeQuery({ sql: 'PRAGMA synchronous', parameters: [], query: undefined as never, queryId: undefined as never }).then((r) => Number((r.rows[0] as { synchronous: bigint }).synchronous))).toBe(1);
     await engine.close();
@@ -33,9 +33,9 @@ describe('SQLite file', () => {
 
   it('answers UNAVAILABLE, and commits nothing, while another process holds the write lock', async () => {
     const path = freshFile();
-    const store = await openSqlStore({ kind: 'sqlite', path }, { busyTimeoutMs: 20 });
+    const store = await openSqlStore({ kind: 'sqlite', path }, { ...SQLITE_OPTIONS, busyTimeoutMs: 20 });
     const alice = await store.createUser({ username: 'alice' });
-    const other = new SQLite(path);
+    const other = rawSqlite(path);
     other.exec('BEGIN EXCLUSIVE');
     try {
       await expectCode(store.createGuild({ name: 'blocked', owner_id: alice.id }), 'UNAVAILABLE');
@@ -50,8 +50,8 @@ describe('SQLite file', () => {
 
   it('answers READ_ONLY for writes to a database opened read-only', async () => {
     const path = freshFile();
-    await (await openSqlStore({ kind: 'sqlite', path })).close();
-    const store = await openSqlStore({ kind: 'sqlite', path });
+    await (await openSqlStore({ kind: 'sqlite', path }, SQLITE_OPTIONS)).close();
+    const store = await openSqlStore({ kind: 'sqlite', path }, SQLITE_OPTIONS);
     // query_only makes every write fail as a read-only database does (SQLITE_READONLY).
     const engine = (store as unknown as { engine: { db: { executeQuery: (q: unknown) => Promise<unknown> } } }).engine;
     await engine.db.executeQuery({ sql: 'PRAGMA query_only = ON', parameters: [], query: undefined, queryId: undefined });
@@ -106,14 +106,14 @@ describe('PostgreSQL', () => {
 
 describe('migrations', () => {
   it('creates the schema in an empty database and does nothing the second time', async () => {
-    const engine = openDatabase({ kind: 'sqlite', path: freshFile() });
+    const engine = openDatabase({ kind: 'sqlite', path: freshFile() }, SQLITE_OPTIONS);
     expect(await migrate(engine)).toEqual({ from: 0, to: SCHEMA_VERSION });
     expect(await migrate(engine)).toEqual({ from: SCHEMA_VERSION, to: SCHEMA_VERSION });
     await engine.close();
   });
 
   it('applies only the migrations a database lacks, in order', async () => {
-    const engine = openDatabase({ kind: 'sqlite', path: freshFile() });
+    const engine = openDatabase({ kind: 'sqlite', path: freshFile() }, SQLITE_OPTIONS);
     await migrate(engine);
     const applied: number[] = [];
     const next = [
@@ -128,10 +128,10 @@ describe('migrations', () => {
 
   it('refuses a database whose schema is newer than this binary, naming both versions', async () => {
     const path = freshFile();
-    const engine = openDatabase({ kind: 'sqlite', path });
+    const engine = openDatabase({ kind: 'sqlite', path }, SQLITE_OPTIONS);
     await migrate(engine, [...MIGRATIONS, { version: SCHEMA_VERSION + 1, name: 'from the future', up: async () => undefined }]);
     await engine.close();
-    const err = await openSqlStore({ kind: 'sqlite', path }).catch((e: unknown) => e);
+    const err = await openSqlStore({ kind: 'sqlite', path }, SQLITE_OPTIONS).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ConfigError);
     expect((err as ConfigError).issues[0]!.field).toBe('DATABASE_URL');
     expect((err as ConfigError).message).toContain(`version ${SCHEMA_VERSION + 1}`);

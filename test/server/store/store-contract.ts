@@ -5,6 +5,7 @@ import { compareSnowflakes, timestampOf } from '../../../server/ids/snowflake.js
 import type { DatabaseTarget } from '../../../server/store/database.js';
 import { StoreError, type StoreErrorCode } from '../../../server/store/errors.js';
 import { type SqlStore, type SqlStoreOptions, openSqlStore } from '../../../server/store/sql-store.js';
+import { SQLITE_OPTIONS } from '../../support/sqlite.js';
 import { type GuildWrite, MAX_REACTIONS_PER_MESSAGE, type UserRecord } from '../../../server/store/store.js';
 
 export interface EngineUnderTest {
@@ -36,7 +37,7 @@ export function storeContract(engine: EngineUnderTest): void {
   const open: SqlStore[] = [];
 
   async function openStore(options: SqlStoreOptions = {}): Promise<SqlStore> {
-    const s = await openSqlStore(target, { now: () => now, ...options });
+    const s = await openSqlStore(target, { now: () => now, ...SQLITE_OPTIONS, ...options });
     open.push(s);
     return s;
   }
