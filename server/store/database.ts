@@ -86,6 +86,12 @@ function openPostgres(url: string, options: OpenDatabaseOptions): SqlEngine {
   });
   // An idle client whose server restarts emits 'error' on the pool; unhandled, that would kill the process.
   pool.on('error', (err) => options.onIdleError?.(err));
+  // A client checked out between two statements of a transaction has no listener either
+  // when its connection drops (the pool only watches idle ones): its 'error' would be
+  // unhandled too. The statement in flight, or the next one, fails with it anyway.
+  pool.on('connect', (client) => {
+    client.on('error', (err) => options.onIdleError?.(err));
+  });
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   return {
     kind: 'postgres',
