@@ -9,15 +9,15 @@ import { sql } from 'kysely';
 import { timestampOf } from '../ids/snowflake.js';
 import type { SqlEngine } from './database.js';
 import { StoreError } from './errors.js';
-import { type Db, emojiKey, memberQuery, readMessage, readUser, toMember } from './sql-rows.js';
+import { type Db, type UserCache, emojiKey, memberQuery, readMessage, toMember } from './sql-rows.js';
 import { type ChannelRecord, type GuildWrite, MAX_REACTIONS_PER_MESSAGE, type MemberAdded, type MessageRecord, type ReactionChange } from './store.js';
 
 type Write<K extends GuildWrite['kind']> = Extract<GuildWrite, { kind: K }>;
 
-export async function applyWrite(db: Db, engine: SqlEngine, w: GuildWrite): Promise<unknown> {
+export async function applyWrite(db: Db, engine: SqlEngine, users: UserCache, w: GuildWrite): Promise<unknown> {
   switch (w.kind) {
     case 'create_message':
-      return createMessage(db, engine, w);
+      return createMessage(db, engine, users, w);
     case 'update_message':
       return updateMessage(db, engine, w);
     case 'delete_message':
@@ -41,7 +41,7 @@ async function exists(db: Db, engine: SqlEngine, table: 'users' | 'guilds' | 'ch
   return (await db.selectFrom(table).select('id').where('id', '=', engine.id(id)).executeTakeFirst()) !== undefined;
 }
 
-async function createMessage(db: Db, engine: SqlEngine, w: Write<'create_message'>): Promise<MessageRecord> {
+async function createMessage(db: Db, engine: SqlEngine, users: UserCache, w: Write<'create_message'>): Promise<MessageRecord> {
   // One statement on the hot path: the insert happens only when the channel (of that guild)
   // and the author exist, and the row count says which.
   const id = engine.id(w.id);
@@ -59,7 +59,7 @@ async function createMessage(db: Db, engine: SqlEngine, w: Write<'create_message
         .where((e) => e.exists(e.selectFrom('users').select('id').where('id', '=', authorId))),
     )
     .executeTakeFirst();
-  const author = await readUser(db, engine, w.author_id);
+  const author = await users.get(db, engine, w.author_id);
   if (result.numInsertedOrUpdatedRows !== 1n || author === undefined) {
     throw author === undefined ? new StoreError('UNKNOWN_USER') : new StoreError('UNKNOWN_CHANNEL');
   }

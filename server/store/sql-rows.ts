@@ -26,6 +26,28 @@ export function toUser(row: UserRow): UserRecord {
   return { id: str(row.id), username: row.username, discriminator: '0', global_name: row.global_name, avatar: null, bot: num(row.bot) !== 0 };
 }
 
+/**
+ * Users as they were read, so the hot write (a message, whose record carries its author) costs one
+ * statement, not two. Safe because a user never changes or goes away once created (there is no
+ * user update or delete); bounded by forgetting everything when full.
+ */
+export class UserCache {
+  private readonly users = new Map<string, UserRecord>();
+
+  constructor(private readonly max = 10_000) {}
+
+  async get(db: Db, engine: SqlEngine, id: string): Promise<UserRecord | undefined> {
+    const cached = this.users.get(id);
+    if (cached !== undefined) return { ...cached };
+    const user = await readUser(db, engine, id);
+    if (user !== undefined) {
+      if (this.users.size >= this.max) this.users.clear();
+      this.users.set(id, user);
+    }
+    return user && { ...user };
+  }
+}
+
 export async function readUser(db: Db, engine: SqlEngine, id: string): Promise<UserRecord | undefined> {
   const row = await db.selectFrom('users').select(['id', 'username', 'global_name', 'bot']).where('id', '=', engine.id(id)).executeTakeFirst();
   return row && toUser(row);

@@ -10,7 +10,7 @@ import { type DatabaseTarget, type OpenDatabaseOptions, type SqlEngine, openData
 import { StoreError, isUniqueViolation, mapDriverError } from './errors.js';
 import { applyWrite } from './guild-writes.js';
 import { migrate } from './migrations.js';
-import { type Db, channelQuery, memberQuery, messageQuery, readMessage, readUser, str, toChannel, toMember, toMessages } from './sql-rows.js';
+import { type Db, UserCache, channelQuery, memberQuery, messageQuery, readMessage, readUser, str, toChannel, toMember, toMessages } from './sql-rows.js';
 import type {
   ChannelRecord,
   EmojiRecord,
@@ -71,6 +71,7 @@ export class SqlStore implements Store {
   private readonly engine: SqlEngine;
   private readonly db: Db;
   private readonly now: () => number;
+  private readonly users = new UserCache();
   private closed: Promise<void> | undefined;
 
   constructor(engine: SqlEngine, ids: SnowflakeGenerator, now: () => number) {
@@ -106,7 +107,7 @@ export class SqlStore implements Store {
         const outcomes: WriteOutcome[] = [];
         for (const w of writes) {
           try {
-            outcomes.push({ ok: true, value: await applyWrite(trx, this.engine, w) });
+            outcomes.push({ ok: true, value: await applyWrite(trx, this.engine, this.users, w) });
           } catch (err) {
             // Domain failures changed nothing (guild-writes.ts checks before it writes); anything else aborts the call.
             if (err instanceof StoreError) outcomes.push({ ok: false, error: err });
