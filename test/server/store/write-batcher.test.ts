@@ -4,6 +4,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { StoreError, isStoreError } from '../../../server/store/errors.js';
 import { type SqlStore, openSqlStore } from '../../../server/store/sql-store.js';
+import { SQLITE_OPTIONS } from '../../support/sqlite.js';
 import type { GuildWrite, MessageRecord, WriteOutcome } from '../../../server/store/store.js';
 import { WriteBatcher } from '../../../server/store/write-batcher.js';
 
@@ -13,7 +14,7 @@ let guildId: string;
 let authorId: string;
 
 beforeEach(async () => {
-  store = await openSqlStore({ kind: 'sqlite', path: ':memory:' });
+  store = await openSqlStore({ kind: 'sqlite', path: ':memory:' }, SQLITE_OPTIONS);
   const author = await store.createUser({ username: 'author' });
   const guild = await store.createGuild({ name: 'g', owner_id: author.id });
   authorId = author.id;
