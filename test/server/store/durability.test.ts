@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { DurableWorld } from '../../support/durable-server.js';
 import { type TestDatabase, createTestDatabase } from '../../support/postgres.js';
+import { TEST_DATABASE_ENV } from '../../support/server.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const children: ChildProcess[] = [];
@@ -28,7 +29,8 @@ async function start(databaseUrl: string, setupUsers = 0): Promise<Running> {
   // No GUILDHALL_TOKEN_SECRET: the secret the database keeps must make old tokens work after a restart.
   const child = spawn(process.execPath, args, {
     cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', DATABASE_URL: databaseUrl },
+    // GUILDHALL_SQLITE_BINDING passes through (set by .ci/with-node for another Node's ABI).
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...TEST_DATABASE_ENV, DATABASE_URL: databaseUrl },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   children.push(child);
