@@ -1,7 +1,7 @@
 // One running actor: its mailbox, state and lifecycle. Handles one message at
 // a time, in mailbox order, even when a handler is async; a throwing handler
 // crashes only this actor, and the supervision policy decides what follows.
-import type { ActorContext, Behaviour, InfoOf, Protocol, StopReason } from './behaviour.js';
+import type { ActorContext, Behaviour, DeferredReply, InfoOf, Protocol, ReplyOf, StopReason } from './behaviour.js';
 import type { Clock, TimerHandle } from './clock.js';
 import { unwrap } from './envelope.js';
 import { ActorError, ActorErrorCode } from './errors.js';
@@ -51,6 +51,8 @@ export class ActorCell<S, P extends Protocol> implements Runnable {
   private readonly monitors = new Set<DownListener>();
   private readonly restarts: RestartTracker;
   private current: MailboxEntry | undefined;
+  /** The entry whose reply the handler took over with deferReply(). */
+  private deferred: MailboxEntry | undefined;
 
   constructor(
     private readonly host: CellHost,
@@ -70,6 +72,7 @@ export class ActorCell<S, P extends Protocol> implements Runnable {
       clock: host.clock,
       stop: (reason) => this.stop(reason ?? { type: 'normal' }),
       sendAfter: (ms, info) => this.sendAfter(ms, info),
+      deferReply: () => this.deferReply(),
     };
     // init runs from the scheduler, in a clean async context, like any message.
     host.scheduler.enqueue(this);
@@ -233,7 +236,24 @@ export class ActorCell<S, P extends Protocol> implements Runnable {
   };
 
   private replied(entry: MailboxEntry, value: unknown): void {
+    if (this.deferred === entry) {
+      this.deferred = undefined;
+      return;
+    }
     entry.reply?.resolve(value);
+  }
+
+  private deferReply(): DeferredReply<ReplyOf<P>> {
+    const entry = this.current;
+    if (entry === undefined || entry.op !== 'call' || this.deferred === entry) {
+      throw new ActorError(ActorErrorCode.NOT_IN_CALL, `${this.describe()}: deferReply() outside the handling of a call`);
+    }
+    this.deferred = entry;
+    const pending = entry.reply;
+    return {
+      resolve: (value) => pending?.resolve(value),
+      reject: (error) => pending?.reject(error),
+    };
   }
 
   private resume(): void {
@@ -241,6 +261,7 @@ export class ActorCell<S, P extends Protocol> implements Runnable {
   }
 
   private failed(entry: MailboxEntry, err: unknown): void {
+    if (this.deferred === entry) this.deferred = undefined;
     if (err instanceof ActorError && err.code === ActorErrorCode.NO_HANDLER) {
       entry.reply?.reject(err);
       return;

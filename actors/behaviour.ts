@@ -31,6 +31,19 @@ export interface ActorContext<P extends Protocol = Protocol> {
   stop(reason?: StopReason): void;
   /** Sends `info` to this actor after `ms`; the timer dies with the actor (or its restart). */
   sendAfter(ms: number, info: InfoOf<P>): () => void;
+  /**
+   * Answers the call being handled later instead of with the handler's return
+   * value (Elixir's `{:noreply, state}` and `GenServer.reply/2`): the actor
+   * goes on to its next message while the caller waits, e.g. for a commit.
+   * Only during a `call`; the caller's timeout still applies.
+   */
+  deferReply(): DeferredReply<ReplyOf<P>>;
+}
+
+/** A reply owed to a caller; the first resolve or reject wins, later ones do nothing. */
+export interface DeferredReply<R> {
+  resolve(value: R): void;
+  reject(error: Error): void;
 }
 
 type MaybePromise<T> = T | Promise<T>;

@@ -12,6 +12,8 @@ export const ActorErrorCode = {
   CRASHED: 'ACTOR_ERR_CRASHED',
   /** The behaviour has no handler for this kind of message. */
   NO_HANDLER: 'ACTOR_ERR_NO_HANDLER',
+  /** `deferReply()` outside the handling of a call. */
+  NOT_IN_CALL: 'ACTOR_ERR_NOT_IN_CALL',
   /** A spawn option was invalid, or a registry key is taken. */
   INVALID_SPAWN: 'ACTOR_ERR_INVALID_SPAWN',
 } as const;

@@ -1,7 +1,7 @@
 // Public API of the actor runtime. Knows nothing of guilds or OpenTelemetry.
 export { ActorSystem, type ActorSystemOptions, type ActorStats, type RemoteRouter, type SpawnOptions } from './system.js';
 export { ActorRef, type Address, type CallOptions, type Router } from './ref.js';
-export type { ActorContext, Behaviour, CallOf, CastOf, InfoOf, Protocol, ReplyOf, StopReason } from './behaviour.js';
+export type { ActorContext, Behaviour, CallOf, CastOf, DeferredReply, InfoOf, Protocol, ReplyOf, StopReason } from './behaviour.js';
 export type { ActorEvent, ActorStatus, DownListener, DownReason } from './actor-cell.js';
 export { Envelope, isEnvelope, unwrap, type Carrier, type Hints } from './envelope.js';
 export { ActorError, ActorErrorCode, isActorError } from './errors.js';

@@ -3,7 +3,10 @@
 // wait is bounded; every child is stopped by its pid.
 import { type ChildProcess, fork, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BurstResult } from '../client-sim/broadcast-driver.js';
 import type { DriverCommand } from './client-driver.js';
@@ -11,10 +14,13 @@ import type { DriverCommand } from './client-driver.js';
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const TSX = ['--import', 'tsx'];
 
-export type Mode = 'off' | 'sampled' | 'spans' | 'naive' | 'floor';
+export type Mode = 'off' | 'file' | 'sampled' | 'spans' | 'naive' | 'floor';
 /** Every mode, in table order. */
-export const ALL_MODES: readonly Mode[] = ['off', 'sampled', 'spans', 'naive', 'floor'];
-/** The modes a run measures unless told otherwise (`spans` is a diagnostic: sampled minus the export). */
+export const ALL_MODES: readonly Mode[] = ['off', 'file', 'sampled', 'spans', 'naive', 'floor'];
+/**
+ * The modes a run measures unless told otherwise (`spans` is a diagnostic: sampled minus the
+ * export; `file` is `off` on a SQLite file with synchronous=FULL instead of `:memory:`).
+ */
 export const MODES: readonly Mode[] = ['off', 'sampled', 'naive', 'floor'];
 
 /** Environment without OTEL_* and GUILDHALL_* of the caller, so each mode gets exactly what it sets. */
@@ -114,6 +120,9 @@ export function modeEnv(mode: Exclude<Mode, 'floor'>, sinkPort: number): Record<
   switch (mode) {
     case 'off':
       return { OTEL_SDK_DISABLED: 'true' };
+    case 'file':
+      // A fresh file per server: what durable storage costs a broadcast, beside `off`.
+      return { OTEL_SDK_DISABLED: 'true', DATABASE_URL: `sqlite:${join(mkdtempSync(join(tmpdir(), 'guildhall-bench-')), 'guildhall.db')}` };
     case 'sampled':
       return { OTEL_TRACES_SAMPLER: 'always_on', OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${sinkPort}`, GUILDHALL_FANOUT_K: '10' };
     case 'spans':
@@ -150,6 +159,8 @@ export async function startServer(mode: Mode, sinkPort: number, options: ServerO
     GUILDHALL_MAX_CONCURRENCY: '1000000',
     // The benchmarks measure fanout, not Discord's pacing of 5 messages per 5 s per channel.
     GUILDHALL_ROUTE_RATE_LIMITS: 'off',
+    // Every mode on its own database: several servers run at once, and none may touch ./data.
+    DATABASE_URL: 'sqlite::memory:',
     ...modeEnv(mode, sinkPort),
     ...options.env,
   });

@@ -58,7 +58,7 @@ function parseOptions(argv: string[]) {
 }
 
 function fail(message: string): never {
-  process.stderr.write(`bench: ${message}\nusage: npm run bench -- [--quick] [--sizes 1000,5000] [--modes off,sampled,spans,naive,floor] [--reps N] [--messages N] [--users N] [--connect-rate N] [--out DIR]\n`);
+  process.stderr.write(`bench: ${message}\nusage: npm run bench -- [--quick] [--sizes 1000,5000] [--modes off,file,sampled,spans,naive,floor] [--reps N] [--messages N] [--users N] [--connect-rate N] [--out DIR]\n`);
   process.exit(2);
 }
 

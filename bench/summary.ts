@@ -77,6 +77,8 @@ export interface RatioSummary {
   spansOverOff: Spread;
   naiveOverOff: Spread;
   offOverFloor: Spread;
+  /** Deliveries per second on a SQLite file over :memory: (only when the `file` mode ran). */
+  fileOverOffDeliveries: Spread;
   /** The same from schedstat. */
   sched: { sampledOverOff: Spread; naiveOverOff: Spread; offOverFloor: Spread };
 }
@@ -103,7 +105,7 @@ export function summarise(samples: readonly Sample[], setups: readonly ModeSetup
         deliveries: ss.reduce((n, s) => n + s.delivered, 0),
       });
     }
-    const paired = (a: Mode, b: Mode, key: 'cpuUsPerDelivery' | 'schedUsPerDelivery') => {
+    const paired = (a: Mode, b: Mode, key: 'cpuUsPerDelivery' | 'schedUsPerDelivery' | 'deliveriesPerS') => {
       const reps = [...new Set(samples.filter((s) => s.size === size).map((s) => s.rep))];
       const out: number[] = [];
       for (const rep of reps) {
@@ -119,6 +121,7 @@ export function summarise(samples: readonly Sample[], setups: readonly ModeSetup
       spansOverOff: paired('spans', 'off', 'cpuUsPerDelivery'),
       naiveOverOff: paired('naive', 'off', 'cpuUsPerDelivery'),
       offOverFloor: paired('off', 'floor', 'cpuUsPerDelivery'),
+      fileOverOffDeliveries: paired('file', 'off', 'deliveriesPerS'),
       sched: {
         sampledOverOff: paired('sampled', 'off', 'schedUsPerDelivery'),
         naiveOverOff: paired('naive', 'off', 'schedUsPerDelivery'),
@@ -157,5 +160,11 @@ export function markdown(meta: { startedAt: string; quick: boolean; reps: number
     lines.push(`| ${int(r.size)} | ${sp(r.sampledOverOff)} |${spans ? ` ${sp(r.spansOverOff)} |` : ''} ${sp(r.naiveOverOff)} | ${sp(r.offOverFloor)} | ${sp(r.sched.sampledOverOff)} | ${sp(r.sched.naiveOverOff)} | ${sp(r.sched.offOverFloor)} |`);
   }
   lines.push('');
+  // The storage cost of a broadcast, when the `file` mode ran beside `off`.
+  if (ratios.some((r) => r.fileOverOffDeliveries.n > 0)) {
+    lines.push('| sessions | deliveries/s, SQLite file over :memory: (target ≥ 0.9) |', '|---:|---:|');
+    for (const r of ratios) lines.push(`| ${int(r.size)} | ${sp(r.fileOverOffDeliveries)} |`);
+    lines.push('');
+  }
   return lines.join('\n');
 }

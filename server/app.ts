@@ -5,7 +5,7 @@
 import { type Attributes, ROOT_CONTEXT, context, createContextKey } from '@opentelemetry/api';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { ActorSystem, type Clock } from '../actors/index.js';
-import { CountingBatchSpanProcessor, DebugSampler, TraceStore, Transport, exportsSpans, parseTracingEnv, startTracing } from '../tracing/index.js';
+import { CommitSpans, CountingBatchSpanProcessor, DebugSampler, TraceStore, Transport, exportsSpans, parseTracingEnv, startTracing } from '../tracing/index.js';
 import { type Config, publicBaseUrl } from './config.js';
 import { SessionDirectory, type ServerContext } from './context.js';
 import { registerDebugAccess } from './debug/access.js';
@@ -15,10 +15,10 @@ import { viewerRoutes } from './debug/viewer-routes.js';
 import { type GatewayServer, attachGateway } from './gateway/gateway-server.js';
 import { guildBehaviour } from './guild/guild-actor.js';
 import { type GuildProtocol, guildKey } from './guild/guild-protocol.js';
-import { SnowflakeGenerator } from './ids/snowflake.js';
 import { type ServerLogger, createLogger } from './logger.js';
 import { metricsRoute } from './metrics/metrics-route.js';
 import { ServerMetrics } from './metrics/server-metrics.js';
+import { StoreMetrics } from './metrics/store-metrics.js';
 import { API_PREFIX, registerApi } from './rest/api.js';
 import { RateLimiter } from './rest/auth.js';
 import { RouteLimiter, type RouteLimiterOptions } from './rest/route-limits.js';
@@ -27,8 +27,10 @@ import { registerErrorHandling, sendHttpError, toHttpError } from './rest/error-
 import { registerIngressTracing } from './rest/ingress-tracing.js';
 import { registerJsonBody } from './rest/json-body.js';
 import { type Readiness, healthRoutes } from './rest/routes/health.js';
-import { MemoryStore } from './store/memory-store.js';
+import { openSqlStore } from './store/sql-store.js';
 import type { Store } from './store/store.js';
+import { StoreError } from './store/errors.js';
+import { WriteBatcher } from './store/write-batcher.js';
 
 /** Discord's largest JSON body is far below this; anything bigger is 413 / 40005. */
 export const BODY_LIMIT_BYTES = 64 * 1024;
@@ -41,7 +43,7 @@ const AT_ME_ENCODED = /\/%40me(?=[/?#]|$)/gi;
 export interface CreateServerOptions {
   /** Where OTEL_* variables are read from (default process.env). */
   tracingEnv?: NodeJS.ProcessEnv;
-  /** Replaces the in-memory store. */
+  /** Replaces the store opened from config.database (the caller then closes it). */
   store?: Store;
   /** Replaces the logger made from config.logLevel (tests read log lines back). */
   logger?: ServerLogger;
@@ -82,7 +84,7 @@ export interface GuildhallServer {
  */
 function isOperatorRequest(attributes: Attributes): boolean {
   const path = attributes['url.path'];
-  return typeof path === 'string' && (path === '/metrics' || path === '/healthz' || path === '/debug' || path.startsWith('/debug/'));
+  return typeof path === 'string' && (path === '/metrics' || path === '/healthz' || path === '/readyz' || path === '/debug' || path.startsWith('/debug/'));
 }
 
 /**
@@ -97,8 +99,51 @@ function contextManagerInstalled(): boolean {
   return context.with(ROOT_CONTEXT.setValue(key, true), () => context.active().getValue(key) === true);
 }
 
-export async function createServer(config: Config, options: CreateServerOptions = {}): Promise<GuildhallServer> {
-  const logger = options.logger ?? createLogger({ level: config.logLevel });
+/** How long a health check waits for the database before calling it unavailable. */
+const DATABASE_PROBE_TIMEOUT_MS = 2_000;
+
+/** One cheap read: `ok`, or the store's code for what is wrong. */
+async function probeDatabase(store: Store): Promise<string> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<string>((resolve) => {
+    timer = setTimeout(() => resolve('UNAVAILABLE'), DATABASE_PROBE_TIMEOUT_MS);
+  });
+  const read = store.getUser('1').then(
+    () => 'ok',
+    (err: unknown) => (err instanceof StoreError ? err.code : 'UNAVAILABLE'),
+  );
+  try {
+    return await Promise.race([read, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** OpenTelemetry's name for the database behind the store (db.system). */
+function dbSystemOf(config: Config): string {
+  return config.database.kind === 'postgres' ? 'postgresql' : 'sqlite';
+}
+
+export async function createServer(configured: Config, options: CreateServerOptions = {}): Promise<GuildhallServer> {
+  const logger = options.logger ?? createLogger({ level: configured.logLevel });
+  // First, so that a database that cannot be opened stops the start before anything else runs.
+  const ownStore = options.store === undefined;
+  const store =
+    options.store ??
+    (await openSqlStore(configured.database, {
+      synchronous: configured.sqliteSynchronous,
+      sqliteBinding: configured.sqliteBinding,
+      onIdleError: (err) => logger.warn({ err }, 'database connection lost while idle; the pool reconnects on next use'),
+    }));
+  let config: Config;
+  try {
+    // Without GUILDHALL_TOKEN_SECRET, the secret lives in the database: tokens survive restarts,
+    // and every server on one database accepts the others' tokens.
+    config = configured.tokenSecretGenerated ? Object.freeze({ ...configured, tokenSecret: await store.setting('token_secret', configured.tokenSecret) }) : configured;
+  } catch (err) {
+    if (ownStore) await store.close();
+    throw err;
+  }
 
   const traceStore = new TraceStore({ maxTraces: config.traceStoreSize });
   const viewerProcessor = new CountingBatchSpanProcessor({ exporter: traceStore, scheduledDelayMillis: 200 });
@@ -140,8 +185,14 @@ export async function createServer(config: Config, options: CreateServerOptions 
   });
   // The metering wraps the Transport rather than sitting next to it: the relay's one-interceptor path stays allocation-free.
   const uninstallRelay = system.relay.use(metrics.actors.around(transport));
-  const ids = new SnowflakeGenerator();
-  const store = options.store ?? new MemoryStore({ ids });
+  const ids = store.ids;
+  const writeMetrics: { commit?: StoreMetrics['commit'] } = {};
+  const writes = new WriteBatcher({
+    store,
+    spans: new CommitSpans({ tracer: tracing.tracer, enabled: tracing.enabled, dbSystem: dbSystemOf(config) }),
+    onCommit: (size, ms, ok) => writeMetrics.commit?.(size, ms, ok),
+  });
+  writeMetrics.commit = new StoreMetrics(metrics.registry, { queued: () => writes.queued, refused: () => writes.refused }).commit;
 
   const app = Fastify({
     loggerInstance: logger,
@@ -177,6 +228,8 @@ export async function createServer(config: Config, options: CreateServerOptions 
   const ctx: ServerContext = {
     config,
     store,
+    writes,
+    clock: Date.now,
     system,
     transport,
     tracing,
@@ -199,7 +252,7 @@ export async function createServer(config: Config, options: CreateServerOptions 
   registerJsonBody(app);
   registerDebugAccess(app, config, logger);
   metrics.registerHttp(app);
-  healthRoutes(app, () => readiness);
+  healthRoutes(app, () => readiness, () => probeDatabase(store));
   metricsRoute(app, metrics);
   viewerRoutes(app, { traceStore, tracing, recording: tracing.enabled && viewerOn });
   samplingRoutes(app, ctx);
@@ -236,9 +289,12 @@ export async function createServer(config: Config, options: CreateServerOptions 
         const httpClosed = app.close();
         await gw.close();
         await httpClosed;
+        // Every write handed to the batcher is committed (or answered) before the store closes.
+        await writes.drained();
         system.shutdown();
         uninstallRelay();
         await tracing.shutdown(config.shutdownTimeoutMs);
+        if (ownStore) await store.close();
         logger.info('guildhall stopped');
       })();
       return closing;

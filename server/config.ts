@@ -7,6 +7,7 @@
 // of the machine (ps, /proc/<pid>/cmdline).
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
+import type { DatabaseTarget, SqliteSynchronous } from './store/database.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -16,9 +17,20 @@ export interface Config {
   /** 0 asks the OS for a free port (tests). */
   port: number;
   nodeEnv: string;
+  /** Where the data lives, from DATABASE_URL. */
+  database: DatabaseTarget;
+  /** DATABASE_URL as given (may hold a password: do not log it). */
+  databaseUrl: string;
+  /** SQLite's `synchronous` (WAL mode): full (default) survives a power cut, normal a process crash. */
+  sqliteSynchronous: SqliteSynchronous;
+  /** A better_sqlite3.node built for this Node version (set by .ci/with-node); default the one in node_modules. */
+  sqliteBinding: string | undefined;
   /** HMAC key for tokens. */
   tokenSecret: string;
-  /** True when no secret was configured and a random one was made: tokens die with the process. */
+  /**
+   * True when GUILDHALL_TOKEN_SECRET was not set: `tokenSecret` is a random candidate, and the
+   * server uses the secret stored in the database instead (the first server to start stores its own).
+   */
   tokenSecretGenerated: boolean;
   adminSecret: string | undefined;
   /** Whether anyone may create accounts through the dev endpoint. */
@@ -93,6 +105,23 @@ function int(min: number, max = Number.MAX_SAFE_INTEGER) {
     .pipe(z.number().int().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`));
 }
 
+const DEFAULT_DATABASE_URL = 'sqlite:./data/guildhall.db';
+
+/** `sqlite:<path>`, `sqlite::memory:`, or a `postgres://` / `postgresql://` URL. */
+const databaseUrl = z
+  .string()
+  .trim()
+  .transform((s, ctx): DatabaseTarget => {
+    if (s.startsWith('sqlite:')) {
+      const path = s.slice('sqlite:'.length);
+      if (path !== '') return { kind: 'sqlite', path };
+    } else if (/^postgres(ql)?:\/\//.test(s) && URL.canParse(s)) {
+      return { kind: 'postgres', url: s };
+    }
+    ctx.addIssue({ code: 'custom', message: 'must be sqlite:<path>, sqlite::memory: or a postgres:// URL' });
+    return z.NEVER;
+  });
+
 const url = z
   .string()
   .trim()
@@ -113,6 +142,10 @@ const FIELDS = {
   host: { env: 'HOST', flag: 'host' },
   port: { env: 'PORT', flag: 'port' },
   nodeEnv: { env: 'NODE_ENV' },
+  // No flag: a PostgreSQL URL may hold a password.
+  database: { env: 'DATABASE_URL' },
+  sqliteSynchronous: { env: 'GUILDHALL_SQLITE_SYNCHRONOUS', flag: 'sqlite-synchronous' },
+  sqliteBinding: { env: 'GUILDHALL_SQLITE_BINDING' },
   tokenSecret: { env: 'GUILDHALL_TOKEN_SECRET' },
   adminSecret: { env: 'GUILDHALL_ADMIN_SECRET' },
   devAccounts: { env: 'GUILDHALL_DEV_ACCOUNTS', flag: 'dev-accounts', boolean: true },
@@ -141,6 +174,10 @@ const schema = z.object({
   host: z.string().trim().min(1, 'must not be empty').default('127.0.0.1'),
   port: int(0, 65535).default(8080),
   nodeEnv: z.string().trim().default('development'),
+  // prefault: the default goes through the parser like a configured value.
+  database: databaseUrl.prefault(DEFAULT_DATABASE_URL),
+  sqliteSynchronous: z.string().trim().toLowerCase().pipe(z.enum(['full', 'normal', 'off'], { error: 'must be one of full, normal, off' })).default('full'),
+  sqliteBinding: z.string().trim().regex(/\.node$/, 'must be the path of a .node file').optional(),
   // HMAC-SHA256 keys shorter than this are guessable; 16 characters is a floor, 32+ random bytes is better.
   tokenSecret: z.string().min(16, 'must be at least 16 characters').optional(),
   adminSecret: z.string().min(16, 'must be at least 16 characters').optional(),
@@ -257,6 +294,10 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, ar
     host: v.host,
     port: v.port,
     nodeEnv: v.nodeEnv,
+    database: v.database,
+    databaseUrl: raw.database?.trim() ?? DEFAULT_DATABASE_URL,
+    sqliteSynchronous: v.sqliteSynchronous,
+    sqliteBinding: v.sqliteBinding,
     tokenSecret: v.tokenSecret ?? randomBytes(32).toString('base64url'),
     tokenSecretGenerated: v.tokenSecret === undefined,
     adminSecret: v.adminSecret,

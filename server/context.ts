@@ -4,12 +4,14 @@ import type { ActorRef, ActorSystem } from '../actors/index.js';
 import type { Tracing, Transport } from '../tracing/index.js';
 import type { Config } from './config.js';
 import type { GuildDebugSampling } from './debug/guild-debug.js';
-import { HttpError, RestErrors } from './errors.js';
+import { HttpError, type RestErrorName, RestErrors } from './errors.js';
 import type { SessionProtocol } from './gateway/session-protocol.js';
-import type { GuildCall, GuildProtocol } from './guild/guild-protocol.js';
+import type { GuildCall, GuildProtocol, GuildRefusal } from './guild/guild-protocol.js';
 import type { SnowflakeGenerator } from './ids/snowflake.js';
 import type { ServerMetrics } from './metrics/server-metrics.js';
+import { StoreError } from './store/errors.js';
 import type { Store } from './store/store.js';
+import type { WriteBatcher } from './store/write-batcher.js';
 
 export interface Logger {
   info(obj: object | string, msg?: string): void;
@@ -49,6 +51,10 @@ export class SessionDirectory {
 export interface ServerContext {
   readonly config: Config;
   readonly store: Store;
+  /** Group commit of guild writes (one transaction for whatever has queued). */
+  readonly writes: WriteBatcher;
+  /** Wall clock, epoch milliseconds (timestamps of edits and joins). */
+  readonly clock: () => number;
   readonly system: ActorSystem;
   readonly transport: Transport;
   readonly tracing: Tracing;
@@ -65,9 +71,19 @@ export interface ServerContext {
   publicUrl(): string;
 }
 
-/** Calls a guild actor; a refusal becomes the HttpError the REST client should see. */
+// A guild's own refusals, as Discord words them. What the store said is mapped
+// with every other StoreError by the REST error handler.
+const GUILD_REFUSALS: Partial<Record<GuildRefusal, RestErrorName>> = {
+  NOT_MEMBER: 'MISSING_ACCESS',
+  NOT_AUTHOR: 'CANNOT_EDIT_OTHERS_MESSAGE',
+  NOT_PERMITTED: 'MISSING_PERMISSIONS',
+};
+
+/** Calls a guild actor; a refusal becomes the error the REST client should see. */
 export async function callGuild<T>(ctx: ServerContext, guildId: string, message: GuildCall): Promise<T> {
   const reply = await ctx.guild(guildId).call(message);
-  if (!reply.ok) throw new HttpError(RestErrors[reply.error], reply.message ? { message: reply.message } : {});
-  return reply.value as T;
+  if (reply.ok) return reply.value as T;
+  const name = GUILD_REFUSALS[reply.error];
+  if (name !== undefined) throw new HttpError(RestErrors[name]);
+  throw new StoreError(reply.error as StoreError['code'], reply.message);
 }

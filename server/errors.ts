@@ -37,6 +37,8 @@ export const RestErrors = {
   // Discord answers 429 with `retry_after` and `global`; the code is 0 for route limits.
   RATE_LIMITED: entry(0, 429, 'You are being rate limited.'),
   INTERNAL: entry(0, 500, '500: Internal Server Error'),
+  // The database is unreachable, read-only or full, or a guild is overloaded: retry later (with Retry-After).
+  SERVICE_UNAVAILABLE: entry(0, 503, '503: Service Unavailable'),
   UNKNOWN_CHANNEL: entry(10003, 404, 'Unknown Channel'),
   UNKNOWN_GUILD: entry(10004, 404, 'Unknown Guild'),
   UNKNOWN_MEMBER: entry(10007, 404, 'Unknown Member'),

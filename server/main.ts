@@ -8,6 +8,7 @@ import { type GuildhallServer, createServer } from './app.js';
 import { type Config, ConfigError, formatConfigError, loadConfig } from './config.js';
 import { drainStdout } from './log-destination.js';
 import { type SeedResult, seedDemoWorld } from './seed.js';
+import { StoreError } from './store/errors.js';
 import { startExitWatchdog } from './watchdog.js';
 import { TracingConfigError } from '../tracing/index.js';
 
@@ -37,8 +38,10 @@ function banner(config: Config, server: GuildhallServer, base: string, seeded: S
     `  Traces:    ${base}/debug/traces   (the built-in viewer)`,
     `  Tracing:   ${server.ctx.tracing.describe()}`,
   ];
-  if (config.tokenSecretGenerated) {
-    lines.push('', 'GUILDHALL_TOKEN_SECRET is not set: a random one is in use, so every token dies with this process.');
+  if (config.tokenSecretGenerated && config.database.kind === 'sqlite' && config.database.path === ':memory:') {
+    lines.push('', 'The database is in memory (DATABASE_URL=sqlite::memory:): every message, user and token dies with this process.');
+  } else if (config.tokenSecretGenerated) {
+    lines.push('', 'GUILDHALL_TOKEN_SECRET is not set: tokens are signed with a secret generated once and kept in the database.');
   }
   const alice = seeded?.users.find((u) => u.username === 'alice');
   if (seeded !== undefined && alice !== undefined) {
@@ -73,6 +76,9 @@ async function main(): Promise<void> {
     server = await createServer(config);
   } catch (err) {
     if (err instanceof TracingConfigError) fail(EXIT_CONFIG, err.message);
+    // A schema newer than this binary, a missing native binding: restarting as is will not help.
+    if (err instanceof ConfigError) fail(EXIT_CONFIG, formatConfigError(err));
+    if (err instanceof StoreError) fail(1, `cannot open the database (${config.database.kind}): ${err.message}`);
     throw err;
   }
 

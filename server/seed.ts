@@ -1,8 +1,9 @@
 // A small demo world, so a fresh server has something to look at: three
 // people and a bot, three guilds with different memberships, a few channels
 // and messages. It is written straight to the store before the server
-// listens; guild actors load their state from the store when first used, so
-// nothing is bypassed that anyone could observe.
+// listens, and only into an empty database; guild actors load their state
+// from the store when first used, so nothing is bypassed that anyone could
+// observe.
 import { issueToken } from './auth/token.js';
 import type { ServerContext } from './context.js';
 import type { Store, UserRecord } from './store/store.js';
@@ -24,7 +25,7 @@ export interface SeededGuild {
 export interface SeedResult {
   users: SeededUser[];
   guilds: SeededGuild[];
-  /** False when the store already had the demo users (a durable store, a second run). */
+  /** False when the database was not empty (a second run): nothing was written, and `users` are the demo users still there. */
   created: boolean;
 }
 
@@ -78,16 +79,16 @@ const GUILDS: GuildPlan[] = [
 
 export async function seedDemoWorld(ctx: Pick<ServerContext, 'store' | 'config'>): Promise<SeedResult> {
   const { store, config } = ctx;
-  const existing = await store.findUserByUsername(PEOPLE[0].username);
+  const empty = await store.isEmpty();
   const users = new Map<Name, UserRecord>();
   for (const spec of [...PEOPLE, BOT]) {
-    const user =
-      (await store.findUserByUsername(spec.username)) ??
-      (await store.createUser({ username: spec.username, global_name: spec.global_name, bot: spec === BOT }));
-    users.set(spec.username, user);
+    const user = empty
+      ? await store.createUser({ username: spec.username, global_name: spec.global_name, bot: spec === BOT })
+      : await store.findUserByUsername(spec.username);
+    if (user !== undefined) users.set(spec.username, user);
   }
   const seededUsers = [...users.values()].map((u) => ({ id: u.id, username: u.username, bot: u.bot, token: issueToken(config.tokenSecret, u.id) }));
-  if (existing !== undefined) return { users: seededUsers, guilds: [], created: false };
+  if (!empty) return { users: seededUsers, guilds: [], created: false };
 
   const guilds: SeededGuild[] = [];
   for (const plan of GUILDS) guilds.push(await seedGuild(store, plan, users));

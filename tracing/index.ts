@@ -34,6 +34,7 @@ export {
   type TraceStoreOptions,
   type TraceStoreStats,
 } from './trace-store.js';
+export { CommitSpans, type CommitSpansOptions, ATTR_DB_SYSTEM, ATTR_DB_OPERATION, ATTR_DB_BATCH_SIZE } from './commit-spans.js';
 export { toOtlpJson, type OtlpJsonTraceRequest } from './otlp-json.js';
 export { encodeTraceExportRequest } from './otlp-protobuf.js';
 export { OtlpGrpcSpanExporter, traceExportSerializer } from './otlp-grpc-exporter.js';

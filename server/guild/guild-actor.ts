@@ -1,39 +1,41 @@
 // The guild actor: one per guild, spawned on demand through the registry. It
-// owns its channels, members and presences, persists every change through the
-// store, and fans each event out to the connected sessions. Refusals (not a
-// member, not the author) are replies, never crashes.
-import type { Behaviour } from '../../actors/index.js';
+// owns its channels, members and presences, and fans each event out to the
+// connected sessions. Refusals (not a member, not the author) are replies,
+// never crashes.
+//
+// Writes are group-committed (server/store/write-batcher.ts): the actor checks
+// a write against its state, picks ids and timestamps, hands it to the batcher
+// and goes on to its next message without waiting. Its reply and its broadcast
+// follow the commit, in the order the writes were made, so no client sees
+// anything a crash could take back, and a guild keeps taking messages while a
+// batch commits.
+import type { ActorContext, Behaviour, DeferredReply } from '../../actors/index.js';
 import { ATTR_GUILD_ID } from '../../tracing/index.js';
 import type { ServerContext } from '../context.js';
-import { HttpError, type RestErrorName, RestErrors } from '../errors.js';
 import { EncodedDispatch } from '../gateway/dispatch.js';
 import { GatewayIntentBits } from '../gateway/protocol.js';
 import type { SessionCast } from '../gateway/session-protocol.js';
 import { toAPIChannel, toAPIMember, toAPIMessage, toAPIUser } from '../store/api-shapes.js';
-import type { MemberRecord } from '../store/store.js';
+import { StoreError } from '../store/errors.js';
+import type { ChannelRecord, GuildWrite, MemberAdded, MemberRecord, MessageRecord, ReactionChange } from '../store/store.js';
 import { type Presence, guildCreatePayload, presenceData } from './guild-create.js';
-import type { GuildCall, GuildCast, GuildProtocol, GuildReply } from './guild-protocol.js';
+import type { GuildCall, GuildCast, GuildProtocol, GuildRefusal, GuildReply } from './guild-protocol.js';
 import { queryMembers } from './member-query.js';
 import { type ConnectedSession, type GuildState, loadGuildState } from './guild-state.js';
 
 /** A refusal the caller turns into a REST error. */
 class Refusal extends Error {
-  constructor(readonly error: RestErrorName) {
+  constructor(readonly error: GuildRefusal) {
     super(error);
   }
 }
 
-const refuse = (error: RestErrorName): never => {
+const refuse = (error: GuildRefusal): never => {
   throw new Refusal(error);
 };
 
-/** The catalog name of an HttpError thrown by the store (Unknown Message, ...). */
-function nameOf(err: HttpError): RestErrorName | undefined {
-  for (const [name, entry] of Object.entries(RestErrors)) {
-    if (entry.code === err.code && entry.status === err.status) return name as RestErrorName;
-  }
-  return undefined;
-}
+/** What a handled call answers with: a value now, or later (after a commit). */
+const LATER = Symbol('reply after commit');
 
 function memberData(member: MemberRecord | undefined): unknown {
   if (!member) return undefined;
@@ -70,7 +72,7 @@ export function guildBehaviour(ctx: ServerContext, guildId: string): Behaviour<G
   }
 
   function requireMember(state: GuildState, userId: string): MemberRecord {
-    return state.members.get(userId) ?? refuse('MISSING_ACCESS');
+    return state.members.get(userId) ?? refuse('NOT_MEMBER');
   }
 
   function requireChannel(state: GuildState, channelId: string): void {
@@ -96,8 +98,46 @@ export function guildBehaviour(ctx: ServerContext, guildId: string): Behaviour<G
     }
   }
 
-  async function handle(msg: GuildCall, state: GuildState): Promise<unknown> {
-    const store = ctx.store;
+  /**
+   * Hands `write` to the batcher and answers the call once it is committed:
+   * `done` turns the committed value into the reply (and broadcasts), in the
+   * context the write was made in. `undo` reverts what the actor assumed when
+   * the write cannot be committed.
+   */
+  function persist<T>(actor: ActorContext<GuildProtocol>, write: GuildWrite, done: (value: T) => unknown, undo?: () => void): typeof LATER {
+    const reply: DeferredReply<GuildReply> = actor.deferReply();
+    ctx.writes.submit(write).then(
+      (outcome) => {
+        if (!outcome.ok) {
+          undo?.();
+          reply.resolve({ ok: false, error: outcome.error.code, message: outcome.error.message });
+          return;
+        }
+        let value: unknown;
+        try {
+          value = done(outcome.value as T);
+        } catch (err) {
+          // A bug in building the event must not leave the caller hanging; the write stays committed.
+          ctx.logger.error({ err, guild: guildId, write: write.kind }, 'guild failed after a commit');
+          reply.reject(err instanceof Error ? err : new Error(String(err)));
+          return;
+        }
+        reply.resolve({ ok: true, value });
+      },
+      (err: unknown) => {
+        undo?.();
+        const code = err instanceof StoreError ? err.code : 'UNAVAILABLE';
+        reply.resolve({ ok: false, error: code, message: err instanceof Error ? err.message : undefined });
+      },
+    );
+    return LATER;
+  }
+
+  function now(): string {
+    return new Date(ctx.clock()).toISOString();
+  }
+
+  function handle(msg: GuildCall, state: GuildState, actor: ActorContext<GuildProtocol>): unknown {
     switch (msg.type) {
       case 'connect': {
         requireMember(state, msg.userId);
@@ -112,45 +152,72 @@ export function guildBehaviour(ctx: ServerContext, guildId: string): Behaviour<G
       case 'create_message': {
         requireChannel(state, msg.channelId);
         const member = requireMember(state, msg.authorId);
-        const record = await store.createMessage({ channel_id: msg.channelId, author_id: msg.authorId, content: msg.content });
-        const message = toAPIMessage(record);
-        const event = { ...message, guild_id: guildId, member: memberData(member), mentions: [], ...(msg.nonce === undefined ? {} : { nonce: msg.nonce }) };
-        broadcast(state, 'MESSAGE_CREATE', event, { ...event, content: '' });
-        return message;
+        const write: GuildWrite = {
+          kind: 'create_message',
+          id: ctx.ids.next(),
+          channel_id: msg.channelId,
+          guild_id: guildId,
+          author_id: msg.authorId,
+          content: msg.content,
+          nonce: msg.nonce === undefined ? null : String(msg.nonce),
+        };
+        return persist<MessageRecord>(actor, write, (record) => {
+          const message = toAPIMessage(record);
+          // Discord echoes the nonce in MESSAGE_CREATE so a client can match its optimistic copy.
+          const withNonce = msg.nonce === undefined ? message : { ...message, nonce: msg.nonce };
+          const event = { ...withNonce, guild_id: guildId, member: memberData(member), mentions: [] };
+          broadcast(state, 'MESSAGE_CREATE', event, { ...event, content: '' });
+          return message;
+        });
       }
       case 'update_message': {
         requireChannel(state, msg.channelId);
         requireMember(state, msg.userId);
-        const existing = (await store.getMessage(msg.channelId, msg.messageId)) ?? refuse('UNKNOWN_MESSAGE');
-        if (existing.author.id !== msg.userId) refuse('CANNOT_EDIT_OTHERS_MESSAGE');
-        const message = toAPIMessage(await store.updateMessage(msg.channelId, msg.messageId, { content: msg.content }));
-        const event = { ...message, guild_id: guildId };
-        broadcast(state, 'MESSAGE_UPDATE', event, { ...event, content: '' });
-        return message;
+        // Authorship never changes, so it is checked once against the stored message.
+        return checkedMessage(msg.channelId, msg.messageId, (existing) => {
+          if (existing.author.id !== msg.userId) refuse('NOT_AUTHOR');
+          const write: GuildWrite = { kind: 'update_message', channel_id: msg.channelId, message_id: msg.messageId, content: msg.content, edited_timestamp: now() };
+          return persist<MessageRecord>(actor, write, (record) => {
+            const message = toAPIMessage(record);
+            const event = { ...message, guild_id: guildId };
+            broadcast(state, 'MESSAGE_UPDATE', event, { ...event, content: '' });
+            return message;
+          });
+        });
       }
       case 'delete_message': {
         requireChannel(state, msg.channelId);
         requireMember(state, msg.userId);
-        const existing = (await store.getMessage(msg.channelId, msg.messageId)) ?? refuse('UNKNOWN_MESSAGE');
-        if (existing.author.id !== msg.userId && state.guild.owner_id !== msg.userId) refuse('MISSING_PERMISSIONS');
-        await store.deleteMessage(msg.channelId, msg.messageId);
-        broadcast(state, 'MESSAGE_DELETE', { id: msg.messageId, channel_id: msg.channelId, guild_id: guildId });
-        return undefined;
+        return checkedMessage(msg.channelId, msg.messageId, (existing) => {
+          if (existing.author.id !== msg.userId && state.guild.owner_id !== msg.userId) refuse('NOT_PERMITTED');
+          const write: GuildWrite = { kind: 'delete_message', channel_id: msg.channelId, message_id: msg.messageId };
+          return persist<MessageRecord>(actor, write, () => {
+            broadcast(state, 'MESSAGE_DELETE', { id: msg.messageId, channel_id: msg.channelId, guild_id: guildId });
+            return undefined;
+          });
+        });
       }
       case 'add_reaction':
       case 'remove_reaction': {
         requireChannel(state, msg.channelId);
         const member = requireMember(state, msg.userId);
         const add = msg.type === 'add_reaction';
-        const change = add
-          ? await store.addReaction(msg.channelId, msg.messageId, msg.userId, msg.emoji)
-          : await store.removeReaction(msg.channelId, msg.messageId, msg.userId, msg.emoji);
-        if (change.changed) {
+        const write: GuildWrite = { kind: msg.type, channel_id: msg.channelId, message_id: msg.messageId, user_id: msg.userId, emoji: msg.emoji };
+        return persist<ReactionChange>(actor, write, (change) => {
+          if (!change.changed) return undefined;
           const base = { user_id: msg.userId, channel_id: msg.channelId, message_id: msg.messageId, guild_id: guildId, emoji: msg.emoji, burst: false, type: 0 };
-          if (add) broadcast(state, 'MESSAGE_REACTION_ADD', { ...base, member: { ...(memberData(member) as object), user: toAPIUser(member.user) }, message_author_id: change.message.author.id, burst_colors: [] });
-          else broadcast(state, 'MESSAGE_REACTION_REMOVE', base);
-        }
-        return undefined;
+          if (add) {
+            broadcast(state, 'MESSAGE_REACTION_ADD', {
+              ...base,
+              member: { ...(memberData(member) as object), user: toAPIUser(member.user) },
+              message_author_id: change.message.author.id,
+              burst_colors: [],
+            });
+          } else {
+            broadcast(state, 'MESSAGE_REACTION_REMOVE', base);
+          }
+          return undefined;
+        });
       }
       case 'typing': {
         requireChannel(state, msg.channelId);
@@ -159,67 +226,113 @@ export function guildBehaviour(ctx: ServerContext, guildId: string): Behaviour<G
           channel_id: msg.channelId,
           guild_id: guildId,
           user_id: msg.userId,
-          timestamp: Math.floor(Date.now() / 1000),
+          timestamp: Math.floor(ctx.clock() / 1000),
           member: { ...(memberData(member) as object), user: toAPIUser(member.user) },
         });
         return undefined;
       }
       case 'create_channel': {
         requireMember(state, msg.userId);
-        if (state.guild.owner_id !== msg.userId) refuse('MISSING_PERMISSIONS');
-        const channel = await store.createChannel({ guild_id: guildId, name: msg.name, topic: msg.topic });
+        if (state.guild.owner_id !== msg.userId) refuse('NOT_PERMITTED');
+        let position = 0;
+        for (const c of state.channels.values()) position = Math.max(position, c.position + 1);
+        const channel: ChannelRecord = { id: ctx.ids.next(), type: 0, guild_id: guildId, name: msg.name, position, topic: msg.topic, last_message_id: null };
+        // Known at once, so posts to it queue behind its commit (same batch or a later one).
         state.channels.set(channel.id, channel);
-        ctx.debug.channelCreated(guildId, channel.id);
-        const api = toAPIChannel(channel);
-        broadcast(state, 'CHANNEL_CREATE', api);
-        return api;
+        const write: GuildWrite = { kind: 'create_channel', id: channel.id, guild_id: guildId, name: channel.name, topic: channel.topic, position };
+        return persist<ChannelRecord>(
+          actor,
+          write,
+          (stored) => {
+            state.channels.set(stored.id, stored);
+            ctx.debug.channelCreated(guildId, stored.id);
+            const api = toAPIChannel(stored);
+            broadcast(state, 'CHANNEL_CREATE', api);
+            return api;
+          },
+          () => state.channels.delete(channel.id),
+        );
       }
       case 'add_member': {
-        if (state.guild.owner_id !== msg.actorId) refuse('MISSING_PERMISSIONS');
-        const { member, added } = await store.addMember(guildId, msg.userId);
-        if (added) {
-          state.members.set(member.user.id, member);
-          broadcast(state, 'GUILD_MEMBER_ADD', { ...toAPIMember(member), guild_id: guildId });
-          // The new member's live sessions connect and get GUILD_CREATE.
-          for (const session of ctx.sessions.ofUser(msg.userId)) session.cast({ type: 'guild_joined', guildId });
-        }
-        return { member: toAPIMember(member), added };
+        if (state.guild.owner_id !== msg.actorId) refuse('NOT_PERMITTED');
+        const existing = state.members.get(msg.userId);
+        if (existing) return { member: toAPIMember(existing), added: false };
+        const write: GuildWrite = { kind: 'add_member', guild_id: guildId, user_id: msg.userId, joined_at: now() };
+        return persist<MemberAdded>(actor, write, ({ member, added }) => {
+          if (added) {
+            state.members.set(member.user.id, member);
+            broadcast(state, 'GUILD_MEMBER_ADD', { ...toAPIMember(member), guild_id: guildId });
+            // The new member's live sessions connect and get GUILD_CREATE.
+            for (const session of ctx.sessions.ofUser(msg.userId)) session.cast({ type: 'guild_joined', guildId });
+          }
+          return { member: toAPIMember(member), added };
+        });
       }
       case 'remove_member': {
         const target = state.members.get(msg.userId) ?? refuse('UNKNOWN_MEMBER');
         const self = msg.actorId === msg.userId;
         const owner = state.guild.owner_id;
         // The owner removes anyone but themself; a member may leave. The owner cannot leave their guild.
-        if (msg.userId === owner || (!self && msg.actorId !== owner)) refuse('MISSING_PERMISSIONS');
-        await store.removeMember(guildId, msg.userId);
+        if (msg.userId === owner || (!self && msg.actorId !== owner)) refuse('NOT_PERMITTED');
+        // Refused at once from here on; their sessions are told once the removal is committed.
         state.members.delete(msg.userId);
-        for (const sessionId of [...(state.sessionsByUser.get(msg.userId) ?? [])]) {
-          const s = state.sessions.get(sessionId);
-          dropSession(state, sessionId);
-          s?.ref.cast({ type: 'guild_removed', guildId });
-        }
-        broadcast(state, 'GUILD_MEMBER_REMOVE', { guild_id: guildId, user: toAPIUser(target.user) });
-        return true;
+        const write: GuildWrite = { kind: 'remove_member', guild_id: guildId, user_id: msg.userId };
+        return persist<boolean>(
+          actor,
+          write,
+          () => {
+            for (const sessionId of [...(state.sessionsByUser.get(msg.userId) ?? [])]) {
+              const s = state.sessions.get(sessionId);
+              dropSession(state, sessionId);
+              s?.ref.cast({ type: 'guild_removed', guildId });
+            }
+            broadcast(state, 'GUILD_MEMBER_REMOVE', { guild_id: guildId, user: toAPIUser(target.user) });
+            return true;
+          },
+          () => {
+            if (!state.members.has(msg.userId)) state.members.set(msg.userId, target);
+          },
+        );
       }
       case 'request_members':
         return queryMembers(state, msg.query);
     }
   }
 
+  /** Reads the stored message (the one async step a guild takes, for edits and deletes), then goes on. */
+  async function checkedMessage(channelId: string, messageId: string, next: (existing: MessageRecord) => unknown): Promise<unknown> {
+    const existing = (await ctx.store.getMessage(channelId, messageId)) ?? refuse('UNKNOWN_MESSAGE');
+    return next(existing);
+  }
+
+  function answer(value: unknown): GuildReply | typeof LATER {
+    return value === LATER ? LATER : { ok: true, value };
+  }
+
+  function refusal(err: unknown): GuildReply {
+    if (err instanceof Refusal) return { ok: false, error: err.error };
+    if (err instanceof StoreError) return { ok: false, error: err.code, message: err.message };
+    throw err;
+  }
+
   return {
     kind: 'guild',
     init: () => loadGuildState(ctx.store, guildId),
-    async handleCall(msg, state): Promise<GuildReply> {
+    handleCall(msg, state, actor): GuildReply | Promise<GuildReply> {
+      // A deferred reply makes the actor ignore what the handler returns; LATER only marks it.
+      let result: unknown;
       try {
-        return { ok: true, value: await handle(msg, state) };
+        result = handle(msg, state, actor);
       } catch (err) {
-        if (err instanceof Refusal) return { ok: false, error: err.error };
-        if (err instanceof HttpError) {
-          const name = nameOf(err);
-          if (name) return { ok: false, error: name, message: err.message };
-        }
-        throw err;
+        return refusal(err);
       }
+      if (result instanceof Promise) {
+        return result.then(
+          (value) => answer(value) as GuildReply,
+          (err: unknown) => refusal(err),
+        );
+      }
+      return answer(result) as GuildReply;
     },
     handleCast(msg: GuildCast, state) {
       switch (msg.type) {

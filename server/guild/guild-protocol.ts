@@ -1,9 +1,9 @@
 // Messages a guild actor understands. Every state change of a guild passes
 // through its actor, which persists it and fans the event out to sessions.
 import type { ActorRef } from '../../actors/index.js';
-import type { RestErrorName } from '../errors.js';
 import type { SessionProtocol } from '../gateway/session-protocol.js';
 import type { PresenceUpdateData } from '../gateway/protocol.js';
+import type { StoreErrorCode } from '../store/errors.js';
 import type { EmojiRecord } from '../store/store.js';
 import type { MemberQuery } from './member-query.js';
 
@@ -31,8 +31,15 @@ export type GuildCall =
 
 export type GuildCast = { type: 'disconnect'; sessionId: string } | { type: 'presence_update'; userId: string; presence: PresenceUpdateData };
 
-/** Calls answer with data, or with the REST error a caller should see (never by crashing the guild). */
-export type GuildReply = { ok: true; value: unknown } | { ok: false; error: RestErrorName; message?: string };
+/**
+ * Why a guild refused a call: its own rules, or what the store said. Domain
+ * words only; the REST edge (server/context.ts callGuild) picks the HTTP status
+ * and Discord code.
+ */
+export type GuildRefusal = 'NOT_MEMBER' | 'NOT_AUTHOR' | 'NOT_PERMITTED' | StoreErrorCode;
+
+/** Calls answer with data, or with a refusal (never by crashing the guild). */
+export type GuildReply = { ok: true; value: unknown } | { ok: false; error: GuildRefusal; message?: string };
 
 export type GuildProtocol = { call: GuildCall; reply: GuildReply; cast: GuildCast };
 

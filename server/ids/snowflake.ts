@@ -28,6 +28,8 @@ export interface SnowflakeOptions {
   processId?: number;
   /** Wall-clock milliseconds since the Unix epoch; injectable for tests. Defaults to Date.now. */
   clock?: () => number;
+  /** The largest id already handed out (by an earlier run): every id made here is greater. */
+  after?: Snowflake;
 }
 
 /**
@@ -49,6 +51,14 @@ export class SnowflakeGenerator {
     assertField('processId', processId);
     this.clock = options.clock ?? Date.now;
     this.node = (BigInt(workerId) << WORKER_SHIFT) | (BigInt(processId) << PROCESS_SHIFT);
+    if (options.after !== undefined) {
+      if (!isSnowflake(options.after)) throw new RangeError('after must be a snowflake');
+      // Continue from the millisecond of `after` with the sequence used up: the next id takes the
+      // millisecond after it (or the clock's, if later), so it sorts after `after` whatever
+      // worker and process made that one, even if the clock now reads earlier than then.
+      this.lastMs = Number(BigInt(options.after) >> TIMESTAMP_SHIFT);
+      this.increment = MAX_INCREMENT;
+    }
   }
 
   next(): Snowflake {

@@ -1,6 +1,7 @@
-// Read-side access checks shared by the routes. Writes are decided again by
-// the guild actor (the authority on membership); these checks give reads
-// the same answers and let the request's span learn its guild.
+// Access checks shared by the routes. Reads check membership here, against
+// the store. Writes only find the channel's guild here: the guild actor is the
+// authority on membership and holds it in memory, so a post costs no query
+// for it (and, once the channel is known, none at all before the commit).
 import type { FastifyRequest } from 'fastify';
 import type { ServerContext } from '../context.js';
 import { httpError } from '../errors.js';
@@ -32,4 +33,27 @@ export async function requireMemberChannel(ctx: ServerContext, request: FastifyR
   tagGuild(request, channel.guild_id);
   if (!(await ctx.store.isMember(channel.guild_id, request.userId))) throw httpError('MISSING_ACCESS');
   return channel;
+}
+
+/** Channels a process remembers the guild of; a channel never moves, so an entry never goes stale. */
+const CHANNEL_GUILDS_MAX = 10_000;
+const channelGuilds = new WeakMap<ServerContext, Map<string, string>>();
+
+/**
+ * The guild of a channel, for a write the guild actor will check: 404 Unknown
+ * Channel when there is no such channel. Remembered per server, bounded.
+ */
+export async function guildOfChannel(ctx: ServerContext, request: FastifyRequest, channelId: string): Promise<string> {
+  let known = channelGuilds.get(ctx);
+  if (known === undefined) channelGuilds.set(ctx, (known = new Map()));
+  let guildId = known.get(channelId);
+  if (guildId === undefined) {
+    const channel = await ctx.store.getChannel(channelId);
+    if (channel === undefined) throw httpError('UNKNOWN_CHANNEL');
+    guildId = channel.guild_id;
+    if (known.size >= CHANNEL_GUILDS_MAX) known.delete(known.keys().next().value as string);
+    known.set(channelId, guildId);
+  }
+  tagGuild(request, guildId);
+  return guildId;
 }

@@ -1,25 +1,51 @@
 // How failures look on the wire: always Discord's JSON error body
 // (https://discord.com/developers/docs/topics/opcodes-and-status-codes#json),
-// whatever raised them: our HttpErrors, Fastify's own errors (bad JSON, body
-// too large), the actor runtime (an overloaded guild), or a bug (a bare 500,
-// never a stack trace).
+// whatever raised them: our HttpErrors, the store's StoreErrors (mapped here
+// and nowhere else), Fastify's own errors (bad JSON, body too large), the
+// actor runtime (an overloaded guild), or a bug (a bare 500, never a stack
+// trace).
 import { STATUS_CODES } from 'node:http';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ActorErrorCode, isActorError } from '../../actors/index.js';
-import { HttpError, type RestErrorEntry, httpError } from '../errors.js';
+import { HttpError, type RestErrorEntry, type RestErrorName, httpError } from '../errors.js';
+import { StoreError, type StoreErrorCode } from '../store/errors.js';
 
 // Statuses Discord answers with code 0 and that the catalog has no entry for.
 const UNSUPPORTED_MEDIA_TYPE: RestErrorEntry = { code: 0, status: 415, message: '415: Unsupported Media Type' };
-const SERVICE_UNAVAILABLE: RestErrorEntry = { code: 0, status: 503, message: '503: Service Unavailable' };
+
+/** The store's codes as Discord's errors. The database's own trouble is a 503: the request was fine, retry later. */
+const STORE_ERRORS: Record<Exclude<StoreErrorCode, 'USERNAME_TAKEN'>, RestErrorName> = {
+  UNKNOWN_GUILD: 'UNKNOWN_GUILD',
+  UNKNOWN_CHANNEL: 'UNKNOWN_CHANNEL',
+  UNKNOWN_MESSAGE: 'UNKNOWN_MESSAGE',
+  UNKNOWN_USER: 'UNKNOWN_USER',
+  UNKNOWN_MEMBER: 'UNKNOWN_MEMBER',
+  MAX_REACTIONS: 'MAX_REACTIONS',
+  UNAVAILABLE: 'SERVICE_UNAVAILABLE',
+  READ_ONLY: 'SERVICE_UNAVAILABLE',
+  DISK_FULL: 'SERVICE_UNAVAILABLE',
+};
+
+function fromStoreError(err: StoreError): HttpError {
+  if (err.code === 'USERNAME_TAKEN') {
+    // Discord reports a taken username as a form error on the field.
+    return httpError('INVALID_FORM_BODY', {
+      cause: err,
+      errors: { username: { _errors: [{ code: 'USERNAME_ALREADY_TAKEN', message: 'Username is unavailable. Try another.' }] } },
+    });
+  }
+  return httpError(STORE_ERRORS[err.code], { cause: err });
+}
 
 /** Any thrown value as the HttpError the client should see. */
 export function toHttpError(err: unknown): HttpError {
   if (err instanceof HttpError) return err;
+  if (err instanceof StoreError) return fromStoreError(err);
   if (isActorError(err)) {
     // The guild's mailbox is full, it did not answer in time, or it is shutting down:
     // the request was fine, the server is busy. Retrying later is the right move.
     if (err.code === ActorErrorCode.MAILBOX_FULL || err.code === ActorErrorCode.CALL_TIMEOUT || err.code === ActorErrorCode.STOPPED) {
-      return new HttpError(SERVICE_UNAVAILABLE, { cause: err });
+      return httpError('SERVICE_UNAVAILABLE', { cause: err });
     }
     return httpError('INTERNAL', { cause: err });
   }

@@ -1,6 +1,5 @@
-// The data behind the server, as an interface. Every method is async so a
-// durable store (SQL, a KV service) can replace the in-memory one without
-// touching callers.
+// The data behind the server, as an interface. The implementation is
+// sql-store.ts (SQLite or PostgreSQL through Kysely).
 //
 // Records are plain data close to Discord's objects, with snake_case fields
 // as on the wire; api-shapes.ts turns them into full discord-api-types
@@ -8,8 +7,14 @@
 // not model). Records returned are copies: mutating one changes nothing.
 //
 // Contract for misses: `get*` return undefined; a write that names something
-// missing throws an HttpError with Discord's code (Unknown Guild, Unknown
-// Channel, Unknown Message, Unknown User), so REST routes can let it through.
+// missing fails with a StoreError (UNKNOWN_GUILD, UNKNOWN_CHANNEL, ...). The
+// store knows nothing of HTTP: the REST edge maps StoreErrors to Discord's
+// codes. An unreachable, read-only or full database is a StoreError too
+// (UNAVAILABLE, READ_ONLY, DISK_FULL), from any method.
+import type { SnowflakeGenerator } from '../ids/snowflake.js';
+import type { StoreError } from './errors.js';
+
+export { StoreError, isStoreError, type StoreErrorCode } from './errors.js';
 
 export interface UserRecord {
   id: string;
@@ -133,8 +138,48 @@ export interface ReactionChange {
   changed: boolean;
 }
 
+/** One write of a guild, with ids and timestamps chosen by the caller (the guild actor keeps order). */
+export type GuildWrite =
+  | { kind: 'create_message'; id: string; channel_id: string; guild_id: string; author_id: string; content: string; nonce?: string | null }
+  | { kind: 'update_message'; channel_id: string; message_id: string; content: string; edited_timestamp: string }
+  | { kind: 'delete_message'; channel_id: string; message_id: string }
+  | { kind: 'add_reaction'; channel_id: string; message_id: string; user_id: string; emoji: EmojiRecord }
+  | { kind: 'remove_reaction'; channel_id: string; message_id: string; user_id: string; emoji: EmojiRecord }
+  | { kind: 'add_member'; guild_id: string; user_id: string; joined_at: string }
+  | { kind: 'remove_member'; guild_id: string; user_id: string }
+  | { kind: 'create_channel'; id: string; guild_id: string; name: string; topic: string | null; position: number };
+
+/**
+ * What each write produced: create/update_message -> MessageRecord; delete_message -> MessageRecord
+ * (as it was); add/remove_reaction -> ReactionChange; add_member -> MemberAdded; remove_member -> boolean;
+ * create_channel -> ChannelRecord.
+ */
+export type WriteOutcome = { ok: true; value: unknown } | { ok: false; error: StoreError };
+
+/** Discord's cap on distinct reaction emoji per message. */
+export const MAX_REACTIONS_PER_MESSAGE = 20;
+
 export interface Store {
-  /** Throws 50035 (USERNAME_ALREADY_TAKEN) for a taken username (case-insensitive). */
+  /** Snowflakes for everything stored: they never repeat across restarts (the generator starts after the largest stored id). */
+  readonly ids: SnowflakeGenerator;
+
+  /**
+   * All writes in ONE transaction, in order. A write that fails a domain rule (unknown message,
+   * max reactions...) changes nothing and yields {ok:false}, without rolling back the others.
+   * An infrastructure failure rejects the whole call with StoreError (UNAVAILABLE, READ_ONLY,
+   * DISK_FULL) and NOTHING of the call is committed. Resolves only after the commit is durable.
+   */
+  applyWrites(writes: readonly GuildWrite[]): Promise<WriteOutcome[]>;
+
+  /** The stored value of a setting; stores `initial` first when there is none (atomically: every node agrees). */
+  setting(key: string, initial: string): Promise<string>;
+
+  /** Whether nothing was ever stored (no users): the demo world is seeded only into an empty database. */
+  isEmpty(): Promise<boolean>;
+
+  close(): Promise<void>;
+
+  /** USERNAME_TAKEN for a taken username (case-insensitive). */
   createUser(input: NewUser): Promise<UserRecord>;
   getUser(id: string): Promise<UserRecord | undefined>;
   findUserByUsername(username: string): Promise<UserRecord | undefined>;
@@ -160,6 +205,8 @@ export interface Store {
   listMembers(guildId: string, options?: ListMembersOptions): Promise<MemberRecord[]>;
   isMember(guildId: string, userId: string): Promise<boolean>;
 
+  // The single-write helpers below are applyWrites([one]) with ids and times chosen here (seeding, tests).
+
   /** Also moves the channel's last_message_id. Membership and permissions are the caller's job. */
   createMessage(input: NewMessage): Promise<MessageRecord>;
   getMessage(channelId: string, messageId: string): Promise<MessageRecord | undefined>;
@@ -168,7 +215,7 @@ export interface Store {
   updateMessage(channelId: string, messageId: string, edit: MessageEdit): Promise<MessageRecord>;
   /** Returns the message as it was. */
   deleteMessage(channelId: string, messageId: string): Promise<MessageRecord>;
-  /** Idempotent per user and emoji. Throws 30010 past 20 distinct emoji on one message. */
+  /** Idempotent per user and emoji. MAX_REACTIONS past 20 distinct emoji on one message. */
   addReaction(channelId: string, messageId: string, userId: string, emoji: EmojiRecord): Promise<ReactionChange>;
   removeReaction(channelId: string, messageId: string, userId: string, emoji: EmojiRecord): Promise<ReactionChange>;
 }

@@ -133,6 +133,66 @@ describe('ActorSystem: send, cast, call', () => {
   });
 });
 
+describe('ActorSystem: deferred replies', () => {
+  type P = { call: { type: 'later'; gate: Promise<number> } | { type: 'now' }; reply: number; cast: { type: 'defer' } };
+  function deferring(): Behaviour<{ handled: string[] }, P> {
+    return {
+      kind: 'deferring',
+      init: () => ({ handled: [] }),
+      handleCall: (msg, state, ctx) => {
+        state.handled.push(msg.type);
+        if (msg.type === 'now') return state.handled.length;
+        // The gate settles later, outside the actor; the actor moves on meanwhile.
+        const reply = ctx.deferReply();
+        msg.gate.then((n) => reply.resolve(n), (err: Error) => reply.reject(err));
+        return -1; // ignored: the reply was deferred
+      },
+      handleCast: (_msg, _state, ctx) => {
+        ctx.deferReply();
+      },
+    };
+  }
+
+  it('answers a call after the handler returned, while the actor handles later messages', async () => {
+    const system = makeSystem();
+    const ref = system.spawn(deferring());
+    const gate = deferred<number>();
+    const later = ref.call({ type: 'later', gate: gate.promise });
+    // Handled while the first call still waits for its reply.
+    expect(await ref.call({ type: 'now' })).toBe(2);
+    let settledEarly = false;
+    void later.then(() => (settledEarly = true));
+    await settle(system);
+    expect(settledEarly).toBe(false);
+    gate.resolve(42);
+    expect(await later).toBe(42);
+  });
+
+  it('a deferred reply can reject, and a caller that waits too long times out as usual', async () => {
+    const clock = new ManualClock();
+    const system = makeSystem({ clock });
+    const ref = system.spawn(deferring());
+    let fail!: (err: Error) => void;
+    const rejected = ref.call({ type: 'later', gate: new Promise<number>((_resolve, reject) => (fail = reject)) });
+    await settle(system);
+    fail(new Error('commit failed'));
+    await expect(rejected).rejects.toThrow('commit failed');
+    const never = ref.call({ type: 'later', gate: new Promise<number>(() => {}) }, { timeoutMs: 50 });
+    await settle(system);
+    clock.advance(51);
+    await expect(never).rejects.toSatisfy((e) => isActorError(e, ActorErrorCode.CALL_TIMEOUT));
+  });
+
+  it('deferReply outside a call is a crash of the handler (NOT_IN_CALL), reported and supervised', async () => {
+    const errors: unknown[] = [];
+    const system = makeSystem({ onError: (e) => errors.push(e) });
+    const ref = system.spawn(deferring());
+    ref.cast({ type: 'defer' });
+    await settle(system);
+    expect(errors.some((e) => isActorError(e, ActorErrorCode.NOT_IN_CALL))).toBe(true);
+  });
+});
+
 describe('ActorSystem: registry', () => {
   it('spawnOnce never makes two actors for one key, and whereis finds it', () => {
     const system = makeSystem();

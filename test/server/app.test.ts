@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { createServer } from '../../server/app.js';
 import { loadConfig } from '../../server/config.js';
-import { TEST_SECRET, startTestServer } from '../support/server.js';
+import { TEST_DATABASE_ENV, TEST_SECRET, startTestServer } from '../support/server.js';
 
 describe('createServer', () => {
   it('runs several servers side by side, each with its own trace store', async () => {
@@ -23,7 +23,7 @@ describe('createServer', () => {
   });
 
   it('reports 503 from /healthz until it listens', async () => {
-    const config = loadConfig({ PORT: '0', LOG_LEVEL: 'silent', GUILDHALL_TOKEN_SECRET: TEST_SECRET });
+    const config = loadConfig({ PORT: '0', LOG_LEVEL: 'silent', GUILDHALL_TOKEN_SECRET: TEST_SECRET, ...TEST_DATABASE_ENV });
     const server = await createServer(config, { tracingEnv: {} });
     try {
       const res = await server.app.inject({ method: 'GET', url: '/healthz' });

@@ -38,6 +38,10 @@ describe('loadConfig defaults', () => {
       traceStoreSize: 1000,
       logLevel: 'info',
       publicUrl: undefined,
+      database: { kind: 'sqlite', path: './data/guildhall.db' },
+      databaseUrl: 'sqlite:./data/guildhall.db',
+      sqliteSynchronous: 'full',
+      sqliteBinding: undefined,
     });
   });
 
@@ -79,6 +83,9 @@ describe('loadConfig from the environment', () => {
         GUILDHALL_TRACE_STORE_SIZE: '10',
         LOG_LEVEL: 'DEBUG',
         PUBLIC_URL: 'https://chat.example.com/',
+        DATABASE_URL: 'postgres://guildhall:pw@db:5432/guildhall',
+        GUILDHALL_SQLITE_SYNCHRONOUS: 'NORMAL',
+        GUILDHALL_SQLITE_BINDING: '/cache/abi-137/better_sqlite3.node',
       },
       [],
     );
@@ -107,6 +114,10 @@ describe('loadConfig from the environment', () => {
       traceStoreSize: 10,
       logLevel: 'debug',
       publicUrl: 'https://chat.example.com',
+      database: { kind: 'postgres', url: 'postgres://guildhall:pw@db:5432/guildhall' },
+      databaseUrl: 'postgres://guildhall:pw@db:5432/guildhall',
+      sqliteSynchronous: 'normal',
+      sqliteBinding: '/cache/abi-137/better_sqlite3.node',
     });
   });
 
@@ -128,6 +139,21 @@ describe('loadConfig from the environment', () => {
     ['off', false],
   ])('parses boolean %s', (text, value) => {
     expect(loadConfig({ GUILDHALL_SEED: text }, []).seed).toBe(value);
+  });
+});
+
+describe('DATABASE_URL', () => {
+  it.each([
+    ['sqlite::memory:', { kind: 'sqlite', path: ':memory:' }],
+    ['sqlite:/var/lib/guildhall/g.db', { kind: 'sqlite', path: '/var/lib/guildhall/g.db' }],
+    ['sqlite:relative/g.db', { kind: 'sqlite', path: 'relative/g.db' }],
+    ['postgresql://u@127.0.0.1/x', { kind: 'postgres', url: 'postgresql://u@127.0.0.1/x' }],
+  ])('reads %s', (url, database) => {
+    expect(loadConfig({ DATABASE_URL: url }, []).database).toEqual(database);
+  });
+
+  it('has no flag (a URL may hold a password)', () => {
+    expect(issuesOf(() => loadConfig({}, ['--database-url', 'sqlite::memory:']))[0]!.field).toBe('--database-url');
   });
 });
 
@@ -229,6 +255,12 @@ describe('validation', () => {
     ['GUILDHALL_TOKEN_SECRET', 'short'],
     ['GUILDHALL_ADMIN_SECRET', 'short'],
     ['HOST', '   '],
+    ['DATABASE_URL', 'sqlite:'],
+    ['DATABASE_URL', 'mysql://localhost/db'],
+    ['DATABASE_URL', './data/guildhall.db'],
+    ['DATABASE_URL', 'postgres:db'],
+    ['GUILDHALL_SQLITE_SYNCHRONOUS', 'extra'],
+    ['GUILDHALL_SQLITE_BINDING', '/tmp/not-a-module'],
   ])('rejects %s=%s', (name, value) => {
     const issues = issuesOf(() => loadConfig({ [name]: value }, []));
     expect(issues).toHaveLength(1);

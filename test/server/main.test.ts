@@ -1,7 +1,11 @@
 // The entry point as an operator meets it: a real process.
 import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { TEST_DATABASE_ENV } from '../support/server.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const children: ChildProcess[] = [];
@@ -13,7 +17,7 @@ function start(env: Record<string, string>, args: string[] = []) {
   // Only what the server reads: no OTEL_* or GUILDHALL_* leaking in from the test runner.
   const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts', ...args], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...TEST_DATABASE_ENV, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   children.push(child);
@@ -34,6 +38,11 @@ async function waitFor(check: () => RegExpMatchArray | null, timeoutMs = 15_000)
     await new Promise((r) => setTimeout(r, 50));
   }
 }
+
+const dirs: string[] = [];
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
 
 describe('server/main.ts', () => {
   it('exits 2 with a readable message for an invalid configuration', async () => {
@@ -64,6 +73,37 @@ describe('server/main.ts', () => {
 
     p.child.kill('SIGTERM');
     expect(await p.exited).toBe(0);
+  });
+
+  it('keeps its data and its token secret in the database across a restart, and seeds only once', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'guildhall-main-'));
+    dirs.push(dir);
+    // No GUILDHALL_TOKEN_SECRET: the secret is generated once and stored with the data.
+    const env = { PORT: '0', LOG_LEVEL: 'silent', DATABASE_URL: `sqlite:${join(dir, 'data', 'guildhall.db')}` };
+    const first = start(env);
+    // Two starts of a tsx process: slow on a busy machine.
+    const [, api] = await waitFor(() => first.out().match(/REST API:\s+(http:\/\/\S+)/), 40_000);
+    const [, aliceId, token] = await waitFor(() => first.out().match(/^\s+alice\s+(\d+)\s+(\S+)/m));
+    const guilds = async (base: string) => (await (await fetch(`${base}/users/@me/guilds`, { headers: { authorization: `Bot ${token}` } })).json()) as { id: string }[];
+    const before = await guilds(api!);
+    expect(before.length).toBeGreaterThan(0);
+    first.child.kill('SIGTERM');
+    expect(await first.exited).toBe(0);
+
+    const second = start(env);
+    const [, api2] = await waitFor(() => second.out().match(/REST API:\s+(http:\/\/\S+)/), 40_000);
+    const me = await fetch(`${api2}/users/@me`, { headers: { authorization: `Bot ${token}` } });
+    expect(me.status).toBe(200);
+    expect(((await me.json()) as { id: string }).id).toBe(aliceId);
+    expect(await guilds(api2!)).toEqual(before);
+    second.child.kill('SIGTERM');
+    expect(await second.exited).toBe(0);
+  }, 120_000);
+
+  it('exits 2 for a malformed DATABASE_URL', async () => {
+    const p = start({ PORT: '0', DATABASE_URL: 'mysql://localhost/db' });
+    expect(await p.exited).toBe(2);
+    expect(p.err()).toMatch(/DATABASE_URL/);
   });
 
   it('does not seed with --no-seed', async () => {

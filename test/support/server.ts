@@ -10,6 +10,15 @@ import type { RouteLimiterOptions } from '../../server/rest/route-limits.js';
 
 export const TEST_SECRET = 'test-token-secret-0123456789';
 
+/**
+ * Tests run on SQLite `:memory:` unless they say otherwise: the same SQL store as production, nothing on
+ * disk. GUILDHALL_SQLITE_BINDING passes through (.ci/with-node sets it for another Node version).
+ */
+export const TEST_DATABASE_ENV: Record<string, string> = {
+  DATABASE_URL: 'sqlite::memory:',
+  ...(process.env.GUILDHALL_SQLITE_BINDING ? { GUILDHALL_SQLITE_BINDING: process.env.GUILDHALL_SQLITE_BINDING } : {}),
+};
+
 export interface TestUser {
   id: string;
   username: string;
@@ -68,7 +77,7 @@ export interface TestServerOptions {
 export async function startTestServer(env: Record<string, string> = {}, options: TestServerOptions = {}): Promise<TestServer> {
   // Per-route buckets (5 messages per 5 s per channel...) are off unless a test asks for them:
   // tests of other features post faster than Discord's pacing. route-limits.test.ts turns them on.
-  const config = loadConfig({ PORT: '0', LOG_LEVEL: 'silent', GUILDHALL_TOKEN_SECRET: TEST_SECRET, GUILDHALL_SEED: 'false', GUILDHALL_ROUTE_RATE_LIMITS: 'off', ...env });
+  const config = loadConfig({ PORT: '0', LOG_LEVEL: 'silent', GUILDHALL_TOKEN_SECRET: TEST_SECRET, GUILDHALL_SEED: 'false', GUILDHALL_ROUTE_RATE_LIMITS: 'off', ...TEST_DATABASE_ENV, ...env });
   const server = await createServer(config, {
     tracingEnv: options.tracingEnv ?? {},
     ...(options.rateLimitPerSecond === undefined ? {} : { rateLimitPerSecond: options.rateLimitPerSecond }),

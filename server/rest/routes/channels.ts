@@ -3,7 +3,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { type ServerContext, callGuild } from '../../context.js';
 import { toAPIChannel } from '../../store/api-shapes.js';
-import { requireMemberChannel } from '../access.js';
+import { guildOfChannel, requireMemberChannel } from '../access.js';
 import { channelParamsSchema } from '../schemas.js';
 import { parseWith } from '../validate.js';
 
@@ -16,8 +16,8 @@ export function channelRoutes(app: FastifyInstance, ctx: ServerContext): void {
   // Trigger Typing Indicator: 204; the guild broadcasts TYPING_START.
   app.post('/channels/:channel_id/typing', async (request: FastifyRequest, reply: FastifyReply) => {
     const { channel_id } = parseWith(channelParamsSchema, request.params);
-    const channel = await requireMemberChannel(ctx, request, channel_id);
-    await callGuild(ctx, channel.guild_id, { type: 'typing', channelId: channel_id, userId: request.userId });
+    const guildId = await guildOfChannel(ctx, request, channel_id);
+    await callGuild(ctx, guildId, { type: 'typing', channelId: channel_id, userId: request.userId });
     return reply.code(204).send();
   });
 }

@@ -7,7 +7,7 @@ import type { APIMessage } from 'discord-api-types/v10';
 import { type ServerContext, callGuild } from '../../context.js';
 import { httpError } from '../../errors.js';
 import { toAPIMessage } from '../../store/api-shapes.js';
-import { requireMemberChannel } from '../access.js';
+import { guildOfChannel, requireMemberChannel } from '../access.js';
 import { NonceCache } from '../nonce-cache.js';
 import { channelParamsSchema, createMessageBodySchema, editMessageBodySchema, listMessagesQuerySchema, messageParamsSchema } from '../schemas.js';
 import { parseBody, parseWith } from '../validate.js';
@@ -18,9 +18,9 @@ export function messageRoutes(app: FastifyInstance, ctx: ServerContext): void {
   app.post('/channels/:channel_id/messages', async (request: FastifyRequest) => {
     const { channel_id } = parseWith(channelParamsSchema, request.params);
     const body = parseBody(createMessageBodySchema, request.body);
-    const channel = await requireMemberChannel(ctx, request, channel_id);
+    const guildId = await guildOfChannel(ctx, request, channel_id);
     const create = () =>
-      callGuild<APIMessage>(ctx, channel.guild_id, {
+      callGuild<APIMessage>(ctx, guildId, {
         type: 'create_message',
         channelId: channel_id,
         authorId: request.userId,
@@ -59,8 +59,8 @@ export function messageRoutes(app: FastifyInstance, ctx: ServerContext): void {
   app.patch('/channels/:channel_id/messages/:message_id', async (request: FastifyRequest) => {
     const { channel_id, message_id } = parseWith(messageParamsSchema, request.params);
     const body = parseBody(editMessageBodySchema, request.body);
-    const channel = await requireMemberChannel(ctx, request, channel_id);
-    return callGuild<APIMessage>(ctx, channel.guild_id, {
+    const guildId = await guildOfChannel(ctx, request, channel_id);
+    return callGuild<APIMessage>(ctx, guildId, {
       type: 'update_message',
       channelId: channel_id,
       messageId: message_id,
@@ -72,8 +72,8 @@ export function messageRoutes(app: FastifyInstance, ctx: ServerContext): void {
   // Delete Message: the author, or the guild owner (who stands in for MANAGE_MESSAGES). 204.
   app.delete('/channels/:channel_id/messages/:message_id', async (request: FastifyRequest, reply: FastifyReply) => {
     const { channel_id, message_id } = parseWith(messageParamsSchema, request.params);
-    const channel = await requireMemberChannel(ctx, request, channel_id);
-    await callGuild(ctx, channel.guild_id, { type: 'delete_message', channelId: channel_id, messageId: message_id, userId: request.userId });
+    const guildId = await guildOfChannel(ctx, request, channel_id);
+    await callGuild(ctx, guildId, { type: 'delete_message', channelId: channel_id, messageId: message_id, userId: request.userId });
     return reply.code(204).send();
   });
 }

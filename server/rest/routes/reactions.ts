@@ -3,7 +3,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { type ServerContext, callGuild } from '../../context.js';
 import { httpError } from '../../errors.js';
-import { requireMemberChannel } from '../access.js';
+import { guildOfChannel } from '../access.js';
 import { type EmojiRef, messageParamsSchema, parseEmoji } from '../schemas.js';
 import { parseWith } from '../validate.js';
 
@@ -33,8 +33,8 @@ export function reactionRoutes(app: FastifyInstance, ctx: ServerContext): void {
       handler: async (request: FastifyRequest, reply: FastifyReply) => {
         const { channel_id, message_id } = parseWith(messageParamsSchema, request.params);
         const emoji = emojiOf(request.params);
-        const channel = await requireMemberChannel(ctx, request, channel_id);
-        await callGuild(ctx, channel.guild_id, { type, channelId: channel_id, messageId: message_id, userId: request.userId, emoji });
+        const guildId = await guildOfChannel(ctx, request, channel_id);
+        await callGuild(ctx, guildId, { type, channelId: channel_id, messageId: message_id, userId: request.userId, emoji });
         return reply.code(204).send();
       },
     });

@@ -76,6 +76,27 @@ describe('SnowflakeGenerator', () => {
     expect(timestampOf(gen.next())).toBe(T0 + 10);
   });
 
+  it('continues after an id of an earlier run, whoever made it and whatever the clock says now', () => {
+    // The earlier run was another worker, at the end of its sequence, an hour ahead of our clock.
+    const earlier = new SnowflakeGenerator({ workerId: 31, processId: 31, clock: () => T0 + 3_600_000 });
+    let last = earlier.next();
+    for (let i = 0; i < 5000; i++) last = earlier.next();
+    const ids = new SnowflakeGenerator({ clock: () => T0, after: last });
+    const next = ids.next();
+    expect(compareSnowflakes(next, last)).toBeGreaterThan(0);
+    expect(compareSnowflakes(ids.next(), next)).toBeGreaterThan(0);
+    // Once the clock passes the old ids, ids follow the clock again.
+    let now = T0;
+    const later = new SnowflakeGenerator({ clock: () => now, after: snowflakeAt(T0 - 1000) });
+    expect(timestampOf(later.next())).toBe(T0);
+    now = T0 + 5;
+    expect(timestampOf(later.next())).toBe(T0 + 5);
+  });
+
+  it('rejects an `after` that is not a snowflake', () => {
+    expect(() => new SnowflakeGenerator({ after: '-1' })).toThrow(RangeError);
+  });
+
   it('floors fractional clocks', () => {
     const gen = new SnowflakeGenerator({ clock: () => T0 + 0.9 });
     expect(timestampOf(gen.next())).toBe(T0);

@@ -5,7 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer, type GuildhallServer } from '../../../server/app.js';
 import { issueToken } from '../../../server/auth/token.js';
 import { loadConfig } from '../../../server/config.js';
-import { MemoryStore } from '../../../server/store/memory-store.js';
+import { type SqlStore, openSqlStore } from '../../../server/store/sql-store.js';
+import { SQLITE_OPTIONS } from '../../support/sqlite.js';
 import type { StoredSpan } from '../../../tracing/index.js';
 import { TEST_SECRET, type TestGuild, type TestServer, type TestUser, startTestServer } from '../../support/server.js';
 
@@ -104,16 +105,18 @@ describe('ingress spans', () => {
 });
 
 // A store whose reads fail, as a database that went away: the one way to make a real 5xx.
-class FailingStore extends MemoryStore {
-  override async getGuild(): Promise<never> {
+async function failingStore(): Promise<SqlStore> {
+  const store = await openSqlStore({ kind: 'sqlite', path: ':memory:' }, SQLITE_OPTIONS);
+  store.getGuild = async () => {
     throw new Error('store unavailable: /var/lib/secret/path');
-  }
+  };
+  return store;
 }
 
 describe('server errors', () => {
   it('answers an unexpected failure with 500 code 0, no stack, and marks the span as an error', async () => {
     const config = loadConfig({ PORT: '0', LOG_LEVEL: 'silent', GUILDHALL_TOKEN_SECRET: TEST_SECRET, GUILDHALL_SEED: 'false' });
-    const store = new FailingStore();
+    const store = await failingStore();
     const server = await createServer(config, { tracingEnv: {}, store });
     try {
       const base = await server.listen();
@@ -132,6 +135,7 @@ describe('server errors', () => {
       expect(span!.attributes['http.response.status_code']).toBe(500);
     } finally {
       await server.close();
+      await store.close();
     }
   });
 });

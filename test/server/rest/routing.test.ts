@@ -38,10 +38,13 @@ describe('routing', () => {
     expect(res.status).toBe(405);
   });
 
-  it('answers /healthz with 200 once listening', async () => {
+  it('answers /healthz and /readyz with 200 once listening, saying how the database is', async () => {
     const res = await fetch(`${t.url}/healthz`);
     expect(res.status).toBe(200);
-    expect(await res.json()).toEqual({ status: 'ok' });
+    expect(await res.json()).toEqual({ status: 'ok', database: 'ok' });
+    const ready = await fetch(`${t.url}/readyz`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toEqual({ status: 'ok', database: 'ok' });
   });
 });
 

@@ -1,0 +1,302 @@
+// npm run bench:store: what durable storage costs the write path.
+//
+// Many small guilds (default 200 guilds of 5 members, each member with a
+// gateway session receiving the guild's messages) post through REST:
+// - closed loop: one poster per guild, each posting as soon as its previous
+//   post was answered, for --seconds: persisted messages/s;
+// - paced: the same guilds at --paced-fraction of the closed-loop rate that
+//   engine reached: REST acknowledgement p50/p99 without a queue.
+// For SQLite :memory:, a SQLite file (synchronous=FULL) and PostgreSQL, each
+// on a fresh database and a fresh server, engines interleaved within each
+// repetition, medians with min-max over repetitions. Targets: file >= 0.8x
+// and PostgreSQL >= 0.7x the :memory: throughput; paced ack p99 <= 20 ms.
+//
+//   npm run bench:store -- [--guilds 200] [--members 5] [--seconds 10] [--reps 3]
+//                          [--engines memory,file,postgres] [--paced-fraction 0.5] [--json FILE]
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { z } from 'zod';
+import { now } from '../client-sim/clock.js';
+import { HistogramSet } from '../client-sim/histograms.js';
+import { MESSAGE_INTENTS } from '../client-sim/protocol.js';
+import { RestClient } from '../client-sim/rest.js';
+import { SessionPool } from '../client-sim/pool.js';
+import { startSimTracing } from '../client-sim/tracing.js';
+import { buildWorld, planWorld } from '../client-sim/world.js';
+import { pacedUntil } from '../client-sim/pacing.js';
+import { stop } from './children.js';
+import { parseFlags } from './flags.js';
+import { rounded } from './summary.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const ENGINES = ['memory', 'file', 'postgres'] as const;
+type Engine = (typeof ENGINES)[number];
+const PG_ADMIN_URL = process.env.GUILDHALL_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+
+const USAGE = 'usage: npm run bench:store -- [--guilds N] [--members N] [--seconds S] [--reps N] [--engines memory,file,postgres] [--paced-fraction F] [--json FILE]';
+const flags = parseFlags(
+  process.argv.slice(2),
+  {
+    guilds: { type: 'string', default: '200' },
+    members: { type: 'string', default: '5' },
+    seconds: { type: 'string', default: '10' },
+    reps: { type: 'string', default: '3' },
+    engines: { type: 'string', default: ENGINES.join(',') },
+    'paced-fraction': { type: 'string', default: '0.5' },
+    json: { type: 'string' },
+  },
+  z.object({
+    guilds: z.coerce.number().int().min(1).max(2_000),
+    members: z.coerce.number().int().min(1).max(50),
+    seconds: z.coerce.number().min(1).max(600),
+    reps: z.coerce.number().int().min(1).max(20),
+    engines: z.string().transform((s, ctx) => {
+      const list = s.split(',').map((e) => e.trim());
+      for (const e of list) if (!(ENGINES as readonly string[]).includes(e)) ctx.addIssue({ code: 'custom', message: `unknown engine ${e} (one of ${ENGINES.join(', ')})` });
+      return list as Engine[];
+    }),
+    'paced-fraction': z.coerce.number().gt(0).max(1),
+    json: z.string().optional(),
+  }),
+  (message) => {
+    process.stderr.write(`bench:store: ${message}\n${USAGE}\n`);
+    process.exit(2);
+  },
+);
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const a = s.address();
+      const port = typeof a === 'object' && a ? a.port : 0;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function adminQuery(sql: string): Promise<void> {
+  const client = new pg.Client({ connectionString: PG_ADMIN_URL });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+
+/** A fresh database for one run: its DATABASE_URL and how to throw it away. */
+async function freshDatabase(engine: Engine, dir: string): Promise<{ url: string; drop: () => Promise<void> }> {
+  switch (engine) {
+    case 'memory':
+      return { url: 'sqlite::memory:', drop: async () => {} };
+    case 'file': {
+      const path = join(dir, `bench-${randomBytes(4).toString('hex')}.db`);
+      return { url: `sqlite:${path}`, drop: async () => rmSync(path, { force: true }) };
+    }
+    case 'postgres': {
+      const name = `guildhall_bench_${randomBytes(4).toString('hex')}`;
+      await adminQuery(`CREATE DATABASE ${name}`);
+      const url = new URL(PG_ADMIN_URL);
+      url.pathname = `/${name}`;
+      return { url: url.toString(), drop: () => adminQuery(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
+    }
+  }
+}
+
+async function startGuildhall(databaseUrl: string): Promise<{ url: string; child: ChildProcess }> {
+  const port = await freePort();
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('OTEL_') && !k.startsWith('GUILDHALL_') && k !== 'DATABASE_URL') env[k] = v;
+  Object.assign(env, {
+    HOST: '127.0.0.1',
+    PORT: String(port),
+    LOG_LEVEL: 'warn',
+    OTEL_SDK_DISABLED: 'true',
+    GUILDHALL_SEED: 'false',
+    GUILDHALL_DEV_ACCOUNTS: 'true',
+    GUILDHALL_TOKEN_SECRET: randomBytes(24).toString('base64url'),
+    // Posting as fast as answered is the point: Discord's per-route pacing would measure itself.
+    GUILDHALL_ROUTE_RATE_LIMITS: 'off',
+    GUILDHALL_MAX_CONCURRENCY: '1000000',
+    DATABASE_URL: databaseUrl,
+  });
+  const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'inherit'] });
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}`);
+    try {
+      if ((await fetch(`${url}/healthz`)).ok) return { url, child };
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) throw new Error('server not healthy within 60 s');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+interface RunResult {
+  engine: Engine;
+  rep: number;
+  /** Closed loop: messages acknowledged (so persisted) per second. */
+  closedPerS: number;
+  closedP50: number;
+  closedP99: number;
+  /** Paced: the offered rate and the acknowledgement latency at it. */
+  pacedRate: number;
+  pacedPerS: number;
+  pacedP50: number;
+  pacedP99: number;
+  errors: number;
+  /** Messages the sessions received (each post reaches every member's session). */
+  deliveries: number;
+}
+
+async function runOnce(engine: Engine, rep: number, dir: string): Promise<RunResult> {
+  const db = await freshDatabase(engine, dir);
+  const server = await startGuildhall(db.url);
+  const histograms = new HistogramSet();
+  const rest = new RestClient(server.url, startSimTracing({}), histograms);
+  let pool: SessionPool | undefined;
+  try {
+    const users = flags.guilds * flags.members;
+    // User g owns guild g; the other users fill the guilds round-robin, so each has `members` members.
+    const plan = planWorld({ users, guilds: flags.guilds, sessions: users, seed: rep + 1, membership: (u) => (u < flags.guilds ? [] : [(u - flags.guilds) % flags.guilds]) });
+    const world = await buildWorld(plan, rest);
+    pool = await SessionPool.start({
+      gatewayUrl: server.url,
+      sessions: world.sessionUser.map((u) => ({ token: world.users[u]!.token, guildIds: world.guildsOfUser[u]!.map((g) => world.guilds[g]!.id), intents: MESSAGE_INTENTS })),
+      labels: {},
+      workers: 1,
+    });
+    await pool.connect(
+      world.sessionUser.map((_, i) => i),
+      500,
+    );
+    await pool.waitFor((s) => s.complete + s.failed >= s.sessions, 60_000);
+
+    const post = async (g: number, n: number) => {
+      const guild = world.guilds[g]!;
+      const author = world.users[guild.members[n % guild.members.length]!]!;
+      await rest.request('POST', `/channels/${guild.channelId}/messages`, { token: author.token, body: { content: `g${g} m${n}` }, route: 'POST /channels/{id}/messages' });
+    };
+
+    // Closed loop: every guild posts as fast as it is answered.
+    histograms.clear();
+    const errorsBefore = rest.counters.errors;
+    let acked = 0;
+    const t0 = performance.now();
+    const until = t0 + flags.seconds * 1000;
+    await Promise.all(
+      world.guilds.map(async (_, g) => {
+        for (let n = 0; performance.now() < until; n++) {
+          try {
+            await post(g, n);
+            acked++;
+          } catch {
+            // counted by the client
+          }
+        }
+      }),
+    );
+    const closedPerS = acked / ((performance.now() - t0) / 1000);
+    const closed = histograms.get('rest').summary();
+
+    // Paced: a fraction of that rate, spread evenly.
+    histograms.clear();
+    const pacedRate = Math.max(1, Math.round(closedPerS * flags['paced-fraction']));
+    let pacedAcked = 0;
+    const p0 = performance.now();
+    await pacedUntil(Math.ceil(pacedRate * flags.seconds), pacedRate, now() + flags.seconds * 1000 + 30_000, async (i) => {
+      try {
+        await post(i % world.guilds.length, i);
+        pacedAcked++;
+      } catch {
+        // counted by the client
+      }
+    });
+    const pacedPerS = pacedAcked / ((performance.now() - p0) / 1000);
+    const paced = histograms.get('rest').summary();
+    const stats = await pool.stats();
+    return {
+      engine,
+      rep,
+      closedPerS,
+      closedP50: closed.p50,
+      closedP99: closed.p99,
+      pacedRate,
+      pacedPerS,
+      pacedP50: paced.p50,
+      pacedP99: paced.p99,
+      errors: rest.counters.errors - errorsBefore,
+      deliveries: stats.events,
+    };
+  } finally {
+    await pool?.close();
+    await stop(server.child);
+    await db.drop();
+  }
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'guildhall-bench-store-'));
+  const results: RunResult[] = [];
+  const startedAt = new Date().toISOString();
+  try {
+    for (let rep = 0; rep < flags.reps; rep++) {
+      // Interleaved: each repetition runs every engine, in a rotated order.
+      const order = flags.engines.map((_, i) => flags.engines[(i + rep) % flags.engines.length]!);
+      for (const engine of order) {
+        const r = await runOnce(engine, rep, dir);
+        results.push(r);
+        process.stderr.write(
+          `rep ${rep + 1}/${flags.reps} ${engine}: ${r.closedPerS.toFixed(0)} msg/s closed (p99 ${r.closedP99.toFixed(1)} ms); paced ${r.pacedRate}/s: p50 ${r.pacedP50.toFixed(1)} p99 ${r.pacedP99.toFixed(1)} ms; errors ${r.errors}\n`,
+        );
+      }
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+
+  const by = (engine: Engine, pick: (r: RunResult) => number) => results.filter((r) => r.engine === engine).map(pick);
+  const fmt = (xs: number[], digits = 0) => {
+    const s = rounded(xs, digits);
+    return `${s.median} (${s.min}–${s.max})`;
+  };
+  const lines = [
+    `bench:store, ${startedAt}, ${flags.guilds} guilds x ${flags.members} members, ${flags.seconds} s per phase, ${flags.reps} repetitions, ${cpus().length} cores, Node ${process.versions.node}`,
+    '',
+    '| engine | closed loop msg/s | closed ack p99 ms | paced rate /s | paced ack p50 ms | paced ack p99 ms | errors |',
+    '|---|---|---|---|---|---|---|',
+    ...flags.engines.map(
+      (e) =>
+        `| ${e} | ${fmt(by(e, (r) => r.closedPerS))} | ${fmt(by(e, (r) => r.closedP99), 1)} | ${fmt(by(e, (r) => r.pacedRate))} | ${fmt(by(e, (r) => r.pacedP50), 1)} | ${fmt(by(e, (r) => r.pacedP99), 1)} | ${by(e, (r) => r.errors).reduce((a, b) => a + b, 0)} |`,
+    ),
+  ];
+  // Ratios to :memory:, per repetition (same conditions), then the median.
+  const ratios: Record<string, ReturnType<typeof rounded>> = {};
+  if (flags.engines.includes('memory')) {
+    for (const e of flags.engines.filter((x) => x !== 'memory')) {
+      const xs = results
+        .filter((r) => r.engine === e)
+        .map((r) => r.closedPerS / results.find((m) => m.engine === 'memory' && m.rep === r.rep)!.closedPerS);
+      ratios[`${e}/memory`] = rounded(xs, 2);
+      lines.push('', `${e}/memory throughput: ${fmt(xs, 2)} (target ${e === 'file' ? '>= 0.8' : '>= 0.7'})`);
+    }
+  }
+  process.stdout.write(`${lines.join('\n')}\n`);
+  const out = flags.json ?? join(ROOT, 'bench', 'results', 'store', `${startedAt.replace(/[:.]/g, '-')}-node${process.versions.node.split('.')[0]}.json`);
+  mkdirSync(join(out, '..'), { recursive: true });
+  writeFileSync(out, `${JSON.stringify({ startedAt, flags, results, ratios, table: lines }, null, 2)}\n`);
+  process.stderr.write(`written ${out}\n`);
+}
+
+await main();

@@ -1,0 +1,158 @@
+// One guild write inside the applyWrites transaction. A domain failure
+// (unknown message, too many reactions...) is found by a read or by an
+// affected-row count BEFORE anything changes, and thrown as a StoreError:
+// on PostgreSQL a failed statement would abort the whole transaction, so no
+// statement here is allowed to fail for a domain reason. A statement that
+// does fail (the connection, the disk, a constraint a race broke) aborts the
+// call, and nothing of it is committed.
+import { sql } from 'kysely';
+import { timestampOf } from '../ids/snowflake.js';
+import type { SqlEngine } from './database.js';
+import { StoreError } from './errors.js';
+import { type Db, type UserCache, emojiKey, memberQuery, readMessage, toMember } from './sql-rows.js';
+import { type ChannelRecord, type GuildWrite, MAX_REACTIONS_PER_MESSAGE, type MemberAdded, type MessageRecord, type ReactionChange } from './store.js';
+
+type Write<K extends GuildWrite['kind']> = Extract<GuildWrite, { kind: K }>;
+
+export async function applyWrite(db: Db, engine: SqlEngine, users: UserCache, w: GuildWrite): Promise<unknown> {
+  switch (w.kind) {
+    case 'create_message':
+      return createMessage(db, engine, users, w);
+    case 'update_message':
+      return updateMessage(db, engine, w);
+    case 'delete_message':
+      return deleteMessage(db, engine, w);
+    case 'add_reaction':
+      return addReaction(db, engine, w);
+    case 'remove_reaction':
+      return removeReaction(db, engine, w);
+    case 'add_member':
+      return addMember(db, engine, w);
+    case 'remove_member': {
+      const result = await db.deleteFrom('members').where('guild_id', '=', engine.id(w.guild_id)).where('user_id', '=', engine.id(w.user_id)).executeTakeFirst();
+      return result.numDeletedRows > 0n;
+    }
+    case 'create_channel':
+      return createChannel(db, engine, w);
+  }
+}
+
+async function exists(db: Db, engine: SqlEngine, table: 'users' | 'guilds' | 'channels', id: string): Promise<boolean> {
+  return (await db.selectFrom(table).select('id').where('id', '=', engine.id(id)).executeTakeFirst()) !== undefined;
+}
+
+async function createMessage(db: Db, engine: SqlEngine, users: UserCache, w: Write<'create_message'>): Promise<MessageRecord> {
+  // One statement on the hot path: the insert happens only when the channel (of that guild)
+  // and the author exist, and the row count says which.
+  const id = engine.id(w.id);
+  const authorId = engine.id(w.author_id);
+  const result = await db
+    .insertInto('messages')
+    .columns(['id', 'channel_id', 'guild_id', 'author_id', 'content'])
+    .expression((eb) =>
+      eb
+        .selectFrom('channels as c')
+        // Typed parameters: PostgreSQL does not infer a select list's types from the insert's columns.
+        .select([sql<string>`cast(${id} as bigint)`.as('id'), 'c.id as channel_id', 'c.guild_id', sql<string>`cast(${authorId} as bigint)`.as('author_id'), sql<string>`cast(${w.content} as text)`.as('content')])
+        .where('c.id', '=', engine.id(w.channel_id))
+        .where('c.guild_id', '=', engine.id(w.guild_id))
+        .where((e) => e.exists(e.selectFrom('users').select('id').where('id', '=', authorId))),
+    )
+    .executeTakeFirst();
+  const author = await users.get(db, engine, w.author_id);
+  if (result.numInsertedOrUpdatedRows !== 1n || author === undefined) {
+    throw author === undefined ? new StoreError('UNKNOWN_USER') : new StoreError('UNKNOWN_CHANNEL');
+  }
+  return {
+    id: w.id,
+    channel_id: w.channel_id,
+    guild_id: w.guild_id,
+    author,
+    content: w.content,
+    timestamp: new Date(timestampOf(w.id)).toISOString(),
+    edited_timestamp: null,
+    reactions: [],
+  };
+}
+
+/** UNKNOWN_CHANNEL or UNKNOWN_MESSAGE, whichever is true. */
+async function missingMessage(db: Db, engine: SqlEngine, channelId: string): Promise<StoreError> {
+  return (await exists(db, engine, 'channels', channelId)) ? new StoreError('UNKNOWN_MESSAGE') : new StoreError('UNKNOWN_CHANNEL');
+}
+
+async function requireMessage(db: Db, engine: SqlEngine, channelId: string, messageId: string): Promise<void> {
+  const row = await db.selectFrom('messages').select('id').where('channel_id', '=', engine.id(channelId)).where('id', '=', engine.id(messageId)).executeTakeFirst();
+  if (row === undefined) throw await missingMessage(db, engine, channelId);
+}
+
+async function updateMessage(db: Db, engine: SqlEngine, w: Write<'update_message'>): Promise<MessageRecord> {
+  const result = await db
+    .updateTable('messages')
+    .set({ content: w.content, edited_timestamp: w.edited_timestamp })
+    .where('channel_id', '=', engine.id(w.channel_id))
+    .where('id', '=', engine.id(w.message_id))
+    .executeTakeFirst();
+  if (result.numUpdatedRows === 0n) throw await missingMessage(db, engine, w.channel_id);
+  return (await readMessage(db, engine, w.channel_id, w.message_id))!;
+}
+
+async function deleteMessage(db: Db, engine: SqlEngine, w: Write<'delete_message'>): Promise<MessageRecord> {
+  const before = await readMessage(db, engine, w.channel_id, w.message_id);
+  if (before === undefined) throw await missingMessage(db, engine, w.channel_id);
+  // Its reactions go with it (ON DELETE CASCADE).
+  await db.deleteFrom('messages').where('id', '=', engine.id(w.message_id)).execute();
+  return before;
+}
+
+async function addReaction(db: Db, engine: SqlEngine, w: Write<'add_reaction'>): Promise<ReactionChange> {
+  await requireMessage(db, engine, w.channel_id, w.message_id);
+  if (!(await exists(db, engine, 'users', w.user_id))) throw new StoreError('UNKNOWN_USER');
+  const messageId = engine.id(w.message_id);
+  const key = emojiKey(w.emoji);
+  const used = await db.selectFrom('reactions').select('seq').where('message_id', '=', messageId).where('emoji_key', '=', key).limit(1).executeTakeFirst();
+  if (used === undefined) {
+    const row = await db
+      .selectFrom('reactions')
+      .select((eb) => eb.fn.count('emoji_key').distinct().as('n'))
+      .where('message_id', '=', messageId)
+      .executeTakeFirstOrThrow();
+    if (Number(row.n) >= MAX_REACTIONS_PER_MESSAGE) throw new StoreError('MAX_REACTIONS');
+  }
+  const result = await db
+    .insertInto('reactions')
+    .values({ message_id: messageId, emoji_key: key, emoji_id: w.emoji.id, emoji_name: w.emoji.name, user_id: engine.id(w.user_id) })
+    .onConflict((oc) => oc.columns(['message_id', 'emoji_key', 'user_id']).doNothing())
+    .executeTakeFirst();
+  const message = (await readMessage(db, engine, w.channel_id, w.message_id))!;
+  return { message, changed: result.numInsertedOrUpdatedRows === 1n };
+}
+
+async function removeReaction(db: Db, engine: SqlEngine, w: Write<'remove_reaction'>): Promise<ReactionChange> {
+  await requireMessage(db, engine, w.channel_id, w.message_id);
+  const result = await db
+    .deleteFrom('reactions')
+    .where('message_id', '=', engine.id(w.message_id))
+    .where('emoji_key', '=', emojiKey(w.emoji))
+    .where('user_id', '=', engine.id(w.user_id))
+    .executeTakeFirst();
+  const message = (await readMessage(db, engine, w.channel_id, w.message_id))!;
+  return { message, changed: result.numDeletedRows > 0n };
+}
+
+async function addMember(db: Db, engine: SqlEngine, w: Write<'add_member'>): Promise<MemberAdded> {
+  if (!(await exists(db, engine, 'guilds', w.guild_id))) throw new StoreError('UNKNOWN_GUILD');
+  if (!(await exists(db, engine, 'users', w.user_id))) throw new StoreError('UNKNOWN_USER');
+  const result = await db
+    .insertInto('members')
+    .values({ guild_id: engine.id(w.guild_id), user_id: engine.id(w.user_id), nick: null, roles: '[]', joined_at: w.joined_at })
+    .onConflict((oc) => oc.columns(['guild_id', 'user_id']).doNothing())
+    .executeTakeFirst();
+  const row = await memberQuery(db).where('m.guild_id', '=', engine.id(w.guild_id)).where('m.user_id', '=', engine.id(w.user_id)).executeTakeFirstOrThrow();
+  return { member: toMember(row), added: result.numInsertedOrUpdatedRows === 1n };
+}
+
+async function createChannel(db: Db, engine: SqlEngine, w: Write<'create_channel'>): Promise<ChannelRecord> {
+  if (!(await exists(db, engine, 'guilds', w.guild_id))) throw new StoreError('UNKNOWN_GUILD');
+  await db.insertInto('channels').values({ id: engine.id(w.id), guild_id: engine.id(w.guild_id), name: w.name, topic: w.topic, position: w.position }).execute();
+  return { id: w.id, type: 0, guild_id: w.guild_id, name: w.name, position: w.position, topic: w.topic, last_message_id: null };
+}
