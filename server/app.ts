@@ -6,6 +6,7 @@ import { type Attributes, ROOT_CONTEXT, context, createContextKey } from '@opent
 import Fastify, { type FastifyInstance } from 'fastify';
 import { ActorSystem } from '../actors/index.js';
 import { CountingBatchSpanProcessor, DebugSampler, TraceStore, Transport, exportsSpans, parseTracingEnv, startTracing } from '../tracing/index.js';
+import { wireRelay } from './actor-runtime.js';
 import { type Config, publicBaseUrl } from './config.js';
 import { SessionDirectory, type ServerContext } from './context.js';
 import { GuildDebugSampling } from './debug/guild-debug.js';
@@ -126,8 +127,7 @@ export async function createServer(config: Config, options: CreateServerOptions 
     gateway: () => attached.gateway?.stats(),
     debugWindows: () => debug.list().length,
   });
-  // The metering wraps the Transport rather than sitting next to it: the relay's one-interceptor path stays allocation-free.
-  const uninstallRelay = system.relay.use(metrics.actors.around(transport));
+  const uninstallRelay = wireRelay(system, { metrics: metrics.actors, transport });
   const ids = new SnowflakeGenerator();
   const store = options.store ?? new MemoryStore({ ids });
 

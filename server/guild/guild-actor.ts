@@ -58,12 +58,12 @@ export function guildBehaviour(ctx: ServerContext, guildId: string): Behaviour<G
     const attributes = { ...fanoutAttributes, 'guildhall.event': event };
     // One histogram observation per broadcast, never per recipient.
     if (full.length > 0) {
-      const r = ctx.transport.fanout(full, { type: 'dispatch', event: encoded } satisfies SessionCast, { attributes });
+      const r = ctx.system.broadcast(full, { type: 'dispatch', event: encoded } satisfies SessionCast, { attributes });
       ctx.metrics.fanout(full.length, r.kept);
     }
     if (stripped.length > 0) {
       const message: SessionCast = { type: 'dispatch', event: new EncodedDispatch(event, withoutContent) };
-      const r = ctx.transport.fanout(stripped, message, { attributes });
+      const r = ctx.system.broadcast(stripped, message, { attributes });
       ctx.metrics.fanout(stripped.length, r.kept);
     }
   }
