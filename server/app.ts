@@ -19,6 +19,8 @@ import { SnowflakeGenerator } from './ids/snowflake.js';
 import { type ServerLogger, createLogger } from './logger.js';
 import { metricsRoute } from './metrics/metrics-route.js';
 import { ServerMetrics } from './metrics/server-metrics.js';
+import { GuildPubSub } from './pubsub/guild-pubsub.js';
+import { LocalAdapter } from './pubsub/pubsub-adapter.js';
 import { API_PREFIX, registerApi } from './rest/api.js';
 import { RateLimiter } from './rest/auth.js';
 import { registerErrorHandling, sendHttpError, toHttpError } from './rest/error-handler.js';
@@ -128,6 +130,7 @@ export async function createServer(config: Config, options: CreateServerOptions 
     debugWindows: () => debug.list().length,
   });
   const uninstallRelay = wireRelay(system, { metrics: metrics.actors, transport });
+  const pubsub = new GuildPubSub(new LocalAdapter(system), metrics);
   const ids = new SnowflakeGenerator();
   const store = options.store ?? new MemoryStore({ ids });
 
@@ -160,6 +163,7 @@ export async function createServer(config: Config, options: CreateServerOptions 
     tracing,
     ids,
     sessions,
+    pubsub,
     logger,
     metrics,
     debug,

@@ -9,6 +9,7 @@ import type { SessionProtocol } from './gateway/session-protocol.js';
 import type { GuildCall, GuildProtocol } from './guild/guild-protocol.js';
 import type { SnowflakeGenerator } from './ids/snowflake.js';
 import type { ServerMetrics } from './metrics/server-metrics.js';
+import type { GuildPubSub } from './pubsub/guild-pubsub.js';
 import type { Store } from './store/store.js';
 
 export interface Logger {
@@ -54,6 +55,8 @@ export interface ServerContext {
   readonly tracing: Tracing;
   readonly ids: SnowflakeGenerator;
   readonly sessions: SessionDirectory;
+  /** Guild topics: who is subscribed to each guild, and its broadcast. */
+  readonly pubsub: GuildPubSub;
   readonly logger: Logger;
   /** Counters and histograms behind GET /metrics. */
   readonly metrics: ServerMetrics;

@@ -1,19 +1,28 @@
 // The guild actor: one per guild, spawned on demand through the registry. It
 // owns its channels, members and presences, persists every change through the
-// store, and fans each event out to the connected sessions. Refusals (not a
-// member, not the author) are replies, never crashes.
-import type { Behaviour } from '../../actors/index.js';
-import { ATTR_GUILD_ID } from '../../tracing/index.js';
-import type { ServerContext } from '../context.js';
+// store, and publishes each event on its pub/sub topic (server/pubsub/), which
+// knows who is subscribed and fans out. Refusals (not a member, not the
+// author) are replies, never crashes.
+import type { ActorRef, Behaviour } from '../../actors/index.js';
 import { HttpError, type RestErrorName, RestErrors } from '../errors.js';
-import { EncodedDispatch } from '../gateway/dispatch.js';
-import { GatewayIntentBits } from '../gateway/protocol.js';
-import type { SessionCast } from '../gateway/session-protocol.js';
+import type { SessionProtocol } from '../gateway/session-protocol.js';
+import type { GuildPubSub, Subscriber } from '../pubsub/guild-pubsub.js';
 import { toAPIChannel, toAPIMember, toAPIMessage, toAPIUser } from '../store/api-shapes.js';
-import type { MemberRecord } from '../store/store.js';
+import type { MemberRecord, Store } from '../store/store.js';
 import { type Presence, guildCreatePayload, presenceData } from './guild-create.js';
 import type { GuildCall, GuildCast, GuildProtocol, GuildReply } from './guild-protocol.js';
-import { type ConnectedSession, type GuildState, loadGuildState } from './guild-state.js';
+import { type GuildState, loadGuildState } from './guild-state.js';
+
+/** What a guild actor needs from the server: narrow, so it does not depend on all of ServerContext. */
+export interface GuildDeps {
+  readonly store: Store;
+  /** Subscribers and broadcast, per guild. */
+  readonly pubsub: Pick<GuildPubSub, 'topic'>;
+  /** A user's live sessions on this node, for events aimed at one user (a guild join). */
+  readonly sessions: { ofUser(userId: string): ActorRef<SessionProtocol>[] };
+  /** Debug-sampling index: which guild a channel belongs to. */
+  readonly debug: { channelCreated(guildId: string, channelId: string): void };
+}
 
 /** A refusal the caller turns into a REST error. */
 class Refusal extends Error {
@@ -40,32 +49,12 @@ function memberData(member: MemberRecord | undefined): unknown {
   return rest;
 }
 
-export function guildBehaviour(ctx: ServerContext, guildId: string): Behaviour<GuildState, GuildProtocol> {
-  const fanoutAttributes = { [ATTR_GUILD_ID]: guildId };
+export function guildBehaviour(ctx: GuildDeps, guildId: string): Behaviour<GuildState, GuildProtocol> {
+  const topic = ctx.pubsub.topic(guildId);
 
-  /** Encodes `data` once and fans it out to every session whose intents want `event`. */
-  function broadcast(state: GuildState, event: string, data: unknown, withoutContent?: unknown): void {
-    const encoded = new EncodedDispatch(event, data);
-    const intent = encoded.intent;
-    const full: ConnectedSession['ref'][] = [];
-    const stripped: ConnectedSession['ref'][] = [];
-    for (const s of state.sessions.values()) {
-      if (intent !== undefined && (s.intents & intent) === 0) continue;
-      // Without the MESSAGE_CONTENT intent a session sees messages with empty content, as on Discord.
-      if (withoutContent !== undefined && (s.intents & GatewayIntentBits.MessageContent) === 0) stripped.push(s.ref);
-      else full.push(s.ref);
-    }
-    const attributes = { ...fanoutAttributes, 'guildhall.event': event };
-    // One histogram observation per broadcast, never per recipient.
-    if (full.length > 0) {
-      const r = ctx.system.broadcast(full, { type: 'dispatch', event: encoded } satisfies SessionCast, { attributes });
-      ctx.metrics.fanout(full.length, r.kept);
-    }
-    if (stripped.length > 0) {
-      const message: SessionCast = { type: 'dispatch', event: new EncodedDispatch(event, withoutContent) };
-      const r = ctx.system.broadcast(stripped, message, { attributes });
-      ctx.metrics.fanout(stripped.length, r.kept);
-    }
+  /** Publishes `event` to the guild's subscribers (encoded once, filtered by intents). */
+  function broadcast(_state: GuildState, event: string, data: unknown, withoutContent?: unknown): void {
+    topic.broadcast(event, data, withoutContent);
   }
 
   function requireMember(state: GuildState, userId: string): MemberRecord {
@@ -83,16 +72,11 @@ export function guildBehaviour(ctx: ServerContext, guildId: string): Behaviour<G
     broadcast(state, 'PRESENCE_UPDATE', presenceData(guildId, userId, online ? presence : { status: 'offline', activities: [] }));
   }
 
-  function dropSession(state: GuildState, sessionId: string): void {
-    const s = state.sessions.get(sessionId);
-    if (!s) return;
-    state.sessions.delete(sessionId);
-    const mine = state.sessionsByUser.get(s.userId);
-    mine?.delete(sessionId);
-    if (mine && mine.size === 0) {
-      state.sessionsByUser.delete(s.userId);
-      setPresence(state, s.userId, { status: 'offline', activities: [] });
-    }
+  /** Unsubscribes a session; its user goes offline here with their last one. Returns the dropped subscriber. */
+  function dropSession(state: GuildState, sessionId: string): Subscriber | undefined {
+    const dropped = topic.unsubscribe(sessionId);
+    if (dropped?.lastOfUser) setPresence(state, dropped.subscriber.userId, { status: 'offline', activities: [] });
+    return dropped?.subscriber;
   }
 
   async function handle(msg: GuildCall, state: GuildState): Promise<unknown> {
@@ -100,11 +84,7 @@ export function guildBehaviour(ctx: ServerContext, guildId: string): Behaviour<G
     switch (msg.type) {
       case 'connect': {
         requireMember(state, msg.userId);
-        state.sessions.set(msg.sessionId, { ref: msg.session, userId: msg.userId, intents: msg.intents });
-        let mine = state.sessionsByUser.get(msg.userId);
-        if (!mine) state.sessionsByUser.set(msg.userId, (mine = new Set()));
-        const first = mine.size === 0;
-        mine.add(msg.sessionId);
+        const first = topic.subscribe(msg.sessionId, { ref: msg.session, userId: msg.userId, intents: msg.intents });
         if (first) setPresence(state, msg.userId, { status: msg.presence?.status ?? 'online', activities: msg.presence?.activities ?? [] });
         return guildCreatePayload(state, msg.userId, msg.intents, msg.largeThreshold);
       }
@@ -192,10 +172,8 @@ export function guildBehaviour(ctx: ServerContext, guildId: string): Behaviour<G
         if (msg.userId === owner || (!self && msg.actorId !== owner)) refuse('MISSING_PERMISSIONS');
         await store.removeMember(guildId, msg.userId);
         state.members.delete(msg.userId);
-        for (const sessionId of [...(state.sessionsByUser.get(msg.userId) ?? [])]) {
-          const s = state.sessions.get(sessionId);
-          dropSession(state, sessionId);
-          s?.ref.cast({ type: 'guild_removed', guildId });
+        for (const sessionId of topic.sessionIdsOf(msg.userId)) {
+          dropSession(state, sessionId)?.ref.cast({ type: 'guild_removed', guildId });
         }
         broadcast(state, 'GUILD_MEMBER_REMOVE', { guild_id: guildId, user: toAPIUser(target.user) });
         return true;
@@ -205,7 +183,11 @@ export function guildBehaviour(ctx: ServerContext, guildId: string): Behaviour<G
 
   return {
     kind: 'guild',
-    init: () => loadGuildState(ctx.store, guildId),
+    init: () => {
+      // A (re)started guild has no subscribers: its sessions connect again, as before the topic lived outside the actor.
+      topic.clear();
+      return loadGuildState(ctx.store, guildId);
+    },
     async handleCall(msg, state): Promise<GuildReply> {
       try {
         return { ok: true, value: await handle(msg, state) };
@@ -224,7 +206,7 @@ export function guildBehaviour(ctx: ServerContext, guildId: string): Behaviour<G
           dropSession(state, msg.sessionId);
           return;
         case 'presence_update':
-          if (state.sessionsByUser.has(msg.userId)) setPresence(state, msg.userId, { status: msg.presence.status, activities: msg.presence.activities });
+          if (topic.hasUser(msg.userId)) setPresence(state, msg.userId, { status: msg.presence.status, activities: msg.presence.activities });
           return;
       }
     },
