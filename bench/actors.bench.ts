@@ -19,20 +19,32 @@
 // allocations of each case call for it, as in a server. The last line printed
 // is one JSON object with the raw figures and the ratios.
 //
+// Cross-process cases (remote_*): this process is node `a`, a second process
+// (test/support/cluster-node.ts) is node `b`, joined through the NATS server
+// at NATS_URL (default nats://127.0.0.1:4222) under a subject prefix of their
+// own; `a` is wired like the server plus the NatsRemoteRouter. A call round
+// trip is sequential calls, one at a time; a broadcast's cost per delivery is
+// one broadcast to REMOTE_FANOUT actors on `b` until `b` has handled them all
+// (known by a call queued behind them), and the child also reports the NATS
+// messages each broadcast published.
+//
 //   npm run bench:actors               (ROUNDS=7 by default; QUICK=1 for a short run)
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { ROOT_CONTEXT, context, defaultTextMapGetter, trace } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { AlwaysOnSampler, BasicTracerProvider, BatchSpanProcessor, type ReadableSpan, type SpanExporter } from '@opentelemetry/sdk-trace-base';
+import { connect } from '@nats-io/transport-node';
 import { Registry } from 'prom-client';
-import { ActorSystem } from '../actors/index.js';
+import { ActorSystem, type ActorRef } from '../actors/index.js';
+import { NatsRemoteRouter } from '../cluster/index.js';
 import { wireRelay } from '../server/actor-runtime.js';
 import { ActorMetrics } from '../server/metrics/actor-metrics.js';
 import { ScopedContextManager } from '../tracing/context-manager.js';
 import { FanoutSampler } from '../tracing/fanout-sampler.js';
 import { isSampledTraceparent } from '../tracing/traceparent.js';
 import { Transport } from '../tracing/transport.js';
+import { NATS_URL, startNode, uniquePrefix } from '../test/support/cluster.js';
 
 const QUICK = process.env.QUICK === '1';
 const ROUNDS = Number(process.env.ROUNDS ?? (QUICK ? 3 : 7));
@@ -41,6 +53,9 @@ const BATCHES = QUICK ? 60 : 200; // send -> handle batches measured per child
 const FANOUT = 10_000;
 const BROADCASTS = QUICK ? 25 : 100; // measured per child
 const PARSES = QUICK ? 500_000 : 2_000_000;
+const CALLS = QUICK ? 300 : 1_000; // local and remote call round trips measured per child
+const REMOTE_FANOUT = 10_000;
+const REMOTE_BROADCASTS = QUICK ? 10 : 30;
 
 const CASES = [
   'send_handle_untraced',
@@ -51,6 +66,12 @@ const CASES = [
   'fanout_naive',
   'extract_propagator',
   'extract_fastpath',
+  'call_local_untraced',
+  'call_local_sampled',
+  'remote_call_untraced',
+  'remote_call_sampled',
+  'remote_broadcast_untraced',
+  'remote_broadcast_sampled',
 ] as const;
 type Case = (typeof CASES)[number];
 
@@ -198,6 +219,89 @@ function extract(mode: 'propagator' | 'fastpath'): number {
   return ns;
 }
 
+type EchoP = { call: { type: 'echo'; v: unknown }; reply: unknown; cast: { type: 'hello'; text: string } };
+
+/** Sequential calls, each awaited: ns per round trip. `sampled`: each call sent inside a sampled span. */
+async function callLoop(ref: ActorRef<EchoP>, sampled: boolean, tracer: ReturnType<typeof tracingSetup>['tracer']): Promise<number> {
+  const samples: number[] = [];
+  for (let b = 0; b < 8; b++) {
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < CALLS; i++) {
+      if (!sampled) {
+        await ref.call({ type: 'echo', v: i });
+        continue;
+      }
+      const root = tracer.startSpan('call');
+      await context.with(trace.setSpan(ROOT_CONTEXT, root), () => ref.call({ type: 'echo', v: i }));
+      root.end();
+    }
+    // The first two batches warm the JIT (and the NATS connection) up.
+    if (b >= 2) samples.push(Number(process.hrtime.bigint() - t0) / CALLS);
+  }
+  return median(samples);
+}
+
+/** A call round trip within one process, with the Transport on (sampled) or off. */
+async function callLocal(mode: 'untraced' | 'sampled'): Promise<number> {
+  const { tracer, contextManager } = tracingSetup();
+  const system = new ActorSystem();
+  wired(system, new Transport(system, { tracer, contextManager, enabled: mode === 'sampled' }));
+  const ref = system.spawn<null, EchoP>({ kind: 'worker', init: () => null, handleCall: (m) => m.v });
+  return callLoop(ref, mode === 'sampled', tracer);
+}
+
+/** Node `a` (here) and node `b` (a child process) through NATS, both traced or both not. */
+async function remotePair(sampled: boolean) {
+  const { provider, tracer, contextManager } = tracingSetup();
+  const prefix = uniquePrefix('bench');
+  const b = await startNode('b', { prefix, heartbeatMs: 1_000, downAfterMs: 3_000, tracing: sampled });
+  const system = new ActorSystem({ node: 'a' });
+  wired(system, new Transport(system, { tracer, contextManager, enabled: sampled }));
+  const nats = await connect({ servers: NATS_URL });
+  const router = await new NatsRemoteRouter({ system, nats, prefix }).start();
+  return { provider, tracer, b, system, router };
+}
+
+async function remoteCall(mode: 'untraced' | 'sampled'): Promise<number> {
+  const { tracer, b, system } = await remotePair(mode === 'sampled');
+  await b.request('spawn', { keys: ['echo'] });
+  const ns = await callLoop(system.refFor<EchoP>(b.addr('echo')), mode === 'sampled', tracer);
+  b.kill();
+  return ns;
+}
+
+/** Per delivery; prints the NATS messages per broadcast beside the figure. */
+async function remoteBroadcast(mode: 'untraced' | 'sampled'): Promise<number> {
+  const sampled = mode === 'sampled';
+  const { provider, tracer, b, system, router } = await remotePair(sampled);
+  const keys = Array.from({ length: REMOTE_FANOUT }, (_, i) => `s${i}`);
+  await b.request('spawn', { keys: [...keys, 'last'] });
+  const refs = keys.map((id) => system.refFor<EchoP>(b.addr(id)));
+  const last = system.refFor<EchoP>(b.addr('last'));
+  const samples: number[] = [];
+  const frames: number[] = [];
+  for (let i = 0; i < REMOTE_BROADCASTS + 3; i++) {
+    const root = sampled ? tracer.startSpan('broadcast') : undefined;
+    const before = router.stats.framesSent;
+    const t0 = process.hrtime.bigint();
+    const message = { type: 'hello', text: 'count' };
+    if (root === undefined) system.broadcast(refs, message);
+    else context.with(trace.setSpan(ROOT_CONTEXT, root), () => system.broadcast(refs, message));
+    frames.push(router.stats.framesSent - before);
+    // Queued behind every delivery on b: its reply means all of them were handled.
+    await last.call({ type: 'echo', v: i });
+    if (i >= 3) samples.push(Number(process.hrtime.bigint() - t0) / REMOTE_FANOUT);
+    root?.end();
+    await provider.forceFlush();
+  }
+  b.kill();
+  extra.nats_messages_per_broadcast = median(frames);
+  return median(samples);
+}
+
+/** Figures a child reports beside its main one (printed as `key=value` before it). */
+const extra: Record<string, number> = {};
+
 async function child(name: Case): Promise<number> {
   switch (name) {
     case 'send_handle_untraced':
@@ -216,10 +320,24 @@ async function child(name: Case): Promise<number> {
       return extract('propagator');
     case 'extract_fastpath':
       return extract('fastpath');
+    case 'call_local_untraced':
+      return callLocal('untraced');
+    case 'call_local_sampled':
+      return callLocal('sampled');
+    case 'remote_call_untraced':
+      return remoteCall('untraced');
+    case 'remote_call_sampled':
+      return remoteCall('sampled');
+    case 'remote_broadcast_untraced':
+      return remoteBroadcast('untraced');
+    case 'remote_broadcast_sampled':
+      return remoteBroadcast('sampled');
   }
 }
 
 // ---- the parent: interleaved rounds of fresh children ----
+
+const extras: Record<string, number[]> = {};
 
 function runChild(name: Case): number {
   const self = fileURLToPath(import.meta.url);
@@ -228,7 +346,12 @@ function runChild(name: Case): number {
     env: process.env,
     timeout: 300_000,
   });
-  const out = res.stdout.trim().split('\n').pop() ?? '';
+  const lines = res.stdout.trim().split('\n');
+  const out = lines.pop() ?? '';
+  for (const line of lines) {
+    const m = /^extra (\w+)=([\d.]+)$/.exec(line);
+    if (m) (extras[`${name}.${m[1]}`] ??= []).push(Number(m[2]));
+  }
   const ns = Number(out);
   if (res.status !== 0 || !Number.isFinite(ns)) throw new Error(`case ${name} failed (exit ${res.status}): ${res.stderr || out}`);
   return ns;
@@ -239,6 +362,9 @@ const GROUPS: readonly (readonly Case[])[] = [
   ['send_handle_untraced', 'send_handle_unsampled', 'send_handle_no_trace'],
   ['fanout_untraced', 'fanout_sampled', 'fanout_naive'],
   ['extract_propagator', 'extract_fastpath'],
+  ['call_local_untraced', 'call_local_sampled'],
+  ['remote_call_untraced', 'remote_call_sampled'],
+  ['remote_broadcast_untraced', 'remote_broadcast_sampled'],
 ];
 
 /** Each ratio: [numerator, denominator], from the same round. */
@@ -248,6 +374,10 @@ const RATIOS = {
   fanout_sampled_over_untraced: ['fanout_sampled', 'fanout_untraced'],
   naive_over_untraced: ['fanout_naive', 'fanout_untraced'],
   fastpath_speedup: ['extract_propagator', 'extract_fastpath'],
+  remote_call_over_local: ['remote_call_untraced', 'call_local_untraced'],
+  remote_call_sampled_over_untraced: ['remote_call_sampled', 'remote_call_untraced'],
+  remote_broadcast_over_local: ['remote_broadcast_untraced', 'fanout_untraced'],
+  remote_broadcast_sampled_over_untraced: ['remote_broadcast_sampled', 'remote_broadcast_untraced'],
 } as const satisfies Record<string, readonly [Case, Case]>;
 
 const rotate = <T,>(xs: readonly T[], by: number): T[] => xs.map((_, i) => xs[(i + by) % xs.length]!);
@@ -277,6 +407,12 @@ async function main(): Promise<void> {
     ns_per_message: ns,
     ratios,
     added,
+    remote: {
+      nats: NATS_URL,
+      remote_fanout_size: REMOTE_FANOUT,
+      calls_per_batch: CALLS,
+      per_child: Object.fromEntries(Object.entries(extras).map(([k, xs]) => [k, spread(xs, 2)])),
+    },
     targets: { transport_ns_unsampled: '<= 15', unsampled_over_untraced: '<= 1.05', fanout_sampled_over_untraced: '<= 1.05', fastpath_speedup: '>= 20' },
   };
   console.log(JSON.stringify(result));
@@ -286,7 +422,9 @@ const childIndex = process.argv.indexOf('--child');
 if (childIndex >= 0) {
   const name = process.argv[childIndex + 1] as Case;
   if (!CASES.includes(name)) throw new Error(`unknown case ${name}; one of ${CASES.join(', ')}`);
-  console.log(String(await child(name)));
+  const ns = await child(name);
+  for (const [k, v] of Object.entries(extra)) console.log(`extra ${k}=${v}`);
+  console.log(String(ns));
   process.exit(0);
 } else {
   await main();

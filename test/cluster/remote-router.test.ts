@@ -160,5 +160,30 @@ describe('NatsRemoteRouter across processes', () => {
     expect(deliveries.map((d) => d.attributes['guildhall.actor.id']).sort()).toEqual(['a1', 'a2', 'b2', 'c1', 'c2']);
     const traceId = [...traceIds][0];
     for (const n of [a!, b!, c!]) for (const r of await n.request<Received>('received')) expect(r).toMatchObject({ traceId, sampled: true });
+
+    // Fanout sampling across nodes: 300 deliveries over three nodes keep about K = 10 in
+    // total, decided at the sender with the global N, each a child of the one fanout span.
+    const many = (n: NodeProcess, p: string) => Array.from({ length: 100 }, (_, i) => n.addr(`${p}${i}`));
+    await Promise.all([a!.request('spawn', { keys: many(a!, 'x').map((x) => x.id) }), b!.request('spawn', { keys: many(b!, 'y').map((x) => x.id) }), c!.request('spawn', { keys: many(c!, 'z').map((x) => x.id) })]);
+    const big = await a!.request<{ delivered: number; kept: number }>('sampledCall', {
+      to: b!.addr('b1'),
+      msg: { type: 'broadcast', targets: [...many(a!, 'x'), ...many(b!, 'y'), ...many(c!, 'z')], text: 'count' },
+    });
+    expect(big.delivered).toBe(300);
+    expect(big.kept).toBeGreaterThan(0);
+    expect(big.kept).toBeLessThanOrEqual(40);
+    const isBig = (s: ReceivedSpan) => s.kind === 5 && s.attributes['guildhall.fanout.size'] === 300;
+    await Promise.all([a!, b!, c!].map((n) => n.request('flush')));
+    const all = await receiver.waitForSpans((xs) => xs.filter(isBig).length >= big.kept, 10_000);
+    const kept = all.filter(isBig);
+    expect(kept).toHaveLength(big.kept);
+    const bigFanout = all.filter((s) => s.kind === 4 && s.attributes['guildhall.fanout.size'] === 300);
+    expect(bigFanout).toHaveLength(1);
+    for (const d of kept) {
+      expect(d.parentSpanId).toBe(bigFanout[0]!.spanId);
+      expect(d.attributes['guildhall.fanout.rate']).toBeCloseTo(10 / 300);
+    }
+    // With 2 in 3 deliveries remote, all ~10 kept ones landing on b alone is a 1-in-60,000 event.
+    expect(new Set(kept.map((d) => d.resource['service.instance.id'])).size).toBeGreaterThan(1);
   });
 });

@@ -20,8 +20,10 @@ interface Init {
   prefix: string;
   heartbeatMs: number;
   downAfterMs: number;
-  /** OTLP/gRPC endpoint; tracing is off without it. */
+  /** OTLP/gRPC endpoint spans go to. */
   otlpUrl?: string;
+  /** Tracing on without an endpoint: spans are made and dropped (bench:actors). Off when neither is given. */
+  tracing?: boolean;
   natsUrl: string;
 }
 
@@ -77,7 +79,11 @@ const send = (m: object) => process.send!(m);
 
 async function init(a: Init): Promise<unknown> {
   system = new ActorSystem({ node: a.node, onError: () => {} });
-  const env: NodeJS.ProcessEnv = a.otlpUrl ? { OTEL_EXPORTER_OTLP_ENDPOINT: a.otlpUrl, OTEL_BSP_SCHEDULE_DELAY: '50', OTEL_SERVICE_NAME: 'guildhall-test' } : { OTEL_SDK_DISABLED: 'true' };
+  const env: NodeJS.ProcessEnv = a.otlpUrl
+    ? { OTEL_EXPORTER_OTLP_ENDPOINT: a.otlpUrl, OTEL_BSP_SCHEDULE_DELAY: '50', OTEL_SERVICE_NAME: 'guildhall-test' }
+    : a.tracing
+      ? {}
+      : { OTEL_SDK_DISABLED: 'true' };
   tracing = startTracing({ env, serviceInstanceId: a.node });
   const transport = new Transport(system, { tracer: tracing.tracer, sampler: tracing.sampler, enabled: tracing.enabled, contextManager: tracing.contextManager });
   wireRelay(system, { metrics: new ActorMetrics(new Registry(), system), transport });

@@ -46,6 +46,8 @@ export interface NodeOptions {
   heartbeatMs?: number;
   downAfterMs?: number;
   otlpUrl?: string;
+  /** Tracing on without export (spans made, then dropped). */
+  tracing?: boolean;
 }
 
 export async function startNode(name: string, options: NodeOptions): Promise<NodeProcess> {
@@ -113,7 +115,7 @@ export async function startNode(name: string, options: NodeOptions): Promise<Nod
     exited,
   };
   await ready;
-  await node.request('init', { node: name, prefix: options.prefix, heartbeatMs: options.heartbeatMs ?? 200, downAfterMs: options.downAfterMs ?? 1_000, otlpUrl: options.otlpUrl, natsUrl: NATS_URL });
+  await node.request('init', { node: name, prefix: options.prefix, heartbeatMs: options.heartbeatMs ?? 200, downAfterMs: options.downAfterMs ?? 1_000, otlpUrl: options.otlpUrl, tracing: options.tracing, natsUrl: NATS_URL });
   return node;
 }
 
