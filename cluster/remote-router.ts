@@ -111,7 +111,10 @@ export class NatsRemoteRouter implements RemoteRouter {
       clock: this.system.clock,
       heartbeatMs,
       downAfterMs: options.downAfterMs ?? 3 * heartbeatMs,
-      beat: () => this.nats.publish(this.subject.heartbeat, this.node),
+      beat: () => {
+        this.nats.publish(this.subject.heartbeat, this.node);
+        this.forgetSettled();
+      },
       onDown: (node) => this.nodeDown(node),
     });
   }
@@ -409,7 +412,10 @@ export class NatsRemoteRouter implements RemoteRouter {
       unmonitor();
       this.watched.delete(key);
     }
-    // Calls that timed out at the caller are settled: forget them now rather than never.
+  }
+
+  /** Calls that timed out at the caller stay settled; a reply may never come, so they are forgotten each heartbeat. */
+  private forgetSettled(): void {
     for (const [c, call] of this.calls) if (call.reply.settled) this.calls.delete(c);
   }
 }
