@@ -40,7 +40,7 @@ async function broadcastSpans(count: number): Promise<ReadableSpan[]> {
   });
   const tracer = provider.getTracer('guildhall');
   const system = new ActorSystem();
-  const transport = new Transport(system, { tracer, contextManager, sampler: new FanoutSampler({ k: 10 }) }).install();
+  new Transport(system, { tracer, contextManager, sampler: new FanoutSampler({ k: 10 }) }).install();
   const session: Behaviour<number, { cast: { type: 'dispatch' } }> = { kind: 'session', init: () => 0, handleCast: () => {} };
   const refs = Array.from({ length: 1000 }, () => system.spawn(session));
   while (memory.getFinishedSpans().length < count) {
