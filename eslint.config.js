@@ -15,19 +15,24 @@ export default tseslint.config(
       'no-restricted-imports': 'off',
     },
   },
-  // Layers only import downward: server -> tracing -> actors (see shared DESIGN.md).
+  // Layers only import downward: server -> cluster -> tracing -> actors (docs/architecture.md).
   {
     files: ['actors/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: ['../tracing/*', '../server/*', '../client-sim/*', '@opentelemetry/*'] }],
+      'no-restricted-imports': ['error', { patterns: ['../tracing/*', '../cluster/*', '../server/*', '../client-sim/*', '@opentelemetry/*', '@nats-io/*'] }],
     },
   },
   {
     files: ['tracing/**/*.ts'],
-    rules: { 'no-restricted-imports': ['error', { patterns: ['../server/*', '../client-sim/*'] }] },
+    rules: { 'no-restricted-imports': ['error', { patterns: ['../cluster/*', '../server/*', '../client-sim/*', '@nats-io/*'] }] },
+  },
+  {
+    // NATS lives here and nowhere below; OpenTelemetry stays the tracing layer's.
+    files: ['cluster/**/*.ts'],
+    rules: { 'no-restricted-imports': ['error', { patterns: ['../server/*', '../client-sim/*', '@opentelemetry/*'] }] },
   },
   {
     files: ['client-sim/**/*.ts'],
-    rules: { 'no-restricted-imports': ['error', { patterns: ['../server/*', '../actors/*', '../tracing/*'] }] },
+    rules: { 'no-restricted-imports': ['error', { patterns: ['../server/*', '../actors/*', '../tracing/*', '../cluster/*'] }] },
   },
 );

@@ -14,7 +14,7 @@ import { RestartTracker, type SupervisionPolicy } from './supervision.js';
 export type ActorStatus = 'starting' | 'running' | 'restarting' | 'stopped';
 
 /** Why a monitored actor went down; `noproc` when it was not there to begin with. */
-export type DownReason = StopReason | { type: 'noproc' };
+export type DownReason = StopReason | { type: 'noproc' } | { type: 'nodedown'; node: string };
 export type DownListener = (reason: DownReason, address: Address) => void;
 
 /** What a cell needs from its system. */

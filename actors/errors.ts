@@ -14,6 +14,10 @@ export const ActorErrorCode = {
   NO_HANDLER: 'ACTOR_ERR_NO_HANDLER',
   /** `deferReply()` outside the handling of a call. */
   NOT_IN_CALL: 'ACTOR_ERR_NOT_IN_CALL',
+  /** The target's node stopped answering (no heartbeat within the bound), or went away. */
+  NODE_DOWN: 'ACTOR_ERR_NODE_DOWN',
+  /** A message (or reply) that must cross to another node holds something that cannot be serialised. */
+  NOT_SERIALISABLE: 'ACTOR_ERR_NOT_SERIALISABLE',
   /** A spawn option was invalid, or a registry key is taken. */
   INVALID_SPAWN: 'ACTOR_ERR_INVALID_SPAWN',
 } as const;

@@ -6,7 +6,7 @@ export type { ActorEvent, ActorStatus, DownListener, DownReason } from './actor-
 export { Envelope, isEnvelope, unwrap, type Carrier, type Hints } from './envelope.js';
 export { ActorError, ActorErrorCode, isActorError } from './errors.js';
 export { Mailbox, DEFAULT_MAILBOX_CAPACITY, type MailboxEntry, type MessageOp, type OverflowPolicy, type PendingReply } from './mailbox.js';
-export { Relay, type Interceptor } from './relay.js';
+export { Relay, type BroadcastOptions, type BroadcastResult, type DeliverySink, type Handle, type InboundNext, type Interceptor, type RelayHost } from './relay.js';
 export { Scheduler, type SchedulerOptions } from './scheduler.js';
 export { DEFAULT_SUPERVISION, RestartTracker, type SupervisionPolicy } from './supervision.js';
 export { ManualClock, systemClock, type Clock, type TimerHandle } from './clock.js';

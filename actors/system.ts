@@ -6,7 +6,7 @@ import { type Clock, systemClock } from './clock.js';
 import { ActorError, ActorErrorCode } from './errors.js';
 import { DEFAULT_MAILBOX_CAPACITY, type MessageOp, type OverflowPolicy, type PendingReply } from './mailbox.js';
 import { ActorRef, type Address, type Router } from './ref.js';
-import { Relay } from './relay.js';
+import { type BroadcastOptions, type BroadcastResult, Relay } from './relay.js';
 import { Scheduler, type SchedulerOptions } from './scheduler.js';
 import { DEFAULT_SUPERVISION, type SupervisionPolicy } from './supervision.js';
 
@@ -28,9 +28,19 @@ export interface ActorSystemOptions {
   onError?: (error: unknown, where: string, address: Address) => void;
 }
 
-/** Delivers to actors on other nodes; installed by a cluster adapter. */
+/** Delivers to actors on other nodes; installed by a cluster adapter (cluster/remote-router.ts). */
 export interface RemoteRouter {
+  /** One prepared payload (bare or enveloped) for `target`; a `call` settles `reply`. */
   route(target: Address, op: MessageOp, payload: unknown, reply?: PendingReply): boolean;
+  /**
+   * Deliveries routed between these two belong to one broadcast: they leave
+   * as one message per remote node, the payload once with that node's targets
+   * (Discord's Manifold).
+   */
+  beginBroadcast(): void;
+  endBroadcast(): void;
+  /** Calls `listener` once when the remote actor stops, or its node is gone. */
+  monitor(address: Address, listener: DownListener): () => void;
 }
 
 export interface ActorStats {
@@ -44,7 +54,7 @@ export interface ActorStats {
 export class ActorSystem implements Router, CellHost {
   readonly node: string;
   readonly clock: Clock;
-  readonly relay = new Relay();
+  readonly relay: Relay = new Relay(this);
   readonly scheduler: Scheduler;
   readonly callTimeoutMs: number;
   remote: RemoteRouter | undefined;
@@ -101,6 +111,7 @@ export class ActorSystem implements Router, CellHost {
   /** Calls `listener` once when the actor stops (at once, with `noproc`, if it is not running). */
   monitor(ref: ActorRef<never> | ActorRef<Protocol>, listener: DownListener): () => void {
     const address = (ref as ActorRef).address;
+    if (address.node !== this.node && this.remote) return this.remote.monitor(address, listener);
     const cell = this.local(address);
     if (!cell) {
       queueMicrotask(() => listener({ type: 'noproc' }, address));
@@ -148,7 +159,28 @@ export class ActorSystem implements Router, CellHost {
     return this.deliver(target, op, payload, reply);
   }
 
-  /** Enqueues an already-prepared payload, skipping outbound interceptors (the Transport's fanout uses this). */
+  /**
+   * Sends `message` to every target through the relay: its fanout hook (the
+   * Transport) decides each delivery's payload; deliveries to other nodes
+   * leave as one message per node.
+   */
+  broadcast<P extends Protocol>(targets: readonly ActorRef<P>[], message: unknown, options: BroadcastOptions = {}): BroadcastResult {
+    const op = options.op ?? 'cast';
+    const remote = this.remote;
+    if (remote === undefined) return this.relay.broadcast(targets as readonly ActorRef<never>[], message, op, options);
+    remote.beginBroadcast();
+    try {
+      return this.relay.broadcast(targets as readonly ActorRef<never>[], message, op, options);
+    } finally {
+      remote.endBroadcast();
+    }
+  }
+
+  /**
+   * Enqueues an already-prepared payload without the relay's outbound hooks:
+   * the relay's own sink, and the door for messages that passed a relay on
+   * another node (the remote router's receiving side).
+   */
   deliver(target: Address, op: MessageOp, payload: unknown, reply?: PendingReply): boolean {
     if (target.node !== this.node) {
       if (this.remote) return this.remote.route(target, op, payload, reply);

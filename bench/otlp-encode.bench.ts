@@ -40,12 +40,12 @@ async function broadcastSpans(count: number): Promise<ReadableSpan[]> {
   });
   const tracer = provider.getTracer('guildhall');
   const system = new ActorSystem();
-  const transport = new Transport(system, { tracer, contextManager, sampler: new FanoutSampler({ k: 10 }) }).install();
+  new Transport(system, { tracer, contextManager, sampler: new FanoutSampler({ k: 10 }) }).install();
   const session: Behaviour<number, { cast: { type: 'dispatch' } }> = { kind: 'session', init: () => 0, handleCast: () => {} };
   const refs = Array.from({ length: 1000 }, () => system.spawn(session));
   while (memory.getFinishedSpans().length < count) {
     const root = tracer.startSpan('POST /api/v10/channels/{channel.id}/messages', { kind: SpanKind.SERVER });
-    context.with(trace.setSpan(ROOT_CONTEXT, root), () => transport.fanout(refs, { type: 'dispatch' }, { attributes: { 'guildhall.guild.id': '1500000000000000003' } }));
+    context.with(trace.setSpan(ROOT_CONTEXT, root), () => system.broadcast(refs, { type: 'dispatch' }, { attributes: { 'guildhall.guild.id': '1500000000000000003' } }));
     root.end();
     await new Promise((r) => setImmediate(r));
   }

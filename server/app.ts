@@ -6,6 +6,7 @@ import { type Attributes, ROOT_CONTEXT, context, createContextKey } from '@opent
 import Fastify, { type FastifyInstance } from 'fastify';
 import { ActorSystem, type Clock } from '../actors/index.js';
 import { CommitSpans, CountingBatchSpanProcessor, DebugSampler, TraceStore, Transport, exportsSpans, parseTracingEnv, startTracing } from '../tracing/index.js';
+import { wireRelay } from './actor-runtime.js';
 import { type Config, publicBaseUrl } from './config.js';
 import { SessionDirectory, type ServerContext } from './context.js';
 import { registerDebugAccess } from './debug/access.js';
@@ -19,6 +20,8 @@ import { type ServerLogger, createLogger } from './logger.js';
 import { metricsRoute } from './metrics/metrics-route.js';
 import { ServerMetrics } from './metrics/server-metrics.js';
 import { StoreMetrics } from './metrics/store-metrics.js';
+import { GuildPubSub } from './pubsub/guild-pubsub.js';
+import { LocalAdapter } from './pubsub/pubsub-adapter.js';
 import { API_PREFIX, registerApi } from './rest/api.js';
 import { RateLimiter } from './rest/auth.js';
 import { RouteLimiter, type RouteLimiterOptions } from './rest/route-limits.js';
@@ -183,8 +186,8 @@ export async function createServer(configured: Config, options: CreateServerOpti
     gateway: () => attached.gateway?.stats(),
     debugWindows: () => debug.list().length,
   });
-  // The metering wraps the Transport rather than sitting next to it: the relay's one-interceptor path stays allocation-free.
-  const uninstallRelay = system.relay.use(metrics.actors.around(transport));
+  const uninstallRelay = wireRelay(system, { metrics: metrics.actors, transport });
+  const pubsub = new GuildPubSub(new LocalAdapter(system), metrics);
   const ids = store.ids;
   const writeMetrics: { commit?: StoreMetrics['commit'] } = {};
   const writes = new WriteBatcher({
@@ -235,6 +238,7 @@ export async function createServer(configured: Config, options: CreateServerOpti
     tracing,
     ids,
     sessions,
+    pubsub,
     logger,
     metrics,
     debug,

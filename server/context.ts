@@ -10,6 +10,7 @@ import type { GuildCall, GuildProtocol, GuildRefusal } from './guild/guild-proto
 import type { SnowflakeGenerator } from './ids/snowflake.js';
 import type { ServerMetrics } from './metrics/server-metrics.js';
 import { StoreError } from './store/errors.js';
+import type { GuildPubSub } from './pubsub/guild-pubsub.js';
 import type { Store } from './store/store.js';
 import type { WriteBatcher } from './store/write-batcher.js';
 
@@ -60,6 +61,8 @@ export interface ServerContext {
   readonly tracing: Tracing;
   readonly ids: SnowflakeGenerator;
   readonly sessions: SessionDirectory;
+  /** Guild topics: who is subscribed to each guild, and its broadcast. */
+  readonly pubsub: GuildPubSub;
   readonly logger: Logger;
   /** Counters and histograms behind GET /metrics. */
   readonly metrics: ServerMetrics;

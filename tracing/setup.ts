@@ -101,6 +101,8 @@ export interface TracingOptions {
   env?: NodeJS.ProcessEnv;
   /** service.name unless OTEL_SERVICE_NAME is set. */
   serviceName?: string;
+  /** service.instance.id (default a random UUID): a cluster node's name, say. */
+  serviceInstanceId?: string;
   fanoutK?: number;
   /** More span processors (the built-in viewer's store, say). */
   processors?: SpanProcessor[];
@@ -168,7 +170,7 @@ export function startTracing(options: TracingOptions = {}): Tracing {
   }
 
   const provider = new NodeTracerProvider({
-    resource: resourceFromAttributes({ 'service.name': serviceName, 'service.instance.id': randomUUID() }),
+    resource: resourceFromAttributes({ 'service.name': serviceName, 'service.instance.id': options.serviceInstanceId ?? randomUUID() }),
     sampler,
     spanProcessors: processors,
   });

@@ -1,14 +1,18 @@
 // The Transport: trace context through mailboxes, after Discord's Transport
-// library. It plugs into the actor system's relay point as an interceptor, so
-// actor code sends plain messages and never touches OpenTelemetry.
+// library. It plugs into the actor system's relay point as one interceptor
+// with three hooks, so actor code sends plain messages and never touches
+// OpenTelemetry:
 //
-// - Outbound: the carrier is attached ONLY when the sender's active span is
-//   sampled; unsampled work sends the bare message (no serialisation at all).
-// - Inbound: enveloped and bare messages alike. A handler runs in the context it
-//   was sent with, or in the ROOT context, never in whatever drained the mailbox.
-// - One CONSUMER span per handled sampled message, starting at enqueue time,
-//   with mailbox wait, handling time and depth as attributes.
-// - fanout(): each delivery kept with p = min(1, K/N) under one fanout span.
+// - outbound (send, cast, call): the carrier is attached ONLY when the
+//   sender's active span is sampled; unsampled work sends the bare message
+//   (no serialisation at all).
+// - inbound: enveloped and bare messages alike. A handler runs in the context
+//   it was sent with, or in the ROOT context, never in whatever drained the
+//   mailbox. One CONSUMER span per handled sampled message, starting at
+//   enqueue time, with mailbox wait, handling time and depth as attributes.
+// - fanout (system.broadcast): each delivery kept with p = min(1, K/N) under
+//   one fanout span, decided here at the sender with the global N, whichever
+//   node each target lives on (the relay's sink batches remote ones per node).
 import {
   type Attributes,
   type Context,
@@ -27,15 +31,17 @@ import {
   type ActorRef,
   type ActorSystem,
   type Address,
-  type CastOf,
+  type BroadcastOptions,
+  type BroadcastResult,
   type Carrier,
+  type DeliverySink,
   Envelope,
-  type InfoOf,
+  type Handle,
+  type InboundNext,
   isEnvelope,
   type Interceptor,
   type MailboxEntry,
   type MessageOp,
-  type Protocol,
 } from '../actors/index.js';
 import {
   ATTR_ACTOR_ID,
@@ -86,19 +92,9 @@ export interface TransportOptions {
   contextManager?: ContextManager;
 }
 
-export interface FanoutOptions {
-  /** How each delivery is sent (default `cast`). */
-  op?: Extract<MessageOp, 'cast' | 'info'>;
-  /** Extra attributes for the fanout span (the guild id, say). */
-  attributes?: Attributes;
-}
-
-export interface FanoutResult {
-  /** Deliveries accepted by a mailbox. */
-  delivered: number;
-  /** Deliveries kept in the trace (0 when the broadcast was not sampled). */
-  kept: number;
-}
+/** Broadcast options as the Transport reads them: `attributes` go on the fanout span. */
+export type FanoutOptions = BroadcastOptions;
+export type FanoutResult = BroadcastResult;
 
 interface Thenable {
   then(ok: (v: unknown) => unknown, err: (e: unknown) => unknown): unknown;
@@ -195,28 +191,28 @@ export class Transport implements Interceptor {
     return carrier === undefined || isEnvelope(message) ? message : new Envelope(message, carrier);
   }
 
-  inbound(entry: MailboxEntry, actor: Address, payload: unknown, handle: (payload: unknown) => unknown): unknown {
+  inbound(entry: MailboxEntry, actor: Address, payload: unknown, next: InboundNext, handle: Handle): unknown {
     // No context: run as is. The scheduler drains from a clean async scope, so
     // the handler already runs in the ROOT context (actors/scheduler.ts).
-    if (!this.enabled) return handle(payload);
-    if (!isEnvelope(payload)) return this.untraced(entry, actor, payload, handle);
+    if (!this.enabled) return next(entry, actor, payload, handle);
+    if (!isEnvelope(payload)) return this.untraced(entry, actor, payload, next, handle);
     const carrier = payload.carrier;
     // Fast path: the sampled flag decides before any parse or context object.
-    if (!carrier || !isSampledTraceparent(carrier.traceparent)) return this.untraced(entry, actor, payload, handle);
+    if (!carrier || !isSampledTraceparent(carrier.traceparent)) return this.untraced(entry, actor, payload, next, handle);
     const parentContext = parseTraceparent(carrier.traceparent, carrier.tracestate);
-    if (!parentContext) return handle(payload);
-    return this.traced(entry, actor, payload.message, payload, payload.hints, trace.setSpanContext(ROOT_CONTEXT, parentContext), handle);
+    if (!parentContext) return next(entry, actor, payload, handle);
+    return this.traced(entry, actor, payload.message, payload, payload.hints, trace.setSpanContext(ROOT_CONTEXT, parentContext), next, handle);
   }
 
   /**
    * A message without (sampled) context: handled as is, unless a debug window
    * is open for this actor, which makes it the root of a new trace.
    */
-  private untraced(entry: MailboxEntry, actor: Address, payload: unknown, handle: (payload: unknown) => unknown): unknown {
+  private untraced(entry: MailboxEntry, actor: Address, payload: unknown, next: InboundNext, handle: Handle): unknown {
     const debug = this.debug;
-    if (debug === undefined || debug.size === 0 || !debug.activeForActor(actor.kind, actor.id)) return handle(payload);
+    if (debug === undefined || debug.size === 0 || !debug.activeForActor(actor.kind, actor.id)) return next(entry, actor, payload, handle);
     const message = isEnvelope(payload) ? payload.message : payload;
-    return this.traced(entry, actor, message, payload, undefined, ROOT_CONTEXT, handle);
+    return this.traced(entry, actor, message, payload, undefined, ROOT_CONTEXT, next, handle);
   }
 
   private traced(
@@ -226,7 +222,8 @@ export class Transport implements Interceptor {
     payload: unknown,
     hints: Envelope['hints'],
     parent: Context,
-    handle: (payload: unknown) => unknown,
+    next: InboundNext,
+    handle: Handle,
   ): unknown {
     const handleStart = this.system.clock.now();
     const waitMs = Math.max(0, handleStart - entry.enqueuedAt);
@@ -270,7 +267,7 @@ export class Transport implements Interceptor {
 
     let result: unknown;
     try {
-      result = context.with(trace.setSpan(parent, span), handle, undefined, payload);
+      result = context.with(trace.setSpan(parent, span), next, undefined, entry, actor, payload, handle);
     } catch (err) {
       finish(err);
       throw err;
@@ -292,19 +289,20 @@ export class Transport implements Interceptor {
   }
 
   /**
-   * Delivers `message` to every ref. When the active span is sampled, one
-   * fanout span is made and each delivery is kept with p = min(1, K/N): kept
-   * deliveries share one envelope carrying the fanout span's context, the rest
-   * go bare. Unsampled or switched off: bare deliveries only, no span.
+   * The relay's fanout hook (system.broadcast): decides each delivery's
+   * payload and hands it to `deliver`. When the active span is sampled, one
+   * fanout span is made and each delivery is kept with p = min(1, K/N), N the
+   * whole broadcast (all nodes): kept deliveries share one envelope carrying
+   * the fanout span's context, the rest go bare. Unsampled or switched off:
+   * bare deliveries only, no span.
    */
-  fanout<P extends Protocol>(refs: readonly ActorRef<P>[], message: CastOf<P> | InfoOf<P>, options: FanoutOptions = {}): FanoutResult {
-    const op = options.op ?? 'cast';
+  fanout(refs: readonly ActorRef<never>[], message: unknown, op: MessageOp, options: BroadcastOptions, deliver: DeliverySink): BroadcastResult {
     const n = refs.length;
     let delivered = 0;
     const active = this.contexts.active();
     const parent = trace.getSpan(active);
     if (n === 0 || !this.enabled || !isSampled(parent)) {
-      for (let i = 0; i < n; i++) if (this.system.deliver(refs[i]!.address, op, message)) delivered++;
+      for (let i = 0; i < n; i++) if (deliver(refs[i]!.address, op, message)) delivered++;
       return { delivered, kept: 0 };
     }
 
@@ -338,7 +336,7 @@ export class Transport implements Interceptor {
         keptCount++;
         next = i + 1 + this.sampler.skip(rate);
       }
-      if (this.system.deliver(refs[i]!.address, op, payload)) delivered++;
+      if (deliver(refs[i]!.address, op, payload)) delivered++;
     }
     span.setAttribute(ATTR_FANOUT_KEPT, keptCount);
     span.end();

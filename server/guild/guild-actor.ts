@@ -1,7 +1,7 @@
 // The guild actor: one per guild, spawned on demand through the registry. It
-// owns its channels, members and presences, and fans each event out to the
-// connected sessions. Refusals (not a member, not the author) are replies,
-// never crashes.
+// owns its channels, members and presences, and publishes each event on its
+// pub/sub topic (server/pubsub/), which knows who is subscribed and fans out.
+// Refusals (not a member, not the author) are replies, never crashes.
 //
 // Writes are group-committed (server/store/write-batcher.ts): the actor checks
 // a write against its state, picks ids and timestamps, hands it to the batcher
@@ -9,19 +9,38 @@
 // follow the commit, in the order the writes were made, so no client sees
 // anything a crash could take back, and a guild keeps taking messages while a
 // batch commits.
-import type { ActorContext, Behaviour, DeferredReply } from '../../actors/index.js';
-import { ATTR_GUILD_ID } from '../../tracing/index.js';
-import type { ServerContext } from '../context.js';
-import { EncodedDispatch } from '../gateway/dispatch.js';
-import { GatewayIntentBits } from '../gateway/protocol.js';
-import type { SessionCast } from '../gateway/session-protocol.js';
+import type { ActorContext, ActorRef, Behaviour, DeferredReply } from '../../actors/index.js';
+import type { Logger } from '../context.js';
+import type { SessionProtocol } from '../gateway/session-protocol.js';
+import type { SnowflakeGenerator } from '../ids/snowflake.js';
+import type { GuildPubSub, Subscriber } from '../pubsub/guild-pubsub.js';
 import { toAPIChannel, toAPIMember, toAPIMessage, toAPIUser } from '../store/api-shapes.js';
 import { StoreError } from '../store/errors.js';
-import type { ChannelRecord, GuildWrite, MemberAdded, MemberRecord, MessageRecord, ReactionChange } from '../store/store.js';
+import type { ChannelRecord, GuildWrite, MemberAdded, MemberRecord, MessageRecord, ReactionChange, Store } from '../store/store.js';
+import type { WriteBatcher } from '../store/write-batcher.js';
 import { type Presence, guildCreatePayload, presenceData } from './guild-create.js';
 import type { GuildCall, GuildCast, GuildProtocol, GuildRefusal, GuildReply } from './guild-protocol.js';
+import { type GuildState, loadGuildState } from './guild-state.js';
 import { queryMembers } from './member-query.js';
-import { type ConnectedSession, type GuildState, loadGuildState } from './guild-state.js';
+
+/** What a guild actor needs from the server: narrow, so it does not depend on all of ServerContext. */
+export interface GuildDeps {
+  /** Reads (the guild's state at start, a message before an edit). */
+  readonly store: Pick<Store, 'getGuild' | 'listChannels' | 'listMembers' | 'getMessage'>;
+  /** Where writes go; each settles after its commit. */
+  readonly writes: Pick<WriteBatcher, 'submit'>;
+  /** Snowflakes for messages and channels (the store's: they never repeat across restarts). */
+  readonly ids: Pick<SnowflakeGenerator, 'next'>;
+  /** Wall clock, epoch milliseconds. */
+  readonly clock: () => number;
+  readonly logger: Pick<Logger, 'error'>;
+  /** Subscribers and broadcast, per guild. */
+  readonly pubsub: Pick<GuildPubSub, 'topic'>;
+  /** A user's live sessions on this node, for events aimed at one user (a guild join). */
+  readonly sessions: { ofUser(userId: string): ActorRef<SessionProtocol>[] };
+  /** Debug-sampling index: which guild a channel belongs to. */
+  readonly debug: { channelCreated(guildId: string, channelId: string): void };
+}
 
 /** A refusal the caller turns into a REST error. */
 class Refusal extends Error {
@@ -43,32 +62,12 @@ function memberData(member: MemberRecord | undefined): unknown {
   return rest;
 }
 
-export function guildBehaviour(ctx: ServerContext, guildId: string): Behaviour<GuildState, GuildProtocol> {
-  const fanoutAttributes = { [ATTR_GUILD_ID]: guildId };
+export function guildBehaviour(ctx: GuildDeps, guildId: string): Behaviour<GuildState, GuildProtocol> {
+  const topic = ctx.pubsub.topic(guildId);
 
-  /** Encodes `data` once and fans it out to every session whose intents want `event`. */
-  function broadcast(state: GuildState, event: string, data: unknown, withoutContent?: unknown): void {
-    const encoded = new EncodedDispatch(event, data);
-    const intent = encoded.intent;
-    const full: ConnectedSession['ref'][] = [];
-    const stripped: ConnectedSession['ref'][] = [];
-    for (const s of state.sessions.values()) {
-      if (intent !== undefined && (s.intents & intent) === 0) continue;
-      // Without the MESSAGE_CONTENT intent a session sees messages with empty content, as on Discord.
-      if (withoutContent !== undefined && (s.intents & GatewayIntentBits.MessageContent) === 0) stripped.push(s.ref);
-      else full.push(s.ref);
-    }
-    const attributes = { ...fanoutAttributes, 'guildhall.event': event };
-    // One histogram observation per broadcast, never per recipient.
-    if (full.length > 0) {
-      const r = ctx.transport.fanout(full, { type: 'dispatch', event: encoded } satisfies SessionCast, { attributes });
-      ctx.metrics.fanout(full.length, r.kept);
-    }
-    if (stripped.length > 0) {
-      const message: SessionCast = { type: 'dispatch', event: new EncodedDispatch(event, withoutContent) };
-      const r = ctx.transport.fanout(stripped, message, { attributes });
-      ctx.metrics.fanout(stripped.length, r.kept);
-    }
+  /** Publishes `event` to the guild's subscribers (encoded once, filtered by intents). */
+  function broadcast(_state: GuildState, event: string, data: unknown, withoutContent?: unknown): void {
+    topic.broadcast(event, data, withoutContent);
   }
 
   function requireMember(state: GuildState, userId: string): MemberRecord {
@@ -86,16 +85,11 @@ export function guildBehaviour(ctx: ServerContext, guildId: string): Behaviour<G
     broadcast(state, 'PRESENCE_UPDATE', presenceData(guildId, userId, online ? presence : { status: 'offline', activities: [] }));
   }
 
-  function dropSession(state: GuildState, sessionId: string): void {
-    const s = state.sessions.get(sessionId);
-    if (!s) return;
-    state.sessions.delete(sessionId);
-    const mine = state.sessionsByUser.get(s.userId);
-    mine?.delete(sessionId);
-    if (mine && mine.size === 0) {
-      state.sessionsByUser.delete(s.userId);
-      setPresence(state, s.userId, { status: 'offline', activities: [] });
-    }
+  /** Unsubscribes a session; its user goes offline here with their last one. Returns the dropped subscriber. */
+  function dropSession(state: GuildState, sessionId: string): Subscriber | undefined {
+    const dropped = topic.unsubscribe(sessionId);
+    if (dropped?.lastOfUser) setPresence(state, dropped.subscriber.userId, { status: 'offline', activities: [] });
+    return dropped?.subscriber;
   }
 
   /**
@@ -141,11 +135,7 @@ export function guildBehaviour(ctx: ServerContext, guildId: string): Behaviour<G
     switch (msg.type) {
       case 'connect': {
         requireMember(state, msg.userId);
-        state.sessions.set(msg.sessionId, { ref: msg.session, userId: msg.userId, intents: msg.intents });
-        let mine = state.sessionsByUser.get(msg.userId);
-        if (!mine) state.sessionsByUser.set(msg.userId, (mine = new Set()));
-        const first = mine.size === 0;
-        mine.add(msg.sessionId);
+        const first = topic.subscribe(msg.sessionId, { ref: msg.session, userId: msg.userId, intents: msg.intents });
         if (first) setPresence(state, msg.userId, { status: msg.presence?.status ?? 'online', activities: msg.presence?.activities ?? [] });
         return guildCreatePayload(state, msg.userId, msg.intents, msg.largeThreshold);
       }
@@ -281,10 +271,8 @@ export function guildBehaviour(ctx: ServerContext, guildId: string): Behaviour<G
           actor,
           write,
           () => {
-            for (const sessionId of [...(state.sessionsByUser.get(msg.userId) ?? [])]) {
-              const s = state.sessions.get(sessionId);
-              dropSession(state, sessionId);
-              s?.ref.cast({ type: 'guild_removed', guildId });
+            for (const sessionId of topic.sessionIdsOf(msg.userId)) {
+              dropSession(state, sessionId)?.ref.cast({ type: 'guild_removed', guildId });
             }
             broadcast(state, 'GUILD_MEMBER_REMOVE', { guild_id: guildId, user: toAPIUser(target.user) });
             return true;
@@ -317,7 +305,11 @@ export function guildBehaviour(ctx: ServerContext, guildId: string): Behaviour<G
 
   return {
     kind: 'guild',
-    init: () => loadGuildState(ctx.store, guildId),
+    init: () => {
+      // A (re)started guild has no subscribers: its sessions connect again, as before the topic lived outside the actor.
+      topic.clear();
+      return loadGuildState(ctx.store, guildId);
+    },
     handleCall(msg, state, actor): GuildReply | Promise<GuildReply> {
       // A deferred reply makes the actor ignore what the handler returns; LATER only marks it.
       let result: unknown;
@@ -340,7 +332,7 @@ export function guildBehaviour(ctx: ServerContext, guildId: string): Behaviour<G
           dropSession(state, msg.sessionId);
           return;
         case 'presence_update':
-          if (state.sessionsByUser.has(msg.userId)) setPresence(state, msg.userId, { status: msg.presence.status, activities: msg.presence.activities });
+          if (topic.hasUser(msg.userId)) setPresence(state, msg.userId, { status: msg.presence.status, activities: msg.presence.activities });
           return;
       }
     },

@@ -1,16 +1,9 @@
-// What a guild actor holds in memory: its slice of the store, plus who is
-// connected. The actor is the only writer of its guild, so this stays in step
-// with the store without reads on the hot path.
-import type { ActorRef } from '../../actors/index.js';
-import type { SessionProtocol } from '../gateway/session-protocol.js';
+// What a guild actor holds in memory: its slice of the store and who is
+// online. Who is connected (the subscribers) lives in its pub/sub topic
+// (server/pubsub/guild-pubsub.ts). The actor is the only writer of its guild,
+// so this stays in step with the store without reads on the hot path.
 import type { ChannelRecord, GuildRecord, MemberRecord, Store } from '../store/store.js';
 import type { Presence } from './guild-create.js';
-
-export interface ConnectedSession {
-  ref: ActorRef<SessionProtocol>;
-  userId: string;
-  intents: number;
-}
 
 export interface GuildState {
   guild: GuildRecord;
@@ -18,13 +11,9 @@ export interface GuildState {
   members: Map<string, MemberRecord>;
   /** Online users (not invisible/offline). */
   presences: Map<string, Presence>;
-  /** By session id. */
-  sessions: Map<string, ConnectedSession>;
-  /** User id -> their connected session ids. */
-  sessionsByUser: Map<string, Set<string>>;
 }
 
-export async function loadGuildState(store: Store, guildId: string): Promise<GuildState> {
+export async function loadGuildState(store: Pick<Store, 'getGuild' | 'listChannels' | 'listMembers'>, guildId: string): Promise<GuildState> {
   const guild = await store.getGuild(guildId);
   if (!guild) throw new Error(`guild ${guildId} does not exist`);
   const channels = new Map((await store.listChannels(guildId)).map((c) => [c.id, c]));
@@ -36,5 +25,5 @@ export async function loadGuildState(store: Store, guildId: string): Promise<Gui
     if (page.length < 1000) break;
     after = page[page.length - 1]!.user.id;
   }
-  return { guild, channels, members, presences: new Map(), sessions: new Map(), sessionsByUser: new Map() };
+  return { guild, channels, members, presences: new Map() };
 }

@@ -11,10 +11,11 @@
 // count is guildhall_actor_messages_handled_total. Depth is read at scrape
 // time by walking the running actors, never tracked per message.
 //
-// Metering wraps the Transport's interceptor instead of being a second one:
-// with one interceptor the relay calls it directly, with two it builds a chain
-// of closures for every message.
-import type { ActorSystem, Address, Interceptor, MailboxEntry, MessageOp } from '../../actors/index.js';
+// It is an interceptor of its own beside the Transport (inbound only, installed
+// first so its handling time includes the Transport's span work): the relay
+// composes the two once, when installed, so no closure is made per message.
+// server/actor-runtime.ts installs both, for the server and bench:actors alike.
+import type { ActorSystem, Address, Handle, InboundNext, Interceptor, MailboxEntry } from '../../actors/index.js';
 import type { Registry } from 'prom-client';
 import { CheapHistogram, type HistogramCell } from './cheap-histogram.js';
 import { type Labelled, scrapedCounter, scrapedGauge } from './scrape.js';
@@ -39,9 +40,7 @@ interface Thenable {
   then(ok: (v: unknown) => unknown, err: (e: unknown) => unknown): unknown;
 }
 
-type Inbound = NonNullable<Interceptor['inbound']>;
-
-export class ActorMetrics {
+export class ActorMetrics implements Interceptor {
   private readonly kinds = new Map<string, KindStats>();
   private last: KindStats | undefined;
   private walked: [string, { count: number; depth: number; max: number }][] | undefined;
@@ -85,25 +84,15 @@ export class ActorMetrics {
     });
   }
 
-  /** An interceptor that meters, then hands over to `next` (the Transport). */
-  around(next: Interceptor): Interceptor {
-    const nextInbound: Inbound = next.inbound ? next.inbound.bind(next) : (_entry, _actor, payload, handle) => handle(payload);
-    const interceptor: Interceptor = {
-      inbound: (entry, actor, payload, handle) => {
-        let s = this.last;
-        if (s === undefined || s.kind !== actor.kind) s = this.last = this.statsFor(actor.kind);
-        if ((++s.handled & SAMPLE_MASK) !== 0) return nextInbound(entry, actor, payload, handle);
-        return this.timed(s, nextInbound, entry, actor, payload, handle);
-      },
-    };
-    if (next.outbound) {
-      const out = next.outbound.bind(next);
-      interceptor.outbound = (message: unknown, target: Address, op: MessageOp) => out(message, target, op);
-    }
-    return interceptor;
+  /** Counts every handled message; times one in SAMPLE_EVERY per kind. */
+  inbound(entry: MailboxEntry, actor: Address, payload: unknown, next: InboundNext, handle: Handle): unknown {
+    let s = this.last;
+    if (s === undefined || s.kind !== actor.kind) s = this.last = this.statsFor(actor.kind);
+    if ((++s.handled & SAMPLE_MASK) !== 0) return next(entry, actor, payload, handle);
+    return this.timed(s, entry, actor, payload, next, handle);
   }
 
-  private timed(s: KindStats, next: Inbound, entry: MailboxEntry, actor: Address, payload: unknown, handle: (payload: unknown) => unknown): unknown {
+  private timed(s: KindStats, entry: MailboxEntry, actor: Address, payload: unknown, next: InboundNext, handle: Handle): unknown {
     const clock = this.system.clock;
     const start = clock.now();
     s.wait.observe(Math.max(0, start - entry.enqueuedAt) / 1000);

@@ -17,10 +17,10 @@ function recorder(received: string[]): Behaviour<null, P> {
 function tagging(name: string, calls: string[], inboundBare?: boolean): Interceptor & { inboundBare?: boolean } {
   return {
     inboundBare,
-    inbound(_entry, _actor, payload, handle) {
+    inbound(entry, actor, payload, next, handle) {
       const message = payload instanceof Envelope ? (payload.message as string) : (payload as string);
       calls.push(`${name}:${payload instanceof Envelope ? 'envelope' : 'bare'}:${message}`);
-      return handle(payload instanceof Envelope ? new Envelope(`${message}+${name}`, payload.carrier) : `${message}+${name}`);
+      return next(entry, actor, payload instanceof Envelope ? new Envelope(`${message}+${name}`, payload.carrier) : `${message}+${name}`, handle);
     },
   };
 }
@@ -73,5 +73,66 @@ describe('Relay: the one relay point', () => {
     ref.cast('three');
     await settle(system);
     expect(received).toEqual(['one+x', 'two+x+y', 'three+y']);
+  });
+
+  it('a test interceptor sees every broadcast delivery, not only sends: each through its outbound hook, then its inbound hook', async () => {
+    const system = new ActorSystem();
+    systems.push(system);
+    const out: string[] = [];
+    const inb: string[] = [];
+    const received: string[] = [];
+    system.relay.use({
+      outbound(message, target, op) {
+        out.push(`${op}:${target.id}:${message as string}`);
+        return message;
+      },
+      inbound(entry, actor, payload, next, handle) {
+        inb.push(`${entry.op}:${actor.id}:${payload as string}`);
+        return next(entry, actor, payload, handle);
+      },
+    });
+    const refs = [system.spawn(recorder(received), { key: 'a' }), system.spawn(recorder(received), { key: 'b' }), system.spawn(recorder(received), { key: 'c' })];
+    refs[0]!.cast('one');
+    expect(system.broadcast(refs, 'all')).toEqual({ delivered: 3, kept: 0 });
+    await settle(system);
+    expect(out).toEqual(['cast:a:one', 'cast:a:all', 'cast:b:all', 'cast:c:all']);
+    expect(inb.sort()).toEqual(['cast:a:all', 'cast:a:one', 'cast:b:all', 'cast:c:all']);
+    expect(received.sort()).toEqual(['all', 'all', 'all', 'one']);
+  });
+
+  it('a fanout hook plans each delivery, the other interceptors still see every one, and only one planner may be installed', async () => {
+    const system = new ActorSystem();
+    systems.push(system);
+    const received: string[] = [];
+    const observed: string[] = [];
+    // Plans: every second delivery gets a marked payload; its own outbound is not used for deliveries.
+    system.relay.use({
+      outbound: (m) => `${m as string}+sent`,
+      fanout(targets, message, op, _options, deliver) {
+        let delivered = 0;
+        for (let i = 0; i < targets.length; i++) if (deliver(targets[i]!.address, op, i % 2 ? `${message as string}*` : message)) delivered++;
+        return { delivered, kept: Math.ceil(targets.length / 2) };
+      },
+    });
+    system.relay.use({ outbound: (m, target) => (observed.push(`${target.id}:${m as string}`), m) });
+    expect(() => system.relay.use({ fanout: () => ({ delivered: 0, kept: 0 }) })).toThrow(/already/);
+    const refs = ['x', 'y', 'z'].map((key) => system.spawn(recorder(received), { key }));
+    expect(system.broadcast(refs, 'b', { op: 'cast' })).toEqual({ delivered: 3, kept: 2 });
+    refs[1]!.cast('s');
+    await settle(system);
+    expect(observed).toEqual(['x:b', 'y:b*', 'z:b', 'y:s+sent']);
+    expect(received.sort()).toEqual(['b', 'b', 'b*', 's+sent']);
+  });
+
+  it('a broadcast counts only the deliveries a mailbox accepted', async () => {
+    const system = new ActorSystem();
+    systems.push(system);
+    const received: string[] = [];
+    const live = system.spawn(recorder(received));
+    const gone = system.spawn(recorder(received));
+    system.stop(gone);
+    expect(system.broadcast([live, gone], 'm')).toEqual({ delivered: 1, kept: 0 });
+    await settle(system);
+    expect(received).toEqual(['m']);
   });
 });

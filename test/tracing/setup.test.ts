@@ -56,10 +56,10 @@ describe('startTracing', () => {
       expect(tracing.otlpEndpoint).toBe(receiver.url);
       const system = new ActorSystem();
       cleanups.push(async () => system.shutdown());
-      const transport = new Transport(system, { tracer: tracing.tracer, sampler: tracing.sampler }).install();
+      new Transport(system, { tracer: tracing.tracer, sampler: tracing.sampler }).install();
       const sessions = Array.from({ length: 3 }, () => system.spawn<null, { cast: string }>({ kind: 'session', init: () => null, handleCast: () => {} }));
       const root = tracing.tracer.startSpan('broadcast', { kind: SpanKind.SERVER });
-      context.with(trace.setSpan(ROOT_CONTEXT, root), () => transport.fanout(sessions, 'hi'));
+      context.with(trace.setSpan(ROOT_CONTEXT, root), () => system.broadcast(sessions, 'hi'));
       root.end();
       await settle(system);
 

@@ -35,9 +35,9 @@ function setup(k = 10) {
 function recordPayloads(system: ActorSystem): unknown[] {
   const seen: unknown[] = [];
   const recorder: Interceptor = {
-    inbound(_entry, _actor, payload, handle) {
+    inbound(entry, actor, payload, next, handle) {
       seen.push(payload);
-      return handle(payload);
+      return next(entry, actor, payload, handle);
     },
   };
   // Installed first, so it sees the raw payload.
@@ -223,7 +223,7 @@ describe('Transport: context through mailboxes', () => {
     transport.enabled = false;
     tracer.startActiveSpan('sampled', (span) => {
       s.cast({ type: 'x' });
-      transport.fanout([s], { type: 'y' });
+      system.broadcast([s], { type: 'y' });
       span.end();
     });
     // An envelope from an instrumented node still arrives intact.
@@ -292,7 +292,7 @@ describe('Transport: fanout sampling', () => {
     for (let b = 0; b < broadcasts; b++) {
       tracer.startActiveSpan('broadcast', (root) => {
         roots.push(root);
-        keptReported += transport.fanout(refs, { type: 'MESSAGE_CREATE' }).kept;
+        keptReported += system.broadcast(refs, { type: 'MESSAGE_CREATE' }).kept;
         root.end();
       });
     }
@@ -351,7 +351,7 @@ describe('Transport: fanout sampling', () => {
     );
     await settle(system);
     tracer.startActiveSpan('broadcast', (root) => {
-      transport.fanout(refs, 'x');
+      system.broadcast(refs, 'x');
       root.end();
     });
     transport.event('outside', () => ({ n: ++built }));
@@ -366,7 +366,7 @@ describe('Transport: fanout sampling', () => {
     const { system, transport, spans } = setup();
     const seen = recordPayloads(system);
     const refs = Array.from({ length: 50 }, () => system.spawn(session([], transport)));
-    expect(transport.fanout(refs, { type: 'x' })).toEqual({ delivered: 50, kept: 0 });
+    expect(system.broadcast(refs, { type: 'x' })).toEqual({ delivered: 50, kept: 0 });
     await settle(system);
     expect(seen.filter((s) => s instanceof Envelope)).toHaveLength(0);
     expect(spans()).toHaveLength(0);

@@ -27,19 +27,21 @@ function value(text: string, series: string): number | undefined {
 }
 
 describe('ActorMetrics', () => {
-  it('meters around the next interceptor without changing replies, and counts restarts, stops and drops by kind', async () => {
+  it('meters beside the next interceptor without changing replies, and counts restarts, stops and drops by kind', async () => {
     const system = new ActorSystem({ onError: () => {} });
     const registry = new Registry();
     const metrics = new ActorMetrics(registry, system);
     const seen: string[] = [];
     const next: Interceptor = {
       outbound: (m) => m,
-      inbound: (_entry, actor, payload, handle) => {
+      inbound: (entry, actor, payload, next, handle) => {
         seen.push(actor.kind);
-        return handle(payload);
+        return next(entry, actor, payload, handle);
       },
     };
-    system.relay.use(metrics.around(next));
+    // Installed first, the meter is the outer hook; the relay composes the two once.
+    system.relay.use(metrics);
+    system.relay.use(next);
     const ref = system.spawn(worker, { mailbox: { capacity: 40, overflow: 'reject' }, supervision: { backoffMinMs: 0, backoffMaxMs: 0 } });
 
     expect(await ref.call({ type: 'echo', n: 21 })).toBe(21);

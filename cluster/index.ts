@@ -1,0 +1,6 @@
+// Public API of the cluster layer: actors across processes over NATS.
+// Sits between tracing/ and server/: it may import both of those below it.
+export { NatsRemoteRouter, type NatsRouterOptions, type RemoteStats } from './remote-router.js';
+export { encodeValue, decodeValue, type RefMaker } from './codec.js';
+export { NodeWatch, type NodeWatchOptions } from './node-watch.js';
+export { WIRE_VERSION, subjects, type Frame } from './wire.js';
