@@ -9,12 +9,17 @@
 // - One CONSUMER span per handled sampled message, starting at enqueue time,
 //   with mailbox wait, handling time and depth as attributes.
 // - fanout(): each delivery kept with p = min(1, K/N) under one fanout span.
+// - Tail capture: a delivery that fanout sampling dropped but that turned out
+//   slow is recorded after the fact as a child of its fanout span, and a
+//   message that waited too long in a mailbox of a chosen kind (guilds) under
+//   no sampled trace starts a root; both marked guildhall.tail, rate-limited.
 import {
   type Attributes,
   type Context,
   type ContextManager,
   ROOT_CONTEXT,
   type Span,
+  type SpanContext,
   SpanKind,
   SpanStatusCode,
   TraceFlags,
@@ -36,6 +41,7 @@ import {
   type MailboxEntry,
   type MessageOp,
   type Protocol,
+  type SlowWatcher,
 } from '../actors/index.js';
 import {
   ATTR_ACTOR_ID,
@@ -54,6 +60,7 @@ import {
   ATTR_MESSAGING_OPERATION_NAME,
   ATTR_MESSAGING_OPERATION_TYPE,
   ATTR_MESSAGING_SYSTEM,
+  ATTR_TAIL,
   MESSAGING_SYSTEM,
   TRACER_NAME,
   fanoutSpanName,
@@ -61,6 +68,7 @@ import {
 } from './conventions.js';
 import type { DebugSampling } from './debug-sampling.js';
 import { FanoutSampler } from './fanout-sampler.js';
+import { TailLimiter } from './tail-limiter.js';
 import { formatTraceparent, isSampledTraceparent, parseTraceparent } from './traceparent.js';
 
 export interface TransportOptions {
@@ -84,6 +92,40 @@ export interface TransportOptions {
    * only speed.
    */
   contextManager?: ContextManager;
+  /** Tail capture of slow messages; absent or thresholdMs 0: off. */
+  tail?: TailOptions;
+}
+
+export interface TailOptions {
+  /** A delivery whose mailbox wait plus handling reaches this many ms is slow (0: tail capture off). */
+  thresholdMs: number;
+  /** Tail spans per second per process (default 100); the rest are counted, not recorded. */
+  maxPerSecond?: number;
+  /** A slow delivery of an unsampled broadcast starts a root tagged with the broadcast's attributes (default false). */
+  deliveryRoots?: boolean;
+  /**
+   * Which actors start a root when a message waited at least thresholdMs in
+   * their mailbox under no sampled trace, and what the root is tagged with;
+   * undefined for an actor: no root. The server says `guild` and its id.
+   */
+  mailboxRoots?: (actor: Address) => Attributes | undefined;
+}
+
+export interface TailStats {
+  /** Tail spans recorded (deliveries and mailbox roots). */
+  recorded: number;
+  /** Slow messages that got no span because the per-second budget was spent. */
+  limited: number;
+}
+
+/** What a delivery needs to record itself after the fact: kept by reference on the shared message. */
+interface BroadcastRef {
+  /** The fanout span's context; undefined when the broadcast was not sampled. */
+  readonly parent: SpanContext | undefined;
+  /** Epoch ms at which the fanout span started. */
+  readonly startedAt: number | undefined;
+  readonly size: number;
+  readonly attributes: Attributes | undefined;
 }
 
 export interface FanoutOptions {
@@ -116,11 +158,32 @@ function isGlobalManager(manager: ContextManager): boolean {
   return context.with(probe, () => manager.active() === probe);
 }
 
+/** Epoch ms at which an SDK span started (its public ReadableSpan.startTime), if it says. */
+function startedAtOf(span: Span): number | undefined {
+  const t = (span as { startTime?: unknown }).startTime;
+  return Array.isArray(t) && t.length === 2 ? (t[0] as number) * 1000 + (t[1] as number) / 1e6 : undefined;
+}
+
 function carrierOf(span: Span): Carrier {
   const sc = span.spanContext();
   const traceparent = formatTraceparent(sc);
   const tracestate = sc.traceState?.serialize();
-  return tracestate ? { traceparent, tracestate } : { traceparent };
+  const startedAt = startedAtOf(span);
+  const carrier: { traceparent: string; tracestate?: string; startedAt?: number } = { traceparent };
+  if (tracestate) carrier.tracestate = tracestate;
+  if (startedAt !== undefined) carrier.startedAt = startedAt;
+  return carrier;
+}
+
+/**
+ * Epoch ms of a moment on the mailbox's clock, for a span start: Date.now()
+ * based (as the SDK's own span clocks are), and never before `notBefore`, the
+ * parent's start. The two clocks differ (Date.now() is whole milliseconds and
+ * may be slewed), which once put a child up to a millisecond before its parent.
+ */
+function epochOf(clockAt: number, clockNow: number, notBefore: number | undefined): number {
+  const t = Date.now() - (clockNow - clockAt);
+  return notBefore !== undefined && t < notBefore ? notBefore : t;
 }
 
 /** `type` of a message object when it has a string one (`MESSAGE_CREATE`, `connect`), else undefined. */
@@ -133,7 +196,7 @@ function messageKind(message: unknown): string | undefined {
 }
 
 
-export class Transport implements Interceptor {
+export class Transport implements Interceptor, SlowWatcher {
   /** Runtime switch: when false only bare messages are sent and no actor spans are made. */
   enabled: boolean;
   readonly sampler: FanoutSampler;
@@ -145,6 +208,13 @@ export class Transport implements Interceptor {
   // One-entry cache for outbound(): the last active context and its carrier.
   private lastContext: Context = ROOT_CONTEXT;
   private lastCarrier: Carrier | undefined = undefined;
+  /** Tail threshold in ms; Infinity when tail capture is off (the one comparison then never passes). */
+  private readonly slowMs: number;
+  private readonly tail: TailOptions | undefined;
+  private readonly limiter: TailLimiter;
+  /** Broadcast message -> its fanout: one entry per broadcast, read only for a slow delivery. */
+  private readonly broadcasts = new WeakMap<object, BroadcastRef>();
+  private uninstallSlow: (() => void) | undefined;
 
   constructor(
     private readonly system: ActorSystem,
@@ -156,17 +226,37 @@ export class Transport implements Interceptor {
     this.debug = options.debug;
     const manager = options.contextManager;
     this.contexts = manager !== undefined && isGlobalManager(manager) ? manager : context;
+    const tail = options.tail;
+    this.tail = tail !== undefined && tail.thresholdMs > 0 ? tail : undefined;
+    this.slowMs = this.tail?.thresholdMs ?? Infinity;
+    this.limiter = new TailLimiter(tail?.maxPerSecond ?? 100);
   }
 
-  /** Plugs into the system's relay point. Idempotent. */
+  /** Plugs into the system's relay point (and, with tail capture, its slow-message watch). Idempotent. */
   install(): this {
     this.uninstall ??= this.system.relay.use(this);
+    this.installTail();
+    return this;
+  }
+
+  /**
+   * The slow-message watch alone, for a server that installs the Transport
+   * wrapped in another interceptor (metering) rather than through install().
+   */
+  installTail(): this {
+    if (this.tail !== undefined) this.uninstallSlow ??= this.system.relay.watchSlow(this.tail.thresholdMs, this);
     return this;
   }
 
   remove(): void {
     this.uninstall?.();
     this.uninstall = undefined;
+    this.uninstallSlow?.();
+    this.uninstallSlow = undefined;
+  }
+
+  get tailStats(): TailStats {
+    return { recorded: this.limiter.granted, limited: this.limiter.refused };
   }
 
   /**
@@ -205,32 +295,69 @@ export class Transport implements Interceptor {
     if (!carrier || !isSampledTraceparent(carrier.traceparent)) return this.untraced(entry, actor, payload, handle);
     const parentContext = parseTraceparent(carrier.traceparent, carrier.tracestate);
     if (!parentContext) return handle(payload);
-    return this.traced(entry, actor, payload.message, payload, payload.hints, trace.setSpanContext(ROOT_CONTEXT, parentContext), handle);
+    return this.traced(entry, actor, payload.message, payload, payload.hints, trace.setSpanContext(ROOT_CONTEXT, parentContext), handle, carrier.startedAt);
   }
 
   /**
-   * A message without (sampled) context: handled as is, unless a debug window
-   * is open for this actor, which makes it the root of a new trace.
+   * A message without (sampled) context: handled as is, unless it waited too
+   * long in a mailbox that tail capture watches, or a debug window is open for
+   * this actor; either makes it the root of a new trace.
    */
   private untraced(entry: MailboxEntry, actor: Address, payload: unknown, handle: (payload: unknown) => unknown): unknown {
+    if (entry.dequeuedAt - entry.enqueuedAt >= this.slowMs) {
+      const tagged = this.mailboxRoot(actor);
+      if (tagged !== undefined) return this.traced(entry, actor, isEnvelope(payload) ? payload.message : payload, payload, undefined, ROOT_CONTEXT, handle, undefined, tagged);
+    }
     const debug = this.debug;
     if (debug === undefined || debug.size === 0 || !debug.activeForActor(actor.kind, actor.id)) return handle(payload);
     const message = isEnvelope(payload) ? payload.message : payload;
     return this.traced(entry, actor, message, payload, undefined, ROOT_CONTEXT, handle);
   }
 
-  private traced(
-    entry: MailboxEntry,
-    actor: Address,
-    message: unknown,
-    payload: unknown,
-    hints: Envelope['hints'],
-    parent: Context,
-    handle: (payload: unknown) => unknown,
-  ): unknown {
-    const handleStart = this.system.clock.now();
-    const waitMs = Math.max(0, handleStart - entry.enqueuedAt);
+  /** The root attributes for a long mailbox wait at `actor`, when its kind is watched and the budget allows. */
+  private mailboxRoot(actor: Address): Attributes | undefined {
+    const attributes = this.tail?.mailboxRoots?.(actor);
+    if (attributes === undefined || !this.limiter.take(this.system.clock.now())) return undefined;
+    return { ...attributes, [ATTR_TAIL]: true };
+  }
+
+  /**
+   * SlowWatcher: a message whose wait plus handling reached the threshold.
+   * A broadcast delivery that fanout sampling did not keep is recorded now,
+   * as a child of its fanout span (or, with deliveryRoots, as a root when the
+   * broadcast was not sampled). Kept deliveries have their span already.
+   */
+  slow(entry: MailboxEntry, actor: Address, endedAt: number): void {
+    if (!this.enabled) return;
+    let message = entry.payload;
+    if (isEnvelope(message)) {
+      const carrier = message.carrier;
+      if (carrier !== undefined && isSampledTraceparent(carrier.traceparent)) return;
+      message = message.message;
+    }
+    if (message === null || typeof message !== 'object') return;
+    const broadcast = this.broadcasts.get(message);
+    if (broadcast === undefined) return;
+    if (!this.limiter.take(endedAt)) return;
+    const waitMs = Math.max(0, entry.dequeuedAt - entry.enqueuedAt);
+    const handleMs = Math.max(0, endedAt - entry.dequeuedAt);
+    const startTime = epochOf(entry.enqueuedAt, this.system.clock.now(), broadcast.startedAt);
+    const parent = broadcast.parent === undefined ? ROOT_CONTEXT : trace.setSpanContext(ROOT_CONTEXT, broadcast.parent);
     const attributes: Attributes = {
+      ...(broadcast.parent === undefined ? broadcast.attributes : undefined),
+      ...this.processAttributes(entry, actor, message, waitMs),
+      [ATTR_HANDLE_MS]: handleMs,
+      [ATTR_TAIL]: true,
+    };
+    const span = this.tracer.startSpan(processSpanName(actor.kind), { kind: SpanKind.CONSUMER, startTime, attributes }, parent);
+    // After start, as for a kept delivery: the FanoutSampler must not decide it again.
+    span.setAttribute(ATTR_FANOUT_SIZE, broadcast.size);
+    span.addEvent('mailbox.dequeued', startTime + waitMs);
+    span.end(startTime + waitMs + handleMs);
+  }
+
+  private processAttributes(entry: MailboxEntry, actor: Address, message: unknown, waitMs: number): Attributes {
+    return {
       [ATTR_MESSAGING_SYSTEM]: MESSAGING_SYSTEM,
       [ATTR_MESSAGING_OPERATION_TYPE]: 'process',
       [ATTR_MESSAGING_OPERATION_NAME]: entry.op,
@@ -242,12 +369,30 @@ export class Transport implements Interceptor {
       [ATTR_MAILBOX_WAIT_MS]: waitMs,
       [ATTR_MAILBOX_DEPTH]: entry.depth,
     };
+  }
+
+  private traced(
+    entry: MailboxEntry,
+    actor: Address,
+    message: unknown,
+    payload: unknown,
+    hints: Envelope['hints'],
+    parent: Context,
+    handle: (payload: unknown) => unknown,
+    parentStartedAt?: number,
+    extra?: Attributes,
+  ): unknown {
+    const handleStart = this.system.clock.now();
+    const waitMs = Math.max(0, handleStart - entry.enqueuedAt);
+    const attributes = this.processAttributes(entry, actor, message, waitMs);
+    if (extra !== undefined) Object.assign(attributes, extra);
     // The span starts when the message was enqueued, so its bar shows the wait.
     // Epoch times come from Date.now(), as the SDK's own span clocks do: with a
     // given start time the SDK ends spans at Date.now(), and timeOrigin-based
     // times drift from it (by 100+ ms in long-lived workers), which stretched
-    // these bars. The dequeue event and the end are set from the same base.
-    const startTime = Date.now() - waitMs;
+    // these bars. The dequeue event and the end are set from the same base,
+    // and the start is never before the parent's (see epochOf).
+    const startTime = epochOf(entry.enqueuedAt, handleStart, parentStartedAt);
     const span = this.tracer.startSpan(processSpanName(actor.kind), { kind: SpanKind.CONSUMER, startTime, attributes }, parent);
     if (hints?.fanoutSize !== undefined) {
       // Set after start: the keep decision was made at the sender, and a
@@ -304,6 +449,10 @@ export class Transport implements Interceptor {
     const active = this.contexts.active();
     const parent = trace.getSpan(active);
     if (n === 0 || !this.enabled || !isSampled(parent)) {
+      // Slow deliveries of unsampled broadcasts may become roots: they need the broadcast's attributes.
+      if (n > 0 && this.tail?.deliveryRoots === true && this.enabled && typeof message === 'object' && message !== null) {
+        this.broadcasts.set(message, { parent: undefined, startedAt: undefined, size: n, attributes: options.attributes });
+      }
       for (let i = 0; i < n; i++) if (this.system.deliver(refs[i]!.address, op, message)) delivered++;
       return { delivered, kept: 0 };
     }
@@ -328,7 +477,12 @@ export class Transport implements Interceptor {
       },
       active,
     );
-    const kept = new Envelope(message, carrierOf(span), { fanoutSize: n, fanoutRate: rate });
+    const carrier = carrierOf(span);
+    const kept = new Envelope(message, carrier, { fanoutSize: n, fanoutRate: rate });
+    // Every delivery shares `message`: one reference to the fanout, for the slow ones to find.
+    if (this.tail !== undefined && typeof message === 'object' && message !== null) {
+      this.broadcasts.set(message, { parent: span.spanContext(), startedAt: carrier.startedAt, size: n, attributes: options.attributes });
+    }
     let keptCount = 0;
     let next = this.sampler.skip(rate);
     for (let i = 0; i < n; i++) {
