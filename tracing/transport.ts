@@ -12,14 +12,13 @@
 // - Tail capture: a delivery that fanout sampling dropped but that turned out
 //   slow is recorded after the fact as a child of its fanout span, and a
 //   message that waited too long in a mailbox of a chosen kind (guilds) under
-//   no sampled trace starts a root; both marked guildhall.tail, rate-limited.
+//   no sampled trace starts a root (tail-capture.ts).
 import {
   type Attributes,
   type Context,
   type ContextManager,
   ROOT_CONTEXT,
   type Span,
-  type SpanContext,
   SpanKind,
   SpanStatusCode,
   TraceFlags,
@@ -41,26 +40,17 @@ import {
   type MailboxEntry,
   type MessageOp,
   type Protocol,
-  type SlowWatcher,
 } from '../actors/index.js';
 import {
-  ATTR_ACTOR_ID,
-  ATTR_ACTOR_KIND,
   ATTR_FANOUT_ADJUSTED_COUNT,
   ATTR_FANOUT_KEPT,
   ATTR_FANOUT_RATE,
   ATTR_FANOUT_SIZE,
   ATTR_HANDLE_MS,
-  ATTR_MAILBOX_DEPTH,
-  ATTR_MAILBOX_WAIT_MS,
-  ATTR_MESSAGE_KIND,
-  ATTR_MESSAGE_OP,
   ATTR_MESSAGING_BATCH_COUNT,
   ATTR_MESSAGING_DESTINATION_NAME,
-  ATTR_MESSAGING_OPERATION_NAME,
   ATTR_MESSAGING_OPERATION_TYPE,
   ATTR_MESSAGING_SYSTEM,
-  ATTR_TAIL,
   MESSAGING_SYSTEM,
   TRACER_NAME,
   fanoutSpanName,
@@ -68,7 +58,8 @@ import {
 } from './conventions.js';
 import type { DebugSampling } from './debug-sampling.js';
 import { FanoutSampler } from './fanout-sampler.js';
-import { TailLimiter } from './tail-limiter.js';
+import { epochOf, processAttributes, startedAtOf } from './process-span.js';
+import { TailCapture, type TailOptions, type TailStats } from './tail-capture.js';
 import { formatTraceparent, isSampledTraceparent, parseTraceparent } from './traceparent.js';
 
 export interface TransportOptions {
@@ -96,37 +87,6 @@ export interface TransportOptions {
   tail?: TailOptions;
 }
 
-export interface TailOptions {
-  /** A delivery whose mailbox wait plus handling reaches this many ms is slow (0: tail capture off). */
-  thresholdMs: number;
-  /** Tail spans per second per process (default 100); the rest are counted, not recorded. */
-  maxPerSecond?: number;
-  /** A slow delivery of an unsampled broadcast starts a root tagged with the broadcast's attributes (default false). */
-  deliveryRoots?: boolean;
-  /**
-   * Which actors start a root when a message waited at least thresholdMs in
-   * their mailbox under no sampled trace, and what the root is tagged with;
-   * undefined for an actor: no root. The server says `guild` and its id.
-   */
-  mailboxRoots?: (actor: Address) => Attributes | undefined;
-}
-
-export interface TailStats {
-  /** Tail spans recorded (deliveries and mailbox roots). */
-  recorded: number;
-  /** Slow messages that got no span because the per-second budget was spent. */
-  limited: number;
-}
-
-/** What a delivery needs to record itself after the fact: kept by reference on the shared message. */
-interface BroadcastRef {
-  /** The fanout span's context; undefined when the broadcast was not sampled. */
-  readonly parent: SpanContext | undefined;
-  /** Epoch ms at which the fanout span started. */
-  readonly startedAt: number | undefined;
-  readonly size: number;
-  readonly attributes: Attributes | undefined;
-}
 
 export interface FanoutOptions {
   /** How each delivery is sent (default `cast`). */
@@ -158,12 +118,6 @@ function isGlobalManager(manager: ContextManager): boolean {
   return context.with(probe, () => manager.active() === probe);
 }
 
-/** Epoch ms at which an SDK span started (its public ReadableSpan.startTime), if it says. */
-function startedAtOf(span: Span): number | undefined {
-  const t = (span as { startTime?: unknown }).startTime;
-  return Array.isArray(t) && t.length === 2 ? (t[0] as number) * 1000 + (t[1] as number) / 1e6 : undefined;
-}
-
 function carrierOf(span: Span): Carrier {
   const sc = span.spanContext();
   const traceparent = formatTraceparent(sc);
@@ -175,28 +129,10 @@ function carrierOf(span: Span): Carrier {
   return carrier;
 }
 
-/**
- * Epoch ms of a moment on the mailbox's clock, for a span start: Date.now()
- * based (as the SDK's own span clocks are), and never before `notBefore`, the
- * parent's start. The two clocks differ (Date.now() is whole milliseconds and
- * may be slewed), which once put a child up to a millisecond before its parent.
- */
-function epochOf(clockAt: number, clockNow: number, notBefore: number | undefined): number {
-  const t = Date.now() - (clockNow - clockAt);
-  return notBefore !== undefined && t < notBefore ? notBefore : t;
-}
-
-/** `type` of a message object when it has a string one (`MESSAGE_CREATE`, `connect`), else undefined. */
-function messageKind(message: unknown): string | undefined {
-  if (message !== null && typeof message === 'object') {
-    const t = (message as { type?: unknown }).type;
-    if (typeof t === 'string') return t;
-  }
-  return undefined;
-}
 
 
-export class Transport implements Interceptor, SlowWatcher {
+
+export class Transport implements Interceptor {
   /** Runtime switch: when false only bare messages are sent and no actor spans are made. */
   enabled: boolean;
   readonly sampler: FanoutSampler;
@@ -210,10 +146,7 @@ export class Transport implements Interceptor, SlowWatcher {
   private lastCarrier: Carrier | undefined = undefined;
   /** Tail threshold in ms; Infinity when tail capture is off (the one comparison then never passes). */
   private readonly slowMs: number;
-  private readonly tail: TailOptions | undefined;
-  private readonly limiter: TailLimiter;
-  /** Broadcast message -> its fanout: one entry per broadcast, read only for a slow delivery. */
-  private readonly broadcasts = new WeakMap<object, BroadcastRef>();
+  private readonly tail: TailCapture | undefined;
   private uninstallSlow: (() => void) | undefined;
 
   constructor(
@@ -227,9 +160,8 @@ export class Transport implements Interceptor, SlowWatcher {
     const manager = options.contextManager;
     this.contexts = manager !== undefined && isGlobalManager(manager) ? manager : context;
     const tail = options.tail;
-    this.tail = tail !== undefined && tail.thresholdMs > 0 ? tail : undefined;
+    this.tail = tail !== undefined && tail.thresholdMs > 0 ? new TailCapture(system, this.tracer, () => this.enabled, tail) : undefined;
     this.slowMs = this.tail?.thresholdMs ?? Infinity;
-    this.limiter = new TailLimiter(tail?.maxPerSecond ?? 100);
   }
 
   /** Plugs into the system's relay point (and, with tail capture, its slow-message watch). Idempotent. */
@@ -244,7 +176,7 @@ export class Transport implements Interceptor, SlowWatcher {
    * wrapped in another interceptor (metering) rather than through install().
    */
   installTail(): this {
-    if (this.tail !== undefined) this.uninstallSlow ??= this.system.relay.watchSlow(this.tail.thresholdMs, this);
+    if (this.tail !== undefined) this.uninstallSlow ??= this.system.relay.watchSlow(this.tail.thresholdMs, this.tail);
     return this;
   }
 
@@ -255,8 +187,9 @@ export class Transport implements Interceptor, SlowWatcher {
     this.uninstallSlow = undefined;
   }
 
+  /** Tail spans recorded and refused for budget (zeros when tail capture is off). */
   get tailStats(): TailStats {
-    return { recorded: this.limiter.granted, limited: this.limiter.refused };
+    return this.tail?.stats ?? { recorded: 0, limited: 0 };
   }
 
   /**
@@ -305,7 +238,7 @@ export class Transport implements Interceptor, SlowWatcher {
    */
   private untraced(entry: MailboxEntry, actor: Address, payload: unknown, handle: (payload: unknown) => unknown): unknown {
     if (entry.dequeuedAt - entry.enqueuedAt >= this.slowMs) {
-      const tagged = this.mailboxRoot(actor);
+      const tagged = this.tail?.mailboxRoot(actor);
       if (tagged !== undefined) return this.traced(entry, actor, isEnvelope(payload) ? payload.message : payload, payload, undefined, ROOT_CONTEXT, handle, undefined, tagged);
     }
     const debug = this.debug;
@@ -314,62 +247,6 @@ export class Transport implements Interceptor, SlowWatcher {
     return this.traced(entry, actor, message, payload, undefined, ROOT_CONTEXT, handle);
   }
 
-  /** The root attributes for a long mailbox wait at `actor`, when its kind is watched and the budget allows. */
-  private mailboxRoot(actor: Address): Attributes | undefined {
-    const attributes = this.tail?.mailboxRoots?.(actor);
-    if (attributes === undefined || !this.limiter.take(this.system.clock.now())) return undefined;
-    return { ...attributes, [ATTR_TAIL]: true };
-  }
-
-  /**
-   * SlowWatcher: a message whose wait plus handling reached the threshold.
-   * A broadcast delivery that fanout sampling did not keep is recorded now,
-   * as a child of its fanout span (or, with deliveryRoots, as a root when the
-   * broadcast was not sampled). Kept deliveries have their span already.
-   */
-  slow(entry: MailboxEntry, actor: Address, endedAt: number): void {
-    if (!this.enabled) return;
-    let message = entry.payload;
-    if (isEnvelope(message)) {
-      const carrier = message.carrier;
-      if (carrier !== undefined && isSampledTraceparent(carrier.traceparent)) return;
-      message = message.message;
-    }
-    if (message === null || typeof message !== 'object') return;
-    const broadcast = this.broadcasts.get(message);
-    if (broadcast === undefined) return;
-    if (!this.limiter.take(endedAt)) return;
-    const waitMs = Math.max(0, entry.dequeuedAt - entry.enqueuedAt);
-    const handleMs = Math.max(0, endedAt - entry.dequeuedAt);
-    const startTime = epochOf(entry.enqueuedAt, this.system.clock.now(), broadcast.startedAt);
-    const parent = broadcast.parent === undefined ? ROOT_CONTEXT : trace.setSpanContext(ROOT_CONTEXT, broadcast.parent);
-    const attributes: Attributes = {
-      ...(broadcast.parent === undefined ? broadcast.attributes : undefined),
-      ...this.processAttributes(entry, actor, message, waitMs),
-      [ATTR_HANDLE_MS]: handleMs,
-      [ATTR_TAIL]: true,
-    };
-    const span = this.tracer.startSpan(processSpanName(actor.kind), { kind: SpanKind.CONSUMER, startTime, attributes }, parent);
-    // After start, as for a kept delivery: the FanoutSampler must not decide it again.
-    span.setAttribute(ATTR_FANOUT_SIZE, broadcast.size);
-    span.addEvent('mailbox.dequeued', startTime + waitMs);
-    span.end(startTime + waitMs + handleMs);
-  }
-
-  private processAttributes(entry: MailboxEntry, actor: Address, message: unknown, waitMs: number): Attributes {
-    return {
-      [ATTR_MESSAGING_SYSTEM]: MESSAGING_SYSTEM,
-      [ATTR_MESSAGING_OPERATION_TYPE]: 'process',
-      [ATTR_MESSAGING_OPERATION_NAME]: entry.op,
-      [ATTR_MESSAGING_DESTINATION_NAME]: actor.kind,
-      [ATTR_ACTOR_KIND]: actor.kind,
-      [ATTR_ACTOR_ID]: actor.id,
-      [ATTR_MESSAGE_OP]: entry.op,
-      [ATTR_MESSAGE_KIND]: messageKind(message) ?? entry.op,
-      [ATTR_MAILBOX_WAIT_MS]: waitMs,
-      [ATTR_MAILBOX_DEPTH]: entry.depth,
-    };
-  }
 
   private traced(
     entry: MailboxEntry,
@@ -384,7 +261,7 @@ export class Transport implements Interceptor, SlowWatcher {
   ): unknown {
     const handleStart = this.system.clock.now();
     const waitMs = Math.max(0, handleStart - entry.enqueuedAt);
-    const attributes = this.processAttributes(entry, actor, message, waitMs);
+    const attributes = processAttributes(entry, actor, message, waitMs);
     if (extra !== undefined) Object.assign(attributes, extra);
     // The span starts when the message was enqueued, so its bar shows the wait.
     // Epoch times come from Date.now(), as the SDK's own span clocks do: with a
@@ -450,9 +327,7 @@ export class Transport implements Interceptor, SlowWatcher {
     const parent = trace.getSpan(active);
     if (n === 0 || !this.enabled || !isSampled(parent)) {
       // Slow deliveries of unsampled broadcasts may become roots: they need the broadcast's attributes.
-      if (n > 0 && this.tail?.deliveryRoots === true && this.enabled && typeof message === 'object' && message !== null) {
-        this.broadcasts.set(message, { parent: undefined, startedAt: undefined, size: n, attributes: options.attributes });
-      }
+      if (n > 0 && this.enabled && this.tail?.deliveryRoots === true) this.tail.noteBroadcast(message, undefined, undefined, n, options.attributes);
       for (let i = 0; i < n; i++) if (this.system.deliver(refs[i]!.address, op, message)) delivered++;
       return { delivered, kept: 0 };
     }
@@ -480,9 +355,7 @@ export class Transport implements Interceptor, SlowWatcher {
     const carrier = carrierOf(span);
     const kept = new Envelope(message, carrier, { fanoutSize: n, fanoutRate: rate });
     // Every delivery shares `message`: one reference to the fanout, for the slow ones to find.
-    if (this.tail !== undefined && typeof message === 'object' && message !== null) {
-      this.broadcasts.set(message, { parent: span.spanContext(), startedAt: carrier.startedAt, size: n, attributes: options.attributes });
-    }
+    this.tail?.noteBroadcast(message, span.spanContext(), carrier.startedAt, n, options.attributes);
     let keptCount = 0;
     let next = this.sampler.skip(rate);
     for (let i = 0; i < n; i++) {
