@@ -5,7 +5,7 @@
 import { type Attributes, ROOT_CONTEXT, context, createContextKey } from '@opentelemetry/api';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { ActorSystem } from '../actors/index.js';
-import { CountingBatchSpanProcessor, DebugSampler, TraceStore, Transport, exportsSpans, parseTracingEnv, startTracing } from '../tracing/index.js';
+import { ATTR_GUILD_ID, CountingBatchSpanProcessor, DebugSampler, TraceStore, Transport, exportsSpans, parseTracingEnv, startTracing } from '../tracing/index.js';
 import { type Config, publicBaseUrl } from './config.js';
 import { SessionDirectory, type ServerContext } from './context.js';
 import { GuildDebugSampling } from './debug/guild-debug.js';
@@ -32,6 +32,8 @@ export const BODY_LIMIT_BYTES = 64 * 1024;
 
 /** A guild's mailbox: deep enough for bursts, bounded so an overloaded guild answers 503 instead of eating memory. */
 const GUILD_MAILBOX = { capacity: 50_000, overflow: 'reject' } as const;
+
+const GUILD_KEY_PREFIX = guildKey('');
 
 const AT_ME_ENCODED = /\/%40me(?=[/?#]|$)/gi;
 
@@ -113,6 +115,13 @@ export async function createServer(config: Config, options: CreateServerOptions 
     enabled: tracing.enabled,
     debug: debug.sampling,
     contextManager: tracing.contextManager,
+    tail: {
+      thresholdMs: config.slowDeliveryMs,
+      maxPerSecond: config.slowDeliveryMaxPerS,
+      deliveryRoots: config.slowDeliveryRoots,
+      // A guild that cannot keep up shows itself even at a low root sampling rate.
+      mailboxRoots: (actor) => (actor.kind === 'guild' ? { [ATTR_GUILD_ID]: actor.id.slice(GUILD_KEY_PREFIX.length) } : undefined),
+    },
   });
   // The gateway is attached once the app is ready; metrics read it through this holder.
   const attached: { gateway?: GatewayServer } = {};
@@ -125,9 +134,11 @@ export async function createServer(config: Config, options: CreateServerOptions 
     sessions: () => sessions.size,
     gateway: () => attached.gateway?.stats(),
     debugWindows: () => debug.list().length,
+    tail: () => transport.tailStats,
   });
   // The metering wraps the Transport rather than sitting next to it: the relay's one-interceptor path stays allocation-free.
   const uninstallRelay = system.relay.use(metrics.actors.around(transport));
+  transport.installTail();
   const ids = new SnowflakeGenerator();
   const store = options.store ?? new MemoryStore({ ids });
 
@@ -212,6 +223,7 @@ export async function createServer(config: Config, options: CreateServerOptions 
         await httpClosed;
         system.shutdown();
         uninstallRelay();
+        transport.remove();
         await tracing.shutdown(config.shutdownTimeoutMs);
         logger.info('guildhall stopped');
       })();

@@ -35,6 +35,12 @@ export interface Config {
   maxBufferedBytes: number;
   shutdownTimeoutMs: number;
   traceStoreSize: number;
+  /** Tail capture: a delivery or guild message this slow (ms) is always traced; 0 turns it off. */
+  slowDeliveryMs: number;
+  /** Slow deliveries of unsampled broadcasts start their own root trace. */
+  slowDeliveryRoots: boolean;
+  /** Tail spans per second per process; the rest are only counted. */
+  slowDeliveryMaxPerS: number;
   logLevel: LogLevel;
   /** As configured (no trailing slash); see `publicBaseUrl` for the effective one. */
   publicUrl: string | undefined;
@@ -116,6 +122,9 @@ const FIELDS = {
   maxBufferedBytes: { env: 'GUILDHALL_MAX_BUFFERED_BYTES', flag: 'max-buffered-bytes' },
   shutdownTimeoutMs: { env: 'GUILDHALL_SHUTDOWN_TIMEOUT_MS', flag: 'shutdown-timeout-ms' },
   traceStoreSize: { env: 'GUILDHALL_TRACE_STORE_SIZE', flag: 'trace-store-size' },
+  slowDeliveryMs: { env: 'GUILDHALL_SLOW_DELIVERY_MS', flag: 'slow-delivery-ms' },
+  slowDeliveryRoots: { env: 'GUILDHALL_SLOW_DELIVERY_ROOTS', flag: 'slow-delivery-roots', boolean: true },
+  slowDeliveryMaxPerS: { env: 'GUILDHALL_SLOW_DELIVERY_MAX_PER_S', flag: 'slow-delivery-max-per-s' },
   logLevel: { env: 'LOG_LEVEL', flag: 'log-level' },
   publicUrl: { env: 'PUBLIC_URL', flag: 'public-url' },
 } as const satisfies Record<string, FieldSpec>;
@@ -141,6 +150,9 @@ const schema = z.object({
   maxBufferedBytes: int(1024).default(1024 * 1024),
   shutdownTimeoutMs: int(0).default(5000),
   traceStoreSize: int(1).default(1000),
+  slowDeliveryMs: int(0, 3_600_000).default(100),
+  slowDeliveryRoots: bool.default(false),
+  slowDeliveryMaxPerS: int(0, 1_000_000).default(100),
   logLevel: z.string().trim().toLowerCase().pipe(z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` })).default('info'),
   publicUrl: url.optional(),
 });
@@ -245,6 +257,9 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, ar
     maxBufferedBytes: v.maxBufferedBytes,
     shutdownTimeoutMs: v.shutdownTimeoutMs,
     traceStoreSize: v.traceStoreSize,
+    slowDeliveryMs: v.slowDeliveryMs,
+    slowDeliveryRoots: v.slowDeliveryRoots,
+    slowDeliveryMaxPerS: v.slowDeliveryMaxPerS,
     logLevel: v.logLevel,
     publicUrl: v.publicUrl,
   };

@@ -65,6 +65,9 @@ table.traces a { color: var(--accent); text-decoration: none; }
 .wf .bar .wait { height: 100%; background: repeating-linear-gradient(45deg, var(--wait) 0 3px, #ffe8a3 3px 6px); }
 .wf .bar .handle { height: 100%; flex: 1; background: var(--handle); }
 .wf .bar.error, .wf .bar.error .handle { background: #e03131; }
+.wf .bar.tail { outline: 2px solid #c2255c; outline-offset: 1px; }
+.tail-badge { display: inline-block; font-size: 11px; font-weight: 600; color: #fff; background: #c2255c; border-radius: 3px; padding: 0 5px; margin-left: 6px; vertical-align: 1px; }
+form.filters label.check { flex-direction: column; align-items: flex-start; }
 .wf .dur { text-align: right; font-size: 12px; color: var(--muted); padding-right: 6px; }
 .wf .attrs { margin: 4px 0 10px 24px; font-size: 12.5px; }
 .wf .attrs td { padding: 1px 10px 1px 0; vertical-align: top; }

@@ -15,6 +15,8 @@ export const traceListQuerySchema = z.preprocess(
   z.object({
     guild: snowflakeSchema.optional(),
     min_duration_ms: z.coerce.number().min(0).max(86_400_000).optional(),
+    // tail=1: only traces holding a tail-capture span (a slow delivery or guild message).
+    tail: z.enum(['0', '1', 'true', 'false']).transform((v) => v === '1' || v === 'true').optional(),
     limit: z.coerce.number().int().min(1).max(1000).default(100),
   }),
 );
