@@ -9,6 +9,7 @@ import { ATTR_GUILD_ID, CountingBatchSpanProcessor, DebugSampler, TraceStore, Tr
 import { type Config, publicBaseUrl } from './config.js';
 import { SessionDirectory, type ServerContext } from './context.js';
 import { GuildDebugSampling } from './debug/guild-debug.js';
+import { actorRoutes } from './debug/actors-routes.js';
 import { samplingRoutes } from './debug/sampling-routes.js';
 import { viewerRoutes } from './debug/viewer-routes.js';
 import { type GatewayServer, attachGateway } from './gateway/gateway-server.js';
@@ -191,6 +192,7 @@ export async function createServer(config: Config, options: CreateServerOptions 
   metricsRoute(app, metrics);
   viewerRoutes(app, { traceStore, tracing, recording: tracing.enabled && viewerOn });
   samplingRoutes(app, ctx);
+  actorRoutes(app, ctx);
   await registerApi(app, ctx, options.rateLimiter ?? new RateLimiter({ perSecond: options.rateLimitPerSecond ?? 50 }));
   await app.ready();
 

@@ -48,6 +48,7 @@ table.traces th, table.traces td { text-align: left; padding: 6px 10px; border-b
 table.traces th { font-size: 12px; color: var(--muted); font-weight: 600; }
 table.traces td.num, table.traces th.num { text-align: right; }
 table.traces a { color: var(--accent); text-decoration: none; }
+table.traces th[aria-sort] a { color: var(--fg); }
 .summary { display: flex; gap: 24px; flex-wrap: wrap; margin-bottom: 12px; }
 .summary div span { display: block; font-size: 12px; color: var(--muted); }
 .legend { display: flex; gap: 18px; margin: 8px 0 12px; font-size: 12.5px; align-items: center; }
@@ -90,7 +91,7 @@ export function page({ title, body, script }: PageOptions): string {
 <style>${STYLE}</style>
 </head>
 <body>
-<header><h1>Guildhall traces</h1><a href="/debug/traces">all traces</a><a href="/metrics">metrics</a></header>
+<header><h1>Guildhall traces</h1><a href="/debug/traces">all traces</a><a href="/debug/actors">actors</a><a href="/metrics">metrics</a></header>
 <main>
 ${body}
 </main>${script ? `\n<script>${script}</script>` : ''}
