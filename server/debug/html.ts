@@ -25,8 +25,9 @@ export function formatTime(epochMs: number): string {
   return new Date(epochMs).toISOString().replace('T', ' ').replace('Z', '');
 }
 
-// Only inline styles and scripts of our own; nothing may be loaded from elsewhere.
-const CSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+// Only inline styles and scripts of our own; nothing may be loaded from elsewhere
+// (connect-src 'self': the actor top refreshes from this server's JSON API).
+const CSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; connect-src 'self'; img-src data:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
 const STYLE = `
 :root { --fg:#1d2330; --muted:#667085; --line:#e4e7ec; --bg:#fff; --accent:#3b5bdb; --wait:#f59f00; --handle:#2f9e44; --span:#4c6ef5; }

@@ -31,6 +31,9 @@ describe('loadConfig defaults', () => {
       maxBufferedBytes: 1024 * 1024,
       shutdownTimeoutMs: 5000,
       traceStoreSize: 1000,
+      slowDeliveryMs: 100,
+      slowDeliveryRoots: false,
+      slowDeliveryMaxPerS: 100,
       logLevel: 'info',
       publicUrl: undefined,
     });
@@ -67,6 +70,9 @@ describe('loadConfig from the environment', () => {
         GUILDHALL_MAX_BUFFERED_BYTES: '65536',
         GUILDHALL_SHUTDOWN_TIMEOUT_MS: '100',
         GUILDHALL_TRACE_STORE_SIZE: '10',
+        GUILDHALL_SLOW_DELIVERY_MS: '0',
+        GUILDHALL_SLOW_DELIVERY_ROOTS: 'true',
+        GUILDHALL_SLOW_DELIVERY_MAX_PER_S: '5',
         LOG_LEVEL: 'DEBUG',
         PUBLIC_URL: 'https://chat.example.com/',
       },
@@ -90,6 +96,9 @@ describe('loadConfig from the environment', () => {
       maxBufferedBytes: 65536,
       shutdownTimeoutMs: 100,
       traceStoreSize: 10,
+      slowDeliveryMs: 0,
+      slowDeliveryRoots: true,
+      slowDeliveryMaxPerS: 5,
       logLevel: 'debug',
       publicUrl: 'https://chat.example.com',
     });
@@ -165,6 +174,8 @@ describe('loadConfig from flags', () => {
       '--max-buffered-bytes=4096',
       '--shutdown-timeout-ms=9',
       '--trace-store-size=11',
+      '--slow-delivery-ms=250',
+      '--slow-delivery-max-per-s=12',
       '--public-url=http://localhost:1',
     ]);
     expect(config).toMatchObject({
@@ -175,6 +186,8 @@ describe('loadConfig from flags', () => {
       maxBufferedBytes: 4096,
       shutdownTimeoutMs: 9,
       traceStoreSize: 11,
+      slowDeliveryMs: 250,
+      slowDeliveryMaxPerS: 12,
       publicUrl: 'http://localhost:1',
     });
   });
@@ -204,6 +217,10 @@ describe('validation', () => {
     ['GUILDHALL_RESUME_BUFFER', 'lots'],
     ['GUILDHALL_MAX_BUFFERED_BYTES', '10'],
     ['GUILDHALL_TRACE_STORE_SIZE', '0'],
+    ['GUILDHALL_SLOW_DELIVERY_MS', '-1'],
+    ['GUILDHALL_SLOW_DELIVERY_MS', '3600001'],
+    ['GUILDHALL_SLOW_DELIVERY_ROOTS', 'sometimes'],
+    ['GUILDHALL_SLOW_DELIVERY_MAX_PER_S', '1.5'],
     ['GUILDHALL_SEED', 'maybe'],
     ['GUILDHALL_DEV_ACCOUNTS', '2'],
     ['LOG_LEVEL', 'verbose'],

@@ -61,7 +61,9 @@ export interface TestServerOptions {
 }
 
 export async function startTestServer(env: Record<string, string> = {}, options: TestServerOptions = {}): Promise<TestServer> {
-  const config = loadConfig({ PORT: '0', LOG_LEVEL: 'silent', GUILDHALL_TOKEN_SECRET: TEST_SECRET, GUILDHALL_SEED: 'false', ...env });
+  // Tail capture off unless a test turns it on: on a busy machine any delivery may take 100 ms,
+  // and a tail span would then join the spans a tracing test counts.
+  const config = loadConfig({ PORT: '0', LOG_LEVEL: 'silent', GUILDHALL_TOKEN_SECRET: TEST_SECRET, GUILDHALL_SEED: 'false', GUILDHALL_SLOW_DELIVERY_MS: '0', ...env });
   const server = await createServer(config, {
     tracingEnv: options.tracingEnv ?? {},
     ...(options.rateLimitPerSecond === undefined ? {} : { rateLimitPerSecond: options.rateLimitPerSecond }),

@@ -29,7 +29,8 @@ export interface DebugWorld {
 
 export async function startDebugWorld(env: Record<string, string> = {}, tracingEnv: NodeJS.ProcessEnv = {}): Promise<DebugWorld> {
   let now = Date.parse('2026-01-01T00:00:00Z');
-  const config = loadConfig({ PORT: '0', LOG_LEVEL: 'silent', GUILDHALL_TOKEN_SECRET: TEST_SECRET, GUILDHALL_SEED: 'false', ...env });
+  // Tail capture off unless a test turns it on (see test/support/server.ts).
+  const config = loadConfig({ PORT: '0', LOG_LEVEL: 'silent', GUILDHALL_TOKEN_SECRET: TEST_SECRET, GUILDHALL_SEED: 'false', GUILDHALL_SLOW_DELIVERY_MS: '0', ...env });
   const server = await createServer(config, { tracingEnv, debugClock: () => now, rateLimitPerSecond: 10_000 });
   const url = await server.listen();
   const store = server.ctx.store;
