@@ -11,9 +11,9 @@ import type { DriverCommand } from './client-driver.js';
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const TSX = ['--import', 'tsx'];
 
-export type Mode = 'off' | 'sampled' | 'spans' | 'naive' | 'floor';
+export type Mode = 'off' | 'sampled' | 'notail' | 'spans' | 'naive' | 'floor';
 /** Every mode, in table order. */
-export const ALL_MODES: readonly Mode[] = ['off', 'sampled', 'spans', 'naive', 'floor'];
+export const ALL_MODES: readonly Mode[] = ['off', 'sampled', 'notail', 'spans', 'naive', 'floor'];
 /** The modes a run measures unless told otherwise (`spans` is a diagnostic: sampled minus the export). */
 export const MODES: readonly Mode[] = ['off', 'sampled', 'naive', 'floor'];
 
@@ -115,7 +115,11 @@ export function modeEnv(mode: Exclude<Mode, 'floor'>, sinkPort: number): Record<
     case 'off':
       return { OTEL_SDK_DISABLED: 'true' };
     case 'sampled':
-      return { OTEL_TRACES_SAMPLER: 'always_on', OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${sinkPort}`, GUILDHALL_FANOUT_K: '10' };
+      // Tail capture at its default threshold (on).
+      return { OTEL_TRACES_SAMPLER: 'always_on', OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${sinkPort}`, GUILDHALL_FANOUT_K: '10', GUILDHALL_SLOW_DELIVERY_MS: '100' };
+    case 'notail':
+      // As sampled, with tail capture off: sampled/notail is what tail capture costs.
+      return { ...modeEnv('sampled', sinkPort), GUILDHALL_SLOW_DELIVERY_MS: '0' };
     case 'spans':
       // As sampled, but the spans go nowhere once ended: no exporter, no viewer.
       return { OTEL_TRACES_SAMPLER: 'always_on', GUILDHALL_FANOUT_K: '10', GUILDHALL_TRACE_VIEWER: 'off' };
@@ -126,7 +130,9 @@ export function modeEnv(mode: Exclude<Mode, 'floor'>, sinkPort: number): Record<
 
 export interface ServerOptions {
   /** Write a V8 CPU profile of the server (node --cpu-prof) into this folder when it stops. */
-  cpuProfileDir?: string;
+  cpuProfileDir?: string | undefined;
+  /** Variables over the mode's (GUILDHALL_SLOW_DELIVERY_MS=0, say). */
+  env?: Record<string, string>;
 }
 
 export async function startServer(mode: Mode, sinkPort: number, options: ServerOptions = {}): Promise<ServerUnderTest> {
@@ -144,6 +150,7 @@ export async function startServer(mode: Mode, sinkPort: number, options: ServerO
     GUILDHALL_DEV_ACCOUNTS: 'true',
     GUILDHALL_TOKEN_SECRET: randomBytes(24).toString('base64url'),
     ...modeEnv(mode, sinkPort),
+    ...options.env,
   });
   // The profile is written when the server exits on its own (stop() sends SIGTERM, which it handles).
   const profile = options.cpuProfileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`];

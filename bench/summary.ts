@@ -75,10 +75,12 @@ export interface RatioSummary {
   sampledOverOff: Spread;
   /** Only when the `spans` mode ran (n = 0 otherwise). */
   spansOverOff: Spread;
+  /** Tail capture on over off (sampled / notail); only when the `notail` mode ran. */
+  sampledOverNotail: Spread;
   naiveOverOff: Spread;
   offOverFloor: Spread;
   /** The same from schedstat. */
-  sched: { sampledOverOff: Spread; naiveOverOff: Spread; offOverFloor: Spread };
+  sched: { sampledOverOff: Spread; naiveOverOff: Spread; offOverFloor: Spread; sampledOverNotail: Spread };
 }
 
 export function summarise(samples: readonly Sample[], setups: readonly ModeSetup[]): { modes: ModeSummary[]; ratios: RatioSummary[] } {
@@ -117,12 +119,14 @@ export function summarise(samples: readonly Sample[], setups: readonly ModeSetup
       size,
       sampledOverOff: paired('sampled', 'off', 'cpuUsPerDelivery'),
       spansOverOff: paired('spans', 'off', 'cpuUsPerDelivery'),
+      sampledOverNotail: paired('sampled', 'notail', 'cpuUsPerDelivery'),
       naiveOverOff: paired('naive', 'off', 'cpuUsPerDelivery'),
       offOverFloor: paired('off', 'floor', 'cpuUsPerDelivery'),
       sched: {
         sampledOverOff: paired('sampled', 'off', 'schedUsPerDelivery'),
         naiveOverOff: paired('naive', 'off', 'schedUsPerDelivery'),
         offOverFloor: paired('off', 'floor', 'schedUsPerDelivery'),
+        sampledOverNotail: paired('sampled', 'notail', 'schedUsPerDelivery'),
       },
     });
   }
@@ -157,5 +161,12 @@ export function markdown(meta: { startedAt: string; quick: boolean; reps: number
     lines.push(`| ${int(r.size)} | ${sp(r.sampledOverOff)} |${spans ? ` ${sp(r.spansOverOff)} |` : ''} ${sp(r.naiveOverOff)} | ${sp(r.offOverFloor)} | ${sp(r.sched.sampledOverOff)} | ${sp(r.sched.naiveOverOff)} | ${sp(r.sched.offOverFloor)} |`);
   }
   lines.push('');
+  // Tail capture on/off (sampled/notail) only when the notail mode ran.
+  if (ratios.some((r) => r.sampledOverNotail.n > 0)) {
+    lines.push('| sessions | tail capture on/off: sampled/notail CPU (target ≤ 1.01) | sched |');
+    lines.push('|---:|---:|---:|');
+    for (const r of ratios) lines.push(`| ${int(r.size)} | ${sp(r.sampledOverNotail, 3)} | ${sp(r.sched.sampledOverNotail, 3)} |`);
+    lines.push('');
+  }
   return lines.join('\n');
 }

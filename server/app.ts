@@ -116,8 +116,9 @@ export async function createServer(config: Config, options: CreateServerOptions 
     enabled: tracing.enabled,
     debug: debug.sampling,
     contextManager: tracing.contextManager,
+    // Tracing off: no tail capture either (and no clock reading per message for it).
     tail: {
-      thresholdMs: config.slowDeliveryMs,
+      thresholdMs: tracing.enabled ? config.slowDeliveryMs : 0,
       maxPerSecond: config.slowDeliveryMaxPerS,
       deliveryRoots: config.slowDeliveryRoots,
       // A guild that cannot keep up shows itself even at a low root sampling rate.
