@@ -43,7 +43,8 @@ describe.skipIf(!chromiumPresent && !inCi)('actor top and tail spans in a headle
       },
     };
     const stallRef = system.spawn(stall, { key: 'session:stall' });
-    expect((await guild.call({ type: 'connect', sessionId: 'stall', session: stallRef, userId: alice.id, intents: 1 << 9, largeThreshold: 50, presence: undefined })).ok).toBe(true);
+    // The same intents as the test's sessions (MESSAGE_CONTENT among them): one fanout, the stall first in it.
+    expect((await guild.call({ type: 'connect', sessionId: 'stall', session: stallRef, userId: alice.id, intents: 0xffff, largeThreshold: 50, presence: undefined })).ok).toBe(true);
     const sessions = await w.sessions(alice.token, 4);
     // A post that waits in the guild's mailbox while the thread is held: a tail root; its broadcast is then traced.
     const post = system.whereis<GuildProtocol>(`guild:${g.id}`)!.call({ type: 'create_message', channelId: g.channelId, authorId: alice.id, content: 'stuck' });
