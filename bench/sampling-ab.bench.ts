@@ -17,7 +17,13 @@
 // deliveries that are not slow (target <= 1.01 on the median).
 //
 //   npm run bench:sampling-ab
-//   flags: --sessions 1000 --reps 20 --messages N --mode sampled|spans --tail-ab --out bench/results/sampling-ab
+// A burst's posts go out at --rate per second (default 5000: as fast as the
+// server takes them, so later deliveries queue for a second and more, which
+// tail capture rightly records as slow). With --rate below what the server
+// keeps up with, no delivery is slow, and tail_on_over_off is the cost of the
+// check alone.
+//
+//   flags: --sessions 1000 --reps 20 --messages N --rate 5000 --mode sampled|spans --tail-ab --out bench/results/sampling-ab
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
@@ -34,10 +40,11 @@ const optionsSchema = z.object({
   out: z.string().min(1),
   cpuProf: z.string().min(1, '--cpu-prof needs a folder').optional(),
   tailAb: z.boolean(),
+  rate: z.coerce.number().positive('--rate must be above 0').max(100_000),
 });
 
 function fail(message: string): never {
-  process.stderr.write(`bench:sampling-ab: ${message}\nusage: npm run bench:sampling-ab -- [--sessions N] [--reps N] [--messages N] [--mode sampled|spans] [--tail-ab] [--out DIR] [--cpu-prof DIR]\n`);
+  process.stderr.write(`bench:sampling-ab: ${message}\nusage: npm run bench:sampling-ab -- [--sessions N] [--reps N] [--messages N] [--mode sampled|spans] [--tail-ab] [--rate N] [--out DIR] [--cpu-prof DIR]\n`);
   process.exit(2);
 }
 
@@ -50,6 +57,7 @@ function parseOptions(argv: string[]) {
     out: { type: 'string', default: 'bench/results/sampling-ab' },
     'cpu-prof': { type: 'string' },
     'tail-ab': { type: 'boolean', default: false },
+    rate: { type: 'string', default: '5000' },
   } as const;
   return parseFlags(argv, options, optionsSchema, fail, (values) => ({ ...values, cpuProf: values['cpu-prof'], tailAb: values['tail-ab'] }));
 }
@@ -58,6 +66,13 @@ const T0 = Date.now();
 const log = (text: string) => process.stderr.write(`[sampling-ab ${((Date.now() - T0) / 1000).toFixed(1).padStart(6)}s] ${text}\n`);
 
 type Tail = 'on' | 'off';
+
+/** guildhall_tail_spans_total and _limited_total from the server's /metrics. */
+async function tailCounts(url: string): Promise<{ recorded: number; limited: number }> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const read = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+  return { recorded: read('guildhall_tail_spans_total'), limited: read('guildhall_tail_spans_limited_total') };
+}
 
 interface Sample {
   rep: number;
@@ -78,6 +93,7 @@ async function main(): Promise<void> {
   const tails: Tail[] = o.tailAb ? ['on', 'off'] : ['on'];
   const rigs: { tail: Tail; server: ServerUnderTest; driver: ClientDriver }[] = [];
   const samples: Sample[] = [];
+  const tailSpans: Partial<Record<Tail, { recorded: number; limited: number }>> = {};
   try {
     for (const tail of tails) {
       const server = await startServer(o.mode, sink.port, { cpuProfileDir: o.cpuProf, env: { GUILDHALL_SLOW_DELIVERY_MS: tail === 'on' ? '100' : '0' } });
@@ -86,8 +102,8 @@ async function main(): Promise<void> {
       await driver.setup(server, o.sessions, Math.min(o.sessions, 100), 800);
       const connected = await driver.connect();
       if (connected < o.sessions) throw new Error(`only ${connected} of ${o.sessions} sessions connected (tail capture ${tail})`);
-      await driver.burst(messages, 5_000); // warm-up, sampled
-      await driver.burst(messages, 5_000, true); // warm-up, unsampled
+      await driver.burst(messages, o.rate); // warm-up, sampled
+      await driver.burst(messages, o.rate, true); // warm-up, unsampled
       log(`${o.mode} server, tail capture ${tail}, ${connected} sessions, ${messages} messages a burst`);
     }
     for (let rep = 1; rep <= o.reps; rep++) {
@@ -97,7 +113,7 @@ async function main(): Promise<void> {
         for (const sampled of rep % 2 ? [true, false] : [false, true]) {
           const cpu0 = cpuMicros(server.pid);
           const sched0 = schedMicros(server.pid);
-          const r = await driver.burst(messages, 5_000, !sampled);
+          const r = await driver.burst(messages, o.rate, !sampled);
           const delivered = Math.max(1, r.delivered);
           const sample = { rep, tail, sampled, cpuUsPerDelivery: (cpuMicros(server.pid) - cpu0) / delivered, schedUsPerDelivery: (schedMicros(server.pid) - sched0) / delivered, delivered: r.delivered, lost: r.lost };
           samples.push(sample);
@@ -105,6 +121,8 @@ async function main(): Promise<void> {
         }
       }
     }
+    // How much tail capture recorded: were any deliveries slow?
+    for (const rig of rigs) tailSpans[rig.tail] = await tailCounts(rig.server.url);
   } finally {
     for (const rig of rigs) {
       await rig.driver.close();
@@ -122,6 +140,7 @@ async function main(): Promise<void> {
     mode: o.mode,
     sessions: o.sessions,
     messages,
+    rate: o.rate,
     reps: o.reps,
     us_per_delivery: { sampled: rounded(of('on', true).map((s) => s.schedUsPerDelivery), 2), unsampled: rounded(of('on', false).map((s) => s.schedUsPerDelivery), 2) },
     sampled_over_unsampled: rounded(paired(of('on', true), of('on', false)), 3),
@@ -132,6 +151,7 @@ async function main(): Promise<void> {
             sampled: rounded(paired(of('on', true), of('off', true)), 3),
             unsampled: rounded(paired(of('on', false), of('off', false)), 3),
           },
+          tail_spans: tailSpans,
           us_per_delivery_tail_off: { sampled: rounded(of('off', true).map((s) => s.schedUsPerDelivery), 2), unsampled: rounded(of('off', false).map((s) => s.schedUsPerDelivery), 2) },
         }
       : {}),
