@@ -3,6 +3,7 @@
 // crashes only this actor, and the supervision policy decides what follows.
 import type { ActorContext, Behaviour, DeferredReply, InfoOf, Protocol, ReplyOf, StopReason } from './behaviour.js';
 import type { Clock, TimerHandle } from './clock.js';
+import { ActorLoad } from './actor-load.js';
 import { unwrap } from './envelope.js';
 import { ActorError, ActorErrorCode } from './errors.js';
 import { Mailbox, type MailboxEntry, type MessageOp, type OverflowPolicy, type PendingReply } from './mailbox.js';
@@ -42,6 +43,8 @@ function isThenable(v: unknown): v is Thenable {
 
 export class ActorCell<S, P extends Protocol> implements Runnable {
   readonly mailbox: Mailbox;
+  /** Handled messages and their waits over the last minute, for the actor top. */
+  readonly load: ActorLoad;
   readonly ctx: ActorContext<P>;
   status: ActorStatus = 'starting';
   private state: S | undefined;
@@ -64,6 +67,7 @@ export class ActorCell<S, P extends Protocol> implements Runnable {
     supervision: SupervisionPolicy,
   ) {
     this.mailbox = new Mailbox(capacity);
+    this.load = new ActorLoad(host.clock.now());
     this.restarts = new RestartTracker(supervision);
     this.ctx = {
       self: ref,
@@ -93,7 +97,7 @@ export class ActorCell<S, P extends Protocol> implements Runnable {
     }
     if (this.mailbox.full && !this.makeRoom(op, reply)) return false;
     const wasEmpty = this.mailbox.depth === 0;
-    this.mailbox.push({ op, payload, enqueuedAt: this.host.clock.now(), depth: this.mailbox.depth, reply });
+    this.mailbox.push({ op, payload, enqueuedAt: this.host.clock.now(), dequeuedAt: 0, depth: this.mailbox.depth, reply });
     if (wasEmpty && this.status === 'running' && !this.busy) this.host.scheduler.enqueue(this);
     return true;
   }
@@ -197,6 +201,11 @@ export class ActorCell<S, P extends Protocol> implements Runnable {
 
   private process(entry: MailboxEntry): void {
     this.current = entry;
+    // The one clock reading per handled message: the wait for the actor top,
+    // and for whatever the interceptors want to know (span start, metrics).
+    const now = this.host.clock.now();
+    entry.dequeuedAt = now;
+    this.load.record(now, now - entry.enqueuedAt);
     let result: unknown;
     try {
       result = this.host.relay.inbound(entry, this.address, this.handle);
@@ -210,6 +219,7 @@ export class ActorCell<S, P extends Protocol> implements Runnable {
         (value) => {
           this.busy = false;
           this.replied(entry, value);
+          this.finished(entry);
           this.resume();
         },
         (err) => {
@@ -220,7 +230,21 @@ export class ActorCell<S, P extends Protocol> implements Runnable {
       );
     } else {
       this.replied(entry, result);
+      this.finished(entry);
     }
+  }
+
+  /**
+   * Tail capture: a message whose wait plus handling reached the relay's
+   * threshold is reported once it is done. With no watcher the threshold is
+   * Infinity and this is one comparison; with one, a clock reading more.
+   */
+  private finished(entry: MailboxEntry): void {
+    const relay = this.host.relay;
+    const slowMs = relay.slowMs;
+    if (slowMs === Infinity) return;
+    const end = this.host.clock.now();
+    if (end - entry.enqueuedAt >= slowMs) relay.slow(entry, this.address, end);
   }
 
   /** Bound once: hands a (possibly enveloped) payload to the behaviour. */

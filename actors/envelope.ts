@@ -7,6 +7,13 @@ export interface Carrier {
   // Read-only: one carrier is shared by every envelope sent from one context.
   readonly traceparent: string;
   readonly tracestate?: string;
+  /**
+   * Epoch ms at which the sending span started, when it started in this
+   * process. The receiver's span start is computed from the mailbox's clock,
+   * which is not the span clock; it is clamped to this so that a child never
+   * precedes its parent. In-process only: never serialised.
+   */
+  readonly startedAt?: number;
 }
 
 /** Small hints that travel with a message. */

@@ -27,6 +27,12 @@ export interface MailboxEntry {
   /** The message, bare or in an Envelope. */
   readonly payload: unknown;
   readonly enqueuedAt: number;
+  /**
+   * When handling began (same clock as enqueuedAt), set by the cell as it takes
+   * the entry out: the one reading of the clock that wait, the actor top, the
+   * process span and the tail check all share. 0 while waiting.
+   */
+  dequeuedAt: number;
   /** Entries already waiting when this one arrived. */
   readonly depth: number;
   readonly reply: PendingReply | undefined;
@@ -60,6 +66,11 @@ export class Mailbox {
     if (this.count === this.items.length) this.grow();
     this.items[(this.head + this.count) % this.items.length] = entry;
     this.count++;
+  }
+
+  /** The oldest waiting entry, left in place (the actor top reads its age). */
+  peek(): MailboxEntry | undefined {
+    return this.count === 0 ? undefined : this.items[this.head];
   }
 
   shift(): MailboxEntry | undefined {

@@ -54,10 +54,17 @@ export interface Interceptor {
   /**
    * False while `inbound` has nothing to do with bare payloads (anything but
    * an Envelope): the relay then passes them on without calling it, so
-   * untraced messages, the common case, pay no interceptor call. Read for
+   * untraced messages, the common case, pay no interceptor call (except one
+   * that waited at least `slowMs`: a slow message may start a trace). Read for
    * every message, so it may change at any time; absent means true.
    */
   readonly inboundBare?: boolean;
+}
+
+/** Told of each message whose wait plus handling reached the threshold it was installed with. */
+export interface SlowWatcher {
+  /** `endedAt` is on the mailbox's clock, as are the entry's enqueuedAt and dequeuedAt. */
+  slow(entry: MailboxEntry, actor: Address, endedAt: number): void;
 }
 
 /** What the relay hands prepared payloads to: the actor system. */
@@ -72,6 +79,14 @@ const identity: Outbound = (message) => message;
 const atActor: InboundNext = (_entry, _actor, payload, handle) => handle(payload);
 
 export class Relay {
+  /**
+   * Tail capture threshold in ms (Infinity: none). A message that waited at
+   * least this long reaches the inbound interceptors even when bare (a slow
+   * message may start a trace), and one whose wait plus handling reached it
+   * is reported to the watcher when done.
+   */
+  slowMs = Infinity;
+  private watcher: SlowWatcher | undefined;
   private interceptors: readonly Interceptor[] = [];
   // The composed hooks: rebuilt by use() and its undo, read for every message.
   private composedOutbound: Outbound = identity;
@@ -91,6 +106,27 @@ export class Relay {
       this.interceptors = this.interceptors.filter((i) => i !== interceptor);
       this.compose();
     };
+  }
+
+  /** Installs the one slow-message watcher; returns a function that removes it. */
+  watchSlow(thresholdMs: number, watcher: SlowWatcher): () => void {
+    if (!(thresholdMs > 0)) throw new RangeError(`slow threshold must be positive, got ${thresholdMs}`);
+    this.watcher = watcher;
+    this.slowMs = thresholdMs;
+    return () => {
+      if (this.watcher !== watcher) return;
+      this.watcher = undefined;
+      this.slowMs = Infinity;
+    };
+  }
+
+  /** Called by the cell for a slow message; a failing watcher never fails the actor. */
+  slow(entry: MailboxEntry, actor: Address, endedAt: number): void {
+    try {
+      this.watcher?.slow(entry, actor, endedAt);
+    } catch {
+      // Tail capture is observability: it must not break serving.
+    }
   }
 
   /** The payload to enqueue for `message`: every outbound hook, in install order. */
@@ -116,7 +152,7 @@ export class Relay {
     this.composedOutbound = chainOutbound(all.filter((i) => i.outbound));
     let inbound = atActor;
     const inbounds = all.filter((i) => i.inbound);
-    for (let i = inbounds.length - 1; i >= 0; i--) inbound = inboundStep(inbounds[i]!, inbound);
+    for (let i = inbounds.length - 1; i >= 0; i--) inbound = inboundStep(this, inbounds[i]!, inbound);
     this.composedInbound = inbound;
     this.composedFanout = this.composeFanout();
   }
@@ -154,10 +190,11 @@ function chainOutbound(chain: readonly Interceptor[]): Outbound {
 }
 
 // One link of the inbound chain, made once per install. An interceptor that
-// skips bare payloads is passed over for them (checked per message: the flag may change).
-function inboundStep(interceptor: Interceptor, next: InboundNext): InboundNext {
+// skips bare payloads is passed over for them, unless the message waited past
+// the relay's slow threshold (checked per message: both may change).
+function inboundStep(relay: Relay, interceptor: Interceptor, next: InboundNext): InboundNext {
   return (entry, actor, payload, handle) => {
-    if (interceptor.inboundBare === false && !isEnvelope(payload)) return next(entry, actor, payload, handle);
+    if (interceptor.inboundBare === false && !isEnvelope(payload) && entry.dequeuedAt - entry.enqueuedAt < relay.slowMs) return next(entry, actor, payload, handle);
     return interceptor.inbound!(entry, actor, payload, next, handle);
   };
 }

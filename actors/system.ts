@@ -51,6 +51,21 @@ export interface ActorStats {
   restarts: number;
 }
 
+/** One running actor as the actor top shows it (see actor-load.ts). */
+export interface ActorLoadRow {
+  address: Address;
+  status: ActorStatus;
+  depth: number;
+  /** Age of the oldest waiting message in ms (0 when none waits). */
+  oldestWaitMs: number;
+  restarts: number;
+  dropped: number;
+  /** Over the last minute (or the actor's life when shorter). */
+  handled: number;
+  perSecond: number;
+  waitP99Ms: number;
+}
+
 export class ActorSystem implements Router, CellHost {
   readonly node: string;
   readonly clock: Clock;
@@ -130,6 +145,31 @@ export class ActorSystem implements Router, CellHost {
       dropped: cell.mailbox.dropped,
       restarts: cell.restartCount,
     };
+  }
+
+  /**
+   * Every running actor's load right now, computed by walking the actors:
+   * nothing is maintained per message beyond each cell's few counters.
+   */
+  loads(): ActorLoadRow[] {
+    const now = this.clock.now();
+    const rows: ActorLoadRow[] = [];
+    for (const cell of this.cells.values()) {
+      const oldest = cell.mailbox.peek();
+      const load = cell.load.snapshot(now);
+      rows.push({
+        address: cell.address,
+        status: cell.status,
+        depth: cell.mailbox.depth,
+        oldestWaitMs: oldest ? Math.max(0, now - oldest.enqueuedAt) : 0,
+        restarts: cell.restartCount,
+        dropped: cell.mailbox.dropped,
+        handled: load.handled,
+        perSecond: load.perSecond,
+        waitP99Ms: load.waitP99Ms,
+      });
+    }
+    return rows;
   }
 
   /** Every running actor's address. */

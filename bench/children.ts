@@ -14,12 +14,13 @@ import type { DriverCommand } from './client-driver.js';
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const TSX = ['--import', 'tsx'];
 
-export type Mode = 'off' | 'file' | 'sampled' | 'spans' | 'naive' | 'floor';
+export type Mode = 'off' | 'file' | 'sampled' | 'notail' | 'spans' | 'naive' | 'floor';
 /** Every mode, in table order. */
-export const ALL_MODES: readonly Mode[] = ['off', 'file', 'sampled', 'spans', 'naive', 'floor'];
+export const ALL_MODES: readonly Mode[] = ['off', 'file', 'sampled', 'notail', 'spans', 'naive', 'floor'];
 /**
  * The modes a run measures unless told otherwise (`spans` is a diagnostic: sampled minus the
- * export; `file` is `off` on a SQLite file with synchronous=FULL instead of `:memory:`).
+ * export; `file` is `off` on a SQLite file with synchronous=FULL instead of `:memory:`; `notail`
+ * is `sampled` without tail capture).
  */
 export const MODES: readonly Mode[] = ['off', 'sampled', 'naive', 'floor'];
 
@@ -124,7 +125,11 @@ export function modeEnv(mode: Exclude<Mode, 'floor'>, sinkPort: number): Record<
       // A fresh file per server: what durable storage costs a broadcast, beside `off`.
       return { OTEL_SDK_DISABLED: 'true', DATABASE_URL: `sqlite:${join(mkdtempSync(join(tmpdir(), 'guildhall-bench-')), 'guildhall.db')}` };
     case 'sampled':
-      return { OTEL_TRACES_SAMPLER: 'always_on', OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${sinkPort}`, GUILDHALL_FANOUT_K: '10' };
+      // Tail capture at its default threshold (on).
+      return { OTEL_TRACES_SAMPLER: 'always_on', OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${sinkPort}`, GUILDHALL_FANOUT_K: '10', GUILDHALL_SLOW_DELIVERY_MS: '100' };
+    case 'notail':
+      // As sampled, with tail capture off: sampled/notail is what tail capture costs.
+      return { ...modeEnv('sampled', sinkPort), GUILDHALL_SLOW_DELIVERY_MS: '0' };
     case 'spans':
       // As sampled, but the spans go nowhere once ended: no exporter, no viewer.
       return { OTEL_TRACES_SAMPLER: 'always_on', GUILDHALL_FANOUT_K: '10', GUILDHALL_TRACE_VIEWER: 'off' };
@@ -135,8 +140,8 @@ export function modeEnv(mode: Exclude<Mode, 'floor'>, sinkPort: number): Record<
 
 export interface ServerOptions {
   /** Write a V8 CPU profile of the server (node --cpu-prof) into this folder when it stops. */
-  cpuProfileDir?: string;
-  /** Variables set last, over the mode's (the soak runs the server's defaults with its own log level). */
+  cpuProfileDir?: string | undefined;
+  /** Variables set last, over the mode's (the soak's log level, GUILDHALL_SLOW_DELIVERY_MS=0, say). */
   env?: Record<string, string>;
 }
 

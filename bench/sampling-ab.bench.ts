@@ -11,12 +11,25 @@
 // sees, including what being on costs the runtime whether or not anything is
 // sampled (bench:async-context).
 //
+// With --tail-ab, two such servers run side by side, one with tail capture at
+// its default threshold and one with it off (GUILDHALL_SLOW_DELIVERY_MS=0),
+// their bursts interleaved: tail_on_over_off is what tail capture costs the
+// deliveries that are not slow (target <= 1.01 on the median).
+//
 //   npm run bench:sampling-ab
-//   flags: --sessions 1000 --reps 20 --messages N --mode sampled|spans --out bench/results/sampling-ab
+// A burst's posts go out at --rate per second (default 5000: as fast as the
+// server takes them, so later deliveries queue for a second and more, which
+// tail capture rightly records as slow). With --rate below what the server
+// keeps up with, no delivery is slow, and tail_on_over_off is the cost of the
+// check alone; so it is with --tail-on-ms 60000 (the tail-on server's
+// threshold: the watch runs for every message, and nothing reaches it), which
+// isolates the check on a machine too busy for any rate to stay under 100 ms.
+//
+//   flags: --sessions 1000 --reps 20 --messages N --rate 5000 --mode sampled|spans --tail-ab --out bench/results/sampling-ab
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { ClientDriver, startServer, startSink, stop } from './children.js';
+import { ClientDriver, type ServerUnderTest, startServer, startSink, stop } from './children.js';
 import { parseFlags } from './flags.js';
 import { cpuMicros, schedMicros } from './proc.js';
 import { rounded } from './summary.js';
@@ -28,10 +41,13 @@ const optionsSchema = z.object({
   mode: z.enum(['sampled', 'spans'], { message: '--mode must be sampled (export to a local sink) or spans (no export)' }),
   out: z.string().min(1),
   cpuProf: z.string().min(1, '--cpu-prof needs a folder').optional(),
+  tailAb: z.boolean(),
+  rate: z.coerce.number().positive('--rate must be above 0').max(100_000),
+  tailOnMs: z.coerce.number().int().min(1, '--tail-on-ms must be at least 1').max(3_600_000),
 });
 
 function fail(message: string): never {
-  process.stderr.write(`bench:sampling-ab: ${message}\nusage: npm run bench:sampling-ab -- [--sessions N] [--reps N] [--messages N] [--mode sampled|spans] [--out DIR] [--cpu-prof DIR]\n`);
+  process.stderr.write(`bench:sampling-ab: ${message}\nusage: npm run bench:sampling-ab -- [--sessions N] [--reps N] [--messages N] [--mode sampled|spans] [--tail-ab] [--tail-on-ms N] [--rate N] [--out DIR] [--cpu-prof DIR]\n`);
   process.exit(2);
 }
 
@@ -43,12 +59,34 @@ function parseOptions(argv: string[]) {
     mode: { type: 'string', default: 'sampled' },
     out: { type: 'string', default: 'bench/results/sampling-ab' },
     'cpu-prof': { type: 'string' },
+    'tail-ab': { type: 'boolean', default: false },
+    rate: { type: 'string', default: '5000' },
+    'tail-on-ms': { type: 'string', default: '100' },
   } as const;
-  return parseFlags(argv, options, optionsSchema, fail, (values) => ({ ...values, cpuProf: values['cpu-prof'] }));
+  return parseFlags(argv, options, optionsSchema, fail, (values) => ({ ...values, cpuProf: values['cpu-prof'], tailAb: values['tail-ab'], tailOnMs: values['tail-on-ms'] }));
 }
 
 const T0 = Date.now();
 const log = (text: string) => process.stderr.write(`[sampling-ab ${((Date.now() - T0) / 1000).toFixed(1).padStart(6)}s] ${text}\n`);
+
+type Tail = 'on' | 'off';
+
+/** guildhall_tail_spans_total and _limited_total from the server's /metrics. */
+async function tailCounts(url: string): Promise<{ recorded: number; limited: number }> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const read = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+  return { recorded: read('guildhall_tail_spans_total'), limited: read('guildhall_tail_spans_limited_total') };
+}
+
+interface Sample {
+  rep: number;
+  tail: Tail;
+  sampled: boolean;
+  cpuUsPerDelivery: number;
+  schedUsPerDelivery: number;
+  delivered: number;
+  lost: number;
+}
 
 async function main(): Promise<void> {
   const o = parseOptions(process.argv.slice(2));
@@ -56,36 +94,49 @@ async function main(): Promise<void> {
   const messages = o.messages ?? Math.max(5, Math.round(60_000 / o.sessions));
   const startedAt = new Date();
   const sink = await startSink();
-  const server = await startServer(o.mode, sink.port, { cpuProfileDir: o.cpuProf });
-  const driver = ClientDriver.start();
-  const samples: { rep: number; sampled: boolean; cpuUsPerDelivery: number; schedUsPerDelivery: number; delivered: number; lost: number }[] = [];
+  const tails: Tail[] = o.tailAb ? ['on', 'off'] : ['on'];
+  const rigs: { tail: Tail; server: ServerUnderTest; driver: ClientDriver }[] = [];
+  const samples: Sample[] = [];
+  const tailSpans: Partial<Record<Tail, { recorded: number; limited: number }>> = {};
   try {
-    await driver.setup(server, o.sessions, Math.min(o.sessions, 100), 800);
-    const connected = await driver.connect();
-    if (connected < o.sessions) throw new Error(`only ${connected} of ${o.sessions} sessions connected`);
-    await driver.burst(messages, 5_000); // warm-up, sampled
-    await driver.burst(messages, 5_000, true); // warm-up, unsampled
-    log(`${o.mode} server, ${connected} sessions, ${messages} messages a burst`);
+    for (const tail of tails) {
+      const server = await startServer(o.mode, sink.port, { cpuProfileDir: o.cpuProf, env: { GUILDHALL_SLOW_DELIVERY_MS: tail === 'on' ? String(o.tailOnMs) : '0' } });
+      const driver = ClientDriver.start();
+      rigs.push({ tail, server, driver });
+      await driver.setup(server, o.sessions, Math.min(o.sessions, 100), 800);
+      const connected = await driver.connect();
+      if (connected < o.sessions) throw new Error(`only ${connected} of ${o.sessions} sessions connected (tail capture ${tail})`);
+      await driver.burst(messages, o.rate); // warm-up, sampled
+      await driver.burst(messages, o.rate, true); // warm-up, unsampled
+      log(`${o.mode} server, tail capture ${tail}, ${connected} sessions, ${messages} messages a burst`);
+    }
     for (let rep = 1; rep <= o.reps; rep++) {
-      // Alternate which half goes first, so neither always follows the other.
-      for (const sampled of rep % 2 ? [true, false] : [false, true]) {
-        const cpu0 = cpuMicros(server.pid);
-        const sched0 = schedMicros(server.pid);
-        const r = await driver.burst(messages, 5_000, !sampled);
-        const delivered = Math.max(1, r.delivered);
-        const sample = { rep, sampled, cpuUsPerDelivery: (cpuMicros(server.pid) - cpu0) / delivered, schedUsPerDelivery: (schedMicros(server.pid) - sched0) / delivered, delivered: r.delivered, lost: r.lost };
-        samples.push(sample);
-        log(`rep ${rep} ${sampled ? 'sampled  ' : 'unsampled'} ${sample.schedUsPerDelivery.toFixed(2)} µs/delivery, lost ${r.lost}`);
+      // Alternate which half (and which server) goes first, so neither always follows the other.
+      const order = rep % 2 ? rigs : [...rigs].reverse();
+      for (const { tail, server, driver } of order) {
+        for (const sampled of rep % 2 ? [true, false] : [false, true]) {
+          const cpu0 = cpuMicros(server.pid);
+          const sched0 = schedMicros(server.pid);
+          const r = await driver.burst(messages, o.rate, !sampled);
+          const delivered = Math.max(1, r.delivered);
+          const sample = { rep, tail, sampled, cpuUsPerDelivery: (cpuMicros(server.pid) - cpu0) / delivered, schedUsPerDelivery: (schedMicros(server.pid) - sched0) / delivered, delivered: r.delivered, lost: r.lost };
+          samples.push(sample);
+          log(`rep ${rep} tail ${tail.padEnd(3)} ${sampled ? 'sampled  ' : 'unsampled'} ${sample.schedUsPerDelivery.toFixed(2)} µs/delivery, lost ${r.lost}`);
+        }
       }
     }
+    // How much tail capture recorded: were any deliveries slow?
+    for (const rig of rigs) tailSpans[rig.tail] = await tailCounts(rig.server.url);
   } finally {
-    await driver.close();
-    await stop(server.child);
+    for (const rig of rigs) {
+      await rig.driver.close();
+      await stop(rig.server.child);
+    }
     await stop(sink.child);
   }
 
-  const of = (sampled: boolean) => samples.filter((s) => s.sampled === sampled);
-  const ratios = of(true).map((s, i) => s.schedUsPerDelivery / of(false)[i]!.schedUsPerDelivery);
+  const of = (tail: Tail, sampled: boolean) => samples.filter((s) => s.tail === tail && s.sampled === sampled);
+  const paired = (a: Sample[], b: Sample[]) => a.map((s, i) => s.schedUsPerDelivery / b[i]!.schedUsPerDelivery);
   const lost = samples.reduce((n, s) => n + s.lost, 0);
   const result = {
     startedAt: startedAt.toISOString(),
@@ -93,14 +144,27 @@ async function main(): Promise<void> {
     mode: o.mode,
     sessions: o.sessions,
     messages,
+    rate: o.rate,
+    ...(o.tailAb ? { tail_on_ms: o.tailOnMs } : {}),
     reps: o.reps,
-    us_per_delivery: { sampled: rounded(of(true).map((s) => s.schedUsPerDelivery), 2), unsampled: rounded(of(false).map((s) => s.schedUsPerDelivery), 2) },
-    sampled_over_unsampled: rounded(ratios, 3),
+    us_per_delivery: { sampled: rounded(of('on', true).map((s) => s.schedUsPerDelivery), 2), unsampled: rounded(of('on', false).map((s) => s.schedUsPerDelivery), 2) },
+    sampled_over_unsampled: rounded(paired(of('on', true), of('on', false)), 3),
+    ...(o.tailAb
+      ? {
+          // Tail capture on over off, per kind of burst: the cost to deliveries that are not slow.
+          tail_on_over_off: {
+            sampled: rounded(paired(of('on', true), of('off', true)), 3),
+            unsampled: rounded(paired(of('on', false), of('off', false)), 3),
+          },
+          tail_spans: tailSpans,
+          us_per_delivery_tail_off: { sampled: rounded(of('off', true).map((s) => s.schedUsPerDelivery), 2), unsampled: rounded(of('off', false).map((s) => s.schedUsPerDelivery), 2) },
+        }
+      : {}),
     lost,
     samples,
   };
   await mkdir(o.out, { recursive: true });
-  const file = join(o.out, `${startedAt.toISOString().replace(/[:.]/g, '-')}-node${process.versions.node.split('.')[0]}.json`);
+  const file = join(o.out, `${startedAt.toISOString().replace(/[:.]/g, '-')}-node${process.versions.node.split('.')[0]}${o.tailAb ? '-tail-ab' : ''}.json`);
   await writeFile(file, `${JSON.stringify(result, null, 2)}\n`);
   const { samples: _, ...summary } = result;
   console.log(JSON.stringify(summary));

@@ -5,6 +5,8 @@
 //   off      tracing disabled (OTEL_SDK_DISABLED=true)
 //   sampled  every root sampled, OTLP/gRPC export to a local sink process, fanout sampling K=10
 //   spans    (only with --modes) as sampled, without the export: tells span work from export work
+//   notail   (with --tail-ab or --modes) as sampled, tail capture off (GUILDHALL_SLOW_DELIVERY_MS=0):
+//            sampled/notail is what tail capture costs deliveries that are not slow
 //   naive    the same with K=10^9: every delivery traced and carrying context
 //   floor    a minimal ws server: serialise once, write the bytes to every socket
 // Each mode connects its sessions once (memory per idle session = RSS delta /
@@ -15,6 +17,7 @@
 //   npm run bench -- --quick      (under 3 minutes on two cores)
 //   flags: --sizes 1000,5000 --modes off,sampled,naive,floor --reps 3 --messages N --users N --connect-rate N --out bench/results
 //   (--modes may add `spans`: sampled without the export, to tell the two costs apart)
+//   --tail-ab adds `notail` to the modes: tail capture on against off, in one run
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -26,6 +29,7 @@ import { type ModeSetup, type Sample, markdown, summarise } from './summary.js';
 
 const optionsSchema = z.object({
   quick: z.boolean(),
+  tailAb: z.boolean(),
   sizes: z
     .string()
     .regex(/^\d+(,\d+)*$/, '--sizes must be a comma-separated list of session counts, e.g. 1000,5000')
@@ -46,6 +50,7 @@ const optionsSchema = z.object({
 function parseOptions(argv: string[]) {
   const options = {
     quick: { type: 'boolean', default: false },
+    'tail-ab': { type: 'boolean', default: false },
     sizes: { type: 'string', default: '1000,5000' },
     modes: { type: 'string', default: MODES.join(',') },
     reps: { type: 'string' },
@@ -54,11 +59,12 @@ function parseOptions(argv: string[]) {
     'connect-rate': { type: 'string', default: '800' },
     out: { type: 'string', default: 'bench/results' },
   } as const;
-  return parseFlags(argv, options, optionsSchema, fail, (values) => ({ ...values, connectRate: values['connect-rate'] }));
+  const o = parseFlags(argv, options, optionsSchema, fail, (values) => ({ ...values, connectRate: values['connect-rate'], tailAb: values['tail-ab'] }));
+  return o.tailAb && !o.modes.includes('notail') ? { ...o, modes: ALL_MODES.filter((m) => m === 'notail' || o.modes.includes(m)) } : o;
 }
 
 function fail(message: string): never {
-  process.stderr.write(`bench: ${message}\nusage: npm run bench -- [--quick] [--sizes 1000,5000] [--modes off,file,sampled,spans,naive,floor] [--reps N] [--messages N] [--users N] [--connect-rate N] [--out DIR]\n`);
+  process.stderr.write(`bench: ${message}\nusage: npm run bench -- [--quick] [--tail-ab] [--sizes 1000,5000] [--modes off,file,sampled,notail,spans,naive,floor] [--reps N] [--messages N] [--users N] [--connect-rate N] [--out DIR]\n`);
   process.exit(2);
 }
 

@@ -75,12 +75,14 @@ export interface RatioSummary {
   sampledOverOff: Spread;
   /** Only when the `spans` mode ran (n = 0 otherwise). */
   spansOverOff: Spread;
+  /** Tail capture on over off (sampled / notail); only when the `notail` mode ran. */
+  sampledOverNotail: Spread;
   naiveOverOff: Spread;
   offOverFloor: Spread;
   /** Deliveries per second on a SQLite file over :memory: (only when the `file` mode ran). */
   fileOverOffDeliveries: Spread;
   /** The same from schedstat. */
-  sched: { sampledOverOff: Spread; naiveOverOff: Spread; offOverFloor: Spread };
+  sched: { sampledOverOff: Spread; naiveOverOff: Spread; offOverFloor: Spread; sampledOverNotail: Spread };
 }
 
 export function summarise(samples: readonly Sample[], setups: readonly ModeSetup[]): { modes: ModeSummary[]; ratios: RatioSummary[] } {
@@ -119,6 +121,7 @@ export function summarise(samples: readonly Sample[], setups: readonly ModeSetup
       size,
       sampledOverOff: paired('sampled', 'off', 'cpuUsPerDelivery'),
       spansOverOff: paired('spans', 'off', 'cpuUsPerDelivery'),
+      sampledOverNotail: paired('sampled', 'notail', 'cpuUsPerDelivery'),
       naiveOverOff: paired('naive', 'off', 'cpuUsPerDelivery'),
       offOverFloor: paired('off', 'floor', 'cpuUsPerDelivery'),
       fileOverOffDeliveries: paired('file', 'off', 'deliveriesPerS'),
@@ -126,6 +129,7 @@ export function summarise(samples: readonly Sample[], setups: readonly ModeSetup
         sampledOverOff: paired('sampled', 'off', 'schedUsPerDelivery'),
         naiveOverOff: paired('naive', 'off', 'schedUsPerDelivery'),
         offOverFloor: paired('off', 'floor', 'schedUsPerDelivery'),
+        sampledOverNotail: paired('sampled', 'notail', 'schedUsPerDelivery'),
       },
     });
   }
@@ -164,6 +168,13 @@ export function markdown(meta: { startedAt: string; quick: boolean; reps: number
   if (ratios.some((r) => r.fileOverOffDeliveries.n > 0)) {
     lines.push('| sessions | deliveries/s, SQLite file over :memory: (target ≥ 0.9) |', '|---:|---:|');
     for (const r of ratios) lines.push(`| ${int(r.size)} | ${sp(r.fileOverOffDeliveries)} |`);
+    lines.push('');
+  }
+  // Tail capture on/off (sampled/notail) only when the notail mode ran.
+  if (ratios.some((r) => r.sampledOverNotail.n > 0)) {
+    lines.push('| sessions | tail capture on/off: sampled/notail CPU (target ≤ 1.01) | sched |');
+    lines.push('|---:|---:|---:|');
+    for (const r of ratios) lines.push(`| ${int(r.size)} | ${sp(r.sampledOverNotail, 3)} | ${sp(r.sched.sampledOverNotail, 3)} |`);
     lines.push('');
   }
   return lines.join('\n');

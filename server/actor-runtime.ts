@@ -2,7 +2,8 @@
 // (server/app.ts) and bench:actors both call this, so the benchmark measures
 // exactly what production runs. Order matters: metrics first (outermost
 // inbound hook, so its handling time includes the Transport's span work),
-// then the Transport (outbound, inbound and fanout hooks).
+// then the Transport (outbound, inbound and fanout hooks, and with tail
+// capture the relay's slow-message watch).
 import type { ActorSystem } from '../actors/index.js';
 import type { Transport } from '../tracing/index.js';
 import type { ActorMetrics } from './metrics/actor-metrics.js';
@@ -15,9 +16,9 @@ export interface RelayWiring {
 /** Installs the server's interceptors on `system`'s relay; returns a function that removes them. */
 export function wireRelay(system: ActorSystem, { metrics, transport }: RelayWiring): () => void {
   const removeMetrics = system.relay.use(metrics);
-  const removeTransport = system.relay.use(transport);
+  transport.install();
   return () => {
-    removeTransport();
+    transport.remove();
     removeMetrics();
   };
 }

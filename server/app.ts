@@ -5,12 +5,13 @@
 import { type Attributes, ROOT_CONTEXT, context, createContextKey } from '@opentelemetry/api';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { ActorSystem, type Clock } from '../actors/index.js';
-import { CommitSpans, CountingBatchSpanProcessor, DebugSampler, TraceStore, Transport, exportsSpans, parseTracingEnv, startTracing } from '../tracing/index.js';
+import { ATTR_GUILD_ID, CommitSpans, CountingBatchSpanProcessor, DebugSampler, TraceStore, Transport, exportsSpans, parseTracingEnv, startTracing } from '../tracing/index.js';
 import { wireRelay } from './actor-runtime.js';
 import { type Config, publicBaseUrl } from './config.js';
 import { SessionDirectory, type ServerContext } from './context.js';
 import { registerDebugAccess } from './debug/access.js';
 import { GuildDebugSampling } from './debug/guild-debug.js';
+import { actorRoutes } from './debug/actors-routes.js';
 import { samplingRoutes } from './debug/sampling-routes.js';
 import { viewerRoutes } from './debug/viewer-routes.js';
 import { type GatewayServer, attachGateway } from './gateway/gateway-server.js';
@@ -40,6 +41,8 @@ export const BODY_LIMIT_BYTES = 64 * 1024;
 
 /** A guild's mailbox: deep enough for bursts, bounded so an overloaded guild answers 503 instead of eating memory. */
 const GUILD_MAILBOX = { capacity: 50_000, overflow: 'reject' } as const;
+
+const GUILD_KEY_PREFIX = guildKey('');
 
 const AT_ME_ENCODED = /\/%40me(?=[/?#]|$)/gi;
 
@@ -173,6 +176,14 @@ export async function createServer(configured: Config, options: CreateServerOpti
     enabled: tracing.enabled,
     debug: debug.sampling,
     contextManager: tracing.contextManager,
+    // Tracing off: no tail capture either (and no clock reading per message for it).
+    tail: {
+      thresholdMs: tracing.enabled ? config.slowDeliveryMs : 0,
+      maxPerSecond: config.slowDeliveryMaxPerS,
+      deliveryRoots: config.slowDeliveryRoots,
+      // A guild that cannot keep up shows itself even at a low root sampling rate.
+      mailboxRoots: (actor) => (actor.kind === 'guild' ? { [ATTR_GUILD_ID]: actor.id.slice(GUILD_KEY_PREFIX.length) } : undefined),
+    },
   });
   // The gateway is attached once the app is ready; metrics read it through this holder.
   const attached: { gateway?: GatewayServer } = {};
@@ -185,6 +196,7 @@ export async function createServer(configured: Config, options: CreateServerOpti
     sessions: () => sessions.size,
     gateway: () => attached.gateway?.stats(),
     debugWindows: () => debug.list().length,
+    tail: () => transport.tailStats,
   });
   const uninstallRelay = wireRelay(system, { metrics: metrics.actors, transport });
   const pubsub = new GuildPubSub(new LocalAdapter(system), metrics);
@@ -260,6 +272,7 @@ export async function createServer(configured: Config, options: CreateServerOpti
   metricsRoute(app, metrics);
   viewerRoutes(app, { traceStore, tracing, recording: tracing.enabled && viewerOn });
   samplingRoutes(app, ctx);
+  actorRoutes(app, ctx);
   await registerApi(app, ctx, {
     global: options.rateLimiter ?? new RateLimiter({ perSecond: options.rateLimitPerSecond ?? config.rateLimitPerSecond }),
     routes: new RouteLimiter({ enabled: config.routeRateLimits, ...options.routeLimits }),

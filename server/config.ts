@@ -57,6 +57,12 @@ export interface Config {
   /** Whether per-route buckets (messages 5 per 5 s per channel, ...) apply; the global limit always does. */
   routeRateLimits: boolean;
   traceStoreSize: number;
+  /** Tail capture: a delivery or guild message this slow (ms) is always traced; 0 turns it off. */
+  slowDeliveryMs: number;
+  /** Slow deliveries of unsampled broadcasts start their own root trace. */
+  slowDeliveryRoots: boolean;
+  /** Tail spans per second per process; the rest are only counted. */
+  slowDeliveryMaxPerS: number;
   logLevel: LogLevel;
   /** As configured (no trailing slash); see `publicBaseUrl` for the effective one. */
   publicUrl: string | undefined;
@@ -164,6 +170,9 @@ const FIELDS = {
   rateLimitPerSecond: { env: 'GUILDHALL_RATE_LIMIT_PER_SECOND', flag: 'rate-limit-per-second' },
   routeRateLimits: { env: 'GUILDHALL_ROUTE_RATE_LIMITS', flag: 'route-rate-limits', boolean: true },
   traceStoreSize: { env: 'GUILDHALL_TRACE_STORE_SIZE', flag: 'trace-store-size' },
+  slowDeliveryMs: { env: 'GUILDHALL_SLOW_DELIVERY_MS', flag: 'slow-delivery-ms' },
+  slowDeliveryRoots: { env: 'GUILDHALL_SLOW_DELIVERY_ROOTS', flag: 'slow-delivery-roots', boolean: true },
+  slowDeliveryMaxPerS: { env: 'GUILDHALL_SLOW_DELIVERY_MAX_PER_S', flag: 'slow-delivery-max-per-s' },
   logLevel: { env: 'LOG_LEVEL', flag: 'log-level' },
   publicUrl: { env: 'PUBLIC_URL', flag: 'public-url' },
 } as const satisfies Record<string, FieldSpec>;
@@ -204,6 +213,9 @@ const schema = z.object({
   rateLimitPerSecond: int(1).default(50),
   routeRateLimits: bool.default(true),
   traceStoreSize: int(1).default(1000),
+  slowDeliveryMs: int(0, 3_600_000).default(100),
+  slowDeliveryRoots: bool.default(false),
+  slowDeliveryMaxPerS: int(0, 1_000_000).default(100),
   logLevel: z.string().trim().toLowerCase().pipe(z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` })).default('info'),
   publicUrl: url.optional(),
 });
@@ -317,6 +329,9 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, ar
     rateLimitPerSecond: v.rateLimitPerSecond,
     routeRateLimits: v.routeRateLimits,
     traceStoreSize: v.traceStoreSize,
+    slowDeliveryMs: v.slowDeliveryMs,
+    slowDeliveryRoots: v.slowDeliveryRoots,
+    slowDeliveryMaxPerS: v.slowDeliveryMaxPerS,
     logLevel: v.logLevel,
     publicUrl: v.publicUrl,
   };

@@ -34,6 +34,13 @@ export const ATTR_FANOUT_KEPT = 'guildhall.fanout.kept';
 
 export const ATTR_GUILD_ID = 'guildhall.guild.id';
 
+/**
+ * true on a span recorded because its message was slow (tail capture), not
+ * because sampling kept it: such spans are not a random sample, so backends
+ * must not scale them by an adjusted count.
+ */
+export const ATTR_TAIL = 'guildhall.tail';
+
 /** `process guild`, after the semconv `{operation} {destination}` rule. */
 export function processSpanName(actorKind: string): string {
   return `process ${actorKind}`;

@@ -4,7 +4,7 @@
 // (normally ParentBased over the root sampler chosen by OTEL_TRACES_SAMPLER).
 import { type Attributes, type Context, type Link, SpanKind, TraceFlags, trace } from '@opentelemetry/api';
 import { ParentBasedSampler, AlwaysOnSampler, SamplingDecision, type Sampler, type SamplingResult } from '@opentelemetry/sdk-trace-base';
-import { ATTR_FANOUT_ADJUSTED_COUNT, ATTR_FANOUT_RATE, ATTR_FANOUT_SIZE } from './conventions.js';
+import { ATTR_FANOUT_ADJUSTED_COUNT, ATTR_FANOUT_RATE, ATTR_FANOUT_SIZE, ATTR_TAIL } from './conventions.js';
 
 export const DEFAULT_FANOUT_K = 10;
 
@@ -70,9 +70,12 @@ export class FanoutSampler implements Sampler {
   /**
    * A CONSUMER span started under a sampled parent with `guildhall.fanout.size`
    * among its start attributes is one delivery of a broadcast: fanout-sampled.
+   * A span started with `guildhall.tail=true` is kept: tail capture chose it
+   * because its message was slow, and has already charged it to its budget.
    * Everything else is the delegate's call. A delivery never becomes a root.
    */
   shouldSample(context: Context, traceId: string, spanName: string, spanKind: SpanKind, attributes: Attributes, links: Link[]): SamplingResult {
+    if (attributes[ATTR_TAIL] === true) return { decision: SamplingDecision.RECORD_AND_SAMPLED };
     const size = attributes[ATTR_FANOUT_SIZE];
     if (spanKind === SpanKind.CONSUMER && typeof size === 'number' && size > 0) {
       const parent = trace.getSpanContext(context);

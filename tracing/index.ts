@@ -1,6 +1,8 @@
 // Public API of the tracing layer: the Transport, fanout sampling, the
 // traceparent fast path, tracer setup, export and the built-in trace store.
 export { Transport, type TransportOptions, type FanoutOptions, type FanoutResult } from './transport.js';
+export { TailCapture, DEFAULT_TAIL_MAX_PER_SECOND, type TailOptions, type TailStats } from './tail-capture.js';
+export { TailLimiter } from './tail-limiter.js';
 export { ScopedContextManager } from './context-manager.js';
 export { FanoutSampler, DEFAULT_FANOUT_K, type FanoutSamplerOptions } from './fanout-sampler.js';
 export { DebugSampling, type DebugSamplingOptions, type DebugWindow } from './debug-sampling.js';
@@ -47,6 +49,7 @@ export {
   ATTR_FANOUT_RATE,
   ATTR_FANOUT_SIZE,
   ATTR_GUILD_ID,
+  ATTR_TAIL,
   ATTR_HANDLE_MS,
   ATTR_MAILBOX_DEPTH,
   ATTR_MAILBOX_WAIT_MS,

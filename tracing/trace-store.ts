@@ -79,11 +79,15 @@ export interface TraceSummary {
   guild?: string;
   /** Largest value seen of the fanout-size attribute on any span. */
   fanoutSize?: number;
+  /** Spans recorded by tail capture (slow deliveries, slow guild messages). */
+  tailSpans: number;
   serviceNames: string[];
 }
 
 export interface TraceListQuery {
   guild?: string;
+  /** Only traces that contain at least one tail span. */
+  tail?: boolean;
   minDurationMs?: number;
   limit?: number;
 }
@@ -97,6 +101,8 @@ export interface TraceStoreOptions {
   guildAttribute?: string;
   /** Attribute that records how many recipients a broadcast had. */
   fanoutSizeAttribute?: string;
+  /** Attribute that is true on a span recorded by tail capture. */
+  tailAttribute?: string;
 }
 
 export interface TraceStoreStats {
@@ -110,6 +116,7 @@ export interface TraceStoreStats {
 // layer does not have to know what a guild is, only which key to index.
 const DEFAULT_GUILD_ATTRIBUTE = 'guildhall.guild.id';
 const DEFAULT_FANOUT_SIZE_ATTRIBUTE = 'guildhall.fanout.size';
+const DEFAULT_TAIL_ATTRIBUTE = 'guildhall.tail';
 const SERVICE_NAME = 'service.name';
 
 interface TraceEntry {
@@ -119,6 +126,7 @@ interface TraceEntry {
   truncated: number;
   guild?: string;
   fanoutSize?: number;
+  tailSpans: number;
   services: Set<string>;
   startMs: number;
   endMs: number;
@@ -131,6 +139,7 @@ export class TraceStore implements SpanExporter {
   private readonly maxSpansPerTrace: number;
   private readonly guildAttribute: string;
   private readonly fanoutSizeAttribute: string;
+  private readonly tailAttribute: string;
   /** Map order is recency: an updated trace is moved to the end, eviction takes the front. */
   private readonly traces = new Map<string, TraceEntry>();
   private spanTotal = 0;
@@ -143,6 +152,7 @@ export class TraceStore implements SpanExporter {
     this.maxSpansPerTrace = atLeastOne(options.maxSpansPerTrace, 2000);
     this.guildAttribute = options.guildAttribute ?? DEFAULT_GUILD_ATTRIBUTE;
     this.fanoutSizeAttribute = options.fanoutSizeAttribute ?? DEFAULT_FANOUT_SIZE_ATTRIBUTE;
+    this.tailAttribute = options.tailAttribute ?? DEFAULT_TAIL_ATTRIBUTE;
   }
 
   export(spans: ReadableSpan[], resultCallback: (result: ExportResult) => void): void {
@@ -174,6 +184,7 @@ export class TraceStore implements SpanExporter {
         spans: [],
         spanIds: new Set(),
         truncated: 0,
+        tailSpans: 0,
         services: new Set(),
         startMs: span.startMs,
         endMs: span.startMs + span.durationMs,
@@ -196,6 +207,7 @@ export class TraceStore implements SpanExporter {
       if (span.serviceName) entry.services.add(span.serviceName);
       const guild = span.attributes[this.guildAttribute];
       if (entry.guild === undefined && guild !== undefined && guild !== null) entry.guild = String(guild);
+      if (span.attributes[this.tailAttribute] === true) entry.tailSpans += 1;
       const fanout = span.attributes[this.fanoutSizeAttribute];
       if (typeof fanout === 'number' && (entry.fanoutSize === undefined || fanout > entry.fanoutSize)) {
         entry.fanoutSize = fanout;
@@ -217,6 +229,7 @@ export class TraceStore implements SpanExporter {
     const out: TraceSummary[] = [];
     for (const entry of this.traces.values()) {
       if (query.guild !== undefined && entry.guild !== query.guild) continue;
+      if (query.tail === true && entry.tailSpans === 0) continue;
       const durationMs = entry.endMs - entry.startMs;
       if (query.minDurationMs !== undefined && durationMs < query.minDurationMs) continue;
       out.push(this.summarise(entry, durationMs));
@@ -255,6 +268,7 @@ export class TraceStore implements SpanExporter {
       durationMs,
       spanCount: entry.spans.length,
       truncatedSpans: entry.truncated,
+      tailSpans: entry.tailSpans,
       serviceNames: [...entry.services].sort(),
     };
     if (entry.guild !== undefined) summary.guild = entry.guild;

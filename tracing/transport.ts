@@ -13,6 +13,10 @@
 // - fanout (system.broadcast): each delivery kept with p = min(1, K/N) under
 //   one fanout span, decided here at the sender with the global N, whichever
 //   node each target lives on (the relay's sink batches remote ones per node).
+// - Tail capture: a delivery that fanout sampling dropped but that turned out
+//   slow is recorded after the fact as a child of its fanout span, and a
+//   message that waited too long in a mailbox of a chosen kind (guilds) under
+//   no sampled trace starts a root (tail-capture.ts).
 import {
   type Attributes,
   type Context,
@@ -44,20 +48,13 @@ import {
   type MessageOp,
 } from '../actors/index.js';
 import {
-  ATTR_ACTOR_ID,
-  ATTR_ACTOR_KIND,
   ATTR_FANOUT_ADJUSTED_COUNT,
   ATTR_FANOUT_KEPT,
   ATTR_FANOUT_RATE,
   ATTR_FANOUT_SIZE,
   ATTR_HANDLE_MS,
-  ATTR_MAILBOX_DEPTH,
-  ATTR_MAILBOX_WAIT_MS,
-  ATTR_MESSAGE_KIND,
-  ATTR_MESSAGE_OP,
   ATTR_MESSAGING_BATCH_COUNT,
   ATTR_MESSAGING_DESTINATION_NAME,
-  ATTR_MESSAGING_OPERATION_NAME,
   ATTR_MESSAGING_OPERATION_TYPE,
   ATTR_MESSAGING_SYSTEM,
   MESSAGING_SYSTEM,
@@ -67,6 +64,8 @@ import {
 } from './conventions.js';
 import type { DebugSampling } from './debug-sampling.js';
 import { FanoutSampler } from './fanout-sampler.js';
+import { epochOf, processAttributes, startedAtOf } from './process-span.js';
+import { TailCapture, type TailOptions, type TailStats } from './tail-capture.js';
 import { formatTraceparent, isSampledTraceparent, parseTraceparent } from './traceparent.js';
 
 export interface TransportOptions {
@@ -90,6 +89,8 @@ export interface TransportOptions {
    * only speed.
    */
   contextManager?: ContextManager;
+  /** Tail capture of slow messages; absent or thresholdMs 0: off. */
+  tail?: TailOptions;
 }
 
 /** Broadcast options as the Transport reads them: `attributes` go on the fanout span. */
@@ -116,17 +117,14 @@ function carrierOf(span: Span): Carrier {
   const sc = span.spanContext();
   const traceparent = formatTraceparent(sc);
   const tracestate = sc.traceState?.serialize();
-  return tracestate ? { traceparent, tracestate } : { traceparent };
+  const startedAt = startedAtOf(span);
+  const carrier: { traceparent: string; tracestate?: string; startedAt?: number } = { traceparent };
+  if (tracestate) carrier.tracestate = tracestate;
+  if (startedAt !== undefined) carrier.startedAt = startedAt;
+  return carrier;
 }
 
-/** `type` of a message object when it has a string one (`MESSAGE_CREATE`, `connect`), else undefined. */
-function messageKind(message: unknown): string | undefined {
-  if (message !== null && typeof message === 'object') {
-    const t = (message as { type?: unknown }).type;
-    if (typeof t === 'string') return t;
-  }
-  return undefined;
-}
+
 
 
 export class Transport implements Interceptor {
@@ -141,6 +139,10 @@ export class Transport implements Interceptor {
   // One-entry cache for outbound(): the last active context and its carrier.
   private lastContext: Context = ROOT_CONTEXT;
   private lastCarrier: Carrier | undefined = undefined;
+  /** Tail threshold in ms; Infinity when tail capture is off (the one comparison then never passes). */
+  private readonly slowMs: number;
+  private readonly tail: TailCapture | undefined;
+  private uninstallSlow: (() => void) | undefined;
 
   constructor(
     private readonly system: ActorSystem,
@@ -152,17 +154,28 @@ export class Transport implements Interceptor {
     this.debug = options.debug;
     const manager = options.contextManager;
     this.contexts = manager !== undefined && isGlobalManager(manager) ? manager : context;
+    const tail = options.tail;
+    this.tail = tail !== undefined && tail.thresholdMs > 0 ? new TailCapture(system, this.tracer, () => this.enabled, tail) : undefined;
+    this.slowMs = this.tail?.thresholdMs ?? Infinity;
   }
 
-  /** Plugs into the system's relay point. Idempotent. */
+  /** Plugs into the system's relay point (and, with tail capture, its slow-message watch). Idempotent. */
   install(): this {
     this.uninstall ??= this.system.relay.use(this);
+    if (this.tail !== undefined) this.uninstallSlow ??= this.system.relay.watchSlow(this.tail.thresholdMs, this.tail);
     return this;
   }
 
   remove(): void {
     this.uninstall?.();
     this.uninstall = undefined;
+    this.uninstallSlow?.();
+    this.uninstallSlow = undefined;
+  }
+
+  /** Tail spans recorded and refused for budget (zeros when tail capture is off). */
+  get tailStats(): TailStats {
+    return this.tail?.stats ?? { recorded: 0, limited: 0 };
   }
 
   /**
@@ -201,14 +214,19 @@ export class Transport implements Interceptor {
     if (!carrier || !isSampledTraceparent(carrier.traceparent)) return this.untraced(entry, actor, payload, next, handle);
     const parentContext = parseTraceparent(carrier.traceparent, carrier.tracestate);
     if (!parentContext) return next(entry, actor, payload, handle);
-    return this.traced(entry, actor, payload.message, payload, payload.hints, trace.setSpanContext(ROOT_CONTEXT, parentContext), next, handle);
+    return this.traced(entry, actor, payload.message, payload, payload.hints, trace.setSpanContext(ROOT_CONTEXT, parentContext), next, handle, carrier.startedAt);
   }
 
   /**
-   * A message without (sampled) context: handled as is, unless a debug window
-   * is open for this actor, which makes it the root of a new trace.
+   * A message without (sampled) context: handled as is, unless it waited too
+   * long in a mailbox that tail capture watches, or a debug window is open for
+   * this actor; either makes it the root of a new trace.
    */
   private untraced(entry: MailboxEntry, actor: Address, payload: unknown, next: InboundNext, handle: Handle): unknown {
+    if (entry.dequeuedAt - entry.enqueuedAt >= this.slowMs) {
+      const tagged = this.tail?.mailboxRoot(actor);
+      if (tagged !== undefined) return this.traced(entry, actor, isEnvelope(payload) ? payload.message : payload, payload, undefined, ROOT_CONTEXT, next, handle, undefined, tagged);
+    }
     const debug = this.debug;
     if (debug === undefined || debug.size === 0 || !debug.activeForActor(actor.kind, actor.id)) return next(entry, actor, payload, handle);
     const message = isEnvelope(payload) ? payload.message : payload;
@@ -224,27 +242,20 @@ export class Transport implements Interceptor {
     parent: Context,
     next: InboundNext,
     handle: Handle,
+    parentStartedAt?: number,
+    extra?: Attributes,
   ): unknown {
     const handleStart = this.system.clock.now();
     const waitMs = Math.max(0, handleStart - entry.enqueuedAt);
-    const attributes: Attributes = {
-      [ATTR_MESSAGING_SYSTEM]: MESSAGING_SYSTEM,
-      [ATTR_MESSAGING_OPERATION_TYPE]: 'process',
-      [ATTR_MESSAGING_OPERATION_NAME]: entry.op,
-      [ATTR_MESSAGING_DESTINATION_NAME]: actor.kind,
-      [ATTR_ACTOR_KIND]: actor.kind,
-      [ATTR_ACTOR_ID]: actor.id,
-      [ATTR_MESSAGE_OP]: entry.op,
-      [ATTR_MESSAGE_KIND]: messageKind(message) ?? entry.op,
-      [ATTR_MAILBOX_WAIT_MS]: waitMs,
-      [ATTR_MAILBOX_DEPTH]: entry.depth,
-    };
+    const attributes = processAttributes(entry, actor, message, waitMs);
+    if (extra !== undefined) Object.assign(attributes, extra);
     // The span starts when the message was enqueued, so its bar shows the wait.
     // Epoch times come from Date.now(), as the SDK's own span clocks do: with a
     // given start time the SDK ends spans at Date.now(), and timeOrigin-based
     // times drift from it (by 100+ ms in long-lived workers), which stretched
-    // these bars. The dequeue event and the end are set from the same base.
-    const startTime = Date.now() - waitMs;
+    // these bars. The dequeue event and the end are set from the same base,
+    // and the start is never before the parent's (see epochOf).
+    const startTime = epochOf(entry.enqueuedAt, handleStart, parentStartedAt);
     const span = this.tracer.startSpan(processSpanName(actor.kind), { kind: SpanKind.CONSUMER, startTime, attributes }, parent);
     if (hints?.fanoutSize !== undefined) {
       // Set after start: the keep decision was made at the sender, and a
@@ -302,6 +313,8 @@ export class Transport implements Interceptor {
     const active = this.contexts.active();
     const parent = trace.getSpan(active);
     if (n === 0 || !this.enabled || !isSampled(parent)) {
+      // Slow deliveries of unsampled broadcasts may become roots: they need the broadcast's attributes.
+      if (n > 0 && this.enabled && this.tail?.deliveryRoots === true) this.tail.noteBroadcast(message, undefined, undefined, n, options.attributes);
       for (let i = 0; i < n; i++) if (deliver(refs[i]!.address, op, message)) delivered++;
       return { delivered, kept: 0 };
     }
@@ -326,7 +339,10 @@ export class Transport implements Interceptor {
       },
       active,
     );
-    const kept = new Envelope(message, carrierOf(span), { fanoutSize: n, fanoutRate: rate });
+    const carrier = carrierOf(span);
+    const kept = new Envelope(message, carrier, { fanoutSize: n, fanoutRate: rate });
+    // Every delivery shares `message`: one reference to the fanout, for the slow ones to find.
+    this.tail?.noteBroadcast(message, span.spanContext(), carrier.startedAt, n, options.attributes);
     let keptCount = 0;
     let next = this.sampler.skip(rate);
     for (let i = 0; i < n; i++) {

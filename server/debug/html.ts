@@ -25,8 +25,9 @@ export function formatTime(epochMs: number): string {
   return new Date(epochMs).toISOString().replace('T', ' ').replace('Z', '');
 }
 
-// Only inline styles and scripts of our own; nothing may be loaded from elsewhere.
-const CSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+// Only inline styles and scripts of our own; nothing may be loaded from elsewhere
+// (connect-src 'self': the actor top refreshes from this server's JSON API).
+const CSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; connect-src 'self'; img-src data:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
 const STYLE = `
 :root { --fg:#1d2330; --muted:#667085; --line:#e4e7ec; --bg:#fff; --accent:#3b5bdb; --wait:#f59f00; --handle:#2f9e44; --span:#4c6ef5; }
@@ -48,6 +49,7 @@ table.traces th, table.traces td { text-align: left; padding: 6px 10px; border-b
 table.traces th { font-size: 12px; color: var(--muted); font-weight: 600; }
 table.traces td.num, table.traces th.num { text-align: right; }
 table.traces a { color: var(--accent); text-decoration: none; }
+table.traces th[aria-sort] a { color: var(--fg); }
 .summary { display: flex; gap: 24px; flex-wrap: wrap; margin-bottom: 12px; }
 .summary div span { display: block; font-size: 12px; color: var(--muted); }
 .legend { display: flex; gap: 18px; margin: 8px 0 12px; font-size: 12.5px; align-items: center; }
@@ -65,6 +67,9 @@ table.traces a { color: var(--accent); text-decoration: none; }
 .wf .bar .wait { height: 100%; background: repeating-linear-gradient(45deg, var(--wait) 0 3px, #ffe8a3 3px 6px); }
 .wf .bar .handle { height: 100%; flex: 1; background: var(--handle); }
 .wf .bar.error, .wf .bar.error .handle { background: #e03131; }
+.wf .bar.tail { outline: 2px solid #c2255c; outline-offset: 1px; }
+.tail-badge { display: inline-block; font-size: 11px; font-weight: 600; color: #fff; background: #c2255c; border-radius: 3px; padding: 0 5px; margin-left: 6px; vertical-align: 1px; }
+form.filters label.check { flex-direction: column; align-items: flex-start; }
 .wf .dur { text-align: right; font-size: 12px; color: var(--muted); padding-right: 6px; }
 .wf .attrs { margin: 4px 0 10px 24px; font-size: 12.5px; }
 .wf .attrs td { padding: 1px 10px 1px 0; vertical-align: top; }
@@ -87,7 +92,7 @@ export function page({ title, body, script }: PageOptions): string {
 <style>${STYLE}</style>
 </head>
 <body>
-<header><h1>Guildhall traces</h1><a href="/debug/traces">all traces</a><a href="/metrics">metrics</a></header>
+<header><h1>Guildhall traces</h1><a href="/debug/traces">all traces</a><a href="/debug/actors">actors</a><a href="/metrics">metrics</a></header>
 <main>
 ${body}
 </main>${script ? `\n<script>${script}</script>` : ''}

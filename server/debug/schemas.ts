@@ -15,6 +15,8 @@ export const traceListQuerySchema = z.preprocess(
   z.object({
     guild: snowflakeSchema.optional(),
     min_duration_ms: z.coerce.number().min(0).max(86_400_000).optional(),
+    // tail=1: only traces holding a tail-capture span (a slow delivery or guild message).
+    tail: z.enum(['0', '1', 'true', 'false']).transform((v) => v === '1' || v === 'true').optional(),
     limit: z.coerce.number().int().min(1).max(1000).default(100),
   }),
 );
@@ -31,3 +33,17 @@ export const traceParamsSchema = z.object({
 export const debugWindowBodySchema = z.object({
   minutes: z.number().int().min(MIN_DEBUG_MINUTES).max(MAX_DEBUG_MINUTES),
 });
+
+/** How the actor top can be ordered (descending); `wait_p99` first: the actor making messages wait longest. */
+export const ACTOR_SORTS = ['wait_p99', 'depth', 'oldest', 'rate', 'restarts'] as const;
+export type ActorSort = (typeof ACTOR_SORTS)[number];
+
+export const actorTopQuerySchema = z.preprocess(
+  withoutEmpty,
+  z.object({
+    sort: z.enum(ACTOR_SORTS).default('wait_p99'),
+    kind: z.string().regex(/^[a-z][a-z0-9_-]{0,31}$/, 'Value is not an actor kind.').optional(),
+    limit: z.coerce.number().int().min(1).max(1000).default(50),
+  }),
+);
+export type ActorTopQuery = z.output<typeof actorTopQuerySchema>;

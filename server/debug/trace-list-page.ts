@@ -1,5 +1,6 @@
 // GET /debug/traces: the most recent traces in the built-in store, newest
-// first, with the filters the query string carries (guild, minimum duration).
+// first, with the filters the query string carries (guild, minimum duration,
+// tail: only traces holding a span that tail capture recorded).
 import type { TraceSummary } from '../../tracing/index.js';
 import { esc, formatMs, formatTime, page } from './html.js';
 import type { TraceListFilters } from './schemas.js';
@@ -34,6 +35,7 @@ export function renderTraceList(view: TraceListView): string {
 <form class="filters" method="get" action="/debug/traces">
   <label>Guild id<input name="guild" inputmode="numeric" pattern="\\d{17,20}" value="${esc(filters.guild ?? '')}" placeholder="any"></label>
   <label>Minimum duration (ms)<input name="min_duration_ms" type="number" min="0" step="any" value="${esc(filters.min_duration_ms ?? '')}" placeholder="0"></label>
+  <label class="check"><span>Slow only</span><input name="tail" type="checkbox" value="1"${filters.tail === true ? ' checked' : ''} title="Only traces with a tail-capture span: a slow delivery or a guild message that waited too long"></label>
   <label>Show at most<input name="limit" type="number" min="1" max="1000" value="${esc(filters.limit)}"></label>
   <button type="submit">Filter</button>
   <a href="/debug/traces">clear</a>
@@ -43,7 +45,7 @@ export function renderTraceList(view: TraceListView): string {
   const rows = traces
     .map(
       (t) => `<tr data-trace-id="${esc(t.traceId)}">
-  <td><a href="/debug/traces/${esc(t.traceId)}">${esc(t.rootName || '(root not stored)')}</a></td>
+  <td><a href="/debug/traces/${esc(t.traceId)}">${esc(t.rootName || '(root not stored)')}</a>${t.tailSpans > 0 ? ` <span class="tail-badge" title="${esc(t.tailSpans)} span(s) recorded because they were slow">slow ×${esc(t.tailSpans)}</span>` : ''}</td>
   <td class="mono">${esc(formatTime(t.start))}</td>
   <td class="num">${esc(formatMs(t.durationMs))}</td>
   <td class="num">${esc(t.spanCount)}${t.truncatedSpans > 0 ? ` <span class="muted">(+${esc(t.truncatedSpans)} not kept)</span>` : ''}</td>
@@ -54,7 +56,7 @@ export function renderTraceList(view: TraceListView): string {
     .join('\n');
   const table =
     traces.length === 0
-      ? `<p class="muted" id="no-traces">No traces${filters.guild !== undefined || filters.min_duration_ms !== undefined ? ' match these filters' : ' yet'}.</p>`
+      ? `<p class="muted" id="no-traces">No traces${filters.guild !== undefined || filters.min_duration_ms !== undefined || filters.tail === true ? ' match these filters' : ' yet'}.</p>`
       : `<table class="traces" id="traces">
 <thead><tr><th>Root operation</th><th>Start (UTC)</th><th class="num">Duration</th><th class="num">Spans</th><th>Guild</th><th class="num">Fanout size</th></tr></thead>
 <tbody>
@@ -75,6 +77,7 @@ export function queryString(filters: TraceListFilters): string {
   const q = new URLSearchParams();
   if (filters.guild !== undefined) q.set('guild', filters.guild);
   if (filters.min_duration_ms !== undefined) q.set('min_duration_ms', String(filters.min_duration_ms));
+  if (filters.tail === true) q.set('tail', '1');
   q.set('limit', String(filters.limit));
   return `?${q.toString()}`;
 }

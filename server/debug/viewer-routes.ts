@@ -1,7 +1,7 @@
 // The built-in trace viewer: two pages and the JSON API behind them, over the
 // in-memory TraceStore (the most recent sampled traces; no collector needed).
 //
-//   GET /debug/traces                          list page (?guild=&min_duration_ms=&limit=)
+//   GET /debug/traces                          list page (?guild=&min_duration_ms=&tail=1&limit=)
 //   GET /debug/traces/{trace_id}               waterfall page
 //   GET /debug/api/traces                      the list as JSON
 //   GET /debug/api/traces/{trace_id}           the spans as JSON
@@ -33,6 +33,7 @@ export function viewerRoutes(app: FastifyInstance, { traceStore, tracing, record
       limit: filters.limit,
       ...(filters.guild === undefined ? {} : { guild: filters.guild }),
       ...(filters.min_duration_ms === undefined ? {} : { minDurationMs: filters.min_duration_ms }),
+      ...(filters.tail === true ? { tail: true } : {}),
     });
     return { filters, traces };
   };

@@ -3,9 +3,11 @@
 // first guildhall.mailbox.wait_ms of its bar is time spent waiting in the
 // actor's mailbox and the rest is handling: the two are drawn differently
 // (hatched amber, then solid green), because "the guild was slow" and "the
-// guild was busy with others" call for different fixes.
+// guild was busy with others" call for different fixes. Spans that tail
+// capture recorded because they were slow (guildhall.tail=true, not a random
+// sample) are outlined and badged "slow".
 import { SpanKind } from '@opentelemetry/api';
-import { ATTR_FANOUT_SIZE, ATTR_GUILD_ID, ATTR_HANDLE_MS, ATTR_MAILBOX_WAIT_MS, type StoredSpan, type TraceSummary } from '../../tracing/index.js';
+import { ATTR_FANOUT_SIZE, ATTR_GUILD_ID, ATTR_HANDLE_MS, ATTR_MAILBOX_WAIT_MS, ATTR_TAIL, type StoredSpan, type TraceSummary } from '../../tracing/index.js';
 import { esc, formatMs, formatTime, page } from './html.js';
 
 interface Row {
@@ -84,6 +86,7 @@ export function renderWaterfall(traceId: string, spans: readonly StoredSpan[], s
       const wait = mailboxWaitMs(span);
       const kind = KIND_NAMES[span.kind] ?? 'span';
       const error = span.status.code === 2 ? ' error' : '';
+      const tail = span.attributes[ATTR_TAIL] === true;
       let inner = '';
       let title = `${span.name}: ${formatMs(span.durationMs)}`;
       if (wait !== undefined) {
@@ -97,8 +100,9 @@ export function renderWaterfall(traceId: string, spans: readonly StoredSpan[], s
       const actor = span.attributes['guildhall.actor.id'];
       const messageKind = span.attributes['guildhall.message.kind'];
       const detail = [typeof messageKind === 'string' ? messageKind : undefined, typeof actor === 'string' ? actor : undefined].filter(Boolean).join(' · ');
-      return `<details class="span" data-span-id="${esc(span.spanId)}" data-name="${esc(span.name)}"${wait !== undefined ? ` data-wait-ms="${esc(wait)}"` : ''}>
-<summary title="${esc(title)}"><span class="label" style="padding-left:${depth * 14}px">${esc(span.name)}${detail ? `<small>${esc(detail)}</small>` : ''}</span><span class="track"><span class="bar ${esc(kind)}${error}" style="left:${pct(left)};width:${pct(width)}">${inner}</span></span><span class="dur">${esc(formatMs(span.durationMs))}</span></summary>
+      if (tail) title = `slow, recorded by tail capture: ${title}`;
+      return `<details class="span${tail ? ' tail' : ''}" data-span-id="${esc(span.spanId)}" data-name="${esc(span.name)}"${wait !== undefined ? ` data-wait-ms="${esc(wait)}"` : ''}${tail ? ' data-tail="true"' : ''}>
+<summary title="${esc(title)}"><span class="label" style="padding-left:${depth * 14}px">${esc(span.name)}${tail ? '<span class="tail-badge">slow</span>' : ''}${detail ? `<small>${esc(detail)}</small>` : ''}</span><span class="track"><span class="bar ${esc(kind)}${error}${tail ? ' tail' : ''}" style="left:${pct(left)};width:${pct(width)}">${inner}</span></span><span class="dur">${esc(formatMs(span.durationMs))}</span></summary>
 ${attributeTable(span)}
 </details>`;
     })
@@ -122,6 +126,7 @@ ${attributeTable(span)}
   <span><i style="background:repeating-linear-gradient(45deg,var(--wait) 0 3px,#ffe8a3 3px 6px)"></i>waiting in a mailbox</span>
   <span><i style="background:var(--handle)"></i>handling (process spans)</span>
   <span><i style="background:var(--span)"></i>other spans (requests, fanout, writes)</span>
+  <span><span class="tail-badge">slow</span> recorded by tail capture because it was slow, not sampled</span>
   <span class="muted">Click a span for its attributes. Process spans start when the message was enqueued.</span>
 </div>
 <div class="wf" id="waterfall">

@@ -15,7 +15,8 @@
 // first so its handling time includes the Transport's span work): the relay
 // composes the two once, when installed, so no closure is made per message.
 // server/actor-runtime.ts installs both, for the server and bench:actors alike.
-import type { ActorSystem, Address, Handle, InboundNext, Interceptor, MailboxEntry } from '../../actors/index.js';
+import { type ActorSystem, type Address, type Handle, type InboundNext, type Interceptor, isEnvelope, type MailboxEntry } from '../../actors/index.js';
+import { isSampledTraceparent } from '../../tracing/index.js';
 import type { Registry } from 'prom-client';
 import { CheapHistogram, type HistogramCell } from './cheap-histogram.js';
 import { type Labelled, scrapedCounter, scrapedGauge } from './scrape.js';
@@ -94,9 +95,18 @@ export class ActorMetrics implements Interceptor {
 
   private timed(s: KindStats, entry: MailboxEntry, actor: Address, payload: unknown, next: InboundNext, handle: Handle): unknown {
     const clock = this.system.clock;
-    const start = clock.now();
-    s.wait.observe(Math.max(0, start - entry.enqueuedAt) / 1000);
-    const done = () => s.handle.observe((clock.now() - start) / 1000);
+    // The cell read the clock as it took the entry out.
+    const start = entry.dequeuedAt;
+    const wait = Math.max(0, start - entry.enqueuedAt) / 1000;
+    // Handled under a sampled trace: the observation carries its trace id as an exemplar.
+    const traceId = tracedId(payload);
+    if (traceId === undefined) s.wait.observe(wait);
+    else s.wait.observeTraced(wait, traceId);
+    const done = () => {
+      const handled = (clock.now() - start) / 1000;
+      if (traceId === undefined) s.handle.observe(handled);
+      else s.handle.observeTraced(handled, traceId);
+    };
     let result: unknown;
     try {
       result = next(entry, actor, payload, handle);
@@ -152,4 +162,12 @@ export class ActorMetrics implements Interceptor {
     }
     return [...out];
   }
+}
+
+/** The trace id a payload travels in when its trace is sampled (the Transport then makes its span), else undefined. */
+function tracedId(payload: unknown): string | undefined {
+  if (!isEnvelope(payload)) return undefined;
+  const traceparent = payload.carrier?.traceparent;
+  // version-traceid-spanid-flags: the id is characters 3 to 35.
+  return traceparent !== undefined && isSampledTraceparent(traceparent) ? traceparent.slice(3, 35) : undefined;
 }

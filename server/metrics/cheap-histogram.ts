@@ -7,25 +7,48 @@
 // The series are rendered by prom-client like any other metric: the registry
 // only needs an object with name, help, type and get() (it formats the values
 // itself), so this plugs into a per-server Registry next to the rest.
+//
+// Exemplars (OpenMetrics, https://github.com/OpenObservability/OpenMetrics/blob/main/specification/OpenMetrics.md#exemplars):
+// an observation made under a sampled trace may leave its trace id on its
+// bucket, the latest one per bucket, so a latency panel can link to a trace.
+// The slots are allocated the first time a cell gets one.
 import type { Metric, Registry } from 'prom-client';
+
+/** The shape prom-client renders after a bucket line in the OpenMetrics format. */
+export interface Exemplar {
+  labelSet: { trace_id: string };
+  value: number;
+  /** Seconds since the epoch. */
+  timestamp: number;
+}
 
 export class HistogramCell {
   /** counts[i]: observations in (bounds[i-1], bounds[i]]; the last one is +Inf. */
   readonly counts: Float64Array;
   sum = 0;
   count = 0;
+  /** exemplars[i]: the latest traced observation in bucket i. */
+  exemplars: (Exemplar | undefined)[] | undefined;
 
   constructor(private readonly bounds: readonly number[]) {
     this.counts = new Float64Array(bounds.length + 1);
   }
 
-  observe(value: number): void {
+  observe(value: number): number {
     const b = this.bounds;
     let i = 0;
     while (i < b.length && value > b[i]!) i++;
     this.counts[i]!++;
     this.sum += value;
     this.count++;
+    return i;
+  }
+
+  /** observe(), and keep `traceId` (32 hex digits) as its bucket's exemplar. */
+  observeTraced(value: number, traceId: string): void {
+    const i = this.observe(value);
+    this.exemplars ??= new Array<Exemplar | undefined>(this.counts.length).fill(undefined);
+    this.exemplars[i] = { labelSet: { trace_id: traceId }, value, timestamp: Date.now() / 1000 };
   }
 }
 
@@ -33,6 +56,7 @@ interface MetricValue {
   value: number;
   labels: Record<string, string | number>;
   metricName: string;
+  exemplar?: Exemplar;
 }
 
 export class CheapHistogram {
@@ -68,7 +92,10 @@ export class CheapHistogram {
       let cumulative = 0;
       for (let i = 0; i <= this.bounds.length; i++) {
         cumulative += cell.counts[i]!;
-        out.push({ metricName: `${this.name}_bucket`, labels: { ...labels, le: i < this.bounds.length ? this.bounds[i]! : '+Inf' }, value: cumulative });
+        const value: MetricValue = { metricName: `${this.name}_bucket`, labels: { ...labels, le: i < this.bounds.length ? this.bounds[i]! : '+Inf' }, value: cumulative };
+        const exemplar = cell.exemplars?.[i];
+        if (exemplar !== undefined) value.exemplar = exemplar;
+        out.push(value);
       }
       out.push({ metricName: `${this.name}_sum`, labels, value: cell.sum });
       out.push({ metricName: `${this.name}_count`, labels, value: cell.count });

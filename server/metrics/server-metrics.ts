@@ -7,9 +7,10 @@
 // - everything else (sessions, close codes, span export, trace store, debug
 //   windows) is read from the objects that already count it, at scrape time.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { TraceFlags, trace } from '@opentelemetry/api';
 import { Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ActorSystem } from '../../actors/index.js';
-import type { BatchProcessorStats, TraceStore, Tracing } from '../../tracing/index.js';
+import type { BatchProcessorStats, TailStats, TraceStore, Tracing } from '../../tracing/index.js';
 import type { GatewayStats } from '../gateway/gateway-server.js';
 import { stdoutLogDestination } from '../log-destination.js';
 import { ActorMetrics } from './actor-metrics.js';
@@ -39,19 +40,30 @@ export interface MetricSources {
   /** Undefined until the gateway is attached. */
   gateway: () => GatewayStats | undefined;
   debugWindows: () => number;
+  /** Tail capture's counts (slow deliveries and guild messages). */
+  tail: () => TailStats;
 }
 
 const FANOUT_BUCKETS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10_000, 20_000, 50_000, 100_000];
 const HTTP_BUCKETS = [0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
+/** prom-client's typings omit the constructor's content type argument; the class takes it (lib/registry.js). */
+function openMetricsRegistry(): Registry {
+  const ctor = Registry as unknown as new (contentType: string) => Registry;
+  return new ctor(Registry.OPENMETRICS_CONTENT_TYPE);
+}
+
 export class ServerMetrics {
-  readonly registry = new Registry();
+  // OpenMetrics at rest: prom-client refuses exemplar-enabled metrics on any other registry (render() switches per scrape).
+  readonly registry = openMetricsRegistry();
   readonly actors: ActorMetrics;
   readonly gateway: GatewayCounters = { dispatches: 0, frames: 0, bytes: 0, clientCloses: {} };
   private readonly fanoutSize: HistogramCell;
   private fanoutDeliveries = 0;
   private fanoutKept = 0;
   private readonly http: Histogram<'method' | 'route' | 'status_code'>;
+  /** The render in progress: renders run one at a time (see render()). */
+  private rendering: Promise<unknown> = Promise.resolve();
 
   constructor(sources: MetricSources) {
     const r = this.registry;
@@ -68,6 +80,8 @@ export class ServerMetrics {
       labelNames: ['method', 'route', 'status_code'],
       buckets: HTTP_BUCKETS,
       registers: [r],
+      // A request traced (and sampled) leaves its trace id on its bucket, for the OpenMetrics format.
+      enableExemplars: true,
     });
 
     // Process-wide: every server of a process logs to the same stdout.
@@ -101,6 +115,8 @@ export class ServerMetrics {
     scrapedGauge(r, 'guildhall_trace_store_traces', 'Traces held by the built-in viewer', [], () => sources.traceStore.stats().traces);
     scrapedGauge(r, 'guildhall_trace_store_spans', 'Spans held by the built-in viewer', [], () => sources.traceStore.stats().spans);
     scrapedCounter(r, 'guildhall_trace_store_evicted_traces_total', 'Whole traces evicted from the built-in viewer to stay within its size', [], () => sources.traceStore.stats().evictedTraces);
+    scrapedCounter(r, 'guildhall_tail_spans_total', 'Spans recorded by tail capture: slow broadcast deliveries and guild messages that waited past GUILDHALL_SLOW_DELIVERY_MS', [], () => sources.tail().recorded);
+    scrapedCounter(r, 'guildhall_tail_spans_limited_total', 'Slow messages that got no tail span because GUILDHALL_SLOW_DELIVERY_MAX_PER_S was spent (counted, never queued)', [], () => sources.tail().limited);
     scrapedGauge(r, 'guildhall_debug_sampling_windows', 'Guilds being traced in full by a debug window now', [], sources.debugWindows);
   }
 
@@ -115,16 +131,39 @@ export class ServerMetrics {
   registerHttp(app: FastifyInstance): void {
     app.addHook('onResponse', (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
       const route = request.routeOptions.url ?? 'unmatched';
-      this.http.observe({ method: request.method, route, status_code: String(reply.statusCode) }, reply.elapsedTime / 1000);
+      const labels = { method: request.method, route, status_code: String(reply.statusCode) };
+      // The ingress span has ended by now; its context says whether it was sampled.
+      const sc = request.ingressContext === null ? undefined : trace.getSpanContext(request.ingressContext);
+      const sampled = sc !== undefined && (sc.traceFlags & TraceFlags.SAMPLED) !== 0;
+      // prom-client types exemplar labels as the metric's own label names; trace_id is an exemplar's.
+      const exemplarLabels = sampled ? ({ trace_id: sc.traceId } as unknown as typeof labels) : undefined;
+      this.http.observe(exemplarLabels === undefined ? { labels, value: reply.elapsedTime / 1000 } : { labels, value: reply.elapsedTime / 1000, exemplarLabels });
       done();
     });
   }
 
-  get contentType(): string {
-    return this.registry.contentType;
-  }
-
-  render(): Promise<string> {
-    return this.registry.metrics();
+  /**
+   * The exposition in Prometheus text (the default) or, for a scraper that
+   * asks, OpenMetrics with exemplars. prom-client fixes the format per
+   * registry and, rendering OpenMetrics, renames counters in place (it strips
+   * `_total`); so the format is set and the names restored around one render
+   * at a time.
+   */
+  async render(format: 'prometheus' | 'openmetrics' = 'prometheus'): Promise<{ contentType: string; text: string }> {
+    const contentType: string = format === 'openmetrics' ? Registry.OPENMETRICS_CONTENT_TYPE : Registry.PROMETHEUS_CONTENT_TYPE;
+    const run = async () => {
+      const metrics = this.registry.getMetricsAsArray();
+      const names = metrics.map((m) => m.name);
+      this.registry.setContentType(contentType as never);
+      try {
+        return { contentType, text: await this.registry.metrics() };
+      } finally {
+        this.registry.setContentType(Registry.OPENMETRICS_CONTENT_TYPE as never);
+        metrics.forEach((m, i) => ((m as { name: string }).name = names[i]!));
+      }
+    };
+    const result = this.rendering.then(run, run);
+    this.rendering = result.catch(() => undefined);
+    return result;
   }
 }

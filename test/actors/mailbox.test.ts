@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Mailbox, type MailboxEntry } from '../../actors/index.js';
 
-const entry = (n: number): MailboxEntry => ({ op: 'cast', payload: n, enqueuedAt: n, depth: 0, reply: undefined });
+const entry = (n: number): MailboxEntry => ({ op: 'cast', payload: n, enqueuedAt: n, dequeuedAt: 0, depth: 0, reply: undefined });
 
 describe('Mailbox', () => {
   it('is FIFO across ring wrap-around and growth', () => {

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { ActorSystem, type Behaviour, Envelope, type Interceptor } from '../../actors/index.js';
+import { ActorSystem, type Behaviour, Envelope, type Interceptor, ManualClock } from '../../actors/index.js';
 import { settle } from '../support/actors.js';
 
 const systems: ActorSystem[] = [];
@@ -134,5 +134,57 @@ describe('Relay: the one relay point', () => {
     expect(system.broadcast([live, gone], 'm')).toEqual({ delivered: 1, kept: 0 });
     await settle(system);
     expect(received).toEqual(['m']);
+  });
+
+  it('watchSlow: a message whose wait plus handling reaches the threshold is reported once, with its times; a failing watcher harms no actor', async () => {
+    const clock = new ManualClock(0);
+    const system = new ActorSystem({ clock });
+    systems.push(system);
+    const seen: [string, number, number, number][] = [];
+    const stop = system.relay.watchSlow(100, {
+      slow(entry, _actor, endedAt) {
+        seen.push([entry.payload as string, entry.enqueuedAt, entry.dequeuedAt, endedAt]);
+        throw new Error('a broken watcher');
+      },
+    });
+    const received: string[] = [];
+    const slowHandler: Behaviour<null, P> = {
+      kind: 'rec',
+      init: () => null,
+      handleCast: (msg) => {
+        received.push(msg);
+        if (msg === 'slow') clock.advance(70);
+      },
+    };
+    const ref = system.spawn(slowHandler);
+    await settle(system);
+    ref.cast('waited');
+    ref.cast('slow');
+    clock.advance(40);
+    await settle(system);
+    // 'waited': 40 ms in the mailbox, quick: not reported. 'slow': 40 ms in the mailbox + 70 ms of handling.
+    expect(seen).toEqual([['slow', 0, 40, 110]]);
+    ref.cast('after');
+    await settle(system);
+    expect(received).toEqual(['waited', 'slow', 'after']);
+    stop();
+    expect(system.relay.slowMs).toBe(Infinity);
+  });
+
+  it('a bare message that waited past the threshold reaches an envelopes-only interceptor (it may start a trace)', async () => {
+    const clock = new ManualClock(0);
+    const system = new ActorSystem({ clock });
+    systems.push(system);
+    const calls: string[] = [];
+    system.relay.use(tagging('t', calls, false));
+    system.relay.watchSlow(100, { slow: () => undefined });
+    const ref = system.spawn(recorder([]));
+    await settle(system);
+    ref.cast('quick');
+    await settle(system);
+    ref.cast('stuck');
+    clock.advance(150);
+    await settle(system);
+    expect(calls).toEqual(['t:bare:stuck']);
   });
 });

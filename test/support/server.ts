@@ -77,7 +77,9 @@ export interface TestServerOptions {
 export async function startTestServer(env: Record<string, string> = {}, options: TestServerOptions = {}): Promise<TestServer> {
   // Per-route buckets (5 messages per 5 s per channel...) are off unless a test asks for them:
   // tests of other features post faster than Discord's pacing. route-limits.test.ts turns them on.
-  const config = loadConfig({ PORT: '0', LOG_LEVEL: 'silent', GUILDHALL_TOKEN_SECRET: TEST_SECRET, GUILDHALL_SEED: 'false', GUILDHALL_ROUTE_RATE_LIMITS: 'off', ...TEST_DATABASE_ENV, ...env });
+  // Tail capture is off unless a test turns it on: on a busy machine any delivery may take 100 ms,
+  // and a tail span would then join the spans a tracing test counts.
+  const config = loadConfig({ PORT: '0', LOG_LEVEL: 'silent', GUILDHALL_TOKEN_SECRET: TEST_SECRET, GUILDHALL_SEED: 'false', GUILDHALL_ROUTE_RATE_LIMITS: 'off', GUILDHALL_SLOW_DELIVERY_MS: '0', ...TEST_DATABASE_ENV, ...env });
   const server = await createServer(config, {
     tracingEnv: options.tracingEnv ?? {},
     ...(options.rateLimitPerSecond === undefined ? {} : { rateLimitPerSecond: options.rateLimitPerSecond }),

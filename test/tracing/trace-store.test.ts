@@ -74,11 +74,31 @@ describe('TraceStore', () => {
         durationMs: 10,
         spanCount: 5,
         truncatedSpans: 0,
+        tailSpans: 0,
         guild: 'g-1',
         fanoutSize: 250,
         serviceNames: ['guildhall'],
       },
     ]);
+  });
+
+  it('counts tail-capture spans per trace and lists only traces holding one when asked', () => {
+    const { store, tracer } = setup();
+    const plain = broadcastTrace(tracer, T0, 'g-1', 50);
+    const root = tracer.startSpan('fanout session', { kind: SpanKind.PRODUCER, startTime: T0 + 20 });
+    child(tracer, root, 'process session', T0 + 21, { 'guildhall.tail': true }).end(T0 + 150);
+    child(tracer, root, 'process session', T0 + 21, { 'guildhall.tail': true }).end(T0 + 160);
+    // Only the boolean true counts: an attribute that merely looks like it does not.
+    child(tracer, root, 'process session', T0 + 21, { 'guildhall.tail': 'true' }).end(T0 + 30);
+    root.end(T0 + 22);
+    const slow = root.spanContext().traceId;
+
+    expect(store.list().map((t) => [t.traceId, t.tailSpans])).toEqual([
+      [slow, 2],
+      [plain, 0],
+    ]);
+    expect(store.list({ tail: true }).map((t) => t.traceId)).toEqual([slow]);
+    expect(store.list({ tail: true, guild: 'g-1' })).toEqual([]);
   });
 
   it('returns the spans of a trace as plain objects in start order', () => {

@@ -30,7 +30,8 @@ export interface DebugWorld {
 export async function startDebugWorld(env: Record<string, string> = {}, tracingEnv: NodeJS.ProcessEnv = {}): Promise<DebugWorld> {
   let now = Date.parse('2026-01-01T00:00:00Z');
   // GUILDHALL_MAX_CONCURRENCY: the tests open hundreds of sessions of one user at once.
-  const config = loadConfig({ PORT: '0', LOG_LEVEL: 'silent', GUILDHALL_TOKEN_SECRET: TEST_SECRET, GUILDHALL_SEED: 'false', GUILDHALL_MAX_CONCURRENCY: '1000', ...TEST_DATABASE_ENV, ...env });
+  // Tail capture off unless a test turns it on (see test/support/server.ts).
+  const config = loadConfig({ PORT: '0', LOG_LEVEL: 'silent', GUILDHALL_TOKEN_SECRET: TEST_SECRET, GUILDHALL_SEED: 'false', GUILDHALL_MAX_CONCURRENCY: '1000', GUILDHALL_SLOW_DELIVERY_MS: '0', ...TEST_DATABASE_ENV, ...env });
   const server = await createServer(config, { tracingEnv, debugClock: () => now, rateLimitPerSecond: 10_000 });
   const url = await server.listen();
   const store = server.ctx.store;

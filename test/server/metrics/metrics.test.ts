@@ -116,6 +116,43 @@ describe('GET /metrics', () => {
     expect(value(text, 'guildhall_trace_store_traces')).toBeGreaterThan(0);
   });
 
+  it('serves OpenMetrics with trace-id exemplars when asked; the trace ids are in the trace store; Prometheus text stays the default', async () => {
+    const t = await server();
+    const alice = await t.user('alice');
+    const g = await t.guild(alice.id, []);
+    const sessions = await Promise.all(Array.from({ length: 3 }, () => connect(t, alice.token)));
+    // Enough guild messages that the 1-in-16 timing lands on traced ones (sampling is always-on here).
+    for (let i = 0; i < 40; i++) expect((await t.rest(alice.token, 'POST', `/channels/${g.channelId}/messages`, { content: `m${i}` })).status).toBe(200);
+    await Promise.all(sessions.map((c) => c.waitForDispatch('MESSAGE_CREATE', 40)));
+
+    const res = await fetch(`${t.url}/metrics`, { headers: { accept: 'application/openmetrics-text; version=1.0.0,text/plain;version=0.0.4;q=0.5,*/*;q=0.1' } });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('application/openmetrics-text; version=1.0.0; charset=utf-8');
+    const text = await res.text();
+    expect(text.endsWith('# EOF\n')).toBe(true);
+    // OpenMetrics names the counter family without _total and its sample with it.
+    expect(text).toMatch(/^# TYPE guildhall_actor_messages_handled counter$/m);
+    expect(text).toMatch(/^guildhall_actor_messages_handled_total\{kind="guild"\} \d+$/m);
+
+    const exemplar = /^(\w+)_bucket\{[^}]*\} \d+ # \{trace_id="([0-9a-f]{32})"\} [\d.e+-]+ [\d.]+$/gm;
+    const byMetric = new Map<string, Set<string>>();
+    for (const m of text.matchAll(exemplar)) {
+      if (!byMetric.has(m[1]!)) byMetric.set(m[1]!, new Set());
+      byMetric.get(m[1]!)!.add(m[2]!);
+    }
+    for (const name of ['guildhall_http_request_duration_seconds', 'guildhall_actor_mailbox_wait_seconds', 'guildhall_actor_handle_seconds']) {
+      expect(byMetric.get(name)?.size ?? 0, name).toBeGreaterThan(0);
+    }
+    await t.server.ctx.tracing.provider?.forceFlush();
+    for (const [name, ids] of byMetric) for (const id of ids) expect(t.server.traceStore.get(id), `${name} exemplar ${id}`).toBeDefined();
+
+    // Without the header: Prometheus text, no exemplars, and counters keep their _total names.
+    const plain = await scrape(t);
+    expect(plain).not.toContain('# {trace_id=');
+    expect(plain).toMatch(/^# TYPE guildhall_actor_messages_handled_total counter$/m);
+    expect(value(plain, 'guildhall_actor_messages_handled_total{kind="guild"}')).toBeGreaterThan(40);
+  });
+
   it('keeps one registry per server', async () => {
     const a = await server();
     const b = await server();

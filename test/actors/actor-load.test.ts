@@ -1,0 +1,73 @@
+import { describe, expect, it } from 'vitest';
+import { ActorLoad, ActorSystem, type Behaviour, LOAD_BUCKET_MS, ManualClock } from '../../actors/index.js';
+import { settle } from '../support/actors.js';
+
+describe('ActorLoad', () => {
+  it('rates over the part of the window the actor has lived, then over the last minute', () => {
+    const load = new ActorLoad(0);
+    for (let i = 0; i < 100; i++) load.record(i * 100, 0.1);
+    // 100 messages in the first 10 s of its life.
+    expect(load.snapshot(10_000)).toMatchObject({ handled: 100, perSecond: 10 });
+    // Two minutes of 1 message/s later, only the last minute or so counts.
+    for (let t = 10_000; t < 130_000; t += 1000) load.record(t, 0.1);
+    const later = load.snapshot(130_000);
+    expect(later.perSecond).toBeGreaterThan(0.9);
+    expect(later.perSecond).toBeLessThan(1.1);
+  });
+
+  it('wait p99 is the upper bound of its bin, capped by the longest wait; old waits leave the window', () => {
+    const load = new ActorLoad(0);
+    for (let i = 0; i < 99; i++) load.record(1000, 0.1);
+    // In the (0, 0.25] bin, capped by the longest wait seen.
+    expect(load.snapshot(1000).waitP99Ms).toBe(0.1);
+    // 2 of 101 above 100 ms: p99 falls in the (64, 256] bin, capped at the longest seen.
+    load.record(1000, 120);
+    load.record(1000, 180);
+    expect(load.snapshot(1000).waitP99Ms).toBe(180);
+    // A wait beyond every bin reads as the longest seen.
+    for (let i = 0; i < 10; i++) load.record(2000, 9000);
+    expect(load.snapshot(2000).waitP99Ms).toBe(9000);
+    // A quiet minute and a bucket later, the window is empty again.
+    expect(load.snapshot(2000 + 60_000 + LOAD_BUCKET_MS)).toEqual({ handled: 0, perSecond: 0, waitP99Ms: 0 });
+  });
+});
+
+describe('ActorSystem.loads', () => {
+  it('lists every running actor with depth, oldest waiting message, rate, wait p99 and restarts, by walking the actors', async () => {
+    const clock = new ManualClock(0);
+    const system = new ActorSystem({ clock, onError: () => {} });
+    const gate: { open: () => void } = { open: () => {} };
+    type P = { cast: 'block' | 'work' | 'crash' };
+    const worker: Behaviour<null, P> = {
+      kind: 'worker',
+      init: () => null,
+      handleCast: (msg) => {
+        if (msg === 'crash') throw new Error('boom');
+        if (msg === 'block') return new Promise<void>((resolve) => (gate.open = resolve));
+        return undefined;
+      },
+    };
+    const busy = system.spawn(worker, { key: 'busy' });
+    const idle = system.spawn(worker, { key: 'idle' });
+    await settle(system);
+    busy.cast('block');
+    await settle(system);
+    busy.cast('work');
+    clock.advance(40);
+    busy.cast('work');
+    clock.advance(10);
+    idle.cast('crash');
+    await settle(system);
+
+    const rows = Object.fromEntries(system.loads().map((r) => [r.address.id, r]));
+    expect(rows.busy).toMatchObject({ depth: 2, oldestWaitMs: 50, handled: 1, restarts: 0 });
+    expect(rows.idle).toMatchObject({ depth: 0, oldestWaitMs: 0, restarts: 1 });
+    gate.open();
+    await settle(system);
+    const after = system.loads().find((r) => r.address.id === 'busy')!;
+    expect(after).toMatchObject({ depth: 0, handled: 3 });
+    // The first 'work' waited 50 ms, the second 10 ms: both under (16, 64].
+    expect(after.waitP99Ms).toBe(50);
+    system.shutdown();
+  });
+});
