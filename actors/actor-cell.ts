@@ -108,11 +108,19 @@ export class ActorCell<S, P extends Protocol> implements Runnable {
       this.runInit();
     }
     let n = 0;
+    let first: MailboxEntry | undefined;
     while (n < max && this.status === 'running' && !this.busy) {
       const entry = this.mailbox.shift();
       if (!entry) break;
       n++;
       this.process(entry);
+      first ??= entry;
+    }
+    // What the slice cost, for the actor top: one clock reading per slice, not per message
+    // (the slice began at its first message's dequeue reading).
+    if (first !== undefined) {
+      const end = this.host.clock.now();
+      this.load.busy(end, end - first.dequeuedAt);
     }
     return n;
   }

@@ -1,6 +1,8 @@
 // One actor's load over the last minute, for the actor "top" (/debug/actors,
-// after Erlang's observer and recon): messages handled and a coarse histogram
-// of mailbox waits, in a few fixed time buckets. Fixed size and allocated once
+// after Erlang's observer and recon): messages handled, a coarse histogram
+// of mailbox waits and the time spent handling (Erlang's reductions stand-in:
+// what an actor costs, where a rate only counts messages), in a few fixed
+// time buckets. Fixed size and allocated once
 // per actor; a handled message costs a comparison (is the bucket over?), a
 // short bin search and two number writes. Nothing reads it until a page asks.
 
@@ -11,8 +13,10 @@ export const LOAD_WINDOW_MS = LOAD_BUCKETS * LOAD_BUCKET_MS;
 /** Upper bounds (ms) of the wait bins; one more bin holds everything above the last. */
 export const WAIT_BIN_BOUNDS_MS: readonly number[] = [0.25, 1, 4, 16, 64, 256, 1024, 4096];
 const BINS = WAIT_BIN_BOUNDS_MS.length + 1;
-/** Per bucket: the bins, then the longest wait seen. */
-const STRIDE = BINS + 1;
+/** Per bucket: the bins, then the longest wait seen, then the ms spent handling. */
+const MAX_WAIT = BINS;
+const BUSY = BINS + 1;
+const STRIDE = BINS + 2;
 
 export interface LoadSnapshot {
   /** Messages handled in the window. */
@@ -25,6 +29,12 @@ export interface LoadSnapshot {
    * wait reads 300, not 1024). 0 when nothing was handled.
    */
   waitP99Ms: number;
+  /**
+   * Milliseconds spent handling messages in the window: what the actor cost,
+   * as a process's CPU time in top. An absolute sum, so a young actor with an
+   * expensive first message does not outrank one that has worked all minute.
+   */
+  busyMs: number;
 }
 
 export class ActorLoad {
@@ -47,7 +57,13 @@ export class ActorLoad {
     while (i < BINS - 1 && waitMs > b[i]!) i++;
     const cells = this.cells;
     cells[this.at + i]!++;
-    if (waitMs > cells[this.at + BINS]!) cells[this.at + BINS] = waitMs;
+    if (waitMs > cells[this.at + MAX_WAIT]!) cells[this.at + MAX_WAIT] = waitMs;
+  }
+
+  /** Time spent handling a run of messages that ended at `now` (one reading per scheduler slice). */
+  busy(now: number, ms: number): void {
+    if (now >= this.bucketEnd) this.rotate(now);
+    this.cells[this.at + BUSY]! += ms;
   }
 
   snapshot(now: number): LoadSnapshot {
@@ -56,13 +72,15 @@ export class ActorLoad {
     const perBin = new Float64Array(BINS);
     let handled = 0;
     let max = 0;
+    let busyMs = 0;
     for (let k = 0; k < LOAD_BUCKETS; k++) {
       const base = k * STRIDE;
       for (let i = 0; i < BINS; i++) {
         perBin[i]! += cells[base + i]!;
         handled += cells[base + i]!;
       }
-      if (cells[base + BINS]! > max) max = cells[base + BINS]!;
+      if (cells[base + MAX_WAIT]! > max) max = cells[base + MAX_WAIT]!;
+      busyMs += cells[base + BUSY]!;
     }
     // The current bucket is partly over; the older ones are whole.
     const covered = Math.min(LOAD_WINDOW_MS - (this.bucketEnd - now), now - this.born);
@@ -79,7 +97,7 @@ export class ActorLoad {
         }
       }
     }
-    return { handled, perSecond: handled / seconds, waitP99Ms };
+    return { handled, perSecond: handled / seconds, waitP99Ms, busyMs };
   }
 
   /** Moves to the bucket that holds `now`, clearing the ones skipped (all of them after a quiet minute). */

@@ -64,6 +64,8 @@ export interface ActorLoadRow {
   handled: number;
   perSecond: number;
   waitP99Ms: number;
+  /** Milliseconds spent handling in the window. */
+  busyMs: number;
 }
 
 export class ActorSystem implements Router, CellHost {
@@ -167,6 +169,7 @@ export class ActorSystem implements Router, CellHost {
         handled: load.handled,
         perSecond: load.perSecond,
         waitP99Ms: load.waitP99Ms,
+        busyMs: load.busyMs,
       });
     }
     return rows;

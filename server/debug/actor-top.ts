@@ -21,6 +21,8 @@ export interface ActorTopRow {
   oldestWaitMs: number;
   perSecond: number;
   waitP99Ms: number;
+  /** Milliseconds spent handling messages over the last minute. */
+  busyMs: number;
   handled: number;
   restarts: number;
   dropped: number;
@@ -38,6 +40,7 @@ export interface ActorTop {
 }
 
 const KEYS: Record<ActorSort, (r: ActorLoadRow) => number> = {
+  busy: (r) => r.busyMs,
   wait_p99: (r) => r.waitP99Ms,
   depth: (r) => r.depth,
   oldest: (r) => r.oldestWaitMs,
@@ -65,6 +68,7 @@ export async function actorTop(system: ActorSystem, store: Store, query: ActorTo
         oldestWaitMs: round(r.oldestWaitMs),
         perSecond: round(r.perSecond),
         waitP99Ms: round(r.waitP99Ms),
+        busyMs: round(r.busyMs),
         handled: r.handled,
         restarts: r.restarts,
         dropped: r.dropped,

@@ -35,13 +35,13 @@ export const debugWindowBodySchema = z.object({
 });
 
 /** How the actor top can be ordered (descending); `wait_p99` first: the actor making messages wait longest. */
-export const ACTOR_SORTS = ['wait_p99', 'depth', 'oldest', 'rate', 'restarts'] as const;
+export const ACTOR_SORTS = ['busy', 'wait_p99', 'depth', 'oldest', 'rate', 'restarts'] as const;
 export type ActorSort = (typeof ACTOR_SORTS)[number];
 
 export const actorTopQuerySchema = z.preprocess(
   withoutEmpty,
   z.object({
-    sort: z.enum(ACTOR_SORTS).default('wait_p99'),
+    sort: z.enum(ACTOR_SORTS).default('busy'),
     kind: z.string().regex(/^[a-z][a-z0-9_-]{0,31}$/, 'Value is not an actor kind.').optional(),
     limit: z.coerce.number().int().min(1).max(1000).default(50),
   }),

@@ -28,7 +28,37 @@ describe('ActorLoad', () => {
     for (let i = 0; i < 10; i++) load.record(2000, 9000);
     expect(load.snapshot(2000).waitP99Ms).toBe(9000);
     // A quiet minute and a bucket later, the window is empty again.
-    expect(load.snapshot(2000 + 60_000 + LOAD_BUCKET_MS)).toEqual({ handled: 0, perSecond: 0, waitP99Ms: 0 });
+    expect(load.snapshot(2000 + 60_000 + LOAD_BUCKET_MS)).toEqual({ handled: 0, perSecond: 0, waitP99Ms: 0, busyMs: 0 });
+  });
+
+  it('busy is the time spent handling in the window, and leaves with the window', () => {
+    const load = new ActorLoad(0);
+    for (let t = 1000; t <= 20_000; t += 1000) load.busy(t, 250);
+    expect(load.snapshot(20_000).busyMs).toBe(5000);
+    expect(load.snapshot(20_000 + 60_000 + LOAD_BUCKET_MS).busyMs).toBe(0);
+  });
+});
+
+describe('ActorSystem.loads: busy', () => {
+  it('charges each actor the time its slices took, so one expensive handler outranks many cheap ones', async () => {
+    const clock = new ManualClock(0);
+    const system = new ActorSystem({ clock, onError: () => {} });
+    type P = { cast: number };
+    // Each message "costs" what it says, on the injected clock.
+    const worker: Behaviour<null, P> = { kind: 'worker', init: () => null, handleCast: (ms) => clock.advance(ms) };
+    const heavy = system.spawn(worker, { key: 'heavy' });
+    const light = system.spawn(worker, { key: 'light' });
+    await settle(system);
+    heavy.cast(30);
+    for (let i = 0; i < 20; i++) light.cast(0.1);
+    await settle(system);
+    clock.advance(1000 - 32);
+    const rows = Object.fromEntries(system.loads().map((r) => [r.address.id, r]));
+    expect(rows.heavy!.busyMs).toBeGreaterThan(rows.light!.busyMs);
+    expect(rows.light!.perSecond).toBeGreaterThan(rows.heavy!.perSecond);
+    expect(rows.heavy!.busyMs).toBe(30);
+    expect(rows.light!.busyMs).toBeCloseTo(2, 5);
+    system.shutdown();
   });
 });
 

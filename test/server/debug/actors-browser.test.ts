@@ -104,12 +104,15 @@ describe.skipIf(!chromiumPresent && !inCi)('actor top and tail spans in a headle
     const rows = page.locator('#actors tbody tr');
     // One guild, the stall and four sessions.
     expect(await rows.count()).toBe(6);
-    expect(await page.locator('#actors th[aria-sort="descending"]').innerText()).toContain('Wait p99');
-    // Same order as the JSON API, and the actors that waited (the guild's stuck post, the sessions behind the stall) lead it.
-    const api = (await (await fetch(`${w!.url}/debug/api/actors`)).json()) as { actors: { id: string; waitP99Ms: number }[] };
+    expect(await page.locator('#actors th[aria-sort="descending"]').innerText()).toContain('Busy');
+    // Same order as the JSON API: the stall, which held the thread on every message, is the busiest.
+    const api = (await (await fetch(`${w!.url}/debug/api/actors`)).json()) as { actors: { id: string; busyMs: number }[] };
     expect(await rows.evaluateAll((els) => els.map((e) => e.getAttribute('data-id')))).toEqual(api.actors.map((a) => a.id));
-    expect(api.actors[0]!.waitP99Ms).toBeGreaterThanOrEqual(20);
-    expect(await rows.first().locator('td').nth(5).innerText()).toMatch(/ms$/);
+    expect(api.actors[0]!.id).toBe('session:stall');
+    expect(await rows.first().locator('td').nth(2).innerText()).toMatch(/ms$/);
+    // By wait p99, the actors that waited (the guild's stuck post, the sessions behind the stall) lead.
+    const byWait = (await (await fetch(`${w!.url}/debug/api/actors?sort=wait_p99`)).json()) as { actors: { waitP99Ms: number }[] };
+    expect(byWait.actors[0]!.waitP99Ms).toBeGreaterThanOrEqual(20);
 
     await page.locator('#actors th a[data-sort="restarts"]').click();
     await page.waitForURL(/sort=restarts/);

@@ -78,7 +78,7 @@ describe('hot-guild at 1 % root sampling', () => {
     let poll: NodeJS.Timeout | undefined;
     cleanups.push(() => clearInterval(poll));
 
-    const options = resolveOptions('hot-guild', { url: t.url, sessions: 40, guilds: 3, rate: 60, duration: 3, progress: 'off', timeout: 60 });
+    const options = resolveOptions('hot-guild', { url: t.url, sessions: 150, guilds: 3, rate: 60, duration: 6, progress: 'off', timeout: 60 });
     const report = await runSimulation(options, {
       env: {},
       hooks: {
@@ -104,10 +104,10 @@ describe('hot-guild at 1 % root sampling', () => {
     expect(firstOnTop, JSON.stringify(tops.slice(0, 12))).toBeDefined();
     expect(firstOnTop!.at - loadStart).toBeLessThan(5_000);
     expect(firstOnTop!.first).toMatchObject({ name: expect.stringMatching(/ 0$/), traces: `/debug/traces?guild=${hot}` });
-    // And it stays there once the flood has run a while (the last minute's wait p99 is its).
-    const late = tops.filter((s) => s.at - loadStart > 2_000);
+    // And it stays there once the flood has run a while (the busiest: each post is a fanout to every session).
+    const late = tops.filter((s) => s.at - loadStart > 3_000);
     expect(late.length).toBeGreaterThan(0);
-    expect(late.filter((s) => s.first?.id === hot).length / late.length).toBeGreaterThan(0.5);
+    expect(late.filter((s) => s.first?.id === hot).length / late.length, JSON.stringify(late.slice(0, 6))).toBeGreaterThan(0.5);
   }, 90_000);
 
   it('slow deliveries and a slow guild message show in the viewer and the OTLP receiver, marked tail', async () => {
