@@ -13,7 +13,8 @@
 //   chat           100 sessions, 10 guilds, 10 messages/s
 //   presence        50 sessions,  2 guilds,  5 presence updates/s
 //   connect-storm  100 sessions,  5 guilds, IDENTIFYs at 50/s, then one message per guild
-// The server runs its defaults (tracing on with the built-in viewer, route rate limits on).
+// The server runs its defaults (tracing on with the built-in viewer, route rate limits on,
+// a SQLite file as its store).
 //
 // Bounds, stated so the run can fail:
 // - RSS retained: the last sample (the load stopped, 5 s of quiet) at most
@@ -24,7 +25,7 @@
 //   minute above it. Heap used swings by up to 90 MiB between samples under this
 //   load, with GC timing; a single-sample peak is not a leak (a third run failed
 //   the retained bound on one such peak, and was back 45 MiB lower a minute later). The 4 MiB a
-//   minute is what the server keeps on purpose in its in-memory store (users,
+//   minute is what the server keeps on purpose in memory for running guilds (users,
 //   guilds, members, ~10 messages/s of history), well under it. A per-connection
 //   leak at this churn (about 600 sessions a minute) of 10 KiB would add 6 MiB a
 //   minute and fail a 30-minute run.
@@ -32,7 +33,8 @@
 //   be connected at once, plus the rounds' REST connections) at every sample.
 //   Leaked sockets or timers grow without bound past it.
 import type { ChildProcess } from 'node:child_process';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { parseCli, runSimulation } from '../client-sim/index.js';
@@ -131,8 +133,17 @@ async function loop(name: string, url: string, until: number): Promise<RoundTall
 
 async function main(): Promise<void> {
   const startedAt = new Date();
+  // The default durable store, a SQLite file (synchronous=FULL), in a folder of the run's own:
+  // what an operator runs, and history on disk rather than in the RSS being watched.
+  const dataDir = await mkdtemp(join(tmpdir(), 'guildhall-soak-'));
   const server = await startServer('spans', 0, {
-    env: { LOG_LEVEL: 'warn', OTEL_TRACES_SAMPLER: 'parentbased_always_on', GUILDHALL_TRACE_VIEWER: 'auto', GUILDHALL_ROUTE_RATE_LIMITS: 'on' },
+    env: {
+      LOG_LEVEL: 'warn',
+      OTEL_TRACES_SAMPLER: 'parentbased_always_on',
+      GUILDHALL_TRACE_VIEWER: 'auto',
+      GUILDHALL_ROUTE_RATE_LIMITS: 'on',
+      DATABASE_URL: `sqlite:${join(dataDir, 'guildhall.db')}`,
+    },
   });
   const t0 = Date.now();
   const until = t0 + o.minutes * 60_000;
@@ -160,6 +171,7 @@ async function main(): Promise<void> {
   samples.push(await sample(server.url, t0));
   log(samples.at(-1)!);
   const exited = await stopServer(server.child);
+  await rm(dataDir, { recursive: true, force: true });
 
   // The warm-up's last sample is the reference.
   const warm = [...samples].reverse().find((s) => s.minute <= o.warmupMinutes) ?? samples[0]!;
