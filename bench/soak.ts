@@ -25,8 +25,8 @@
 //   minute above it. Heap used swings by up to 90 MiB between samples under this
 //   load, with GC timing; a single-sample peak is not a leak (a third run failed
 //   the retained bound on one such peak, and was back 45 MiB lower a minute later). The 4 MiB a
-//   minute is what the server keeps on purpose in memory for running guilds (users,
-//   guilds, members, ~10 messages/s of history), well under it. A per-connection
+//   minute is what the server keeps on purpose in memory: every round makes new guilds,
+//   whose actors (members, channels) keep running; history is on disk. A per-connection
 //   leak at this churn (about 600 sessions a minute) of 10 KiB would add 6 MiB a
 //   minute and fail a 30-minute run.
 // - Active handles: at most the warm-up's last sample + 400 (250 sessions can
