@@ -23,14 +23,12 @@ async function broadcast(w: DebugWorld, token: string, channelId: string, sessio
   const res = await w.call('POST', `/api/v10/channels/${channelId}/messages`, { token, body: { content: `message ${n}` } });
   expect(res.status).toBe(200);
   await Promise.all(sessions.map((c) => c.waitForDispatch('MESSAGE_CREATE', n, 15_000)));
-  await new Promise((r) => setTimeout(r, 50));
-  await w.flush();
+  await w.quiesce();
 }
 
 /** Lets the IDENTIFY traces of fresh sessions end and reach the store, so they are not counted as new. */
 async function settle(w: DebugWorld): Promise<void> {
-  await new Promise((r) => setTimeout(r, 100));
-  await w.flush();
+  await w.quiesce();
 }
 
 const fanoutOf = (traces: StoredSpan[][]) => traces.flat().find((s) => s.name === 'fanout session' && s.attributes['guildhall.event'] === 'MESSAGE_CREATE');

@@ -4,6 +4,7 @@ import { type GuildhallServer, createServer } from '../../../server/app.js';
 import { issueToken } from '../../../server/auth/token.js';
 import { loadConfig } from '../../../server/config.js';
 import type { StoredSpan } from '../../../tracing/index.js';
+import { settle } from '../../support/actors.js';
 import { GatewayClient } from '../../support/gateway-client.js';
 import { TEST_DATABASE_ENV, TEST_SECRET } from '../../support/server.js';
 
@@ -20,6 +21,11 @@ export interface DebugWorld {
   sessions(token: string, n: number, guilds?: number): Promise<GatewayClient[]>;
   /** Flushes the built-in store's feed. */
   flush(): Promise<void>;
+  /**
+   * Waits until every actor is idle and open requests have answered (the spans
+   * of what the test did have ended), then flushes: no guessing how long to sleep.
+   */
+  quiesce(): Promise<void>;
   /** Trace ids stored now. */
   traceIds(): Set<string>;
   /** Spans of traces that appeared after `before`. */
@@ -70,6 +76,12 @@ export async function startDebugWorld(env: Record<string, string> = {}, tracingE
       );
     },
     async flush() {
+      await server.ctx.tracing.provider?.forceFlush();
+    },
+    async quiesce() {
+      // Spans end synchronously when a handler returns; a request's span ends in its onResponse hook.
+      await settle(server.ctx.system);
+      await new Promise((r) => setImmediate(r));
       await server.ctx.tracing.provider?.forceFlush();
     },
     traceIds() {

@@ -60,8 +60,7 @@ describe.skipIf(!present && !inCi)('trace viewer in a headless browser', () => {
     const res = await world.call('POST', `/api/v10/channels/${g.channelId}/messages`, { token: alice.token, body: { content: 'hello, viewer' } });
     expect(res.status).toBe(200);
     await Promise.all(sessions.map((c) => c.waitForDispatch('MESSAGE_CREATE', 1)));
-    await new Promise((r) => setTimeout(r, 100));
-    await world.flush();
+    await world.quiesce();
 
     const page = await browser!.newPage();
     const errors: string[] = [];

@@ -33,8 +33,7 @@ async function broadcastTrace(w: DebugWorld, n: number): Promise<{ traceId: stri
   const res = await w.call('POST', `/api/v10/channels/${g.channelId}/messages`, { token: alice.token, body: { content: 'hello' } });
   expect(res.status).toBe(200);
   await Promise.all(sessions.map((c) => c.waitForDispatch('MESSAGE_CREATE', 1)));
-  await new Promise((r) => setTimeout(r, 100));
-  await w.flush();
+  await w.quiesce();
   const list = (await (await w.call('GET', '/debug/api/traces')).json()) as { traces: Summary[] };
   const trace = list.traces.find((t) => t.rootName === 'POST /api/v10/channels/:channel_id/messages')!;
   return { traceId: trace.traceId, guildId: g.id };
@@ -135,8 +134,7 @@ describe('trace viewer JSON API', () => {
     await w.flush();
     const before = w.traceIds();
     for (const path of ['/debug/traces', '/debug/api/traces', '/metrics', '/healthz', `/debug/traces/${'a'.repeat(32)}`]) await w.call('GET', path);
-    await new Promise((r) => setTimeout(r, 50));
-    await w.flush();
+    await w.quiesce();
     expect(w.freshSpans(before)).toEqual([]);
   });
 });
