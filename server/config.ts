@@ -7,7 +7,7 @@
 // of the machine (ps, /proc/<pid>/cmdline).
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import type { DatabaseTarget, SqliteSynchronous } from './store/database.js';
+import type { DatabaseTarget, SqliteSynchronous } from './store/database-target.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];

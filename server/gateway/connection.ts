@@ -2,6 +2,7 @@
 // the rate limit, IDENTIFY and RESUME; after that it hands the client's ops to
 // its session actor, and the session writes dispatches back through it.
 // Bad input closes with Discord's codes and never throws past this class.
+import type { SessionSocket } from './session-socket.js';
 import { randomBytes } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import { SpanKind, context } from '@opentelemetry/api';
@@ -32,7 +33,7 @@ export interface ConnectionHooks {
   onServerClose(code: number, reason: string): void;
 }
 
-export class Connection {
+export class Connection implements SessionSocket {
   private readonly writer: FrameWriter;
   private session: ActorRef<SessionProtocol> | undefined;
   private authenticating = false;

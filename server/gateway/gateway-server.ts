@@ -1,6 +1,7 @@
 // Accepts gateway WebSocket upgrades at /gateway?v=10&encoding=json on the
 // HTTP server Fastify listens with, and keeps the set of live connections for
 // shutdown (RECONNECT to everyone, then close).
+import type { GatewayStats } from './gateway-stats.js';
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
@@ -18,14 +19,6 @@ export interface GatewayServer {
   close(): Promise<void>;
   readonly connections: number;
   stats(): GatewayStats;
-}
-
-export interface GatewayStats {
-  connections: number;
-  accepted: number;
-  /** Server-initiated closes by close code. */
-  closes: Record<number, number>;
-  slowConsumers: number;
 }
 
 // Frames over 4096 bytes get 4002 from the decoder; this only stops ws

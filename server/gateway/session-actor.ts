@@ -8,7 +8,7 @@ import { guildKey, type GuildProtocol } from '../guild/guild-protocol.js';
 import type { MemberQueryResult } from '../guild/member-query.js';
 import { toAPIUser } from '../store/api-shapes.js';
 import type { UserRecord } from '../store/store.js';
-import type { Connection } from './connection.js';
+import type { SessionSocket } from './session-socket.js';
 import { EncodedDispatch } from './dispatch.js';
 import { memberChunks, memberQueryFor } from './member-chunks.js';
 import { GATEWAY_VERSION, type PresenceUpdateData, type RequestGuildMembersData, shardOf } from './protocol.js';
@@ -22,13 +22,13 @@ export interface SessionArgs {
   shard: [number, number];
   largeThreshold: number;
   presence: PresenceUpdateData | undefined;
-  connection: Connection;
+  connection: SessionSocket;
 }
 
 interface SessionState {
   seq: number;
   replay: ReplayBuffer;
-  connection: Connection | undefined;
+  connection: SessionSocket | undefined;
   guildIds: Set<string>;
   cancelExpiry: (() => void) | undefined;
 }

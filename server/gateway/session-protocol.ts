@@ -2,7 +2,7 @@
 // `guild_removed`; the rest come from the session's own connection.
 import type { PresenceUpdateData, RequestGuildMembersData } from './protocol.js';
 import type { EncodedDispatch } from './dispatch.js';
-import type { Connection } from './connection.js';
+import type { SessionSocket } from './session-socket.js';
 
 export type SessionCast =
   /** A guild event for this session, encoded once for all recipients. */
@@ -16,13 +16,13 @@ export type SessionCast =
   /** op 8 from the client: answered with GUILD_MEMBERS_CHUNK dispatches. */
   | { type: 'request_members'; data: RequestGuildMembersData }
   /** The socket closed; keep the session for RESUME unless `resumable` is false. */
-  | { type: 'detached'; connection: Connection; resumable: boolean };
+  | { type: 'detached'; connection: SessionSocket; resumable: boolean };
 
 export type SessionCall =
   /** Sends READY, connects to each guild and sends its GUILD_CREATE. */
   | { type: 'identify' }
   /** A new connection takes the session over and replays what it missed. */
-  | { type: 'resume'; connection: Connection; seq: number; userId: string };
+  | { type: 'resume'; connection: SessionSocket; seq: number; userId: string };
 
 export type ResumeOutcome = 'resumed' | 'invalid_session' | 'invalid_seq';
 

@@ -18,9 +18,9 @@ import { toAPIChannel, toAPIMember, toAPIMessage, toAPIUser } from '../store/api
 import { StoreError } from '../store/errors.js';
 import type { ChannelRecord, GuildWrite, MemberAdded, MemberRecord, MessageRecord, ReactionChange, Store } from '../store/store.js';
 import type { WriteBatcher } from '../store/write-batcher.js';
-import { type Presence, guildCreatePayload, presenceData } from './guild-create.js';
+import { guildCreatePayload, presenceData } from './guild-create.js';
 import type { GuildCall, GuildCast, GuildProtocol, GuildRefusal, GuildReply } from './guild-protocol.js';
-import { type GuildState, loadGuildState } from './guild-state.js';
+import { type GuildState, type Presence, loadGuildState } from './guild-state.js';
 import { queryMembers } from './member-query.js';
 
 /** What a guild actor needs from the server: narrow, so it does not depend on all of ServerContext. */

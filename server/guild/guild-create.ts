@@ -4,7 +4,7 @@
 // `large_threshold`, so a connect costs the same in a guild of 10 or 10,000.
 import { GatewayIntentBits } from './../gateway/protocol.js';
 import { toAPIChannel, toAPIGuild, toAPIMember } from '../store/api-shapes.js';
-import type { GuildState } from './guild-state.js';
+import type { GuildState, Presence } from './guild-state.js';
 
 export function guildCreatePayload(state: GuildState, userId: string, intents: number, largeThreshold: number): unknown {
   const memberCount = state.members.size;
@@ -32,10 +32,6 @@ export function guildCreatePayload(state: GuildState, userId: string, intents: n
   };
 }
 
-export interface Presence {
-  status: string;
-  activities: unknown[];
-}
 
 /** PRESENCE_UPDATE data (https://discord.com/developers/docs/events/gateway-events#presence-update). */
 export function presenceData(guildId: string, userId: string, presence: Presence): unknown {

@@ -3,7 +3,12 @@
 // (server/pubsub/guild-pubsub.ts). The actor is the only writer of its guild,
 // so this stays in step with the store without reads on the hot path.
 import type { ChannelRecord, GuildRecord, MemberRecord, Store } from '../store/store.js';
-import type { Presence } from './guild-create.js';
+
+/** A member's presence in the guild, as PRESENCE_UPDATE carries it. */
+export interface Presence {
+  status: string;
+  activities: unknown[];
+}
 
 export interface GuildState {
   guild: GuildRecord;

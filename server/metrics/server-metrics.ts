@@ -11,7 +11,7 @@ import { TraceFlags, trace } from '@opentelemetry/api';
 import { Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ActorSystem } from '../../actors/index.js';
 import type { BatchProcessorStats, TailStats, TraceStore, Tracing } from '../../tracing/index.js';
-import type { GatewayStats } from '../gateway/gateway-server.js';
+import type { GatewayStats } from '../gateway/gateway-stats.js';
 import { stdoutLogDestination } from '../log-destination.js';
 import { ActorMetrics } from './actor-metrics.js';
 import { CheapHistogram, type HistogramCell } from './cheap-histogram.js';

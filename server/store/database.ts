@@ -7,17 +7,10 @@ import SQLite from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect, type SqliteDatabase } from 'kysely';
 import pg from 'pg';
 import { ConfigError } from '../config.js';
+import type { DatabaseTarget, SqliteSynchronous } from './database-target.js';
 import type { Database } from './schema.js';
 
-export type DatabaseTarget = { kind: 'sqlite'; path: string } | { kind: 'postgres'; url: string };
-
-/**
- * SQLite's `synchronous` in WAL mode (https://www.sqlite.org/pragma.html#pragma_synchronous):
- * FULL syncs the WAL on every commit (a power cut loses nothing committed);
- * NORMAL syncs only at checkpoints (a power cut may lose the last commits, a
- * process crash loses nothing); OFF leaves it to the OS.
- */
-export type SqliteSynchronous = 'full' | 'normal' | 'off';
+export type { DatabaseTarget, SqliteSynchronous } from './database-target.js';
 
 export interface OpenDatabaseOptions {
   synchronous?: SqliteSynchronous;
