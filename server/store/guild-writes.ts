@@ -156,3 +156,44 @@ async function createChannel(db: Db, engine: SqlEngine, w: Write<'create_channel
   await db.insertInto('channels').values({ id: engine.id(w.id), guild_id: engine.id(w.guild_id), name: w.name, topic: w.topic, position: w.position }).execute();
   return { id: w.id, type: 0, guild_id: w.guild_id, name: w.name, position: w.position, topic: w.topic, last_message_id: null };
 }
+
+/**
+ * A run of new messages in one statement: the insert takes each row only when
+ * its channel (of that guild) and its author exist, and RETURNING says which
+ * went in, so a row that does not fails alone, as in createMessage. Under load
+ * most of a group commit is new messages: one statement instead of one per
+ * message is what lets PostgreSQL keep up (each statement is a round trip).
+ */
+export async function createMessages(db: Db, engine: SqlEngine, users: UserCache, ws: readonly Write<'create_message'>[]): Promise<(MessageRecord | StoreError)[]> {
+  const rows = ws.map(
+    (w) =>
+      sql`(cast(${engine.id(w.id)} as bigint), cast(${engine.id(w.channel_id)} as bigint), cast(${engine.id(w.guild_id)} as bigint), cast(${engine.id(w.author_id)} as bigint), cast(${w.content} as text))`,
+  );
+  const inserted = await sql<{ id: string | number | bigint }>`
+    with v (id, channel_id, guild_id, author_id, content) as (values ${sql.join(rows)})
+    insert into messages (id, channel_id, guild_id, author_id, content)
+    select v.id, c.id, c.guild_id, v.author_id, v.content
+    from v join channels c on c.id = v.channel_id and c.guild_id = v.guild_id
+    where exists (select 1 from users u where u.id = v.author_id)
+    returning id`.execute(db);
+  const went = new Set(inserted.rows.map((r) => String(r.id)));
+  const out: (MessageRecord | StoreError)[] = [];
+  for (const w of ws) {
+    const author = await users.get(db, engine, w.author_id);
+    if (!went.has(w.id) || author === undefined) {
+      out.push(author === undefined ? new StoreError('UNKNOWN_USER') : new StoreError('UNKNOWN_CHANNEL'));
+      continue;
+    }
+    out.push({
+      id: w.id,
+      channel_id: w.channel_id,
+      guild_id: w.guild_id,
+      author,
+      content: w.content,
+      timestamp: new Date(timestampOf(w.id)).toISOString(),
+      edited_timestamp: null,
+      reactions: [],
+    });
+  }
+  return out;
+}

@@ -8,7 +8,7 @@
 import { compareSnowflakes, SnowflakeGenerator, timestampOf } from '../ids/snowflake.js';
 import { type DatabaseTarget, type OpenDatabaseOptions, type SqlEngine, openDatabase } from './database.js';
 import { StoreError, isUniqueViolation, mapDriverError } from './errors.js';
-import { applyWrite } from './guild-writes.js';
+import { applyWrite, createMessages } from './guild-writes.js';
 import { migrate } from './migrations.js';
 import { type Db, UserCache, channelQuery, memberQuery, messageQuery, readMessage, readUser, str, toChannel, toMember, toMessages } from './sql-rows.js';
 import type {
@@ -105,7 +105,17 @@ export class SqlStore implements Store {
     return this.run(() =>
       this.db.transaction().execute(async (trx) => {
         const outcomes: WriteOutcome[] = [];
-        for (const w of writes) {
+        for (let i = 0; i < writes.length; ) {
+          // Consecutive new messages go in as one statement (in order: ids are the order).
+          let j = i;
+          while (j < writes.length && writes[j]!.kind === 'create_message') j++;
+          if (j - i > 1) {
+            const run = writes.slice(i, j) as Extract<GuildWrite, { kind: 'create_message' }>[];
+            for (const r of await createMessages(trx, this.engine, this.users, run)) outcomes.push(r instanceof StoreError ? { ok: false, error: r } : { ok: true, value: r });
+            i = j;
+            continue;
+          }
+          const w = writes[i++]!;
           try {
             outcomes.push({ ok: true, value: await applyWrite(trx, this.engine, this.users, w) });
           } catch (err) {

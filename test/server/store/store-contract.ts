@@ -416,6 +416,23 @@ export function storeContract(engine: EngineUnderTest): void {
         expect((await store.getMessage(channelId, target!))!.reactions).toHaveLength(MAX_REACTIONS_PER_MESSAGE);
       });
 
+      it('takes a run of new messages in one go, each row failing alone and every one answered in order', async () => {
+        const ids = Array.from({ length: 6 }, () => store.ids.next());
+        const outcomes = await store.applyWrites([
+          message(ids[0]!, 'm0'),
+          message(ids[1]!, 'm1'),
+          { kind: 'create_message', id: ids[2]!, channel_id: MISSING, guild_id: guildId, author_id: alice.id, content: 'no channel' },
+          { kind: 'create_message', id: ids[3]!, channel_id: channelId, guild_id: guildId, author_id: MISSING, content: 'no author' },
+          { kind: 'create_message', id: ids[4]!, channel_id: channelId, guild_id: MISSING, author_id: alice.id, content: 'channel of another guild' },
+          { ...message(ids[5]!, 'from bob'), author_id: bob.id } as GuildWrite,
+        ]);
+        expect(outcomes.map((o) => (o.ok ? 'ok' : o.error.code))).toEqual(['ok', 'ok', 'UNKNOWN_CHANNEL', 'UNKNOWN_USER', 'UNKNOWN_CHANNEL', 'ok']);
+        expect(outcomes[5]).toMatchObject({ ok: true, value: { id: ids[5], content: 'from bob', author: bob, channel_id: channelId, guild_id: guildId, reactions: [] } });
+        const stored = await store.listMessages(channelId);
+        expect(idsOf(stored)).toEqual([ids[5], ids[1], ids[0]]);
+        expect(stored.map((m) => m.content)).toEqual(['from bob', 'm1', 'm0']);
+      });
+
       it('commits nothing of a call when a statement fails (a duplicate id)', async () => {
         const [existing] = await post(1);
         const a = store.ids.next();
