@@ -46,6 +46,8 @@ export interface Config {
   identifyTimeoutMs: number;
   /** IDENTIFYs a user may start per 5 s per rate-limit key (shard_id % maxConcurrency); advertised in /gateway/bot. */
   maxConcurrency: number;
+  /** A guild actor with no session and nothing pending this long stops (its state is in the database); 0: never. */
+  guildIdleMs: number;
   resumeBuffer: number;
   resumeTimeoutMs: number;
   maxBufferedBytes: number;
@@ -161,6 +163,7 @@ const FIELDS = {
   fanoutK: { env: 'GUILDHALL_FANOUT_K', flag: 'fanout-k' },
   heartbeatIntervalMs: { env: 'GUILDHALL_HEARTBEAT_INTERVAL_MS', flag: 'heartbeat-interval-ms' },
   identifyTimeoutMs: { env: 'GUILDHALL_IDENTIFY_TIMEOUT_MS', flag: 'identify-timeout-ms' },
+  guildIdleMs: { env: 'GUILDHALL_GUILD_IDLE_MS', flag: 'guild-idle-ms' },
   maxConcurrency: { env: 'GUILDHALL_MAX_CONCURRENCY', flag: 'max-concurrency' },
   resumeBuffer: { env: 'GUILDHALL_RESUME_BUFFER', flag: 'resume-buffer' },
   resumeTimeoutMs: { env: 'GUILDHALL_RESUME_TIMEOUT_MS', flag: 'resume-timeout-ms' },
@@ -203,6 +206,8 @@ const schema = z.object({
   // Discord gives small bots 1 and large ones 16 or more; 16 lets a user open a few
   // sessions (devices, tests) at once. Load tools with hundreds of sessions per user raise it.
   maxConcurrency: int(1, 1_000_000).default(16),
+  // Every guild ever touched would otherwise stay in memory; reloading one costs a few queries.
+  guildIdleMs: int(0).default(60_000),
   resumeBuffer: int(0).default(1000),
   resumeTimeoutMs: int(0).default(60000),
   maxBufferedBytes: int(1024).default(1024 * 1024),
@@ -320,6 +325,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, ar
     fanoutK: v.fanoutK,
     heartbeatIntervalMs: v.heartbeatIntervalMs,
     identifyTimeoutMs: v.identifyTimeoutMs,
+    guildIdleMs: v.guildIdleMs,
     maxConcurrency: v.maxConcurrency,
     resumeBuffer: v.resumeBuffer,
     resumeTimeoutMs: v.resumeTimeoutMs,

@@ -6,7 +6,7 @@ import type { Config } from './config.js';
 import type { GuildDebugSampling } from './debug/guild-debug.js';
 import { HttpError, type RestErrorName, RestErrors } from './errors.js';
 import type { SessionProtocol } from './gateway/session-protocol.js';
-import type { GuildCall, GuildProtocol, GuildRefusal } from './guild/guild-protocol.js';
+import { type GuildCall, type GuildProtocol, type GuildRefusal, askGuild } from './guild/guild-protocol.js';
 import type { SnowflakeGenerator } from './ids/snowflake.js';
 import type { ServerMetrics } from './metrics/server-metrics.js';
 import { StoreError } from './store/errors.js';
@@ -84,7 +84,7 @@ const GUILD_REFUSALS: Partial<Record<GuildRefusal, RestErrorName>> = {
 
 /** Calls a guild actor; a refusal becomes the error the REST client should see. */
 export async function callGuild<T>(ctx: ServerContext, guildId: string, message: GuildCall): Promise<T> {
-  const reply = await ctx.guild(guildId).call(message);
+  const reply = await askGuild((id) => ctx.guild(id), guildId, message);
   if (reply.ok) return reply.value as T;
   const name = GUILD_REFUSALS[reply.error];
   if (name !== undefined) throw new HttpError(RestErrors[name]);

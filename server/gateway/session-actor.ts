@@ -4,7 +4,7 @@
 // for a RESUME, buffering, then stops and leaves its guilds.
 import type { ActorRef, Behaviour } from '../../actors/index.js';
 import type { ServerContext } from '../context.js';
-import { guildKey, type GuildProtocol } from '../guild/guild-protocol.js';
+import { askGuild, guildKey, type GuildProtocol } from '../guild/guild-protocol.js';
 import type { MemberQueryResult } from '../guild/member-query.js';
 import { toAPIUser } from '../store/api-shapes.js';
 import type { UserRecord } from '../store/store.js';
@@ -70,16 +70,15 @@ export function sessionBehaviour(ctx: ServerContext, args: SessionArgs): Behavio
   // connected) comes through here, so the shard rule is applied in one place.
   async function connectGuild(state: SessionState, guildId: string, self: ActorRef<SessionProtocol>): Promise<void> {
     if (!onShard(guildId)) return;
-    const ref = ctx.guild(guildId);
-    const reply = await ref
-      .call(
-        { type: 'connect', sessionId: args.sessionId, session: self, userId, intents: args.intents, largeThreshold: args.largeThreshold, presence: args.presence },
-        { timeoutMs: CONNECT_TIMEOUT_MS },
-      )
-      .catch((err: unknown) => {
-        ctx.logger.warn({ err, guildId, sessionId: args.sessionId }, 'guild connect failed');
-        return undefined;
-      });
+    const reply = await askGuild(
+      (id) => ctx.guild(id),
+      guildId,
+      { type: 'connect', sessionId: args.sessionId, session: self, userId, intents: args.intents, largeThreshold: args.largeThreshold, presence: args.presence },
+      { timeoutMs: CONNECT_TIMEOUT_MS },
+    ).catch((err: unknown) => {
+      ctx.logger.warn({ err, guildId, sessionId: args.sessionId }, 'guild connect failed');
+      return undefined;
+    });
     if (!reply?.ok) return;
     state.guildIds.add(guildId);
     send(state, new EncodedDispatch('GUILD_CREATE', reply.value));
@@ -94,13 +93,10 @@ export function sessionBehaviour(ctx: ServerContext, args: SessionArgs): Behavio
     if (!state.guildIds.has(request.guild_id)) return;
     const query = memberQueryFor(request, args.intents);
     if (!query) return;
-    const reply = await ctx
-      .guild(request.guild_id)
-      .call({ type: 'request_members', query })
-      .catch((err: unknown) => {
-        ctx.logger.warn({ err, guildId: request.guild_id, sessionId: args.sessionId }, 'member request failed');
-        return undefined;
-      });
+    const reply = await askGuild((id) => ctx.guild(id), request.guild_id, { type: 'request_members', query }).catch((err: unknown) => {
+      ctx.logger.warn({ err, guildId: request.guild_id, sessionId: args.sessionId }, 'member request failed');
+      return undefined;
+    });
     if (!reply?.ok) return;
     for (const chunk of memberChunks(request.guild_id, request, reply.value as MemberQueryResult)) send(state, new EncodedDispatch('GUILD_MEMBERS_CHUNK', chunk));
   }

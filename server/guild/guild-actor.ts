@@ -35,7 +35,11 @@ export interface GuildDeps {
   readonly clock: () => number;
   readonly logger: Pick<Logger, 'error'>;
   /** Subscribers and broadcast, per guild. */
-  readonly pubsub: Pick<GuildPubSub, 'topic'>;
+  readonly pubsub: Pick<GuildPubSub, 'topic' | 'drop'>;
+  readonly config: {
+    /** With no session and no write in flight this long, the guild stops (0: never). */
+    readonly guildIdleMs: number;
+  };
   /** A user's live sessions on this node, for events aimed at one user (a guild join). */
   readonly sessions: { ofUser(userId: string): ActorRef<SessionProtocol>[] };
   /** Debug-sampling index: which guild a channel belongs to. */
@@ -64,6 +68,18 @@ function memberData(member: MemberRecord | undefined): unknown {
 
 export function guildBehaviour(ctx: GuildDeps, guildId: string): Behaviour<GuildState, GuildProtocol> {
   const topic = ctx.pubsub.topic(guildId);
+  const idleMs = ctx.config.guildIdleMs;
+  /** Writes handed to the batcher and not yet answered: a guild never stops with one in flight. */
+  let pending = 0;
+  /** On the actor's clock, as its timers. */
+  let lastActive = 0;
+  let idleCheck: (() => void) | undefined;
+
+  /** Every guild ever used would stay in memory: one with nobody connected stops after a while. */
+  function watchIdle(actor: ActorContext<GuildProtocol>): void {
+    lastActive = actor.clock.now();
+    if (idleMs > 0 && idleCheck === undefined) idleCheck = actor.sendAfter(idleMs, { type: 'idle_check' });
+  }
 
   /** Publishes `event` to the guild's subscribers (encoded once, filtered by intents). */
   function broadcast(_state: GuildState, event: string, data: unknown, withoutContent?: unknown): void {
@@ -100,8 +116,10 @@ export function guildBehaviour(ctx: GuildDeps, guildId: string): Behaviour<Guild
    */
   function persist<T>(actor: ActorContext<GuildProtocol>, write: GuildWrite, done: (value: T) => unknown, undo?: () => void): typeof LATER {
     const reply: DeferredReply<GuildReply> = actor.deferReply();
+    pending++;
     ctx.writes.submit(write).then(
       (outcome) => {
+        pending--;
         if (!outcome.ok) {
           undo?.();
           reply.resolve({ ok: false, error: outcome.error.code, message: outcome.error.message });
@@ -119,6 +137,7 @@ export function guildBehaviour(ctx: GuildDeps, guildId: string): Behaviour<Guild
         reply.resolve({ ok: true, value });
       },
       (err: unknown) => {
+        pending--;
         undo?.();
         const code = err instanceof StoreError ? err.code : 'UNAVAILABLE';
         reply.resolve({ ok: false, error: code, message: err instanceof Error ? err.message : undefined });
@@ -305,12 +324,25 @@ export function guildBehaviour(ctx: GuildDeps, guildId: string): Behaviour<Guild
 
   return {
     kind: 'guild',
-    init: () => {
+    init: (actor) => {
       // A (re)started guild has no subscribers: its sessions connect again, as before the topic lived outside the actor.
       topic.clear();
+      watchIdle(actor);
       return loadGuildState(ctx.store, guildId);
     },
+    handleInfo(msg, _state, actor) {
+      if (msg.type !== 'idle_check') return;
+      idleCheck = undefined;
+      if (topic.size === 0 && pending === 0 && actor.clock.now() - lastActive >= idleMs) {
+        ctx.pubsub.drop(guildId);
+        actor.stop();
+        return;
+      }
+      // Still in use: look again later (one timer per guild, not per message).
+      if (idleMs > 0) idleCheck = actor.sendAfter(idleMs, { type: 'idle_check' });
+    },
     handleCall(msg, state, actor): GuildReply | Promise<GuildReply> {
+      watchIdle(actor);
       // A deferred reply makes the actor ignore what the handler returns; LATER only marks it.
       let result: unknown;
       try {
@@ -326,7 +358,8 @@ export function guildBehaviour(ctx: GuildDeps, guildId: string): Behaviour<Guild
       }
       return answer(result) as GuildReply;
     },
-    handleCast(msg: GuildCast, state) {
+    handleCast(msg: GuildCast, state, actor) {
+      watchIdle(actor);
       switch (msg.type) {
         case 'disconnect':
           dropSession(state, msg.sessionId);

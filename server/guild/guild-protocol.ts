@@ -1,6 +1,6 @@
 // Messages a guild actor understands. Every state change of a guild passes
 // through its actor, which persists it and fans the event out to sessions.
-import type { ActorRef } from '../../actors/index.js';
+import { ActorErrorCode, type ActorRef, type CallOptions, isActorError } from '../../actors/index.js';
 import type { SessionProtocol } from '../gateway/session-protocol.js';
 import type { PresenceUpdateData } from '../gateway/protocol.js';
 import type { StoreErrorCode } from '../store/errors.js';
@@ -41,8 +41,24 @@ export type GuildRefusal = 'NOT_MEMBER' | 'NOT_AUTHOR' | 'NOT_PERMITTED' | Store
 /** Calls answer with data, or with a refusal (never by crashing the guild). */
 export type GuildReply = { ok: true; value: unknown } | { ok: false; error: GuildRefusal; message?: string };
 
-export type GuildProtocol = { call: GuildCall; reply: GuildReply; cast: GuildCast };
+/** The guild's own timer: is it idle enough to stop? */
+export type GuildInfo = { type: 'idle_check' };
+
+export type GuildProtocol = { call: GuildCall; reply: GuildReply; cast: GuildCast; info: GuildInfo };
 
 export function guildKey(guildId: string): string {
   return `guild:${guildId}`;
+}
+
+/**
+ * Calls a guild, once more when it stopped (idle, see GUILDHALL_GUILD_IDLE_MS)
+ * between finding its ref and handling the call: `guild` then starts it anew.
+ */
+export async function askGuild(guild: (guildId: string) => ActorRef<GuildProtocol>, guildId: string, message: GuildCall, options?: CallOptions): Promise<GuildReply> {
+  try {
+    return await guild(guildId).call(message, options);
+  } catch (err) {
+    if (!isActorError(err, ActorErrorCode.STOPPED)) throw err;
+    return guild(guildId).call(message, options);
+  }
 }

@@ -115,6 +115,11 @@ export class GuildPubSub {
     private readonly observer: FanoutObserver,
   ) {}
 
+  /** Forgets a guild's topic when nobody is subscribed (its actor stopped idle). */
+  drop(guildId: string): void {
+    if (this.topics.get(guildId)?.size === 0) this.topics.delete(guildId);
+  }
+
   /** The guild's topic, made on first use. */
   topic(guildId: string): GuildTopic {
     let t = this.topics.get(guildId);
