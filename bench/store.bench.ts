@@ -16,7 +16,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -30,7 +29,7 @@ import { SessionPool } from '../client-sim/pool.js';
 import { startSimTracing } from '../client-sim/tracing.js';
 import { buildWorld, planWorld } from '../client-sim/world.js';
 import { pacedUntil } from '../client-sim/pacing.js';
-import { stop } from './children.js';
+import { freePort, stop } from './children.js';
 import { parseFlags } from './flags.js';
 import { rounded } from './summary.js';
 
@@ -69,18 +68,6 @@ const flags = parseFlags(
     process.exit(2);
   },
 );
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      const port = typeof a === 'object' && a ? a.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 async function adminQuery(sql: string): Promise<void> {
   const client = new pg.Client({ connectionString: PG_ADMIN_URL });

@@ -10,7 +10,7 @@ import { timestampOf } from '../ids/snowflake.js';
 import type { SqlEngine } from './database.js';
 import { StoreError } from './errors.js';
 import { type Db, type UserCache, emojiKey, memberQuery, readMessage, toMember } from './sql-rows.js';
-import { type ChannelRecord, type GuildWrite, MAX_REACTIONS_PER_MESSAGE, type MemberAdded, type MessageRecord, type ReactionChange } from './store.js';
+import { type ChannelRecord, type GuildWrite, MAX_REACTIONS_PER_MESSAGE, type MemberAdded, type MessageRecord, type ReactionChange, type UserRecord } from './store.js';
 
 type Write<K extends GuildWrite['kind']> = Extract<GuildWrite, { kind: K }>;
 
@@ -63,16 +63,7 @@ async function createMessage(db: Db, engine: SqlEngine, users: UserCache, w: Wri
   if (result.numInsertedOrUpdatedRows !== 1n || author === undefined) {
     throw author === undefined ? new StoreError('UNKNOWN_USER') : new StoreError('UNKNOWN_CHANNEL');
   }
-  return {
-    id: w.id,
-    channel_id: w.channel_id,
-    guild_id: w.guild_id,
-    author,
-    content: w.content,
-    timestamp: new Date(timestampOf(w.id)).toISOString(),
-    edited_timestamp: null,
-    reactions: [],
-  };
+  return newMessage(w, author);
 }
 
 /** UNKNOWN_CHANNEL or UNKNOWN_MESSAGE, whichever is true. */
@@ -184,16 +175,21 @@ export async function createMessages(db: Db, engine: SqlEngine, users: UserCache
       out.push(author === undefined ? new StoreError('UNKNOWN_USER') : new StoreError('UNKNOWN_CHANNEL'));
       continue;
     }
-    out.push({
-      id: w.id,
-      channel_id: w.channel_id,
-      guild_id: w.guild_id,
-      author,
-      content: w.content,
-      timestamp: new Date(timestampOf(w.id)).toISOString(),
-      edited_timestamp: null,
-      reactions: [],
-    });
+    out.push(newMessage(w, author));
   }
   return out;
+}
+
+/** A message as it was just created: its time is its snowflake's, as on Discord. */
+function newMessage(w: Write<'create_message'>, author: UserRecord): MessageRecord {
+  return {
+    id: w.id,
+    channel_id: w.channel_id,
+    guild_id: w.guild_id,
+    author,
+    content: w.content,
+    timestamp: new Date(timestampOf(w.id)).toISOString(),
+    edited_timestamp: null,
+    reactions: [],
+  };
 }
