@@ -5,6 +5,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { request } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
+import { TEST_DATABASE_ENV } from '../support/server.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const SHUTDOWN_MS = 1000;
@@ -20,7 +21,7 @@ function start() {
   const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
     cwd: ROOT,
     // Default log level (info): every request logs two lines.
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', PORT: '0', GUILDHALL_SHUTDOWN_TIMEOUT_MS: String(SHUTDOWN_MS), GUILDHALL_SEED: 'false' },
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...TEST_DATABASE_ENV, PORT: '0', GUILDHALL_SHUTDOWN_TIMEOUT_MS: String(SHUTDOWN_MS), GUILDHALL_SEED: 'false' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   children.push(child);
