@@ -6,6 +6,7 @@ import { createServer } from '../../server/app.js';
 import { loadConfig } from '../../server/config.js';
 import { createLogger, redactUrl } from '../../server/logger.js';
 import { makeTracing } from '../support/tracing.js';
+import { TEST_DATABASE_ENV } from '../support/server.js';
 
 function capture() {
   const lines: Record<string, unknown>[] = [];
@@ -57,7 +58,7 @@ describe('redactUrl', () => {
 describe('request logging through a real server', () => {
   it('never writes a token passed in the query string', async () => {
     const { lines, destination } = capture();
-    const config = loadConfig({ PORT: '0', GUILDHALL_SEED: 'false', GUILDHALL_TOKEN_SECRET: 'logger-test-secret-0123456789' });
+    const config = loadConfig({ ...TEST_DATABASE_ENV, PORT: '0', GUILDHALL_SEED: 'false', GUILDHALL_TOKEN_SECRET: 'logger-test-secret-0123456789' });
     const server = await createServer(config, { tracingEnv: {}, logger: createLogger({ level: 'info', destination }) });
     try {
       const base = await server.listen();

@@ -5,6 +5,7 @@ import { type GuildhallServer, createServer } from '../../../server/app.js';
 import { loadConfig } from '../../../server/config.js';
 import { isLoopbackHost } from '../../../server/debug/access.js';
 import { createLogger } from '../../../server/logger.js';
+import { TEST_DATABASE_ENV } from '../../support/server.js';
 
 const SECRET = 'debug-admin-secret-0123456789';
 const servers: GuildhallServer[] = [];
@@ -20,7 +21,7 @@ async function start(env: Record<string, string>): Promise<{ base: string; logs:
       done();
     },
   });
-  const config = loadConfig({ PORT: '0', GUILDHALL_SEED: 'false', GUILDHALL_TOKEN_SECRET: 'debug-access-token-secret-01', ...env });
+  const config = loadConfig({ ...TEST_DATABASE_ENV, PORT: '0', GUILDHALL_SEED: 'false', GUILDHALL_TOKEN_SECRET: 'debug-access-token-secret-01', ...env });
   const server = await createServer(config, { tracingEnv: {}, logger: createLogger({ level: 'warn', destination }) });
   servers.push(server);
   return { base: await server.listen(), logs };
