@@ -327,6 +327,8 @@ export function guildBehaviour(ctx: GuildDeps, guildId: string): Behaviour<Guild
     init: (actor) => {
       // A (re)started guild has no subscribers: its sessions connect again, as before the topic lived outside the actor.
       topic.clear();
+      // A restart cancelled the old actor's timers: the idle check is scheduled afresh.
+      idleCheck = undefined;
       watchIdle(actor);
       return loadGuildState(ctx.store, guildId);
     },
