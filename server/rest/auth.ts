@@ -2,9 +2,9 @@
 //
 // Tokens: `Authorization: Bot <token>`, `Bearer <token>` or the bare token
 // (https://discord.com/developers/docs/reference#authentication). They verify
-// without a lookup (auth/token.ts); the user must still exist, since the
-// in-memory store forgets everyone on restart while a configured secret
-// keeps old tokens verifiable.
+// without a lookup (auth/token.ts); the user must still exist (a token signed
+// with a shared secret may name a user another database never had), looked up
+// through a cache (user-cache.ts): users never change once created.
 //
 // Rate limits, both decided here from the headers and the route, before any
 // body is read:
@@ -22,6 +22,7 @@ import type { ServerContext } from '../context.js';
 import { httpError, rateLimited } from '../errors.js';
 import { type RouteLimiter, majorParameter, rateLimitHeaders } from './route-limits.js';
 import type { UserRecord } from '../store/store.js';
+import { UserCache } from './user-cache.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -151,6 +152,7 @@ function announcesBody(request: FastifyRequest): boolean {
 
 /** The onRequest hook for authenticated routes: sets `request.userId` and `request.user`, or answers 401 / 429. */
 export function authHook(ctx: ServerContext, limits: RestLimits) {
+  const users = new UserCache(ctx.store);
   async function authenticate(request: FastifyRequest, reply: FastifyReply): Promise<void> {
     if (request.routeOptions.config.auth === false) {
       // No user to count for: the caller's address stands in.
@@ -159,7 +161,7 @@ export function authHook(ctx: ServerContext, limits: RestLimits) {
     }
     const token = parseAuthorization(request.headers.authorization);
     const userId = token === undefined ? undefined : verifyToken(ctx.config.tokenSecret, token);
-    const user = userId === undefined ? undefined : await ctx.store.getUser(userId);
+    const user = userId === undefined ? undefined : await users.get(userId);
     if (userId === undefined || user === undefined) throw httpError('UNAUTHORIZED');
 
     const wait = limits.global.take(userId);
