@@ -32,7 +32,7 @@
 //                                       ONLY=send_handle,remote_ runs the groups with a case of that prefix)
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { ROOT_CONTEXT, context, defaultTextMapGetter, trace } from '@opentelemetry/api';
+import { ROOT_CONTEXT, type Tracer, context, defaultTextMapGetter, trace } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { AlwaysOnSampler, BasicTracerProvider, BatchSpanProcessor, type ReadableSpan, type SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { Registry } from 'prom-client';
@@ -42,7 +42,8 @@ import { ActorMetrics } from '../server/metrics/actor-metrics.js';
 import { ScopedContextManager } from '../tracing/context-manager.js';
 import { FanoutSampler } from '../tracing/fanout-sampler.js';
 import { isSampledTraceparent } from '../tracing/traceparent.js';
-import { Transport } from '../tracing/transport.js';
+import { DebugSampling } from '../tracing/debug-sampling.js';
+import { Transport, type TransportOptions } from '../tracing/transport.js';
 
 const QUICK = process.env.QUICK === '1';
 const ROUNDS = Number(process.env.ROUNDS ?? (QUICK ? 3 : 7));
@@ -54,11 +55,16 @@ const PARSES = QUICK ? 500_000 : 2_000_000;
 const CALLS = QUICK ? 300 : 1_000; // local and remote call round trips measured per child
 const REMOTE_FANOUT = 10_000;
 const REMOTE_BROADCASTS = QUICK ? 10 : 30;
+/** What the Transport may add to an unsampled send -> handle on the server's wiring (issue 15): an absolute budget. */
+const TRANSPORT_BUDGET_NS = 15;
+/** GUILDHALL_SLOW_DELIVERY_MS's default (server/config.ts). */
+const SERVER_SLOW_DELIVERY_MS = 100;
 
 const CASES = [
   'send_handle_untraced',
   'send_handle_unsampled',
   'send_handle_no_trace',
+  'send_handle_unsampled_tail_off',
   'fanout_untraced',
   'fanout_sampled',
   'fanout_naive',
@@ -105,6 +111,22 @@ function tracingSetup() {
   return { provider, tracer: provider.getTracer('bench'), contextManager };
 }
 
+/**
+ * The Transport as server/app.ts configures it with its defaults: debug
+ * sampling (no window open) and tail capture at the default threshold, which
+ * installs the relay's slow-message watch (a clock reading per handled
+ * message); with tracing off, neither.
+ */
+function serverTransportOptions(tracer: Tracer, contextManager: ScopedContextManager, enabled: boolean): TransportOptions {
+  return {
+    tracer,
+    contextManager,
+    enabled,
+    debug: new DebugSampling(),
+    tail: { thresholdMs: enabled ? SERVER_SLOW_DELIVERY_MS : 0, maxPerSecond: 100, mailboxRoots: (actor) => (actor.kind === 'guild' ? { 'guildhall.guild.id': actor.id } : undefined) },
+  };
+}
+
 /** The server's relay wiring (server/app.ts), with the Transport on or off. */
 function wired(system: ActorSystem, transport: Transport): void {
   wireRelay(system, { metrics: new ActorMetrics(new Registry(), system), transport });
@@ -118,10 +140,13 @@ function wired(system: ActorSystem, transport: Transport): void {
  * in no trace at all, outside any `with()`, as a handler of a bare message
  * is: there every send reads the context from AsyncLocalStorage.
  */
-async function sendHandle(mode: 'untraced' | 'unsampled' | 'no_trace'): Promise<number> {
+async function sendHandle(mode: 'untraced' | 'unsampled' | 'no_trace' | 'unsampled_tail_off'): Promise<number> {
   const { tracer, contextManager } = tracingSetup();
   const system = new ActorSystem();
-  wired(system, new Transport(system, { tracer, contextManager, enabled: mode !== 'untraced' }));
+  const options = serverTransportOptions(tracer, contextManager, mode !== 'untraced');
+  // Tail capture off (GUILDHALL_SLOW_DELIVERY_MS=0): what the Transport's hooks cost without the slow-message watch.
+  if (mode === 'unsampled_tail_off') options.tail = { thresholdMs: 0 };
+  wired(system, new Transport(system, options));
   let seen = 0;
   let target = 0;
   let resolve: () => void = () => {};
@@ -143,7 +168,7 @@ async function sendHandle(mode: 'untraced' | 'unsampled' | 'no_trace'): Promise<
     const done = new Promise<void>((r) => (resolve = r));
     target += BATCH;
     const t0 = process.hrtime.bigint();
-    if (mode === 'unsampled') context.with(unsampled, send);
+    if (mode === 'unsampled' || mode === 'unsampled_tail_off') context.with(unsampled, send);
     else send();
     await done;
     // The first 20 batches warm the JIT up.
@@ -162,7 +187,7 @@ async function sendHandle(mode: 'untraced' | 'unsampled' | 'no_trace'): Promise<
 async function fanout(mode: 'untraced' | 'sampled' | 'naive'): Promise<number> {
   const { provider, tracer, contextManager } = tracingSetup();
   const system = new ActorSystem();
-  const transport = new Transport(system, { tracer, contextManager, sampler: new FanoutSampler({ k: mode === 'naive' ? FANOUT * 10 : 10 }), enabled: mode !== 'untraced' });
+  const transport = new Transport(system, { ...serverTransportOptions(tracer, contextManager, mode !== 'untraced'), sampler: new FanoutSampler({ k: mode === 'naive' ? FANOUT * 10 : 10 }) });
   wired(system, transport);
   let seen = 0;
   let resolve: () => void = () => {};
@@ -316,6 +341,8 @@ async function child(name: Case): Promise<number> {
       return sendHandle('unsampled');
     case 'send_handle_no_trace':
       return sendHandle('no_trace');
+    case 'send_handle_unsampled_tail_off':
+      return sendHandle('unsampled_tail_off');
     case 'fanout_untraced':
       return fanout('untraced');
     case 'fanout_sampled':
@@ -365,7 +392,7 @@ function runChild(name: Case): number {
 
 /** Cases that ratios compare, run back to back within a round. */
 const GROUPS: readonly (readonly Case[])[] = [
-  ['send_handle_untraced', 'send_handle_unsampled', 'send_handle_no_trace'],
+  ['send_handle_untraced', 'send_handle_unsampled', 'send_handle_no_trace', 'send_handle_unsampled_tail_off'],
   ['fanout_untraced', 'fanout_sampled', 'fanout_naive'],
   ['extract_propagator', 'extract_fastpath'],
   ['call_local_untraced', 'call_local_sampled'],
@@ -404,11 +431,27 @@ async function main(): Promise<void> {
   for (const name of CASES) if (samples[name].length > 0) ns[name] = { ...spread(samples[name], 2), per_second: Math.round(1e9 / median(samples[name])) };
   const ratios: Record<string, { median: number; min: number; max: number }> = {};
   for (const [key, [a, b]] of Object.entries(RATIOS)) if (samples[a].length > 0 && samples[b].length > 0) ratios[key] = spread(samples[a].map((x, round) => x / samples[b][round]!), 3);
-  // What the Transport adds to an unsampled send -> handle, in ns (issue 15's budget: at most 15).
+  // What the Transport adds to an unsampled send -> handle, in ns, checked against its budget (a benchmark check: printed, never failing the run).
   const added =
     samples.send_handle_untraced.length > 0
-      ? { transport_ns_unsampled: spread(samples.send_handle_unsampled.map((x, round) => x - samples.send_handle_untraced[round]!), 2) }
+      ? {
+          transport_ns_unsampled: spread(samples.send_handle_unsampled.map((x, round) => x - samples.send_handle_untraced[round]!), 2),
+          // The same without tail capture's watch: how much of it is the watch's clock reading per handled message.
+          transport_ns_unsampled_tail_off: spread(samples.send_handle_unsampled_tail_off.map((x, round) => x - samples.send_handle_untraced[round]!), 2),
+        }
       : {};
+  const budgets =
+    added.transport_ns_unsampled === undefined
+      ? {}
+      : {
+          transport_ns_unsampled: {
+            measured: added.transport_ns_unsampled.median,
+            budget: TRANSPORT_BUDGET_NS,
+            verdict: added.transport_ns_unsampled.median <= TRANSPORT_BUDGET_NS ? 'PASS' : 'FAIL',
+          },
+        };
+  for (const [name, b] of Object.entries(budgets))
+    process.stderr.write(`${b.verdict} ${name}: ${b.measured} ns (median of ${ROUNDS} rounds; budget <= ${b.budget} ns)\n`);
   const result = {
     node: process.version,
     rounds: ROUNDS,
@@ -419,13 +462,15 @@ async function main(): Promise<void> {
     ns_per_message: ns,
     ratios,
     added,
+    budgets,
     remote: {
       nats: process.env.NATS_URL ?? 'nats://127.0.0.1:4222',
       remote_fanout_size: REMOTE_FANOUT,
       calls_per_batch: CALLS,
       per_child: Object.fromEntries(Object.entries(extras).map(([k, xs]) => [k, spread(xs, 2)])),
     },
-    targets: { transport_ns_unsampled: '<= 15', unsampled_over_untraced: '<= 1.05', fanout_sampled_over_untraced: '<= 1.05', fastpath_speedup: '>= 20' },
+    // The Transport's budget is the one checked target (issue 15); the ratios are reported, not targets.
+    targets: { transport_ns_unsampled: `<= ${TRANSPORT_BUDGET_NS}`, fastpath_speedup: '>= 20' },
   };
   console.log(JSON.stringify(result));
 }

@@ -67,6 +67,8 @@ function parseOptions(argv: string[]) {
 }
 
 const T0 = Date.now();
+/** CLOCK_MONOTONIC in µs: what --cpu-prof's timestamps count, so a profile splits by burst (bench/profile-split.ts). */
+const monotonicUs = () => Number(process.hrtime.bigint() / 1000n);
 const log = (text: string) => process.stderr.write(`[sampling-ab ${((Date.now() - T0) / 1000).toFixed(1).padStart(6)}s] ${text}\n`);
 
 type Tail = 'on' | 'off';
@@ -86,6 +88,9 @@ interface Sample {
   schedUsPerDelivery: number;
   delivered: number;
   lost: number;
+  /** The burst's start and end on the monotonic clock (µs), the clock of a V8 CPU profile's timestamps. */
+  startUs: number;
+  endUs: number;
 }
 
 async function main(): Promise<void> {
@@ -117,9 +122,21 @@ async function main(): Promise<void> {
         for (const sampled of rep % 2 ? [true, false] : [false, true]) {
           const cpu0 = cpuMicros(server.pid);
           const sched0 = schedMicros(server.pid);
+          const startUs = monotonicUs();
           const r = await driver.burst(messages, o.rate, !sampled);
+          const endUs = monotonicUs();
           const delivered = Math.max(1, r.delivered);
-          const sample = { rep, tail, sampled, cpuUsPerDelivery: (cpuMicros(server.pid) - cpu0) / delivered, schedUsPerDelivery: (schedMicros(server.pid) - sched0) / delivered, delivered: r.delivered, lost: r.lost };
+          const sample = {
+            rep,
+            tail,
+            sampled,
+            cpuUsPerDelivery: (cpuMicros(server.pid) - cpu0) / delivered,
+            schedUsPerDelivery: (schedMicros(server.pid) - sched0) / delivered,
+            delivered: r.delivered,
+            lost: r.lost,
+            startUs,
+            endUs,
+          };
           samples.push(sample);
           log(`rep ${rep} tail ${tail.padEnd(3)} ${sampled ? 'sampled  ' : 'unsampled'} ${sample.schedUsPerDelivery.toFixed(2)} µs/delivery, lost ${r.lost}`);
         }

@@ -15,6 +15,10 @@
 //   concurrent exports beyond its limit ("Concurrent export limit reached");
 // - export errors and timeouts are counted as `failed`, never thrown;
 // - `forceFlush` and `shutdown` always resolve.
+//
+// An exporter with a `prepare()` (PreparingSpanExporter: the OTLP exporter
+// encodes each span) gets it called as each span ends, and the queue holds
+// what it returns instead of the span.
 import { TraceFlags, context, diag } from '@opentelemetry/api';
 import { ExportResultCode, suppressTracing, type ExportResult } from '@opentelemetry/core';
 import type { ReadableSpan, Span, SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace-base';
@@ -25,7 +29,23 @@ export interface BatchTimers {
   clearTimeout(handle: unknown): void;
 }
 
+/**
+ * An exporter that takes spans in a form of its own, made by `prepare()` as
+ * each span ends (while the span is hot in the cache, and so that its objects
+ * need not live until the export): its `export()` receives those.
+ */
+export interface PreparingSpanExporter<P extends Queued> {
+  prepare(span: ReadableSpan): P;
+  export(items: P[], done: (result: ExportResult) => void): void;
+}
+
+/** What waits in the queue: a span, or an exporter's prepared form of one. */
+interface Queued {
+  readonly resource: ReadableSpan['resource'];
+}
+
 export interface CountingBatchSpanProcessorOptions {
+  /** A PreparingSpanExporter has each span prepared as it ends. */
   exporter: SpanExporter;
   /** Spans that may wait for export; beyond this they are dropped. Default 2048. */
   maxQueueSize?: number;
@@ -46,7 +66,7 @@ export interface BatchProcessorStats {
   exported: number;
   /** Spans refused because the queue was full. */
   dropped: number;
-  /** Spans lost to export errors, refusals and timeouts. */
+  /** Spans lost to export errors, refusals and timeouts (and to an exporter's prepare() throwing). */
   failed: number;
   /** Spans waiting now (never above maxQueueSize). */
   queueLength: number;
@@ -73,7 +93,8 @@ export class CountingBatchSpanProcessor implements SpanProcessor {
   private readonly exportTimeoutMillis: number;
   private readonly timers: BatchTimers;
 
-  private queue: ReadableSpan[] = [];
+  private queue: Queued[] = [];
+  private readonly prepare: ((span: ReadableSpan) => Queued) | undefined;
   private timer: unknown = undefined;
   private inFlight: Promise<void> | undefined;
   private inFlightSize = 0;
@@ -90,6 +111,8 @@ export class CountingBatchSpanProcessor implements SpanProcessor {
     this.scheduledDelayMillis = nonNegative(options.scheduledDelayMillis, 1000);
     this.exportTimeoutMillis = positive(options.exportTimeoutMillis, 30_000);
     this.timers = options.timers ?? unrefTimers;
+    const preparing = options.exporter as Partial<PreparingSpanExporter<Queued>>;
+    this.prepare = typeof preparing.prepare === 'function' ? preparing.prepare.bind(options.exporter) : undefined;
   }
 
   stats(): BatchProcessorStats {
@@ -108,7 +131,19 @@ export class CountingBatchSpanProcessor implements SpanProcessor {
       this.counts.dropped += 1;
       return;
     }
-    this.queue.push(span);
+    let item: Queued = span;
+    if (this.prepare !== undefined) {
+      try {
+        item = this.prepare(span);
+      } catch (err) {
+        // Tracing never breaks serving: a span that cannot be prepared is accepted and lost, and counted.
+        this.counts.queued += 1;
+        this.counts.failed += 1;
+        diag.debug('CountingBatchSpanProcessor: prepare failed', err);
+        return;
+      }
+    }
+    this.queue.push(item);
     this.counts.queued += 1;
     this.schedule();
   }
@@ -179,7 +214,7 @@ export class CountingBatchSpanProcessor implements SpanProcessor {
   }
 
   /** Resolves true on a successful export; false on error, refusal or timeout. */
-  private runExport(batch: ReadableSpan[]): Promise<boolean> {
+  private runExport(batch: Queued[]): Promise<boolean> {
     // Resources with async detectors must settle before the exporter serialises them.
     // The common case has none, and then the export starts synchronously, which keeps
     // the in-flight state easy to reason about.
@@ -194,7 +229,7 @@ export class CountingBatchSpanProcessor implements SpanProcessor {
     );
   }
 
-  private callExporter(batch: ReadableSpan[]): Promise<boolean> {
+  private callExporter(batch: Queued[]): Promise<boolean> {
     return new Promise<boolean>((resolve) => {
       let settled = false;
       const finish = (ok: boolean, error?: unknown) => {
@@ -216,7 +251,8 @@ export class CountingBatchSpanProcessor implements SpanProcessor {
         // Suppress tracing so the exporter's own I/O (gRPC, HTTP) does not produce spans
         // that would feed back into this processor.
         context.with(suppressTracing(context.active()), () => {
-          this.exporter.export(batch, (result: ExportResult) =>
+          // Spans, or what this exporter's prepare() made of them.
+          this.exporter.export(batch as ReadableSpan[], (result: ExportResult) =>
             finish(result.code === ExportResultCode.SUCCESS, result.error),
           );
         });

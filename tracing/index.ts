@@ -24,6 +24,7 @@ export {
   type CountingBatchSpanProcessorOptions,
   type BatchProcessorStats,
   type BatchTimers,
+  type PreparingSpanExporter,
 } from './batch-processor.js';
 export {
   TraceStore,
@@ -38,7 +39,7 @@ export {
 } from './trace-store.js';
 export { CommitSpans, type CommitSpansOptions, ATTR_DB_SYSTEM, ATTR_DB_OPERATION, ATTR_DB_BATCH_SIZE } from './commit-spans.js';
 export { toOtlpJson, type OtlpJsonTraceRequest } from './otlp-json.js';
-export { encodeTraceExportRequest } from './otlp-protobuf.js';
+export { EncodedSpan, type ExportableSpan, encodeSpan, encodeTraceExportRequest } from './otlp-protobuf.js';
 export { OtlpGrpcSpanExporter, traceExportSerializer } from './otlp-grpc-exporter.js';
 export {
   TRACER_NAME,

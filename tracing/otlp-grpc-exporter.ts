@@ -1,6 +1,7 @@
 // The OTLP/gRPC span exporter: OpenTelemetry's own (its transport, retries,
 // headers, compression, TLS and OTEL_EXPORTER_OTLP_* handling), with our
-// one-pass encoder in place of its serializer (see otlp-protobuf.ts).
+// one-pass encoder in place of its serializer (see otlp-protobuf.ts), and each
+// span encoded as it ends (prepare(), called by CountingBatchSpanProcessor).
 //
 // Built as @opentelemetry/exporter-trace-otlp-grpc builds OTLPTraceExporter
 // (0.223.x), through the public createOtlpGrpcExportDelegate. The OTLP packages
@@ -11,15 +12,16 @@ import type { OTLPGRPCExporterConfigNode } from '@opentelemetry/otlp-grpc-export
 import { convertLegacyOtlpGrpcOptions, createOtlpGrpcExportDelegate } from '@opentelemetry/otlp-grpc-exporter-base';
 import { OTLPExporterBase } from '@opentelemetry/otlp-exporter-base';
 import { type IExportTraceServiceResponse, type ISerializer, ProtobufTraceSerializer, TraceExporterMetricsHelper } from '@opentelemetry/otlp-transformer';
-import { encodeTraceExportRequest } from './otlp-protobuf.js';
+import type { PreparingSpanExporter } from './batch-processor.js';
+import { type EncodedSpan, type ExportableSpan, encodeSpan, encodeTraceExportRequest } from './otlp-protobuf.js';
 
 /** Our encoding for requests; OpenTelemetry's decoding for the collector's answers. */
-export const traceExportSerializer: ISerializer<ReadableSpan[], IExportTraceServiceResponse> = {
+export const traceExportSerializer: ISerializer<ExportableSpan[], IExportTraceServiceResponse> = {
   serializeRequest: encodeTraceExportRequest,
   deserializeResponse: (data) => ProtobufTraceSerializer.deserializeResponse(data),
 };
 
-export class OtlpGrpcSpanExporter extends OTLPExporterBase<ReadableSpan[]> {
+export class OtlpGrpcSpanExporter extends OTLPExporterBase<ExportableSpan[]> implements PreparingSpanExporter<EncodedSpan> {
   constructor(config: OTLPGRPCExporterConfigNode = {}) {
     super(
       createOtlpGrpcExportDelegate(
@@ -32,5 +34,10 @@ export class OtlpGrpcSpanExporter extends OTLPExporterBase<ReadableSpan[]> {
         '/opentelemetry.proto.collector.trace.v1.TraceService/Export',
       ),
     );
+  }
+
+  /** Encodes `span` as it ends: what the batch holds until export, in place of the span. */
+  prepare(span: ReadableSpan): EncodedSpan {
+    return encodeSpan(span);
   }
 }

@@ -211,6 +211,13 @@ class Writer {
     b[p] = v;
   }
 
+  /** Bytes already encoded, as they are. */
+  raw(bytes: Uint8Array): void {
+    this.ensure(bytes.length);
+    this.buf.set(bytes, this.pos);
+    this.pos += bytes.length;
+  }
+
   /** `KeyValue.key` of an attribute: cached bytes for keys seen before. */
   key(k: string): void {
     let encoded = this.keys.get(k);
@@ -430,9 +437,26 @@ function resource(w: Writer, r: Resource): void {
   w.end(m, 2);
 }
 
+/**
+ * A span encoded when it ended (`ScopeSpans.spans`: tag, length and the Span
+ * message), with what places it in a request. Encoding then, rather than when
+ * its batch is exported, reads the span while it is still in the cache and
+ * lets the span's objects go at once instead of after the export.
+ */
+export class EncodedSpan {
+  constructor(
+    readonly resource: Resource,
+    readonly instrumentationScope: Scope,
+    readonly bytes: Uint8Array,
+  ) {}
+}
+
+/** What a request is made of: spans, or spans encoded as they ended. */
+export type ExportableSpan = ReadableSpan | EncodedSpan;
+
 /** Spans grouped by resource, then by scope, by identity, in first-seen order. */
-function group(spans: readonly ReadableSpan[]): Map<Resource, Map<Scope, ReadableSpan[]>> {
-  const byResource = new Map<Resource, Map<Scope, ReadableSpan[]>>();
+function group<T extends ExportableSpan>(spans: readonly T[]): Map<Resource, Map<Scope, T[]>> {
+  const byResource = new Map<Resource, Map<Scope, T[]>>();
   for (const s of spans) {
     let byScope = byResource.get(s.resource);
     if (!byScope) byResource.set(s.resource, (byScope = new Map()));
@@ -444,17 +468,29 @@ function group(spans: readonly ReadableSpan[]): Map<Resource, Map<Scope, Readabl
 }
 
 const writer = new Writer();
+/** Its own writer: a span ends (and is encoded) in the middle of anything, a request's encoding included. */
+const spanWriter = new Writer();
+
+/** `s` encoded for a later request (encodeTraceExportRequest takes it as it would `s`). */
+export function encodeSpan(s: ReadableSpan): EncodedSpan {
+  const w = spanWriter;
+  w.reset();
+  w.uint32(tag(2, LEN)); // ScopeSpans.spans
+  span(w, s);
+  return new EncodedSpan(s.resource, s.instrumentationScope, w.take());
+}
 
 /** Bytes the encoder holds between requests (bounded: see MAX_KEPT_BYTES). */
 export function encoderRetainedBytes(): number {
-  return writer.buf.length;
+  return writer.buf.length + spanWriter.buf.length;
 }
 
 /**
  * `spans` as an ExportTraceServiceRequest: the same bytes as the OTLP
- * exporter's own serializer, in one pass.
+ * exporter's own serializer, in one pass. Spans already encoded are copied
+ * in as they are.
  */
-export function encodeTraceExportRequest(spans: readonly ReadableSpan[]): Uint8Array {
+export function encodeTraceExportRequest(spans: readonly ExportableSpan[]): Uint8Array {
   const w = writer;
   w.reset();
   for (const [res, byScope] of group(spans)) {
@@ -466,6 +502,10 @@ export function encodeTraceExportRequest(spans: readonly ReadableSpan[]): Uint8A
       const ss = w.begin(3);
       scope(w, sc);
       for (const s of list) {
+        if (s instanceof EncodedSpan) {
+          w.raw(s.bytes);
+          continue;
+        }
         w.uint32(tag(2, LEN)); // spans
         span(w, s);
       }

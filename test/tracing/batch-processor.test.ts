@@ -10,10 +10,12 @@ import {
   AlwaysOffSampler,
   BasicTracerProvider,
   InMemorySpanExporter,
+  type ReadableSpan,
   SamplingDecision,
   type Sampler,
   type SamplingResult,
 } from '@opentelemetry/sdk-trace-base';
+import type { ExportResult } from '@opentelemetry/core';
 import { ManualClock } from '../../actors/clock.js';
 import { CountingBatchSpanProcessor, type CountingBatchSpanProcessorOptions } from '../../tracing/batch-processor.js';
 import { startOtlpReceiver } from '../support/otlp-receiver.js';
@@ -130,6 +132,39 @@ describe('CountingBatchSpanProcessor with the in-memory exporter', () => {
     endSpans(10);
     await expect(processor.forceFlush()).resolves.toBeUndefined();
     expect(processor.stats()).toMatchObject({ queued: 10, exported: 0, failed: 10, dropped: 0, queueLength: 0 });
+  });
+
+  it("hands the exporter what its prepare() made of each span as it ended, and counts a prepare that throws as failed", async () => {
+    const clock = new ManualClock();
+    const inner = new InMemorySpanExporter();
+    const prepared: string[] = [];
+    const exported: unknown[] = [];
+    const exporter = {
+      prepare(span: ReadableSpan) {
+        if (span.name === 'bad') throw new Error('cannot encode');
+        prepared.push(span.name);
+        return { resource: span.resource, name: span.name };
+      },
+      export(items: unknown[], done: (r: ExportResult) => void) {
+        exported.push(...items);
+        inner.export([], done);
+      },
+      shutdown: () => inner.shutdown(),
+    };
+    const { processor, tracer } = setup({ exporter: exporter as unknown as CountingBatchSpanProcessorOptions['exporter'], timers: clock });
+
+    tracer.startSpan('a').end();
+    // Prepared at end, not at export.
+    expect(prepared).toEqual(['a']);
+    expect(() => tracer.startSpan('bad').end()).not.toThrow();
+    tracer.startSpan('b').end();
+    await processor.forceFlush();
+    expect(exported).toEqual([
+      { resource: expect.anything(), name: 'a' },
+      { resource: expect.anything(), name: 'b' },
+    ]);
+    expect(processor.stats()).toMatchObject({ queued: 3, exported: 2, failed: 1, queueLength: 0 });
+    expectConserved(processor);
   });
 
   it('ignores spans that are recorded but not sampled', async () => {

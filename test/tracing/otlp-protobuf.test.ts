@@ -8,7 +8,8 @@ import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { TraceState } from '@opentelemetry/core';
-import { encodeTraceExportRequest, encoderRetainedBytes } from '../../tracing/otlp-protobuf.js';
+import { EncodedSpan, encodeSpan, encodeTraceExportRequest, encoderRetainedBytes } from '../../tracing/otlp-protobuf.js';
+import { CountingBatchSpanProcessor } from '../../tracing/batch-processor.js';
 import { OtlpGrpcSpanExporter } from '../../tracing/otlp-grpc-exporter.js';
 import { startOtlpReceiver } from '../support/otlp-receiver.js';
 
@@ -165,7 +166,65 @@ describe('encodeTraceExportRequest', () => {
   });
 });
 
+describe('encodeSpan: spans encoded as they end', () => {
+  it('a request of spans encoded one by one, alone or mixed with spans, is the same bytes as the SDK serializer', () => {
+    const a = recorder('guildhall', { 'service.instance.id': 'i-1' });
+    const b = recorder('client-sim');
+    const tracers = [a.provider.getTracer('one', '1.0.0', { schemaUrl: 'https://opentelemetry.io/schemas/1.26.0' }), b.provider.getTracer('two'), a.provider.getTracer('three')];
+    for (let i = 0; i < 4; i++) {
+      for (const tracer of tracers) {
+        const root = tracer.startSpan(`fanout ${i}`, { kind: SpanKind.PRODUCER, startTime: T0, attributes: { 'guildhall.fanout.size': 1000, 'guildhall.event': 'MESSAGE_CREATE', big: 'é'.repeat(100 * i) } });
+        const child = tracer.startSpan(`process ${i}`, { kind: SpanKind.CONSUMER, startTime: T0 + 1 }, trace.setSpan(ROOT_CONTEXT, root));
+        child.addEvent('mailbox.dequeued', T0 + 2);
+        child.setStatus({ code: SpanStatusCode.ERROR, message: 'x' });
+        child.end(T0 + 3);
+        root.end(T0 + 4);
+      }
+    }
+    const all = [...a.spans(), ...b.spans()] as ReadableSpan[];
+    const encoded = all.map(encodeSpan);
+    expect(encoded.every((e) => e instanceof EncodedSpan)).toBe(true);
+    // A span's bytes are its own: encoding the next one reuses the writer without touching them.
+    const firstCopy = Buffer.from(encoded[0]!.bytes);
+    encodeSpan(all[1]!);
+    expect(Buffer.from(encoded[0]!.bytes).equals(firstCopy)).toBe(true);
+    expect(Buffer.from(encodeTraceExportRequest(encoded)).equals(reference(all))).toBe(true);
+    const mixed = all.map((s, i) => (i % 2 ? s : encoded[i]!));
+    expect(Buffer.from(encodeTraceExportRequest(mixed)).equals(reference(all))).toBe(true);
+  });
+});
+
 describe('OtlpGrpcSpanExporter', () => {
+  it('behind the batch processor: each span is encoded as it ends, and the receiver reads the batch back whole', async () => {
+    const receiver = await startOtlpReceiver();
+    cleanups.push(() => receiver.close());
+    const exporter = new OtlpGrpcSpanExporter({ url: receiver.url });
+    const exported: unknown[][] = [];
+    const send = exporter.export.bind(exporter);
+    // Sees what the processor hands the exporter, then lets the real export run.
+    exporter.export = (items, done) => {
+      exported.push(items);
+      send(items, done);
+    };
+    const processor = new CountingBatchSpanProcessor({ exporter, scheduledDelayMillis: 10 });
+    const provider = new BasicTracerProvider({ resource: resourceFromAttributes({ 'service.name': 'guildhall' }), spanProcessors: [processor] });
+    cleanups.push(() => provider.shutdown());
+    const tracer = provider.getTracer('guildhall', '0.1.0');
+    const root = tracer.startSpan('fanout session', { kind: SpanKind.PRODUCER, attributes: { 'guildhall.fanout.size': 3 } });
+    for (let i = 0; i < 3; i++) tracer.startSpan('process session', { kind: SpanKind.CONSUMER, attributes: { i } }, trace.setSpan(ROOT_CONTEXT, root)).end();
+    root.end();
+    await processor.forceFlush();
+
+    expect(exported.flat()).toHaveLength(4);
+    expect(exported.flat().every((item) => item instanceof EncodedSpan)).toBe(true);
+    const got = await receiver.waitForSpans((s) => s.length >= 4);
+    expect(got.filter((s) => s.name === 'process session').map((s) => s.parentSpanId)).toEqual(Array(3).fill(root.spanContext().spanId));
+    expect(got.find((s) => s.name === 'fanout session')!.attributes).toEqual({ 'guildhall.fanout.size': 3 });
+    expect(got.every((s) => s.resource['service.name'] === 'guildhall')).toBe(true);
+    expect(processor.stats()).toMatchObject({ queued: 4, exported: 4, failed: 0 });
+  });
+
+
   it('delivers spans that a receiver decoding with the OTLP .proto files reads back whole', async () => {
     const receiver = await startOtlpReceiver();
     cleanups.push(() => receiver.close());

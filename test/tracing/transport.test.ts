@@ -1,4 +1,4 @@
-import { type Span, SpanKind, SpanStatusCode, context, trace } from '@opentelemetry/api';
+import { ROOT_CONTEXT, type Span, SpanKind, SpanStatusCode, context, trace } from '@opentelemetry/api';
 import { AlwaysOnSampler, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -360,6 +360,56 @@ describe('Transport: fanout sampling', () => {
     expect(deliveries.length).toBeGreaterThan(0);
     for (const d of deliveries) expect(d.events.map((e) => e.name)).toContain('gateway.send');
     expect(built).toBe(deliveries.length);
+  });
+
+  it('an unkept delivery of a sampled broadcast runs as an unsampled one: bare, in the ROOT context (its continuations too), starting no span', async () => {
+    const tracing = makeTracing(new FanoutSampler({ k: 10, delegate: new AlwaysOnSampler() }));
+    const system = new ActorSystem({ onError: () => {} });
+    systems.push(system);
+    // As the server configures it: debug sampling (no window open) and tail capture.
+    const transport = new Transport(system, {
+      tracer: tracing.tracer,
+      sampler: new FanoutSampler({ k: 10 }),
+      contextManager: tracing.contextManager,
+      debug: new DebugSampling(),
+      tail: { thresholdMs: 60_000, mailboxRoots: (actor) => (actor.kind === 'guild' ? { guild: actor.id } : undefined) },
+    }).install();
+    const seen = recordPayloads(system);
+    const unkept: { bare: boolean; root: boolean; later: Promise<boolean> }[] = [];
+    let kept = 0;
+    const refs = Array.from({ length: 200 }, () =>
+      system.spawn<null, { cast: Msg }>({
+        kind: 'session',
+        init: () => null,
+        handleCast: () => {
+          if (trace.getActiveSpan() !== undefined) {
+            kept++;
+            return;
+          }
+          transport.childSpan('socket write', {}, () => undefined);
+          transport.event('gateway.send', () => ({}));
+          // What the handler starts (a socket write's callbacks, say) runs in the ROOT context too.
+          const later = new Promise<boolean>((resolve) => setImmediate(() => resolve(context.active() === ROOT_CONTEXT)));
+          unkept.push({ bare: !isEnvelope(seen.at(-1)), root: context.active() === ROOT_CONTEXT, later });
+        },
+      }),
+    );
+    await settle(system);
+    const result = tracing.tracer.startActiveSpan('broadcast', (root) => {
+      const r = system.broadcast(refs, { type: 'MESSAGE_CREATE' });
+      root.end();
+      return r;
+    });
+    await settle(system);
+    expect(result.kept).toBe(kept);
+    expect(kept).toBeGreaterThan(0);
+    expect(unkept).toHaveLength(200 - kept);
+    expect(unkept.every((u) => u.bare && u.root)).toBe(true);
+    expect(await Promise.all(unkept.map((u) => u.later))).toEqual(unkept.map(() => true));
+    // The root, the fanout and one span per kept delivery: nothing from the unkept ones.
+    const all = tracing.spans();
+    expect(all.map((s) => s.name).sort()).toEqual(['broadcast', 'fanout session', ...Array(kept).fill('process session')].sort());
+    expect(byName(all, 'process session').every((d) => d.events.length === 1)).toBe(true);
   });
 
   it('an unsampled broadcast makes no fanout span and no carriers', async () => {
