@@ -303,6 +303,13 @@ export function guildBehaviour(ctx: GuildDeps, guildId: string): Behaviour<Guild
       }
       case 'request_members':
         return queryMembers(state, msg.query);
+      case 'swap': {
+        // The marker goes after every broadcast made to the old ref (one sender, in order), and everything
+        // from now on goes to the new ref: the new session orders the two streams by it.
+        const old = topic.replace(msg.sessionId, msg.to);
+        (old ?? msg.from).cast({ type: 'swapped', guildId });
+        return { found: old !== undefined };
+      }
     }
   }
 

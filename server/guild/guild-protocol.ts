@@ -27,7 +27,12 @@ export type GuildCall =
   | { type: 'add_member'; actorId: string; userId: string }
   | { type: 'remove_member'; actorId: string; userId: string }
   /** REQUEST_GUILD_MEMBERS (op 8), already checked against the session's intents; answers a MemberQueryResult. */
-  | { type: 'request_members'; query: MemberQuery };
+  | { type: 'request_members'; query: MemberQuery }
+  /**
+   * A session moved to another node (server/gateway/session-handoff.ts): `to` replaces the subscribed ref
+   * (presence kept), then `swapped` goes to the old one. Answers `{ found }`.
+   */
+  | { type: 'swap'; sessionId: string; from: ActorRef<SessionProtocol>; to: ActorRef<SessionProtocol> };
 
 export type GuildCast = { type: 'disconnect'; sessionId: string } | { type: 'presence_update'; userId: string; presence: PresenceUpdateData };
 

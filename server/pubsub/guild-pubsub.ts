@@ -59,6 +59,15 @@ export class GuildTopic {
     return { subscriber, lastOfUser };
   }
 
+  /** Points a subscribed session at a new ref (it moved node); the old ref, or undefined when not subscribed. */
+  replace(sessionId: string, ref: ActorRef<SessionProtocol>): ActorRef<SessionProtocol> | undefined {
+    const subscriber = this.sessions.get(sessionId);
+    if (!subscriber) return undefined;
+    const old = subscriber.ref;
+    this.sessions.set(sessionId, { ...subscriber, ref });
+    return old;
+  }
+
   hasUser(userId: string): boolean {
     return this.byUser.has(userId);
   }
