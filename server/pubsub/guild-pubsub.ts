@@ -59,15 +59,6 @@ export class GuildTopic {
     return { subscriber, lastOfUser };
   }
 
-  /** Points a subscribed session at a new ref (it moved node); the old ref, or undefined when not subscribed. */
-  replace(sessionId: string, ref: ActorRef<SessionProtocol>): ActorRef<SessionProtocol> | undefined {
-    const subscriber = this.sessions.get(sessionId);
-    if (!subscriber) return undefined;
-    const old = subscriber.ref;
-    this.sessions.set(sessionId, { ...subscriber, ref });
-    return old;
-  }
-
   hasUser(userId: string): boolean {
     return this.byUser.has(userId);
   }
@@ -79,6 +70,16 @@ export class GuildTopic {
 
   get size(): number {
     return this.sessions.size;
+  }
+
+  /** Every subscriber by session id (a cluster handover hands them to the guild's next home). */
+  entries(): IterableIterator<[sessionId: string, subscriber: Subscriber]> {
+    return this.sessions.entries();
+  }
+
+  /** The subscriber of a session, if subscribed. */
+  get(sessionId: string): Subscriber | undefined {
+    return this.sessions.get(sessionId);
   }
 
   /** Forgets every subscriber (a restarted guild starts with none, as its sessions reconnect). */
