@@ -130,12 +130,12 @@ async function main(): Promise<void> {
     drainIfClustered(server, config)
       .then(() => server.close())
       .then(
-      async () => {
-        await drainStdout(DRAIN_STDOUT_MS);
-        process.exit(0);
-      },
-      (err: unknown) => fail(1, `shutdown failed: ${String((err as Error)?.stack ?? err)}`),
-    );
+        async () => {
+          await drainStdout(DRAIN_STDOUT_MS);
+          process.exit(0);
+        },
+        (err: unknown) => fail(1, `shutdown failed: ${String((err as Error)?.stack ?? err)}`),
+      );
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
