@@ -3,7 +3,6 @@
 // Each session writes the shared head, its own seq digits and the shared tail,
 // so a broadcast to N sessions serialises the payload once and copies it never
 // (as Phoenix's fastlane writes one encoding to every socket).
-import { type WireType, registerWireType } from '../../cluster/index.js';
 import { intentForEvent } from './protocol.js';
 
 /** An EncodedDispatch as plain data (see EncodedDispatch.toWire). */
@@ -48,19 +47,6 @@ export class EncodedDispatch {
     return Buffer.concat([this.head, Buffer.from(`${seq}}`, 'latin1')]);
   }
 }
-
-/**
- * How a dispatch crosses to another node (cluster/codec.ts): its head as text, so a
- * broadcast is encoded once per node and nothing is serialised twice. Registered
- * when this module loads, which every node does before its gateway runs.
- */
-export const ENCODED_DISPATCH_WIRE: WireType<EncodedDispatch> = {
-  tag: 'dispatch',
-  is: (value): value is EncodedDispatch => value instanceof EncodedDispatch,
-  toWire: (value) => value.toWire(),
-  fromWire: (data) => EncodedDispatch.fromWire(data as WireDispatch),
-};
-registerWireType(ENCODED_DISPATCH_WIRE);
 
 /** A non-dispatch gateway payload (HELLO, HEARTBEAT_ACK, RECONNECT, INVALID_SESSION). */
 export function encodeOp(op: number, d: unknown): Buffer {
