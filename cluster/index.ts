@@ -6,3 +6,4 @@ export { encodeValue, decodeValue, registerWireType, codecStats, type RefMaker, 
 export { NodeWatch, type NodeWatchOptions } from './node-watch.js';
 export { WIRE_VERSION, subjects, type Frame } from './wire.js';
 export { rendezvousHome } from './placement.js';
+export { Membership, type MembershipOptions, type MembershipStats, type NodeInfo } from './membership.js';

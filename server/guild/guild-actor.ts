@@ -86,6 +86,8 @@ export function guildBehaviour(ctx: GuildDeps, guildId: string, start?: GuildSta
   /** Cluster handover under way: every new call is refused (GUILD_MOVING); `handedOver` answers once pending is 0. */
   let movingOut = false;
   let handedOver: (() => void) | undefined;
+  /** The handoff was given: the next home serves its sessions, so nothing here may reach them any more. */
+  let handedOff = false;
   /** Monitors of subscribers on other nodes, by session id. */
   const remoteWatch = new Map<string, () => void>();
   /** On the actor's clock, as its timers. */
@@ -369,7 +371,10 @@ export function guildBehaviour(ctx: GuildDeps, guildId: string, start?: GuildSta
         // Everything before this in the mailbox was handled; everything after is refused (nothing written).
         movingOut = true;
         const reply: DeferredReply<GuildReply> = actor.deferReply();
-        handedOver = () => reply.resolve({ ok: true, value: handoff(state) });
+        handedOver = () => {
+          handedOff = true;
+          reply.resolve({ ok: true, value: handoff(state) });
+        };
         settled();
         return LATER;
       }
@@ -447,6 +452,7 @@ export function guildBehaviour(ctx: GuildDeps, guildId: string, start?: GuildSta
       return answer(result) as GuildReply;
     },
     handleCast(msg: GuildCast, state, actor) {
+      if (handedOff) return;
       watchIdle(actor);
       switch (msg.type) {
         case 'disconnect':
