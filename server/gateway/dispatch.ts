@@ -5,12 +5,6 @@
 // (as Phoenix's fastlane writes one encoding to every socket).
 import { intentForEvent } from './protocol.js';
 
-/** An EncodedDispatch as plain data (see EncodedDispatch.toWire). */
-export interface WireDispatch {
-  event: string;
-  head: string;
-}
-
 export class EncodedDispatch {
   /** Bytes up to and including `"s":`. */
   readonly head: Buffer;
@@ -25,23 +19,6 @@ export class EncodedDispatch {
   ) {
     this.head = head ?? Buffer.from(`{"op":0,"t":${JSON.stringify(event)},"d":${JSON.stringify(data)},"s":`);
     this.intent = intentForEvent(event);
-  }
-
-  /**
-   * Rebuilds a dispatch from its head as text (what `toWire` gives): how a
-   * dispatch crosses nodes as plain data without being encoded again.
-   */
-  static fromWire(wire: WireDispatch): EncodedDispatch {
-    const d = Object.create(EncodedDispatch.prototype) as { -readonly [K in keyof EncodedDispatch]: EncodedDispatch[K] };
-    d.event = wire.event;
-    d.head = Buffer.from(wire.head);
-    d.intent = intentForEvent(wire.event);
-    return d as EncodedDispatch;
-  }
-
-  /** Plain data for another node: the event name and the head as text (valid UTF-8, so it round-trips exactly). */
-  toWire(): WireDispatch {
-    return { event: this.event, head: this.head.toString() };
   }
 
   /** The payload one session receives (the frame writer builds it in place; this is for inspection). */

@@ -191,7 +191,7 @@ export function sessionBehaviour(ctx: ServerContext, args: SessionArgs): Behavio
       ok: true,
       state: {
         seq: state.seq,
-        missed: missed.map((m) => m.dispatch.toWire()),
+        missed: missed.map((m) => m.dispatch),
         guildIds,
         intents: args.intents,
         shard: args.shard,
@@ -220,7 +220,7 @@ export function sessionBehaviour(ctx: ServerContext, args: SessionArgs): Behavio
   function adopt(state: SessionState, s: HandoffState, from: ActorRef<SessionProtocol>, clientSeq: number, connection: SessionSocket, actor: ActorContext<SessionProtocol>): void {
     Object.assign(args, { intents: s.intents, shard: s.shard, largeThreshold: s.largeThreshold, presence: s.presence ?? undefined });
     state.replay.startAfter(clientSeq);
-    s.missed.forEach((wire, i) => state.replay.push(clientSeq + 1 + i, EncodedDispatch.fromWire(wire)));
+    s.missed.forEach((dispatch, i) => state.replay.push(clientSeq + 1 + i, dispatch));
     state.seq = s.seq;
     state.connection = connection;
     for (const { seq, dispatch } of state.replay.after(clientSeq) ?? []) connection.sendDispatch(dispatch, seq);
@@ -344,7 +344,7 @@ export function sessionBehaviour(ctx: ServerContext, args: SessionArgs): Behavio
         case 'forwarded': {
           const item = msg.item;
           if (item.kind === 'swapped') return settle(state, item.guildId, actor);
-          if (item.kind === 'dispatch') return onGuildCast(state, { type: 'dispatch', event: EncodedDispatch.fromWire(item.dispatch) }, actor);
+          if (item.kind === 'dispatch') return onGuildCast(state, { type: 'dispatch', event: item.dispatch }, actor);
           return onGuildCast(state, { type: item.kind, guildId: item.guildId }, actor);
         }
         case 'swapped':

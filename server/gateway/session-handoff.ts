@@ -5,16 +5,17 @@
 // `swapped` marker. The new session holds what guilds send it directly until
 // every guild's marker has come through the forwarder, so the client sees
 // nothing lost, nothing twice and nothing out of order. Why the order holds:
-// docs/cluster.md, "Sessions: handoff".
+// docs/cluster.md, "Sessions: handoff". Dispatches cross as the registered
+// wire type (server/cluster/dispatch-wire.ts): the encoded head, not re-encoded.
 import { randomBytes } from 'node:crypto';
 import type { ActorRef, ActorSystem } from '../../actors/index.js';
-import type { WireDispatch } from './dispatch.js';
+import type { EncodedDispatch } from './dispatch.js';
 import type { PresenceUpdateData } from './protocol.js';
 import type { ResumeOutcome, SessionCast, SessionProtocol } from './session-protocol.js';
 
 /** What the old session forwards: everything a guild or its node sent it after the handoff, in arrival order. */
 export type ForwardedItem =
-  | { kind: 'dispatch'; dispatch: WireDispatch }
+  | { kind: 'dispatch'; dispatch: EncodedDispatch }
   | { kind: 'guild_joined'; guildId: string }
   | { kind: 'guild_removed'; guildId: string }
   /** The guild's marker: it has swapped, everything it sent the old session is ahead of this. */
@@ -25,7 +26,7 @@ export interface HandoffState {
   /** The last seq the old session gave out. */
   seq: number;
   /** The dispatches after the client's seq, oldest first (seqs client seq + 1 ... `seq`). */
-  missed: WireDispatch[];
+  missed: EncodedDispatch[];
   guildIds: string[];
   intents: number;
   shard: [number, number];
@@ -92,7 +93,7 @@ export class Forwarder {
   forward(msg: SessionCast): void {
     switch (msg.type) {
       case 'dispatch':
-        this.to.cast({ type: 'forwarded', item: { kind: 'dispatch', dispatch: msg.event.toWire() } });
+        this.to.cast({ type: 'forwarded', item: { kind: 'dispatch', dispatch: msg.event } });
         return;
       case 'guild_joined':
       case 'guild_removed':
