@@ -1,0 +1,104 @@
+// RESUME on a node that does not run the session, three real nodes
+// (server/main.ts) on loopback, real NATS, a PostgreSQL test database.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { uniquePrefix } from '../../support/cluster.js';
+import { type ClusterServer, openWorld, startClusterServer, stopClusterServers } from '../../support/cluster-server.js';
+import { GatewayClient, type Payload } from '../../support/gateway-client.js';
+import { createTestDatabase, type TestDatabase } from '../../support/postgres.js';
+
+const INTENTS = (1 << 0) | (1 << 9) | (1 << 15); // GUILDS, GUILD_MESSAGES, MESSAGE_CONTENT
+
+let db: TestDatabase;
+let world: Awaited<ReturnType<typeof openWorld>>;
+let nodes: ClusterServer[] = [];
+const clients: GatewayClient[] = [];
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  world = await openWorld(db.url);
+  const cluster = uniquePrefix('resume');
+  const env = { GUILDHALL_NODE_TTL_MS: '1500', GUILDHALL_LEASE_TTL_MS: '3000' };
+  nodes = await Promise.all([1, 2, 3].map((i) => startClusterServer({ id: `n${i}`, cluster, databaseUrl: db.url, env })));
+}, 60_000);
+
+afterAll(async () => {
+  for (const c of clients) c.ws.terminate();
+  await stopClusterServers(nodes);
+  await world?.close();
+  await db?.drop();
+});
+
+async function connect(url: string): Promise<GatewayClient> {
+  const client = await GatewayClient.connect(url);
+  clients.push(client);
+  return client;
+}
+
+async function identify(url: string, token: string): Promise<{ client: GatewayClient; sessionId: string }> {
+  const client = await connect(url);
+  client.identify(token, INTENTS);
+  const [ready] = await client.waitForDispatch('READY', 1, 15_000);
+  await client.waitForDispatch('GUILD_CREATE', 1, 15_000);
+  return { client, sessionId: ready!.d.session_id as string };
+}
+
+async function postOk(url: string, token: string, channelId: string, content: string): Promise<void> {
+  const res = await fetch(`${url}/api/v10/channels/${channelId}/messages`, {
+    method: 'POST',
+    headers: { authorization: `Bot ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ content }),
+  });
+  expect(res.status, await res.text()).toBe(200);
+}
+
+const lastSeq = (received: Payload[]) => received.reduce((s, p) => (p.s ?? s), 0);
+
+describe('RESUME on another node', () => {
+  it('takes the session over while its old socket is open: the missed dispatches, RESUMED, then live ones, seqs contiguous', { timeout: 60_000 }, async () => {
+    const [a, b, c] = nodes;
+    const poster = await world.user('poster-1');
+    const listener = await world.user('listener-1');
+    const guild = await world.guild(poster.id, [listener.id]);
+    const { client: first, sessionId } = await identify(a!.url, listener.token);
+    await postOk(c!.url, poster.token, guild.channelId, 'before');
+    await first.waitFor((r) => r.find((p) => p.t === 'MESSAGE_CREATE'), 10_000);
+    // The client resumes from an older seq than it has: the rest is replayed.
+    const seq = lastSeq(first.received) - 1;
+
+    const second = await connect(b!.url);
+    second.send(6, { token: listener.token, session_id: sessionId, seq });
+    const [resumed] = await second.waitForDispatch('RESUMED', 1, 15_000);
+    expect(await first.waitForClose(10_000)).toBe(4000);
+    const replayed = second.received.filter((p) => p.op === 0 && p.s! <= resumed!.s!);
+    expect(replayed.map((p) => p.s)).toEqual([seq + 1, resumed!.s]);
+    expect(replayed[0]!.t).toBe('MESSAGE_CREATE');
+
+    for (const content of ['after-1', 'after-2', 'after-3']) await postOk(a!.url, poster.token, guild.channelId, content);
+    const live = await second.waitFor((r) => {
+      const m = r.filter((p) => p.t === 'MESSAGE_CREATE');
+      return m.length >= 3 ? m : undefined;
+    }, 15_000);
+    expect(live.map((p) => p.d.content)).toEqual(['after-1', 'after-2', 'after-3']);
+    expect(live.map((p) => p.s)).toEqual([resumed!.s! + 1, resumed!.s! + 2, resumed!.s! + 3]);
+  });
+
+  it('a session whose node was killed (kill -9) cannot be resumed: INVALID_SESSION (d false), then IDENTIFY works', { timeout: 60_000 }, async () => {
+    const [, b, c] = nodes;
+    const listener = await world.user('listener-2');
+    const owner = await world.user('owner-2');
+    await world.guild(owner.id, [listener.id]);
+    const { sessionId } = await identify(c!.url, listener.token);
+    c!.signal('SIGKILL');
+    await c!.exited;
+
+    const client = await connect(b!.url);
+    client.send(6, { token: listener.token, session_id: sessionId, seq: 1 });
+    const [invalid] = await client.waitFor((r) => {
+      const p = r.filter((x) => x.op === 9);
+      return p.length > 0 ? p : undefined;
+    }, 20_000);
+    expect(invalid!.d).toBe(false);
+    client.identify(listener.token, INTENTS);
+    await client.waitForDispatch('READY', 1, 15_000);
+  });
+});
