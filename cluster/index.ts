@@ -7,3 +7,4 @@ export { NodeWatch, type NodeWatchOptions } from './node-watch.js';
 export { WIRE_VERSION, subjects, type Frame } from './wire.js';
 export { rendezvousHome } from './placement.js';
 export { Membership, type MembershipOptions, type MembershipStats, type NodeInfo } from './membership.js';
+export { LeaseTable, type AcquireResult, type LeaseOptions, type LeaseStats, type LostReason } from './leases.js';
