@@ -313,7 +313,8 @@ export async function createServer(configured: Config, options: CreateServerOpti
   });
   await app.ready();
 
-  const gw = attachGateway(app.server, ctx);
+  // Cluster mode: a RESUME for a session not running here asks the other live nodes (session-handoff.ts).
+  const gw = attachGateway(app.server, ctx, { peers: () => cluster?.live().map((n) => n.id) ?? [] });
   attached.gateway = gw;
 
   let closing: Promise<void> | undefined;

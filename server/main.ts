@@ -65,8 +65,7 @@ function banner(config: Config, server: GuildhallServer, base: string, seeded: S
 
 /** The server's cluster mode, when it runs one (GUILDHALL_NATS_URL): what a drain needs of it. */
 function clusterOf(server: GuildhallServer): DrainingCluster | undefined {
-  const cluster = (server as { cluster?: Partial<DrainingCluster> }).cluster;
-  return typeof cluster?.drain === 'function' && typeof cluster.drainGuilds === 'function' ? (cluster as DrainingCluster) : undefined;
+  return server.cluster;
 }
 
 /**

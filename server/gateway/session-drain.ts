@@ -7,11 +7,9 @@ import type { Clock } from '../../actors/index.js';
 import type { Logger } from '../context.js';
 import type { GatewayServer } from './gateway-server.js';
 
-/** What a drain needs of the cluster (the server's cluster mode). */
+/** What a drain needs of the cluster (server/cluster/cluster-mode.ts ClusterMode). */
 export interface DrainingCluster {
-  /** Marks this node draining: live, not placeable. */
-  drain(): Promise<void>;
-  /** Hands every guild running here over to its next home. */
+  /** Marks this node draining in membership (live, not placeable), then hands every guild here over to its next home. */
   drainGuilds(): Promise<void>;
 }
 
@@ -42,9 +40,8 @@ export async function drainNode(options: DrainOptions): Promise<DrainResult> {
   const left = () => Math.max(0, deadline - clock.now());
   const sleep = (ms: number) => new Promise<void>((resolve) => clock.setTimeout(resolve, ms));
 
-  // Not placeable first, so no guild is placed here while the others move away.
-  await bounded(cluster.drain(), left(), clock).catch((err: unknown) => logger.warn({ err }, 'drain: could not mark this node draining'));
   gateway.stopAccepting();
+  // Not placeable first (inside drainGuilds), so no guild is placed here while the others move away.
   await bounded(cluster.drainGuilds(), left(), clock).catch((err: unknown) => logger.warn({ err }, 'drain: guild handover failed'));
   const count = sessions.size;
   gateway.reconnectAll();
