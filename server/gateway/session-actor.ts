@@ -238,10 +238,15 @@ export function sessionBehaviour(ctx: ServerContext, args: SessionArgs): Behavio
     for (const guildId of s.guildIds) {
       askGuild((id) => ctx.guild(id), guildId, { type: 'swap', sessionId: args.sessionId, from, to: self }).then(
         (reply) => {
+          if (reply.ok && (reply.value as { found: boolean }).found) return;
           // Not subscribed there any more (the guild restarted without it): connect afresh.
-          if (!reply.ok || !(reply.value as { found: boolean }).found) self.cast({ type: 'guild_lost', guildId, why: 'not_swapped' });
+          ctx.logger.warn({ guildId, sessionId: args.sessionId, reply }, 'session handoff: guild swap found no subscription');
+          self.cast({ type: 'guild_lost', guildId, why: 'not_swapped' });
         },
-        () => self.cast({ type: 'guild_lost', guildId, why: 'not_swapped' }),
+        (err: unknown) => {
+          ctx.logger.warn({ err, guildId, sessionId: args.sessionId }, 'session handoff: guild swap failed');
+          self.cast({ type: 'guild_lost', guildId, why: 'not_swapped' });
+        },
       );
     }
   }

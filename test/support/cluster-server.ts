@@ -54,7 +54,7 @@ export async function startClusterServer(options: ClusterServerOptions): Promise
       GUILDHALL_ROUTE_RATE_LIMITS: 'off',
       GUILDHALL_RATE_LIMIT_PER_SECOND: '100000',
       GUILDHALL_SLOW_DELIVERY_MS: '0',
-      LOG_LEVEL: 'warn',
+      LOG_LEVEL: 'info',
       OTEL_SDK_DISABLED: 'true',
       OTEL_EXPORTER_OTLP_ENDPOINT: '',
       ...options.env,
@@ -63,16 +63,20 @@ export async function startClusterServer(options: ClusterServerOptions): Promise
   let out = '';
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`node ${options.id} not up within 30 s:\n${out}`)), 30_000);
+    const timer = setTimeout(() => reject(new Error(`node ${options.id} not up within 60 s:\n${out}`)), 60_000);
     const onData = (chunk: Buffer) => {
       out += String(chunk);
+      if (process.env.CLUSTER_TEST_LOG) process.stderr.write(`[${options.id}] ${String(chunk)}`);
       if (out.includes('Guildhall is up.')) {
         clearTimeout(timer);
         resolve();
       }
     };
     child.stdout!.on('data', onData);
-    child.stderr!.on('data', (chunk: Buffer) => (out += String(chunk)));
+    child.stderr!.on('data', (chunk: Buffer) => {
+      out += String(chunk);
+      if (process.env.CLUSTER_TEST_LOG) process.stderr.write(`[${options.id}] ${String(chunk)}`);
+    });
     void exited.then((code) => {
       clearTimeout(timer);
       reject(new Error(`node ${options.id} exited (${code}) before it was up:\n${out}`));
@@ -121,4 +125,19 @@ export async function openWorld(databaseUrl: string): Promise<{
     },
     close: () => store.close(),
   };
+}
+
+/** Waits (bounded) until every node's membership has `count` placeable nodes, so placement agrees everywhere. */
+export async function untilPlaceable(servers: ClusterServer[], count: number, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  const placeable = async (s: ClusterServer) => {
+    const text = await fetch(`${s.url}/metrics`).then((r) => r.text(), () => '');
+    return Number(/^guildhall_cluster_placeable_nodes (\d+)/m.exec(text)?.[1] ?? -1);
+  };
+  for (;;) {
+    const counts = await Promise.all(servers.map(placeable));
+    if (counts.every((n) => n === count)) return;
+    if (Date.now() > deadline) throw new Error(`placeable nodes never reached ${count} everywhere: ${counts.join(',')}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }

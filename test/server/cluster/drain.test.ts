@@ -5,7 +5,7 @@
 // seqs; the drained node exits 0.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { uniquePrefix } from '../../support/cluster.js';
-import { type ClusterServer, openWorld, startClusterServer, stopClusterServers } from '../../support/cluster-server.js';
+import { type ClusterServer, openWorld, startClusterServer, stopClusterServers, untilPlaceable } from '../../support/cluster-server.js';
 import { GatewayClient, type Payload } from '../../support/gateway-client.js';
 import { createTestDatabase, type TestDatabase } from '../../support/postgres.js';
 
@@ -31,6 +31,7 @@ afterAll(async () => {
 async function startNodes(cluster: string, n: number, env: Record<string, string> = {}): Promise<ClusterServer[]> {
   const started = await Promise.all(Array.from({ length: n }, (_, i) => startClusterServer({ id: `n${i + 1}`, cluster, databaseUrl: db.url, env })));
   servers.push(...started);
+  await untilPlaceable(started, n);
   return started;
 }
 

@@ -2,7 +2,7 @@
 // (server/main.ts) on loopback, real NATS, a PostgreSQL test database.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { uniquePrefix } from '../../support/cluster.js';
-import { type ClusterServer, openWorld, startClusterServer, stopClusterServers } from '../../support/cluster-server.js';
+import { type ClusterServer, openWorld, startClusterServer, stopClusterServers, untilPlaceable } from '../../support/cluster-server.js';
 import { GatewayClient, type Payload } from '../../support/gateway-client.js';
 import { createTestDatabase, type TestDatabase } from '../../support/postgres.js';
 
@@ -19,7 +19,8 @@ beforeAll(async () => {
   const cluster = uniquePrefix('resume');
   const env = { GUILDHALL_NODE_TTL_MS: '1500', GUILDHALL_LEASE_TTL_MS: '3000' };
   nodes = await Promise.all([1, 2, 3].map((i) => startClusterServer({ id: `n${i}`, cluster, databaseUrl: db.url, env })));
-}, 60_000);
+  await untilPlaceable(nodes, 3);
+}, 150_000);
 
 afterAll(async () => {
   for (const c of clients) c.ws.terminate();
@@ -75,7 +76,7 @@ describe('RESUME on another node', () => {
 
     for (const content of ['after-1', 'after-2', 'after-3']) await postOk(a!.url, poster.token, guild.channelId, content);
     const live = await second.waitFor((r) => {
-      const m = r.filter((p) => p.t === 'MESSAGE_CREATE');
+      const m = r.filter((p) => p.t === 'MESSAGE_CREATE' && p.s! > resumed!.s!);
       return m.length >= 3 ? m : undefined;
     }, 15_000);
     expect(live.map((p) => p.d.content)).toEqual(['after-1', 'after-2', 'after-3']);
