@@ -135,7 +135,9 @@ export class ActorSystem implements Router, CellHost {
 
   /** A ref for any address, local or remote, alive or not. */
   refFor<P extends Protocol = Protocol>(address: Address): ActorRef<P> {
-    return (this.cells.get(address.id)?.ref as ActorRef<P> | undefined) ?? new ActorRef<P>(address, this);
+    // Only this node's actors are looked up: the same key may run on two nodes (a session moving between them).
+    const local = address.node === this.node ? (this.cells.get(address.id)?.ref as ActorRef<P> | undefined) : undefined;
+    return local ?? new ActorRef<P>(address, this);
   }
 
   stop(ref: ActorRef<Protocol> | ActorRef<never>, reason: StopReason = { type: 'normal' }): void {

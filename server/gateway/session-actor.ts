@@ -265,6 +265,7 @@ export function sessionBehaviour(ctx: ServerContext, args: SessionArgs): Behavio
     await settle(state, msg.guildId, actor);
     unwatchGuild(state, msg.guildId);
     if (!state.guildIds.delete(msg.guildId)) return;
+    ctx.logger.info({ guildId: msg.guildId, sessionId: args.sessionId, why: msg.why }, 'guild unavailable to a session: reconnecting');
     send(state, new EncodedDispatch('GUILD_DELETE', { id: msg.guildId, unavailable: true }));
     actor.sendAfter(GUILD_RETRY_MS, { type: 'reconnect_guild', guildId: msg.guildId, attempt: 1 });
   }

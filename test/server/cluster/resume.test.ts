@@ -78,9 +78,12 @@ describe('RESUME on another node', () => {
     const live = await second.waitFor((r) => {
       const m = r.filter((p) => p.t === 'MESSAGE_CREATE' && p.s! > resumed!.s!);
       return m.length >= 3 ? m : undefined;
-    }, 15_000);
+    }, 15_000).catch((err: unknown) => {
+      throw new Error(`${String(err)}\n${JSON.stringify(second.received.map((p) => [p.op, p.t, p.s, p.t === 'GUILD_CREATE' ? p.d.id : p.d]))}`);
+    });
     expect(live.map((p) => p.d.content)).toEqual(['after-1', 'after-2', 'after-3']);
-    expect(live.map((p) => p.s)).toEqual([resumed!.s! + 1, resumed!.s! + 2, resumed!.s! + 3]);
+    const seen = JSON.stringify(second.received.map((p) => [p.op, p.t, p.s, p.t === 'GUILD_CREATE' ? p.d.id : p.d]));
+    expect(live.map((p) => p.s), seen).toEqual([resumed!.s! + 1, resumed!.s! + 2, resumed!.s! + 3]);
   });
 
   it('a session whose node was killed (kill -9) cannot be resumed: INVALID_SESSION (d false), then IDENTIFY works', { timeout: 60_000 }, async () => {
