@@ -68,7 +68,7 @@ const lastSeq = (received: Payload[]) => received.reduce((s, p) => (p.s ?? s), 0
 
 describe('drain', () => {
   it('SIGTERM: clients told to reconnect RESUME on another node and miss nothing, twice over nothing, in order; the node exits 0', { timeout: 120_000 }, async () => {
-    const [a, b, c] = await startNodes(uniquePrefix('drain'), 3, { GUILDHALL_DRAIN_TIMEOUT_MS: '15000', GUILDHALL_NODE_TTL_MS: '1500', GUILDHALL_LEASE_TTL_MS: '3000' });
+    const [a, b, c] = await startNodes(uniquePrefix('drain'), 3, { GUILDHALL_DRAIN_TIMEOUT_MS: '15000' });
     const poster = await world.user('poster');
     const listener = await world.user('listener');
     const guild = await world.guild(poster.id, [listener.id]);

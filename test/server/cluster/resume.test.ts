@@ -1,6 +1,7 @@
 // RESUME on a node that does not run the session, three real nodes
 // (server/main.ts) on loopback, real NATS, a PostgreSQL test database.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { rendezvousHome } from '../../../cluster/index.js';
 import { uniquePrefix } from '../../support/cluster.js';
 import { type ClusterServer, openWorld, startClusterServer, stopClusterServers, untilPlaceable } from '../../support/cluster-server.js';
 import { GatewayClient, type Payload } from '../../support/gateway-client.js';
@@ -17,7 +18,7 @@ beforeAll(async () => {
   db = await createTestDatabase();
   world = await openWorld(db.url);
   const cluster = uniquePrefix('resume');
-  const env = { GUILDHALL_NODE_TTL_MS: '1500', GUILDHALL_LEASE_TTL_MS: '3000' };
+  const env = {};
   nodes = await Promise.all([1, 2, 3].map((i) => startClusterServer({ id: `n${i}`, cluster, databaseUrl: db.url, env })));
   await untilPlaceable(nodes, 3);
 }, 150_000);
@@ -86,12 +87,17 @@ describe('RESUME on another node', () => {
     expect(live.map((p) => p.s), seen).toEqual([resumed!.s! + 1, resumed!.s! + 2, resumed!.s! + 3]);
   });
 
-  it('a session whose node was killed (kill -9) cannot be resumed: INVALID_SESSION (d false), then IDENTIFY works', { timeout: 60_000 }, async () => {
+  it('kill -9: its sessions cannot be resumed (INVALID_SESSION, d false; IDENTIFY works), and a session elsewhere sees its guild unavailable, then back', { timeout: 90_000 }, async () => {
     const [, b, c] = nodes;
     const listener = await world.user('listener-2');
     const owner = await world.user('owner-2');
-    await world.guild(owner.id, [listener.id]);
+    // A guild whose home is the node about to die, for a session on another node.
+    let guild = await world.guild(owner.id, [listener.id]);
+    while (rendezvousHome(guild.id, ['n1', 'n2', 'n3']) !== 'n3') guild = await world.guild(owner.id, [listener.id]);
     const { sessionId } = await identify(c!.url, listener.token);
+    const watcher = await connect(b!.url);
+    watcher.identify(owner.token, INTENTS);
+    await watcher.waitFor((r) => r.find((p) => p.t === 'GUILD_CREATE' && p.d.id === guild.id), 15_000);
     c!.signal('SIGKILL');
     await c!.exited;
 
@@ -104,5 +110,12 @@ describe('RESUME on another node', () => {
     expect(invalid!.d).toBe(false);
     client.identify(listener.token, INTENTS);
     await client.waitForDispatch('READY', 1, 15_000);
+
+    // Discord's outage shape: GUILD_DELETE unavailable, then GUILD_CREATE once the guild runs at its new home.
+    const deleted = await watcher.waitFor((r) => r.find((p) => p.t === 'GUILD_DELETE' && p.d.id === guild.id), 20_000);
+    expect(deleted.d.unavailable).toBe(true);
+    await watcher.waitFor((r) => r.find((p) => p.t === 'GUILD_CREATE' && p.d.id === guild.id && p.s! > deleted.s!), 30_000);
+    await postOk(b!.url, owner.token, guild.channelId, 'back');
+    await watcher.waitFor((r) => r.find((p) => p.t === 'MESSAGE_CREATE' && p.d.content === 'back'), 15_000);
   });
 });
