@@ -359,6 +359,8 @@ export function guildBehaviour(ctx: GuildDeps, guildId: string, start?: GuildSta
       }
       case 'request_members':
         return queryMembers(state, msg.query);
+      case 'activate':
+        return undefined;
       case 'handover': {
         // Everything before this in the mailbox was handled; everything after is refused (nothing written).
         movingOut = true;

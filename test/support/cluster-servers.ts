@@ -68,8 +68,8 @@ export async function startClusterNode(options: ClusterNodeOptions): Promise<Clu
   const line = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`node ${options.id} did not start within 20 s: ${err}`));
-    }, 20_000);
+      reject(new Error(`node ${options.id} did not start within 60 s: ${err}`));
+    }, 60_000);
     child.stdout!.on('data', (d: Buffer) => {
       out += d.toString('utf8');
       const nl = out.indexOf('\n');
