@@ -61,7 +61,8 @@ export class ClusterMode {
     this.placement = new GuildPlacement({
       system,
       leases,
-      nodes: () => this.membership?.placeable() ?? [],
+      // A node the router already knows is down (it said goodbye, or stopped beating) is out before membership's scan drops it.
+      nodes: () => (this.membership?.placeable() ?? []).filter((id) => !router.isDown(id)),
       spawn: options.spawnGuild,
       onError: (err, what, guildId) => options.logger.warn({ err, guild: guildId, what }, 'guild placement failed'),
     });
