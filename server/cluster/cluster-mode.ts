@@ -68,7 +68,7 @@ export class ClusterMode {
     });
     this.handover = new GuildHandover({ system, placement: this.placement, pubsub: options.pubsub, tracer: options.tracer, logger: options.logger });
     system.activator = this.placement;
-    this.unsubscribers.push(leases.onLost((key) => this.handover.lost(key)));
+    this.unsubscribers.push(leases.onLost((key, reason) => this.handover.lost(key, reason)));
     void config;
   }
 

@@ -101,11 +101,11 @@ export class GuildHandover {
   }
 
   /** The guild's lease was lost: it stops at once, no handoff. */
-  lost(key: string): void {
+  lost(key: string, reason: string): void {
     const ref = this.system.whereis(key);
     this.stats.lost++;
     if (ref === undefined) return;
-    this.logger.warn({ guild: key.slice(GUILD_KEY_PREFIX.length) }, 'guild lease lost: stopped serving it');
+    this.logger.warn({ guild: key.slice(GUILD_KEY_PREFIX.length), reason }, 'guild lease lost: stopped serving it');
     this.system.stop(ref, { type: 'shutdown' });
     this.forgetTopic(key);
   }

@@ -46,9 +46,9 @@ describe('failover', () => {
     const db: TestDatabase = await createTestDatabase();
     cleanup.push(() => db.drop());
     const cluster = uniquePrefix('kill');
-    const a = await startClusterNode({ id: 'a', cluster, databaseUrl: db.url, setupUsers: 1 });
+    const a = await startClusterNode({ id: 'a', cluster, databaseUrl: db.url, setupUsers: 1, env: FAST_CLUSTER_ENV });
     cleanup.push(() => a.kill());
-    const [b, c] = await Promise.all(['b', 'c'].map((id) => startClusterNode({ id, cluster, databaseUrl: db.url })));
+    const [b, c] = await Promise.all(['b', 'c'].map((id) => startClusterNode({ id, cluster, databaseUrl: db.url, env: FAST_CLUSTER_ENV })));
     cleanup.push(() => b!.kill(), () => c!.kill());
     const token = a.world!.users[0]!.token;
     const guilds = await makeGuilds(a.url, token, { id: a.world!.guildId, channelId: a.world!.channelId }, ['a', 'b', 'c'], 'b', 2);
@@ -114,9 +114,9 @@ describe('failover', () => {
     const nats = new URL(NATS_URL);
     const proxy: TcpProxy = await startTcpProxy({ host: nats.hostname, port: Number(nats.port || 4222) });
     cleanup.push(() => proxy.close());
-    const a = await startClusterNode({ id: 'a', cluster, databaseUrl: db.url, setupUsers: 1 });
+    const a = await startClusterNode({ id: 'a', cluster, databaseUrl: db.url, setupUsers: 1, env: FAST_CLUSTER_ENV });
     cleanup.push(() => a.kill());
-    const p: ClusterNode = await startClusterNode({ id: 'p', cluster, databaseUrl: db.url, natsUrl: `nats://127.0.0.1:${proxy.port}` });
+    const p: ClusterNode = await startClusterNode({ id: 'p', cluster, databaseUrl: db.url, natsUrl: `nats://127.0.0.1:${proxy.port}`, env: FAST_CLUSTER_ENV });
     cleanup.push(() => p.kill());
     const token = a.world!.users[0]!.token;
     const guilds = await makeGuilds(a.url, token, { id: a.world!.guildId, channelId: a.world!.channelId }, ['a', 'p'], 'p', 2);
