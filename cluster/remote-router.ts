@@ -163,6 +163,11 @@ export class NatsRemoteRouter implements RemoteRouter {
     await this.nats.flush();
   }
 
+  /** Whether `node` is down to this router (no heartbeat within the bound, or it said goodbye) until heard again. */
+  isDown(node: string): boolean {
+    return this.watch.isDown(node);
+  }
+
   // --- RemoteRouter ---
 
   route(target: Address, op: MessageOp, payload: unknown, reply?: PendingReply): boolean {

@@ -61,13 +61,14 @@ export class ClusterMode {
     this.placement = new GuildPlacement({
       system,
       leases,
-      nodes: () => this.membership?.placeable() ?? [],
+      // A node the router already knows is down (it said goodbye, or stopped beating) is out before membership's scan drops it.
+      nodes: () => (this.membership?.placeable() ?? []).filter((id) => !router.isDown(id)),
       spawn: options.spawnGuild,
       onError: (err, what, guildId) => options.logger.warn({ err, guild: guildId, what }, 'guild placement failed'),
     });
     this.handover = new GuildHandover({ system, placement: this.placement, pubsub: options.pubsub, tracer: options.tracer, logger: options.logger });
     system.activator = this.placement;
-    this.unsubscribers.push(leases.onLost((key) => this.handover.lost(key)));
+    this.unsubscribers.push(leases.onLost((key, reason) => this.handover.lost(key, reason)));
     void config;
   }
 

@@ -19,7 +19,7 @@ import type { ActorSystem } from '../../actors/index.js';
 import { ATTR_GUILD_ID, inOperationSpan } from '../../tracing/index.js';
 import type { Tracer } from '@opentelemetry/api';
 import type { Logger } from '../context.js';
-import { type GuildHandoff, type GuildProtocol, guildKey } from '../guild/guild-protocol.js';
+import { type GuildHandoff, type GuildProtocol, askGuild, guildKey } from '../guild/guild-protocol.js';
 import type { GuildPubSub } from '../pubsub/guild-pubsub.js';
 import { GUILD_KEY_PREFIX, type GuildPlacement } from './guild-placement.js';
 
@@ -101,11 +101,11 @@ export class GuildHandover {
   }
 
   /** The guild's lease was lost: it stops at once, no handoff. */
-  lost(key: string): void {
+  lost(key: string, reason: string): void {
     const ref = this.system.whereis(key);
     this.stats.lost++;
     if (ref === undefined) return;
-    this.logger.warn({ guild: key.slice(GUILD_KEY_PREFIX.length) }, 'guild lease lost: stopped serving it');
+    this.logger.warn({ guild: key.slice(GUILD_KEY_PREFIX.length), reason }, 'guild lease lost: stopped serving it');
     this.system.stop(ref, { type: 'shutdown' });
     this.forgetTopic(key);
   }
@@ -130,6 +130,10 @@ export class GuildHandover {
       this.forgetTopic(key);
       this.stats.handovers++;
     });
+    // The handoff lives in the released lease entry only until it expires: the new home takes it now, not on its next call.
+    void askGuild((id) => this.placement.ref(id), guildId, { type: 'activate' }).catch((err: unknown) =>
+      this.logger.warn({ err, guild: guildId }, 'the new home did not start the guild'),
+    );
   }
 
   /** The topic's subscribers now belong to the new home. */

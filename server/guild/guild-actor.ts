@@ -367,6 +367,8 @@ export function guildBehaviour(ctx: GuildDeps, guildId: string, start?: GuildSta
         (current?.ref ?? msg.from).cast({ type: 'swapped', guildId });
         return { found: current !== undefined };
       }
+      case 'activate':
+        return undefined;
       case 'handover': {
         // Everything before this in the mailbox was handled; everything after is refused (nothing written).
         movingOut = true;

@@ -37,7 +37,9 @@ export type GuildCall =
    * Cluster mode (server/cluster/guild-handover.ts): stop taking messages, finish the writes in
    * flight, answer with the handoff (GuildHandoff). Everything after it is refused as GUILD_MOVING.
    */
-  | { type: 'handover' };
+  | { type: 'handover' }
+  /** Cluster mode: starts the guild at its home if it is not running (after a handover, so the handoff is taken at once). */
+  | { type: 'activate' };
 
 export type GuildCast =
   | { type: 'disconnect'; sessionId: string }
