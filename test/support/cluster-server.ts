@@ -54,7 +54,7 @@ export async function startClusterServer(options: ClusterServerOptions): Promise
       GUILDHALL_ROUTE_RATE_LIMITS: 'off',
       GUILDHALL_RATE_LIMIT_PER_SECOND: '100000',
       GUILDHALL_SLOW_DELIVERY_MS: '0',
-      LOG_LEVEL: 'info',
+      LOG_LEVEL: process.env.CLUSTER_TEST_LOG ? 'info' : 'warn',
       OTEL_SDK_DISABLED: 'true',
       OTEL_EXPORTER_OTLP_ENDPOINT: '',
       ...options.env,
