@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { rendezvousHome } from '../../../cluster/index.js';
 import { NATS_URL, uniquePrefix } from '../../support/cluster.js';
 import { type ClusterNode, FAST_CLUSTER_ENV, api, eventually, metric, runningGuilds, startClusterNode } from '../../support/cluster-servers.js';
+import { GatewayClient } from '../../support/gateway-client.js';
 import { type TestDatabase, createTestDatabase } from '../../support/postgres.js';
 import { type TcpProxy, startTcpProxy } from '../../support/tcp-proxy.js';
 
@@ -160,5 +161,39 @@ describe('failover', () => {
     // Cut off, p refuses its guilds (503) rather than serving them without a lease.
     const res = await post(p.url, token, probe, 'from the cut-off node');
     expect(res.status).toBe(503);
+  }, 240_000);
+
+  it('a guild drops the sessions of a node that died (it monitors its remote subscribers)', async () => {
+    const db: TestDatabase = await createTestDatabase();
+    cleanup.push(() => db.drop());
+    const cluster = uniquePrefix('subdown');
+    // Default timings: the guild's own lease must not be at risk on a loaded machine.
+    const a = await startClusterNode({ id: 'a', cluster, databaseUrl: db.url, setupUsers: 2 });
+    cleanup.push(() => a.kill());
+    const others = await Promise.all(['b', 'c'].map((id) => startClusterNode({ id, cluster, databaseUrl: db.url })));
+    for (const n of others) cleanup.push(() => n.kill());
+    const all = [a, ...others];
+    for (const n of all) await eventually(async () => ((await metric(n.url, 'guildhall_cluster_live_nodes')) === 3 ? true : undefined), `${n.id} sees 3 nodes`);
+    const world = a.world!;
+    const home = rendezvousHome(world.guildId, ['a', 'b', 'c']);
+    // The doomed session on a node that is not the guild's home; the watcher on another.
+    const doomed = all.find((n) => n.id !== home)!;
+    const watcherNode = all.find((n) => n !== doomed)!;
+    const [u1, u2] = world.users as [{ id: string; token: string }, { id: string; token: string }];
+    const watcher = await GatewayClient.connect(watcherNode.url);
+    cleanup.push(async () => watcher.ws.close());
+    watcher.identify(u2.token);
+    await watcher.waitForDispatch('GUILD_CREATE', 1, 15_000);
+    const gone = await GatewayClient.connect(doomed.url);
+    gone.identify(u1.token);
+    await gone.waitForDispatch('GUILD_CREATE', 1, 15_000);
+    // u1 comes online in the guild: the watcher hears it.
+    await watcher.waitFor((r) => r.some((p) => p.t === 'PRESENCE_UPDATE' && p.d.user.id === u1.id && p.d.status !== 'offline') || undefined, 10_000);
+    const killedAt = Date.now();
+    await doomed.kill();
+    // The guild's monitor of u1's session fires (nodedown): u1 goes offline for the others.
+    await watcher.waitFor((r) => r.some((p) => p.t === 'PRESENCE_UPDATE' && p.d.user.id === u1.id && p.d.status === 'offline') || undefined, 15_000);
+    // Within the router's detection bound (node TTL 3 s + one heartbeat 1 s), with slack for a loaded machine.
+    expect(Date.now() - killedAt).toBeLessThan(10_000);
   }, 240_000);
 });

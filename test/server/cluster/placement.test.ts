@@ -26,7 +26,7 @@ describe('cluster mode refuses SQLite', () => {
     expect(code).toBe(2);
     expect(stderr).toContain('[CLUSTER_NEEDS_POSTGRES]');
     expect(stderr).toContain('GUILDHALL_NATS_URL');
-  });
+  }, 60_000);
 });
 
 describe('three nodes', () => {
@@ -45,7 +45,9 @@ describe('three nodes', () => {
     token = world.users[0]!.token;
     userId = world.users[0]!.id;
     guilds.push({ id: world.guildId, channelId: world.channelId });
-    for (let i = 0; i < 11; i++) {
+    // At least 12, and at least two homed on each node (homes are hashes of random ids).
+    const short = () => ['a', 'b', 'c'].some((id) => guilds.filter((g) => rendezvousHome(g.id, ['a', 'b', 'c']) === id).length < 2);
+    for (let i = 0; i < 40 && (guilds.length < 12 || short()); i++) {
       const made = await api(nodes[i % 3]!.url, token, 'POST', '/guilds', { name: `g${i}` });
       expect(made.status).toBe(201);
       const channels = await api(nodes[0]!.url, token, 'GET', `/guilds/${made.body.id}/channels`);
