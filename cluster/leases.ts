@@ -149,7 +149,9 @@ export class LeaseTable {
   /**
    * Takes the lease of `key` if nobody holds it: creates the entry, or takes
    * over a released one (returning the handoff left in it). Refused with the
-   * holder's id while another table holds it, this node's previous incarnation included.
+   * holder's id while another table holds it, this node's previous incarnation
+   * included (a restarted node waits for its old entries to expire). Rejects
+   * when NATS does not answer; the caller retries.
    */
   acquire(key: string): Promise<AcquireResult> {
     if (this.closed) return Promise.reject(new Error('lease table is closed'));
