@@ -153,7 +153,8 @@ export class Membership {
   }
 
   private put(): Promise<number> {
-    return this.kv.put(this.key, JSON.stringify(this.self), { timeout: this.intervalMs });
+    // A write that takes longer than the ttl is too late to count; shorter ones still keep us in.
+    return this.kv.put(this.key, JSON.stringify(this.self), { timeout: this.ttlMs });
   }
 
   private schedule(delay: number): void {
