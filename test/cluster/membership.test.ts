@@ -5,6 +5,7 @@ import { type NatsConnection, connect } from '@nats-io/transport-node';
 import { Kvm } from '@nats-io/kv';
 import { Membership, type NodeInfo } from '../../cluster/membership.js';
 import { NATS_URL, uniquePrefix } from '../support/cluster.js';
+import { startTcpProxy } from '../support/tcp-proxy.js';
 import { until } from '../support/until.js';
 
 let nc: NatsConnection;
@@ -31,8 +32,8 @@ function newCluster(): string {
   return c;
 }
 
-async function join(cluster: string, id: string, ttlMs: number, clock?: () => number): Promise<Membership> {
-  const m = await Membership.join({ nats: nc, cluster, self: { id, url: `http://${id}` }, ttlMs, clock });
+async function join(cluster: string, id: string, ttlMs: number, clock?: () => number, nats = nc): Promise<Membership> {
+  const m = await Membership.join({ nats, cluster, self: { id, url: `http://${id}` }, ttlMs, clock });
   opened.push(m);
   return m;
 }
@@ -123,6 +124,29 @@ describe('Membership', () => {
     await until(() => ids(b.live()).join() === 'node-b', 'b drops a by its clock', 3_000);
     const entry = await (await new Kvm(nc).open(`${cluster}-nodes`)).get(Buffer.from('node-a').toString('base64url'));
     expect(entry?.operation).toBe('PUT');
+  });
+
+  it('counts heartbeats and scans that fail while cut off from NATS, keeps its last view, and recovers', async () => {
+    const cluster = newCluster();
+    const url = new URL(NATS_URL);
+    const proxy = await startTcpProxy({ host: url.hostname, port: Number(url.port || 4222) });
+    const ncA = await connect({ servers: `127.0.0.1:${proxy.port}`, reconnectTimeWait: 50, maxReconnectAttempts: -1 });
+    try {
+      const a = await join(cluster, 'node-a', 600, undefined, ncA);
+      const b = await join(cluster, 'node-b', 600);
+      await until(() => a.live().length === 2 && b.live().length === 2, 'both see both', 3_000);
+      await proxy.cut();
+      await until(() => a.stats.heartbeatFailures >= 2 && a.stats.scanFailures >= 2, 'failures counted', 5_000);
+      // Nothing new can be learnt: a's view stands; b, still connected, sees a gone.
+      expect(ids(a.live())).toEqual(['node-a', 'node-b']);
+      await until(() => ids(b.live()).join() === 'node-b', 'b drops a', 3_000);
+      await proxy.restore();
+      await until(() => ids(b.live()).length === 2, 'b sees a back', 5_000);
+    } finally {
+      await Promise.all(opened.splice(0).map((m) => m.close()));
+      await ncA.close().catch(() => undefined);
+      await proxy.close();
+    }
   });
 
   it('skips and counts entries that are not a node, and refuses a cluster name KV cannot hold', async () => {
