@@ -45,10 +45,10 @@ describe('Membership', () => {
     const cluster = newCluster();
     // A ttl that a loaded CI machine's event-loop stalls do not reach: this test is about the set, not the bound.
     const c = await join(cluster, '127.0.0.1:8083', 1_500);
-    const a = await join(cluster, '127.0.0.1:8081', 1_500);
-    const b = await join(cluster, '127.0.0.1:8082', 1_500);
     const changes: string[][] = [];
     c.onChange((live) => changes.push(ids(live)));
+    const a = await join(cluster, '127.0.0.1:8081', 1_500);
+    const b = await join(cluster, '127.0.0.1:8082', 1_500);
     const all = ['127.0.0.1:8081', '127.0.0.1:8082', '127.0.0.1:8083'];
     await until(() => [a, b, c].every((m) => ids(m.live()).join() === all.join()), 'all three see all three', 5_000);
     for (const m of [a, b, c]) {
