@@ -96,12 +96,17 @@ export function encodeValue(value: unknown): string {
 /** Makes refs for decoded addresses: the receiving system's refFor. */
 export type RefMaker = (address: Address) => ActorRef<Protocol>;
 
-/** Whether `"$ref"` or `"$t"` occurs: most frames have neither and skip the reviver. One scan for both. */
-function mayHoldReservedKey(text: string): boolean {
-  for (let i = text.indexOf('"$'); i !== -1; i = text.indexOf('"$', i + 2)) {
-    if (text.startsWith('ref"', i + 2) || text.startsWith('t"', i + 2)) return true;
+const HAS_REF = 1;
+const HAS_TYPE = 2;
+
+/** Which of `"$ref"` and `"$t"` occur (bits): most frames have neither and skip the reviver. One scan for both. */
+function reservedKeysIn(text: string): number {
+  let found = 0;
+  for (let i = text.indexOf('"$'); i !== -1 && found !== (HAS_REF | HAS_TYPE); i = text.indexOf('"$', i + 2)) {
+    if (text.startsWith('ref"', i + 2)) found |= HAS_REF;
+    else if (text.startsWith('t"', i + 2)) found |= HAS_TYPE;
   }
-  return false;
+  return found;
 }
 
 function revive(wire: unknown): unknown {
@@ -121,7 +126,9 @@ function revive(wire: unknown): unknown {
  * this process has not registered, counted in codecStats.
  */
 export function decodeValue(text: string, refFor: RefMaker): unknown {
-  if (!mayHoldReservedKey(text)) return JSON.parse(text);
+  const found = reservedKeysIn(text);
+  if (found === 0) return JSON.parse(text);
+  const types = (found & HAS_TYPE) !== 0;
   return JSON.parse(text, (_key, value: unknown) => {
     if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
       const record = value as Record<string, unknown>;
@@ -130,7 +137,8 @@ export function decodeValue(text: string, refFor: RefMaker): unknown {
         const [node, id, kind] = ref as [string, string, string];
         return refFor({ node, id, kind });
       }
-      if (Object.prototype.hasOwnProperty.call(record, TYPE_KEY)) return revive(record[TYPE_KEY]);
+      // JSON.parse makes plain objects, whose prototype has no "$t": a read is enough.
+      if (types && record[TYPE_KEY] !== undefined) return revive(record[TYPE_KEY]);
     }
     return value;
   });

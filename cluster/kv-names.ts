@@ -9,7 +9,7 @@ const BUCKET = /^[A-Za-z0-9_-]+$/;
 /** The KV bucket of `what` in cluster `cluster`; throws RangeError for a cluster name KV cannot hold. */
 export function bucketName(cluster: string, what: string): string {
   const name = `${cluster}-${what}`;
-  if (!BUCKET.test(name)) throw new RangeError(`cluster name must be letters, digits, '-' or '_' (a KV bucket name), got ${JSON.stringify(cluster)}`);
+  if (!BUCKET.test(cluster) || !BUCKET.test(what)) throw new RangeError(`cluster name must be letters, digits, '-' or '_' (a KV bucket name), got ${JSON.stringify(cluster)}`);
   return name;
 }
 

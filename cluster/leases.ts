@@ -90,6 +90,8 @@ function isRevisionConflict(err: unknown): boolean {
 
 export class LeaseTable {
   readonly stats: LeaseStats = { acquired: 0, released: 0, lost: 0, conflicts: 0, refused: 0, renewals: 0, renewFailures: 0, releaseFailures: 0 };
+  /** The expiry in force: the configured ttlMs, or the bucket's if that is shorter. */
+  readonly ttlMs: number;
   /** ttlMs - marginMs: how long a lease is ours after its last successful write was sent. */
   readonly lifeMs: number;
   private readonly node: string;
@@ -99,6 +101,7 @@ export class LeaseTable {
   private readonly onError: (err: unknown) => void;
   private readonly leases = new Map<string, Lease>();
   private readonly acquiring = new Map<string, Promise<AcquireResult>>();
+  private readonly releasing = new Map<string, Promise<void>>();
   private readonly listeners = new Set<(key: string, reason: LostReason) => void>();
   private readonly heldValue: string;
   private renewTimer: NodeJS.Timeout | undefined;
@@ -114,6 +117,7 @@ export class LeaseTable {
   ) {
     this.node = options.node;
     this.renewMs = renewMs;
+    this.ttlMs = ttlMs;
     this.lifeMs = ttlMs - marginMs;
     this.now = options.clock ?? (() => performance.now());
     this.onError = options.onError ?? ((err) => process.emitWarning(`lease listener threw: ${String(err)}`));
@@ -122,14 +126,21 @@ export class LeaseTable {
 
   /** Creates or opens the bucket. */
   static async open(options: LeaseOptions): Promise<LeaseTable> {
-    const ttlMs = options.ttlMs ?? DEFAULT_TTL_MS;
-    const renewMs = options.renewMs ?? Math.floor(ttlMs / 3);
-    const marginMs = options.marginMs ?? Math.floor(ttlMs / 6);
-    if (!(marginMs > 0 && renewMs > 0 && renewMs + marginMs < ttlMs)) {
-      throw new RangeError(`leases need 0 < renewMs + marginMs < ttlMs (a renewal must be able to land before the deadline), got ttl ${ttlMs}, renew ${renewMs}, margin ${marginMs}`);
-    }
+    const configured = options.ttlMs ?? DEFAULT_TTL_MS;
+    const renewMs = options.renewMs ?? Math.floor(configured / 3);
+    const marginMs = options.marginMs ?? Math.floor(configured / 6);
     if (options.node === '') throw new RangeError('a lease table needs a node id');
-    const kv = await new Kvm(options.nats).create(bucketName(options.cluster, 'leases'), { ttl: ttlMs, history: 1 });
+    const name = bucketName(options.cluster, 'leases');
+    const kv = await new Kvm(options.nats).create(name, { ttl: configured, history: 1 });
+    // An existing bucket keeps the expiry it was made with. Shorter than ours
+    // would let an entry expire before our deadline: run by the bucket's then.
+    // Longer only delays failover.
+    const bucketTtl = (await kv.status()).ttl;
+    if (!(bucketTtl > 0)) throw new RangeError(`lease bucket ${name} has no expiry (max_age): a dead node's leases would never free; delete the bucket`);
+    const ttlMs = Math.min(configured, bucketTtl);
+    if (!(marginMs > 0 && renewMs > 0 && renewMs + marginMs < ttlMs)) {
+      throw new RangeError(`leases need 0 < renewMs + marginMs < ttlMs (a renewal must be able to land before the deadline), got ttl ${ttlMs} (bucket ${bucketTtl}), renew ${renewMs}, margin ${marginMs}`);
+    }
     const table = new LeaseTable(kv, options, ttlMs, renewMs, marginMs);
     table.scheduleRenewal();
     return table;
@@ -138,25 +149,35 @@ export class LeaseTable {
   /**
    * Takes the lease of `key` if nobody holds it: creates the entry, or takes
    * over a released one (returning the handoff left in it). Refused with the
-   * holder's id while another table holds it, this node's previous incarnation included.
+   * holder's id while another table holds it, this node's previous incarnation
+   * included (a restarted node waits for its old entries to expire). Rejects
+   * when NATS does not answer; the caller retries.
    */
   acquire(key: string): Promise<AcquireResult> {
     if (this.closed) return Promise.reject(new Error('lease table is closed'));
     if (this.holds(key)) return Promise.resolve({ ok: true, handoff: undefined });
     let pending = this.acquiring.get(key);
     if (pending === undefined) {
-      pending = this.tryAcquire(key).finally(() => this.acquiring.delete(key));
+      // Our own release of it goes first: it writes the handoff we may then take back.
+      const released = this.releasing.get(key);
+      pending = (released === undefined ? this.tryAcquire(key) : released.then(() => this.tryAcquire(key))).finally(() => this.acquiring.delete(key));
       this.acquiring.set(key, pending);
     }
     return pending;
   }
 
   /** Stops renewing `key` and writes a released entry carrying `handoff` (plain JSON, small), by revision. */
-  async release(key: string, handoff?: unknown): Promise<void> {
+  release(key: string, handoff?: unknown): Promise<void> {
     const lease = this.leases.get(key);
-    if (lease === undefined) return;
+    if (lease === undefined) return this.releasing.get(key) ?? Promise.resolve();
     this.leases.delete(key);
     lease.ending = 'released';
+    const done = this.writeRelease(lease, handoff).finally(() => this.releasing.delete(key));
+    this.releasing.set(key, done);
+    return done;
+  }
+
+  private async writeRelease(lease: Lease, handoff: unknown): Promise<void> {
     // A renewal in flight moves the revision: release by the one it leaves.
     await lease.renewing;
     const value: LeaseValue = { owner: this.node, incarnation: this.incarnation, state: 'released', handoff };
@@ -202,7 +223,7 @@ export class LeaseTable {
     });
     this.leases.clear();
     await Promise.all(renewing);
-    await Promise.allSettled(this.acquiring.values());
+    await Promise.allSettled([...this.acquiring.values(), ...this.releasing.values()]);
   }
 
   // --- acquiring ---
@@ -221,7 +242,11 @@ export class LeaseTable {
       const entry = await this.kv.get(kvKey);
       if (entry === null || entry.operation !== 'PUT') continue;
       const value = this.parse(entry.json.bind(entry));
-      if (value === undefined || value.state === 'held') {
+      // Held by this very table yet not in it: a create that timed out here but
+      // landed, or a renewal that landed after we counted the lease lost. Nobody
+      // serves it, so it is as good as released.
+      const orphan = value?.owner === this.node && value.incarnation === this.incarnation && !this.leases.has(key);
+      if (value === undefined || (value.state === 'held' && !orphan)) {
         this.stats.refused++;
         return { ok: false, holder: value?.owner ?? '(unreadable lease)' };
       }

@@ -11,13 +11,16 @@
 // but ours, so it holds whatever the skew between machines; the server's
 // expiry bounds what a node that just joined can see of an entry it never saw move.
 //
-// Nothing here throws out of a timer: a failed heartbeat or scan is counted
-// and the next tick tries again. While scans fail the last live set stands
+// Heartbeats and scans run side by side on one cadence, so a slow scan never
+// delays the heartbeat that keeps this node in. Nothing here throws out of a
+// timer: a failed heartbeat or scan is counted and the next tick tries again;
+// each KV request gives up after the ttl. While scans fail the last live set stands
 // (a node cut off from NATS cannot learn anything new; its leases, not its
 // membership view, are what stop it serving: cluster/leases.ts).
 import { performance } from 'node:perf_hooks';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { type KV, Kvm } from '@nats-io/kv';
+import { jetstream } from '@nats-io/jetstream';
 import { z } from 'zod';
 import { bucketName, encodeKey } from './kv-names.js';
 
@@ -84,7 +87,8 @@ export class Membership {
   private signature = '';
   private self: NodeInfo;
   private timer: NodeJS.Timeout | undefined;
-  private ticking: Promise<void> | undefined;
+  private putting: Promise<void> | undefined;
+  private scanning: Promise<void> | undefined;
   private stopped = false;
 
   private constructor(
@@ -105,12 +109,15 @@ export class Membership {
     if (!Number.isFinite(ttlMs) || ttlMs < 3) throw new RangeError(`ttlMs must be at least 3 ms, got ${ttlMs}`);
     const name = bucketName(options.cluster, 'nodes');
     encodeKey(options.self.id);
-    const kv = await new Kvm(options.nats).create(name, { ttl: ttlMs, history: 1 });
+    // A KV answer later than the ttl is of no use to a heartbeat or a scan.
+    const js = jetstream(options.nats, { timeout: Math.max(ttlMs, 500) });
+    const kv = await new Kvm(js).create(name, { ttl: ttlMs, history: 1 });
     const membership = new Membership(kv, options);
     await membership.put();
     membership.stats.heartbeats++;
     await membership.scan();
-    membership.schedule(membership.intervalMs);
+    membership.timer = setInterval(() => membership.tick(), membership.intervalMs);
+    membership.timer.unref();
     return membership;
   }
 
@@ -146,37 +153,23 @@ export class Membership {
   /** Stops heartbeating and scanning, leaving the entry to expire (as a crash would). */
   async close(): Promise<void> {
     this.stopped = true;
-    if (this.timer !== undefined) clearTimeout(this.timer);
+    clearInterval(this.timer);
     this.timer = undefined;
     // A heartbeat in flight must land before a leave() deletes the entry, or it would write it back.
-    await this.ticking;
+    await Promise.all([this.putting, this.scanning]);
   }
 
   private put(): Promise<number> {
-    return this.kv.put(this.key, JSON.stringify(this.self), { timeout: this.intervalMs });
+    return this.kv.put(this.key, JSON.stringify(this.self));
   }
 
-  private schedule(delay: number): void {
+  private tick(): void {
     if (this.stopped) return;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      const started = this.now();
-      this.ticking = this.tick().finally(() => {
-        this.ticking = undefined;
-        this.schedule(Math.max(0, this.intervalMs - (this.now() - started)));
-      });
-    }, delay);
-    this.timer.unref();
-  }
-
-  private async tick(): Promise<void> {
-    try {
-      await this.put();
-      this.stats.heartbeats++;
-    } catch {
-      this.stats.heartbeatFailures++;
-    }
-    if (!this.stopped) await this.scan();
+    this.putting ??= this.put().then(
+      () => void this.stats.heartbeats++,
+      () => void this.stats.heartbeatFailures++,
+    ).finally(() => (this.putting = undefined));
+    this.scanning ??= this.scan().finally(() => (this.scanning = undefined));
   }
 
   private async scan(): Promise<void> {
@@ -216,7 +209,19 @@ export class Membership {
   /** Every entry of the bucket now, by key. */
   private async read(): Promise<Map<string, { info: NodeInfo; revision: number }>> {
     const keys: string[] = [];
-    for await (const key of await this.kv.keys()) keys.push(key);
+    const listing = await this.kv.keys();
+    // A listing whose connection drops can wait for ever: stop it at the ttl and count the scan failed.
+    let late = false;
+    const timer = setTimeout(() => {
+      late = true;
+      listing.stop();
+    }, this.ttlMs);
+    try {
+      for await (const key of listing) keys.push(key);
+    } finally {
+      clearTimeout(timer);
+    }
+    if (late) throw new Error('membership scan timed out');
     const out = new Map<string, { info: NodeInfo; revision: number }>();
     await Promise.all(
       keys.map(async (key) => {

@@ -100,14 +100,26 @@ export class GuildHandover {
     return job;
   }
 
-  /** The guild's lease was lost: it stops at once, no handoff. */
+  /**
+   * The guild's lease was lost: it stops at once. No handoff can be left in
+   * KV (another node may own the entry now), so its subscribers are offered
+   * to the guild's next home directly (`adopt`): when the loss was a stall
+   * rather than a partition, its sessions keep receiving; cut off, the offer
+   * fails and they reconnect as after a node failure.
+   */
   lost(key: string, reason: string): void {
     const ref = this.system.whereis(key);
     this.stats.lost++;
     if (ref === undefined) return;
-    this.logger.warn({ guild: key.slice(GUILD_KEY_PREFIX.length), reason }, 'guild lease lost: stopped serving it');
+    const guildId = key.slice(GUILD_KEY_PREFIX.length);
+    this.logger.warn({ guild: guildId, reason }, 'guild lease lost: stopped serving it');
+    const subscribers = [...this.pubsub.topic(guildId).entries()].map(([sessionId, s]) => ({ sessionId, session: s.ref, userId: s.userId, intents: s.intents }));
     this.system.stop(ref, { type: 'shutdown' });
     this.forgetTopic(key);
+    if (subscribers.length === 0) return;
+    void askGuild((id) => this.placement.ref(id), guildId, { type: 'adopt', subscribers }).catch((err: unknown) =>
+      this.logger.warn({ err, guild: guildId }, 'the next home did not adopt the subscribers of a lost guild'),
+    );
   }
 
   private async run(guildId: string, key: string, reason: string): Promise<void> {

@@ -369,6 +369,16 @@ export function guildBehaviour(ctx: GuildDeps, guildId: string, start?: GuildSta
       }
       case 'activate':
         return undefined;
+      case 'adopt': {
+        let adopted = 0;
+        for (const a of msg.subscribers) {
+          if (topic.get(a.sessionId) !== undefined || !state.members.has(a.userId)) continue;
+          const first = subscribe(a.sessionId, { ref: a.session, userId: a.userId, intents: a.intents }, actor);
+          if (first) setPresence(state, a.userId, { status: 'online', activities: [] });
+          adopted++;
+        }
+        return adopted;
+      }
       case 'handover': {
         // Everything before this in the mailbox was handled; everything after is refused (nothing written).
         movingOut = true;

@@ -39,7 +39,12 @@ export type GuildCall =
    */
   | { type: 'handover' }
   /** Cluster mode: starts the guild at its home if it is not running (after a handover, so the handoff is taken at once). */
-  | { type: 'activate' };
+  | { type: 'activate' }
+  /**
+   * Cluster mode: the subscribers of a copy of this guild that lost its lease (no handoff could be
+   * left in KV): subscribed here unless already, so their sessions keep receiving.
+   */
+  | { type: 'adopt'; subscribers: { sessionId: string; session: ActorRef<SessionProtocol>; userId: string; intents: number }[] };
 
 export type GuildCast =
   | { type: 'disconnect'; sessionId: string }

@@ -158,6 +158,39 @@ describe('LeaseTable', () => {
     expect(lost).toEqual(['guild:4']);
   });
 
+  it('takes back at once a lease it counted lost while its entry still names this table (nobody else can hold it)', async () => {
+    const cluster = newCluster();
+    let skew = 0;
+    const a = await open(cluster, 'node-a', { clock: () => performance.now() + skew });
+    const b = await open(cluster, 'node-b');
+    expect((await a.acquire('guild:6')).ok).toBe(true);
+    skew = a.lifeMs;
+    expect(a.holds('guild:6')).toBe(false);
+    // The entry still says a's, until it expires: b is refused, a (same incarnation) may take it back.
+    expect(await b.acquire('guild:6')).toEqual({ ok: false, holder: 'node-a' });
+    expect(await a.acquire('guild:6')).toEqual({ ok: true, handoff: undefined });
+    expect(a.holds('guild:6')).toBe(true);
+  });
+
+  it('lets its own acquire wait for its release in flight, and take the handoff back', async () => {
+    const cluster = newCluster();
+    const a = await open(cluster, 'node-a');
+    expect((await a.acquire('guild:7')).ok).toBe(true);
+    const releasing = a.release('guild:7', { n: 7 });
+    expect(await a.acquire('guild:7')).toEqual({ ok: true, handoff: { n: 7 } });
+    await releasing;
+    expect(a.stats).toMatchObject({ released: 1, releaseFailures: 0, acquired: 2 });
+  });
+
+  it('runs by the bucket expiry when an existing bucket has a shorter one than configured', async () => {
+    const cluster = newCluster();
+    await open(cluster, 'node-a');
+    const b = await open(cluster, 'node-b', { ttlMs: 3_000 });
+    expect(b.ttlMs).toBe(TIMING.ttlMs);
+    expect(b.lifeMs).toBe(TIMING.ttlMs - TIMING.marginMs);
+    await expect(open(cluster, 'node-c', { ttlMs: 3_000, renewMs: 1_400 })).rejects.toThrow(RangeError);
+  });
+
   it('partitioned from NATS: stops holding before another table can acquire, and never holds again after', async () => {
     const cluster = newCluster();
     const url = new URL(NATS_URL);

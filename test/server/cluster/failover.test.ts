@@ -196,4 +196,40 @@ describe('failover', () => {
     // Within the router's detection bound (node TTL 3 s + one heartbeat 1 s), with slack for a loaded machine.
     expect(Date.now() - killedAt).toBeLessThan(10_000);
   }, 240_000);
+
+  it('a node that stalls past its lease stops its guilds and offers their sessions to the next home', async () => {
+    const db: TestDatabase = await createTestDatabase();
+    cleanup.push(() => db.drop());
+    const cluster = uniquePrefix('stall');
+    const a = await startClusterNode({ id: 'a', cluster, databaseUrl: db.url, setupUsers: 1, env: FAST_CLUSTER_ENV });
+    cleanup.push(() => a.kill());
+    const p = await startClusterNode({ id: 'p', cluster, databaseUrl: db.url, env: FAST_CLUSTER_ENV });
+    cleanup.push(() => p.kill());
+    const token = a.world!.users[0]!.token;
+    const guilds = await makeGuilds(a.url, token, { id: a.world!.guildId, channelId: a.world!.channelId }, ['a', 'p'], 'p', 1);
+    for (const n of [a, p]) await eventually(async () => ((await metric(n.url, 'guildhall_cluster_live_nodes')) === 2 ? true : undefined), `${n.id} sees 2 nodes`);
+    const g = guilds.find((x) => rendezvousHome(x.id, ['a', 'p']) === 'p')!;
+    const session = await GatewayClient.connect(a.url);
+    cleanup.push(async () => session.ws.close());
+    session.identify(token);
+    await session.waitForDispatch('GUILD_CREATE', guilds.length, 15_000);
+    expect(await runningGuilds(p.url)).toContain(g.id);
+
+    // p freezes for longer than its lease: a takes the guild (without subscribers: p could leave no handoff).
+    p.child.kill('SIGSTOP');
+    await eventually(async () => ((await post(a.url, token, g, 'while p is frozen')).status === 200 ? true : undefined), 'a serves the guild', 15_000, 100);
+    p.child.kill('SIGCONT');
+    // p wakes up, finds its lease lost, stops the guild and offers its session to the guild's home: new messages reach it again.
+    await eventually(
+      async () => {
+        const content = `after ${Date.now()}`;
+        if ((await post(a.url, token, g, content)).status !== 200) return undefined;
+        return (await session.waitFor((r) => r.some((x) => x.t === 'MESSAGE_CREATE' && x.d.content === content) || undefined, 500).catch(() => undefined)) ? true : undefined;
+      },
+      'the session receives the guild\'s messages again',
+      20_000,
+      200,
+    );
+    expect(await metric(p.url, 'guildhall_cluster_leases_lost_total')).toBeGreaterThanOrEqual(1);
+  }, 240_000);
 });
