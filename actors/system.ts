@@ -43,6 +43,21 @@ export interface RemoteRouter {
   monitor(address: Address, listener: DownListener): () => void;
 }
 
+/**
+ * Starts actors on demand: asked about a message for a key no actor runs,
+ * before it is refused. Cluster mode uses it for guild placement (the home
+ * node acquires the guild's lease, then spawns it). Only the miss path calls
+ * it: a message for a running actor never does.
+ */
+export interface Activator {
+  /**
+   * True or false: the activator took the message (and settles `reply`), and
+   * says whether it was accepted. Undefined: not one of its keys; the system
+   * refuses the message as usual.
+   */
+  activate(target: Address, op: MessageOp, payload: unknown, reply?: PendingReply): boolean | undefined;
+}
+
 export interface ActorStats {
   kind: string;
   status: ActorStatus;
@@ -75,6 +90,8 @@ export class ActorSystem implements Router, CellHost {
   readonly scheduler: Scheduler;
   readonly callTimeoutMs: number;
   remote: RemoteRouter | undefined;
+  /** Consulted when a local target is not running (see Activator). */
+  activator: Activator | undefined;
   private readonly cells = new Map<string, ActorCell<unknown, Protocol>>();
   private readonly listeners = new Set<(event: ActorEvent) => void>();
   private readonly onError: NonNullable<ActorSystemOptions['onError']>;
@@ -118,7 +135,9 @@ export class ActorSystem implements Router, CellHost {
 
   /** A ref for any address, local or remote, alive or not. */
   refFor<P extends Protocol = Protocol>(address: Address): ActorRef<P> {
-    return (this.cells.get(address.id)?.ref as ActorRef<P> | undefined) ?? new ActorRef<P>(address, this);
+    // Only this node's actors are looked up: the same key may run on two nodes (a session moving between them).
+    const local = address.node === this.node ? (this.cells.get(address.id)?.ref as ActorRef<P> | undefined) : undefined;
+    return local ?? new ActorRef<P>(address, this);
   }
 
   stop(ref: ActorRef<Protocol> | ActorRef<never>, reason: StopReason = { type: 'normal' }): void {
@@ -232,6 +251,8 @@ export class ActorSystem implements Router, CellHost {
     }
     const cell = this.cells.get(target.id);
     if (!cell) {
+      const taken = this.activator?.activate(target, op, payload, reply);
+      if (taken !== undefined) return taken;
       reply?.reject(new ActorError(ActorErrorCode.STOPPED, `actor ${target.kind}:${target.id} is not running`));
       return false;
     }

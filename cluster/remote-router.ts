@@ -53,6 +53,9 @@ export interface RemoteStats {
   /** NATS messages published with frames (heartbeats not counted). */
   framesSent: number;
   framesReceived: number;
+  /** Bytes of the frames sent and received (bodies, headers not counted). */
+  bytesSent: number;
+  bytesReceived: number;
   /** Broadcast frames sent (one per remote node per broadcast). */
   batchesSent: number;
   /** Frames refused for an unknown wire version. */
@@ -85,7 +88,7 @@ const decoder = new TextDecoder();
 
 export class NatsRemoteRouter implements RemoteRouter {
   readonly node: string;
-  readonly stats: RemoteStats = { framesSent: 0, framesReceived: 0, batchesSent: 0, refusedVersion: 0, malformed: 0 };
+  readonly stats: RemoteStats = { framesSent: 0, framesReceived: 0, bytesSent: 0, bytesReceived: 0, batchesSent: 0, refusedVersion: 0, malformed: 0 };
   private readonly system: ActorSystem;
   private readonly nats: NatsConnection;
   private readonly subject: ReturnType<typeof subjects>;
@@ -158,6 +161,11 @@ export class NatsRemoteRouter implements RemoteRouter {
       call.reply.reject(new ActorError(ActorErrorCode.STOPPED, `node ${this.node} closed its remote router before ${call.node} answered`));
     }
     await this.nats.flush();
+  }
+
+  /** Whether `node` is down to this router (no heartbeat within the bound, or it said goodbye) until heard again. */
+  isDown(node: string): boolean {
+    return this.watch.isDown(node);
   }
 
   // --- RemoteRouter ---
@@ -259,6 +267,7 @@ export class NatsRemoteRouter implements RemoteRouter {
 
   private publish(node: string, bytes: Uint8Array, carrier: Carrier | undefined): void {
     this.stats.framesSent++;
+    this.stats.bytesSent += bytes.length;
     if (carrier === undefined) {
       this.nats.publish(this.subject.node(node), bytes);
       return;
@@ -287,6 +296,7 @@ export class NatsRemoteRouter implements RemoteRouter {
   private onFrame(msg: Msg): void {
     this.stats.framesReceived++;
     const data = msg.data;
+    this.stats.bytesReceived += data.length;
     if (data.length === 0 || data[0] !== WIRE_VERSION) {
       this.stats.refusedVersion++;
       return;

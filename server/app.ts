@@ -15,9 +15,12 @@ import { actorRoutes } from './debug/actors-routes.js';
 import { samplingRoutes } from './debug/sampling-routes.js';
 import { viewerRoutes } from './debug/viewer-routes.js';
 import { type GatewayServer, attachGateway } from './gateway/gateway-server.js';
-import { guildBehaviour } from './guild/guild-actor.js';
-import { type GuildProtocol, guildKey } from './guild/guild-protocol.js';
+import { ClusterMode } from './cluster/cluster-mode.js';
+import { guildStartOf } from './cluster/guild-handoff.js';
+import { type GuildDeps, guildBehaviour } from './guild/guild-actor.js';
+import { type GuildHandoff, type GuildProtocol, guildKey } from './guild/guild-protocol.js';
 import { type ServerLogger, createLogger } from './logger.js';
+import { registerClusterMetrics } from './metrics/cluster-metrics.js';
 import { metricsRoute } from './metrics/metrics-route.js';
 import { ServerMetrics } from './metrics/server-metrics.js';
 import { StoreMetrics } from './metrics/store-metrics.js';
@@ -77,6 +80,8 @@ export interface GuildhallServer {
   readonly metrics: ServerMetrics;
   readonly gateway: GatewayServer;
   readonly logger: ServerLogger;
+  /** Cluster mode (GUILDHALL_NATS_URL): membership, guild placement and handover; undefined on a single node. */
+  readonly cluster: ClusterMode | undefined;
   /** Starts listening on config.host:config.port; resolves to the base URL (http://host:port). */
   listen(): Promise<string>;
   /** Drains and stops: gateway clients are told to reconnect, then everything closes. Idempotent. */
@@ -159,6 +164,8 @@ export async function createServer(configured: Config, options: CreateServerOpti
   const viewerOn = config.traceViewer === 'on' || (config.traceViewer === 'auto' && !exportsSpans(parseTracingEnv(tracingEnv)));
   const tracing = startTracing({
     env: tracingEnv,
+    // In a cluster every span names its node.
+    ...(config.cluster === undefined ? {} : { serviceInstanceId: config.cluster.nodeId }),
     fanoutK: config.fanoutK,
     processors: viewerOn ? [viewerProcessor] : [],
     register: !contextManagerInstalled(),
@@ -167,6 +174,8 @@ export async function createServer(configured: Config, options: CreateServerOpti
   tracing.sampler.wrapDelegate((root) => new DebugSampler({ debug: debug.sampling, delegate: root, exclude: isOperatorRequest }));
 
   const system = new ActorSystem({
+    // Cluster mode: the node id is part of every address that crosses NATS.
+    ...(config.cluster === undefined ? {} : { node: config.cluster.nodeId }),
     ...(options.clock === undefined ? {} : { clock: options.clock }),
     onError: (err, where, address) => logger.error({ err, where, actor: `${address.kind}:${address.id}` }, 'actor failed'),
   });
@@ -255,11 +264,36 @@ export async function createServer(configured: Config, options: CreateServerOpti
     metrics,
     debug,
     guild(guildId) {
+      if (cluster !== undefined) return cluster.guild(guildId);
       const key = guildKey(guildId);
       return system.whereis<GuildProtocol>(key) ?? system.spawnOnce(key, guildBehaviour(ctx, guildId), { mailbox: GUILD_MAILBOX });
     },
     publicUrl: () => publicBaseUrl(config, boundPort()),
   };
+
+  // Cluster mode: guilds live on their home node, which starts them on demand (server/cluster/).
+  let cluster: ClusterMode | undefined;
+  if (config.cluster !== undefined) {
+    // Guilds watch subscribers on other nodes: a dead node's sessions are dropped.
+    const guildDeps: GuildDeps = {
+      ...ctx,
+      monitorRemote: (ref, onDown) => (ref.address.node === system.node ? undefined : system.monitor(ref, onDown)),
+    };
+    const spawnGuild = (guildId: string, handoff: GuildHandoff | undefined) =>
+      system.spawn(guildBehaviour(guildDeps, guildId, handoff === undefined ? undefined : guildStartOf(handoff, (a) => system.refFor(a))), {
+        key: guildKey(guildId),
+        mailbox: GUILD_MAILBOX,
+      });
+    try {
+      cluster = await ClusterMode.start({ config: config.cluster, system, pubsub, tracer: tracing.tracer, logger, spawnGuild });
+    } catch (err) {
+      await tracing.shutdown(config.shutdownTimeoutMs);
+      if (ownStore) await store.close();
+      throw err;
+    }
+    const running = cluster;
+    registerClusterMetrics(metrics.registry, () => running.stats());
+  }
 
   // Order matters: tracing first (so everything after runs in the span), error
   // handling before routes (it watches them to answer 405), then the routes.
@@ -279,7 +313,8 @@ export async function createServer(configured: Config, options: CreateServerOpti
   });
   await app.ready();
 
-  const gw = attachGateway(app.server, ctx);
+  // Cluster mode: a RESUME for a session not running here asks the other live nodes (session-handoff.ts).
+  const gw = attachGateway(app.server, ctx, { peers: () => cluster?.live().map((n) => n.id) ?? [] });
   attached.gateway = gw;
 
   let closing: Promise<void> | undefined;
@@ -290,10 +325,13 @@ export async function createServer(configured: Config, options: CreateServerOpti
     metrics,
     gateway: gw,
     logger,
+    cluster,
     async listen() {
       await app.listen({ host: config.host, port: config.port });
-      readiness = 'ready';
       const base = ctx.publicUrl();
+      // Placeable only once it can serve: other nodes may send it guild calls from now on.
+      await cluster?.join(base);
+      readiness = 'ready';
       logger.info({ rest: `${base}${API_PREFIX}`, tracing: tracing.describe() }, 'guildhall listening');
       return base;
     },
@@ -306,6 +344,8 @@ export async function createServer(configured: Config, options: CreateServerOpti
         const httpClosed = app.close();
         await gw.close();
         await httpClosed;
+        // Guilds move to their next homes now (a clean stop), not when their leases expire.
+        await cluster?.close();
         // Every write handed to the batcher is committed (or answered) before the store closes.
         await writes.drained();
         system.shutdown();

@@ -12,6 +12,22 @@ import type { DatabaseTarget, SqliteSynchronous } from './store/database-target.
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
+/** Cluster mode (issue 14): on when GUILDHALL_NATS_URL is set. See docs/cluster.md. */
+export interface ClusterConfig {
+  /** nats:// URL(s) of the NATS server (JetStream on); may hold credentials: do not log it. */
+  natsUrl: string;
+  /** Prefix of subjects and KV buckets: two clusters may share one NATS. */
+  name: string;
+  /** This node's id (a NATS subject token): GUILDHALL_NODE_ID, or host and port of the public URL. */
+  nodeId: string;
+  /** A guild lease not renewed this long expires; the failover bound is this plus one renewal plus detection. */
+  leaseTtlMs: number;
+  /** A node's membership entry expires this long after its last heartbeat (sent every third of it). */
+  nodeTtlMs: number;
+  /** SIGTERM: how long a draining node waits for its sessions to resume elsewhere. */
+  drainTimeoutMs: number;
+}
+
 export interface Config {
   host: string;
   /** 0 asks the OS for a free port (tests). */
@@ -68,6 +84,8 @@ export interface Config {
   logLevel: LogLevel;
   /** As configured (no trailing slash); see `publicBaseUrl` for the effective one. */
   publicUrl: string | undefined;
+  /** Cluster mode, or undefined for a single node (no GUILDHALL_NATS_URL). */
+  cluster: ClusterConfig | undefined;
 }
 
 export interface ConfigIssue {
@@ -76,7 +94,17 @@ export interface ConfigIssue {
   /** The flag for the field, when it has one. */
   flag?: string;
   problem: string;
+  /** A stable code for a problem that is about how settings combine, not one value (e.g. CLUSTER_NEEDS_POSTGRES). */
+  code?: string;
 }
+
+/** Stable codes of combined-settings problems (a ConfigIssue's `code`). */
+export const ConfigIssueCode = {
+  /** GUILDHALL_NATS_URL with a SQLite DATABASE_URL: nodes must share one PostgreSQL. */
+  CLUSTER_NEEDS_POSTGRES: 'CLUSTER_NEEDS_POSTGRES',
+  /** Cluster mode on PORT=0 without GUILDHALL_NODE_ID or PUBLIC_URL: the default node id is unknown. */
+  CLUSTER_NODE_ID_UNKNOWN: 'CLUSTER_NODE_ID_UNKNOWN',
+} as const;
 
 export class ConfigError extends Error {
   readonly code = 'CONFIG_INVALID';
@@ -136,6 +164,18 @@ const url = z
   .refine((s) => URL.canParse(s) && /^https?:$/.test(new URL(s).protocol), 'must be an http(s) URL')
   .transform((s) => s.replace(/\/+$/, ''));
 
+/** One or more comma-separated nats:// (or tls://) URLs, as the NATS client takes them. */
+const natsUrl = z
+  .string()
+  .trim()
+  .refine(
+    (s) => s.split(',').every((u) => URL.canParse(u.trim()) && /^(nats|tls|wss?):$/.test(new URL(u.trim()).protocol)),
+    'must be a nats:// URL (or several, comma-separated)',
+  );
+
+/** A NATS subject token (and KV key part): node ids and the cluster name. */
+const token = z.string().trim().regex(/^[A-Za-z0-9_-]+$/, "must be letters, digits, '-' or '_'").max(64, 'must be at most 64 characters');
+
 // --- the fields ---------------------------------------------------------------
 
 interface FieldSpec {
@@ -178,6 +218,12 @@ const FIELDS = {
   slowDeliveryMaxPerS: { env: 'GUILDHALL_SLOW_DELIVERY_MAX_PER_S', flag: 'slow-delivery-max-per-s' },
   logLevel: { env: 'LOG_LEVEL', flag: 'log-level' },
   publicUrl: { env: 'PUBLIC_URL', flag: 'public-url' },
+  natsUrl: { env: 'GUILDHALL_NATS_URL', flag: 'nats' },
+  clusterName: { env: 'GUILDHALL_CLUSTER', flag: 'cluster' },
+  nodeId: { env: 'GUILDHALL_NODE_ID', flag: 'node-id' },
+  leaseTtlMs: { env: 'GUILDHALL_LEASE_TTL_MS', flag: 'lease-ttl-ms' },
+  nodeTtlMs: { env: 'GUILDHALL_NODE_TTL_MS', flag: 'node-ttl-ms' },
+  drainTimeoutMs: { env: 'GUILDHALL_DRAIN_TIMEOUT_MS', flag: 'drain-timeout-ms' },
 } as const satisfies Record<string, FieldSpec>;
 
 type FieldName = keyof typeof FIELDS;
@@ -223,6 +269,13 @@ const schema = z.object({
   slowDeliveryMaxPerS: int(0, 1_000_000).default(100),
   logLevel: z.string().trim().toLowerCase().pipe(z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` })).default('info'),
   publicUrl: url.optional(),
+  natsUrl: natsUrl.optional(),
+  clusterName: token.default('guildhall'),
+  nodeId: token.optional(),
+  // Below a second a renewal round trip under load may not fit in the margin.
+  leaseTtlMs: int(1000, 3_600_000).default(6000),
+  nodeTtlMs: int(300, 3_600_000).default(3000),
+  drainTimeoutMs: int(0, 3_600_000).default(30_000),
 });
 
 // --- command line -------------------------------------------------------------
@@ -304,6 +357,8 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, ar
   if (issues.length > 0 || !parsed.success) throw new ConfigError(issues);
 
   const v = parsed.data;
+  if (v.natsUrl !== undefined) issues.push(...clusterIssues(v));
+  if (issues.length > 0) throw new ConfigError(issues);
   // Dev accounts let anyone mint a user and a token. Fine on a laptop; in
   // production only when an admin secret guards them. An explicit setting wins.
   const devAccounts = v.devAccounts ?? !(v.nodeEnv === 'production' && v.adminSecret === undefined);
@@ -340,8 +395,51 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, ar
     slowDeliveryMaxPerS: v.slowDeliveryMaxPerS,
     logLevel: v.logLevel,
     publicUrl: v.publicUrl,
+    cluster: clusterConfig(v, raw.natsUrl?.trim()),
   };
   return Object.freeze(config);
+}
+
+type Parsed = z.infer<typeof schema>;
+
+function clusterIssues(v: Parsed): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  if (v.database.kind !== 'postgres') {
+    issues.push({
+      field: FIELDS.natsUrl.env,
+      flag: `--${FIELDS.natsUrl.flag}`,
+      code: ConfigIssueCode.CLUSTER_NEEDS_POSTGRES,
+      problem: 'cluster mode needs PostgreSQL shared by every node (DATABASE_URL=postgres://...), not SQLite',
+    });
+  }
+  if (v.nodeId === undefined && v.publicUrl === undefined && v.port === 0) {
+    issues.push({
+      field: FIELDS.nodeId.env,
+      flag: `--${FIELDS.nodeId.flag}`,
+      code: ConfigIssueCode.CLUSTER_NODE_ID_UNKNOWN,
+      problem: 'cluster mode on PORT=0 needs GUILDHALL_NODE_ID (or PUBLIC_URL): the default id is the public host and port',
+    });
+  }
+  return issues;
+}
+
+/** The default node id: host and port of the public URL, as a subject token (`127.0.0.1:8080` -> `127-0-0-1-8080`). */
+export function defaultNodeId(config: Pick<Config, 'host' | 'port' | 'publicUrl'>): string {
+  const u = new URL(publicBaseUrl(config));
+  const port = u.port === '' ? (u.protocol === 'https:' ? '443' : '80') : u.port;
+  return `${u.hostname}-${port}`.replace(/[^A-Za-z0-9_-]+/g, '-').replace(/^-+|-+$/g, '');
+}
+
+function clusterConfig(v: Parsed, natsUrl: string | undefined): ClusterConfig | undefined {
+  if (natsUrl === undefined) return undefined;
+  return {
+    natsUrl,
+    name: v.clusterName,
+    nodeId: v.nodeId ?? defaultNodeId({ host: v.host, port: v.port, publicUrl: v.publicUrl }),
+    leaseTtlMs: v.leaseTtlMs,
+    nodeTtlMs: v.nodeTtlMs,
+    drainTimeoutMs: v.drainTimeoutMs,
+  };
 }
 
 /**
@@ -360,7 +458,7 @@ export function publicBaseUrl(config: Pick<Config, 'host' | 'port' | 'publicUrl'
 }
 
 function formatIssues(issues: readonly ConfigIssue[]): string {
-  const lines = issues.map((i) => `  - ${i.field}${i.flag ? ` (${i.flag})` : ''}: ${i.problem}`);
+  const lines = issues.map((i) => `  - ${i.field}${i.flag ? ` (${i.flag})` : ''}: ${i.code ? `[${i.code}] ` : ''}${i.problem}`);
   return `Invalid configuration:\n${lines.join('\n')}`;
 }
 

@@ -80,6 +80,8 @@ const GUILD_REFUSALS: Partial<Record<GuildRefusal, RestErrorName>> = {
   NOT_MEMBER: 'MISSING_ACCESS',
   NOT_AUTHOR: 'CANNOT_EDIT_OTHERS_MESSAGE',
   NOT_PERMITTED: 'MISSING_PERMISSIONS',
+  // Cluster mode: still moving after askGuild's retries. Nothing was written; 503 with Retry-After.
+  GUILD_MOVING: 'SERVICE_UNAVAILABLE',
 };
 
 /** Calls a guild actor; a refusal becomes the error the REST client should see. */

@@ -7,6 +7,7 @@
 import { type GuildhallServer, createServer } from './app.js';
 import { type Config, ConfigError, formatConfigError, loadConfig } from './config.js';
 import { drainStdout } from './log-destination.js';
+import { type DrainingCluster, drainNode } from './gateway/session-drain.js';
 import { type SeedResult, seedDemoWorld } from './seed.js';
 import { StoreError } from './store/errors.js';
 import { startExitWatchdog } from './watchdog.js';
@@ -62,6 +63,29 @@ function banner(config: Config, server: GuildhallServer, base: string, seeded: S
   return `${lines.join('\n')}\n`;
 }
 
+/** The server's cluster mode, when it runs one (GUILDHALL_NATS_URL): what a drain needs of it. */
+function clusterOf(server: GuildhallServer): DrainingCluster | undefined {
+  return server.cluster;
+}
+
+/**
+ * Cluster mode: the node drains before it closes (server/gateway/session-drain.ts):
+ * guilds handed over, clients told to reconnect, and their sessions' state handed
+ * to the nodes they resume on. A single node closes at once, as it always did.
+ */
+async function drainIfClustered(server: GuildhallServer, config: Config): Promise<void> {
+  const cluster = clusterOf(server);
+  if (cluster === undefined) return;
+  await drainNode({
+    gateway: server.gateway,
+    sessions: server.ctx.sessions,
+    cluster,
+    timeoutMs: config.cluster?.drainTimeoutMs ?? 0,
+    clock: server.ctx.system.clock,
+    logger: server.logger,
+  });
+}
+
 async function main(): Promise<void> {
   let config: Config;
   try {
@@ -97,18 +121,20 @@ async function main(): Promise<void> {
     if (stopping) fail(1, `${signal} again: exiting without finishing the shutdown`);
     stopping = true;
     server.logger.info({ signal }, 'shutting down');
-    // The close itself is bounded by shutdownTimeoutMs (tracing flush). Two backstops:
-    // a timer on the loop, and one on another thread should the loop ever be blocked.
-    const deadlineMs = config.shutdownTimeoutMs + 1000;
+    // The close itself is bounded by shutdownTimeoutMs (tracing flush), a drain by drainTimeoutMs.
+    // Two backstops: a timer on the loop, and one on another thread should the loop ever be blocked.
+    const deadlineMs = (clusterOf(server) === undefined ? 0 : (config.cluster?.drainTimeoutMs ?? 0)) + config.shutdownTimeoutMs + 1000;
     setTimeout(() => fail(1, `shutdown took longer than ${deadlineMs} ms`), deadlineMs).unref();
     startExitWatchdog(deadlineMs + 1000);
-    server.close().then(
-      async () => {
-        await drainStdout(DRAIN_STDOUT_MS);
-        process.exit(0);
-      },
-      (err: unknown) => fail(1, `shutdown failed: ${String((err as Error)?.stack ?? err)}`),
-    );
+    drainIfClustered(server, config)
+      .then(() => server.close())
+      .then(
+        async () => {
+          await drainStdout(DRAIN_STDOUT_MS);
+          process.exit(0);
+        },
+        (err: unknown) => fail(1, `shutdown failed: ${String((err as Error)?.stack ?? err)}`),
+      );
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);

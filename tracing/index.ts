@@ -9,6 +9,7 @@ export { DebugSampling, type DebugSamplingOptions, type DebugWindow } from './de
 export { DebugSampler, type DebugSamplerOptions, ATTR_DEBUG_SAMPLED, DEBUG_TRACESTATE_KEY, DEBUG_TRACESTATE_VALUE } from './debug-sampler.js';
 export { isSampledTraceparent, traceparentSampledFlag, parseTraceparent, formatTraceparent } from './traceparent.js';
 export { startIngressSpan, type IngressSpan } from './ingress.js';
+export { inOperationSpan, type OperationSpan } from './operation-span.js';
 export {
   startTracing,
   parseTracingEnv,

@@ -3,7 +3,6 @@
 // its session actor, and the session writes dispatches back through it.
 // Bad input closes with Discord's codes and never throws past this class.
 import type { SessionSocket } from './session-socket.js';
-import { randomBytes } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import { SpanKind, context } from '@opentelemetry/api';
 import type { ActorRef, TimerHandle } from '../../actors/index.js';
@@ -17,7 +16,8 @@ import { type GatewaySocket, WS_ERR_MESSAGE_TOO_BIG } from './gateway-socket.js'
 import type { IdentifyLimiter } from './identify-limiter.js';
 import { type ClientFrame, GatewayOp, type IdentifyData, type ResumeData, closeReason, decodeFrame, privilegedIntents } from './protocol.js';
 import { sessionBehaviour, sessionKey } from './session-actor.js';
-import type { SessionProtocol } from './session-protocol.js';
+import { handoffCandidates, newSessionId } from './session-handoff.js';
+import type { ResumeOutcome, SessionProtocol } from './session-protocol.js';
 
 /** Discord allows 120 gateway events per connection per 60 seconds. */
 export const RATE_LIMIT_EVENTS = 120;
@@ -26,9 +26,13 @@ export const RATE_LIMIT_WINDOW_MS = 60_000;
 const HEARTBEAT_GRACE = 1.5;
 /** Mailbox of a session: deep enough for bursts; past it the session is closed, not left to grow. */
 const SESSION_MAILBOX = 10_000;
+/** A take-over asks up to a few nodes in turn (session-handoff.ts HANDOFF_CALL_MS each). */
+const TAKE_OVER_TIMEOUT_MS = 30_000;
 
 export interface ConnectionHooks {
   onClose(connection: Connection): void;
+  /** Other live nodes, where a session not running here may be (cluster mode; none otherwise). */
+  peers(): readonly string[];
   /** The server closed this connection with `code` (counted for metrics). */
   onServerClose(code: number, reason: string): void;
 }
@@ -210,7 +214,8 @@ export class Connection implements SessionSocket {
       return this.sendOp(GatewayOp.INVALID_SESSION, false);
     }
 
-    const sessionId = randomBytes(16).toString('hex');
+    // In cluster mode the id names this node, where a RESUME on another node looks for it first.
+    const sessionId = newSessionId(this.ctx.system.remote === undefined ? undefined : this.ctx.system.node);
     const ingress = startIngressSpan(this.ctx.tracing.tracer, 'gateway IDENTIFY', {
       kind: SpanKind.SERVER,
       attributes: { 'guildhall.user.id': user.id, 'guildhall.session.id': sessionId, 'gateway.intents': d.intents },
@@ -240,19 +245,46 @@ export class Connection implements SessionSocket {
     if (this.session || this.authenticating) return this.close(GatewayCloseCode.ALREADY_AUTHENTICATED);
     const userId = verifyToken(this.ctx.config.tokenSecret, d.token);
     if (userId === undefined) return this.close(GatewayCloseCode.AUTHENTICATION_FAILED);
-    const session = this.ctx.system.whereis<SessionProtocol>(sessionKey(d.session_id));
+    const key = sessionKey(d.session_id);
+    const local = this.ctx.system.whereis<SessionProtocol>(key);
     // d: false tells the client the session cannot be resumed: IDENTIFY afresh.
-    if (!session) return this.sendOp(GatewayOp.INVALID_SESSION, false);
+    const candidates = local ? [] : this.ctx.system.remote === undefined ? [] : handoffCandidates(this.ctx.system, key, d.session_id, this.hooks.peers());
+    if (!local && candidates.length === 0) return this.sendOp(GatewayOp.INVALID_SESSION, false);
     this.authenticating = true;
     const ingress = startIngressSpan(this.ctx.tracing.tracer, 'gateway RESUME', { kind: SpanKind.SERVER, attributes: { 'guildhall.session.id': d.session_id } });
     try {
-      const outcome = await context.with(ingress.context, () => session.call({ type: 'resume', connection: this, seq: d.seq, userId })).catch(() => 'invalid_session' as const);
-      if (outcome === 'resumed') this.attached(session);
+      let session = local;
+      let outcome: ResumeOutcome;
+      if (session) {
+        outcome = await context.with(ingress.context, () => session!.call({ type: 'resume', connection: this, seq: d.seq, userId }) as Promise<ResumeOutcome>).catch(() => 'invalid_session' as const);
+      } else {
+        // Held on another node (or nowhere): a session here takes it over (session-handoff.ts).
+        session = await this.spawnTakeover(d.session_id, userId);
+        outcome = session
+          ? await context.with(ingress.context, () => session!.call({ type: 'take_over', candidates, connection: this, seq: d.seq, userId }, { timeoutMs: TAKE_OVER_TIMEOUT_MS }) as Promise<ResumeOutcome>).catch(() => 'invalid_session' as const)
+          : 'invalid_session';
+      }
+      if (outcome === 'resumed') this.attached(session!);
       else if (outcome === 'invalid_seq') this.close(GatewayCloseCode.INVALID_SEQ);
       else this.sendOp(GatewayOp.INVALID_SESSION, false);
     } finally {
       ingress.span?.end();
       this.authenticating = false;
+    }
+  }
+
+  /** A session actor to take `sessionId` over from another node; undefined when the user is gone or one is already here. */
+  private async spawnTakeover(sessionId: string, userId: string): Promise<ActorRef<SessionProtocol> | undefined> {
+    const user = await this.ctx.store.getUser(userId);
+    if (!user || this.closing) return undefined;
+    try {
+      return this.ctx.system.spawn(
+        // Intents, shard and presence come with the old session's state.
+        sessionBehaviour(this.ctx, { sessionId, user, intents: 0, shard: [0, 1], largeThreshold: 50, presence: undefined, connection: undefined }),
+        { key: sessionKey(sessionId), mailbox: { capacity: SESSION_MAILBOX, overflow: 'stop' } },
+      );
+    } catch {
+      return undefined; // a RESUME of the same session is already taking it over here
     }
   }
 

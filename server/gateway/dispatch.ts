@@ -14,8 +14,10 @@ export class EncodedDispatch {
   constructor(
     readonly event: string,
     data: unknown,
+    /** The head as already encoded (a dispatch that crossed from another node); `data` is then unused. */
+    head?: Buffer,
   ) {
-    this.head = Buffer.from(`{"op":0,"t":${JSON.stringify(event)},"d":${JSON.stringify(data)},"s":`);
+    this.head = head ?? Buffer.from(`{"op":0,"t":${JSON.stringify(event)},"d":${JSON.stringify(data)},"s":`);
     this.intent = intentForEvent(event);
   }
 

@@ -15,6 +15,8 @@ import { GATEWAY_VERSION, GatewayOp } from './protocol.js';
 export interface GatewayServer {
   /** Sends RECONNECT (op 7) to every connection and closes it (resumable). */
   reconnectAll(): void;
+  /** New upgrades get 503 from now on (a draining node); open connections stay. */
+  stopAccepting(): void;
   /** Stops accepting and tears down what is left. */
   close(): Promise<void>;
   readonly connections: number;
@@ -30,7 +32,12 @@ function reject(socket: Duplex, status: number, text: string): void {
   socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
 }
 
-export function attachGateway(server: Server, ctx: ServerContext): GatewayServer {
+export interface GatewayOptions {
+  /** Ids of the other live nodes (cluster mode): where a RESUME looks for a session not running here. */
+  peers?: () => readonly string[];
+}
+
+export function attachGateway(server: Server, ctx: ServerContext, options: GatewayOptions = {}): GatewayServer {
   // permessage-deflate stays off: the frame writer sends the same bytes to every socket.
   // ws's UTF-8 check is skipped because it would close with 1007 on its own; the decoder checks and answers 4002.
   const wss = new WebSocketServer({
@@ -47,6 +54,7 @@ export function attachGateway(server: Server, ctx: ServerContext): GatewayServer
   const stats = { accepted: 0, closes: {} as Record<number, number>, slowConsumers: 0 };
   const hooks = {
     onClose: (c: Connection) => connections.delete(c),
+    peers: options.peers ?? (() => []),
     onServerClose(code: number, reason: string) {
       stats.closes[code] = (stats.closes[code] ?? 0) + 1;
       if (reason.includes('slow consumer')) stats.slowConsumers++;
@@ -75,6 +83,9 @@ export function attachGateway(server: Server, ctx: ServerContext): GatewayServer
       return connections.size;
     },
     stats: () => ({ connections: connections.size, accepted: stats.accepted, closes: { ...stats.closes }, slowConsumers: stats.slowConsumers }),
+    stopAccepting() {
+      accepting = false;
+    },
     reconnectAll() {
       for (const c of connections) {
         c.sendOp(GatewayOp.RECONNECT, null);

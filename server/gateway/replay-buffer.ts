@@ -25,6 +25,16 @@ export class ReplayBuffer {
     this.items = new Array(Math.min(Math.max(0, capacity), INITIAL_SLOTS));
   }
 
+  /**
+   * Continues a session taken over from another node: the next push is
+   * `seq + 1`, and a resume from `seq` itself has missed nothing. Only on an
+   * empty buffer.
+   */
+  startAfter(seq: number): void {
+    if (this.count > 0) throw new RangeError('startAfter on a buffer in use');
+    this.last = seq;
+  }
+
   /** Records `dispatch` as sent with `seq`, which must follow the previous one. */
   push(seq: number, dispatch: EncodedDispatch): void {
     if (seq !== this.last + 1 && this.count > 0) throw new RangeError(`seq ${seq} does not follow ${this.last}`);

@@ -1,8 +1,10 @@
 // The session actor: one per identified client. It owns the sequence number,
 // the replay buffer and the socket writes; guilds cast dispatches at it, and a
 // RESUME moves it onto a new connection. Detached, it waits `resumeTimeoutMs`
-// for a RESUME, buffering, then stops and leaves its guilds.
-import type { ActorRef, Behaviour } from '../../actors/index.js';
+// for a RESUME, buffering, then stops and leaves its guilds. A RESUME on
+// another node moves it there (session-handoff.ts): this one then forwards
+// until its guilds have swapped, and stops.
+import type { ActorContext, ActorRef, Behaviour } from '../../actors/index.js';
 import type { ServerContext } from '../context.js';
 import { askGuild, guildKey, type GuildProtocol } from '../guild/guild-protocol.js';
 import type { MemberQueryResult } from '../guild/member-query.js';
@@ -10,10 +12,11 @@ import { toAPIUser } from '../store/api-shapes.js';
 import type { UserRecord } from '../store/store.js';
 import type { SessionSocket } from './session-socket.js';
 import { EncodedDispatch } from './dispatch.js';
+import { Forwarder, HANDOFF_CALL_MS, HANDOFF_LINGER_MS, type HandoffReply, type HandoffState, type HeldCast, Takeover, isHeld } from './session-handoff.js';
 import { memberChunks, memberQueryFor } from './member-chunks.js';
 import { GATEWAY_VERSION, type PresenceUpdateData, type RequestGuildMembersData, shardOf } from './protocol.js';
 import { ReplayBuffer } from './replay-buffer.js';
-import type { ResumeOutcome, SessionProtocol } from './session-protocol.js';
+import type { ResumeOutcome, SessionCall, SessionCast, SessionProtocol } from './session-protocol.js';
 
 export interface SessionArgs {
   sessionId: string;
@@ -22,7 +25,8 @@ export interface SessionArgs {
   shard: [number, number];
   largeThreshold: number;
   presence: PresenceUpdateData | undefined;
-  connection: SessionSocket;
+  /** Undefined for a session spawned to take over one from another node (its `take_over` call brings the connection). */
+  connection: SessionSocket | undefined;
 }
 
 interface SessionState {
@@ -31,10 +35,19 @@ interface SessionState {
   connection: SessionSocket | undefined;
   guildIds: Set<string>;
   cancelExpiry: (() => void) | undefined;
+  /** Set once handed off to another node: everything goes there. */
+  forward: Forwarder | undefined;
+  /** Set while taking over from another node: guilds' direct casts wait for their markers. */
+  takeover: Takeover | undefined;
+  /** Monitors of guilds on other nodes (their node dying makes the guild unavailable). */
+  guildMonitors: Map<string, () => void>;
 }
 
 /** How long IDENTIFY waits for one guild to accept the session. */
 const CONNECT_TIMEOUT_MS = 30_000;
+/** A guild lost with its node is tried again this often, this many times (its lease expires first: GUILDHALL_LEASE_TTL_MS). */
+const GUILD_RETRY_MS = 1_000;
+const GUILD_RETRIES = 120;
 
 export function sessionKey(sessionId: string): string {
   return `session:${sessionId}`;
@@ -66,12 +79,31 @@ export function sessionBehaviour(ctx: ServerContext, args: SessionArgs): Behavio
     return shardOf(guildId, shardCount) === shardId;
   }
 
+  /** A guild on another node: its node dying makes the guild unavailable here (as on Discord during an outage). */
+  function watchGuild(state: SessionState, guildId: string, guild: ActorRef<GuildProtocol>, self: ActorRef<SessionProtocol>): void {
+    if (guild.address.node === ctx.system.node) return;
+    state.guildMonitors.get(guildId)?.();
+    state.guildMonitors.set(
+      guildId,
+      ctx.system.monitor(guild, (reason) => {
+        if (reason.type === 'nodedown') self.cast({ type: 'guild_lost', guildId, why: 'nodedown' });
+      }),
+    );
+  }
+
+  function unwatchGuild(state: SessionState, guildId: string): void {
+    state.guildMonitors.get(guildId)?.();
+    state.guildMonitors.delete(guildId);
+  }
+
   // Every way a guild joins a session (IDENTIFY, a guild made or joined while
-  // connected) comes through here, so the shard rule is applied in one place.
-  async function connectGuild(state: SessionState, guildId: string, self: ActorRef<SessionProtocol>): Promise<void> {
-    if (!onShard(guildId)) return;
+  // connected, a guild back after an outage) comes through here, so the shard
+  // rule is applied in one place. 'failed': worth trying again later.
+  async function connectGuild(state: SessionState, guildId: string, self: ActorRef<SessionProtocol>): Promise<'ok' | 'refused' | 'failed'> {
+    if (!onShard(guildId)) return 'refused';
+    let reached: ActorRef<GuildProtocol> | undefined;
     const reply = await askGuild(
-      (id) => ctx.guild(id),
+      (id) => (reached = ctx.guild(id)),
       guildId,
       { type: 'connect', sessionId: args.sessionId, session: self, userId, intents: args.intents, largeThreshold: args.largeThreshold, presence: args.presence },
       { timeoutMs: CONNECT_TIMEOUT_MS },
@@ -79,9 +111,12 @@ export function sessionBehaviour(ctx: ServerContext, args: SessionArgs): Behavio
       ctx.logger.warn({ err, guildId, sessionId: args.sessionId }, 'guild connect failed');
       return undefined;
     });
-    if (!reply?.ok) return;
+    if (!reply) return 'failed';
+    if (!reply.ok) return 'refused';
     state.guildIds.add(guildId);
+    if (reached) watchGuild(state, guildId, reached, self);
     send(state, new EncodedDispatch('GUILD_CREATE', reply.value));
+    return 'ok';
   }
 
   /**
@@ -109,14 +144,151 @@ export function sessionBehaviour(ctx: ServerContext, args: SessionArgs): Behavio
     state.guildIds.clear();
   }
 
+  /** What a guild (or this node) casts: the same whether it came straight here or through a forwarder. */
+  function onGuildCast(state: SessionState, msg: HeldCast, actor: ActorContext<SessionProtocol>): void | Promise<void> {
+    switch (msg.type) {
+      case 'dispatch':
+        send(state, msg.event);
+        return;
+      case 'guild_joined':
+        // Async (as request_members): the mailbox waits for the connect, so GUILD_CREATE precedes that guild's events.
+        return state.guildIds.has(msg.guildId) ? undefined : connectGuild(state, msg.guildId, actor.self).then(() => undefined);
+      case 'guild_removed':
+        unwatchGuild(state, msg.guildId);
+        if (state.guildIds.delete(msg.guildId)) send(state, new EncodedDispatch('GUILD_DELETE', { id: msg.guildId }));
+        return;
+    }
+  }
+
+  /** A guild's marker came through the forwarder (or the guild was given up): release what waited once none is pending. */
+  async function settle(state: SessionState, guildId: string, actor: ActorContext<SessionProtocol>): Promise<void> {
+    const takeover = state.takeover;
+    const released = takeover?.settle(guildId);
+    if (released === undefined) return;
+    takeover!.unmonitor();
+    state.takeover = undefined;
+    for (const msg of released) await onGuildCast(state, msg, actor);
+  }
+
+  /** The old session's side of a move: the resume state, then forward everything (session-handoff.ts). */
+  function handOff(msg: Extract<SessionCall, { type: 'handoff' }>, state: SessionState, actor: ActorContext<SessionProtocol>): HandoffReply {
+    // A session still taking over (its own markers pending) or already moved cannot move again yet.
+    if (msg.userId !== userId || state.forward || state.takeover) return { ok: false, outcome: 'invalid_session' };
+    if (msg.seq > state.seq) return { ok: false, outcome: 'invalid_seq' };
+    const missed = state.replay.after(msg.seq);
+    if (!missed) return { ok: false, outcome: 'invalid_session' };
+    state.cancelExpiry?.();
+    state.cancelExpiry = undefined;
+    state.connection?.close(4000, 'session resumed elsewhere');
+    state.connection = undefined;
+    const guildIds = [...state.guildIds];
+    state.forward = new Forwarder(msg.to, guildIds);
+    for (const unmonitor of state.guildMonitors.values()) unmonitor();
+    state.guildMonitors.clear();
+    if (state.forward.done) actor.stop();
+    else actor.sendAfter(HANDOFF_LINGER_MS, { type: 'handoff_expired' });
+    return {
+      ok: true,
+      state: {
+        seq: state.seq,
+        missed: missed.map((m) => m.dispatch),
+        guildIds,
+        intents: args.intents,
+        shard: args.shard,
+        largeThreshold: args.largeThreshold,
+        presence: args.presence ?? null,
+      },
+    };
+  }
+
+  /** The new session's side: asks each candidate in turn; the one that has the session answers its state. */
+  async function takeOver(msg: Extract<SessionCall, { type: 'take_over' }>, state: SessionState, actor: ActorContext<SessionProtocol>): Promise<ResumeOutcome> {
+    for (const from of msg.candidates) {
+      const reply = (await from.call({ type: 'handoff', to: actor.self, seq: msg.seq, userId: msg.userId }, { timeoutMs: HANDOFF_CALL_MS }).catch(() => undefined)) as HandoffReply | undefined;
+      if (reply === undefined) continue; // not there, node down, or no answer in time: the next candidate
+      if (!reply.ok) {
+        actor.stop();
+        return reply.outcome;
+      }
+      adopt(state, reply.state, from, msg.seq, msg.connection, actor);
+      return 'resumed';
+    }
+    actor.stop();
+    return 'invalid_session';
+  }
+
+  function adopt(state: SessionState, s: HandoffState, from: ActorRef<SessionProtocol>, clientSeq: number, connection: SessionSocket, actor: ActorContext<SessionProtocol>): void {
+    Object.assign(args, { intents: s.intents, shard: s.shard, largeThreshold: s.largeThreshold, presence: s.presence ?? undefined });
+    state.replay.startAfter(clientSeq);
+    s.missed.forEach((dispatch, i) => state.replay.push(clientSeq + 1 + i, dispatch));
+    state.seq = s.seq;
+    state.connection = connection;
+    for (const { seq, dispatch } of state.replay.after(clientSeq) ?? []) connection.sendDispatch(dispatch, seq);
+    send(state, new EncodedDispatch('RESUMED', {}));
+    state.guildIds = new Set(s.guildIds);
+    if (s.guildIds.length === 0) return;
+    const takeover = (state.takeover = new Takeover(from, s.guildIds));
+    const self = actor.self;
+    // The old session dying mid-move (its node killed) takes what it had not forwarded with it: end this one
+    // too, so the client re-identifies and catches up from history instead of missing events silently.
+    takeover.unmonitor = ctx.system.monitor(from, (reason) => {
+      if (reason.type === 'nodedown') self.cast({ type: 'guild_lost', guildId: '', why: 'old_node_down' });
+      else for (const guildId of s.guildIds) self.cast({ type: 'guild_lost', guildId, why: 'old_gone' });
+    });
+    for (const guildId of s.guildIds) {
+      askGuild((id) => ctx.guild(id), guildId, { type: 'swap', sessionId: args.sessionId, from, to: self }).then(
+        (reply) => {
+          if (reply.ok && (reply.value as { found: boolean }).found) return;
+          // Not subscribed there any more (the guild restarted without it): connect afresh.
+          ctx.logger.warn({ guildId, sessionId: args.sessionId, reply }, 'session handoff: guild swap found no subscription');
+          self.cast({ type: 'guild_lost', guildId, why: 'not_swapped' });
+        },
+        (err: unknown) => {
+          ctx.logger.warn({ err, guildId, sessionId: args.sessionId }, 'session handoff: guild swap failed');
+          self.cast({ type: 'guild_lost', guildId, why: 'not_swapped' });
+        },
+      );
+    }
+  }
+
+  /** A guild gone with its node, or one that could not be swapped: unavailable, then connect again. */
+  async function guildLost(state: SessionState, msg: Extract<SessionCast, { type: 'guild_lost' }>, actor: ActorContext<SessionProtocol>): Promise<void> {
+    if (msg.why === 'old_node_down') {
+      if (!state.takeover) return;
+      state.connection?.close(4000, 'session lost its previous node while moving');
+      state.connection = undefined;
+      actor.stop({ type: 'shutdown' });
+      return;
+    }
+    // The old session stopped: only guilds whose marker never came are given up.
+    if (msg.why === 'old_gone' && !state.takeover?.waitingFor.includes(msg.guildId)) return;
+    await settle(state, msg.guildId, actor);
+    unwatchGuild(state, msg.guildId);
+    if (!state.guildIds.delete(msg.guildId)) return;
+    ctx.logger.info({ guildId: msg.guildId, sessionId: args.sessionId, why: msg.why }, 'guild unavailable to a session: reconnecting');
+    send(state, new EncodedDispatch('GUILD_DELETE', { id: msg.guildId, unavailable: true }));
+    actor.sendAfter(GUILD_RETRY_MS, { type: 'reconnect_guild', guildId: msg.guildId, attempt: 1 });
+  }
+
   return {
     kind: 'session',
     init(actor) {
       ctx.sessions.add(userId, args.sessionId, actor.self);
-      return { seq: 0, replay: new ReplayBuffer(ctx.config.resumeBuffer), connection: args.connection, guildIds: new Set(), cancelExpiry: undefined };
+      return {
+        seq: 0,
+        replay: new ReplayBuffer(ctx.config.resumeBuffer),
+        connection: args.connection,
+        guildIds: new Set(),
+        cancelExpiry: undefined,
+        forward: undefined,
+        takeover: undefined,
+        guildMonitors: new Map(),
+      };
     },
 
-    async handleCall(msg, state, actor): Promise<ResumeOutcome | undefined> {
+    async handleCall(msg, state, actor): Promise<ResumeOutcome | HandoffReply | undefined> {
+      if (msg.type === 'handoff') return handOff(msg, state, actor);
+      if (msg.type === 'take_over') return takeOver(msg, state, actor);
       if (msg.type === 'identify') {
         const guilds = (await ctx.store.listGuildsForUser(userId)).filter((g) => onShard(g.id));
         const gatewayUrl = ctx.publicUrl().replace(/^http/, 'ws') + '/gateway';
@@ -147,7 +319,7 @@ export function sessionBehaviour(ctx: ServerContext, args: SessionArgs): Behavio
       }
 
       // resume
-      if (msg.userId !== userId) return 'invalid_session';
+      if (msg.userId !== userId || state.forward) return 'invalid_session';
       if (msg.seq > state.seq) return 'invalid_seq';
       const missed = state.replay.after(msg.seq);
       if (!missed) return 'invalid_session';
@@ -165,16 +337,26 @@ export function sessionBehaviour(ctx: ServerContext, args: SessionArgs): Behavio
     // handler would make a promise, a microtask and a reschedule per delivery
     // (and, with tracing on, async-hook work for each promise).
     handleCast(msg, state, actor) {
+      if (state.forward) {
+        state.forward.forward(msg);
+        if (state.forward.done) actor.stop();
+        return;
+      }
+      if (isHeld(msg)) {
+        if (state.takeover) return state.takeover.hold(msg);
+        return onGuildCast(state, msg, actor);
+      }
       switch (msg.type) {
-        case 'dispatch':
-          send(state, msg.event);
-          return;
-        case 'guild_joined':
-          // Async (as request_members): the mailbox waits for the connect, so GUILD_CREATE precedes that guild's events.
-          return state.guildIds.has(msg.guildId) ? undefined : connectGuild(state, msg.guildId, actor.self);
-        case 'guild_removed':
-          if (state.guildIds.delete(msg.guildId)) send(state, new EncodedDispatch('GUILD_DELETE', { id: msg.guildId }));
-          return;
+        case 'forwarded': {
+          const item = msg.item;
+          if (item.kind === 'swapped') return settle(state, item.guildId, actor);
+          if (item.kind === 'dispatch') return onGuildCast(state, { type: 'dispatch', event: item.dispatch }, actor);
+          return onGuildCast(state, { type: item.kind, guildId: item.guildId }, actor);
+        }
+        case 'swapped':
+          return; // a marker for a session that has not moved: nothing to order
+        case 'guild_lost':
+          return guildLost(state, msg, actor);
         case 'presence':
           for (const guildId of state.guildIds) ctx.guild(guildId).cast({ type: 'presence_update', userId, presence: msg.data });
           return;
@@ -193,13 +375,31 @@ export function sessionBehaviour(ctx: ServerContext, args: SessionArgs): Behavio
       }
     },
 
-    handleInfo(msg, state, actor) {
-      if (msg.type === 'resume_expired' && !state.connection) actor.stop();
+    async handleInfo(msg, state, actor) {
+      switch (msg.type) {
+        case 'resume_expired':
+          if (!state.connection && !state.forward) actor.stop();
+          return;
+        case 'handoff_expired':
+          // Some guild never sent its marker (it moved or died meanwhile); the new session gives it up on its own.
+          actor.stop();
+          return;
+        case 'reconnect_guild': {
+          if (state.forward || state.guildIds.has(msg.guildId)) return;
+          const outcome = await connectGuild(state, msg.guildId, actor.self);
+          if (outcome === 'failed' && msg.attempt < GUILD_RETRIES) actor.sendAfter(GUILD_RETRY_MS, { type: 'reconnect_guild', guildId: msg.guildId, attempt: msg.attempt + 1 });
+          return;
+        }
+      }
     },
 
     terminate(reason, state) {
       ctx.sessions.remove(userId, args.sessionId);
       if (!state) return;
+      for (const unmonitor of state.guildMonitors.values()) unmonitor();
+      state.takeover?.unmonitor();
+      // Handed off: the guilds' subscriptions (same session id) belong to the new session now.
+      if (state.forward) return;
       leaveGuilds(state);
       // A session that could not keep up (mailbox overflow) or crashed for good
       // closes its socket; the client's RESUME then gets INVALID_SESSION.

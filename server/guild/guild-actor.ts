@@ -19,7 +19,7 @@ import { StoreError } from '../store/errors.js';
 import type { ChannelRecord, GuildWrite, MemberAdded, MemberRecord, MessageRecord, ReactionChange, Store } from '../store/store.js';
 import type { WriteBatcher } from '../store/write-batcher.js';
 import { guildCreatePayload, presenceData } from './guild-create.js';
-import type { GuildCall, GuildCast, GuildProtocol, GuildRefusal, GuildReply } from './guild-protocol.js';
+import { GUILD_MOVING, type GuildCall, type GuildCast, type GuildHandoff, type GuildProtocol, type GuildRefusal, type GuildReply } from './guild-protocol.js';
 import { type GuildState, type Presence, loadGuildState } from './guild-state.js';
 import { queryMembers } from './member-query.js';
 
@@ -44,6 +44,18 @@ export interface GuildDeps {
   readonly sessions: { ofUser(userId: string): ActorRef<SessionProtocol>[] };
   /** Debug-sampling index: which guild a channel belongs to. */
   readonly debug: { channelCreated(guildId: string, channelId: string): void };
+  /**
+   * Cluster mode: watches a subscriber on another node (system.monitor), so a
+   * session whose node died is dropped; absent on a single node, where every
+   * session says `disconnect` itself.
+   */
+  readonly monitorRemote?: (ref: ActorRef<SessionProtocol>, onDown: () => void) => (() => void) | undefined;
+}
+
+/** What a guild starts with besides the store: its previous home's subscribers and presences (cluster handover). */
+export interface GuildStart {
+  subscribers: [sessionId: string, subscriber: Subscriber][];
+  presences: [userId: string, presence: Presence][];
 }
 
 /** A refusal the caller turns into a REST error. */
@@ -66,11 +78,18 @@ function memberData(member: MemberRecord | undefined): unknown {
   return rest;
 }
 
-export function guildBehaviour(ctx: GuildDeps, guildId: string): Behaviour<GuildState, GuildProtocol> {
+export function guildBehaviour(ctx: GuildDeps, guildId: string, start?: GuildStart): Behaviour<GuildState, GuildProtocol> {
   const topic = ctx.pubsub.topic(guildId);
   const idleMs = ctx.config.guildIdleMs;
   /** Writes handed to the batcher and not yet answered: a guild never stops with one in flight. */
   let pending = 0;
+  /** Cluster handover under way: every new call is refused (GUILD_MOVING); `handedOver` answers once pending is 0. */
+  let movingOut = false;
+  let handedOver: (() => void) | undefined;
+  /** The handoff was given: the next home serves its sessions, so nothing here may reach them any more. */
+  let handedOff = false;
+  /** Monitors of subscribers on other nodes, by session id. */
+  const remoteWatch = new Map<string, () => void>();
   /** On the actor's clock, as its timers. */
   let lastActive = 0;
   let idleCheck: (() => void) | undefined;
@@ -103,9 +122,42 @@ export function guildBehaviour(ctx: GuildDeps, guildId: string): Behaviour<Guild
 
   /** Unsubscribes a session; its user goes offline here with their last one. Returns the dropped subscriber. */
   function dropSession(state: GuildState, sessionId: string): Subscriber | undefined {
+    remoteWatch.get(sessionId)?.();
+    remoteWatch.delete(sessionId);
     const dropped = topic.unsubscribe(sessionId);
     if (dropped?.lastOfUser) setPresence(state, dropped.subscriber.userId, { status: 'offline', activities: [] });
     return dropped?.subscriber;
+  }
+
+  /** Subscribes a session; one on another node is watched, so its node's death drops it. */
+  function subscribe(sessionId: string, subscriber: Subscriber, actor: ActorContext<GuildProtocol>): boolean {
+    const previous = remoteWatch.get(sessionId);
+    previous?.();
+    remoteWatch.delete(sessionId);
+    const first = topic.subscribe(sessionId, subscriber);
+    const session = subscriber.ref;
+    const unwatch = ctx.monitorRemote?.(session, () => actor.self.cast({ type: 'subscriber_down', sessionId, ref: session }));
+    if (unwatch !== undefined) remoteWatch.set(sessionId, unwatch);
+    return first;
+  }
+
+  /** The handoff for the next home: subscribers (refs as addresses) and presences. */
+  function handoff(state: GuildState): GuildHandoff {
+    const subscribers: GuildHandoff['subscribers'] = [];
+    for (const [sessionId, s] of topic.entries()) {
+      const a = s.ref.address;
+      subscribers.push({ sessionId, session: [a.node, a.id, a.kind], userId: s.userId, intents: s.intents });
+    }
+    return { subscribers, presences: [...state.presences] };
+  }
+
+  /** Writes in flight all answered: a waiting handover may go on. */
+  function settled(): void {
+    if (pending === 0 && handedOver !== undefined) {
+      const done = handedOver;
+      handedOver = undefined;
+      done();
+    }
   }
 
   /**
@@ -123,6 +175,7 @@ export function guildBehaviour(ctx: GuildDeps, guildId: string): Behaviour<Guild
         if (!outcome.ok) {
           undo?.();
           reply.resolve({ ok: false, error: outcome.error.code, message: outcome.error.message });
+          settled();
           return;
         }
         let value: unknown;
@@ -132,15 +185,18 @@ export function guildBehaviour(ctx: GuildDeps, guildId: string): Behaviour<Guild
           // A bug in building the event must not leave the caller hanging; the write stays committed.
           ctx.logger.error({ err, guild: guildId, write: write.kind }, 'guild failed after a commit');
           reply.reject(err instanceof Error ? err : new Error(String(err)));
+          settled();
           return;
         }
         reply.resolve({ ok: true, value });
+        settled();
       },
       (err: unknown) => {
         pending--;
         undo?.();
         const code = err instanceof StoreError ? err.code : 'UNAVAILABLE';
         reply.resolve({ ok: false, error: code, message: err instanceof Error ? err.message : undefined });
+        settled();
       },
     );
     return LATER;
@@ -154,7 +210,7 @@ export function guildBehaviour(ctx: GuildDeps, guildId: string): Behaviour<Guild
     switch (msg.type) {
       case 'connect': {
         requireMember(state, msg.userId);
-        const first = topic.subscribe(msg.sessionId, { ref: msg.session, userId: msg.userId, intents: msg.intents });
+        const first = subscribe(msg.sessionId, { ref: msg.session, userId: msg.userId, intents: msg.intents }, actor);
         if (first) setPresence(state, msg.userId, { status: msg.presence?.status ?? 'online', activities: msg.presence?.activities ?? [] });
         return guildCreatePayload(state, msg.userId, msg.intents, msg.largeThreshold);
       }
@@ -303,6 +359,37 @@ export function guildBehaviour(ctx: GuildDeps, guildId: string): Behaviour<Guild
       }
       case 'request_members':
         return queryMembers(state, msg.query);
+      case 'swap': {
+        // A session moved node (server/gateway/session-handoff.ts). The marker goes to the old ref after every
+        // broadcast made to it (one sender, in order); everything from now on goes to the new ref, watched as any.
+        const current = topic.get(msg.sessionId);
+        if (current !== undefined) subscribe(msg.sessionId, { ...current, ref: msg.to }, actor);
+        (current?.ref ?? msg.from).cast({ type: 'swapped', guildId });
+        return { found: current !== undefined };
+      }
+      case 'activate':
+        return undefined;
+      case 'adopt': {
+        let adopted = 0;
+        for (const a of msg.subscribers) {
+          if (topic.get(a.sessionId) !== undefined || !state.members.has(a.userId)) continue;
+          const first = subscribe(a.sessionId, { ref: a.session, userId: a.userId, intents: a.intents }, actor);
+          if (first) setPresence(state, a.userId, { status: 'online', activities: [] });
+          adopted++;
+        }
+        return adopted;
+      }
+      case 'handover': {
+        // Everything before this in the mailbox was handled; everything after is refused (nothing written).
+        movingOut = true;
+        const reply: DeferredReply<GuildReply> = actor.deferReply();
+        handedOver = () => {
+          handedOff = true;
+          reply.resolve({ ok: true, value: handoff(state) });
+        };
+        settled();
+        return LATER;
+      }
     }
   }
 
@@ -324,17 +411,32 @@ export function guildBehaviour(ctx: GuildDeps, guildId: string): Behaviour<Guild
 
   return {
     kind: 'guild',
-    init: (actor) => {
+    init: async (actor) => {
       // A (re)started guild has no subscribers: its sessions connect again, as before the topic lived outside the actor.
       topic.clear();
+      for (const unwatch of remoteWatch.values()) unwatch();
+      remoteWatch.clear();
       // A restart cancelled the old actor's timers: the idle check is scheduled afresh.
       idleCheck = undefined;
       watchIdle(actor);
-      return loadGuildState(ctx.store, guildId);
+      const state = await loadGuildState(ctx.store, guildId);
+      // Moved from another node (cluster handover): its sessions stay subscribed, its presences stay.
+      if (start !== undefined) {
+        for (const [sessionId, subscriber] of start.subscribers) subscribe(sessionId, subscriber, actor);
+        for (const [userId, presence] of start.presences) if (topic.hasUser(userId)) state.presences.set(userId, presence);
+        start = undefined;
+      }
+      return state;
+    },
+    terminate() {
+      for (const unwatch of remoteWatch.values()) unwatch();
+      remoteWatch.clear();
     },
     handleInfo(msg, _state, actor) {
       if (msg.type !== 'idle_check') return;
       idleCheck = undefined;
+      // Handing over: the handover stops it once the handoff is taken.
+      if (movingOut) return;
       if (topic.size === 0 && pending === 0 && actor.clock.now() - lastActive >= idleMs) {
         ctx.pubsub.drop(guildId);
         actor.stop();
@@ -344,6 +446,7 @@ export function guildBehaviour(ctx: GuildDeps, guildId: string): Behaviour<Guild
       if (idleMs > 0) idleCheck = actor.sendAfter(idleMs, { type: 'idle_check' });
     },
     handleCall(msg, state, actor): GuildReply | Promise<GuildReply> {
+      if (movingOut) return GUILD_MOVING;
       watchIdle(actor);
       // A deferred reply makes the actor ignore what the handler returns; LATER only marks it.
       let result: unknown;
@@ -361,11 +464,19 @@ export function guildBehaviour(ctx: GuildDeps, guildId: string): Behaviour<Guild
       return answer(result) as GuildReply;
     },
     handleCast(msg: GuildCast, state, actor) {
+      if (handedOff) return;
       watchIdle(actor);
       switch (msg.type) {
         case 'disconnect':
           dropSession(state, msg.sessionId);
           return;
+        case 'subscriber_down': {
+          // Only if the session is still that ref (a session resumed elsewhere re-subscribes under the same id).
+          const current = topic.get(msg.sessionId)?.ref.address;
+          const gone = msg.ref.address;
+          if (current !== undefined && current.node === gone.node && current.id === gone.id) dropSession(state, msg.sessionId);
+          return;
+        }
         case 'presence_update':
           if (topic.hasUser(msg.userId)) setPresence(state, msg.userId, { status: msg.presence.status, activities: msg.presence.activities });
           return;

@@ -72,6 +72,16 @@ export class GuildTopic {
     return this.sessions.size;
   }
 
+  /** Every subscriber by session id (a cluster handover hands them to the guild's next home). */
+  entries(): IterableIterator<[sessionId: string, subscriber: Subscriber]> {
+    return this.sessions.entries();
+  }
+
+  /** The subscriber of a session, if subscribed. */
+  get(sessionId: string): Subscriber | undefined {
+    return this.sessions.get(sessionId);
+  }
+
   /** Forgets every subscriber (a restarted guild starts with none, as its sessions reconnect). */
   clear(): void {
     this.sessions.clear();

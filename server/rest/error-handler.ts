@@ -44,7 +44,8 @@ export function toHttpError(err: unknown): HttpError {
   if (isActorError(err)) {
     // The guild's mailbox is full, it did not answer in time, or it is shutting down:
     // the request was fine, the server is busy. Retrying later is the right move.
-    if (err.code === ActorErrorCode.MAILBOX_FULL || err.code === ActorErrorCode.CALL_TIMEOUT || err.code === ActorErrorCode.STOPPED) {
+    // In a cluster, the guild's node went away (ACTOR_ERR_NODE_DOWN): its guilds run elsewhere shortly.
+    if (err.code === ActorErrorCode.MAILBOX_FULL || err.code === ActorErrorCode.CALL_TIMEOUT || err.code === ActorErrorCode.STOPPED || err.code === ActorErrorCode.NODE_DOWN) {
       return httpError('SERVICE_UNAVAILABLE', { cause: err });
     }
     return httpError('INTERNAL', { cause: err });

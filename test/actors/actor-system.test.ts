@@ -414,3 +414,14 @@ describe('Scheduler: fairness', () => {
     server.close();
   });
 });
+
+describe('ActorSystem: refFor', () => {
+  it('finds a local actor by its address, but an address on another node stays remote even when the same key runs here', () => {
+    const system = makeSystem({ node: 'a' });
+    const local = system.spawn(counter(), { key: 'session:x' });
+    expect(system.refFor({ node: 'a', id: 'session:x', kind: 'counter' })).toBe(local);
+    const remote = system.refFor({ node: 'b', id: 'session:x', kind: 'counter' });
+    expect(remote).not.toBe(local);
+    expect(remote.address.node).toBe('b');
+  });
+});

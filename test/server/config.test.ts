@@ -326,3 +326,94 @@ describe('publicBaseUrl', () => {
     expect(publicBaseUrl({ host: '::1', port: 80, publicUrl: undefined })).toBe('http://[::1]:80');
   });
 });
+
+describe('cluster settings (issue 14)', () => {
+  const PG = 'postgres://guildhall@db.example:5432/guildhall';
+
+  it('leaves cluster mode off without GUILDHALL_NATS_URL, whatever else is set', () => {
+    expect(loadConfig({ GUILDHALL_CLUSTER: 'blue', GUILDHALL_NODE_ID: 'n1' }).cluster).toBeUndefined();
+  });
+
+  it('has the documented defaults', () => {
+    const config = loadConfig({ DATABASE_URL: PG, GUILDHALL_NATS_URL: 'nats://127.0.0.1:4222' });
+    expect(config.cluster).toEqual({
+      natsUrl: 'nats://127.0.0.1:4222',
+      name: 'guildhall',
+      nodeId: '127-0-0-1-8080',
+      leaseTtlMs: 6000,
+      nodeTtlMs: 3000,
+      drainTimeoutMs: 30_000,
+    });
+  });
+
+  it('reads every variable', () => {
+    const config = loadConfig({
+      DATABASE_URL: PG,
+      GUILDHALL_NATS_URL: 'nats://a:4222,nats://b:4222',
+      GUILDHALL_CLUSTER: 'blue_1',
+      GUILDHALL_NODE_ID: 'node-a',
+      GUILDHALL_LEASE_TTL_MS: '4000',
+      GUILDHALL_NODE_TTL_MS: '1500',
+      GUILDHALL_DRAIN_TIMEOUT_MS: '0',
+    });
+    expect(config.cluster).toEqual({ natsUrl: 'nats://a:4222,nats://b:4222', name: 'blue_1', nodeId: 'node-a', leaseTtlMs: 4000, nodeTtlMs: 1500, drainTimeoutMs: 0 });
+  });
+
+  it('takes flags over the environment', () => {
+    const config = loadConfig({ DATABASE_URL: PG, GUILDHALL_CLUSTER: 'env' }, [
+      '--nats',
+      'nats://n:4222',
+      '--cluster=flag',
+      '--node-id',
+      'x',
+      '--lease-ttl-ms',
+      '2000',
+      '--node-ttl-ms=900',
+      '--drain-timeout-ms',
+      '100',
+    ]);
+    expect(config.cluster).toEqual({ natsUrl: 'nats://n:4222', name: 'flag', nodeId: 'x', leaseTtlMs: 2000, nodeTtlMs: 900, drainTimeoutMs: 100 });
+  });
+
+  it('derives the node id from the public URL', () => {
+    expect(loadConfig({ DATABASE_URL: PG, GUILDHALL_NATS_URL: 'nats://n', PUBLIC_URL: 'https://chat.example.com' }).cluster?.nodeId).toBe('chat-example-com-443');
+    expect(loadConfig({ DATABASE_URL: PG, GUILDHALL_NATS_URL: 'nats://n', HOST: '0.0.0.0', PORT: '9001' }).cluster?.nodeId).toBe('127-0-0-1-9001');
+  });
+
+  it('refuses SQLite in cluster mode with a stable code', () => {
+    const issues = issuesOf(() => loadConfig({ GUILDHALL_NATS_URL: 'nats://127.0.0.1:4222', DATABASE_URL: 'sqlite::memory:' }));
+    expect(issues).toEqual([expect.objectContaining({ field: 'GUILDHALL_NATS_URL', flag: '--nats', code: 'CLUSTER_NEEDS_POSTGRES' })]);
+    // The default database is SQLite too.
+    expect(issuesOf(() => loadConfig({}, ['--nats', 'nats://n'])).map((i) => i.code)).toEqual(['CLUSTER_NEEDS_POSTGRES']);
+    let text = '';
+    try {
+      loadConfig({ GUILDHALL_NATS_URL: 'nats://n' });
+    } catch (err) {
+      text = formatConfigError(err as ConfigError);
+    }
+    expect(text).toContain('[CLUSTER_NEEDS_POSTGRES]');
+  });
+
+  it('needs a node id on PORT=0 without PUBLIC_URL', () => {
+    const issues = issuesOf(() => loadConfig({ DATABASE_URL: PG, GUILDHALL_NATS_URL: 'nats://n', PORT: '0' }));
+    expect(issues.map((i) => i.code)).toEqual(['CLUSTER_NODE_ID_UNKNOWN']);
+    expect(loadConfig({ DATABASE_URL: PG, GUILDHALL_NATS_URL: 'nats://n', PORT: '0', GUILDHALL_NODE_ID: 'a' }).cluster?.nodeId).toBe('a');
+  });
+
+  it('validates each value', () => {
+    const issues = issuesOf(() =>
+      loadConfig({
+        DATABASE_URL: PG,
+        GUILDHALL_NATS_URL: 'http://not-nats',
+        GUILDHALL_CLUSTER: 'a.b',
+        GUILDHALL_NODE_ID: 'host:80',
+        GUILDHALL_LEASE_TTL_MS: '10',
+        GUILDHALL_NODE_TTL_MS: 'x',
+        GUILDHALL_DRAIN_TIMEOUT_MS: '-1',
+      }),
+    );
+    expect(issues.map((i) => i.field).sort()).toEqual(
+      ['GUILDHALL_CLUSTER', 'GUILDHALL_DRAIN_TIMEOUT_MS', 'GUILDHALL_LEASE_TTL_MS', 'GUILDHALL_NATS_URL', 'GUILDHALL_NODE_ID', 'GUILDHALL_NODE_TTL_MS'].sort(),
+    );
+  });
+});

@@ -22,7 +22,8 @@ const userCount = setupAt === -1 ? 0 : Number(process.argv[setupAt + 1]);
 
 // Discord's per-route pacing (5 posts per 5 s per channel) is off: the tests post thousands.
 const config = loadConfig({ ...process.env, PORT: process.env.PORT ?? '0', LOG_LEVEL: process.env.LOG_LEVEL ?? 'silent', GUILDHALL_SEED: 'false', GUILDHALL_ROUTE_RATE_LIMITS: 'off' });
-const server = await createServer(config, { tracingEnv: {}, rateLimitPerSecond: 1_000_000 });
+// OTEL_* only as the parent passed them (cluster trace tests); none by default.
+const server = await createServer(config, { tracingEnv: process.env, rateLimitPerSecond: 1_000_000 });
 const url = await server.listen();
 
 let world: DurableWorld | undefined;
