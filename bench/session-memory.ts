@@ -11,7 +11,7 @@
 //      diffed by kind of object (bench/heap-snapshot-summary.ts), per session.
 //
 //   npm run bench:session-memory
-//   flags: --sizes 1000,5000 --reps 1 --users 100 --connect-rate 800 --heartbeat-ms 5000
+//   flags: --sizes 1000,5000 --reps 1 --users 100 --connect-rate 250 --heartbeat-ms 10000
 //          --server-root DIR (run the server of another checkout: a before/after in one sitting)
 //          --label NAME --no-snapshots --keep-snapshots DIR --top 20 --out bench/results/session-memory
 import type { ChildProcess } from 'node:child_process';
@@ -62,8 +62,8 @@ const o = parseFlags(
     sizes: { type: 'string', default: '1000,5000' },
     reps: { type: 'string', default: '1' },
     users: { type: 'string', default: '100' },
-    'connect-rate': { type: 'string', default: '800' },
-    'heartbeat-ms': { type: 'string', default: '5000' },
+    'connect-rate': { type: 'string', default: '250' },
+    'heartbeat-ms': { type: 'string', default: '10000' },
     'server-root': { type: 'string', default: ROOT },
     label: { type: 'string', default: 'this checkout' },
     'no-snapshots': { type: 'boolean', default: false },
@@ -153,7 +153,10 @@ async function withSessions<T>(size: number, atZero: (s: ProbedServer) => Promis
     await sleep(500);
     await atZero(server);
     const connected = await driver.connect();
-    if (connected !== size) throw new Error(`${connected} of ${size} sessions connected`);
+    // On a loaded machine some handshakes time out (ws: "Opening handshake has timed out", HTTP 408):
+    // the figures are per session that really connected, and the shortfall is reported.
+    if (connected < size * 0.5) throw new Error(`only ${connected} of ${size} sessions connected`);
+    if (connected !== size) log(`${connected} of ${size} sessions connected; figures are per connected session`);
     // Past the first heartbeat of every session (jittered within one interval) and its ACK.
     await sleep(o.heartbeatMs + 1_500);
     return await idle(server, connected);
@@ -165,6 +168,7 @@ async function withSessions<T>(size: number, atZero: (s: ProbedServer) => Promis
 
 interface MemoryRun {
   size: number;
+  connected: number;
   before: MemoryReading;
   after: MemoryReading;
   rssPerSession: number;
@@ -174,6 +178,7 @@ interface MemoryRun {
 
 interface SnapshotRun {
   size: number;
+  connected: number;
   heapPerSession: number;
   top: KindDelta[];
 }
@@ -202,6 +207,7 @@ async function main(): Promise<void> {
           const after = await measure(s);
           return {
             size,
+            connected: n,
             before: before!,
             after,
             rssPerSession: (after.rss - before!.rss) / n,
@@ -219,13 +225,16 @@ async function main(): Promise<void> {
       try {
         const zero = join(dir, 'zero.heapsnapshot');
         const full = join(dir, 'full.heapsnapshot');
-        await withSessions(
+        const connected = await withSessions(
           size,
           async (s) => void (await s.ask({ cmd: 'snapshot', path: zero }, 'snapshot', 300_000)),
-          async (s) => void (await s.ask({ cmd: 'snapshot', path: full }, 'snapshot', 300_000)),
+          async (s, n) => {
+            await s.ask({ cmd: 'snapshot', path: full }, 'snapshot', 300_000);
+            return n;
+          },
         );
-        const { rows, totalBytes } = diffPerSession(summariseHeapSnapshot(zero), summariseHeapSnapshot(full), size);
-        snapshots.push({ size, heapPerSession: totalBytes, top: rows.slice(0, o.top) });
+        const { rows, totalBytes } = diffPerSession(summariseHeapSnapshot(zero), summariseHeapSnapshot(full), connected);
+        snapshots.push({ size, connected, heapPerSession: totalBytes, top: rows.slice(0, o.top) });
         log(`${size} sessions: heap snapshot delta ${kib(totalBytes)} KiB per session`);
       } finally {
         if (o.keepSnapshots === undefined) await rm(dir, { recursive: true, force: true });
@@ -234,13 +243,16 @@ async function main(): Promise<void> {
   }
 
   const lines = [`## Idle session memory: ${o.label} (${startedAt.toISOString()}, Node ${process.versions.node})`, ''];
-  lines.push('| sessions | RSS per session (KiB) | heap per session (KiB) | external per session (KiB) | reps |', '|---:|---:|---:|---:|---:|');
+  lines.push('| sessions | connected (min) | RSS per session (KiB) | heap per session (KiB) | external per session (KiB) | reps |', '|---:|---:|---:|---:|---:|---:|');
   for (const size of o.sizes) {
     const runs = memory.filter((r) => r.size === size);
-    lines.push(`| ${size} | ${kib(median(runs.map((r) => r.rssPerSession)))} | ${kib(median(runs.map((r) => r.heapPerSession)))} | ${kib(median(runs.map((r) => r.externalPerSession)))} | ${runs.length} |`);
+    const connected = Math.min(...runs.map((r) => r.connected));
+    lines.push(
+      `| ${size} | ${connected} | ${kib(median(runs.map((r) => r.rssPerSession)))} | ${kib(median(runs.map((r) => r.heapPerSession)))} | ${kib(median(runs.map((r) => r.externalPerSession)))} | ${runs.length} |`,
+    );
   }
   for (const snap of snapshots) {
-    lines.push('', `Heap snapshot, ${snap.size} sessions, per session: ${kib(snap.heapPerSession)} KiB (self sizes, all kinds)`, '');
+    lines.push('', `Heap snapshot, ${snap.size} sessions (${snap.connected} connected), per session: ${kib(snap.heapPerSession)} KiB (self sizes, all kinds)`, '');
     lines.push('| kind (constructor / closure / V8 internal) | count per session | bytes per session |', '|---|---:|---:|');
     for (const r of snap.top) lines.push(`| ${r.kind.replaceAll('|', '\\|')} | ${r.count.toFixed(2)} | ${r.bytes.toFixed(0)} |`);
   }
