@@ -112,8 +112,10 @@ export class Connection implements SessionSocket, GatewaySocketOwner, HeartbeatD
    * resumable, so it can catch up from the replay buffer.
    */
   sendDispatch(dispatch: EncodedDispatch, seq: number): boolean {
-    if (!this.open) return false;
+    if (this.closing) return false;
+    // 0: the socket is gone (the writer checks, once per frame).
     const bytes = this.writer.writeDispatch(dispatch.head, seq);
+    if (bytes === 0) return false;
     // Plain integers, read at scrape time: nothing heavier belongs on the per-recipient path.
     const counters = this.ctx.metrics.gateway;
     counters.dispatches++;
