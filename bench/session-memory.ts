@@ -4,16 +4,17 @@
 // process.memoryUsage()" and "write a heap snapshot"; its sessions are real
 // gateway clients in another process (client-sim through bench/client-driver.ts:
 // IDENTIFY -> READY -> GUILD_CREATE, then heartbeating). Per size:
-//   1. memory run: world built, collect + read; N sessions connected and idle
-//      past one heartbeat, collect + read; (after - before) / N for RSS and heap.
+//   1. memory run: N/2 sessions connected and idle past one heartbeat, collect +
+//      read; N/2 more connected and idle past a heartbeat, collect + read;
+//      (after - before) / (N/2) for RSS and heap: the cost of the second half.
 //   2. snapshot run (a fresh server, so the snapshot writer's own memory does not
-//      blur the readings of run 1): a heap snapshot at 0 and at N sessions,
+//      blur the readings of run 1): a heap snapshot at N/2 and at N sessions,
 //      diffed by kind of object (bench/heap-snapshot-summary.ts), per session.
 //
 //   npm run bench:session-memory
-//   flags: --sizes 1000,5000 --reps 1 --users 100 --connect-rate 250 --heartbeat-ms 10000
+//   flags: --sizes 1000,5000 --reps 1 --users 100 --connect-rate 250 --heartbeat-ms 10000 --semi-space-mb 0
 //          --server-root DIR (run the server of another checkout: a before/after in one sitting)
-//          --label NAME --no-snapshots --keep-snapshots DIR --top 20 --out bench/results/session-memory
+//          --label NAME --no-snapshots --keep-snapshots DIR --semi-space-mb 16 --top 20 --out bench/results/session-memory
 import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -46,12 +47,13 @@ const optionsSchema = z.object({
   snapshots: z.boolean(),
   top: z.coerce.number().int().min(1).max(200),
   keepSnapshots: z.string().min(1).optional(),
+  semiSpaceMb: z.coerce.number().int().min(0).max(256),
   out: z.string().min(1),
 });
 
 function fail(message: string): never {
   process.stderr.write(
-    `bench:session-memory: ${message}\nusage: npm run bench:session-memory -- [--sizes 1000,5000] [--reps N] [--users N] [--connect-rate N] [--heartbeat-ms N] [--server-root DIR] [--label NAME] [--no-snapshots] [--keep-snapshots DIR] [--top N] [--out DIR]\n`,
+    `bench:session-memory: ${message}\nusage: npm run bench:session-memory -- [--sizes 1000,5000] [--reps N] [--users N] [--connect-rate N] [--heartbeat-ms N] [--server-root DIR] [--label NAME] [--no-snapshots] [--keep-snapshots DIR] [--semi-space-mb N] [--top N] [--out DIR]\n`,
   );
   process.exit(2);
 }
@@ -69,11 +71,12 @@ const o = parseFlags(
     'no-snapshots': { type: 'boolean', default: false },
     top: { type: 'string', default: '20' },
     'keep-snapshots': { type: 'string' },
+    'semi-space-mb': { type: 'string', default: '0' },
     out: { type: 'string', default: 'bench/results/session-memory' },
   },
   optionsSchema,
   fail,
-  (v) => ({ ...v, connectRate: v['connect-rate'], heartbeatMs: v['heartbeat-ms'], serverRoot: resolve(String(v['server-root'])), snapshots: !v['no-snapshots'], keepSnapshots: v['keep-snapshots'] }),
+  (v) => ({ ...v, connectRate: v['connect-rate'], heartbeatMs: v['heartbeat-ms'], serverRoot: resolve(String(v['server-root'])), snapshots: !v['no-snapshots'], keepSnapshots: v['keep-snapshots'], semiSpaceMb: v['semi-space-mb'] }),
 );
 
 const log = (line: string) => process.stderr.write(`[session-memory] ${line}\n`);
@@ -104,7 +107,10 @@ async function startProbedServer(): Promise<ProbedServer> {
     DATABASE_URL: 'sqlite::memory:',
     OTEL_SDK_DISABLED: 'true',
   });
-  const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', '--import', PROBE, 'server/main.ts'], {
+  // --semi-space-mb N pins V8's young generation at N MiB (it grows under allocation and shrinks
+  // when idle); off by default: the server runs as it is deployed.
+  const semiSpace = o.semiSpaceMb === 0 ? [] : [`--min-semi-space-size=${o.semiSpaceMb}`, `--max-semi-space-size=${o.semiSpaceMb}`];
+  const child = spawn(process.execPath, ['--expose-gc', ...semiSpace, '--import', 'tsx', '--import', PROBE, 'server/main.ts'], {
     cwd: o.serverRoot,
     env,
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
@@ -156,24 +162,39 @@ async function measure(server: ProbedServer): Promise<MemoryReading> {
   return { rss: least('rss'), heapUsed: least('heapUsed'), heapTotal: least('heapTotal'), external: least('external'), arrayBuffers: least('arrayBuffers') };
 }
 
-/** Fresh server and client, world built; `idle` runs with N sessions connected and idle past a heartbeat. */
+/**
+ * A fresh server; two client processes, each with its own world and half of
+ * the `size` sessions. The first half connects and idles past a heartbeat
+ * before `atZero` runs: the baseline is a server already serving sessions, so
+ * what the process grows into or gives back after start-up (and after building
+ * a world) is in it, not in the delta. Then the second half connects and idles
+ * past a heartbeat, and `idle` runs with its count: per session is the second
+ * half's cost.
+ */
 async function withSessions<T>(size: number, atZero: (s: ProbedServer) => Promise<void>, idle: (s: ProbedServer, connected: number) => Promise<T>): Promise<T> {
   const server = await startProbedServer();
-  const driver = ClientDriver.start();
-  try {
-    await driver.setup({ mode: 'off', url: server.url, pid: server.pid, child: server.child }, size, Math.min(size, o.users), o.connectRate);
-    await sleep(2_000);
-    await atZero(server);
+  const target = { mode: 'off' as const, url: server.url, pid: server.pid, child: server.child };
+  const first = ClientDriver.start();
+  const second = ClientDriver.start();
+  const half = Math.ceil(size / 2);
+  const connectIdle = async (driver: ClientDriver, n: number) => {
     const connected = await driver.connect();
     // On a loaded machine some handshakes time out (ws: "Opening handshake has timed out", HTTP 408):
     // the figures are per session that really connected, and the shortfall is reported.
-    if (connected < size * 0.5) throw new Error(`only ${connected} of ${size} sessions connected`);
-    if (connected !== size) log(`${connected} of ${size} sessions connected; figures are per connected session`);
+    if (connected < n * 0.5) throw new Error(`only ${connected} of ${n} sessions connected`);
+    if (connected !== n) log(`${connected} of ${n} sessions connected; figures are per connected session`);
     // Past the first heartbeat of every session (jittered within one interval) and its ACK.
     await sleep(o.heartbeatMs + 1_500);
-    return await idle(server, connected);
+    return connected;
+  };
+  try {
+    await first.setup(target, half, Math.min(half, o.users), o.connectRate);
+    await second.setup(target, size - half, Math.min(size - half, o.users), o.connectRate);
+    await connectIdle(first, half);
+    await atZero(server);
+    return await idle(server, await connectIdle(second, size - half));
   } finally {
-    await driver.close();
+    await Promise.all([first.close(), second.close()]);
     await stop(server.child);
   }
 }
@@ -254,7 +275,12 @@ async function main(): Promise<void> {
     }
   }
 
-  const lines = [`## Idle session memory: ${o.label} (${startedAt.toISOString()}, Node ${process.versions.node})`, ''];
+  const lines = [
+    `## Idle session memory: ${o.label} (${startedAt.toISOString()}, Node ${process.versions.node})`,
+    '',
+    'Per session of the second half: readings at N/2 and at N idle sessions, difference over N/2.',
+    '',
+  ];
   lines.push('| sessions | connected (min) | RSS per session (KiB) | heap per session (KiB) | external per session (KiB) | reps |', '|---:|---:|---:|---:|---:|---:|');
   for (const size of o.sizes) {
     const runs = memory.filter((r) => r.size === size);
@@ -264,7 +290,7 @@ async function main(): Promise<void> {
     );
   }
   for (const snap of snapshots) {
-    lines.push('', `Heap snapshot, ${snap.size} sessions (${snap.connected} connected), per session: ${kib(snap.heapPerSession)} KiB (self sizes, all kinds)`, '');
+    lines.push('', `Heap snapshot, N/2 to ${snap.size} sessions (${snap.connected} connected in the second half), per session: ${kib(snap.heapPerSession)} KiB (self sizes, all kinds)`, '');
     lines.push('| kind (constructor / closure / V8 internal) | count per session | bytes per session |', '|---|---:|---:|');
     for (const r of snap.top) lines.push(`| ${r.kind.replaceAll('|', '\\|')} | ${r.count.toFixed(2)} | ${r.bytes.toFixed(0)} |`);
   }
