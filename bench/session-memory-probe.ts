@@ -19,13 +19,12 @@ const gc = (globalThis as { gc?: () => void }).gc;
 
 function collect(): void {
   if (!gc) throw new Error('the server runs without --expose-gc');
-  // Twice, a turn apart: weak callbacks and finalizers queued by the first run free more in the second.
   gc();
 }
 
 if (process.send) {
   process.on('message', (msg: ProbeRequest) => {
-    // A turn between collections lets FinalizationRegistry and weak callbacks run.
+    // Two collections a turn apart: weak callbacks and finalizers queued by the first free more in the second.
     setImmediate(() => {
       try {
         collect();

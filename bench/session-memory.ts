@@ -38,7 +38,7 @@ const optionsSchema = z.object({
     .regex(/^\d+(,\d+)*$/, '--sizes must be a comma-separated list of session counts, e.g. 1000,5000')
     .transform((s) => s.split(',').map(Number))
     .pipe(z.array(z.number().int().min(1).max(20_000, '--sizes: at most 20,000 sessions'))),
-  reps: z.coerce.number().int().min(1, '--reps must be at least 1').max(20),
+  reps: z.coerce.number().int().min(0).max(20),
   users: z.coerce.number().int().min(1).max(20_000),
   connectRate: z.coerce.number().positive('--connect-rate must be above 0').max(100_000),
   heartbeatMs: z.coerce.number().int().min(1000, '--heartbeat-ms: at least 1000 (the server refuses less)'),
@@ -90,7 +90,7 @@ interface ProbedServer {
 }
 
 /** server/main.ts of `root`, as `npm run bench`'s `off` mode runs it, plus the probe. */
-async function startProbedServer(): Promise<ProbedServer> {
+async function startProbedServer(heartbeatMs: number): Promise<ProbedServer> {
   const port = await freePort();
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('OTEL_') && !k.startsWith('GUILDHALL_')) env[k] = v;
@@ -103,7 +103,7 @@ async function startProbedServer(): Promise<ProbedServer> {
     GUILDHALL_TOKEN_SECRET: randomBytes(24).toString('base64url'),
     GUILDHALL_MAX_CONCURRENCY: '1000000',
     GUILDHALL_ROUTE_RATE_LIMITS: 'off',
-    GUILDHALL_HEARTBEAT_INTERVAL_MS: String(o.heartbeatMs),
+    GUILDHALL_HEARTBEAT_INTERVAL_MS: String(heartbeatMs),
     DATABASE_URL: 'sqlite::memory:',
     OTEL_SDK_DISABLED: 'true',
   });
@@ -171,8 +171,14 @@ async function measure(server: ProbedServer): Promise<MemoryReading> {
  * past a heartbeat, and `idle` runs with its count: per session is the second
  * half's cost.
  */
-async function withSessions<T>(size: number, atZero: (s: ProbedServer) => Promise<void>, idle: (s: ProbedServer, connected: number) => Promise<T>): Promise<T> {
-  const server = await startProbedServer();
+async function withSessions<T>(
+  size: number,
+  atZero: (s: ProbedServer) => Promise<void>,
+  idle: (s: ProbedServer, connected: number) => Promise<T>,
+  heartbeatMs = o.heartbeatMs,
+  settleMs = o.heartbeatMs + 1_500,
+): Promise<T> {
+  const server = await startProbedServer(heartbeatMs);
   const target = { mode: 'off' as const, url: server.url, pid: server.pid, child: server.child };
   const first = ClientDriver.start();
   const second = ClientDriver.start();
@@ -183,8 +189,8 @@ async function withSessions<T>(size: number, atZero: (s: ProbedServer) => Promis
     // the figures are per session that really connected, and the shortfall is reported.
     if (connected < n * 0.5) throw new Error(`only ${connected} of ${n} sessions connected`);
     if (connected !== n) log(`${connected} of ${n} sessions connected; figures are per connected session`);
-    // Past the first heartbeat of every session (jittered within one interval) and its ACK.
-    await sleep(o.heartbeatMs + 1_500);
+    // By default past the first heartbeat of every session (jittered within one interval) and its ACK.
+    await sleep(settleMs);
     return connected;
   };
   try {
@@ -215,6 +221,8 @@ interface SnapshotRun {
   heapPerSession: number;
   top: KindDelta[];
 }
+
+const SNAPSHOT_HEARTBEAT_MS = 600_000;
 
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -265,6 +273,11 @@ async function main(): Promise<void> {
             await s.ask({ cmd: 'snapshot', path: full }, 'snapshot', 300_000);
             return n;
           },
+          // Writing a snapshot blocks the server for seconds: with a short heartbeat interval the
+          // first half's deadlines pass meanwhile and they are closed (4009) before their
+          // heartbeats are read. A long interval keeps them; the heap holds the same objects.
+          SNAPSHOT_HEARTBEAT_MS,
+          3_000,
         );
         const { rows, totalBytes } = diffPerSession(summariseHeapSnapshot(zero), summariseHeapSnapshot(full), connected);
         snapshots.push({ size, connected, heapPerSession: totalBytes, top: rows.slice(0, o.top) });
@@ -284,6 +297,7 @@ async function main(): Promise<void> {
   lines.push('| sessions | connected (min) | RSS per session (KiB) | heap per session (KiB) | external per session (KiB) | reps |', '|---:|---:|---:|---:|---:|---:|');
   for (const size of o.sizes) {
     const runs = memory.filter((r) => r.size === size);
+    if (runs.length === 0) continue;
     const connected = Math.min(...runs.map((r) => r.connected));
     lines.push(
       `| ${size} | ${connected} | ${kib(median(runs.map((r) => r.rssPerSession)))} | ${kib(median(runs.map((r) => r.heapPerSession)))} | ${kib(median(runs.map((r) => r.externalPerSession)))} | ${runs.length} |`,
