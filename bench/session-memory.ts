@@ -294,7 +294,7 @@ async function main(): Promise<void> {
     'Per session of the second half: readings at N/2 and at N idle sessions, difference over N/2.',
     '',
   ];
-  lines.push('| sessions | connected (min) | RSS per session (KiB) | heap per session (KiB) | external per session (KiB) | reps |', '|---:|---:|---:|---:|---:|---:|');
+  if (memory.length > 0) lines.push('| sessions | connected (min) | RSS per session (KiB) | heap per session (KiB) | external per session (KiB) | reps |', '|---:|---:|---:|---:|---:|---:|');
   for (const size of o.sizes) {
     const runs = memory.filter((r) => r.size === size);
     if (runs.length === 0) continue;
