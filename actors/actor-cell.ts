@@ -41,6 +41,52 @@ function isThenable(v: unknown): v is Thenable {
   return v !== null && typeof v === 'object' && typeof (v as Thenable).then === 'function';
 }
 
+/**
+ * An actor's ActorContext: methods on a prototype rather than closures made
+ * per actor (thousands of sessions, most of them idle, each keep one).
+ */
+class CellContext<P extends Protocol> implements ActorContext<P> {
+  constructor(private readonly cell: ActorCell<unknown, P>) {}
+
+  get self(): ActorRef<P> {
+    return this.cell.ref;
+  }
+
+  get id(): string {
+    return this.cell.address.id;
+  }
+
+  get kind(): string {
+    return this.cell.address.kind;
+  }
+
+  get clock(): Clock {
+    return this.cell.clock;
+  }
+
+  stop(reason?: StopReason): void {
+    this.cell.stop(reason ?? { type: 'normal' });
+  }
+
+  sendAfter(ms: number, info: InfoOf<P>): () => void {
+    return this.cell.sendAfter(ms, info);
+  }
+
+  deferReply(): DeferredReply<ReplyOf<P>> {
+    return this.cell.deferReply();
+  }
+}
+
+// The cell whose message the relay's inbound chain is carrying to `handleCurrent`.
+// The chain runs synchronously inside ActorCell.process, which saves and
+// restores it, so one shared function serves every cell (no closure per actor).
+let running: ActorCell<unknown, Protocol> | undefined;
+
+/** Hands a (possibly enveloped) payload to the behaviour of the cell being processed. */
+function handleCurrent(payload: unknown): unknown {
+  return running!.handle(payload);
+}
+
 export class ActorCell<S, P extends Protocol> implements Runnable {
   readonly mailbox: Mailbox;
   /** Handled messages and their waits over the last minute, for the actor top. */
@@ -50,9 +96,10 @@ export class ActorCell<S, P extends Protocol> implements Runnable {
   private state: S | undefined;
   /** Awaiting an async init or handler: the next message must wait. */
   private busy = false;
-  private readonly timers = new Set<TimerHandle>();
-  private readonly monitors = new Set<DownListener>();
-  private readonly restarts: RestartTracker;
+  // Made on first use: most actors never set a timer, are never monitored, never crash.
+  private timers: Set<TimerHandle> | undefined;
+  private monitors: Set<DownListener> | undefined;
+  private restarts: RestartTracker | undefined;
   private current: MailboxEntry | undefined;
   /** The entry whose reply the handler took over with deferReply(). */
   private deferred: MailboxEntry | undefined;
@@ -64,26 +111,21 @@ export class ActorCell<S, P extends Protocol> implements Runnable {
     private readonly behaviour: Behaviour<S, P>,
     capacity: number,
     private readonly overflow: OverflowPolicy,
-    supervision: SupervisionPolicy,
+    private readonly supervision: SupervisionPolicy,
   ) {
     this.mailbox = new Mailbox(capacity);
     this.load = new ActorLoad(host.clock.now());
-    this.restarts = new RestartTracker(supervision);
-    this.ctx = {
-      self: ref,
-      id: address.id,
-      kind: address.kind,
-      clock: host.clock,
-      stop: (reason) => this.stop(reason ?? { type: 'normal' }),
-      sendAfter: (ms, info) => this.sendAfter(ms, info),
-      deferReply: () => this.deferReply(),
-    };
+    this.ctx = new CellContext<P>(this as ActorCell<unknown, P>);
     // init runs from the scheduler, in a clean async context, like any message.
     host.scheduler.enqueue(this);
   }
 
   get restartCount(): number {
-    return this.restarts.restarts;
+    return this.restarts?.restarts ?? 0;
+  }
+
+  get clock(): Clock {
+    return this.host.clock;
   }
 
   get alive(): boolean {
@@ -130,8 +172,9 @@ export class ActorCell<S, P extends Protocol> implements Runnable {
   }
 
   monitor(listener: DownListener): () => void {
-    this.monitors.add(listener);
-    return () => this.monitors.delete(listener);
+    const monitors = (this.monitors ??= new Set());
+    monitors.add(listener);
+    return () => monitors.delete(listener);
   }
 
   stop(reason: StopReason): void {
@@ -148,14 +191,16 @@ export class ActorCell<S, P extends Protocol> implements Runnable {
     }
     this.host.unregister(this as ActorCell<unknown, Protocol>);
     this.host.emit({ type: 'stop', address: this.address, reason });
-    for (const listener of this.monitors) {
+    const monitors = this.monitors;
+    if (monitors === undefined) return;
+    for (const listener of monitors) {
       try {
         listener(reason, this.address);
       } catch (err) {
         this.host.report(err, 'monitor', this.address);
       }
     }
-    this.monitors.clear();
+    monitors.clear();
   }
 
   private describe(): string {
@@ -215,28 +260,37 @@ export class ActorCell<S, P extends Protocol> implements Runnable {
     entry.dequeuedAt = now;
     this.load.record(now, now - entry.enqueuedAt);
     let result: unknown;
+    const outer = running;
+    running = this as ActorCell<unknown, Protocol>;
     try {
-      result = this.host.relay.inbound(entry, this.address, this.handle);
+      result = this.host.relay.inbound(entry, this.address, handleCurrent);
     } catch (err) {
+      this.current = undefined;
       this.failed(entry, err);
       return;
+    } finally {
+      running = outer;
     }
     if (isThenable(result)) {
       this.busy = true;
       result.then(
         (value) => {
           this.busy = false;
+          this.current = undefined;
           this.replied(entry, value);
           this.finished(entry);
           this.resume();
         },
         (err) => {
           this.busy = false;
+          this.current = undefined;
           this.failed(entry, err);
           this.resume();
         },
       );
     } else {
+      // Done with it: an idle actor must not keep its last message (a call's reply, its timer) alive.
+      this.current = undefined;
       this.replied(entry, result);
       this.finished(entry);
     }
@@ -255,8 +309,8 @@ export class ActorCell<S, P extends Protocol> implements Runnable {
     if (end - entry.enqueuedAt >= slowMs) relay.slow(entry, this.address, end);
   }
 
-  /** Bound once: hands a (possibly enveloped) payload to the behaviour. */
-  private readonly handle = (payload: unknown): unknown => {
+  /** Hands a (possibly enveloped) payload to the behaviour (through handleCurrent, from the relay). */
+  handle(payload: unknown): unknown {
     const message = unwrap(payload);
     const op = this.current!.op;
     const b = this.behaviour;
@@ -265,7 +319,7 @@ export class ActorCell<S, P extends Protocol> implements Runnable {
     if (op === 'info') return b.handleInfo?.(message as never, state, this.ctx);
     if (!b.handleCall) throw new ActorError(ActorErrorCode.NO_HANDLER, `${this.describe()} has no call handler`);
     return b.handleCall(message as never, state, this.ctx);
-  };
+  }
 
   private replied(entry: MailboxEntry, value: unknown): void {
     if (this.deferred === entry) {
@@ -275,7 +329,7 @@ export class ActorCell<S, P extends Protocol> implements Runnable {
     entry.reply?.resolve(value);
   }
 
-  private deferReply(): DeferredReply<ReplyOf<P>> {
+  deferReply(): DeferredReply<ReplyOf<P>> {
     const entry = this.current;
     if (entry === undefined || entry.op !== 'call' || this.deferred === entry) {
       throw new ActorError(ActorErrorCode.NOT_IN_CALL, `${this.describe()}: deferReply() outside the handling of a call`);
@@ -304,7 +358,7 @@ export class ActorCell<S, P extends Protocol> implements Runnable {
 
   private crash(err: unknown): void {
     this.host.report(err, 'handler', this.address);
-    const delay = this.restarts.onCrash(this.host.clock.now());
+    const delay = (this.restarts ??= new RestartTracker(this.supervision)).onCrash(this.host.clock.now());
     if (delay === undefined) {
       this.stop({ type: 'crash', error: err });
       return;
@@ -313,28 +367,32 @@ export class ActorCell<S, P extends Protocol> implements Runnable {
     this.state = undefined;
     this.clearTimers();
     this.host.emit({ type: 'restart', address: this.address, error: err, delayMs: delay });
+    const timers = (this.timers ??= new Set());
     const timer = this.host.clock.setTimeout(() => {
-      this.timers.delete(timer);
+      timers.delete(timer);
       if (this.status !== 'restarting') return;
       this.status = 'starting';
       this.host.scheduler.enqueue(this);
     }, delay);
-    this.timers.add(timer);
+    timers.add(timer);
   }
 
-  private sendAfter(ms: number, info: InfoOf<P>): () => void {
+  sendAfter(ms: number, info: InfoOf<P>): () => void {
+    const timers = (this.timers ??= new Set());
     const timer = this.host.clock.setTimeout(() => {
-      this.timers.delete(timer);
+      timers.delete(timer);
       this.ref.send(info);
     }, ms);
-    this.timers.add(timer);
+    timers.add(timer);
     return () => {
-      if (this.timers.delete(timer)) this.host.clock.clearTimeout(timer);
+      if (timers.delete(timer)) this.host.clock.clearTimeout(timer);
     };
   }
 
   private clearTimers(): void {
-    for (const t of this.timers) this.host.clock.clearTimeout(t);
-    this.timers.clear();
+    const timers = this.timers;
+    if (timers === undefined) return;
+    for (const t of timers) this.host.clock.clearTimeout(t);
+    timers.clear();
   }
 }

@@ -38,7 +38,9 @@ export interface LoadSnapshot {
 }
 
 export class ActorLoad {
-  private readonly cells = new Float64Array(LOAD_BUCKETS * STRIDE);
+  // A plain array of doubles: on the JS heap, without the ArrayBuffer, its
+  // backing store and the typed-array object a Float64Array costs every actor.
+  private readonly cells: number[] = new Array<number>(LOAD_BUCKETS * STRIDE).fill(0);
   /** Offset of the current bucket in `cells`. */
   private at = 0;
   private bucketEnd: number;

@@ -40,9 +40,14 @@ export interface MailboxEntry {
 
 export const DEFAULT_MAILBOX_CAPACITY = 10_000;
 
+// Storage is made on the first message and starts small: most actors (idle
+// sessions) hold a handful of messages in their life, a few at a time.
+const INITIAL_SLOTS = 4;
+const NO_SLOTS: readonly (MailboxEntry | undefined)[] = [];
+
 /** Ring buffer that grows by doubling up to `capacity`. */
 export class Mailbox {
-  private items: (MailboxEntry | undefined)[];
+  private items = NO_SLOTS as (MailboxEntry | undefined)[];
   private head = 0;
   private count = 0;
   /** Entries evicted or refused because the mailbox was full. */
@@ -50,7 +55,6 @@ export class Mailbox {
 
   constructor(readonly capacity: number = DEFAULT_MAILBOX_CAPACITY) {
     if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError(`mailbox capacity must be a positive integer, got ${capacity}`);
-    this.items = new Array(Math.min(capacity, 16));
   }
 
   get depth(): number {
@@ -90,7 +94,7 @@ export class Mailbox {
   }
 
   private grow(): void {
-    const size = Math.min(this.capacity, this.items.length * 2);
+    const size = Math.min(this.capacity, Math.max(INITIAL_SLOTS, this.items.length * 2));
     const next: (MailboxEntry | undefined)[] = new Array(size);
     for (let i = 0; i < this.count; i++) next[i] = this.items[(this.head + i) % this.items.length];
     this.items = next;

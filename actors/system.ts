@@ -114,7 +114,8 @@ export class ActorSystem implements Router, CellHost {
     if (this.cells.has(id)) throw new ActorError(ActorErrorCode.INVALID_SPAWN, `an actor with key ${id} is already running`);
     const capacity = options.mailbox?.capacity ?? DEFAULT_MAILBOX_CAPACITY;
     const overflow = options.mailbox?.overflow ?? 'reject';
-    const supervision = { ...DEFAULT_SUPERVISION, ...options.supervision };
+    // Shared when not overridden: one copy per actor is memory every idle session would keep.
+    const supervision = options.supervision === undefined ? DEFAULT_SUPERVISION : { ...DEFAULT_SUPERVISION, ...options.supervision };
     const address: Address = { node: this.node, id, kind: behaviour.kind };
     const ref = new ActorRef<P>(address, this);
     const cell = new ActorCell<S, P>(this, address, ref, behaviour, capacity, overflow, supervision);

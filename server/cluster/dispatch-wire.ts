@@ -18,7 +18,7 @@ export const dispatchWireType: WireType<EncodedDispatch> = {
       throw new TypeError('a dispatch on the wire is [event, head]');
     }
     const [event, head] = data as [string, string];
-    return new EncodedDispatch(event, undefined, Buffer.from(head, 'utf8'));
+    return new EncodedDispatch(event, undefined, head);
   },
 };
 

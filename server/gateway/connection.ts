@@ -12,7 +12,8 @@ import type { ServerContext } from '../context.js';
 import { GatewayCloseCode, canResume, isGatewayCloseCode } from '../errors.js';
 import { type EncodedDispatch, encodeOp } from './dispatch.js';
 import { FrameWriter } from './frame-writer.js';
-import { type GatewaySocket, WS_ERR_MESSAGE_TOO_BIG } from './gateway-socket.js';
+import { type GatewaySocket, type GatewaySocketOwner, WS_ERR_MESSAGE_TOO_BIG } from './gateway-socket.js';
+import type { HeartbeatDeadlineOwner, HeartbeatDeadlines } from './heartbeat-deadlines.js';
 import type { IdentifyLimiter } from './identify-limiter.js';
 import { type ClientFrame, GatewayOp, type IdentifyData, type ResumeData, closeReason, decodeFrame, privilegedIntents } from './protocol.js';
 import { sessionBehaviour, sessionKey } from './session-actor.js';
@@ -23,7 +24,7 @@ import type { ResumeOutcome, SessionProtocol } from './session-protocol.js';
 export const RATE_LIMIT_EVENTS = 120;
 export const RATE_LIMIT_WINDOW_MS = 60_000;
 /** A client may be this late with a heartbeat (x interval) before the session times out. */
-const HEARTBEAT_GRACE = 1.5;
+export const HEARTBEAT_GRACE = 1.5;
 /** Mailbox of a session: deep enough for bursts; past it the session is closed, not left to grow. */
 const SESSION_MAILBOX = 10_000;
 /** A take-over asks up to a few nodes in turn (session-handoff.ts HANDOFF_CALL_MS each). */
@@ -37,13 +38,14 @@ export interface ConnectionHooks {
   onServerClose(code: number, reason: string): void;
 }
 
-export class Connection implements SessionSocket {
+export class Connection implements SessionSocket, GatewaySocketOwner, HeartbeatDeadlineOwner {
   private readonly writer: FrameWriter;
   private session: ActorRef<SessionProtocol> | undefined;
   private authenticating = false;
   private closing = false;
+  /** HELLO sent: client frames are read from then on. */
+  private started = false;
   private closeCode: number | undefined;
-  private heartbeatTimer: TimerHandle | undefined;
   private identifyTimer: TimerHandle | undefined;
   private windowStart = 0;
   private eventsInWindow = 0;
@@ -54,28 +56,38 @@ export class Connection implements SessionSocket {
     private readonly ctx: ServerContext,
     private readonly hooks: ConnectionHooks,
     private readonly identifyLimiter: IdentifyLimiter,
+    /** Shared by every connection of the server: one timer for all heartbeat deadlines. */
+    private readonly heartbeats: HeartbeatDeadlines,
   ) {
     this.writer = new FrameWriter(socket);
-    // ws closes by itself on some bad input (see GatewaySocket); what we queued still goes first.
-    this.ws.beforeClose = () => this.writer.flushNow();
-    this.ws.on('close', (code) => this.onClose(code));
-    this.ws.on('error', (err: Error & { code?: string }) => {
-      // An oversized message: ws has already closed the socket with 4002 (GatewaySocket); count it as ours.
-      if (err.code === WS_ERR_MESSAGE_TOO_BIG && !this.closing) {
-        this.closing = true;
-        this.closeCode = GatewayCloseCode.DECODE_ERROR;
-        this.hooks.onServerClose(GatewayCloseCode.DECODE_ERROR, closeReason(GatewayCloseCode.DECODE_ERROR, 'payload too large'));
-        return;
-      }
-      this.ctx.logger.debug({ err }, 'gateway socket error');
-    });
+    this.ws.owner = this;
+  }
+
+  /** ws closes by itself on some bad input (see GatewaySocket); what we queued still goes first. */
+  beforeClose(): void {
+    this.writer.flushNow();
+  }
+
+  onError(err: Error & { code?: string }): void {
+    // An oversized message: ws has already closed the socket with 4002 (GatewaySocket); count it as ours.
+    if (err.code === WS_ERR_MESSAGE_TOO_BIG && !this.closing) {
+      this.closing = true;
+      this.closeCode = GatewayCloseCode.DECODE_ERROR;
+      this.hooks.onServerClose(GatewayCloseCode.DECODE_ERROR, closeReason(GatewayCloseCode.DECODE_ERROR, 'payload too large'));
+      return;
+    }
+    this.ctx.logger.debug({ err }, 'gateway socket error');
+  }
+
+  heartbeatDeadlinePassed(): void {
+    this.close(GatewayCloseCode.SESSION_TIMED_OUT);
   }
 
   /** Sends HELLO and starts listening. */
   start(): void {
-    this.ws.on('message', (data, isBinary) => this.onMessage(data as Buffer, isBinary));
+    this.started = true;
     this.sendOp(GatewayOp.HELLO, { heartbeat_interval: this.ctx.config.heartbeatIntervalMs });
-    this.armHeartbeat();
+    this.heartbeats.arm(this);
     // Discord closes a connection that never authenticates. Heartbeats alone do not keep one
     // open: it holds a socket and a slot for nothing. 4009 rather than 4003: the client did
     // nothing out of order (4003 is "sent a payload prior to identifying"), it ran out of time,
@@ -104,8 +116,10 @@ export class Connection implements SessionSocket {
    * resumable, so it can catch up from the replay buffer.
    */
   sendDispatch(dispatch: EncodedDispatch, seq: number): boolean {
-    if (!this.open) return false;
+    if (this.closing) return false;
+    // 0: the socket is gone (the writer checks, once per frame).
     const bytes = this.writer.writeDispatch(dispatch.head, seq);
+    if (bytes === 0) return false;
     // Plain integers, read at scrape time: nothing heavier belongs on the per-recipient path.
     const counters = this.ctx.metrics.gateway;
     counters.dispatches++;
@@ -143,8 +157,8 @@ export class Connection implements SessionSocket {
     this.ws.terminate();
   }
 
-  private onMessage(data: Buffer, _isBinary: boolean): void {
-    if (this.closing) return;
+  onMessage(data: Buffer, _isBinary: boolean): void {
+    if (this.closing || !this.started) return;
     if (!this.withinRateLimit()) {
       this.close(GatewayCloseCode.RATE_LIMITED);
       return;
@@ -163,7 +177,7 @@ export class Connection implements SessionSocket {
   private async handle(frame: ClientFrame): Promise<void> {
     switch (frame.op) {
       case GatewayOp.HEARTBEAT:
-        this.armHeartbeat();
+        this.heartbeats.arm(this);
         this.sendOp(GatewayOp.HEARTBEAT_ACK, null);
         return;
       case GatewayOp.IDENTIFY:
@@ -303,15 +317,9 @@ export class Connection implements SessionSocket {
     return ++this.eventsInWindow <= RATE_LIMIT_EVENTS;
   }
 
-  private armHeartbeat(): void {
-    const clock = this.ctx.system.clock;
-    if (this.heartbeatTimer) clock.clearTimeout(this.heartbeatTimer);
-    this.heartbeatTimer = clock.setTimeout(() => this.close(GatewayCloseCode.SESSION_TIMED_OUT), this.ctx.config.heartbeatIntervalMs * HEARTBEAT_GRACE);
-  }
-
-  private onClose(peerCode: number): void {
+  onClose(peerCode: number): void {
     this.closing = true;
-    if (this.heartbeatTimer) this.ctx.system.clock.clearTimeout(this.heartbeatTimer);
+    this.heartbeats.disarm(this);
     if (this.identifyTimer) this.ctx.system.clock.clearTimeout(this.identifyTimer);
     const code = this.closeCode ?? peerCode;
     if (this.closeCode === undefined) {

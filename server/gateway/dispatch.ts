@@ -15,9 +15,15 @@ export class EncodedDispatch {
     readonly event: string,
     data: unknown,
     /** The head as already encoded (a dispatch that crossed from another node); `data` is then unused. */
-    head?: Buffer,
+    head?: string,
   ) {
-    this.head = head ?? Buffer.from(`{"op":0,"t":${JSON.stringify(event)},"d":${JSON.stringify(data)},"s":`);
+    const text = head ?? `{"op":0,"t":${JSON.stringify(event)},"d":${JSON.stringify(data)},"s":`;
+    // Memory of its own, exactly its size, not a slice of Node's shared 8 KiB
+    // pool (Buffer.from): replay buffers keep each session's READY and
+    // GUILD_CREATE as long as the session lives, and a pooled slice would keep
+    // its whole slab alive, with whatever else was cut from it.
+    this.head = Buffer.allocUnsafeSlow(Buffer.byteLength(text));
+    this.head.write(text);
     this.intent = intentForEvent(event);
   }
 

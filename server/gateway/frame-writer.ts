@@ -7,8 +7,11 @@
 // Small frames are copied into one contiguous buffer rather than written as
 // gathered parts: measured on this machine (bench/README.md), Node's writev
 // path costs more per call than a memcpy of a few hundred bytes, and the
-// system call, not the serialisation, is what a delivery costs. Frames of
-// GATHER_FROM bytes or more are written as their parts, without copying.
+// system call, not the serialisation, is what a delivery costs. A dispatch is
+// not built when queued: the flush writes header, shared head and seq of every
+// pending frame straight into the one buffer it hands the socket (no buffer
+// per frame, no second copy to join them). Frames of GATHER_FROM bytes or more
+// are written as their parts, without copying.
 //
 // ws keeps writing control frames (pings, pongs, close) itself, each whole and
 // synchronously (permessage-deflate is off). Pending frames are flushed before
@@ -74,8 +77,46 @@ function markDirty(writer: FrameWriter): void {
   }
 }
 
+/** Decimal digits of a positive integer (a seq). */
+function digitCount(n: number): number {
+  let d = 1;
+  while (n >= 10) {
+    n = Math.floor(n / 10);
+    d++;
+  }
+  return d;
+}
+
+/** Writes the header of an unmasked text frame of `length` (< 65,536) payload bytes at `at`; returns the next offset. */
+function putHeader(out: Buffer, at: number, length: number): number {
+  out[at] = FIN | OPCODE_TEXT;
+  if (length < 126) {
+    out[at + 1] = length;
+    return at + 2;
+  }
+  out[at + 1] = 126;
+  out[at + 2] = length >>> 8;
+  out[at + 3] = length & 0xff;
+  return at + 4;
+}
+
+/** Writes `seq` in ASCII digits and the closing brace at `at`; returns the next offset. */
+function putSeqTail(out: Buffer, at: number, seq: number, digits: number): number {
+  let i = at + digits;
+  out[i] = 0x7d; // '}'
+  for (let n = seq; i > at; n = Math.floor(n / 10)) out[--i] = 0x30 + (n % 10);
+  return at + digits + 1;
+}
+
+// Pending output, in order: a Buffer followed by a number is a dispatch (the
+// shared head and this socket's seq), built into the outgoing bytes only when
+// they are written; a Buffer followed by anything else is bytes as they are.
+type Pending = (Buffer | number)[];
+const NOTHING_PENDING: Pending = [];
+
 export class FrameWriter {
-  private pending: Buffer[] = [];
+  // Made on the first write, and emptied in place after each flush.
+  private pending = NOTHING_PENDING;
   private pendingBytes = 0;
   private gathered = false;
   /** Frames written; with `flushes`, shows how well bursts are batched. */
@@ -94,20 +135,26 @@ export class FrameWriter {
     return this.socket.writable && !this.socket.destroyed;
   }
 
+  private queue(): Pending {
+    if (this.pending === NOTHING_PENDING) this.pending = [];
+    return this.pending;
+  }
+
   /** Queues one text frame whose payload is the concatenation of `parts`; it leaves on the next tick. */
   writeText(parts: readonly Buffer[]): boolean {
     if (!this.writable) return false;
     let length = 0;
     for (const p of parts) length += p.length;
     const header = textFrameHeader(length);
+    const pending = this.queue();
     if (length >= GATHER_FROM) {
-      this.pending.push(header, ...parts);
+      pending.push(header, ...parts);
       this.gathered = true;
     } else {
       const frame = Buffer.allocUnsafe(header.length + length);
       let offset = header.copy(frame, 0);
       for (const p of parts) offset += p.copy(frame, offset);
-      this.pending.push(frame);
+      pending.push(frame);
     }
     if (this.pendingBytes === 0) markDirty(this);
     this.pendingBytes += header.length + length;
@@ -117,23 +164,17 @@ export class FrameWriter {
 
   /**
    * Queues a dispatch frame: the shared `head` (`...,"s":`), then `seq` and the
-   * closing brace, written straight into the frame buffer: per recipient one
-   * allocation and one copy of the shared bytes, no intermediate pieces.
-   * Returns the payload size in bytes (0 when the socket is gone).
+   * closing brace. Nothing is allocated or copied per frame here: at the flush
+   * every pending frame is written straight into the one buffer handed to the
+   * socket. Returns the payload size in bytes (0 when the socket is gone).
    */
   writeDispatch(head: Buffer, seq: number): number {
     if (!this.writable) return 0;
-    const tail = `${seq}}`; // ASCII digits and a brace: its length is its byte length
-    const length = head.length + tail.length;
-    if (length >= GATHER_FROM) return this.writeText([head, Buffer.from(tail, 'latin1')]) ? length : 0;
-    const header = textFrameHeader(length);
-    const frame = Buffer.allocUnsafe(header.length + length);
-    let offset = header.copy(frame, 0);
-    offset += head.copy(frame, offset);
-    frame.write(tail, offset, 'latin1');
-    this.pending.push(frame);
+    const length = head.length + digitCount(seq) + 1;
+    if (length >= GATHER_FROM) return this.writeText([head, Buffer.from(`${seq}}`, 'latin1')]) ? length : 0;
+    this.queue().push(head, seq);
     if (this.pendingBytes === 0) markDirty(this);
-    this.pendingBytes += frame.length;
+    this.pendingBytes += (length < 126 ? 2 : 4) + length;
     this.frames++;
     return length;
   }
@@ -141,21 +182,64 @@ export class FrameWriter {
   /** Writes whatever is pending now (before a close frame, say). */
   flushNow(): void {
     if (this.pendingBytes === 0) return;
-    const chunks = this.pending;
+    const pending = this.pending;
+    const total = this.pendingBytes;
     const gathered = this.gathered;
-    this.pending = [];
     this.pendingBytes = 0;
     this.gathered = false;
-    if (!this.writable) return;
+    if (!this.writable) {
+      pending.length = 0;
+      return;
+    }
     this.flushes++;
-    if (chunks.length === 1) {
-      this.socket.write(chunks[0]!);
-    } else if (!gathered) {
-      this.socket.write(Buffer.concat(chunks));
-    } else {
+    if (gathered) {
+      // Large frames go as their parts, uncopied; dispatches among them are built one by one.
+      const chunks: Buffer[] = [];
+      for (let i = 0; i < pending.length; i++) {
+        const b = pending[i] as Buffer;
+        const seq = pending[i + 1];
+        if (typeof seq !== 'number') {
+          chunks.push(b);
+          continue;
+        }
+        i++;
+        const digits = digitCount(seq);
+        const length = b.length + digits + 1;
+        const frame = Buffer.allocUnsafe((length < 126 ? 2 : 4) + length);
+        let at = putHeader(frame, 0, length);
+        frame.set(b, at);
+        at += b.length;
+        putSeqTail(frame, at, seq, digits);
+        chunks.push(frame);
+      }
+      pending.length = 0;
       this.socket.cork();
       for (const c of chunks) this.socket.write(c);
       this.socket.uncork();
+      return;
     }
+    if (pending.length === 1) {
+      this.socket.write(pending[0] as Buffer);
+      pending.length = 0;
+      return;
+    }
+    const out = Buffer.allocUnsafe(total);
+    let at = 0;
+    for (let i = 0; i < pending.length; i++) {
+      const b = pending[i] as Buffer;
+      const seq = pending[i + 1];
+      if (typeof seq === 'number') {
+        i++;
+        const digits = digitCount(seq);
+        at = putHeader(out, at, b.length + digits + 1);
+        out.set(b, at);
+        at = putSeqTail(out, at + b.length, seq, digits);
+      } else {
+        out.set(b, at);
+        at += b.length;
+      }
+    }
+    pending.length = 0;
+    this.socket.write(out);
   }
 }

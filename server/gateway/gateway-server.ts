@@ -7,8 +7,9 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import type { ServerContext } from '../context.js';
 import { GatewayCloseCode } from '../errors.js';
-import { Connection } from './connection.js';
+import { Connection, HEARTBEAT_GRACE } from './connection.js';
 import { GatewaySocket } from './gateway-socket.js';
+import { HeartbeatDeadlines } from './heartbeat-deadlines.js';
 import { IdentifyLimiter } from './identify-limiter.js';
 import { GATEWAY_VERSION, GatewayOp } from './protocol.js';
 
@@ -50,6 +51,7 @@ export function attachGateway(server: Server, ctx: ServerContext, options: Gatew
   });
   const connections = new Set<Connection>();
   const identifyLimiter = new IdentifyLimiter(ctx.config.maxConcurrency, ctx.system.clock);
+  const heartbeats = new HeartbeatDeadlines(ctx.system.clock, ctx.config.heartbeatIntervalMs * HEARTBEAT_GRACE);
   let accepting = true;
   const stats = { accepted: 0, closes: {} as Record<number, number>, slowConsumers: 0 };
   const hooks = {
@@ -66,7 +68,7 @@ export function attachGateway(server: Server, ctx: ServerContext, options: Gatew
     if (url.pathname !== '/gateway' && url.pathname !== '/gateway/') return reject(socket, 404, 'Not Found');
     if (!accepting) return reject(socket, 503, 'Service Unavailable');
     wss.handleUpgrade(req, socket, head, (ws) => {
-      const connection = new Connection(ws as GatewaySocket, socket, ctx, hooks, identifyLimiter);
+      const connection = new Connection(ws as GatewaySocket, socket, ctx, hooks, identifyLimiter, heartbeats);
       connections.add(connection);
       stats.accepted++;
       // Version and encoding are checked after the upgrade, so the client hears the close code.
@@ -99,6 +101,7 @@ export function attachGateway(server: Server, ctx: ServerContext, options: Gatew
       while (connections.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
       for (const c of connections) c.terminate();
       connections.clear();
+      heartbeats.clear();
       await new Promise<void>((resolve) => wss.close(() => resolve()));
     },
   };

@@ -11,19 +11,19 @@ export interface Sent {
 }
 
 // Rings start small and double up to their capacity: an idle session holds a
-// few slots, not `capacity` of them (thousands of sessions, most of them quiet).
-const INITIAL_SLOTS = 16;
+// few slots (READY and a GUILD_CREATE per guild), not `capacity` of them
+// (thousands of sessions, most of them quiet).
+const INITIAL_SLOTS = 4;
+const NO_SLOTS: readonly (EncodedDispatch | undefined)[] = [];
 
 export class ReplayBuffer {
-  private items: (EncodedDispatch | undefined)[];
+  private items = NO_SLOTS as (EncodedDispatch | undefined)[];
   private head = 0;
   private count = 0;
   /** Seq of the newest entry (0 before any). */
   private last = 0;
 
-  constructor(readonly capacity: number) {
-    this.items = new Array(Math.min(Math.max(0, capacity), INITIAL_SLOTS));
-  }
+  constructor(readonly capacity: number) {}
 
   /**
    * Continues a session taken over from another node: the next push is
@@ -52,7 +52,7 @@ export class ReplayBuffer {
   }
 
   private grow(): void {
-    const size = Math.min(this.capacity, this.items.length * 2);
+    const size = Math.min(this.capacity, Math.max(INITIAL_SLOTS, this.items.length * 2));
     const next: (EncodedDispatch | undefined)[] = new Array(size);
     for (let i = 0; i < this.count; i++) next[i] = this.items[(this.head + i) % this.items.length];
     this.items = next;

@@ -4,7 +4,7 @@
 // for a RESUME, buffering, then stops and leaves its guilds. A RESUME on
 // another node moves it there (session-handoff.ts): this one then forwards
 // until its guilds have swapped, and stops.
-import type { ActorContext, ActorRef, Behaviour } from '../../actors/index.js';
+import type { ActorContext, ActorRef, Behaviour, StopReason } from '../../actors/index.js';
 import type { ServerContext } from '../context.js';
 import { askGuild, guildKey, type GuildProtocol } from '../guild/guild-protocol.js';
 import type { MemberQueryResult } from '../guild/member-query.js';
@@ -16,7 +16,7 @@ import { Forwarder, HANDOFF_CALL_MS, HANDOFF_LINGER_MS, type HandoffReply, type 
 import { memberChunks, memberQueryFor } from './member-chunks.js';
 import { GATEWAY_VERSION, type PresenceUpdateData, type RequestGuildMembersData, shardOf } from './protocol.js';
 import { ReplayBuffer } from './replay-buffer.js';
-import type { ResumeOutcome, SessionCall, SessionCast, SessionProtocol } from './session-protocol.js';
+import type { ResumeOutcome, SessionCall, SessionCast, SessionInfo, SessionProtocol } from './session-protocol.js';
 
 export interface SessionArgs {
   sessionId: string;
@@ -39,8 +39,8 @@ interface SessionState {
   forward: Forwarder | undefined;
   /** Set while taking over from another node: guilds' direct casts wait for their markers. */
   takeover: Takeover | undefined;
-  /** Monitors of guilds on other nodes (their node dying makes the guild unavailable). */
-  guildMonitors: Map<string, () => void>;
+  /** Monitors of guilds on other nodes (their node dying makes the guild unavailable); made for the first such guild. */
+  guildMonitors: Map<string, () => void> | undefined;
 }
 
 /** How long IDENTIFY waits for one guild to accept the session. */
@@ -53,12 +53,30 @@ export function sessionKey(sessionId: string): string {
   return `session:${sessionId}`;
 }
 
+/** Attributes of the `gateway.send` event, read synchronously by the Transport (one scratch object, no closure per delivery). */
+const sent = { event: '', seq: 0, written: false };
+const sentAttributes = () => ({ 'gateway.event': sent.event, 'gateway.seq': sent.seq, 'gateway.written': sent.written });
+
 export function sessionBehaviour(ctx: ServerContext, args: SessionArgs): Behaviour<SessionState, SessionProtocol> {
-  const userId = args.user.id;
+  return new SessionBehaviour(ctx, args);
+}
+
+// A class, not an object of closures: its methods live once on the prototype,
+// and each of thousands of sessions (most of them idle) keeps only its fields.
+class SessionBehaviour implements Behaviour<SessionState, SessionProtocol> {
+  readonly kind = 'session';
+  private readonly userId: string;
+
+  constructor(
+    private readonly ctx: ServerContext,
+    private readonly args: SessionArgs,
+  ) {
+    this.userId = args.user.id;
+  }
 
   /** Gives `dispatch` the next seq, keeps it for RESUME, and writes it if connected and wanted. */
-  function send(state: SessionState, dispatch: EncodedDispatch): void {
-    if (dispatch.intent !== undefined && (args.intents & dispatch.intent) === 0) return;
+  private send(state: SessionState, dispatch: EncodedDispatch): void {
+    if (dispatch.intent !== undefined && (this.args.intents & dispatch.intent) === 0) return;
     const seq = ++state.seq;
     state.replay.push(seq, dispatch);
     const connection = state.connection;
@@ -67,45 +85,55 @@ export function sessionBehaviour(ctx: ServerContext, args: SessionArgs): Behavio
     // A kept delivery's trace shows the frame going to the socket: an event on
     // the delivery span (a child span per delivery would double what a sampled
     // broadcast costs, for a duration that is only a buffer copy).
-    ctx.transport.event('gateway.send', () => ({ 'gateway.event': dispatch.event, 'gateway.seq': seq, 'gateway.written': written }));
+    sent.event = dispatch.event;
+    sent.seq = seq;
+    sent.written = written;
+    this.ctx.transport.event('gateway.send', sentAttributes);
   }
 
   /**
    * Whether a guild's events belong on this session's shard: (guild_id >> 22) % num_shards.
    * https://discord.com/developers/docs/events/gateway#sharding
    */
-  function onShard(guildId: string): boolean {
-    const [shardId, shardCount] = args.shard;
+  private onShard(guildId: string): boolean {
+    const [shardId, shardCount] = this.args.shard;
     return shardOf(guildId, shardCount) === shardId;
   }
 
   /** A guild on another node: its node dying makes the guild unavailable here (as on Discord during an outage). */
-  function watchGuild(state: SessionState, guildId: string, guild: ActorRef<GuildProtocol>, self: ActorRef<SessionProtocol>): void {
-    if (guild.address.node === ctx.system.node) return;
-    state.guildMonitors.get(guildId)?.();
-    state.guildMonitors.set(
+  private watchGuild(state: SessionState, guildId: string, guild: ActorRef<GuildProtocol>, self: ActorRef<SessionProtocol>): void {
+    if (guild.address.node === this.ctx.system.node) return;
+    const monitors = (state.guildMonitors ??= new Map());
+    monitors.get(guildId)?.();
+    monitors.set(
       guildId,
-      ctx.system.monitor(guild, (reason) => {
+      this.ctx.system.monitor(guild, (reason) => {
         if (reason.type === 'nodedown') self.cast({ type: 'guild_lost', guildId, why: 'nodedown' });
       }),
     );
   }
 
-  function unwatchGuild(state: SessionState, guildId: string): void {
-    state.guildMonitors.get(guildId)?.();
-    state.guildMonitors.delete(guildId);
+  private unwatchGuild(state: SessionState, guildId: string): void {
+    state.guildMonitors?.get(guildId)?.();
+    state.guildMonitors?.delete(guildId);
+  }
+
+  private unwatchAll(state: SessionState): void {
+    for (const unmonitor of state.guildMonitors?.values() ?? []) unmonitor();
+    state.guildMonitors = undefined;
   }
 
   // Every way a guild joins a session (IDENTIFY, a guild made or joined while
   // connected, a guild back after an outage) comes through here, so the shard
   // rule is applied in one place. 'failed': worth trying again later.
-  async function connectGuild(state: SessionState, guildId: string, self: ActorRef<SessionProtocol>): Promise<'ok' | 'refused' | 'failed'> {
-    if (!onShard(guildId)) return 'refused';
+  private async connectGuild(state: SessionState, guildId: string, self: ActorRef<SessionProtocol>): Promise<'ok' | 'refused' | 'failed'> {
+    if (!this.onShard(guildId)) return 'refused';
+    const { ctx, args } = this;
     let reached: ActorRef<GuildProtocol> | undefined;
     const reply = await askGuild(
       (id) => (reached = ctx.guild(id)),
       guildId,
-      { type: 'connect', sessionId: args.sessionId, session: self, userId, intents: args.intents, largeThreshold: args.largeThreshold, presence: args.presence },
+      { type: 'connect', sessionId: args.sessionId, session: self, userId: this.userId, intents: args.intents, largeThreshold: args.largeThreshold, presence: args.presence },
       { timeoutMs: CONNECT_TIMEOUT_MS },
     ).catch((err: unknown) => {
       ctx.logger.warn({ err, guildId, sessionId: args.sessionId }, 'guild connect failed');
@@ -114,8 +142,8 @@ export function sessionBehaviour(ctx: ServerContext, args: SessionArgs): Behavio
     if (!reply) return 'failed';
     if (!reply.ok) return 'refused';
     state.guildIds.add(guildId);
-    if (reached) watchGuild(state, guildId, reached, self);
-    send(state, new EncodedDispatch('GUILD_CREATE', reply.value));
+    if (reached) this.watchGuild(state, guildId, reached, self);
+    this.send(state, new EncodedDispatch('GUILD_CREATE', reply.value));
     return 'ok';
   }
 
@@ -124,8 +152,9 @@ export function sessionBehaviour(ctx: ServerContext, args: SessionArgs): Behavio
    * shard, gets no answer, as on Discord); the guild selects, the chunks go out
    * in seq order like any dispatch.
    */
-  async function requestMembers(state: SessionState, request: RequestGuildMembersData): Promise<void> {
+  private async requestMembers(state: SessionState, request: RequestGuildMembersData): Promise<void> {
     if (!state.guildIds.has(request.guild_id)) return;
+    const { ctx, args } = this;
     const query = memberQueryFor(request, args.intents);
     if (!query) return;
     const reply = await askGuild((id) => ctx.guild(id), request.guild_id, { type: 'request_members', query }).catch((err: unknown) => {
@@ -133,47 +162,48 @@ export function sessionBehaviour(ctx: ServerContext, args: SessionArgs): Behavio
       return undefined;
     });
     if (!reply?.ok) return;
-    for (const chunk of memberChunks(request.guild_id, request, reply.value as MemberQueryResult)) send(state, new EncodedDispatch('GUILD_MEMBERS_CHUNK', chunk));
+    for (const chunk of memberChunks(request.guild_id, request, reply.value as MemberQueryResult)) this.send(state, new EncodedDispatch('GUILD_MEMBERS_CHUNK', chunk));
   }
 
-  function leaveGuilds(state: SessionState): void {
+  private leaveGuilds(state: SessionState): void {
     for (const guildId of state.guildIds) {
       // Only running guilds: a stopped one has no session list to clean.
-      ctx.system.whereis<GuildProtocol>(guildKey(guildId))?.cast({ type: 'disconnect', sessionId: args.sessionId });
+      this.ctx.system.whereis<GuildProtocol>(guildKey(guildId))?.cast({ type: 'disconnect', sessionId: this.args.sessionId });
     }
     state.guildIds.clear();
   }
 
   /** What a guild (or this node) casts: the same whether it came straight here or through a forwarder. */
-  function onGuildCast(state: SessionState, msg: HeldCast, actor: ActorContext<SessionProtocol>): void | Promise<void> {
+  private onGuildCast(state: SessionState, msg: HeldCast, actor: ActorContext<SessionProtocol>): void | Promise<void> {
     switch (msg.type) {
       case 'dispatch':
-        send(state, msg.event);
+        this.send(state, msg.event);
         return;
       case 'guild_joined':
         // Async (as request_members): the mailbox waits for the connect, so GUILD_CREATE precedes that guild's events.
-        return state.guildIds.has(msg.guildId) ? undefined : connectGuild(state, msg.guildId, actor.self).then(() => undefined);
+        return state.guildIds.has(msg.guildId) ? undefined : this.connectGuild(state, msg.guildId, actor.self).then(() => undefined);
       case 'guild_removed':
-        unwatchGuild(state, msg.guildId);
-        if (state.guildIds.delete(msg.guildId)) send(state, new EncodedDispatch('GUILD_DELETE', { id: msg.guildId }));
+        this.unwatchGuild(state, msg.guildId);
+        if (state.guildIds.delete(msg.guildId)) this.send(state, new EncodedDispatch('GUILD_DELETE', { id: msg.guildId }));
         return;
     }
   }
 
   /** A guild's marker came through the forwarder (or the guild was given up): release what waited once none is pending. */
-  async function settle(state: SessionState, guildId: string, actor: ActorContext<SessionProtocol>): Promise<void> {
+  private async settle(state: SessionState, guildId: string, actor: ActorContext<SessionProtocol>): Promise<void> {
     const takeover = state.takeover;
     const released = takeover?.settle(guildId);
     if (released === undefined) return;
     takeover!.unmonitor();
     state.takeover = undefined;
-    for (const msg of released) await onGuildCast(state, msg, actor);
+    for (const msg of released) await this.onGuildCast(state, msg, actor);
   }
 
   /** The old session's side of a move: the resume state, then forward everything (session-handoff.ts). */
-  function handOff(msg: Extract<SessionCall, { type: 'handoff' }>, state: SessionState, actor: ActorContext<SessionProtocol>): HandoffReply {
+  private handOff(msg: Extract<SessionCall, { type: 'handoff' }>, state: SessionState, actor: ActorContext<SessionProtocol>): HandoffReply {
+    const { args } = this;
     // A session still taking over (its own markers pending) or already moved cannot move again yet.
-    if (msg.userId !== userId || state.forward || state.takeover) return { ok: false, outcome: 'invalid_session' };
+    if (msg.userId !== this.userId || state.forward || state.takeover) return { ok: false, outcome: 'invalid_session' };
     if (msg.seq > state.seq) return { ok: false, outcome: 'invalid_seq' };
     const missed = state.replay.after(msg.seq);
     if (!missed) return { ok: false, outcome: 'invalid_session' };
@@ -183,8 +213,7 @@ export function sessionBehaviour(ctx: ServerContext, args: SessionArgs): Behavio
     state.connection = undefined;
     const guildIds = [...state.guildIds];
     state.forward = new Forwarder(msg.to, guildIds);
-    for (const unmonitor of state.guildMonitors.values()) unmonitor();
-    state.guildMonitors.clear();
+    this.unwatchAll(state);
     if (state.forward.done) actor.stop();
     else actor.sendAfter(HANDOFF_LINGER_MS, { type: 'handoff_expired' });
     return {
@@ -202,7 +231,7 @@ export function sessionBehaviour(ctx: ServerContext, args: SessionArgs): Behavio
   }
 
   /** The new session's side: asks each candidate in turn; the one that has the session answers its state. */
-  async function takeOver(msg: Extract<SessionCall, { type: 'take_over' }>, state: SessionState, actor: ActorContext<SessionProtocol>): Promise<ResumeOutcome> {
+  private async takeOver(msg: Extract<SessionCall, { type: 'take_over' }>, state: SessionState, actor: ActorContext<SessionProtocol>): Promise<ResumeOutcome> {
     for (const from of msg.candidates) {
       const reply = (await from.call({ type: 'handoff', to: actor.self, seq: msg.seq, userId: msg.userId }, { timeoutMs: HANDOFF_CALL_MS }).catch(() => undefined)) as HandoffReply | undefined;
       if (reply === undefined) continue; // not there, node down, or no answer in time: the next candidate
@@ -210,21 +239,22 @@ export function sessionBehaviour(ctx: ServerContext, args: SessionArgs): Behavio
         actor.stop();
         return reply.outcome;
       }
-      adopt(state, reply.state, from, msg.seq, msg.connection, actor);
+      this.adopt(state, reply.state, from, msg.seq, msg.connection, actor);
       return 'resumed';
     }
     actor.stop();
     return 'invalid_session';
   }
 
-  function adopt(state: SessionState, s: HandoffState, from: ActorRef<SessionProtocol>, clientSeq: number, connection: SessionSocket, actor: ActorContext<SessionProtocol>): void {
+  private adopt(state: SessionState, s: HandoffState, from: ActorRef<SessionProtocol>, clientSeq: number, connection: SessionSocket, actor: ActorContext<SessionProtocol>): void {
+    const { ctx, args } = this;
     Object.assign(args, { intents: s.intents, shard: s.shard, largeThreshold: s.largeThreshold, presence: s.presence ?? undefined });
     state.replay.startAfter(clientSeq);
     s.missed.forEach((dispatch, i) => state.replay.push(clientSeq + 1 + i, dispatch));
     state.seq = s.seq;
     state.connection = connection;
     for (const { seq, dispatch } of state.replay.after(clientSeq) ?? []) connection.sendDispatch(dispatch, seq);
-    send(state, new EncodedDispatch('RESUMED', {}));
+    this.send(state, new EncodedDispatch('RESUMED', {}));
     state.guildIds = new Set(s.guildIds);
     if (s.guildIds.length === 0) return;
     const takeover = (state.takeover = new Takeover(from, s.guildIds));
@@ -252,7 +282,7 @@ export function sessionBehaviour(ctx: ServerContext, args: SessionArgs): Behavio
   }
 
   /** A guild gone with its node, or one that could not be swapped: unavailable, then connect again. */
-  async function guildLost(state: SessionState, msg: Extract<SessionCast, { type: 'guild_lost' }>, actor: ActorContext<SessionProtocol>): Promise<void> {
+  private async guildLost(state: SessionState, msg: Extract<SessionCast, { type: 'guild_lost' }>, actor: ActorContext<SessionProtocol>): Promise<void> {
     if (msg.why === 'old_node_down') {
       if (!state.takeover) return;
       state.connection?.close(4000, 'session lost its previous node while moving');
@@ -262,148 +292,146 @@ export function sessionBehaviour(ctx: ServerContext, args: SessionArgs): Behavio
     }
     // The old session stopped: only guilds whose marker never came are given up.
     if (msg.why === 'old_gone' && !state.takeover?.waitingFor.includes(msg.guildId)) return;
-    await settle(state, msg.guildId, actor);
-    unwatchGuild(state, msg.guildId);
+    await this.settle(state, msg.guildId, actor);
+    this.unwatchGuild(state, msg.guildId);
     if (!state.guildIds.delete(msg.guildId)) return;
-    ctx.logger.info({ guildId: msg.guildId, sessionId: args.sessionId, why: msg.why }, 'guild unavailable to a session: reconnecting');
-    send(state, new EncodedDispatch('GUILD_DELETE', { id: msg.guildId, unavailable: true }));
+    this.ctx.logger.info({ guildId: msg.guildId, sessionId: this.args.sessionId, why: msg.why }, 'guild unavailable to a session: reconnecting');
+    this.send(state, new EncodedDispatch('GUILD_DELETE', { id: msg.guildId, unavailable: true }));
     actor.sendAfter(GUILD_RETRY_MS, { type: 'reconnect_guild', guildId: msg.guildId, attempt: 1 });
   }
 
-  return {
-    kind: 'session',
-    init(actor) {
-      ctx.sessions.add(userId, args.sessionId, actor.self);
-      return {
-        seq: 0,
-        replay: new ReplayBuffer(ctx.config.resumeBuffer),
-        connection: args.connection,
-        guildIds: new Set(),
-        cancelExpiry: undefined,
-        forward: undefined,
-        takeover: undefined,
-        guildMonitors: new Map(),
-      };
-    },
+  init(actor: ActorContext<SessionProtocol>): SessionState {
+    this.ctx.sessions.add(this.userId, this.args.sessionId, actor.self);
+    return {
+      seq: 0,
+      replay: new ReplayBuffer(this.ctx.config.resumeBuffer),
+      connection: this.args.connection,
+      guildIds: new Set(),
+      cancelExpiry: undefined,
+      forward: undefined,
+      takeover: undefined,
+      guildMonitors: undefined,
+    };
+  }
 
-    async handleCall(msg, state, actor): Promise<ResumeOutcome | HandoffReply | undefined> {
-      if (msg.type === 'handoff') return handOff(msg, state, actor);
-      if (msg.type === 'take_over') return takeOver(msg, state, actor);
-      if (msg.type === 'identify') {
-        const guilds = (await ctx.store.listGuildsForUser(userId)).filter((g) => onShard(g.id));
-        const gatewayUrl = ctx.publicUrl().replace(/^http/, 'ws') + '/gateway';
-        send(
-          state,
-          new EncodedDispatch('READY', {
-            v: GATEWAY_VERSION,
-            user: toAPIUser(args.user),
-            guilds: guilds.map((g) => ({ id: g.id, unavailable: true })),
-            session_id: args.sessionId,
-            resume_gateway_url: gatewayUrl,
-            shard: args.shard,
-            application: { id: userId, flags: 0 },
-            private_channels: [],
-            relationships: [],
-            presences: [],
-            user_settings: {},
-            guild_join_requests: [],
-            geo_ordered_rtc_regions: [],
-            session_type: 'normal',
-            auth: {},
-          }),
-        );
-        // Connect to every guild at once; each GUILD_CREATE leaves as its guild answers,
-        // and dispatches from a guild queue behind this handler until it is done.
-        await Promise.all(guilds.map((g) => connectGuild(state, g.id, actor.self)));
-        return undefined;
+  async handleCall(msg: SessionCall, state: SessionState, actor: ActorContext<SessionProtocol>): Promise<ResumeOutcome | HandoffReply | undefined> {
+    const { ctx, args, userId } = this;
+    if (msg.type === 'handoff') return this.handOff(msg, state, actor);
+    if (msg.type === 'take_over') return this.takeOver(msg, state, actor);
+    if (msg.type === 'identify') {
+      const guilds = (await ctx.store.listGuildsForUser(userId)).filter((g) => this.onShard(g.id));
+      const gatewayUrl = ctx.publicUrl().replace(/^http/, 'ws') + '/gateway';
+      this.send(
+        state,
+        new EncodedDispatch('READY', {
+          v: GATEWAY_VERSION,
+          user: toAPIUser(args.user),
+          guilds: guilds.map((g) => ({ id: g.id, unavailable: true })),
+          session_id: args.sessionId,
+          resume_gateway_url: gatewayUrl,
+          shard: args.shard,
+          application: { id: userId, flags: 0 },
+          private_channels: [],
+          relationships: [],
+          presences: [],
+          user_settings: {},
+          guild_join_requests: [],
+          geo_ordered_rtc_regions: [],
+          session_type: 'normal',
+          auth: {},
+        }),
+      );
+      // Connect to every guild at once; each GUILD_CREATE leaves as its guild answers,
+      // and dispatches from a guild queue behind this handler until it is done.
+      await Promise.all(guilds.map((g) => this.connectGuild(state, g.id, actor.self)));
+      return undefined;
+    }
+
+    // resume
+    if (msg.userId !== userId || state.forward) return 'invalid_session';
+    if (msg.seq > state.seq) return 'invalid_seq';
+    const missed = state.replay.after(msg.seq);
+    if (!missed) return 'invalid_session';
+    state.cancelExpiry?.();
+    state.cancelExpiry = undefined;
+    // A RESUME while the old socket is still open takes the session over.
+    if (state.connection && state.connection !== msg.connection) state.connection.close(4000, 'session resumed elsewhere');
+    state.connection = msg.connection;
+    for (const { seq, dispatch } of missed) msg.connection.sendDispatch(dispatch, seq);
+    this.send(state, new EncodedDispatch('RESUMED', {}));
+    return 'resumed';
+  }
+
+  // Not `async`: a dispatch is the hot path, handled synchronously. An async
+  // handler would make a promise, a microtask and a reschedule per delivery
+  // (and, with tracing on, async-hook work for each promise).
+  handleCast(msg: SessionCast, state: SessionState, actor: ActorContext<SessionProtocol>): void | Promise<void> {
+    if (state.forward) {
+      state.forward.forward(msg);
+      if (state.forward.done) actor.stop();
+      return;
+    }
+    if (isHeld(msg)) {
+      if (state.takeover) return state.takeover.hold(msg);
+      return this.onGuildCast(state, msg, actor);
+    }
+    switch (msg.type) {
+      case 'forwarded': {
+        const item = msg.item;
+        if (item.kind === 'swapped') return this.settle(state, item.guildId, actor);
+        if (item.kind === 'dispatch') return this.onGuildCast(state, { type: 'dispatch', event: item.dispatch }, actor);
+        return this.onGuildCast(state, { type: item.kind, guildId: item.guildId }, actor);
       }
-
-      // resume
-      if (msg.userId !== userId || state.forward) return 'invalid_session';
-      if (msg.seq > state.seq) return 'invalid_seq';
-      const missed = state.replay.after(msg.seq);
-      if (!missed) return 'invalid_session';
-      state.cancelExpiry?.();
-      state.cancelExpiry = undefined;
-      // A RESUME while the old socket is still open takes the session over.
-      if (state.connection && state.connection !== msg.connection) state.connection.close(4000, 'session resumed elsewhere');
-      state.connection = msg.connection;
-      for (const { seq, dispatch } of missed) msg.connection.sendDispatch(dispatch, seq);
-      send(state, new EncodedDispatch('RESUMED', {}));
-      return 'resumed';
-    },
-
-    // Not `async`: a dispatch is the hot path, handled synchronously. An async
-    // handler would make a promise, a microtask and a reschedule per delivery
-    // (and, with tracing on, async-hook work for each promise).
-    handleCast(msg, state, actor) {
-      if (state.forward) {
-        state.forward.forward(msg);
-        if (state.forward.done) actor.stop();
+      case 'swapped':
+        return; // a marker for a session that has not moved: nothing to order
+      case 'guild_lost':
+        return this.guildLost(state, msg, actor);
+      case 'presence':
+        for (const guildId of state.guildIds) this.ctx.guild(guildId).cast({ type: 'presence_update', userId: this.userId, presence: msg.data });
         return;
-      }
-      if (isHeld(msg)) {
-        if (state.takeover) return state.takeover.hold(msg);
-        return onGuildCast(state, msg, actor);
-      }
-      switch (msg.type) {
-        case 'forwarded': {
-          const item = msg.item;
-          if (item.kind === 'swapped') return settle(state, item.guildId, actor);
-          if (item.kind === 'dispatch') return onGuildCast(state, { type: 'dispatch', event: item.dispatch }, actor);
-          return onGuildCast(state, { type: item.kind, guildId: item.guildId }, actor);
-        }
-        case 'swapped':
-          return; // a marker for a session that has not moved: nothing to order
-        case 'guild_lost':
-          return guildLost(state, msg, actor);
-        case 'presence':
-          for (const guildId of state.guildIds) ctx.guild(guildId).cast({ type: 'presence_update', userId, presence: msg.data });
-          return;
-        case 'request_members':
-          // Async as guild_joined: the mailbox waits, so the chunks keep their place among the events.
-          return requestMembers(state, msg.data);
-        case 'detached':
-          if (state.connection !== msg.connection) return; // a late close of a connection already replaced
-          state.connection = undefined;
-          if (!msg.resumable) {
-            actor.stop();
-            return;
-          }
-          state.cancelExpiry = actor.sendAfter(ctx.config.resumeTimeoutMs, { type: 'resume_expired' });
-          return;
-      }
-    },
-
-    async handleInfo(msg, state, actor) {
-      switch (msg.type) {
-        case 'resume_expired':
-          if (!state.connection && !state.forward) actor.stop();
-          return;
-        case 'handoff_expired':
-          // Some guild never sent its marker (it moved or died meanwhile); the new session gives it up on its own.
+      case 'request_members':
+        // Async as guild_joined: the mailbox waits, so the chunks keep their place among the events.
+        return this.requestMembers(state, msg.data);
+      case 'detached':
+        if (state.connection !== msg.connection) return; // a late close of a connection already replaced
+        state.connection = undefined;
+        if (!msg.resumable) {
           actor.stop();
           return;
-        case 'reconnect_guild': {
-          if (state.forward || state.guildIds.has(msg.guildId)) return;
-          const outcome = await connectGuild(state, msg.guildId, actor.self);
-          if (outcome === 'failed' && msg.attempt < GUILD_RETRIES) actor.sendAfter(GUILD_RETRY_MS, { type: 'reconnect_guild', guildId: msg.guildId, attempt: msg.attempt + 1 });
-          return;
         }
-      }
-    },
+        state.cancelExpiry = actor.sendAfter(this.ctx.config.resumeTimeoutMs, { type: 'resume_expired' });
+        return;
+    }
+  }
 
-    terminate(reason, state) {
-      ctx.sessions.remove(userId, args.sessionId);
-      if (!state) return;
-      for (const unmonitor of state.guildMonitors.values()) unmonitor();
-      state.takeover?.unmonitor();
-      // Handed off: the guilds' subscriptions (same session id) belong to the new session now.
-      if (state.forward) return;
-      leaveGuilds(state);
-      // A session that could not keep up (mailbox overflow) or crashed for good
-      // closes its socket; the client's RESUME then gets INVALID_SESSION.
-      if (state.connection && reason.type !== 'normal') state.connection.close(4000, reason.type === 'overflow' ? 'session overloaded' : 'session ended');
-    },
-  };
+  async handleInfo(msg: SessionInfo, state: SessionState, actor: ActorContext<SessionProtocol>): Promise<void> {
+    switch (msg.type) {
+      case 'resume_expired':
+        if (!state.connection && !state.forward) actor.stop();
+        return;
+      case 'handoff_expired':
+        // Some guild never sent its marker (it moved or died meanwhile); the new session gives it up on its own.
+        actor.stop();
+        return;
+      case 'reconnect_guild': {
+        if (state.forward || state.guildIds.has(msg.guildId)) return;
+        const outcome = await this.connectGuild(state, msg.guildId, actor.self);
+        if (outcome === 'failed' && msg.attempt < GUILD_RETRIES) actor.sendAfter(GUILD_RETRY_MS, { type: 'reconnect_guild', guildId: msg.guildId, attempt: msg.attempt + 1 });
+        return;
+      }
+    }
+  }
+
+  terminate(reason: StopReason, state: SessionState | undefined): void {
+    this.ctx.sessions.remove(this.userId, this.args.sessionId);
+    if (!state) return;
+    this.unwatchAll(state);
+    state.takeover?.unmonitor();
+    // Handed off: the guilds' subscriptions (same session id) belong to the new session now.
+    if (state.forward) return;
+    this.leaveGuilds(state);
+    // A session that could not keep up (mailbox overflow) or crashed for good
+    // closes its socket; the client's RESUME then gets INVALID_SESSION.
+    if (state.connection && reason.type !== 'normal') state.connection.close(4000, reason.type === 'overflow' ? 'session overloaded' : 'session ended');
+  }
 }

@@ -75,6 +75,26 @@ describe('FrameWriter', () => {
     expect(writer.flushes).toBe(1);
   });
 
+  it('many dispatches in one flush: every header form and seq width, each frame as sent', async () => {
+    const { socket, messages } = await pair();
+    const writer = new FrameWriter(socket);
+    // Payload lengths around the 125/126 header boundary, seqs of 1 to 7 digits.
+    const sent: { content: string; seq: number }[] = [];
+    const seqs = [1, 9, 10, 99, 100, 999, 1000, 65_535, 123_456, 9_999_999];
+    for (let n = 60; n < 90; n++) {
+      const seq = seqs[n % seqs.length]!;
+      const content = 'c'.repeat(n);
+      const d = new EncodedDispatch('TYPING_START', { content });
+      expect(writer.writeDispatch(d.head, seq)).toBe(d.bytesFor(seq).length);
+      sent.push({ content, seq });
+    }
+    writer.writeText([Buffer.from('plain')]);
+    await until(() => messages.length === sent.length + 1);
+    expect(writer.flushes).toBe(1);
+    expect(messages.slice(0, -1).map((m) => JSON.parse(m) as { d: { content: string }; s: number }).map((m) => ({ content: m.d.content, seq: m.s }))).toEqual(sent);
+    expect(messages.at(-1)).toBe('plain');
+  });
+
   it('refuses to write to a destroyed socket', async () => {
     const { socket } = await pair();
     const writer = new FrameWriter(socket);

@@ -1,0 +1,140 @@
+// CPU per delivery of two checkouts' servers side by side (tracing off), for
+// a before/after of a change in one sitting: each checkout's server/main.ts
+// runs as `npm run bench`'s `off` mode, with its own client process (client-sim's
+// broadcast driver through bench/client-driver.ts), and their bursts alternate,
+// the order swapped every repetition. CPU per delivery is the server's
+// per-thread schedstat time over the burst / deliveries; `b_over_a` is the
+// median of the per-pair ratios.
+//
+//   npm run bench:delivery-ab -- --a /path/to/before --b . [--sessions 1000] [--reps 8] [--messages 60] [--connect-rate 250]
+//   (a checkout needs its node_modules: a symlink to this one's will do)
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { z } from 'zod';
+import { ClientDriver, type ServerUnderTest, freePort, stop } from './children.js';
+import { parseFlags } from './flags.js';
+import { schedMicros } from './proc.js';
+
+const checkout = z
+  .string()
+  .transform((p) => resolve(p))
+  .refine((p) => existsSync(`${p}/server/main.ts`), 'must be a checkout holding server/main.ts');
+
+const o = parseFlags(
+  process.argv.slice(2),
+  {
+    a: { type: 'string' },
+    b: { type: 'string', default: '.' },
+    sessions: { type: 'string', default: '1000' },
+    reps: { type: 'string', default: '8' },
+    messages: { type: 'string', default: '60' },
+    'connect-rate': { type: 'string', default: '250' },
+  },
+  z.object({
+    a: checkout,
+    b: checkout,
+    sessions: z.coerce.number().int().min(1).max(20_000),
+    reps: z.coerce.number().int().min(1).max(100),
+    messages: z.coerce.number().int().min(1).max(10_000),
+    connectRate: z.coerce.number().positive().max(100_000),
+  }),
+  (message) => {
+    process.stderr.write(`bench:delivery-ab: ${message}\nusage: npm run bench:delivery-ab -- --a DIR [--b DIR] [--sessions N] [--reps N] [--messages N] [--connect-rate N]\n`);
+    process.exit(2);
+  },
+  (v) => ({ ...v, connectRate: v['connect-rate'] }),
+);
+
+async function startServer(root: string): Promise<ServerUnderTest> {
+  const port = await freePort();
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('OTEL_') && !k.startsWith('GUILDHALL_')) env[k] = v;
+  Object.assign(env, {
+    HOST: '127.0.0.1',
+    PORT: String(port),
+    LOG_LEVEL: 'warn',
+    GUILDHALL_SEED: 'false',
+    GUILDHALL_DEV_ACCOUNTS: 'true',
+    GUILDHALL_TOKEN_SECRET: randomBytes(24).toString('base64url'),
+    GUILDHALL_MAX_CONCURRENCY: '1000000',
+    GUILDHALL_ROUTE_RATE_LIMITS: 'off',
+    DATABASE_URL: 'sqlite::memory:',
+    OTEL_SDK_DISABLED: 'true',
+  });
+  const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], { cwd: root, env, stdio: ['ignore', 'ignore', 'inherit'] });
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; ; i++) {
+    if (child.exitCode !== null) throw new Error(`server of ${root} exited with ${child.exitCode}`);
+    if (i > 600) throw new Error(`server of ${root} not healthy within 60 s`);
+    const ok = await fetch(`${url}/healthz`).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (ok) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { mode: 'off', url, pid: child.pid!, child };
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((x, y) => x - y);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+
+async function main(): Promise<void> {
+  const roots = [o.a, o.b];
+  const rigs = await Promise.all(
+    roots.map(async (root) => {
+      const server = await startServer(root);
+      const driver = ClientDriver.start();
+      await driver.setup(server, o.sessions, Math.min(o.sessions, 100), o.connectRate);
+      return { root, server, driver };
+    }),
+  );
+  try {
+    for (const r of rigs) process.stderr.write(`${r.root}: ${await r.driver.connect()} of ${o.sessions} sessions connected\n`);
+    for (const r of rigs) await r.driver.burst(o.messages, 5_000); // warm-up
+    const us: number[][] = [[], []];
+    const p99: number[][] = [[], []];
+    let lost = 0;
+    for (let rep = 0; rep < o.reps; rep++) {
+      for (const i of rep % 2 === 0 ? [0, 1] : [1, 0]) {
+        const r = rigs[i]!;
+        const before = schedMicros(r.server.pid);
+        const burst = await r.driver.burst(o.messages, 5_000);
+        us[i]!.push((schedMicros(r.server.pid) - before) / burst.delivered);
+        p99[i]!.push(burst.fanout.p99);
+        lost += burst.lost;
+      }
+      process.stderr.write(`rep ${rep + 1}: a ${us[0]!.at(-1)!.toFixed(2)} µs, b ${us[1]!.at(-1)!.toFixed(2)} µs per delivery\n`);
+    }
+    const ratios = us[0]!.map((a, k) => us[1]![k]! / a);
+    const result = {
+      sessions: o.sessions,
+      reps: o.reps,
+      messages: o.messages,
+      a: { root: o.a, us_per_delivery: median(us[0]!), fanout_p99_ms: median(p99[0]!) },
+      b: { root: o.b, us_per_delivery: median(us[1]!), fanout_p99_ms: median(p99[1]!) },
+      b_over_a: { median: median(ratios), min: Math.min(...ratios), max: Math.max(...ratios) },
+      lost,
+    };
+    process.stdout.write(`${JSON.stringify(result)}\n`);
+    if (lost > 0) process.exitCode = 1;
+  } finally {
+    for (const r of rigs) {
+      await r.driver.close();
+      await stop(r.server.child);
+    }
+  }
+}
+
+main().then(
+  () => process.exit(),
+  (err: unknown) => {
+    process.stderr.write(`${String((err as Error)?.stack ?? err)}\n`);
+    process.exit(1);
+  },
+);
