@@ -56,7 +56,7 @@ export class ClusterMode {
     readonly router: NatsRemoteRouter,
     readonly leases: LeaseTable,
   ) {
-    const { system, config } = options;
+    const { system } = options;
     this.node = system.node;
     this.placement = new GuildPlacement({
       system,
@@ -69,7 +69,6 @@ export class ClusterMode {
     this.handover = new GuildHandover({ system, placement: this.placement, pubsub: options.pubsub, tracer: options.tracer, logger: options.logger });
     system.activator = this.placement;
     this.unsubscribers.push(leases.onLost((key, reason) => this.handover.lost(key, reason)));
-    void config;
   }
 
   /** Connects to NATS and starts the router and the lease table; the node is not placeable until `join`. */

@@ -38,6 +38,17 @@ async function makeGuilds(via: string, token: string, first: Guild, ids: string[
   return guilds;
 }
 
+/** Every message of the channel, newest first (pages of 100). */
+async function history(base: string, token: string, g: Guild): Promise<string[]> {
+  const out: string[] = [];
+  for (let before = ''; ; ) {
+    const page = (await api(base, token, 'GET', `/channels/${g.channelId}/messages?limit=100${before}`)).body as { id: string; content: string }[];
+    out.push(...page.map((m) => m.content));
+    if (page.length < 100) return out;
+    before = `&before=${page[page.length - 1]!.id}`;
+  }
+}
+
 async function post(base: string, token: string, g: Guild, content: string) {
   return api(base, token, 'POST', `/channels/${g.channelId}/messages`, { content });
 }
@@ -99,8 +110,7 @@ describe('failover', () => {
 
     // Every acknowledged message is in PostgreSQL, once.
     for (const g of guilds) {
-      const history = await api(a.url, token, 'GET', `/channels/${g.channelId}/messages?limit=100`);
-      const contents = (history.body as { content: string }[]).map((m) => m.content);
+      const contents = await history(a.url, token, g);
       for (const x of acked.filter((x) => x.guild === g)) expect(contents.filter((c2) => c2 === x.content)).toHaveLength(1);
     }
     // b's guilds run on a or c now, each on exactly one.

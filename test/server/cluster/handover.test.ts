@@ -51,11 +51,21 @@ describe('handover', () => {
     );
   }
 
+  /** Every message of the channel, newest first (pages of 100). */
+  async function history(g: Guild): Promise<string[]> {
+    const out: string[] = [];
+    for (let before = ''; ; ) {
+      const page = (await api(url('a'), token, 'GET', `/channels/${g.channelId}/messages?limit=100${before}`)).body as { id: string; content: string }[];
+      out.push(...page.map((m) => m.content));
+      if (page.length < 100) return out;
+      before = `&before=${page[page.length - 1]!.id}`;
+    }
+  }
+
   /** Every acknowledged message is in the history once and reached the session once. */
   async function expectNothingLostOrDoubled(): Promise<void> {
     for (const g of guilds) {
-      const history = await api(url('a'), token, 'GET', `/channels/${g.channelId}/messages?limit=100`);
-      const contents = (history.body as { content: string }[]).map((m) => m.content);
+      const contents = await history(g);
       for (const content of acked.get(g.id)!) expect(contents.filter((c) => c === content)).toHaveLength(1);
     }
     const all = [...acked.values()].flat();
