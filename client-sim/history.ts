@@ -5,7 +5,7 @@
 // main), so it is plain fetch: no spans, no histograms of the main thread.
 // https://discord.com/developers/docs/resources/message#get-channel-messages
 import { sleep } from './clock.js';
-import { NodeRing } from './node-ring.js';
+import type { NodeRing } from './node-ring.js';
 
 /** Discord's page size limit. */
 const PAGE = 100;
