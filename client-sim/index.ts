@@ -11,7 +11,7 @@ export { Intents, MESSAGE_INTENTS, PRESENCE_INTENTS, nonceOf } from './protocol.
 export { buildReport, formatReport } from './report.js';
 export type { RunFacts, SimReport } from './report.js';
 export { RestClient, RestError, gatewayUrls } from './rest.js';
-export { LOCAL_TOKEN_SECRET, LocalCluster, ensureDatabase } from './local-cluster.js';
+export { LOCAL_TOKEN_SECRET, LocalCluster, dropDatabase, ensureDatabase } from './local-cluster.js';
 export type { LocalClusterOptions, NodeExit } from './local-cluster.js';
 export { NodeRing } from './node-ring.js';
 export { maxSnowflake, readHistory } from './history.js';
