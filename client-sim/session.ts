@@ -71,6 +71,8 @@ const MAX_AUTO_RESUMES = 3;
 const HANDSHAKE_TIMEOUT_MS = 30_000;
 /** Connection attempts that never opened, in a row, before the session gives up (about 40 s of backoff). */
 const MAX_CONNECT_ATTEMPTS = 25;
+/** INVALID_SESSIONs in a row (no READY between them) before the session gives up: the server keeps refusing it. */
+const MAX_REIDENTIFY_STREAK = 5;
 
 export class SimSession implements LedgerSession {
   state: SessionState = 'idle';
@@ -101,6 +103,8 @@ export class SimSession implements LedgerSession {
   private connectAttempts = 0;
   private firstIdentifyAt: number | undefined;
   private invalidAt = 0;
+  /** Fresh IDENTIFYs since the last READY. */
+  private reidentifyStreak = 0;
   private timer: NodeJS.Timeout | undefined;
   /** Guilds reported unavailable (GUILD_DELETE) and not back yet. */
   private readonly unavailable = new Set<string>();
@@ -317,6 +321,7 @@ export class SimSession implements LedgerSession {
     }
     // The session is gone (its node died, or it expired): IDENTIFY afresh after 1-5 s as Discord
     // asks (shortened: a load test has many), then catch up from history.
+    if (++this.reidentifyStreak > MAX_REIDENTIFY_STREAK) return this.fail('invalid_session', `INVALID_SESSION ${MAX_REIDENTIFY_STREAK} times in a row without a READY`);
     this.env.count('reidentifies');
     const c = this.seq.counts();
     const p = this.pastSeq;
@@ -371,6 +376,7 @@ export class SimSession implements LedgerSession {
         this.state = 'ready';
         this.sessionId = String(d.session_id);
         this.autoResumes = 0;
+        this.reidentifyStreak = 0;
         if (typeof d.resume_gateway_url === 'string' && d.resume_gateway_url !== '') this.resumeUrl = `${d.resume_gateway_url.replace(/\/+$/, '')}?${GATEWAY_QUERY}`;
         if (this.incarnation === 0) this.latency('ready', at - (this.identifySentAt ?? at));
         else this.env.latency('reidentify', at - this.invalidAt);
@@ -384,12 +390,13 @@ export class SimSession implements LedgerSession {
           this.env.count('guildReturns');
           this.catchUp(id);
         } else if (this.catchUpDue.delete(id)) this.catchUp(id);
+        if (this.pendingGuilds.delete(id) && this.pendingGuilds.size === 0) this.complete = true;
+        // Connect latencies are the first IDENTIFY's; a later one is counted as `reidentify`.
         if (this.incarnation > 0) return;
         const since = at - (this.identifySentAt ?? at);
         this.latency('guild_create', since);
         const label = this.env.labelOf(id);
         if (label !== undefined) this.latency(`guild_create_${label}`, since);
-        if (this.pendingGuilds.delete(id) && this.pendingGuilds.size === 0) this.complete = true;
         return;
       }
       case 'GUILD_DELETE':
