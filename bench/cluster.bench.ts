@@ -109,12 +109,17 @@ async function startCase(nodes: number, o: z.infer<typeof schema>, env: z.infer<
   db.pathname = `/guildhall_bench_${nodes}n_${randomBytes(4).toString('hex')}`;
   const databaseUrl = db.toString();
   const cluster = await LocalCluster.start({ nodes, natsUrl: env.GUILDHALL_NATS_URL, databaseUrl, cluster: `bench-${nodes}n-${randomBytes(4).toString('hex')}`, env: NODE_ENV, output: (i, line) => log(`[${nodes}n node${i + 1}] ${line}`) });
-  const driver = ClientDriver.start();
-  // The driver speaks to "a server" by URL; a cluster is the comma-separated list of its nodes
-  // (client-sim spreads sessions and REST calls over them). Only mode and url are read.
-  const target: ServerUnderTest = { mode: 'off', url: cluster.urls.join(','), pid: cluster.pid(0)!, child: driver.child };
-  await driver.setup(target, o.sessions, Math.min(o.sessions, o.users), o.connectRate);
-  return { nodes, cluster, driver, databaseUrl, connected: 0, rssPerSessionBytes: NaN };
+  const c: Case = { nodes, cluster, driver: ClientDriver.start(), databaseUrl, connected: 0, rssPerSessionBytes: NaN };
+  try {
+    // The driver speaks to "a server" by URL; a cluster is the comma-separated list of its nodes
+    // (client-sim spreads sessions and REST calls over them). Only mode and url are read.
+    const target: ServerUnderTest = { mode: 'off', url: cluster.urls.join(','), pid: cluster.pid(0)!, child: c.driver.child };
+    await c.driver.setup(target, o.sessions, Math.min(o.sessions, o.users), o.connectRate);
+  } catch (err) {
+    await stopCase(c);
+    throw err;
+  }
+  return c;
 }
 
 async function stopCase(c: Case): Promise<void> {
