@@ -104,18 +104,21 @@ function cpuOf(c: Case): number[] {
   });
 }
 
-async function startCase(nodes: number, o: z.infer<typeof schema>, env: z.infer<typeof clusterEnvSchema>): Promise<Case> {
+/** Starts a case and adds it to `cases` as soon as its nodes run (so that an interruption stops them). */
+async function startCase(nodes: number, o: z.infer<typeof schema>, env: z.infer<typeof clusterEnvSchema>, cases: Case[]): Promise<Case> {
   const db = new URL(env.DATABASE_URL);
   db.pathname = `/guildhall_bench_${nodes}n_${randomBytes(4).toString('hex')}`;
   const databaseUrl = db.toString();
   const cluster = await LocalCluster.start({ nodes, natsUrl: env.GUILDHALL_NATS_URL, databaseUrl, cluster: `bench-${nodes}n-${randomBytes(4).toString('hex')}`, env: NODE_ENV, output: (i, line) => log(`[${nodes}n node${i + 1}] ${line}`) });
   const c: Case = { nodes, cluster, driver: ClientDriver.start(), databaseUrl, connected: 0, rssPerSessionBytes: NaN };
+  cases.push(c);
   try {
     // The driver speaks to "a server" by URL; a cluster is the comma-separated list of its nodes
     // (client-sim spreads sessions and REST calls over them). Only mode and url are read.
     const target: ServerUnderTest = { mode: 'off', url: cluster.urls.join(','), pid: cluster.pid(0)!, child: c.driver.child };
     await c.driver.setup(target, o.sessions, Math.min(o.sessions, o.users), o.connectRate);
   } catch (err) {
+    cases.splice(cases.indexOf(c), 1);
     await stopCase(c);
     throw err;
   }
@@ -152,10 +155,16 @@ export async function runClusterBench(argv: string[]): Promise<void> {
   const startedAt = new Date();
   const cases: Case[] = [];
   const samples: ClusterSample[] = [];
+  // Ctrl-C stops the nodes and drops the databases rather than leaving them behind.
+  const interrupted = (signal: string) => {
+    log(`${signal}: stopping the nodes`);
+    void Promise.all(cases.map(stopCase)).finally(() => process.exit(130));
+  };
+  process.once('SIGINT', interrupted);
+  process.once('SIGTERM', interrupted);
   try {
     for (const n of o.nodes) {
-      const c = await startCase(n, o, envParsed.data);
-      cases.push(c);
+      const c = await startCase(n, o, envParsed.data, cases);
       log(`${n} node(s) up: ${c.cluster.urls.join(', ')}`);
     }
     // Connect one case at a time, so each cluster's memory and the client's pace are its own.
@@ -203,6 +212,8 @@ export async function runClusterBench(argv: string[]): Promise<void> {
       }
     }
   } finally {
+    process.off('SIGINT', interrupted);
+    process.off('SIGTERM', interrupted);
     for (const c of cases) await stopCase(c);
   }
 
