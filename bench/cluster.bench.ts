@@ -109,7 +109,19 @@ async function startCase(nodes: number, o: z.infer<typeof schema>, env: z.infer<
   const db = new URL(env.DATABASE_URL);
   db.pathname = `/guildhall_bench_${nodes}n_${randomBytes(4).toString('hex')}`;
   const databaseUrl = db.toString();
-  const cluster = await LocalCluster.start({ nodes, natsUrl: env.GUILDHALL_NATS_URL, databaseUrl, cluster: `bench-${nodes}n-${randomBytes(4).toString('hex')}`, env: NODE_ENV, output: (i, line) => log(`[${nodes}n node${i + 1}] ${line}`) });
+  const cluster = await LocalCluster.start({
+    nodes,
+    natsUrl: env.GUILDHALL_NATS_URL,
+    databaseUrl,
+    cluster: `bench-${nodes}n-${randomBytes(4).toString('hex')}`,
+    env: NODE_ENV,
+    // Several clusters start at once on a small machine: a node may take a while.
+    readyTimeoutMs: 180_000,
+    output: (i, line) => log(`[${nodes}n node${i + 1}] ${line}`),
+  }).catch(async (err: unknown) => {
+    await dropDatabase(databaseUrl).catch(() => undefined);
+    throw err;
+  });
   const c: Case = { nodes, cluster, driver: ClientDriver.start(), databaseUrl, connected: 0, rssPerSessionBytes: NaN };
   cases.push(c);
   try {
