@@ -8,7 +8,7 @@ import { BroadcastDriver, type BurstOptions } from '../client-sim/broadcast-driv
 import { FloorClient } from './floor-client.js';
 
 export type DriverCommand =
-  | { cmd: 'setup'; kind: 'guildhall' | 'floor'; url: string; sessions: number; users: number; workers: number; connectRate: number; seed: number }
+  | { cmd: 'setup'; kind: 'guildhall' | 'floor'; /** One URL, or the nodes of a cluster comma-separated. */ url: string; sessions: number; users: number; workers: number; connectRate: number; seed: number }
   | { cmd: 'connect' }
   | { cmd: 'burst'; messages: number; rate: number; unsampled?: boolean }
   | { cmd: 'close' };
@@ -34,7 +34,7 @@ async function handle(msg: DriverCommand): Promise<object> {
       driver =
         msg.kind === 'floor'
           ? new FloorClient(msg.url, msg.sessions, msg.connectRate)
-          : await BroadcastDriver.setup({ url: msg.url, sessions: msg.sessions, users: msg.users, workers: msg.workers, connectRate: msg.connectRate, seed: msg.seed, env: {} });
+          : await BroadcastDriver.setup({ urls: msg.url.split(','), sessions: msg.sessions, users: msg.users, workers: msg.workers, connectRate: msg.connectRate, seed: msg.seed, env: {} });
       return { ev: 'setup-done' };
     case 'connect':
       return { ev: 'connected', connected: await driver!.connect() };

@@ -18,6 +18,7 @@
 //   flags: --sizes 1000,5000 --modes off,sampled,naive,floor --reps 3 --messages N --users N --connect-rate N --out bench/results
 //   (--modes may add `spans`: sampled without the export, to tell the two costs apart)
 //   --tail-ab adds `notail` to the modes: tail capture on against off, in one run
+//   npm run bench -- --cluster [...]: one guild over 1, 2 and 3 nodes instead (bench/cluster.bench.ts)
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -84,6 +85,8 @@ interface Rig {
 }
 
 async function main(): Promise<void> {
+  // `npm run bench -- --cluster [...]`: the cluster case, bench/cluster.bench.ts.
+  if (process.argv[2] === '--cluster') return (await import('./cluster.bench.js')).runClusterBench(process.argv.slice(3));
   const o = parseOptions(process.argv.slice(2));
   const reps = o.reps ?? (o.quick ? 3 : 5);
   const startedAt = new Date();

@@ -159,7 +159,8 @@ async function runOnce(engine: Engine, rep: number, dir: string): Promise<RunRes
     const plan = planWorld({ users, guilds: flags.guilds, sessions: users, seed: rep + 1, membership: (u) => (u < flags.guilds ? [] : [(u - flags.guilds) % flags.guilds]) });
     const world = await buildWorld(plan, rest);
     pool = await SessionPool.start({
-      gatewayUrl: server.url,
+      gatewayUrls: [server.url],
+      restUrls: [server.url],
       sessions: world.sessionUser.map((u) => ({ token: world.users[u]!.token, guildIds: world.guildsOfUser[u]!.map((g) => world.guilds[g]!.id), intents: MESSAGE_INTENTS })),
       labels: {},
       workers: 1,

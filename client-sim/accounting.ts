@@ -9,6 +9,12 @@
 //   session is expected to receive an event when it wanted that kind (intents)
 //   and had its GUILD_CREATE for the guild before the event was sent; an event
 //   sent before the session even identified must not arrive at all.
+//   After a node is lost, a session that had to IDENTIFY again (or saw its
+//   guild go unavailable) reads the channel history over REST, as a real
+//   client does; an event found there that the gateway never brought counts
+//   as delivered "via history". An event the gateway brought twice is a
+//   duplicate; one both the gateway and history brought is not (a client
+//   merges the two by message id).
 
 /** Holes larger than this are counted, not listed, so a wild seq cannot eat memory. */
 const MAX_TRACKED_HOLES = 10_000;
@@ -101,6 +107,14 @@ export interface DeliveryTally {
   optional: number;
   /** Tracked events registered. */
   events: number;
+  /** Of `delivered`, the pairs that came only through REST history (catch-up after a lost session). */
+  viaHistory: number;
+  /** History reads of events the gateway had brought as well (merged by id, not duplicates). */
+  historyOverlap: number;
+}
+
+export function emptyTally(): DeliveryTally {
+  return { expected: 0, delivered: 0, lost: 0, duplicated: 0, unexpected: 0, optional: 0, events: 0, viaHistory: 0, historyOverlap: 0 };
 }
 
 interface Track {
@@ -109,6 +123,8 @@ interface Track {
   ok: boolean;
   /** Per guild of the event: arrival counts per member position. */
   counts: Map<string, Uint8Array>;
+  /** Per guild: 1 where the member found it in REST history. */
+  history: Map<string, Uint8Array>;
   /** Per guild: 1 where the member had to receive it (decided at registration). */
   eligible: Map<string, Uint8Array>;
   /** Receipt times seen before the registration, to turn into latencies once sentAt is known. */
@@ -162,7 +178,7 @@ export class DeliveryLedger {
         const joined = s.joinedAt(guildId);
         if (s.live() && s.wants(reg.kind) && joined !== undefined && joined < reg.sentAt - MARGIN_MS) {
           eligible[p] = 1;
-          if (counts[p] === 0) this.outstandingCount++;
+          if (counts[p] === 0 && track.history.get(guildId)?.[p] !== 1) this.outstandingCount++;
         }
       }
       track.eligible.set(guildId, eligible);
@@ -198,9 +214,25 @@ export class DeliveryLedger {
     const track = this.track(key);
     const counts = this.countsOf(track, guildId, m.slots.length);
     if (counts[p]! < 255) counts[p]!++;
-    if (counts[p] === 1 && track.eligible.get(guildId)?.[p] === 1) this.outstandingCount--;
+    if (counts[p] === 1 && track.history.get(guildId)?.[p] !== 1 && track.eligible.get(guildId)?.[p] === 1) this.outstandingCount--;
     if (track.reg) this.onLatency(track.reg.kind, at - track.reg.sentAt);
     else (track.early ??= []).push(at);
+  }
+
+  /**
+   * Session `slot` read event `key` in guild `guildId`'s channel history (REST). History holds
+   * everything the channel has, so reads of events the session was not owed are ignored.
+   */
+  receiveHistory(slot: number, key: string, guildId: string): void {
+    const m = this.members.get(guildId);
+    const p = m?.pos.get(slot);
+    const track = this.tracks.get(key);
+    if (m === undefined || p === undefined || track === undefined) return;
+    let history = track.history.get(guildId);
+    if (!history) track.history.set(guildId, (history = new Uint8Array(m.slots.length)));
+    if (history[p] === 1) return;
+    history[p] = 1;
+    if (this.countsOf(track, guildId, m.slots.length)[p] === 0 && track.eligible.get(guildId)?.[p] === 1) this.outstandingCount--;
   }
 
   /** A session is gone for good: what it still owed becomes lost now rather than awaited. */
@@ -208,13 +240,13 @@ export class DeliveryLedger {
     for (const track of this.tracks.values()) {
       for (const [guildId, eligible] of track.eligible) {
         const p = this.members.get(guildId)?.pos.get(slot);
-        if (p !== undefined && eligible[p] === 1 && track.counts.get(guildId)![p] === 0) this.outstandingCount--;
+        if (p !== undefined && eligible[p] === 1 && !this.got(track, guildId, p)) this.outstandingCount--;
       }
     }
   }
 
   tally(): DeliveryTally {
-    const t: DeliveryTally = { expected: 0, delivered: 0, lost: 0, duplicated: 0, unexpected: this.unexpected, optional: 0, events: 0 };
+    const t: DeliveryTally = { ...emptyTally(), unexpected: this.unexpected };
     for (const track of this.tracks.values()) {
       const reg = track.reg;
       if (!reg) {
@@ -226,13 +258,19 @@ export class DeliveryLedger {
       for (const [guildId, counts] of track.counts) {
         const m = this.members.get(guildId)!;
         const eligible = track.ok ? track.eligible.get(guildId) : undefined;
+        const history = track.history.get(guildId);
         for (let p = 0; p < counts.length; p++) {
           const c = counts[p]!;
+          const h = history?.[p] === 1;
           if (c > 1) t.duplicated += c - 1;
+          if (h && c > 0) t.historyOverlap++;
           if (eligible?.[p] === 1) {
             t.expected++;
             if (c > 0) t.delivered++;
-            else t.lost++;
+            else if (h) {
+              t.delivered++;
+              t.viaHistory++;
+            } else t.lost++;
           } else if (c > 0) {
             const identified = this.sessions[m.slots[p]!]!.identifiedAt();
             // Created (and answered) before this session even said IDENTIFY: it cannot be in its stream.
@@ -248,7 +286,7 @@ export class DeliveryLedger {
 
   private track(key: string): Track {
     let track = this.tracks.get(key);
-    if (!track) this.tracks.set(key, (track = { reg: undefined, ok: true, counts: new Map(), eligible: new Map(), early: undefined, doneAt: undefined }));
+    if (!track) this.tracks.set(key, (track = { reg: undefined, ok: true, counts: new Map(), history: new Map(), eligible: new Map(), early: undefined, doneAt: undefined }));
     return track;
   }
 
@@ -258,11 +296,15 @@ export class DeliveryLedger {
     return counts;
   }
 
+  /** Whether member `p` of `guildId` has event `track` by either road. */
+  private got(track: Track, guildId: string, p: number): boolean {
+    return (track.counts.get(guildId)?.[p] ?? 0) > 0 || track.history.get(guildId)?.[p] === 1;
+  }
+
   /** Takes back what a registration made outstanding. */
   private retract(track: Track): void {
     for (const [guildId, eligible] of track.eligible) {
-      const counts = track.counts.get(guildId)!;
-      for (let p = 0; p < eligible.length; p++) if (eligible[p] === 1 && counts[p] === 0) this.outstandingCount--;
+      for (let p = 0; p < eligible.length; p++) if (eligible[p] === 1 && !this.got(track, guildId, p)) this.outstandingCount--;
     }
     track.eligible.clear();
   }

@@ -48,11 +48,19 @@ export const COUNTER_METRICS = [
   'resumes',
   'resumes_failed',
   'heartbeat_misses',
+  'via_history',
+  'history_overlap',
+  'invalid_sessions',
+  'reidentifies',
+  'reconnects',
+  'connect_failures',
+  'guild_outages',
+  'nodes',
   'duration_s',
 ] as const;
 
 /** Latency histogram families; each gives `<family>_<stat>` with stats count, mean, p50, p90, p99, p999, max. */
-export const LATENCY_FAMILIES = ['fanout', 'presence_fanout', 'connect', 'ready', 'guild_create', 'guild_create_hot', 'guild_create_quiet', 'resume', 'rest', 'rest_setup'] as const;
+export const LATENCY_FAMILIES = ['fanout', 'presence_fanout', 'connect', 'ready', 'guild_create', 'guild_create_hot', 'guild_create_quiet', 'resume', 'reidentify', 'rest', 'rest_setup'] as const;
 
 const LATENCY_METRIC = new RegExp(`^(${LATENCY_FAMILIES.join('|')})_(${SUMMARY_STATS.join('|')})$`);
 

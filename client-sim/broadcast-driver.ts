@@ -2,20 +2,21 @@
 // sessions once, then run as many message bursts as asked, each with its own
 // accounting (deliveries, loss) and fanout histogram. The benchmark drives
 // the server with it between its CPU and memory readings.
-import type { DeliveryTally } from './accounting.js';
+import { type DeliveryTally, emptyTally } from './accounting.js';
 import { now } from './clock.js';
 import { HistogramSet, type LatencySummary } from './histograms.js';
 import { type SendCounters, sendTrackedMessage } from './messages.js';
 import { pacedUntil } from './pacing.js';
 import { SessionPool } from './pool.js';
 import { MESSAGE_INTENTS } from './protocol.js';
-import { RestClient } from './rest.js';
+import { RestClient, gatewayUrls } from './rest.js';
 import { Rng } from './rng.js';
 import { type SimTracing, startSimTracing } from './tracing.js';
 import { type World, buildWorld, planWorld } from './world.js';
 
 export interface BroadcastDriverOptions {
-  url: string;
+  /** One base URL per node; sessions and REST calls are spread over them. */
+  urls: readonly string[];
   sessions: number;
   /** Distinct users (guild members); sessions are spread over them. */
   users: number;
@@ -72,14 +73,14 @@ export class BroadcastDriver {
   /** Builds the world (one guild, every user in it) through REST; sessions are not connected yet. */
   static async setup(o: BroadcastDriverOptions): Promise<BroadcastDriver> {
     const tracing = startSimTracing(o.env ?? {});
-    const rest = new RestClient(o.url, tracing, new HistogramSet());
+    const rest = new RestClient(o.urls, tracing, new HistogramSet());
     const world = await buildWorld(planWorld({ users: o.users, guilds: 1, sessions: o.sessions, seed: o.seed, membership: () => [0] }), rest);
-    const gateway = await rest.request<{ url: string }>('GET', '/gateway', { idempotent: true });
     const pool = await SessionPool.start({
-      gatewayUrl: `${gateway.url.replace(/\/+$/, '')}?v=10&encoding=json`,
+      gatewayUrls: await gatewayUrls(rest, o.urls),
+      restUrls: [...o.urls],
       labels: {},
       workers: o.workers,
-      sessions: world.sessionUser.map((u) => ({ token: world.users[u]!.token, guildIds: [world.guilds[0]!.id], intents: MESSAGE_INTENTS })),
+      sessions: world.sessionUser.map((u) => ({ token: world.users[u]!.token, guildIds: [world.guilds[0]!.id], channelIds: [world.guilds[0]!.channelId], intents: MESSAGE_INTENTS })),
     });
     return new BroadcastDriver(world, pool, rest, tracing, o.connectRate, o.seed);
   }
@@ -130,7 +131,7 @@ export class BroadcastDriver {
   }
 
   private async totals(): Promise<Totals> {
-    const t: Totals = { tally: { expected: 0, delivered: 0, lost: 0, duplicated: 0, unexpected: 0, optional: 0, events: 0 }, seqGaps: 0, seqDuplicated: 0 };
+    const t: Totals = { tally: emptyTally(), seqGaps: 0, seqDuplicated: 0 };
     for (const h of await this.pool.results()) {
       for (const k of Object.keys(t.tally) as (keyof DeliveryTally)[]) t.tally[k] += h.tally[k];
       t.seqGaps += h.seq.gaps;

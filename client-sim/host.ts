@@ -5,10 +5,14 @@
 import { DeliveryLedger, type DeliveryTally, type Registration, type SeqCounts } from './accounting.js';
 import { now, sleep } from './clock.js';
 import { HistogramSet } from './histograms.js';
-import { type SessionEnv, type SessionSpec, SimSession } from './session.js';
+import { NodeRing } from './node-ring.js';
+import { type SessionCounter, type SessionEnv, type SessionSpec, SimSession } from './session.js';
 
 export interface HostInit {
-  gatewayUrl: string;
+  /** Every node's gateway URL (with the query string); each session starts at its spec.node's. */
+  gatewayUrls: string[];
+  /** Every node's REST base URL (history reads after a lost session). */
+  restUrls: string[];
   sessions: SessionSpec[];
   /** guildId -> slots of the sessions that are members. */
   memberships: Array<[string, number[]]>;
@@ -42,13 +46,23 @@ export interface HostStats {
   readySlots?: number[];
 }
 
-export interface HostCounters {
-  events: number;
-  resumes: number;
-  resumesFailed: number;
-  unexpectedCloses: number;
-  heartbeatMisses: number;
-  invalidSessions: number;
+export type HostCounters = Record<SessionCounter, number>;
+
+export function emptyCounters(): HostCounters {
+  return {
+    events: 0,
+    resumes: 0,
+    resumesFailed: 0,
+    unexpectedCloses: 0,
+    heartbeatMisses: 0,
+    invalidSessions: 0,
+    reconnects: 0,
+    reidentifies: 0,
+    connectFailures: 0,
+    guildOutages: 0,
+    guildReturns: 0,
+    historyReads: 0,
+  };
 }
 
 export interface HostResult {
@@ -69,7 +83,7 @@ export class SessionHost {
   readonly sessions: SimSession[];
   private readonly histograms = new HistogramSet();
   private readonly ledger: DeliveryLedger;
-  private readonly counters: HostCounters = { events: 0, resumes: 0, resumesFailed: 0, unexpectedCloses: 0, heartbeatMisses: 0, invalidSessions: 0 };
+  private readonly counters: HostCounters = emptyCounters();
   private readonly errors: Record<string, number> = {};
   private readonly errorSamples: Record<string, string[]> = {};
   private errorTotal = 0;
@@ -77,9 +91,11 @@ export class SessionHost {
   constructor(init: HostInit) {
     const labels = new Map(Object.entries(init.labels));
     const env: SessionEnv = {
-      gatewayUrl: init.gatewayUrl,
+      gatewayUrls: init.gatewayUrls,
+      rest: new NodeRing(init.restUrls),
       latency: (name, ms) => this.histograms.record(name, ms),
       receive: (slot, key, guildId, at) => this.ledger.receive(slot, key, guildId, at),
+      receiveHistory: (slot, key, guildId) => this.ledger.receiveHistory(slot, key, guildId),
       labelOf: (guildId) => labels.get(guildId),
       error: (kind, detail) => this.error(kind, detail),
       count: (counter) => this.counters[counter]++,
@@ -155,7 +171,7 @@ export class SessionHost {
     const seq = { sessions: this.sessions.length, seen: 0, gaps: 0, duplicated: 0, outOfOrder: 0, highest: 0 };
     const states: Record<string, number> = {};
     for (const s of this.sessions) {
-      const c = s.seq.counts();
+      const c = s.seqCounts();
       seq.seen += c.seen;
       seq.gaps += c.gaps;
       seq.duplicated += c.duplicated;

@@ -1,16 +1,20 @@
 // client-sim as a library: what the tests and the benchmark use.
-export { DeliveryLedger, SeqTracker } from './accounting.js';
+export { DeliveryLedger, SeqTracker, emptyTally } from './accounting.js';
 export type { DeliveryTally, LedgerSession, Registration, SeqCounts, TrackedKind } from './accounting.js';
 export { AssertionSyntaxError, COUNTER_METRICS, LATENCY_FAMILIES, compare, evaluateAssertions, isKnownMetric, parseAssertion } from './assertions.js';
 export type { Assertion, AssertionResult, Comparison } from './assertions.js';
-export { CliError, SCENARIOS, USAGE, parseCli, resolveOptions } from './cli.js';
+export { CLUSTER_SCENARIOS, CliError, SCENARIOS, USAGE, clusterEnvSchema, parseCli, resolveOptions, urlList } from './cli.js';
 export type { ScenarioName, SimOptions } from './cli.js';
 export { HistogramSet, LatencyHistogram, SUMMARY_STATS } from './histograms.js';
 export type { LatencySummary, SummaryStat } from './histograms.js';
 export { Intents, MESSAGE_INTENTS, PRESENCE_INTENTS, nonceOf } from './protocol.js';
 export { buildReport, formatReport } from './report.js';
 export type { RunFacts, SimReport } from './report.js';
-export { RestClient, RestError } from './rest.js';
+export { RestClient, RestError, gatewayUrls } from './rest.js';
+export { LOCAL_TOKEN_SECRET, LocalCluster, dropDatabase, ensureDatabase } from './local-cluster.js';
+export type { LocalClusterOptions, NodeExit } from './local-cluster.js';
+export { NodeRing } from './node-ring.js';
+export { maxSnowflake, readHistory } from './history.js';
 export { runSimulation } from './run.js';
 export type { RunOptions } from './run.js';
 export { scenarioFor, scenarios } from './scenarios/index.js';

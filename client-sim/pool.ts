@@ -100,14 +100,18 @@ export class SessionPool {
     readonly size: number,
   ) {}
 
-  static async start(options: { gatewayUrl: string; sessions: PoolSessionSpec[]; labels: Record<string, string>; workers: number }): Promise<SessionPool> {
+  /**
+   * `gatewayUrls`: one per node (with the query string); session i starts at node i % nodes unless
+   * its spec says otherwise. `restUrls`: the nodes' REST base URLs (history reads).
+   */
+  static async start(options: { gatewayUrls: string[]; restUrls: string[]; sessions: PoolSessionSpec[]; labels: Record<string, string>; workers: number }): Promise<SessionPool> {
     const n = Math.max(1, options.workers);
-    const inits: HostInit[] = Array.from({ length: n }, () => ({ gatewayUrl: options.gatewayUrl, sessions: [], memberships: [], labels: options.labels }));
+    const inits: HostInit[] = Array.from({ length: n }, () => ({ gatewayUrls: options.gatewayUrls, restUrls: options.restUrls, sessions: [], memberships: [], labels: options.labels }));
     const members: Array<Map<string, number[]>> = inits.map(() => new Map());
     options.sessions.forEach((spec, i) => {
       const h = i % n;
       const slot = inits[h]!.sessions.length;
-      inits[h]!.sessions.push({ ...spec, slot });
+      inits[h]!.sessions.push({ node: i % options.gatewayUrls.length, ...spec, slot });
       for (const g of spec.guildIds) {
         let list = members[h]!.get(g);
         if (!list) members[h]!.set(g, (list = []));

@@ -28,6 +28,9 @@ export const MESSAGE_INTENTS = Intents.Guilds | Intents.GuildMessages | Intents.
 /** Messages plus presence updates. */
 export const PRESENCE_INTENTS = MESSAGE_INTENTS | Intents.GuildPresences;
 
+/** What a client appends to a gateway URL (GET /gateway, resume_gateway_url). */
+export const GATEWAY_QUERY = 'v=10&encoding=json';
+
 /** Close codes after which Discord says not to reconnect (bad token, bad intents...). */
 export const FATAL_CLOSE_CODES = new Set([4004, 4010, 4011, 4012, 4013, 4014]);
 

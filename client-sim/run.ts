@@ -4,11 +4,12 @@
 import type { SimOptions } from './cli.js';
 import { now, sleep } from './clock.js';
 import { HistogramSet } from './histograms.js';
+import type { LocalCluster } from './local-cluster.js';
 import { sendTrackedMessage } from './messages.js';
 import { SessionPool } from './pool.js';
 import { Progress } from './progress.js';
 import { type SimReport, buildReport } from './report.js';
-import { RestClient } from './rest.js';
+import { RestClient, gatewayUrls } from './rest.js';
 import { Rng } from './rng.js';
 import { type RunContext, type RunHooks, scenarioFor } from './scenarios/index.js';
 import { startSimTracing } from './tracing.js';
@@ -20,17 +21,49 @@ export interface RunOptions {
   stream?: NodeJS.WriteStream;
   /** OTEL_* variables for the simulator's own tracing (default process.env). */
   env?: NodeJS.ProcessEnv;
+  /** Extra variables for nodes started with --spawn-cluster (tests shorten timeouts with it). */
+  nodeEnv?: Record<string, string>;
 }
 
-export async function runSimulation(options: SimOptions, runOptions: RunOptions = {}): Promise<SimReport> {
+/** What spawned nodes get besides the cluster settings: client-sim's load is many sessions per user, fast. */
+const SPAWNED_NODE_ENV: Record<string, string> = {
+  LOG_LEVEL: 'warn',
+  GUILDHALL_MAX_CONCURRENCY: '1000000',
+  GUILDHALL_ROUTE_RATE_LIMITS: 'off',
+  OTEL_SDK_DISABLED: 'true',
+};
+
+export async function runSimulation(given: SimOptions, runOptions: RunOptions = {}): Promise<SimReport> {
   const startedAt = new Date();
   const t0 = now();
-  const deadline = t0 + options.timeout * 1000;
-  const scenario = scenarioFor(options.scenario);
+  const deadline = t0 + given.timeout * 1000;
+  const scenario = scenarioFor(given.scenario);
   const tracing = startSimTracing(runOptions.env ?? process.env);
   const histograms = new HistogramSet();
-  const rest = new RestClient(options.url, tracing, histograms);
-  const progress = new Progress(options.progress, runOptions.stream ?? process.stderr);
+  const progress = new Progress(given.progress, runOptions.stream ?? process.stderr);
+  let cluster: LocalCluster | undefined;
+  let options = given;
+  if (given.spawnCluster > 0) {
+    progress.note(`starting ${given.spawnCluster} local node(s)`);
+    try {
+      // Loaded only here: runs against given URLs never load the process management (or pg).
+      const { LocalCluster } = await import('./local-cluster.js');
+      cluster = await LocalCluster.start({
+        nodes: given.spawnCluster,
+        basePort: given.basePort,
+        natsUrl: given.natsUrl,
+        databaseUrl: given.databaseUrl,
+        // A cluster of its own on the shared NATS: runs never see each other's nodes or leases.
+        cluster: `sim-${process.pid}-${Math.floor(Math.random() * 1e9).toString(36)}`,
+        env: { ...SPAWNED_NODE_ENV, ...runOptions.nodeEnv },
+        output: (i, line) => progress.note(`[node${i + 1}] ${line}`),
+      });
+    } catch (err) {
+      throw new Error(`--spawn-cluster: ${(err as Error).message}`);
+    }
+    options = { ...given, urls: cluster.urls };
+  }
+  const rest = new RestClient(options.urls, tracing, histograms);
   const problems: string[] = [];
   const notes: Record<string, number | string> = {};
   const sent = { messages: 0, presence: 0, failed: 0 };
@@ -51,18 +84,19 @@ export async function runSimulation(options: SimOptions, runOptions: RunOptions 
       }
     });
     progress.end();
-    const gateway = await rest.request<{ url: string }>('GET', '/gateway', { route: 'GET /gateway', idempotent: true, histogram: 'rest_setup' });
-    const gatewayUrl = `${gateway.url.replace(/\/+$/, '')}?v=10&encoding=json`;
+    const gateways = await gatewayUrls(rest);
 
     const labels: Record<string, string> = {};
     for (const g of world.guilds) if (g.label !== undefined) labels[g.id] = g.label;
     pool = await SessionPool.start({
-      gatewayUrl,
+      gatewayUrls: gateways,
+      restUrls: options.urls,
       labels,
       workers: options.workers,
       sessions: world.sessionUser.map((u, i) => ({
         token: world.users[u]!.token,
         guildIds: world.guildsOfUser[u]!.map((g) => world.guilds[g]!.id),
+        channelIds: world.guildsOfUser[u]!.map((g) => world.guilds[g]!.channelId),
         intents: shape.intents(i),
         recordConnect: shape.recordConnect?.(i) ?? true,
       })),
@@ -98,6 +132,7 @@ export async function runSimulation(options: SimOptions, runOptions: RunOptions 
       rest,
       rng,
       hooks: runOptions.hooks ?? {},
+      cluster,
       notes,
       problems,
       sent,
@@ -138,6 +173,7 @@ export async function runSimulation(options: SimOptions, runOptions: RunOptions 
   const hosts = pool ? await pool.results().catch((err: unknown) => (problems.push(`collecting results: ${(err as Error).message}`), [])) : [];
   const durationS = (now() - t0) / 1000;
   if (pool) await pool.close();
+  if (cluster) await cluster.stop().catch((err: unknown) => problems.push(`stopping the nodes: ${(err as Error).message}`));
   await tracing.shutdown();
   // Let closing handshakes finish before the caller tears the server down.
   await sleep(20);
@@ -153,6 +189,7 @@ export async function runSimulation(options: SimOptions, runOptions: RunOptions 
     sent,
     notes,
     expectsLoss: scenario.expectsLoss === true,
+    expectsNodeLoss: scenario.expectsNodeLoss === true,
     problems,
   });
 }

@@ -5,7 +5,7 @@
 // simulator works against any Guildhall, local or remote.
 import { randomBytes } from 'node:crypto';
 import { now, sleep } from './clock.js';
-import type { RestClient } from './rest.js';
+import { type RestClient, RestError } from './rest.js';
 import { Rng } from './rng.js';
 
 /** Discord's global limit is 50 requests/s per user; an owner adding members stays under it. */
@@ -89,12 +89,26 @@ export interface BuildProgress {
   (stage: 'users' | 'guilds' | 'members', done: number, total: number): void;
 }
 
+/**
+ * POST /dev/users. A retried create (after a 503 or a refused connection) can find its own first
+ * attempt done ("username taken") without its token: then it takes the name with a suffix.
+ */
+async function createUser(rest: RestClient, username: string): Promise<WorldUser> {
+  for (let n = 0; ; n++) {
+    try {
+      return await rest.request<WorldUser>('POST', '/dev/users', { body: { username: n === 0 ? username : `${username}_${n}` }, route: 'POST /dev/users', histogram: 'rest_setup' });
+    } catch (err) {
+      if (n >= 3 || !(err instanceof RestError) || err.status !== 400 || !JSON.stringify(err.body).includes('USERNAME_ALREADY_TAKEN')) throw err;
+    }
+  }
+}
+
 /** Makes the planned world on the server. Usernames carry a random tag, so runs never collide. */
 export async function buildWorld(plan: WorldPlan, rest: RestClient, progress: BuildProgress = () => {}): Promise<World> {
   const tag = randomBytes(4).toString('hex');
   let done = 0;
   const users = await mapLimit(Array.from({ length: plan.users }, (_, i) => i), 32, async (i) => {
-    const user = await rest.request<WorldUser>('POST', '/dev/users', { body: { username: `sim_${tag}_${i}` }, route: 'POST /dev/users', histogram: 'rest_setup' });
+    const user = await createUser(rest, `sim_${tag}_${i}`);
     progress('users', ++done, plan.users);
     return user;
   });

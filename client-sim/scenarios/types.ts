@@ -1,5 +1,6 @@
 // What a scenario is, and what it gets to work with.
 import type { SimOptions, ScenarioName } from '../cli.js';
+import type { LocalCluster } from '../local-cluster.js';
 import type { SessionPool } from '../pool.js';
 import type { RestClient } from '../rest.js';
 import type { Rng } from '../rng.js';
@@ -19,6 +20,8 @@ export interface RunContext {
   readonly rest: RestClient;
   readonly rng: Rng;
   readonly hooks: RunHooks;
+  /** The nodes, when client-sim started them (--spawn-cluster). */
+  readonly cluster: LocalCluster | undefined;
   /** Scenario figures for the report. */
   readonly notes: Record<string, number | string>;
   /** Reasons the run failed that the accounting cannot see. */
@@ -51,4 +54,6 @@ export interface Scenario {
   run(ctx: RunContext): Promise<void>;
   /** Loss is part of the scenario (none of the built-in ones). */
   expectsLoss?: boolean;
+  /** A node is killed: lost sessions, re-IDENTIFY and catch-up through history are part of it (see report.ts). */
+  expectsNodeLoss?: boolean;
 }

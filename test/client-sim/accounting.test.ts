@@ -178,3 +178,72 @@ describe('histograms', () => {
     expect(new LatencyHistogram().summary().count).toBe(0);
   });
 });
+
+describe('DeliveryLedger after a lost session (node-kill)', () => {
+  it('counts an event found only in history as delivered via history, not lost; outstanding drops once', () => {
+    const s = [new FakeSession(), new FakeSession()];
+    s.forEach((x) => x.joined.set('g', 10));
+    const { ledger } = ledgerOf(s, { g: [0, 1] });
+    ledger.register({ key: 'm1', kind: 'message', guildIds: ['g'], sentAt: 100 });
+    ledger.receive(0, 'm1', 'g', 105);
+    expect(ledger.outstanding).toBe(1);
+    // Session 1 lost its gateway session, identified again and read the channel history.
+    ledger.receiveHistory(1, 'm1', 'g');
+    expect(ledger.outstanding).toBe(0);
+    ledger.receiveHistory(1, 'm1', 'g');
+    expect(ledger.outstanding).toBe(0);
+    expect(ledger.tally()).toMatchObject({ expected: 2, delivered: 2, lost: 0, duplicated: 0, viaHistory: 1, historyOverlap: 0 });
+  });
+
+  it('history and the gateway both bringing an event is an overlap (merged by id), not a duplicate; the gateway twice is', () => {
+    const s = [new FakeSession(), new FakeSession()];
+    s.forEach((x) => x.joined.set('g', 10));
+    const { ledger } = ledgerOf(s, { g: [0, 1] });
+    ledger.register({ key: 'm1', kind: 'message', guildIds: ['g'], sentAt: 100 });
+    ledger.receiveHistory(0, 'm1', 'g');
+    ledger.receive(0, 'm1', 'g', 140);
+    expect(ledger.outstanding).toBe(1);
+    ledger.receive(1, 'm1', 'g', 105);
+    ledger.receive(1, 'm1', 'g', 150);
+    expect(ledger.outstanding).toBe(0);
+    expect(ledger.tally()).toMatchObject({ expected: 2, delivered: 2, lost: 0, viaHistory: 0, historyOverlap: 1, duplicated: 1 });
+  });
+
+  it('what neither road brought is lost; history reads of events not owed (before joining, not a member, unknown) are ignored', () => {
+    const member = new FakeSession();
+    member.joined.set('g', 10);
+    const late = new FakeSession();
+    late.joined.set('g', 500);
+    const { ledger } = ledgerOf([member, late], { g: [0, 1] });
+    ledger.register({ key: 'old', kind: 'message', guildIds: ['g'], sentAt: 100 });
+    ledger.register({ key: 'gone', kind: 'message', guildIds: ['g'], sentAt: 120 });
+    ledger.receive(0, 'old', 'g', 110);
+    ledger.receiveHistory(1, 'old', 'g'); // sent before session 1 joined: history has it, nothing was owed
+    ledger.receiveHistory(0, 'never-sent', 'g');
+    ledger.receiveHistory(0, 'old', 'other-guild');
+    expect(ledger.outstanding).toBe(1);
+    expect(ledger.tally()).toMatchObject({ expected: 2, delivered: 1, lost: 1, viaHistory: 0, unexpected: 0, optional: 0 });
+  });
+
+  it('a send that failed owes nothing even when history shows it (the write may have committed)', () => {
+    const s = [new FakeSession()];
+    s[0]!.joined.set('g', 10);
+    const { ledger } = ledgerOf(s, { g: [0] });
+    ledger.register({ key: 'm1', kind: 'message', guildIds: ['g'], sentAt: 100 });
+    ledger.fail('m1');
+    ledger.receiveHistory(0, 'm1', 'g');
+    expect(ledger.outstanding).toBe(0);
+    expect(ledger.tally()).toMatchObject({ expected: 0, lost: 0, viaHistory: 0, unexpected: 0 });
+  });
+
+  it('a re-registration (retried send) after a history read does not make the pair outstanding again', () => {
+    const s = [new FakeSession()];
+    s[0]!.joined.set('g', 10);
+    const { ledger } = ledgerOf(s, { g: [0] });
+    ledger.register({ key: 'm1', kind: 'message', guildIds: ['g'], sentAt: 100 });
+    ledger.receiveHistory(0, 'm1', 'g');
+    ledger.register({ key: 'm1', kind: 'message', guildIds: ['g'], sentAt: 120 });
+    expect(ledger.outstanding).toBe(0);
+    expect(ledger.tally()).toMatchObject({ expected: 1, delivered: 1, viaHistory: 1 });
+  });
+});

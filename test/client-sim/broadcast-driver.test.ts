@@ -14,7 +14,7 @@ afterAll(async () => {
 
 describe('BroadcastDriver', () => {
   it('connects once and reports each burst separately, with nothing lost', async () => {
-    const driver = await BroadcastDriver.setup({ url: server.url, sessions: 12, users: 4, workers: 0, connectRate: 200, seed: 3 });
+    const driver = await BroadcastDriver.setup({ urls: [server.url], sessions: 12, users: 4, workers: 0, connectRate: 200, seed: 3 });
     try {
       expect(await driver.connect(20_000)).toBe(12);
       const first = await driver.burst(5, 1000);

@@ -32,7 +32,7 @@ function cli(args: string[], timeoutMs = 60_000): Promise<{ code: number | null;
 describe('parseCli', () => {
   it('fills per-scenario defaults and reads every flag', () => {
     const o = parseCli(['broadcast', '--url', 'http://127.0.0.1:9/', '--sessions', '50', '--messages', '7', '--duration', '1500ms', '--seed', '9', '--assert', 'lost==0', '--assert', 'fanout_p99<1s'])!;
-    expect(o).toMatchObject({ scenario: 'broadcast', url: 'http://127.0.0.1:9', sessions: 50, guilds: 1, users: 50, messages: 7, duration: 1.5, seed: 9, workers: 0, progress: 'auto' });
+    expect(o).toMatchObject({ scenario: 'broadcast', urls: ['http://127.0.0.1:9'], spawnCluster: 0, sessions: 50, guilds: 1, users: 50, messages: 7, duration: 1.5, seed: 9, workers: 0, progress: 'auto' });
     expect(o.assertions.map((a) => [a.metric, a.value])).toEqual([
       ['lost', 0],
       ['fanout_p99', 1000],
@@ -41,6 +41,23 @@ describe('parseCli', () => {
     expect(chat).toMatchObject({ guilds: 20, messages: 1200, progress: 'off' });
     expect(parseCli(['connect-storm', '--sessions', '10000'])!.workers).toBe(4);
     expect(parseCli(['--help'])).toBeUndefined();
+  });
+
+  it('takes a comma-separated list of nodes for --url', () => {
+    const o = parseCli(['chat', '--url', 'http://127.0.0.1:8080, http://127.0.0.1:8081/,http://127.0.0.1:8082'])!;
+    expect(o.urls).toEqual(['http://127.0.0.1:8080', 'http://127.0.0.1:8081', 'http://127.0.0.1:8082']);
+    expect(parseCli(['chat'])!.urls).toEqual(['http://127.0.0.1:8080']);
+  });
+
+  it('reads --spawn-cluster with the nodes\' NATS and PostgreSQL from the environment', () => {
+    const env = { GUILDHALL_NATS_URL: 'nats://10.0.0.1:4222', DATABASE_URL: 'postgres://u@db:5432/sim' };
+    const o = parseCli(['rolling-restart', '--spawn-cluster', '3', '--base-port', '9100'], env)!;
+    expect(o).toMatchObject({ scenario: 'rolling-restart', spawnCluster: 3, basePort: 9100, urls: [], natsUrl: env.GUILDHALL_NATS_URL, databaseUrl: env.DATABASE_URL, guilds: 10 });
+    // rolling-restart sends until the last node is back; --messages is its cap.
+    expect(o.messages).toBe(20 * 60 * 3);
+    const k = parseCli(['node-kill', '--spawn-cluster', '2', '--down', '3s'], {})!;
+    expect(k).toMatchObject({ down: 3, natsUrl: 'nats://127.0.0.1:4222', databaseUrl: 'postgres://postgres@127.0.0.1:5432/guildhall_cluster' });
+    expect(() => parseCli(['node-kill', '--spawn-cluster', '2'], { DATABASE_URL: 'sqlite::memory:' })).toThrow(/DATABASE_URL must be a postgres/);
   });
 
   it.each([
@@ -57,6 +74,14 @@ describe('parseCli', () => {
     [['chat', '--users', '5', '--guilds', '6', '--sessions', '5'], /needs at least as many users/],
     [['hot-guild', '--guilds', '1'], /hot-guild needs --guilds of at least 2/],
     [['resume-storm', '--cut', '1.5'], /--cut must be a share/],
+    [['chat', '--url', 'http://a:1,ftp://b'], /--url must be an http\(s\) URL/],
+    [['chat', '--url', 'http://a:1,http://a:1'], /--url lists a node twice/],
+    [['chat', '--spawn-cluster', '0'], /--spawn-cluster must be at least 1/],
+    [['rolling-restart'], /rolling-restart needs --spawn-cluster/],
+    [['node-kill', '--url', 'http://a:1'], /node-kill needs --spawn-cluster/],
+    [['rolling-restart', '--spawn-cluster', '1'], /at least 2/],
+    [['node-kill', '--spawn-cluster', '2', '--url', 'http://a:1'], /exclude each other/],
+    [['node-kill', '--spawn-cluster', '2', '--guilds', '1'], /--guilds of at least 2/],
   ])('rejects %j', (args, message) => {
     expect(() => parseCli(args)).toThrow(CliError);
     expect(() => parseCli(args)).toThrow(message);
