@@ -204,7 +204,10 @@ async function startUnpinned(mode: Mode, sinkPort: number, options: ServerOption
   const profile = options.cpuProfileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`];
   const child = spawn(process.execPath, [...profile, ...SERVER_EXEC_ARGV, 'server/main.ts'], { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
   const url = `http://127.0.0.1:${port}`;
-  await waitHealthy(url, child, 60_000);
+  await waitHealthy(url, child, 120_000).catch(async (err: unknown) => {
+    await stop(child);
+    throw err;
+  });
   return { mode, url, pid: child.pid!, child };
 }
 
