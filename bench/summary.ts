@@ -241,6 +241,12 @@ export function markdown(meta: RunMeta, modes: ModeSummary[], ratios: RatioSumma
       `| ${int(m.size)} | ${m.mode} | ${m.kind} | ${sp(m.cpuUsPerDelivery)} | ${sp(m.schedUsPerDelivery)} | ${int(m.deliveriesPerS.median)} (${int(m.deliveriesPerS.min)}–${int(m.deliveriesPerS.max)}) | ${sp(m.p50, 1)} | ${sp(m.p99, 1)} | ${int(m.lost)} |`,
     );
   }
+  // A paced run that did not keep up with its offered rate measured a queue, not latency without one.
+  const behind = modes.filter((m) => m.kind === 'paced' && m.deliveriesPerS.median < 0.9 * meta.pacedRate);
+  if (behind.length > 0) {
+    lines.push('');
+    lines.push(`Paced runs below 90 % of the offered ${int(meta.pacedRate)} deliveries/s (a queue formed; their latency is not latency without a queue): ${behind.map((m) => `${int(m.size)} ${m.mode}`).join(', ')}.`);
+  }
   lines.push('');
   lines.push('Connect storm (all sessions of a size at once, as fast as `--connect-rate` lets them; Guildhall: IDENTIFY → READY → GUILD_CREATE; Socket.IO: connect and join the room; floors: the WebSocket handshake only) and memory per idle session afterwards:');
   lines.push('');
