@@ -20,7 +20,7 @@
 //
 //   npm run bench                 (full)
 //   npm run bench -- --quick      (a few minutes on two cores)
-//   flags: --sizes 1000,5000 --modes off,sampled,naive,socketio,floor,floor-seq --reps 3 --messages N --users N
+//   flags: --sizes 1000,5000 --modes off,sampled,naive,socketio,floor,floor-seq --reps 3 --messages N (or --deliveries N) --users N
 //          --connect-rate N --paced-rate N (deliveries/s; 0: burst only) --pin --out bench/results
 //   (--modes may add `spans`: sampled without the export, to tell the two costs apart)
 //   --tail-ab adds `notail` to the modes: tail capture on against off, in one run
@@ -49,6 +49,7 @@ const optionsSchema = z.object({
     .transform((ms) => ALL_MODES.filter((m) => ms.includes(m))),
   reps: z.coerce.number().int().min(1, '--reps must be at least 1').max(50).optional(),
   messages: z.coerce.number().int().min(1, '--messages must be at least 1').max(100_000).optional(),
+  deliveries: z.coerce.number().int().min(1_000, '--deliveries must be at least 1000').max(10_000_000).optional(),
   users: z.coerce.number().int().min(1).max(20_000).optional(),
   connectRate: z.coerce.number().positive('--connect-rate must be above 0').max(100_000),
   pacedRate: z.coerce.number().min(0, '--paced-rate must be 0 (no paced runs) or more').max(10_000_000),
@@ -64,6 +65,7 @@ function parseOptions(argv: string[]) {
     modes: { type: 'string', default: MODES.join(',') },
     reps: { type: 'string' },
     messages: { type: 'string' },
+    deliveries: { type: 'string' },
     users: { type: 'string' },
     'connect-rate': { type: 'string', default: '800' },
     'paced-rate': { type: 'string', default: '20000' },
@@ -76,7 +78,7 @@ function parseOptions(argv: string[]) {
 }
 
 function fail(message: string): never {
-  process.stderr.write(`bench: ${message}\nusage: npm run bench -- [--quick] [--tail-ab] [--sizes 1000,5000] [--modes off,file,sampled,notail,spans,naive,socketio,floor,floor-seq] [--reps N] [--messages N] [--users N] [--connect-rate N] [--paced-rate N] [--pin] [--out DIR]\n`);
+  process.stderr.write(`bench: ${message}\nusage: npm run bench -- [--quick] [--tail-ab] [--sizes 1000,5000] [--modes off,file,sampled,notail,spans,naive,socketio,floor,floor-seq] [--reps N] [--messages N | --deliveries N] [--users N] [--connect-rate N] [--paced-rate N] [--pin] [--out DIR]\n`);
   process.exit(2);
 }
 
@@ -84,10 +86,9 @@ const log = (text: string) => process.stderr.write(`[bench ${((Date.now() - T0) 
 const T0 = Date.now();
 
 /** Deliveries per burst: enough that CPU ticks (10 ms) are a small part of what is measured. */
-function messagesFor(size: number, quick: boolean, override?: number): number {
+function messagesFor(size: number, quick: boolean, override?: number, deliveries?: number): number {
   if (override !== undefined) return override;
-  const deliveries = quick ? 60_000 : 300_000;
-  return Math.max(5, Math.round(deliveries / size));
+  return Math.max(5, Math.round((deliveries ?? (quick ? 60_000 : 300_000)) / size));
 }
 
 interface Rig {
@@ -109,7 +110,7 @@ async function main(): Promise<void> {
   const rigs: Rig[] = [];
   try {
     for (const size of o.sizes) {
-      const m = (messages[size] = messagesFor(size, o.quick, o.messages));
+      const m = (messages[size] = messagesFor(size, o.quick, o.messages, o.deliveries));
       // The owner adds members at Discord's 50 requests/s: a few hundred users keep the setup short;
       // sessions are what the fanout costs, and they are spread over the users.
       const users = (usersBySize[size] = Math.min(size, o.users ?? 100));
