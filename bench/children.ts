@@ -1,7 +1,9 @@
 // The benchmark's child processes: Guildhall servers (server/main.ts, one
-// per mode), the floor server, the OTLP sink and the client drivers. Every
-// wait is bounded; every child is stopped by its pid.
-import { type ChildProcess, fork, spawn } from 'node:child_process';
+// per mode), the floor servers, the Socket.IO server, the OTLP sink and the
+// client drivers. Every wait is bounded; every child is stopped by its pid.
+// Every server child runs with --expose-gc and bench/heap-probe.ts preloaded,
+// so its heap after a GC can be asked for over IPC (heapAfterGc).
+import { type ChildProcess, execFileSync, fork, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -13,16 +15,23 @@ import type { DriverCommand } from './client-driver.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const TSX = ['--import', 'tsx'];
+/** What every server child runs with: TypeScript, and the heap probe (which needs gc()). */
+const SERVER_EXEC_ARGV = ['--expose-gc', ...TSX, '--import', './bench/heap-probe.ts'];
 
-export type Mode = 'off' | 'file' | 'sampled' | 'notail' | 'spans' | 'naive' | 'floor';
+export type Mode = 'off' | 'file' | 'sampled' | 'notail' | 'spans' | 'naive' | 'socketio' | 'floor' | 'floor-seq';
 /** Every mode, in table order. */
-export const ALL_MODES: readonly Mode[] = ['off', 'file', 'sampled', 'notail', 'spans', 'naive', 'floor'];
+export const ALL_MODES: readonly Mode[] = ['off', 'file', 'sampled', 'notail', 'spans', 'naive', 'socketio', 'floor', 'floor-seq'];
 /**
  * The modes a run measures unless told otherwise (`spans` is a diagnostic: sampled minus the
  * export; `file` is `off` on a SQLite file with synchronous=FULL instead of `:memory:`; `notail`
  * is `sampled` without tail capture).
  */
-export const MODES: readonly Mode[] = ['off', 'sampled', 'naive', 'floor'];
+export const MODES: readonly Mode[] = ['off', 'sampled', 'naive', 'socketio', 'floor', 'floor-seq'];
+/** Modes served by the benchmark's own servers (bench/floor-server.ts, bench/socketio-server.ts), not by Guildhall. */
+export type ReferenceMode = Extract<Mode, 'socketio' | 'floor' | 'floor-seq'>;
+export const isReference = (mode: Mode): mode is ReferenceMode => mode === 'socketio' || mode === 'floor' || mode === 'floor-seq';
+/** Which client a mode's driver runs. */
+export const clientKind = (mode: Mode): 'guildhall' | 'floor' | 'socketio' => (mode === 'socketio' ? 'socketio' : isReference(mode) ? 'floor' : 'guildhall');
 
 /** Environment without OTEL_* and GUILDHALL_* of the caller, so each mode gets exactly what it sets. */
 function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
@@ -118,7 +127,7 @@ export async function startSink(): Promise<{ port: number; child: ChildProcess }
 }
 
 /** The environment of each Guildhall mode. */
-export function modeEnv(mode: Exclude<Mode, 'floor'>, sinkPort: number): Record<string, string> {
+export function modeEnv(mode: Exclude<Mode, ReferenceMode>, sinkPort: number): Record<string, string> {
   switch (mode) {
     case 'off':
       return { OTEL_SDK_DISABLED: 'true' };
@@ -144,12 +153,33 @@ export interface ServerOptions {
   cpuProfileDir?: string | undefined;
   /** Variables set last, over the mode's (the soak's log level, GUILDHALL_SLOW_DELIVERY_MS=0, say). */
   env?: Record<string, string>;
+  /** Run the server on this CPU only (taskset). */
+  cpu?: number | undefined;
+}
+
+/** Restricts `pid` and all its threads to `cpu` (threads made later inherit it). */
+export function pin(pid: number, cpu: number): void {
+  execFileSync('taskset', ['-a', '-p', '-c', String(cpu), String(pid)], { stdio: 'ignore' });
+}
+
+/** The server's heap used after a forced GC and its RSS, from bench/heap-probe.ts in the server. */
+export async function heapAfterGc(s: ServerUnderTest): Promise<{ heapUsed: number; rss: number }> {
+  const answer = once(s.child, (m) => ((m as { ev?: string }).ev === 'heap' ? (m as { heapUsed: number; rss: number }) : undefined), 30_000, `${s.mode} heap probe`);
+  s.child.send({ cmd: 'heap' });
+  return answer;
 }
 
 export async function startServer(mode: Mode, sinkPort: number, options: ServerOptions = {}): Promise<ServerUnderTest> {
-  if (mode === 'floor') {
-    const child = fork('bench/floor-server.ts', [], { cwd: ROOT, execArgv: TSX, env: cleanEnv({}), stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    const port = await once(child, (m) => ((m as { ev?: string }).ev === 'listening' ? (m as { port: number }).port : undefined), 30_000, 'floor server');
+  const s = await startUnpinned(mode, sinkPort, options);
+  if (options.cpu !== undefined) pin(s.pid, options.cpu);
+  return s;
+}
+
+async function startUnpinned(mode: Mode, sinkPort: number, options: ServerOptions): Promise<ServerUnderTest> {
+  if (isReference(mode)) {
+    const [script, args] = mode === 'socketio' ? ['bench/socketio-server.ts', []] : ['bench/floor-server.ts', mode === 'floor-seq' ? ['--seq'] : []];
+    const child = fork(script, args, { cwd: ROOT, execArgv: SERVER_EXEC_ARGV, env: cleanEnv({}), stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const port = await once(child, (m) => ((m as { ev?: string }).ev === 'listening' ? (m as { port: number }).port : undefined), 30_000, `${mode} server`);
     return { mode, url: `http://127.0.0.1:${port}`, pid: child.pid!, child };
   }
   const port = await freePort();
@@ -172,9 +202,12 @@ export async function startServer(mode: Mode, sinkPort: number, options: ServerO
   });
   // The profile is written when the server exits on its own (stop() sends SIGTERM, which it handles).
   const profile = options.cpuProfileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`];
-  const child = spawn(process.execPath, [...profile, ...TSX, 'server/main.ts'], { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'inherit'] });
+  const child = spawn(process.execPath, [...profile, ...SERVER_EXEC_ARGV, 'server/main.ts'], { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
   const url = `http://127.0.0.1:${port}`;
-  await waitHealthy(url, child, 60_000);
+  await waitHealthy(url, child, 120_000).catch(async (err: unknown) => {
+    await stop(child);
+    throw err;
+  });
   return { mode, url, pid: child.pid!, child };
 }
 
@@ -182,8 +215,11 @@ export async function startServer(mode: Mode, sinkPort: number, options: ServerO
 export class ClientDriver {
   private constructor(readonly child: ChildProcess) {}
 
-  static start(): ClientDriver {
-    return new ClientDriver(fork('bench/client-driver.ts', [], { cwd: ROOT, execArgv: TSX, env: cleanEnv({}), stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
+  /** `cpu`: run the client process on this CPU only (taskset). */
+  static start(cpu?: number): ClientDriver {
+    const child = fork('bench/client-driver.ts', [], { cwd: ROOT, execArgv: TSX, env: cleanEnv({}), stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    if (cpu !== undefined) pin(child.pid!, cpu);
+    return new ClientDriver(child);
   }
 
   private ask<T>(command: DriverCommand, ev: string, timeoutMs: number): Promise<T> {
@@ -193,7 +229,7 @@ export class ClientDriver {
   }
 
   async setup(s: ServerUnderTest, sessions: number, users: number, connectRate: number): Promise<void> {
-    await this.ask({ cmd: 'setup', kind: s.mode === 'floor' ? 'floor' : 'guildhall', url: s.url, sessions, users, workers: 0, connectRate, seed: 1 }, 'setup-done', 300_000);
+    await this.ask({ cmd: 'setup', kind: clientKind(s.mode), url: s.url, sessions, users, workers: 0, connectRate, seed: 1 }, 'setup-done', 300_000);
   }
 
   async connect(): Promise<number> {
@@ -201,8 +237,8 @@ export class ClientDriver {
   }
 
   /** `unsampled`: the posts ask the server not to trace them (Guildhall servers only). */
-  async burst(messages: number, rate: number, unsampled = false): Promise<BurstResult> {
-    return (await this.ask<{ result: BurstResult }>({ cmd: 'burst', messages, rate, unsampled }, 'burst-done', 120_000)).result;
+  async burst(messages: number, rate: number, unsampled = false, timeoutMs = 60_000): Promise<BurstResult> {
+    return (await this.ask<{ result: BurstResult }>({ cmd: 'burst', messages, rate, unsampled, timeoutMs }, 'burst-done', timeoutMs + 60_000)).result;
   }
 
   async close(): Promise<void> {

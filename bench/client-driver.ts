@@ -2,15 +2,16 @@
 // benchmark over IPC so that the server's CPU can be read right before and
 // right after each burst. Guildhall servers get client-sim's broadcast
 // driver (world through REST, sessions over the gateway, full accounting);
-// the floor server gets FloorClient.
+// the floor servers get FloorClient, the Socket.IO server SocketIoClient.
 //   forked by bench/server.bench.ts; not meant to be run by hand.
 import { BroadcastDriver, type BurstOptions } from '../client-sim/broadcast-driver.js';
 import { FloorClient } from './floor-client.js';
+import { SocketIoClient } from './socketio-client.js';
 
 export type DriverCommand =
-  | { cmd: 'setup'; kind: 'guildhall' | 'floor'; /** One URL, or the nodes of a cluster comma-separated. */ url: string; sessions: number; users: number; workers: number; connectRate: number; seed: number }
+  | { cmd: 'setup'; kind: 'guildhall' | 'floor' | 'socketio'; /** One URL, or the nodes of a cluster comma-separated. */ url: string; sessions: number; users: number; workers: number; connectRate: number; seed: number }
   | { cmd: 'connect' }
-  | { cmd: 'burst'; messages: number; rate: number; unsampled?: boolean }
+  | { cmd: 'burst'; messages: number; rate: number; unsampled?: boolean; timeoutMs?: number }
   | { cmd: 'close' };
 
 interface Driver {
@@ -34,12 +35,14 @@ async function handle(msg: DriverCommand): Promise<object> {
       driver =
         msg.kind === 'floor'
           ? new FloorClient(msg.url, msg.sessions, msg.connectRate)
-          : await BroadcastDriver.setup({ urls: msg.url.split(','), sessions: msg.sessions, users: msg.users, workers: msg.workers, connectRate: msg.connectRate, seed: msg.seed, env: {} });
+          : msg.kind === 'socketio'
+            ? new SocketIoClient(msg.url, msg.sessions, msg.connectRate)
+            : await BroadcastDriver.setup({ urls: msg.url.split(','), sessions: msg.sessions, users: msg.users, workers: msg.workers, connectRate: msg.connectRate, seed: msg.seed, env: {} });
       return { ev: 'setup-done' };
     case 'connect':
       return { ev: 'connected', connected: await driver!.connect() };
     case 'burst':
-      return { ev: 'burst-done', result: await driver!.burst(msg.messages, msg.rate, { unsampled: msg.unsampled }) };
+      return { ev: 'burst-done', result: await driver!.burst(msg.messages, msg.rate, { unsampled: msg.unsampled, timeoutMs: msg.timeoutMs }) };
     case 'close':
       await driver?.close();
       setTimeout(() => process.exit(0), 100);

@@ -1,23 +1,30 @@
-// The server benchmark: what tracing costs a broadcast, measured on the
-// server process itself. For each guild size, four servers run as child
-// processes, each with its own client process (client-sim's broadcast
-// driver; plain sockets for the floor):
-//   off      tracing disabled (OTEL_SDK_DISABLED=true)
-//   sampled  every root sampled, OTLP/gRPC export to a local sink process, fanout sampling K=10
-//   spans    (only with --modes) as sampled, without the export: tells span work from export work
-//   notail   (with --tail-ab or --modes) as sampled, tail capture off (GUILDHALL_SLOW_DELIVERY_MS=0):
-//            sampled/notail is what tail capture costs deliveries that are not slow
-//   naive    the same with K=10^9: every delivery traced and carrying context
-//   floor    a minimal ws server: serialise once, write the bytes to every socket
-// Each mode connects its sessions once (memory per idle session = RSS delta /
-// sessions), takes a warm-up burst, then the repetitions run interleaved with
-// the order rotated, reading /proc/<pid>/stat before and after every burst.
+// The server benchmark: what a broadcast costs the server process, Guildhall
+// (tracing off and on) beside Socket.IO and two floors. For each guild size,
+// every mode's server runs as a child process, each with its own client
+// process (client-sim's broadcast driver; socket.io-client for Socket.IO;
+// plain sockets for the floors):
+//   off        tracing disabled (OTEL_SDK_DISABLED=true)
+//   sampled    every root sampled, OTLP/gRPC export to a local sink process, fanout sampling K=10
+//   spans      (only with --modes) as sampled, without the export: tells span work from export work
+//   notail     (with --tail-ab or --modes) as sampled, tail capture off (GUILDHALL_SLOW_DELIVERY_MS=0):
+//              sampled/notail is what tail capture costs deliveries that are not slow
+//   naive      the same with K=10^9: every delivery traced and carrying context
+//   socketio   Socket.IO 4, websocket only, one room per guild, the same MESSAGE_CREATE emitted once
+//   floor      a minimal ws server: serialise once, write the bytes to every socket
+//   floor-seq  the floor plus a seq and a resume ring per socket, the seq spliced into each frame
+// Each mode connects its sessions once (a connect storm: CPU per session; then
+// memory per idle session, RSS delta and heap delta after a GC), takes a
+// warm-up burst, then the repetitions run interleaved with the order rotated,
+// each a burst (all at once) and a paced run (a fixed offered rate of
+// deliveries), reading /proc/<pid>/stat before and after every run.
 //
 //   npm run bench                 (full)
-//   npm run bench -- --quick      (under 3 minutes on two cores)
-//   flags: --sizes 1000,5000 --modes off,sampled,naive,floor --reps 3 --messages N --users N --connect-rate N --out bench/results
+//   npm run bench -- --quick      (a few minutes on two cores)
+//   flags: --sizes 1000,5000 --modes off,sampled,naive,socketio,floor,floor-seq --reps 3 --messages N (or --deliveries N) --users N
+//          --connect-rate N --paced-rate N (deliveries/s; 0: burst only) --pin --out bench/results
 //   (--modes may add `spans`: sampled without the export, to tell the two costs apart)
 //   --tail-ab adds `notail` to the modes: tail capture on against off, in one run
+//   --pin runs every server on CPU 0 and every client process on CPU 1 (taskset)
 //   npm run bench -- --cluster [...]: one guild over 1, 2 and 3 nodes instead (bench/cluster.bench.ts)
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
@@ -25,8 +32,8 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { ALL_MODES, ClientDriver, MODES, type Mode, type ServerUnderTest, startServer, startSink, stop } from './children.js';
 import { parseFlags } from './flags.js';
-import { cpuMicros, rssBytes, schedMicros } from './proc.js';
-import { type ModeSetup, type Sample, markdown, summarise } from './summary.js';
+import { BURST_RATE, measureConnect, measureRun } from './server-measure.js';
+import { type BurstKind, type ModeSetup, type Sample, markdown, summarise } from './summary.js';
 
 const optionsSchema = z.object({
   quick: z.boolean(),
@@ -43,8 +50,11 @@ const optionsSchema = z.object({
     .transform((ms) => ALL_MODES.filter((m) => ms.includes(m))),
   reps: z.coerce.number().int().min(1, '--reps must be at least 1').max(50).optional(),
   messages: z.coerce.number().int().min(1, '--messages must be at least 1').max(100_000).optional(),
+  deliveries: z.coerce.number().int().min(1_000, '--deliveries must be at least 1000').max(10_000_000).optional(),
   users: z.coerce.number().int().min(1).max(20_000).optional(),
   connectRate: z.coerce.number().positive('--connect-rate must be above 0').max(100_000),
+  pacedRate: z.coerce.number().min(0, '--paced-rate must be 0 (no paced runs) or more').max(10_000_000),
+  pin: z.boolean(),
   out: z.string().min(1),
 });
 
@@ -56,16 +66,20 @@ function parseOptions(argv: string[]) {
     modes: { type: 'string', default: MODES.join(',') },
     reps: { type: 'string' },
     messages: { type: 'string' },
+    deliveries: { type: 'string' },
     users: { type: 'string' },
     'connect-rate': { type: 'string', default: '800' },
+    'paced-rate': { type: 'string', default: '20000' },
+    pin: { type: 'boolean', default: false },
     out: { type: 'string', default: 'bench/results' },
   } as const;
-  const o = parseFlags(argv, options, optionsSchema, fail, (values) => ({ ...values, connectRate: values['connect-rate'], tailAb: values['tail-ab'] }));
+  const o = parseFlags(argv, options, optionsSchema, fail, (values) => ({ ...values, connectRate: values['connect-rate'], pacedRate: values['paced-rate'], tailAb: values['tail-ab'] }));
+  if (o.pin && cpus().length < 2) fail('--pin needs two CPUs (servers on CPU 0, clients on CPU 1)');
   return o.tailAb && !o.modes.includes('notail') ? { ...o, modes: ALL_MODES.filter((m) => m === 'notail' || o.modes.includes(m)) } : o;
 }
 
 function fail(message: string): never {
-  process.stderr.write(`bench: ${message}\nusage: npm run bench -- [--quick] [--tail-ab] [--sizes 1000,5000] [--modes off,file,sampled,notail,spans,naive,floor] [--reps N] [--messages N] [--users N] [--connect-rate N] [--out DIR]\n`);
+  process.stderr.write(`bench: ${message}\nusage: npm run bench -- [--quick] [--tail-ab] [--sizes 1000,5000] [--modes off,file,sampled,notail,spans,naive,socketio,floor,floor-seq] [--reps N] [--messages N | --deliveries N] [--users N] [--connect-rate N] [--paced-rate N] [--pin] [--out DIR]\n`);
   process.exit(2);
 }
 
@@ -73,10 +87,9 @@ const log = (text: string) => process.stderr.write(`[bench ${((Date.now() - T0) 
 const T0 = Date.now();
 
 /** Deliveries per burst: enough that CPU ticks (10 ms) are a small part of what is measured. */
-function messagesFor(size: number, quick: boolean, override?: number): number {
+function messagesFor(size: number, quick: boolean, override?: number, deliveries?: number): number {
   if (override !== undefined) return override;
-  const deliveries = quick ? 60_000 : 300_000;
-  return Math.max(5, Math.round(deliveries / size));
+  return Math.max(5, Math.round((deliveries ?? (quick ? 60_000 : 300_000)) / size));
 }
 
 interface Rig {
@@ -94,12 +107,13 @@ async function main(): Promise<void> {
   const setups: ModeSetup[] = [];
   const messages: Record<number, number> = {};
   const usersBySize: Record<number, number> = {};
+  const pin = o.pin ? { server: 0, clients: 1 } : undefined;
   const sink = await startSink();
   log(`otlp sink on port ${sink.port}`);
   const rigs: Rig[] = [];
   try {
     for (const size of o.sizes) {
-      const m = (messages[size] = messagesFor(size, o.quick, o.messages));
+      const m = (messages[size] = messagesFor(size, o.quick, o.messages, o.deliveries));
       // The owner adds members at Discord's 50 requests/s: a few hundred users keep the setup short;
       // sessions are what the fanout costs, and they are spread over the users.
       const users = (usersBySize[size] = Math.min(size, o.users ?? 100));
@@ -107,8 +121,8 @@ async function main(): Promise<void> {
       // process start-up and on the REST rate limit, not on the CPU.
       const started = await Promise.all(
         o.modes.map(async (mode) => {
-          const server = await startServer(mode, sink.port);
-          const driver = ClientDriver.start();
+          const server = await startServer(mode, sink.port, { cpu: pin?.server });
+          const driver = ClientDriver.start(pin?.clients);
           rigs.push({ server, driver });
           await driver.setup(server, size, users, o.connectRate);
           return { server, driver };
@@ -116,50 +130,27 @@ async function main(): Promise<void> {
       );
       // Connect one mode at a time, so each server's memory and the client's pace are its own.
       for (const { server, driver } of started) {
-        const mode = server.mode;
-        const rssBefore = rssBytes(server.pid);
-        const t = Date.now();
-        const connected = await driver.connect();
-        const connectS = (Date.now() - t) / 1000;
-        // Let the connect's garbage settle before reading memory.
-        await new Promise((r) => setTimeout(r, 500));
-        const rssAfter = rssBytes(server.pid);
-        setups.push({ size, mode, connected, rssBeforeBytes: rssBefore, rssAfterBytes: rssAfter, memPerSessionBytes: (rssAfter - rssBefore) / Math.max(1, connected), connectS });
-        if (connected < size) log(`WARNING: ${mode}: only ${connected} of ${size} sessions connected`);
-        await driver.burst(Math.max(3, Math.round(m / 3)), 5_000); // warm-up: JIT, buffers
-        log(`${size} sessions, ${mode}: ${connected} connected in ${connectS.toFixed(1)} s, ${((rssAfter - rssBefore) / Math.max(1, connected) / 1024).toFixed(1)} KiB/session`);
+        const setup = await measureConnect(server, driver, size);
+        setups.push(setup);
+        if (setup.connected < size) log(`WARNING: ${server.mode}: only ${setup.connected} of ${size} sessions connected`);
+        await driver.burst(Math.max(3, Math.round(m / 3)), BURST_RATE); // warm-up: JIT, buffers
+        log(
+          `${size} sessions, ${server.mode}: ${setup.connected} connected in ${setup.connectS.toFixed(1)} s (${Math.round(setup.sessionsPerS)}/s, ${setup.connectCpuUsPerSession.toFixed(0)} µs CPU/session), ${(setup.memPerSessionBytes / 1024).toFixed(1)} KiB RSS and ${(setup.heapPerSessionBytes / 1024).toFixed(1)} KiB heap/session`,
+        );
       }
       const rigsOfSize = started;
+      const kinds: BurstKind[] = o.pacedRate > 0 ? ['burst', 'paced'] : ['burst'];
       for (let rep = 1; rep <= reps; rep++) {
         // Rotate the order so no mode always runs first (or right after the heaviest one).
         const order = rigsOfSize.map((_, i) => rigsOfSize[(i + rep - 1) % rigsOfSize.length]!);
-        for (const { server, driver } of order) {
-          const cpu0 = cpuMicros(server.pid);
-          const sched0 = schedMicros(server.pid);
-          const r = await driver.burst(m, 5_000);
-          const cpu = cpuMicros(server.pid) - cpu0;
-          const sched = schedMicros(server.pid) - sched0;
-          const delivered = Math.max(1, r.delivered);
-          samples.push({
-            size,
-            mode: server.mode,
-            rep,
-            cpuUsPerDelivery: cpu / delivered,
-            schedUsPerDelivery: sched / delivered,
-            deliveriesPerS: r.deliveriesPerS,
-            p50: r.fanout.p50,
-            p99: r.fanout.p99,
-            sent: r.sent,
-            expected: r.expected,
-            delivered: r.delivered,
-            lost: r.lost,
-            duplicated: r.duplicated,
-            wallS: r.wallS,
-            cpuMs: cpu / 1000,
-          });
-          log(
-            `${size} rep ${rep} ${server.mode.padEnd(7)} ${(cpu / delivered).toFixed(2)} µs/delivery (sched ${(sched / delivered).toFixed(2)}), ${Math.round(r.deliveriesPerS)} deliveries/s, p50 ${r.fanout.p50} ms p99 ${r.fanout.p99} ms, lost ${r.lost}`,
-          );
+        for (const kind of kinds) {
+          for (const { server, driver } of order) {
+            const s = await measureRun(server, driver, { size, rep, kind, messages: m, pacedRate: o.pacedRate });
+            samples.push(s);
+            log(
+              `${size} rep ${rep} ${kind} ${server.mode.padEnd(9)} ${s.cpuUsPerDelivery.toFixed(2)} µs/delivery (sched ${s.schedUsPerDelivery.toFixed(2)}), ${Math.round(s.deliveriesPerS)} deliveries/s, p50 ${s.p50} ms p99 ${s.p99} ms, lost ${s.lost}`,
+            );
+          }
         }
       }
       for (const rig of rigsOfSize) {
@@ -176,10 +167,10 @@ async function main(): Promise<void> {
     await stop(sink.child);
   }
 
-  const { modes, ratios } = summarise(samples, setups);
+  const { modes, ratios, memory } = summarise(samples, setups);
   const machine = `${cpus().length} × ${cpus()[0]?.model.trim() ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`;
-  const md = markdown({ startedAt: startedAt.toISOString(), quick: o.quick, reps, machine, messages, users: usersBySize }, modes, ratios);
-  const doc = { startedAt: startedAt.toISOString(), quick: o.quick, reps, machine, sizes: o.sizes, messages, users: usersBySize, modes: o.modes, setups, samples, summary: modes, ratios, lost: samples.reduce((n, s) => n + s.lost, 0) };
+  const md = markdown({ startedAt: startedAt.toISOString(), quick: o.quick, reps, machine, messages, users: usersBySize, pacedRate: o.pacedRate, pinned: pin }, modes, ratios, setups, memory);
+  const doc = { startedAt: startedAt.toISOString(), quick: o.quick, reps, machine, sizes: o.sizes, messages, users: usersBySize, modes: o.modes, pacedRate: o.pacedRate, pinned: pin ?? null, connectRate: o.connectRate, setups, samples, summary: modes, ratios, memory, lost: samples.reduce((n, s) => n + s.lost, 0) };
   await mkdir(o.out, { recursive: true });
   const stamp = startedAt.toISOString().replace(/[:.]/g, '-');
   const json = `${JSON.stringify(doc, null, 2)}\n`;
