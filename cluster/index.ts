@@ -8,3 +8,4 @@ export { WIRE_VERSION, subjects, type Frame } from './wire.js';
 export { rendezvousHome } from './placement.js';
 export { Membership, type MembershipOptions, type MembershipStats, type NodeInfo } from './membership.js';
 export { LeaseTable, type AcquireResult, type LeaseOptions, type LeaseStats, type LostReason } from './leases.js';
+export { connectNats, type NatsConnection, type NatsConnectionOptions } from './nats-connection.js';

@@ -8,8 +8,7 @@
 // then on each change of the placeable set hands over the guilds whose home
 // moved. See docs/cluster.md.
 import type { ActorRef, ActorSystem } from '../../actors/index.js';
-import { LeaseTable, Membership, NatsRemoteRouter, type NodeInfo, type RemoteStats } from '../../cluster/index.js';
-import { type NatsConnection, connectNats } from '../../cluster/nats-connection.js';
+import { LeaseTable, Membership, type NatsConnection, NatsRemoteRouter, type NodeInfo, type RemoteStats, connectNats } from '../../cluster/index.js';
 import type { Tracer } from '@opentelemetry/api';
 import type { ClusterConfig } from '../config.js';
 import type { Logger } from '../context.js';
