@@ -101,6 +101,8 @@ export class ActorCell<S, P extends Protocol> implements Runnable {
   private monitors: Set<DownListener> | undefined;
   private restarts: RestartTracker | undefined;
   private current: MailboxEntry | undefined;
+  /** A message handled synchronously whose slow check waits for the cell's next clock reading (tail capture). */
+  private unchecked: MailboxEntry | undefined;
   /** The entry whose reply the handler took over with deferReply(). */
   private deferred: MailboxEntry | undefined;
 
@@ -163,6 +165,7 @@ export class ActorCell<S, P extends Protocol> implements Runnable {
     if (first !== undefined) {
       const end = this.host.clock.now();
       this.load.busy(end, end - first.dequeuedAt);
+      this.checkSlow(end);
     }
     return n;
   }
@@ -259,6 +262,8 @@ export class ActorCell<S, P extends Protocol> implements Runnable {
     const now = this.host.clock.now();
     entry.dequeuedAt = now;
     this.load.record(now, now - entry.enqueuedAt);
+    // The previous message's handling ended just before this reading.
+    if (this.unchecked !== undefined) this.checkSlow(now);
     let result: unknown;
     const outer = running;
     running = this as ActorCell<unknown, Protocol>;
@@ -278,7 +283,7 @@ export class ActorCell<S, P extends Protocol> implements Runnable {
           this.busy = false;
           this.current = undefined;
           this.replied(entry, value);
-          this.finished(entry);
+          this.finishedLater(entry);
           this.resume();
         },
         (err) => {
@@ -299,14 +304,29 @@ export class ActorCell<S, P extends Protocol> implements Runnable {
   /**
    * Tail capture: a message whose wait plus handling reached the relay's
    * threshold is reported once it is done. With no watcher the threshold is
-   * Infinity and this is one comparison; with one, a clock reading more.
+   * Infinity and this is one comparison. With one, a message handled
+   * synchronously is checked at the cell's next clock reading (the next
+   * message's dequeue, or the end of the slice, both taken anyway), so the
+   * check costs no clock reading of its own.
    */
   private finished(entry: MailboxEntry): void {
+    if (this.host.relay.slowMs !== Infinity) this.unchecked = entry;
+  }
+
+  private checkSlow(end: number): void {
+    const entry = this.unchecked;
+    if (entry === undefined) return;
+    this.unchecked = undefined;
     const relay = this.host.relay;
-    const slowMs = relay.slowMs;
-    if (slowMs === Infinity) return;
+    if (end - entry.enqueuedAt >= relay.slowMs) relay.slow(entry, this.address, end);
+  }
+
+  /** An async handler settled outside any slice: its own clock reading. */
+  private finishedLater(entry: MailboxEntry): void {
+    const relay = this.host.relay;
+    if (relay.slowMs === Infinity) return;
     const end = this.host.clock.now();
-    if (end - entry.enqueuedAt >= slowMs) relay.slow(entry, this.address, end);
+    if (end - entry.enqueuedAt >= relay.slowMs) relay.slow(entry, this.address, end);
   }
 
   /** Hands a (possibly enveloped) payload to the behaviour (through handleCurrent, from the relay). */
