@@ -124,7 +124,7 @@ describe('sessions when their node goes away', () => {
     }
   }, 180_000);
 
-  it('kill -9 of the node holding the sessions: a message acknowledged by another node meanwhile is found in history after the new IDENTIFY, once', async () => {
+  it('kill -9 of the node holding the sessions: a message acknowledged by another node meanwhile reaches each session once after its new IDENTIFY (history or gateway)', async () => {
     const cluster = await LocalCluster.start({ nodes: 2, natsUrl: NATS_URL, databaseUrl: db.url, cluster: uniquePrefix('kill'), env: NODE_ENV });
     const rest = new RestClient(cluster.urls, startSimTracing({}), new HistogramSet());
     let pool: SessionPool | undefined;
@@ -154,8 +154,10 @@ describe('sessions when their node goes away', () => {
       expect((await p.waitFor((s) => s.connected === 3 && s.outstanding === 0, 60_000)).ok).toBe(true);
       const [host] = await p.results();
       expect(host!.counters).toMatchObject({ reidentifies: 3 });
-      expect(host!.counters.historyReads).toBeGreaterThanOrEqual(3);
-      expect(host!.tally).toMatchObject({ expected: 3, delivered: 3, viaHistory: 3, lost: 0, duplicated: 0, unexpected: 0 });
+      // Each session has it exactly once: from history, or over the gateway when it IDENTIFYed on
+      // node 2 before the message was broadcast there (a race the sessions' reconnect delay decides).
+      expect(host!.tally).toMatchObject({ expected: 3, delivered: 3, lost: 0, duplicated: 0, unexpected: 0 });
+      expect(host!.counters.historyReads).toBe(host!.tally.viaHistory);
     } finally {
       await pool?.close();
       await cluster.stop();
