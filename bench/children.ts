@@ -40,6 +40,30 @@ function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   return { ...env, ...extra };
 }
 
+/**
+ * What every benchmarked Guildhall server runs with: loopback, its own in-memory
+ * database, dev accounts, a fresh secret, and the limits meant for real clients
+ * off. `extra` adds to it (a mode's tracing, a heartbeat interval).
+ */
+export function guildhallServerEnv(port: number, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  return cleanEnv({
+    HOST: '127.0.0.1',
+    PORT: String(port),
+    LOG_LEVEL: 'warn',
+    GUILDHALL_SEED: 'false',
+    GUILDHALL_DEV_ACCOUNTS: 'true',
+    GUILDHALL_TOKEN_SECRET: randomBytes(24).toString('base64url'),
+    // The bench spreads thousands of sessions over ~100 users and connects them at
+    // hundreds per second: far past a per-user identify limit meant for real clients.
+    GUILDHALL_MAX_CONCURRENCY: '1000000',
+    // The benchmarks measure fanout, not Discord's pacing of 5 messages per 5 s per channel.
+    GUILDHALL_ROUTE_RATE_LIMITS: 'off',
+    // Every server on its own database: several run at once, and none may touch ./data.
+    DATABASE_URL: 'sqlite::memory:',
+    ...extra,
+  });
+}
+
 /** A port nothing listens on now (the OS's pick). */
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -183,20 +207,7 @@ async function startUnpinned(mode: Mode, sinkPort: number, options: ServerOption
     return { mode, url: `http://127.0.0.1:${port}`, pid: child.pid!, child };
   }
   const port = await freePort();
-  const env = cleanEnv({
-    HOST: '127.0.0.1',
-    PORT: String(port),
-    LOG_LEVEL: 'warn',
-    GUILDHALL_SEED: 'false',
-    GUILDHALL_DEV_ACCOUNTS: 'true',
-    GUILDHALL_TOKEN_SECRET: randomBytes(24).toString('base64url'),
-    // The bench spreads thousands of sessions over ~100 users and connects them at
-    // hundreds per second: far past a per-user identify limit meant for real clients.
-    GUILDHALL_MAX_CONCURRENCY: '1000000',
-    // The benchmarks measure fanout, not Discord's pacing of 5 messages per 5 s per channel.
-    GUILDHALL_ROUTE_RATE_LIMITS: 'off',
-    // Every mode on its own database: several servers run at once, and none may touch ./data.
-    DATABASE_URL: 'sqlite::memory:',
+  const env = guildhallServerEnv(port, {
     ...modeEnv(mode, sinkPort),
     ...options.env,
   });

@@ -9,11 +9,10 @@
 //   npm run bench:delivery-ab -- --a /path/to/before --b . [--sessions 1000] [--reps 8] [--messages 60] [--connect-rate 250]
 //   (a checkout needs its node_modules: a symlink to this one's will do)
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { z } from 'zod';
-import { ClientDriver, type ServerUnderTest, freePort, stop } from './children.js';
+import { ClientDriver, guildhallServerEnv, type ServerUnderTest, freePort, stop } from './children.js';
 import { parseFlags } from './flags.js';
 import { schedMicros } from './proc.js';
 
@@ -49,20 +48,7 @@ const o = parseFlags(
 
 async function startServer(root: string): Promise<ServerUnderTest> {
   const port = await freePort();
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('OTEL_') && !k.startsWith('GUILDHALL_')) env[k] = v;
-  Object.assign(env, {
-    HOST: '127.0.0.1',
-    PORT: String(port),
-    LOG_LEVEL: 'warn',
-    GUILDHALL_SEED: 'false',
-    GUILDHALL_DEV_ACCOUNTS: 'true',
-    GUILDHALL_TOKEN_SECRET: randomBytes(24).toString('base64url'),
-    GUILDHALL_MAX_CONCURRENCY: '1000000',
-    GUILDHALL_ROUTE_RATE_LIMITS: 'off',
-    DATABASE_URL: 'sqlite::memory:',
-    OTEL_SDK_DISABLED: 'true',
-  });
+  const env = guildhallServerEnv(port, { OTEL_SDK_DISABLED: 'true' });
   const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], { cwd: root, env, stdio: ['ignore', 'ignore', 'inherit'] });
   const url = `http://127.0.0.1:${port}`;
   for (let i = 0; ; i++) {

@@ -17,14 +17,13 @@
 //          --label NAME --no-snapshots --keep-snapshots DIR --semi-space-mb 16 --top 20 --out bench/results/session-memory
 import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { ClientDriver, freePort, stop } from './children.js';
+import { ClientDriver, guildhallServerEnv, freePort, stop } from './children.js';
 import { parseFlags } from './flags.js';
 import { type KindDelta, diffPerSession, summariseHeapSnapshot } from './heap-snapshot-summary.js';
 import type { MemoryReading, ProbeRequest } from './session-memory-probe.js';
@@ -92,21 +91,7 @@ interface ProbedServer {
 /** server/main.ts of `root`, as `npm run bench`'s `off` mode runs it, plus the probe. */
 async function startProbedServer(heartbeatMs: number): Promise<ProbedServer> {
   const port = await freePort();
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('OTEL_') && !k.startsWith('GUILDHALL_')) env[k] = v;
-  Object.assign(env, {
-    HOST: '127.0.0.1',
-    PORT: String(port),
-    LOG_LEVEL: 'warn',
-    GUILDHALL_SEED: 'false',
-    GUILDHALL_DEV_ACCOUNTS: 'true',
-    GUILDHALL_TOKEN_SECRET: randomBytes(24).toString('base64url'),
-    GUILDHALL_MAX_CONCURRENCY: '1000000',
-    GUILDHALL_ROUTE_RATE_LIMITS: 'off',
-    GUILDHALL_HEARTBEAT_INTERVAL_MS: String(heartbeatMs),
-    DATABASE_URL: 'sqlite::memory:',
-    OTEL_SDK_DISABLED: 'true',
-  });
+  const env = guildhallServerEnv(port, { GUILDHALL_HEARTBEAT_INTERVAL_MS: String(heartbeatMs), OTEL_SDK_DISABLED: 'true' });
   // --semi-space-mb N pins V8's young generation at N MiB (it grows under allocation and shrinks
   // when idle); off by default: the server runs as it is deployed.
   const semiSpace = o.semiSpaceMb === 0 ? [] : [`--min-semi-space-size=${o.semiSpaceMb}`, `--max-semi-space-size=${o.semiSpaceMb}`];
