@@ -157,7 +157,8 @@ describe('sessions when their node goes away', () => {
       // Each session has it exactly once: from history, or over the gateway when it IDENTIFYed on
       // node 2 before the message was broadcast there (a race the sessions' reconnect delay decides).
       expect(host!.tally).toMatchObject({ expected: 3, delivered: 3, lost: 0, duplicated: 0, unexpected: 0 });
-      expect(host!.counters.historyReads).toBe(host!.tally.viaHistory);
+      // History is read after every fresh IDENTIFY: one seen on the gateway too is an overlap, not a duplicate.
+      expect(host!.counters.historyReads).toBeGreaterThanOrEqual(host!.tally.viaHistory);
     } finally {
       await pool?.close();
       await cluster.stop();
