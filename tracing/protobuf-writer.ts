@@ -1,0 +1,232 @@
+// Protocol Buffers encoding into one growing buffer, reused from one request
+// to the next: the low-level half of otlp-protobuf.ts.
+// Wire format: https://protobuf.dev/programming-guides/encoding/
+import type { HrTime } from '@opentelemetry/api';
+
+// Wire types.
+export const VARINT = 0;
+export const I64 = 1;
+export const LEN = 2;
+export const I32 = 5;
+
+export const tag = (field: number, wire: number): number => (field << 3) | wire;
+
+/** The writer's buffer: a 512-span batch of broadcast spans is about 300 KiB. */
+const INITIAL_BYTES = 64 * 1024;
+/** A buffer grown past this by an unusually large request is not kept for the next. */
+const MAX_KEPT_BYTES = 4 * 1024 * 1024;
+
+/** Distinct attribute keys whose encoding is kept; past this, keys are written each time. */
+const MAX_CACHED_KEYS = 512;
+
+
+export const INT64_MIN = -(2 ** 63);
+export const INT64_LIMIT = 2 ** 63;
+
+/** Writes protobuf into one growing buffer, reused from one request to the next. */
+export class Writer {
+  buf: Buffer = Buffer.allocUnsafe(INITIAL_BYTES);
+  pos = 0;
+  /** `KeyValue.key` (tag, length, bytes) of attribute keys seen before. */
+  private readonly keys = new Map<string, Buffer>();
+
+  reset(): void {
+    this.pos = 0;
+  }
+
+  /** The bytes written, copied out (the buffer is reused, unless one huge request grew it). */
+  take(): Uint8Array {
+    const out = Buffer.from(this.buf.subarray(0, this.pos));
+    if (this.buf.length > MAX_KEPT_BYTES) this.buf = Buffer.allocUnsafe(INITIAL_BYTES);
+    return out;
+  }
+
+  private ensure(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < this.pos + n) size *= 2;
+    const next = Buffer.allocUnsafe(size);
+    next.set(this.buf.subarray(0, this.pos));
+    this.buf = next;
+  }
+
+  /** An unsigned varint below 2^32. */
+  uint32(v: number): void {
+    this.ensure(5);
+    const b = this.buf;
+    let p = this.pos;
+    while (v > 0x7f) {
+      b[p++] = (v & 0x7f) | 0x80;
+      v >>>= 7;
+    }
+    b[p++] = v;
+    this.pos = p;
+  }
+
+  /** A varint of any integer in int64 range (negatives as two's complement, 10 bytes). */
+  int64(value: number): void {
+    if (value >= 0 && value <= 0xffffffff) return this.uint32(value);
+    let low: number;
+    let high: number;
+    if (value >= 0) {
+      low = value >>> 0;
+      high = (value / 0x100000000) >>> 0;
+    } else {
+      const abs = Math.abs(value);
+      low = ~(abs >>> 0) >>> 0;
+      high = ~((abs / 0x100000000) >>> 0) >>> 0;
+      low = (low + 1) >>> 0;
+      if (low === 0) high = (high + 1) >>> 0;
+    }
+    this.ensure(10);
+    const b = this.buf;
+    let p = this.pos;
+    while (high > 0 || low > 0x7f) {
+      b[p++] = (low & 0x7f) | 0x80;
+      low = ((low >>> 7) | (high << 25)) >>> 0;
+      high >>>= 7;
+    }
+    b[p++] = low & 0x7f;
+    this.pos = p;
+  }
+
+  fixed32(v: number): void {
+    this.ensure(4);
+    this.buf.writeUInt32LE(v >>> 0, this.pos);
+    this.pos += 4;
+  }
+
+  double(v: number): void {
+    this.ensure(8);
+    this.buf.writeDoubleLE(v, this.pos);
+    this.pos += 8;
+  }
+
+  /** [seconds, nanoseconds] as fixed64 Unix nanoseconds, exact (no float rounding). */
+  hrTime(t: HrTime): void {
+    // seconds * 1e9 overflows 2^53, so seconds is split into 16-bit halves,
+    // each product stays exact, and the 64-bit sum is carried by hand.
+    const seconds = t[0];
+    const lowSecNanos = (seconds & 0xffff) * 1e9;
+    const highSecNanos = ((seconds / 0x10000) >>> 0) * 1e9;
+    const low = (lowSecNanos >>> 0) + ((((highSecNanos & 0xffff) * 0x10000) >>> 0) + t[1]);
+    const carry = Math.floor(low / 0x100000000);
+    const high = (Math.floor(lowSecNanos / 0x100000000) + ((highSecNanos / 0x10000) >>> 0) + carry) >>> 0;
+    this.ensure(8);
+    this.buf.writeUInt32LE(low >>> 0, this.pos);
+    this.buf.writeUInt32LE(high, this.pos + 4);
+    this.pos += 8;
+  }
+
+  /** A length-delimited UTF-8 string; ASCII (nearly everything) in one pass. */
+  string(s: string): void {
+    const n = s.length;
+    if (n < 0x80) {
+      // Optimistically: one length byte, then the characters while they are ASCII.
+      this.ensure(n + 1);
+      const b = this.buf;
+      const start = this.pos;
+      let p = start + 1;
+      let i = 0;
+      for (; i < n; i++) {
+        const c = s.charCodeAt(i);
+        if (c > 0x7f) break;
+        b[p++] = c;
+      }
+      if (i === n) {
+        b[start] = n;
+        this.pos = p;
+        return;
+      }
+    }
+    const bytes = Buffer.byteLength(s, 'utf8');
+    this.uint32(bytes);
+    this.ensure(bytes);
+    this.pos += this.buf.write(s, this.pos, 'utf8');
+  }
+
+  /** Length-delimited bytes. */
+  bytes(v: Uint8Array): void {
+    this.uint32(v.length);
+    this.ensure(v.length);
+    this.buf.set(v, this.pos);
+    this.pos += v.length;
+  }
+
+  /** A trace or span id from its hex, as length-delimited bytes (as the SDK's serializer reads hex). */
+  hexId(hex: string): void {
+    const n = hex.length >>> 1;
+    this.ensure(n + 1);
+    const b = this.buf;
+    let p = this.pos;
+    b[p++] = n;
+    for (let i = 0; i < 2 * n; i += 2) b[p++] = (nibble(hex.charCodeAt(i)) << 4) | nibble(hex.charCodeAt(i + 1));
+    this.pos = p;
+  }
+
+  /**
+   * Reserves `reserve` bytes for the length of a message about to be written;
+   * returns where. A guess at the length's size, so that the body is seldom
+   * moved: end() moves it when the length needs more or fewer bytes.
+   */
+  begin(reserve: number): number {
+    this.ensure(reserve);
+    const mark = this.pos;
+    this.pos += reserve;
+    return mark;
+  }
+
+  /** Writes the length of the message begun at `mark` with `reserve` bytes. */
+  end(mark: number, reserve: number): void {
+    const bodyStart = mark + reserve;
+    const length = this.pos - bodyStart;
+    const size = varintSize(length);
+    if (size !== reserve) {
+      this.ensure(size - reserve);
+      this.buf.copyWithin(mark + size, bodyStart, this.pos);
+      this.pos += size - reserve;
+    }
+    const b = this.buf;
+    let p = mark;
+    let v = length;
+    while (v > 0x7f) {
+      b[p++] = (v & 0x7f) | 0x80;
+      v >>>= 7;
+    }
+    b[p] = v;
+  }
+
+  /** Bytes already encoded, as they are. */
+  raw(bytes: Uint8Array): void {
+    this.ensure(bytes.length);
+    this.buf.set(bytes, this.pos);
+    this.pos += bytes.length;
+  }
+
+  /** `KeyValue.key` of an attribute: cached bytes for keys seen before. */
+  key(k: string): void {
+    let encoded = this.keys.get(k);
+    if (encoded === undefined) {
+      const start = this.pos;
+      this.uint32(tag(1, LEN));
+      this.string(k);
+      if (this.keys.size >= MAX_CACHED_KEYS) return;
+      encoded = Buffer.from(this.buf.subarray(start, this.pos));
+      this.keys.set(k, encoded);
+      return;
+    }
+    this.ensure(encoded.length);
+    this.buf.set(encoded, this.pos);
+    this.pos += encoded.length;
+  }
+}
+
+function nibble(c: number): number {
+  if (c >= 48 && c <= 57) return c - 48;
+  if (c >= 97 && c <= 102) return c - 87;
+  return c - 55;
+}
+
+function varintSize(v: number): number {
+  return v < 0x80 ? 1 : v < 0x4000 ? 2 : v < 0x200000 ? 3 : v < 0x10000000 ? 4 : 5;
+}
