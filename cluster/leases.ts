@@ -6,6 +6,9 @@
 //            (getting the handoff the releaser left in it)
 //   renew    every renewMs, update by revision (all held leases at once)
 //   release  update by revision to a released entry carrying the handoff
+//            (a handoff too large for one NATS message is written first as
+//            parts under keys of its own, which expire like any entry, and the
+//            released entry names them)
 //
 // Partition safety (docs/cluster.md, "Leases"): a lease counts as ours only
 // until `sentAt + ttlMs - marginMs`, where sentAt is when the last successful
@@ -60,13 +63,26 @@ export interface LeaseStats {
   renewFailures: number;
   /** Releases whose write failed (the entry then expires by itself). */
   releaseFailures: number;
+  /** Handoffs written in parts (too large for one message). */
+  handoffsInParts: number;
+  /** Handoffs given up: larger than MAX_HANDOFF_PARTS parts, or parts missing when read back. */
+  handoffsDropped: number;
 }
+
+/** A handoff up to this size rides in the released entry itself. */
+const INLINE_HANDOFF_BYTES = 128 * 1024;
+/** Bytes per part of a larger one: well below NATS's default max_payload (1 MiB). */
+const HANDOFF_PART_BYTES = 256 * 1024;
+/** At most this many parts (16 MiB): past it the handoff is dropped and its sessions reconnect. */
+const MAX_HANDOFF_PARTS = 64;
 
 const leaseValueSchema = z.object({
   owner: z.string(),
   incarnation: z.string(),
   state: z.enum(['held', 'released']),
   handoff: z.unknown().optional(),
+  /** Where a handoff written in parts is: keys `${kvKey}.${id}.${i}` for i < n. */
+  handoffParts: z.object({ id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/), n: z.number().int().min(1).max(MAX_HANDOFF_PARTS) }).optional(),
 });
 type LeaseValue = z.infer<typeof leaseValueSchema>;
 
@@ -89,7 +105,7 @@ function isRevisionConflict(err: unknown): boolean {
 }
 
 export class LeaseTable {
-  readonly stats: LeaseStats = { acquired: 0, released: 0, lost: 0, conflicts: 0, refused: 0, renewals: 0, renewFailures: 0, releaseFailures: 0 };
+  readonly stats: LeaseStats = { acquired: 0, released: 0, lost: 0, conflicts: 0, refused: 0, renewals: 0, renewFailures: 0, releaseFailures: 0, handoffsInParts: 0, handoffsDropped: 0 };
   /** The expiry in force: the configured ttlMs, or the bucket's if that is shorter. */
   readonly ttlMs: number;
   /** ttlMs - marginMs: how long a lease is ours after its last successful write was sent. */
@@ -107,6 +123,7 @@ export class LeaseTable {
   private renewTimer: NodeJS.Timeout | undefined;
   private deadlineTimer: NodeJS.Timeout | undefined;
   private closed = false;
+  private handoffSeq = 0;
 
   private constructor(
     private readonly kv: KV,
@@ -180,12 +197,50 @@ export class LeaseTable {
   private async writeRelease(lease: Lease, handoff: unknown): Promise<void> {
     // A renewal in flight moves the revision: release by the one it leaves.
     await lease.renewing;
-    const value: LeaseValue = { owner: this.node, incarnation: this.incarnation, state: 'released', handoff };
+    const value: LeaseValue = { owner: this.node, incarnation: this.incarnation, state: 'released' };
     try {
+      if (handoff !== undefined) {
+        const bytes = Buffer.from(JSON.stringify(handoff), 'utf8');
+        if (bytes.length <= INLINE_HANDOFF_BYTES) value.handoff = handoff;
+        else value.handoffParts = await this.writeParts(lease.kvKey, bytes);
+      }
       await this.kv.update(lease.kvKey, JSON.stringify(value), lease.revision);
       this.stats.released++;
     } catch {
       this.stats.releaseFailures++;
+    }
+  }
+
+  /** Writes a large handoff as parts before the release names them; undefined (dropped) past MAX_HANDOFF_PARTS. */
+  private async writeParts(kvKey: string, bytes: Buffer): Promise<LeaseValue['handoffParts']> {
+    const n = Math.ceil(bytes.length / HANDOFF_PART_BYTES);
+    if (n > MAX_HANDOFF_PARTS) {
+      this.stats.handoffsDropped++;
+      return undefined;
+    }
+    const id = `${this.incarnation}-${++this.handoffSeq}`;
+    const puts: Promise<number>[] = [];
+    for (let i = 0; i < n; i++) puts.push(this.kv.put(`${kvKey}.${id}.${i}`, bytes.subarray(i * HANDOFF_PART_BYTES, (i + 1) * HANDOFF_PART_BYTES)));
+    await Promise.all(puts);
+    this.stats.handoffsInParts++;
+    return { id, n };
+  }
+
+  /** The handoff of a released entry, read back from its parts when it has them. */
+  private async handoffOf(kvKey: string, value: LeaseValue): Promise<unknown> {
+    if (value.handoffParts === undefined) return value.handoff;
+    const { id, n } = value.handoffParts;
+    const keys = Array.from({ length: n }, (_, i) => `${kvKey}.${id}.${i}`);
+    // The lease is ours already: a part that cannot be read costs the handoff, never the lease.
+    // Parts are left to expire with the bucket's max_age, like the released entry.
+    try {
+      const parts = await Promise.all(keys.map((k) => this.kv.get(k)));
+      // A part missing: expired before we read it (a new home slower than the entry's life).
+      if (parts.some((p) => p === null || p.operation !== 'PUT')) throw new Error('handoff part missing');
+      return JSON.parse(Buffer.concat(parts.map((p) => p!.value)).toString('utf8'));
+    } catch {
+      this.stats.handoffsDropped++;
+      return undefined;
     }
   }
 
@@ -253,7 +308,7 @@ export class LeaseTable {
       const takeoverAt = this.now();
       try {
         const revision = await this.kv.update(kvKey, this.heldValue, entry.revision);
-        return this.acquired(key, kvKey, revision, takeoverAt, value.handoff);
+        return this.acquired(key, kvKey, revision, takeoverAt, await this.handoffOf(kvKey, value));
       } catch (err) {
         if (!isRevisionConflict(err)) throw err;
         this.stats.conflicts++;

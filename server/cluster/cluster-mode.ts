@@ -34,7 +34,7 @@ export interface ClusterStats {
   placeableNodes: number;
   /** Guild leases this node holds (the guilds it owns). */
   guildsOwned: number;
-  leases: { acquired: number; released: number; lost: number; conflicts: number };
+  leases: { acquired: number; released: number; lost: number; conflicts: number; releaseFailures: number; handoffsDropped: number };
   handover: HandoverStats;
   placement: PlacementStats;
   nats: RemoteStats;
@@ -146,7 +146,7 @@ export class ClusterMode {
       liveNodes: live.length,
       placeableNodes: this.membership?.placeable().length ?? 0,
       guildsOwned: this.leases.held().length,
-      leases: { acquired: l.acquired, released: l.released, lost: l.lost, conflicts: l.conflicts },
+      leases: { acquired: l.acquired, released: l.released, lost: l.lost, conflicts: l.conflicts, releaseFailures: l.releaseFailures, handoffsDropped: l.handoffsDropped },
       handover: { ...this.handover.stats },
       placement: { ...this.placement.stats },
       nats: { ...this.router.stats },

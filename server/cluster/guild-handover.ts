@@ -19,9 +19,12 @@ import type { ActorSystem } from '../../actors/index.js';
 import { ATTR_GUILD_ID, inOperationSpan } from '../../tracing/index.js';
 import type { Tracer } from '@opentelemetry/api';
 import type { Logger } from '../context.js';
-import { type GuildHandoff, type GuildProtocol, askGuild, guildKey } from '../guild/guild-protocol.js';
+import { type GuildCall, type GuildHandoff, type GuildProtocol, askGuild, guildKey } from '../guild/guild-protocol.js';
 import type { GuildPubSub } from '../pubsub/guild-pubsub.js';
 import { GUILD_KEY_PREFIX, type GuildPlacement } from './guild-placement.js';
+
+/** Subscribers per adopt call: about 200 KB, a fifth of NATS's default max_payload. */
+const ADOPT_SLICE = 2_000;
 
 export const ATTR_HANDOVER_FROM = 'guildhall.handover.from';
 export const ATTR_HANDOVER_TO = 'guildhall.handover.to';
@@ -117,9 +120,14 @@ export class GuildHandover {
     this.system.stop(ref, { type: 'shutdown' });
     this.forgetTopic(key);
     if (subscribers.length === 0) return;
-    void askGuild((id) => this.placement.ref(id), guildId, { type: 'adopt', subscribers }).catch((err: unknown) =>
-      this.logger.warn({ err, guild: guildId }, 'the next home did not adopt the subscribers of a lost guild'),
-    );
+    void this.offer(guildId, subscribers).catch((err: unknown) => this.logger.warn({ err, guild: guildId }, 'the next home did not adopt the subscribers of a lost guild'));
+  }
+
+  /** In slices, in order: each call stays far below NATS's max_payload (about 100 bytes a subscriber). */
+  private async offer(guildId: string, subscribers: Extract<GuildCall, { type: 'adopt' }>['subscribers']): Promise<void> {
+    for (let i = 0; i < subscribers.length; i += ADOPT_SLICE) {
+      await askGuild((id) => this.placement.ref(id), guildId, { type: 'adopt', subscribers: subscribers.slice(i, i + ADOPT_SLICE) });
+    }
   }
 
   private async run(guildId: string, key: string, reason: string): Promise<void> {

@@ -13,6 +13,16 @@ export function registerClusterMetrics(r: Registry, read: () => ClusterStats): v
   scrapedCounter(r, 'guildhall_cluster_leases_lost_total', 'Guild leases lost (not renewed in time, or taken): the guild stopped at once', [], () => read().leases.lost);
   scrapedCounter(r, 'guildhall_cluster_lease_conflicts_total', 'Guild activations refused because another node held the lease', [], () => read().placement.leaseConflicts);
   scrapedCounter(r, 'guildhall_cluster_handovers_total', 'Guilds handed over to another node (lease released with a handoff)', [], () => read().handover.handovers);
+  scrapedCounter(
+    r,
+    'guildhall_cluster_handoffs_dropped_total',
+    'Handovers whose subscriber list did not reach the next home (the guild gave none, the release failed, or the handoff was past 16 MiB or expired before it was read): those sessions are told the guild is unavailable and subscribe again',
+    [],
+    () => {
+      const s = read();
+      return s.handover.withoutHandoff + s.leases.releaseFailures + s.leases.handoffsDropped;
+    },
+  );
   scrapedCounter(r, 'guildhall_cluster_guild_refusals_total', 'Guild calls answered GUILD_MOVING here (retried by the caller)', [], () => read().placement.refusals);
   scrapedCounter(r, 'guildhall_cluster_nats_messages_total', 'NATS messages with actor frames, by direction (heartbeats not counted)', ['direction'], () => {
     const n = read().nats;

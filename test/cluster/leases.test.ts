@@ -100,6 +100,33 @@ describe('LeaseTable', () => {
     expect((await entryOf(cluster, 'guild:1'))?.json()).not.toHaveProperty('handoff');
   });
 
+  it('hands over a handoff larger than one NATS message in parts, read back whole by the next table', async () => {
+    const cluster = newCluster();
+    const a = await open(cluster, 'node-a');
+    const b = await open(cluster, 'node-b');
+    expect((await a.acquire('guild:big')).ok).toBe(true);
+    // About 2.4 MB: three times NATS's default max_payload; non-ASCII so that parts split inside characters.
+    const subscribers = Array.from({ length: 20_000 }, (_, i) => ({ sessionId: `${i.toString(16).padStart(32, '0')}.node-a`, userId: `${i}`, note: 'ø✓' }));
+    await a.release('guild:big', { subscribers });
+    expect(a.stats).toMatchObject({ released: 1, releaseFailures: 0, handoffsInParts: 1, handoffsDropped: 0 });
+    // The released entry names the parts instead of holding them.
+    expect((await entryOf(cluster, 'guild:big'))?.json()).toMatchObject({ state: 'released', handoffParts: { id: expect.any(String), n: expect.any(Number) } });
+    const taken = await b.acquire('guild:big');
+    expect(taken.ok).toBe(true);
+    expect(taken.ok && taken.handoff).toEqual({ subscribers });
+    expect(b.stats.handoffsDropped).toBe(0);
+  });
+
+  it('drops a handoff past the part limit but still releases the lease', async () => {
+    const cluster = newCluster();
+    const a = await open(cluster, 'node-a');
+    const b = await open(cluster, 'node-b');
+    expect((await a.acquire('guild:huge')).ok).toBe(true);
+    await a.release('guild:huge', { blob: 'x'.repeat(17 * 1024 * 1024) });
+    expect(a.stats).toMatchObject({ released: 1, handoffsInParts: 0, handoffsDropped: 1 });
+    expect(await b.acquire('guild:huge')).toEqual({ ok: true, handoff: undefined });
+  });
+
   it('lets another table acquire a lease nobody renews only once the entry has expired', async () => {
     const cluster = newCluster();
     const a = await open(cluster, 'node-a');
