@@ -5,7 +5,7 @@ import type { Tracing, Transport } from '../tracing/index.js';
 import type { Config } from './config.js';
 import type { GuildDebugSampling } from './debug/guild-debug.js';
 import { HttpError, type RestErrorName, RestErrors } from './errors.js';
-import type { SessionProtocol } from './gateway/session-protocol.js';
+import type { SessionCast, SessionProtocol } from './gateway/session-protocol.js';
 import { type GuildCall, type GuildProtocol, type GuildRefusal, askGuild } from './guild/guild-protocol.js';
 import type { SnowflakeGenerator } from './ids/snowflake.js';
 import type { ServerMetrics } from './metrics/server-metrics.js';
@@ -21,9 +21,25 @@ export interface Logger {
   debug(obj: object | string, msg?: string): void;
 }
 
+/** An event aimed at one user rather than at a guild's subscribers. */
+export type UserCast = Extract<SessionCast, { type: 'guild_joined' }>;
+
 /** Who is connected where: a user's live sessions, for events aimed at one user (a guild join). */
 export class SessionDirectory {
   private readonly byUser = new Map<string, Map<string, ActorRef<SessionProtocol>>>();
+  /** Cluster mode: passes a user event on to the other nodes, whose sessions of that user get it too. */
+  elsewhere: ((userId: string, cast: UserCast) => void) | undefined;
+
+  /** Casts to every live session of the user: here, and on the other nodes in cluster mode. */
+  tell(userId: string, cast: UserCast): void {
+    this.tellHere(userId, cast);
+    this.elsewhere?.(userId, cast);
+  }
+
+  /** Casts to the user's sessions on this node only (what another node's `tell` arrives as). */
+  tellHere(userId: string, cast: UserCast): void {
+    for (const session of this.ofUser(userId)) session.cast(cast);
+  }
 
   add(userId: string, sessionId: string, ref: ActorRef<SessionProtocol>): void {
     let sessions = this.byUser.get(userId);

@@ -11,12 +11,13 @@ import type { ActorRef, ActorSystem } from '../../actors/index.js';
 import { LeaseTable, Membership, type NatsConnection, NatsRemoteRouter, type NodeInfo, type RemoteStats, connectNats } from '../../cluster/index.js';
 import type { Tracer } from '@opentelemetry/api';
 import type { ClusterConfig } from '../config.js';
-import type { Logger } from '../context.js';
+import type { Logger, SessionDirectory } from '../context.js';
 import type { GuildHandoff, GuildProtocol } from '../guild/guild-protocol.js';
 import type { GuildPubSub } from '../pubsub/guild-pubsub.js';
 import { registerServerWireTypes } from './dispatch-wire.js';
 import { GuildHandover, type HandoverStats } from './guild-handover.js';
 import { GuildPlacement, type PlacementStats } from './guild-placement.js';
+import { UserCasts } from './user-casts.js';
 
 export interface ClusterModeOptions {
   config: ClusterConfig;
@@ -24,6 +25,8 @@ export interface ClusterModeOptions {
   pubsub: Pick<GuildPubSub, 'topic' | 'drop'>;
   tracer: Tracer;
   logger: Logger;
+  /** This node's sessions by user: events aimed at a user reach their sessions on every node. */
+  sessions: SessionDirectory;
   /** Spawns guild:<id> here, from the store and the handoff of its previous home. */
   spawnGuild: (guildId: string, handoff: GuildHandoff | undefined) => ActorRef<GuildProtocol>;
 }
@@ -45,6 +48,7 @@ export class ClusterMode {
   readonly node: string;
   readonly placement: GuildPlacement;
   readonly handover: GuildHandover;
+  private readonly userCasts: UserCasts;
   private membership: Membership | undefined;
   private readonly unsubscribers: (() => void)[] = [];
   private closing: Promise<void> | undefined;
@@ -67,6 +71,7 @@ export class ClusterMode {
     });
     this.handover = new GuildHandover({ system, placement: this.placement, pubsub: options.pubsub, tracer: options.tracer, logger: options.logger });
     system.activator = this.placement;
+    this.userCasts = new UserCasts(nats, options.config.name, this.node, options.sessions);
     this.unsubscribers.push(leases.onLost((key, reason) => this.handover.lost(key, reason)));
   }
 
@@ -167,6 +172,7 @@ export class ClusterMode {
       await this.membership?.leave().catch((err: unknown) => logger.warn({ err }, 'membership leave failed'));
       await this.leases.close().catch((err: unknown) => logger.warn({ err }, 'lease table close failed'));
       if (this.options.system.activator === this.placement) this.options.system.activator = undefined;
+      this.userCasts.close();
       await this.router.close().catch((err: unknown) => logger.warn({ err }, 'router close failed'));
       await this.nats.drain().catch(() => this.nats.close());
     })();

@@ -10,7 +10,7 @@
 // anything a crash could take back, and a guild keeps taking messages while a
 // batch commits.
 import type { ActorContext, ActorRef, Behaviour, DeferredReply } from '../../actors/index.js';
-import type { Logger } from '../context.js';
+import type { Logger, SessionDirectory } from '../context.js';
 import type { SessionProtocol } from '../gateway/session-protocol.js';
 import type { SnowflakeGenerator } from '../ids/snowflake.js';
 import type { GuildPubSub, Subscriber } from '../pubsub/guild-pubsub.js';
@@ -40,8 +40,8 @@ export interface GuildDeps {
     /** With no session and no write in flight this long, the guild stops (0: never). */
     readonly guildIdleMs: number;
   };
-  /** A user's live sessions on this node, for events aimed at one user (a guild join). */
-  readonly sessions: { ofUser(userId: string): ActorRef<SessionProtocol>[] };
+  /** Events aimed at one user (a guild join): their live sessions, on every node in cluster mode. */
+  readonly sessions: Pick<SessionDirectory, 'tell'>;
   /** Debug-sampling index: which guild a channel belongs to. */
   readonly debug: { channelCreated(guildId: string, channelId: string): void };
   /**
@@ -328,7 +328,7 @@ export function guildBehaviour(ctx: GuildDeps, guildId: string, start?: GuildSta
             state.members.set(member.user.id, member);
             broadcast(state, 'GUILD_MEMBER_ADD', { ...toAPIMember(member), guild_id: guildId });
             // The new member's live sessions connect and get GUILD_CREATE.
-            for (const session of ctx.sessions.ofUser(msg.userId)) session.cast({ type: 'guild_joined', guildId });
+            ctx.sessions.tell(msg.userId, { type: 'guild_joined', guildId });
           }
           return { member: toAPIMember(member), added };
         });

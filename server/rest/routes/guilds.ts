@@ -24,7 +24,7 @@ export function guildRoutes(app: FastifyInstance, ctx: ServerContext): void {
     const guild = await ctx.store.createGuild({ name: body.name, owner_id: request.userId });
     tagGuild(request, guild.id);
     // The owner's connected sessions learn of it as of any guild they join (GUILD_CREATE).
-    for (const session of ctx.sessions.ofUser(request.userId)) session.cast({ type: 'guild_joined', guildId: guild.id });
+    ctx.sessions.tell(request.userId, { type: 'guild_joined', guildId: guild.id });
     return reply.code(201).send(toAPIGuild(guild));
   });
 

@@ -115,4 +115,33 @@ describe('three nodes', () => {
       session.ws.close();
     }
   });
+
+  it("tells a user's sessions on another node that they joined a guild (created there, or added by its home)", async () => {
+    const [a, , c] = nodes as [ClusterNode, ClusterNode, ClusterNode];
+    const other = nodes[0]!.world!.users[1]!;
+    const owner = await GatewayClient.connect(c.url);
+    const member = await GatewayClient.connect(c.url);
+    try {
+      owner.identify(token);
+      member.identify(other.token);
+      await owner.waitForDispatch('READY');
+      await member.waitForDispatch('READY');
+      // Created through A: A's request handler is where the event starts; the owner's session is on C.
+      const made = await api(a.url, token, 'POST', '/guilds', { name: 'joined elsewhere' });
+      expect(made.status).toBe(201);
+      await owner.waitFor((r) => r.some((p) => p.t === 'GUILD_CREATE' && p.d.id === made.body.id) || undefined);
+      // Added through A to a guild homed on B: the guild's actor on B starts the event; the member's session is on C.
+      const g = guilds.find((x) => rendezvousHome(x.id, ['a', 'b', 'c']) === 'b')!;
+      const added = await api(a.url, token, 'PUT', `/guilds/${g.id}/members/${other.id}`);
+      expect([200, 201]).toContain(added.status);
+      const [create] = await member.waitFor((r) => {
+        const hit = r.filter((p) => p.t === 'GUILD_CREATE' && p.d.id === g.id);
+        return hit.length > 0 ? hit : undefined;
+      });
+      expect(create!.d.members.some((m: { user: { id: string } }) => m.user.id === other.id)).toBe(true);
+    } finally {
+      owner.ws.close();
+      member.ws.close();
+    }
+  });
 });
