@@ -103,7 +103,8 @@ export class BroadcastDriver {
     await this.pool.resetHistograms();
     const sentBefore = { ...this.sent };
     const started = now();
-    await pacedUntil(messages, perSecond, started + timeoutMs, (i) => sendTrackedMessage(this.world, this.rest, this.pool, this.rng, this.sent, 0, `x${n}-${i}`, undefined, { unsampled }), maxInFlight);
+    // No nonce: the benchmark's other servers emit the same MESSAGE_CREATE fields (bench/message-create.ts), and Guildhall echoes a nonce.
+    await pacedUntil(messages, perSecond, started + timeoutMs, (i) => sendTrackedMessage(this.world, this.rest, this.pool, this.rng, this.sent, 0, `x${n}-${i}`, undefined, { unsampled, nonce: false }), maxInFlight);
     await this.pool.waitFor((s) => s.outstanding <= 0, Math.max(0, started + timeoutMs - now()), 5);
     const wallS = (now() - started) / 1000;
     const after = await this.totals();

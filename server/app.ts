@@ -84,6 +84,13 @@ export interface GuildhallServer {
   readonly cluster: ClusterMode | undefined;
   /** Starts listening on config.host:config.port; resolves to the base URL (http://host:port). */
   listen(): Promise<string>;
+  /**
+   * A drain begins (cluster mode, SIGTERM): /healthz and /readyz answer 503 `draining`, so
+   * balancers stop sending here, and every HTTP response from now on carries `Connection: close`,
+   * so keep-alive clients reconnect elsewhere after their request instead of racing the close.
+   * Requests are still served until `close`.
+   */
+  beginDrain(): void;
   /** Drains and stops: gateway clients are told to reconnect, then everything closes. Idempotent. */
   close(): Promise<void>;
 }
@@ -298,6 +305,11 @@ export async function createServer(configured: Config, options: CreateServerOpti
   // Order matters: tracing first (so everything after runs in the span), error
   // handling before routes (it watches them to answer 405), then the routes.
   registerIngressTracing(app, tracing.tracer);
+  let draining = false;
+  app.addHook('onSend', (_request, reply, payload, done) => {
+    if (draining) reply.header('connection', 'close');
+    done(null, payload);
+  });
   registerErrorHandling(app);
   registerJsonBody(app);
   registerDebugAccess(app, config, logger);
@@ -334,6 +346,10 @@ export async function createServer(configured: Config, options: CreateServerOpti
       readiness = 'ready';
       logger.info({ rest: `${base}${API_PREFIX}`, tracing: tracing.describe() }, 'guildhall listening');
       return base;
+    },
+    beginDrain() {
+      draining = true;
+      if (readiness === 'ready') readiness = 'draining';
     },
     close() {
       closing ??= (async () => {

@@ -76,6 +76,7 @@ function clusterOf(server: GuildhallServer): DrainingCluster | undefined {
 async function drainIfClustered(server: GuildhallServer, config: Config): Promise<void> {
   const cluster = clusterOf(server);
   if (cluster === undefined) return;
+  server.beginDrain();
   await drainNode({
     gateway: server.gateway,
     sessions: server.ctx.sessions,

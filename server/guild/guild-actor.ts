@@ -22,6 +22,7 @@ import { guildCreatePayload, presenceData } from './guild-create.js';
 import { GUILD_MOVING, type GuildCall, type GuildCast, type GuildHandoff, type GuildProtocol, type GuildRefusal, type GuildReply } from './guild-protocol.js';
 import { type GuildState, type Presence, loadGuildState } from './guild-state.js';
 import { queryMembers } from './member-query.js';
+import { type NonceRecord, RecentNonces } from './recent-nonces.js';
 
 /** What a guild actor needs from the server: narrow, so it does not depend on all of ServerContext. */
 export interface GuildDeps {
@@ -56,6 +57,7 @@ export interface GuildDeps {
 export interface GuildStart {
   subscribers: [sessionId: string, subscriber: Subscriber][];
   presences: [userId: string, presence: Presence][];
+  nonces?: NonceRecord[];
 }
 
 /** A refusal the caller turns into a REST error. */
@@ -93,6 +95,8 @@ export function guildBehaviour(ctx: GuildDeps, guildId: string, start?: GuildSta
   /** On the actor's clock, as its timers. */
   let lastActive = 0;
   let idleCheck: (() => void) | undefined;
+  /** enforce_nonce: recent posts by (author, channel, nonce), handed over with the guild. */
+  const nonces = new RecentNonces<DeferredReply<GuildReply>>({ now: ctx.clock });
 
   /** Every guild ever used would stay in memory: one with nobody connected stops after a while. */
   function watchIdle(actor: ActorContext<GuildProtocol>): void {
@@ -148,7 +152,7 @@ export function guildBehaviour(ctx: GuildDeps, guildId: string, start?: GuildSta
       const a = s.ref.address;
       subscribers.push({ sessionId, session: [a.node, a.id, a.kind], userId: s.userId, intents: s.intents });
     }
-    return { subscribers, presences: [...state.presences] };
+    return { subscribers, presences: [...state.presences], nonces: nonces.records() };
   }
 
   /** Writes in flight all answered: a waiting handover may go on. */
@@ -217,6 +221,16 @@ export function guildBehaviour(ctx: GuildDeps, guildId: string, start?: GuildSta
       case 'create_message': {
         requireChannel(state, msg.channelId);
         const member = requireMember(state, msg.authorId);
+        const nonceKey = msg.enforceNonce === true && msg.nonce !== undefined ? RecentNonces.key(msg.authorId, msg.channelId, msg.nonce) : undefined;
+        if (nonceKey !== undefined) {
+          const seen = nonces.seen(nonceKey);
+          if (seen?.state === 'pending') {
+            seen.waiters.push(actor.deferReply());
+            return LATER;
+          }
+          if (seen?.state === 'committed') return storedMessage(seen.channelId, seen.messageId);
+          nonces.begin(nonceKey);
+        }
         const write: GuildWrite = {
           kind: 'create_message',
           id: ctx.ids.next(),
@@ -226,14 +240,21 @@ export function guildBehaviour(ctx: GuildDeps, guildId: string, start?: GuildSta
           content: msg.content,
           nonce: msg.nonce === undefined ? null : String(msg.nonce),
         };
-        return persist<MessageRecord>(actor, write, (record) => {
-          const message = toAPIMessage(record);
-          // Discord echoes the nonce in MESSAGE_CREATE so a client can match its optimistic copy.
-          const withNonce = msg.nonce === undefined ? message : { ...message, nonce: msg.nonce };
-          const event = { ...withNonce, guild_id: guildId, member: memberData(member), mentions: [] };
-          broadcast(state, 'MESSAGE_CREATE', event, { ...event, content: '' });
-          return message;
-        });
+        return persist<MessageRecord>(
+          actor,
+          write,
+          (record) => {
+            const message = toAPIMessage(record);
+            // Discord echoes the nonce in MESSAGE_CREATE so a client can match its optimistic copy.
+            const withNonce = msg.nonce === undefined ? message : { ...message, nonce: msg.nonce };
+            const event = { ...withNonce, guild_id: guildId, member: memberData(member), mentions: [] };
+            broadcast(state, 'MESSAGE_CREATE', event, { ...event, content: '' });
+            if (nonceKey !== undefined) for (const w of nonces.commit(nonceKey, msg.channelId, record.id)) w.resolve({ ok: true, value: message });
+            return message;
+          },
+          // Not created: the repeats that waited are told so too (a retry of theirs may create).
+          nonceKey === undefined ? undefined : () => { for (const w of nonces.fail(nonceKey)) w.resolve({ ok: false, error: 'UNAVAILABLE' }); },
+        );
       }
       case 'update_message': {
         requireChannel(state, msg.channelId);
@@ -393,6 +414,12 @@ export function guildBehaviour(ctx: GuildDeps, guildId: string, start?: GuildSta
     }
   }
 
+  /** A repeat of a committed enforce_nonce post: the message it created, as stored now. */
+  async function storedMessage(channelId: string, messageId: string): Promise<unknown> {
+    const stored = (await ctx.store.getMessage(channelId, messageId)) ?? refuse('UNKNOWN_MESSAGE');
+    return toAPIMessage(stored);
+  }
+
   /** Reads the stored message (the one async step a guild takes, for edits and deletes), then goes on. */
   async function checkedMessage(channelId: string, messageId: string, next: (existing: MessageRecord) => unknown): Promise<unknown> {
     const existing = (await ctx.store.getMessage(channelId, messageId)) ?? refuse('UNKNOWN_MESSAGE');
@@ -424,6 +451,7 @@ export function guildBehaviour(ctx: GuildDeps, guildId: string, start?: GuildSta
       if (start !== undefined) {
         for (const [sessionId, subscriber] of start.subscribers) subscribe(sessionId, subscriber, actor);
         for (const [userId, presence] of start.presences) if (topic.hasUser(userId)) state.presences.set(userId, presence);
+        if (start.nonces !== undefined) nonces.load(start.nonces);
         start = undefined;
       }
       return state;

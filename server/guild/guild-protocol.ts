@@ -6,6 +6,7 @@ import type { PresenceUpdateData } from '../gateway/protocol.js';
 import type { StoreErrorCode } from '../store/errors.js';
 import type { EmojiRecord } from '../store/store.js';
 import type { MemberQuery } from './member-query.js';
+import type { NonceRecord } from './recent-nonces.js';
 
 export type GuildCall =
   | {
@@ -17,7 +18,8 @@ export type GuildCall =
       largeThreshold: number;
       presence: PresenceUpdateData | undefined;
     }
-  | { type: 'create_message'; channelId: string; authorId: string; content: string; nonce?: string | number }
+  /** `enforceNonce` with a nonce: a repeat within minutes answers the first message (recent-nonces.ts). */
+  | { type: 'create_message'; channelId: string; authorId: string; content: string; nonce?: string | number; enforceNonce?: boolean }
   | { type: 'update_message'; channelId: string; messageId: string; userId: string; content: string }
   | { type: 'delete_message'; channelId: string; messageId: string; userId: string }
   | { type: 'add_reaction'; channelId: string; messageId: string; userId: string; emoji: EmojiRecord }
@@ -69,6 +71,8 @@ export const GUILD_MOVING: GuildReply = { ok: false, error: 'GUILD_MOVING' };
 export interface GuildHandoff {
   subscribers: { sessionId: string; session: [node: string, id: string, kind: string]; userId: string; intents: number }[];
   presences: [userId: string, presence: { status: string; activities: unknown[] }][];
+  /** enforce_nonce entries still in their window (absent from a node that predates them). */
+  nonces?: NonceRecord[];
 }
 
 /** Calls answer with data, or with a refusal (never by crashing the guild). */

@@ -129,7 +129,7 @@ const content = z
  * content is required and a non-empty `embeds` is refused rather than
  * silently dropped. `nonce` is echoed back in the response and in
  * MESSAGE_CREATE as Discord does; `enforce_nonce` makes it an idempotency key
- * (rest/nonce-cache.ts).
+ * (guild/recent-nonces.ts).
  */
 export const createMessageBodySchema = z.object({
   content,

@@ -1,4 +1,5 @@
 // The server's lifecycle: ready, drained, closed; several in one process.
+import { Agent, get } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { createServer } from '../../server/app.js';
 import { loadConfig } from '../../server/config.js';
@@ -42,6 +43,26 @@ describe('createServer', () => {
     expect(t.server.ctx.system.size).toBe(0);
   });
 
+  it('while draining still serves, answers 503 draining to health checks and closes each keep-alive connection after its response', async () => {
+    const t = await startTestServer();
+    try {
+      const alice = await t.user('alice');
+      // Before the drain a keep-alive client keeps its connection.
+      expect((await rawGet(`${t.url}/api/v10/users/@me`, alice.token)).headers.connection).toBe('keep-alive');
+      t.server.beginDrain();
+      const me = await rawGet(`${t.url}/api/v10/users/@me`, alice.token);
+      expect(me.status).toBe(200);
+      expect(me.headers.connection).toBe('close');
+      for (const path of ['/healthz', '/readyz']) {
+        const res = await fetch(`${t.url}${path}`);
+        expect(res.status).toBe(503);
+        expect(await res.json()).toEqual({ status: 'draining' });
+      }
+    } finally {
+      await t.close();
+    }
+  });
+
   it('turns tracing off with OTEL_SDK_DISABLED, and still serves', async () => {
     const t = await startTestServer({}, { tracingEnv: { OTEL_SDK_DISABLED: 'true' } });
     try {
@@ -54,3 +75,15 @@ describe('createServer', () => {
     }
   });
 });
+
+/** A GET over node:http with keep-alive, whose response headers are as sent (fetch hides hop-by-hop ones like Connection). */
+function rawGet(url: string, token: string): Promise<{ status: number; headers: Record<string, string | string[] | undefined> }> {
+  return new Promise((resolve, reject) => {
+    const agent = new Agent({ keepAlive: true });
+    get(url, { headers: { authorization: `Bot ${token}` }, agent }, (res) => {
+      res.on('close', () => agent.destroy());
+      res.resume();
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers }));
+    }).on('error', reject);
+  });
+}

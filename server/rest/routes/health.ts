@@ -3,12 +3,13 @@
 //   and while it shuts down (so traffic drains away). A database outage does
 //   not fail it: the gateway keeps serving from memory and the server
 //   reconnects by itself, so restarting the process would only drop sessions.
+//   A cluster node draining (SIGTERM) says `draining`: still serving, leaving.
 //   The body says how the database is.
 // - /readyz (readiness): 200 only when the database answers too, so a balancer
 //   can send writes elsewhere while this node's database is unreachable.
 import type { FastifyInstance, FastifyReply } from 'fastify';
 
-export type Readiness = 'starting' | 'ready' | 'stopping';
+export type Readiness = 'starting' | 'ready' | 'draining' | 'stopping';
 
 /** `ok`, or the store's code for what is wrong (`UNAVAILABLE`, `READ_ONLY`, `DISK_FULL`). */
 export type DatabaseHealth = 'ok' | string;

@@ -8,27 +8,24 @@ import { type ServerContext, callGuild } from '../../context.js';
 import { httpError } from '../../errors.js';
 import { toAPIMessage } from '../../store/api-shapes.js';
 import { guildOfChannel, requireMemberChannel } from '../access.js';
-import { NonceCache } from '../nonce-cache.js';
 import { channelParamsSchema, createMessageBodySchema, editMessageBodySchema, listMessagesQuerySchema, messageParamsSchema } from '../schemas.js';
 import { parseBody, parseWith } from '../validate.js';
 
 export function messageRoutes(app: FastifyInstance, ctx: ServerContext): void {
   // Create Message: 200 with the message (Discord does not use 201 here).
-  const nonces = new NonceCache<APIMessage>();
   app.post('/channels/:channel_id/messages', async (request: FastifyRequest) => {
     const { channel_id } = parseWith(channelParamsSchema, request.params);
     const body = parseBody(createMessageBodySchema, request.body);
     const guildId = await guildOfChannel(ctx, request, channel_id);
-    const create = () =>
-      callGuild<APIMessage>(ctx, guildId, {
-        type: 'create_message',
-        channelId: channel_id,
-        authorId: request.userId,
-        content: body.content,
-        ...(body.nonce === undefined ? {} : { nonce: body.nonce }),
-      });
     const { nonce } = body;
-    const message = body.enforce_nonce === true && nonce !== undefined ? await nonces.once(request.userId, channel_id, nonce, create) : await create();
+    // enforce_nonce is the guild's to keep (guild/recent-nonces.ts): a retry through any node meets the same memory.
+    const message = await callGuild<APIMessage>(ctx, guildId, {
+      type: 'create_message',
+      channelId: channel_id,
+      authorId: request.userId,
+      content: body.content,
+      ...(nonce === undefined ? {} : { nonce, enforceNonce: body.enforce_nonce === true }),
+    });
     // Discord echoes the nonce so a client can match its optimistic copy.
     return nonce === undefined ? message : { ...message, nonce };
   });

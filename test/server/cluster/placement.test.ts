@@ -116,6 +116,17 @@ describe('three nodes', () => {
     }
   });
 
+  it('keeps enforce_nonce across nodes: a retry through another node answers the first message', async () => {
+    const g = guilds.find((x) => rendezvousHome(x.id, ['a', 'b', 'c']) === 'b')!;
+    const body = { content: 'retried', nonce: 'cross-node-1', enforce_nonce: true };
+    const first = await api(nodes[0]!.url, token, 'POST', `/channels/${g.channelId}/messages`, body);
+    const again = await api(nodes[2]!.url, token, 'POST', `/channels/${g.channelId}/messages`, body);
+    expect(first.status).toBe(200);
+    expect(again.body).toEqual(first.body);
+    const history = await api(nodes[1]!.url, token, 'GET', `/channels/${g.channelId}/messages?limit=100`);
+    expect(history.body.filter((m: { content: string }) => m.content === 'retried')).toHaveLength(1);
+  });
+
   it("tells a user's sessions on another node that they joined a guild (created there, or added by its home)", async () => {
     const [a, , c] = nodes as [ClusterNode, ClusterNode, ClusterNode];
     const other = nodes[0]!.world!.users[1]!;

@@ -4,7 +4,10 @@
 // with the subscribers and presences; calls after it are refused GUILD_MOVING,
 // having written nothing. On one node, with the real store and actor.
 import { afterEach, describe, expect, it } from 'vitest';
+import { guildStartOf } from '../../../server/cluster/guild-handoff.js';
+import { guildBehaviour } from '../../../server/guild/guild-actor.js';
 import { type GuildHandoff, type GuildProtocol, type GuildReply, guildKey } from '../../../server/guild/guild-protocol.js';
+import { until } from '../../support/until.js';
 import { GatewayClient } from '../../support/gateway-client.js';
 import { type TestServer, startTestServer } from '../../support/server.js';
 
@@ -60,5 +63,31 @@ describe('guild handover', () => {
     const created = await session.waitForDispatch('MESSAGE_CREATE', 3);
     expect(created.map((p) => p.d.content)).toEqual(['b1', 'b2', 'b3']);
     expect(t.server.ctx.system.whereis<GuildProtocol>(guildKey(g.id))).toBeDefined();
+  });
+
+  it('hands its enforce_nonce posts to the next home: a retry there answers the first message', async () => {
+    const t = await startTestServer();
+    servers.push(t);
+    const { system } = t.server.ctx;
+    const alice = await t.user('alice');
+    const g = await t.guild(alice.id, []);
+    const ref = t.server.ctx.guild(g.id);
+    const post = (target: typeof ref, content: string) => target.call({ type: 'create_message', channelId: g.channelId, authorId: alice.id, content, nonce: 'n-1', enforceNonce: true }) as Promise<GuildReply>;
+    const first = await post(ref, 'once');
+    expect(first.ok).toBe(true);
+    const h = await (ref.call({ type: 'handover' }) as Promise<GuildReply>);
+    const handoff = (h as { ok: true; value: GuildHandoff }).value;
+    const id = (first as { ok: true; value: { id: string } }).value.id;
+    expect(handoff.nonces).toEqual([[expect.any(String), g.channelId, id, expect.any(Number)]]);
+
+    // The next home, from the handoff as it crosses (JSON): the old one is gone first.
+    system.stop(ref);
+    await until(() => system.whereis(guildKey(g.id)) === undefined, 'the old guild stopped');
+    const start = guildStartOf(JSON.parse(JSON.stringify(handoff)) as GuildHandoff, (a) => system.refFor(a));
+    const next = system.spawn(guildBehaviour(t.server.ctx, g.id, start), { key: guildKey(g.id) });
+    const again = await post(next, 'twice?');
+    expect(again).toEqual(first);
+    const history = await t.api(`/channels/${g.channelId}/messages`, { token: alice.token });
+    expect((history.body as { content: string }[]).map((m) => m.content)).toEqual(['once']);
   });
 });

@@ -1,40 +1,9 @@
 // Nonces on Create Message: echoed in the response and in MESSAGE_CREATE, and
-// with enforce_nonce a retry returns the message already created.
+// with enforce_nonce a retry returns the message already created (the guild
+// keeps the memory: server/guild/recent-nonces.ts, tested on its own beside it).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { NonceCache } from '../../../server/rest/nonce-cache.js';
 import { GatewayClient } from '../../support/gateway-client.js';
 import { type TestServer, type TestUser, startTestServer } from '../../support/server.js';
-
-describe('NonceCache', () => {
-  it('runs one creation per (user, channel, nonce) within the window, concurrent callers included', async () => {
-    let now = 0;
-    const cache = new NonceCache<number>({ ttlMs: 1000, now: () => now });
-    let runs = 0;
-    const create = async () => ++runs;
-    const [a, b] = await Promise.all([cache.once('u', 'c', 'n', create), cache.once('u', 'c', 'n', create)]);
-    expect([a, b, runs]).toEqual([1, 1, 1]);
-    // Another user, channel, or nonce type is another key.
-    expect(await cache.once('v', 'c', 'n', create)).toBe(2);
-    expect(await cache.once('u', 'd', 'n', create)).toBe(3);
-    expect(await cache.once('u', 'c', 1, create)).toBe(4);
-    expect(await cache.once('u', 'c', '1', create)).toBe(5);
-    now = 1000;
-    expect(await cache.once('u', 'c', 'n', create)).toBe(6);
-    expect(cache.size).toBe(1);
-  });
-
-  it('forgets a creation that failed, so a retry can succeed', async () => {
-    const cache = new NonceCache<string>({ now: () => 0 });
-    await expect(cache.once('u', 'c', 'n', () => Promise.reject(new Error('busy')))).rejects.toThrow('busy');
-    expect(await cache.once('u', 'c', 'n', async () => 'made')).toBe('made');
-  });
-
-  it('keeps at most maxEntries', async () => {
-    const cache = new NonceCache<number>({ maxEntries: 3, now: () => 0 });
-    for (let i = 0; i < 10; i++) await cache.once('u', 'c', i, async () => i);
-    expect(cache.size).toBe(3);
-  });
-});
 
 describe('nonces through REST and the gateway', () => {
   let t: TestServer;
