@@ -102,9 +102,10 @@ class SessionBehaviour implements Behaviour<SessionState, SessionProtocol> {
 
   /** A guild on another node: its node dying makes the guild unavailable here (as on Discord during an outage). */
   private watchGuild(state: SessionState, guildId: string, guild: ActorRef<GuildProtocol>, self: ActorRef<SessionProtocol>): void {
+    // Whatever was watched for it before (its previous home) is not where it runs now.
+    this.unwatchGuild(state, guildId);
     if (guild.address.node === this.ctx.system.node) return;
     const monitors = (state.guildMonitors ??= new Map());
-    monitors.get(guildId)?.();
     monitors.set(
       guildId,
       this.ctx.system.monitor(guild, (reason) => {
@@ -386,6 +387,9 @@ class SessionBehaviour implements Behaviour<SessionState, SessionProtocol> {
         return; // a marker for a session that has not moved: nothing to order
       case 'guild_lost':
         return this.guildLost(state, msg, actor);
+      case 'guild_home':
+        if (state.guildIds.has(msg.guildId)) this.watchGuild(state, msg.guildId, msg.guild, actor.self);
+        return;
       case 'presence':
         for (const guildId of state.guildIds) this.ctx.guild(guildId).cast({ type: 'presence_update', userId: this.userId, presence: msg.data });
         return;

@@ -3,6 +3,7 @@
 // calls `handoff` and receives `forwarded`; the rest come from the session's
 // own connection.
 import type { ActorRef } from '../../actors/index.js';
+import type { GuildProtocol } from '../guild/guild-protocol.js';
 import type { PresenceUpdateData, RequestGuildMembersData } from './protocol.js';
 import type { EncodedDispatch } from './dispatch.js';
 import type { ForwardedItem, HandoffReply } from './session-handoff.js';
@@ -25,6 +26,8 @@ export type SessionCast =
   | { type: 'swapped'; guildId: string }
   /** From the session this one took over from: what reached it after the handoff, in order. */
   | { type: 'forwarded'; item: ForwardedItem }
+  /** A guild the session is in now runs at `guild` (handed over, or adopted after a lost lease): watch that node instead. */
+  | { type: 'guild_home'; guildId: string; guild: ActorRef<GuildProtocol> }
   /** A guild is gone with its node (or refused a swap): GUILD_DELETE unavailable, then connect again. */
   | { type: 'guild_lost'; guildId: string; why: GuildLostReason };
 

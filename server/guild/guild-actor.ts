@@ -396,6 +396,7 @@ export function guildBehaviour(ctx: GuildDeps, guildId: string, start?: GuildSta
           if (topic.get(a.sessionId) !== undefined || !state.members.has(a.userId)) continue;
           const first = subscribe(a.sessionId, { ref: a.session, userId: a.userId, intents: a.intents }, actor);
           if (first) setPresence(state, a.userId, { status: 'online', activities: [] });
+          a.session.cast({ type: 'guild_home', guildId, guild: actor.self });
           adopted++;
         }
         return adopted;
@@ -449,7 +450,11 @@ export function guildBehaviour(ctx: GuildDeps, guildId: string, start?: GuildSta
       const state = await loadGuildState(ctx.store, guildId);
       // Moved from another node (cluster handover): its sessions stay subscribed, its presences stay.
       if (start !== undefined) {
-        for (const [sessionId, subscriber] of start.subscribers) subscribe(sessionId, subscriber, actor);
+        for (const [sessionId, subscriber] of start.subscribers) {
+          subscribe(sessionId, subscriber, actor);
+          // Its sessions watch where the guild runs (its node dying makes it unavailable to them): here now.
+          subscriber.ref.cast({ type: 'guild_home', guildId, guild: actor.self });
+        }
         for (const [userId, presence] of start.presences) if (topic.hasUser(userId)) state.presences.set(userId, presence);
         if (start.nonces !== undefined) nonces.load(start.nonces);
         start = undefined;

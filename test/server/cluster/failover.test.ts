@@ -207,6 +207,43 @@ describe('failover', () => {
     expect(Date.now() - killedAt).toBeLessThan(10_000);
   }, 240_000);
 
+  it("a session follows its guild's moves: after a handover, the new home's death makes the guild unavailable to it, then it comes back", async () => {
+    const db: TestDatabase = await createTestDatabase();
+    cleanup.push(() => db.drop());
+    const cluster = uniquePrefix('follow');
+    const a = await startClusterNode({ id: 'a', cluster, databaseUrl: db.url, setupUsers: 1 });
+    cleanup.push(() => a.kill());
+    const b = await startClusterNode({ id: 'b', cluster, databaseUrl: db.url });
+    cleanup.push(() => b.kill());
+    for (const n of [a, b]) await eventually(async () => ((await metric(n.url, 'guildhall_cluster_live_nodes')) === 2 ? true : undefined), `${n.id} sees 2 nodes`);
+    const [u] = a.world!.users as [{ id: string; token: string }];
+    // A guild that c will take from a or b when it joins.
+    const guilds = await makeGuilds(a.url, u.token, { id: a.world!.guildId, channelId: a.world!.channelId }, ['a', 'b', 'c'], 'c', 1);
+    const g = guilds.find((x) => rendezvousHome(x.id, ['a', 'b', 'c']) === 'c')!;
+    const session = await GatewayClient.connect(a.url);
+    cleanup.push(async () => session.ws.close());
+    session.identify(u.token);
+    // The test outlives a heartbeat interval (41.25 s): beat as a client would.
+    const beat = setInterval(() => session.send(1, null), 10_000);
+    cleanup.push(async () => clearInterval(beat));
+    await session.waitFor((r) => r.some((p) => p.t === 'GUILD_CREATE' && p.d.id === g.id) || undefined, 15_000);
+
+    const c = await startClusterNode({ id: 'c', cluster, databaseUrl: db.url });
+    cleanup.push(() => c.kill());
+    await eventually(async () => ((await runningGuilds(c.url)).includes(g.id) ? true : undefined), 'the guild moved to c', 30_000);
+    // Still delivered from its new home, with nothing said to the client about the move.
+    expect((await post(b.url, u.token, g, 'after the move')).status).toBe(200);
+    await session.waitFor((r) => r.some((p) => p.t === 'MESSAGE_CREATE' && p.d.content === 'after the move') || undefined, 15_000);
+    expect(session.received.some((p) => p.t === 'GUILD_DELETE')).toBe(false);
+
+    await c.kill();
+    // c's death is the guild's death for this session: unavailable, then back once a or b runs it.
+    await session.waitFor((r) => r.some((p) => p.t === 'GUILD_DELETE' && p.d.id === g.id && p.d.unavailable === true) || undefined, 15_000);
+    await session.waitFor((r) => r.filter((p) => p.t === 'GUILD_CREATE' && p.d.id === g.id).length >= 2 || undefined, 60_000);
+    expect((await post(a.url, u.token, g, 'after the failover')).status).toBe(200);
+    await session.waitFor((r) => r.some((p) => p.t === 'MESSAGE_CREATE' && p.d.content === 'after the failover') || undefined, 15_000);
+  }, 240_000);
+
   it('a node that stalls past its lease stops its guilds and offers their sessions to the next home', async () => {
     const db: TestDatabase = await createTestDatabase();
     cleanup.push(() => db.drop());
