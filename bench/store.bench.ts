@@ -31,6 +31,7 @@ import { buildWorld, planWorld } from '../client-sim/world.js';
 import { pacedUntil } from '../client-sim/pacing.js';
 import { freePort, stop } from './children.js';
 import { parseFlags } from './flags.js';
+import { type PhaseProbe, PhaseMeter } from './store-probes.js';
 import { rounded } from './summary.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -145,6 +146,9 @@ interface RunResult {
   errors: number;
   /** Messages the sessions received (each post reaches every member's session). */
   deliveries: number;
+  /** Server-side latency, event-loop delay, GC, commits and CPU of each phase (store-probes.ts). */
+  closedProbe: PhaseProbe;
+  pacedProbe: PhaseProbe;
 }
 
 async function runOnce(engine: Engine, rep: number, dir: string): Promise<RunResult> {
@@ -178,8 +182,10 @@ async function runOnce(engine: Engine, rep: number, dir: string): Promise<RunRes
     };
 
     // Closed loop: every guild posts as fast as it is answered.
+    const meter = new PhaseMeter(server.url, server.child.pid!);
     histograms.clear();
     const errorsBefore = rest.counters.errors;
+    await meter.start();
     let acked = 0;
     const t0 = performance.now();
     const until = t0 + flags.seconds * 1000;
@@ -197,11 +203,13 @@ async function runOnce(engine: Engine, rep: number, dir: string): Promise<RunRes
     );
     const closedPerS = acked / ((performance.now() - t0) / 1000);
     const closed = histograms.get('rest').summary();
+    const closedProbe = await meter.end();
 
     // Paced: a fraction of that rate, spread evenly.
     histograms.clear();
     const pacedRate = Math.max(1, Math.round(closedPerS * flags['paced-fraction']));
     let pacedAcked = 0;
+    await meter.start();
     const p0 = performance.now();
     await pacedUntil(Math.ceil(pacedRate * flags.seconds), pacedRate, now() + flags.seconds * 1000 + 30_000, async (i) => {
       try {
@@ -213,6 +221,7 @@ async function runOnce(engine: Engine, rep: number, dir: string): Promise<RunRes
     });
     const pacedPerS = pacedAcked / ((performance.now() - p0) / 1000);
     const paced = histograms.get('rest').summary();
+    const pacedProbe = await meter.end();
     const stats = await pool.stats();
     return {
       engine,
@@ -226,12 +235,23 @@ async function runOnce(engine: Engine, rep: number, dir: string): Promise<RunRes
       pacedP99: paced.p99,
       errors: rest.counters.errors - errorsBefore,
       deliveries: stats.events,
+      closedProbe,
+      pacedProbe,
     };
   } finally {
     await pool?.close();
     await stop(server.child);
     await db.drop();
   }
+}
+
+function probeLine(p: PhaseProbe): string {
+  const f = (x: number, d = 1) => x.toFixed(d);
+  return (
+    `server p50 ${f(p.serverP50)} p99 ${f(p.serverP99)} ms [${p.serverP99Bucket}], loop p99 ${f(p.serverLoopP99)} max ${f(p.serverLoopMax)}, gc ${f(p.serverGcMs, 0)} ms/${p.serverGcs}; ` +
+    `commits ${p.commits} (${f(p.commitWrites / Math.max(1, p.commits))} writes, ${f(p.commitMeanMs, 2)} ms); ` +
+    `cpu server ${f(p.serverCpu, 0)} client ${f(p.clientCpu, 0)} pg ${f(p.postgresCpu, 0)} ms/s; client loop p99 ${f(p.clientLoopP99)} max ${f(p.clientLoopMax)} ms; load ${f(p.load1, 2)}`
+  );
 }
 
 async function main(): Promise<void> {
@@ -246,7 +266,8 @@ async function main(): Promise<void> {
         const r = await runOnce(engine, rep, dir);
         results.push(r);
         process.stderr.write(
-          `rep ${rep + 1}/${flags.reps} ${engine}: ${r.closedPerS.toFixed(0)} msg/s closed (p99 ${r.closedP99.toFixed(1)} ms); paced ${r.pacedRate}/s: p50 ${r.pacedP50.toFixed(1)} p99 ${r.pacedP99.toFixed(1)} ms; errors ${r.errors}\n`,
+          `rep ${rep + 1}/${flags.reps} ${engine}: ${r.closedPerS.toFixed(0)} msg/s closed (p99 ${r.closedP99.toFixed(1)} ms); paced ${r.pacedRate}/s: p50 ${r.pacedP50.toFixed(1)} p99 ${r.pacedP99.toFixed(1)} ms; errors ${r.errors}\n` +
+            `  closed: ${probeLine(r.closedProbe)}\n  paced:  ${probeLine(r.pacedProbe)}\n`,
         );
       }
     }
