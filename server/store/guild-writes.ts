@@ -158,8 +158,18 @@ async function createChannel(db: Db, engine: SqlEngine, w: Write<'create_channel
  * and its five parameters are the same whatever the run's length, instead of
  * five parameters per row in a text PostgreSQL parses and plans anew per size.
  */
-export async function createMessages(db: Db, engine: SqlEngine, users: UserCache, ws: readonly Write<'create_message'>[]): Promise<(MessageRecord | StoreError)[]> {
-  const inserted = engine.kind === 'postgres' ? await insertUnnest(db, engine, ws) : await insertValues(db, engine, ws);
+export async function createMessages(
+  db: Db,
+  engine: SqlEngine,
+  users: UserCache,
+  ws: readonly Write<'create_message'>[],
+  /** The statement is the whole commit (no transaction around it): PostgreSQL may use its prepared form. */
+  standalone = false,
+): Promise<(MessageRecord | StoreError)[]> {
+  let inserted: Inserted;
+  if (engine.kind !== 'postgres') inserted = await insertValues(db, engine, ws);
+  else if (standalone && engine.prepared !== undefined) inserted = await engine.prepared('guildhall_insert_messages', UNNEST_INSERT, unnestColumns(engine, ws));
+  else inserted = await insertUnnest(db, engine, ws);
   const went = new Set(inserted.rows.map((r) => String(r.id)));
   const out: (MessageRecord | StoreError)[] = [];
   for (const w of ws) {
@@ -173,7 +183,7 @@ export async function createMessages(db: Db, engine: SqlEngine, users: UserCache
   return out;
 }
 
-type Inserted = { rows: { id: string | number | bigint }[] };
+type Inserted = { rows: { id?: unknown }[] };
 
 function insertValues(db: Db, engine: SqlEngine, ws: readonly Write<'create_message'>[]): Promise<Inserted> {
   const rows = ws.map(
@@ -189,13 +199,24 @@ function insertValues(db: Db, engine: SqlEngine, ws: readonly Write<'create_mess
     returning id`.execute(db);
 }
 
-function insertUnnest(db: Db, engine: SqlEngine, ws: readonly Write<'create_message'>[]): Promise<Inserted> {
+const UNNEST_INSERT = `insert into messages (id, channel_id, guild_id, author_id, content)
+  select v.id, c.id, c.guild_id, v.author_id, v.content
+  from unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[]) as v (id, channel_id, guild_id, author_id, content)
+  join channels c on c.id = v.channel_id and c.guild_id = v.guild_id
+  where exists (select 1 from users u where u.id = v.author_id)
+  returning id`;
+
+function unnestColumns(engine: SqlEngine, ws: readonly Write<'create_message'>[]): unknown[] {
   const column = (pick: (w: Write<'create_message'>) => string) => ws.map((w) => engine.id(pick(w)));
-  const contents = ws.map((w) => w.content);
+  return [column((w) => w.id), column((w) => w.channel_id), column((w) => w.guild_id), column((w) => w.author_id), ws.map((w) => w.content)];
+}
+
+function insertUnnest(db: Db, engine: SqlEngine, ws: readonly Write<'create_message'>[]): Promise<Inserted> {
+  const [ids, channels, guilds, authors, contents] = unnestColumns(engine, ws);
   return sql<{ id: string }>`
     insert into messages (id, channel_id, guild_id, author_id, content)
     select v.id, c.id, c.guild_id, v.author_id, v.content
-    from unnest(${column((w) => w.id)}::bigint[], ${column((w) => w.channel_id)}::bigint[], ${column((w) => w.guild_id)}::bigint[], ${column((w) => w.author_id)}::bigint[], ${contents}::text[])
+    from unnest(${ids}::bigint[], ${channels}::bigint[], ${guilds}::bigint[], ${authors}::bigint[], ${contents}::text[])
       as v (id, channel_id, guild_id, author_id, content)
     join channels c on c.id = v.channel_id and c.guild_id = v.guild_id
     where exists (select 1 from users u where u.id = v.author_id)
