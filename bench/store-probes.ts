@@ -98,6 +98,11 @@ function postgresCpu(): Map<number, number> {
   return out;
 }
 
+/** CPU time of this process's main thread (its task id is the pid), µs, from its schedstat (ns). */
+function mainThreadMicros(): number {
+  return Number(readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'utf8').split(' ')[0]) / 1000;
+}
+
 export interface PhaseProbe {
   /** Server-side POST /channels/:id/messages latency from its own histogram, ms (p50, p99 interpolated in their buckets). */
   serverP50: number;
@@ -117,6 +122,8 @@ export interface PhaseProbe {
   /** CPU time over the phase, in ms per second of wall time (1000 = one core busy). */
   serverCpu: number;
   clientCpu: number;
+  /** Of the client's: its main thread (the posters), the rest being the session pool's worker and V8's and libuv's helpers. */
+  clientMainCpu: number;
   postgresCpu: number;
   /** This process's main thread (the posters): event-loop delay p99 and max over the phase, ms. */
   clientLoopP99: number;
@@ -130,6 +137,7 @@ export class PhaseMeter {
   private t0 = 0;
   private serverCpu0 = 0;
   private clientCpu0 = 0;
+  private clientMain0 = 0;
   private pg0 = new Map<number, number>();
   private metrics0: Samples = new Map();
 
@@ -143,6 +151,7 @@ export class PhaseMeter {
     this.pg0 = postgresCpu();
     this.serverCpu0 = cpuMicros(this.serverPid);
     this.clientCpu0 = cpuMicros(process.pid);
+    this.clientMain0 = mainThreadMicros();
     this.t0 = performance.now();
     this.loop.reset();
     this.loop.enable();
@@ -153,6 +162,7 @@ export class PhaseMeter {
     const wallS = (performance.now() - this.t0) / 1000;
     const serverCpu = (cpuMicros(this.serverPid) - this.serverCpu0) / 1000 / wallS;
     const clientCpu = (cpuMicros(process.pid) - this.clientCpu0) / 1000 / wallS;
+    const clientMainCpu = (mainThreadMicros() - this.clientMain0) / 1000 / wallS;
     let pg = 0;
     for (const [pid, us] of postgresCpu()) pg += us - (this.pg0.get(pid) ?? 0);
     const m1 = await scrape(this.serverUrl);
@@ -177,6 +187,7 @@ export class PhaseMeter {
       commitMeanMs: commits > 0 ? (delta('guildhall_store_commit_duration_seconds_sum') * 1000) / commits : 0,
       serverCpu,
       clientCpu,
+      clientMainCpu,
       postgresCpu: pg / 1000 / wallS,
       clientLoopP99: this.loop.percentile(99) / 1e6,
       clientLoopMax: this.loop.max / 1e6,
