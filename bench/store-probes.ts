@@ -133,7 +133,7 @@ export interface PhaseProbe {
 }
 
 export class PhaseMeter {
-  private readonly loop: IntervalHistogram = monitorEventLoopDelay({ resolution: 1 });
+  private readonly loop: IntervalHistogram = monitorEventLoopDelay({ resolution: 2 });
   private t0 = 0;
   private serverCpu0 = 0;
   private clientCpu0 = 0;
