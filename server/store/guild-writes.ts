@@ -5,7 +5,7 @@
 // statement here is allowed to fail for a domain reason. A statement that
 // does fail (the connection, the disk, a constraint a race broke) aborts the
 // call, and nothing of it is committed.
-import { sql } from 'kysely';
+import { CompiledQuery, sql } from 'kysely';
 import { timestampOf } from '../ids/snowflake.js';
 import type { SqlEngine } from './database.js';
 import { StoreError } from './errors.js';
@@ -212,15 +212,7 @@ function unnestColumns(engine: SqlEngine, ws: readonly Write<'create_message'>[]
 }
 
 function insertUnnest(db: Db, engine: SqlEngine, ws: readonly Write<'create_message'>[]): Promise<Inserted> {
-  const [ids, channels, guilds, authors, contents] = unnestColumns(engine, ws);
-  return sql<{ id: string }>`
-    insert into messages (id, channel_id, guild_id, author_id, content)
-    select v.id, c.id, c.guild_id, v.author_id, v.content
-    from unnest(${ids}::bigint[], ${channels}::bigint[], ${guilds}::bigint[], ${authors}::bigint[], ${contents}::text[])
-      as v (id, channel_id, guild_id, author_id, content)
-    join channels c on c.id = v.channel_id and c.guild_id = v.guild_id
-    where exists (select 1 from users u where u.id = v.author_id)
-    returning id`.execute(db);
+  return db.executeQuery(CompiledQuery.raw(UNNEST_INSERT, unnestColumns(engine, ws)));
 }
 
 /** A message as it was just created: its time is its snowflake's, as on Discord. */
