@@ -13,6 +13,8 @@
 //
 //   npm run bench:store -- [--guilds 200] [--members 5] [--seconds 10] [--reps 3]
 //                          [--engines memory,file,postgres] [--paced-fraction 0.5] [--json FILE]
+//                          [--server-root DIR]   (another checkout's server, same client: A/B of servers)
+//                          [--poster http|fetch] (node:http posters, the default, or client-sim's RestClient as before)
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -31,6 +33,8 @@ import { buildWorld, planWorld } from '../client-sim/world.js';
 import { pacedUntil } from '../client-sim/pacing.js';
 import { freePort, stop } from './children.js';
 import { parseFlags } from './flags.js';
+import { Poster } from './store-poster.js';
+import { type PhaseProbe, PhaseMeter } from './store-probes.js';
 import { rounded } from './summary.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -38,7 +42,8 @@ const ENGINES = ['memory', 'file', 'postgres'] as const;
 type Engine = (typeof ENGINES)[number];
 const PG_ADMIN_URL = process.env.GUILDHALL_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
-const USAGE = 'usage: npm run bench:store -- [--guilds N] [--members N] [--seconds S] [--reps N] [--engines memory,file,postgres] [--paced-fraction F] [--json FILE]';
+const USAGE =
+  'usage: npm run bench:store -- [--guilds N] [--members N] [--seconds S] [--reps N] [--engines memory,file,postgres] [--paced-fraction F] [--json FILE] [--server-root DIR] [--poster http|fetch]';
 const flags = parseFlags(
   process.argv.slice(2),
   {
@@ -49,6 +54,8 @@ const flags = parseFlags(
     engines: { type: 'string', default: ENGINES.join(',') },
     'paced-fraction': { type: 'string', default: '0.5' },
     json: { type: 'string' },
+    'server-root': { type: 'string' },
+    poster: { type: 'string', default: 'http' },
   },
   z.object({
     guilds: z.coerce.number().int().min(1).max(2_000),
@@ -62,6 +69,8 @@ const flags = parseFlags(
     }),
     'paced-fraction': z.coerce.number().gt(0).max(1),
     json: z.string().optional(),
+    'server-root': z.string().optional(),
+    poster: z.enum(['http', 'fetch']),
   }),
   (message) => {
     process.stderr.write(`bench:store: ${message}\n${USAGE}\n`);
@@ -115,7 +124,7 @@ async function startGuildhall(databaseUrl: string): Promise<{ url: string; child
     GUILDHALL_MAX_CONCURRENCY: '1000000',
     DATABASE_URL: databaseUrl,
   });
-  const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'inherit'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], { cwd: flags['server-root'] ?? ROOT, env, stdio: ['ignore', 'ignore', 'inherit'] });
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 60_000;
   for (;;) {
@@ -145,6 +154,12 @@ interface RunResult {
   errors: number;
   /** Messages the sessions received (each post reaches every member's session). */
   deliveries: number;
+  /** Server-side latency, event-loop delay, GC, commits and CPU of each phase (store-probes.ts). */
+  closedProbe: PhaseProbe;
+  pacedProbe: PhaseProbe;
+  /** Closed loop: CPU per acknowledged message of the server and of this process (posters and sessions), µs. */
+  serverUsPerMsg: number;
+  clientUsPerMsg: number;
 }
 
 async function runOnce(engine: Engine, rep: number, dir: string): Promise<RunResult> {
@@ -153,6 +168,7 @@ async function runOnce(engine: Engine, rep: number, dir: string): Promise<RunRes
   const histograms = new HistogramSet();
   const rest = new RestClient(server.url, startSimTracing({}), histograms);
   let pool: SessionPool | undefined;
+  let poster: Poster | undefined;
   try {
     const users = flags.guilds * flags.members;
     // User g owns guild g; the other users fill the guilds round-robin, so each has `members` members.
@@ -171,15 +187,23 @@ async function runOnce(engine: Engine, rep: number, dir: string): Promise<RunRes
     );
     await pool.waitFor((s) => s.complete + s.failed >= s.sessions, 60_000);
 
+    poster = new Poster(server.url, histograms);
+    const lean = poster;
     const post = async (g: number, n: number) => {
       const guild = world.guilds[g]!;
       const author = world.users[guild.members[n % guild.members.length]!]!;
-      await rest.request('POST', `/channels/${guild.channelId}/messages`, { token: author.token, body: { content: `g${g} m${n}` }, route: 'POST /channels/{id}/messages' });
+      if (flags.poster === 'fetch') {
+        await rest.request('POST', `/channels/${guild.channelId}/messages`, { token: author.token, body: { content: `g${g} m${n}` }, route: 'POST /channels/{id}/messages' });
+      } else if (!(await lean.post(guild.channelId, author.token, `g${g} m${n}`))) {
+        throw new Error('post failed');
+      }
     };
 
     // Closed loop: every guild posts as fast as it is answered.
+    const meter = new PhaseMeter(server.url, server.child.pid!);
     histograms.clear();
-    const errorsBefore = rest.counters.errors;
+    const errorsBefore = rest.counters.errors + poster.errors;
+    await meter.start();
     let acked = 0;
     const t0 = performance.now();
     const until = t0 + flags.seconds * 1000;
@@ -197,11 +221,13 @@ async function runOnce(engine: Engine, rep: number, dir: string): Promise<RunRes
     );
     const closedPerS = acked / ((performance.now() - t0) / 1000);
     const closed = histograms.get('rest').summary();
+    const closedProbe = await meter.end();
 
     // Paced: a fraction of that rate, spread evenly.
     histograms.clear();
     const pacedRate = Math.max(1, Math.round(closedPerS * flags['paced-fraction']));
     let pacedAcked = 0;
+    await meter.start();
     const p0 = performance.now();
     await pacedUntil(Math.ceil(pacedRate * flags.seconds), pacedRate, now() + flags.seconds * 1000 + 30_000, async (i) => {
       try {
@@ -213,6 +239,7 @@ async function runOnce(engine: Engine, rep: number, dir: string): Promise<RunRes
     });
     const pacedPerS = pacedAcked / ((performance.now() - p0) / 1000);
     const paced = histograms.get('rest').summary();
+    const pacedProbe = await meter.end();
     const stats = await pool.stats();
     return {
       engine,
@@ -224,14 +251,28 @@ async function runOnce(engine: Engine, rep: number, dir: string): Promise<RunRes
       pacedPerS,
       pacedP50: paced.p50,
       pacedP99: paced.p99,
-      errors: rest.counters.errors - errorsBefore,
+      errors: rest.counters.errors + poster.errors - errorsBefore,
       deliveries: stats.events,
+      closedProbe,
+      pacedProbe,
+      serverUsPerMsg: (closedProbe.serverCpu * 1000) / closedPerS,
+      clientUsPerMsg: (closedProbe.clientCpu * 1000) / closedPerS,
     };
   } finally {
+    poster?.close();
     await pool?.close();
     await stop(server.child);
     await db.drop();
   }
+}
+
+function probeLine(p: PhaseProbe): string {
+  const f = (x: number, d = 1) => x.toFixed(d);
+  return (
+    `server p50 ${f(p.serverP50)} p99 ${f(p.serverP99)} ms [${p.serverP99Bucket}], loop p99 ${f(p.serverLoopP99)} max ${f(p.serverLoopMax)}, gc ${f(p.serverGcMs, 0)} ms/${p.serverGcs}; ` +
+    `commits ${p.commits} (${f(p.commitWrites / Math.max(1, p.commits))} writes, ${f(p.commitMeanMs, 2)} ms); ` +
+    `cpu server ${f(p.serverCpu, 0)} client ${f(p.clientCpu, 0)} (main ${f(p.clientMainCpu, 0)}) pg ${f(p.postgresCpu, 0)} ms/s; client loop p99 ${f(p.clientLoopP99)} max ${f(p.clientLoopMax)} ms; load ${f(p.load1, 2)}`
+  );
 }
 
 async function main(): Promise<void> {
@@ -246,7 +287,8 @@ async function main(): Promise<void> {
         const r = await runOnce(engine, rep, dir);
         results.push(r);
         process.stderr.write(
-          `rep ${rep + 1}/${flags.reps} ${engine}: ${r.closedPerS.toFixed(0)} msg/s closed (p99 ${r.closedP99.toFixed(1)} ms); paced ${r.pacedRate}/s: p50 ${r.pacedP50.toFixed(1)} p99 ${r.pacedP99.toFixed(1)} ms; errors ${r.errors}\n`,
+          `rep ${rep + 1}/${flags.reps} ${engine}: ${r.closedPerS.toFixed(0)} msg/s closed (p99 ${r.closedP99.toFixed(1)} ms, CPU µs/msg server ${r.serverUsPerMsg.toFixed(0)} client ${r.clientUsPerMsg.toFixed(0)}); paced ${r.pacedRate}/s: p50 ${r.pacedP50.toFixed(1)} p99 ${r.pacedP99.toFixed(1)} ms; errors ${r.errors}\n` +
+            `  closed: ${probeLine(r.closedProbe)}\n  paced:  ${probeLine(r.pacedProbe)}\n`,
         );
       }
     }
@@ -260,13 +302,21 @@ async function main(): Promise<void> {
     return `${s.median} (${s.min}–${s.max})`;
   };
   const lines = [
-    `bench:store, ${startedAt}, ${flags.guilds} guilds x ${flags.members} members, ${flags.seconds} s per phase, ${flags.reps} repetitions, ${cpus().length} cores, Node ${process.versions.node}`,
+    `bench:store, ${startedAt}, ${flags.guilds} guilds x ${flags.members} members, ${flags.seconds} s per phase, ${flags.reps} repetitions, ${cpus().length} cores, Node ${process.versions.node}, posters: ${flags.poster}${flags['server-root'] === undefined ? '' : `, server from ${flags['server-root']}`}`,
     '',
     '| engine | closed loop msg/s | closed ack p99 ms | paced rate /s | paced ack p50 ms | paced ack p99 ms | errors |',
     '|---|---|---|---|---|---|---|',
     ...flags.engines.map(
       (e) =>
         `| ${e} | ${fmt(by(e, (r) => r.closedPerS))} | ${fmt(by(e, (r) => r.closedP99), 1)} | ${fmt(by(e, (r) => r.pacedRate))} | ${fmt(by(e, (r) => r.pacedP50), 1)} | ${fmt(by(e, (r) => r.pacedP99), 1)} | ${by(e, (r) => r.errors).reduce((a, b) => a + b, 0)} |`,
+    ),
+    '',
+    // Where the paced tail is: the server's own histogram (bucketed: 10, 25, 50 ms bounds) and event loop, and the client's loop.
+    '| engine | closed CPU µs/msg server | client | paced server p99 ms | server loop p99 ms | server GC ms/s | client loop p99 ms | client CPU ms/s | load (1 min) |',
+    '|---|---|---|---|---|---|---|---|---|',
+    ...flags.engines.map(
+      (e) =>
+        `| ${e} | ${fmt(by(e, (r) => r.serverUsPerMsg))} | ${fmt(by(e, (r) => r.clientUsPerMsg))} | ${fmt(by(e, (r) => r.pacedProbe.serverP99), 1)} | ${fmt(by(e, (r) => r.pacedProbe.serverLoopP99), 1)} | ${fmt(by(e, (r) => r.pacedProbe.serverGcMs / flags.seconds), 1)} | ${fmt(by(e, (r) => r.pacedProbe.clientLoopP99), 1)} | ${fmt(by(e, (r) => r.pacedProbe.clientCpu))} | ${fmt(by(e, (r) => r.pacedProbe.load1), 1)} |`,
     ),
   ];
   // Ratios to :memory:, per repetition (same conditions), then the median.

@@ -31,6 +31,12 @@ export interface SqlEngine {
   readonly db: Kysely<Database>;
   /** A snowflake as the driver binds it: bigint for SQLite (exact 64-bit), the decimal string for pg. */
   id(value: string): string | bigint;
+  /**
+   * PostgreSQL only: one statement outside any transaction as a named prepared
+   * statement (each pooled connection parses and plans it once). Kysely has no
+   * named statements; the hot insert of new messages uses this.
+   */
+  prepared?: (name: string, text: string, values: unknown[]) => Promise<{ rows: Record<string, unknown>[] }>;
   close(): Promise<void>;
 }
 
@@ -113,6 +119,7 @@ function openPostgres(url: string, options: OpenDatabaseOptions): SqlEngine {
     kind: 'postgres',
     db,
     id: (value) => (BigInt(value) > INT64_MAX ? INT64_MAX.toString() : value),
+    prepared: (name, text, values) => pool.query({ name, text, values }),
     close: () => db.destroy(),
   };
 }

@@ -102,6 +102,15 @@ export class SqlStore implements Store {
 
   applyWrites(writes: readonly GuildWrite[]): Promise<WriteOutcome[]> {
     if (writes.length === 0) return Promise.resolve([]);
+    if (this.engine.kind === 'postgres' && writes.every((w) => w.kind === 'create_message')) {
+      // The usual group commit: one statement, atomic on its own, so no BEGIN and COMMIT
+      // around it (three round trips become one), as a prepared statement. SQLite is in-process: nothing to save.
+      return this.run(async () =>
+        (await createMessages(this.db, this.engine, this.users, writes as Extract<GuildWrite, { kind: 'create_message' }>[], true)).map((r) =>
+          r instanceof StoreError ? { ok: false, error: r } : { ok: true, value: r },
+        ),
+      );
+    }
     return this.run(() =>
       this.db.transaction().execute(async (trx) => {
         const outcomes: WriteOutcome[] = [];

@@ -448,6 +448,17 @@ export function storeContract(engine: EngineUnderTest): void {
         expect((await store.applyWrites([message(a, 'again')]))[0]!.ok).toBe(true);
       });
 
+      it('commits nothing of a call of new messages only when one of them fails (a duplicate id)', async () => {
+        // PostgreSQL takes such a call as one statement without a transaction around it: the statement is the unit.
+        const [existing] = await post(1);
+        const a = store.ids.next();
+        await expect(store.applyWrites([message(a, 'would be lost'), message(existing!, 'same id again')])).rejects.toThrow();
+        expect(idsOf(await store.listMessages(channelId))).toEqual([existing]);
+        const outcomes = await store.applyWrites([message(a, 'again'), message(store.ids.next(), 'and another')]);
+        expect(outcomes.map((o) => o.ok)).toEqual([true, true]);
+        expect((await store.listMessages(channelId)).map((m) => m.content)).toEqual(['and another', 'again', expect.any(String)]);
+      });
+
       it('answers an empty call with no outcomes', async () => {
         expect(await store.applyWrites([])).toEqual([]);
       });
