@@ -28,8 +28,12 @@ interface Pending {
   size: number;
 }
 
-/** Header and separators per item, on top of its JSON and its text. */
+/** Separators per item, on top of its JSON and its text. */
 const ITEM_OVERHEAD = 2;
+/** The header's own characters around the items and lists. */
+const FRAME_OVERHEAD = 16;
+/** At least the JSON of a broadcast's item. */
+const BROADCAST_ITEM = 32;
 
 export class Outbox {
   private readonly pending = new Map<string, Pending>();
@@ -52,7 +56,7 @@ export class Outbox {
     let p = this.pending.get(node);
     let t = p === undefined ? -1 : indexOfList(p.lists, to);
     let listText: string | undefined;
-    let size = text.length + ITEM_OVERHEAD + 24;
+    let size = text.length + ITEM_OVERHEAD + BROADCAST_ITEM;
     if (t < 0) {
       listText = targetsText(to);
       size += listText.length + 1;
@@ -98,7 +102,7 @@ export class Outbox {
   /** The pending frame for `node` with room for `size` more: a full one is sent first. */
   private room(node: string, size: number): Pending {
     const p = this.pending.get(node);
-    if (p !== undefined && p.size + size <= this.options.maxFrameBytes) return p;
+    if (p !== undefined && p.size + size <= this.options.maxFrameBytes - FRAME_OVERHEAD) return p;
     if (p !== undefined) this.flushNode(node);
     const fresh: Pending = { items: [], texts: [], lists: [], listTexts: [], size: 0 };
     this.pending.set(node, fresh);
@@ -107,7 +111,7 @@ export class Outbox {
 
   private queued(node: string, p: Pending): void {
     // An item bigger than the bound on its own goes at once, alone.
-    if (p.size >= this.options.maxFrameBytes) this.flushNode(node);
+    if (p.size >= this.options.maxFrameBytes - FRAME_OVERHEAD) this.flushNode(node);
     else if (!this.scheduled) {
       this.scheduled = true;
       queueMicrotask(this.flush);
