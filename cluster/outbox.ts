@@ -10,7 +10,7 @@
 // A frame is bounded (maxFrameBytes, counted in UTF-16 units of the texts:
 // at most 3 bytes each, so a bound of 256 KiB stays under NATS's 1 MB max
 // payload); an item that would pass it starts the next frame.
-import { type Target, frameBytes, targetsText } from './wire.js';
+import { type WireTargets, frameBytes } from './wire.js';
 
 export interface OutboxOptions {
   maxFrameBytes: number;
@@ -23,7 +23,7 @@ interface Pending {
   items: string[];
   texts: string[];
   /** The target lists of the queued broadcasts, each once; listTexts[i] is lists[i]'s JSON. */
-  lists: (readonly Target[])[];
+  lists: WireTargets[];
   listTexts: string[];
   size: number;
 }
@@ -52,20 +52,20 @@ export class Outbox {
   }
 
   /** Queues an untraced broadcast's item for `node`: its target list is written once per frame, shared with any identical list before it. */
-  addBroadcast(node: string, op: string, to: readonly Target[], text: string): void {
+  addBroadcast(node: string, op: string, to: WireTargets, text: string): void {
     let p = this.pending.get(node);
     let t = p === undefined ? -1 : indexOfList(p.lists, to);
     let listText: string | undefined;
     let size = text.length + ITEM_OVERHEAD + BROADCAST_ITEM;
     if (t < 0) {
-      listText = targetsText(to);
+      listText = JSON.stringify(to);
       size += listText.length + 1;
     }
     const fresh = this.room(node, size);
     if (fresh !== p) {
       p = fresh;
       if (listText === undefined) {
-        listText = targetsText(to);
+        listText = JSON.stringify(to);
         size += listText.length + 1;
       }
       t = -1;
@@ -119,22 +119,19 @@ export class Outbox {
   }
 }
 
-/** Where an identical list is among `lists`: the same array, or the same targets in the same order. */
-function indexOfList(lists: readonly (readonly Target[])[], to: readonly Target[]): number {
-  for (let i = lists.length - 1; i >= 0; i--) {
-    const l = lists[i]!;
-    if (l === to) return i;
-    if (l.length !== to.length) continue;
-    let same = true;
-    for (let j = 0; j < l.length; j++) {
-      const a = l[j]!;
-      const b = to[j]!;
-      if (a[0] !== b[0] || a[1] !== b[1]) {
-        same = false;
-        break;
-      }
-    }
-    if (same) return i;
-  }
+/** Where an identical list is among `lists`: the same array, or the same runs of the same targets. */
+function indexOfList(lists: readonly WireTargets[], to: WireTargets): number {
+  for (let i = lists.length - 1; i >= 0; i--) if (lists[i] === to || sameTargets(lists[i]!, to)) return i;
   return -1;
+}
+
+function sameTargets(a: WireTargets, b: WireTargets): boolean {
+  if (a.length !== b.length) return false;
+  for (let r = 0; r < a.length; r++) {
+    const [kindA, idsA] = a[r]!;
+    const [kindB, idsB] = b[r]!;
+    if (kindA !== kindB || idsA.length !== idsB.length) return false;
+    for (let j = 0; j < idsA.length; j++) if (idsA[j] !== idsB[j]) return false;
+  }
+  return true;
 }

@@ -45,7 +45,6 @@ import { NodeWatch } from './node-watch.js';
 import { Outbox } from './outbox.js';
 import {
   type FrameItem,
-  type Target,
   type WireDownReason,
   type WireHints,
   type WireTargets,
@@ -55,7 +54,6 @@ import {
   frameBytes,
   splitFrame,
   subjects,
-  targetsText,
   toWireReason,
 } from './wire.js';
 
@@ -95,7 +93,10 @@ interface Batch {
   message: unknown;
   carrier: Carrier | undefined;
   hints: Hints | undefined;
-  to: Target[];
+  /** The targets as the wire writes them: runs of one kind. */
+  to: WireTargets;
+  /** How many targets `to` holds. */
+  count: number;
   kept: number[];
   /** About the characters `to` takes on the wire. */
   size: number;
@@ -262,7 +263,7 @@ export class NatsRemoteRouter implements RemoteRouter {
       let item = `{"k":"b","op":"${b.op}","t":0,"kept":${JSON.stringify(b.kept)}`;
       if (b.hints !== undefined) item += `,"h":${JSON.stringify(wireHints(b.hints))}`;
       this.outbox.flushNode(b.node);
-      this.publish(b.node, frameBytes([`${item}}`], [targetsText(b.to)], [lastText]), b.carrier);
+      this.publish(b.node, frameBytes([`${item}}`], [JSON.stringify(b.to)], [lastText]), b.carrier);
     }
   }
 
@@ -306,15 +307,22 @@ export class NatsRemoteRouter implements RemoteRouter {
       batch.size < this.maxListSize &&
       (carrier === undefined || batch.carrier === undefined || batch.carrier === carrier);
     if (!fits) {
-      batch = { node: target.node, op, message, carrier: undefined, hints: undefined, to: [], kept: [], size: 0 };
+      batch = { node: target.node, op, message, carrier: undefined, hints: undefined, to: [], count: 0, kept: [], size: 0 };
       this.batches.push(batch);
     }
     if (carrier !== undefined) {
       batch!.carrier = carrier;
       batch!.hints = hints;
-      batch!.kept.push(batch!.to.length);
+      batch!.kept.push(batch!.count);
     }
-    batch!.to.push([target.id, target.kind]);
+    const runs = batch!.to;
+    const run = runs[runs.length - 1];
+    if (run !== undefined && run[0] === target.kind) run[1].push(target.id);
+    else {
+      runs.push([target.kind, [target.id]]);
+      batch!.size += target.kind.length + 8;
+    }
+    batch!.count++;
     batch!.size += target.id.length + 3;
     return true;
   }

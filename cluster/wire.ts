@@ -77,25 +77,11 @@ export const subjects = (prefix: string) => ({
   bye: `${prefix}.bye`,
 });
 
-/** JSON of a target list, grouped into runs of one kind (a guild's list is all sessions: one run). */
-export function targetsText(to: readonly Target[]): string {
-  const runs: WireTargets = [];
-  let run: [string, string[]] | undefined;
-  for (const [id, kind] of to) {
-    if (run === undefined || run[0] !== kind) {
-      run = [kind, []];
-      runs.push(run);
-    }
-    run[1].push(id);
-  }
-  return JSON.stringify(runs);
-}
-
 const encoder = new TextEncoder();
 
 /**
  * The frame bytes: `items` are the items' JSON texts, `lists` the target
- * lists' JSON texts (targetsText), `texts` the message texts in item order.
+ * lists' JSON texts (WireTargets), `texts` the message texts in item order.
  */
 export function frameBytes(items: readonly string[], lists: readonly string[], texts: readonly string[]): Uint8Array {
   let header = `{"i":[${items.join(',')}]`;
