@@ -141,6 +141,7 @@ export class NatsRemoteRouter implements RemoteRouter {
     this.subject = subjects(options.prefix);
     const heartbeatMs = options.heartbeatMs ?? 1_000;
     const maxFrameBytes = options.maxFrameBytes ?? 256 * 1024;
+    if (!(maxFrameBytes >= 1024 && maxFrameBytes <= 300 * 1024)) throw new RangeError(`maxFrameBytes must be 1 KiB to 300 KiB (3 bytes a character stays under NATS's 1 MB), got ${maxFrameBytes}`);
     // A target list leaves room in its frame for the message; a longer one is split (each target still gets the messages in order).
     this.maxListSize = maxFrameBytes / 2;
     this.outbox = new Outbox({
