@@ -318,6 +318,8 @@ async function remoteBroadcast(mode: 'untraced' | 'sampled'): Promise<number> {
     const message = { type: 'hello', text: 'count' };
     if (root === undefined) system.broadcast(refs, message);
     else context.with(trace.setSpan(ROOT_CONTEXT, root), () => system.broadcast(refs, message));
+    // The outbox sends once the microtasks queued so far have run.
+    await Promise.resolve();
     frames.push(router.stats.framesSent - before);
     // Queued behind every delivery on b: its reply means all of them were handled.
     await last.call({ type: 'echo', v: i });

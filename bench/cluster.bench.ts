@@ -5,7 +5,7 @@
 // the nodes. Per burst: CPU µs per delivery summed over every node's process
 // (/proc/<pid>/stat), deliveries per second, NATS messages per broadcast
 // (guildhall_cluster_nats_messages_total{direction="sent"} summed over the
-// nodes' /metrics), lost. The cases run side by side: every cluster is up
+// nodes' /metrics) and their bytes (guildhall_cluster_nats_bytes_total), lost. The cases run side by side: every cluster is up
 // and connected first, then the repetitions rotate over them. The figure that
 // matters on a two-core machine is the ratio of CPU per delivery, 3 nodes
 // against 1 (target <= 1.2), not a speed-up.
@@ -77,6 +77,8 @@ export interface ClusterSample {
   deliveriesPerS: number;
   /** NATS messages the nodes sent per broadcast; null when the nodes expose no such counter. */
   natsMessagesPerBroadcast: number | null;
+  /** Bytes of those messages (frame bodies) per broadcast; null likewise. */
+  natsBytesPerBroadcast: number | null;
   p50: number;
   p99: number;
   sent: number;
@@ -86,12 +88,16 @@ export interface ClusterSample {
   duplicated: number;
 }
 
-/** Sum over nodes of guildhall_cluster_nats_messages_total{direction="sent"}; undefined when no node has it. */
-async function natsSent(urls: readonly string[]): Promise<number | undefined> {
-  let total: number | undefined;
+/** Sums over nodes of guildhall_cluster_nats_{messages,bytes}_total{direction="sent"}; undefined when no node has them. */
+async function natsSent(urls: readonly string[]): Promise<{ messages: number; bytes: number } | undefined> {
+  let total: { messages: number; bytes: number } | undefined;
   for (const url of urls) {
     const text = await (await fetch(`${url}/metrics`)).text();
-    for (const m of text.matchAll(/^guildhall_cluster_nats_messages_total\{[^}]*direction="sent"[^}]*\}\s+([0-9.e+]+)/gm)) total = (total ?? 0) + Number(m[1]);
+    for (const m of text.matchAll(/^guildhall_cluster_nats_(messages|bytes)_total\{[^}]*direction="sent"[^}]*\}\s+([0-9.e+]+)/gm)) {
+      total ??= { messages: 0, bytes: 0 };
+      if (m[1] === 'messages') total.messages += Number(m[2]);
+      else total.bytes += Number(m[2]);
+    }
   }
   return total;
 }
@@ -208,7 +214,8 @@ export async function runClusterBench(argv: string[]): Promise<void> {
           cpuUsPerDeliveryByNode: byNode.map((v) => +v.toFixed(3)),
           deliveriesPerS: r.deliveriesPerS,
           // The scrape itself crosses no NATS; heartbeats and lease renewals are not actor frames.
-          natsMessagesPerBroadcast: nats0 === undefined || nats1 === undefined ? null : (nats1 - nats0) / Math.max(1, r.sent),
+          natsMessagesPerBroadcast: nats0 === undefined || nats1 === undefined ? null : (nats1.messages - nats0.messages) / Math.max(1, r.sent),
+          natsBytesPerBroadcast: nats0 === undefined || nats1 === undefined ? null : Math.round((nats1.bytes - nats0.bytes) / Math.max(1, r.sent)),
           p50: r.fanout.p50,
           p99: r.fanout.p99,
           sent: r.sent,
@@ -219,7 +226,7 @@ export async function runClusterBench(argv: string[]): Promise<void> {
         };
         samples.push(s);
         log(
-          `rep ${rep} ${c.nodes} node(s): ${s.cpuUsPerDelivery.toFixed(2)} µs/delivery (${s.cpuUsPerDeliveryByNode.join(' + ')}), ${Math.round(s.deliveriesPerS)} deliveries/s, NATS ${s.natsMessagesPerBroadcast?.toFixed(2) ?? 'n/a'} msgs/broadcast, p99 ${s.p99} ms, lost ${s.lost}`,
+          `rep ${rep} ${c.nodes} node(s): ${s.cpuUsPerDelivery.toFixed(2)} µs/delivery (${s.cpuUsPerDeliveryByNode.join(' + ')}), ${Math.round(s.deliveriesPerS)} deliveries/s, NATS ${s.natsMessagesPerBroadcast?.toFixed(2) ?? 'n/a'} msgs and ${s.natsBytesPerBroadcast ?? 'n/a'} bytes/broadcast, p99 ${s.p99} ms, lost ${s.lost}`,
         );
       }
     }
@@ -232,11 +239,13 @@ export async function runClusterBench(argv: string[]): Promise<void> {
   const summary = o.nodes.map((n) => {
     const xs = samples.filter((s) => s.nodes === n);
     const nats = xs.map((s) => s.natsMessagesPerBroadcast).filter((v): v is number => v !== null);
+    const natsBytes = xs.map((s) => s.natsBytesPerBroadcast).filter((v): v is number => v !== null);
     return {
       nodes: n,
       cpuUsPerDelivery: spread(xs.map((s) => s.cpuUsPerDelivery)),
       deliveriesPerS: spread(xs.map((s) => s.deliveriesPerS)),
       natsMessagesPerBroadcast: nats.length ? spread(nats) : null,
+      natsBytesPerBroadcast: natsBytes.length ? spread(natsBytes) : null,
       p99: spread(xs.map((s) => s.p99)),
       lost: xs.reduce((a, s) => a + s.lost, 0),
       duplicated: xs.reduce((a, s) => a + s.duplicated, 0),
@@ -264,11 +273,11 @@ export async function runClusterBench(argv: string[]): Promise<void> {
     '',
     `${machine}; one guild, ${o.sessions} sessions over ${Math.min(o.sessions, o.users)} users, spread round-robin over the nodes; ${messages} broadcasts per burst, ${reps} repetitions interleaved; medians (min-max).`,
     '',
-    '| nodes | CPU µs/delivery (all nodes) | deliveries/s | NATS msgs/broadcast | fanout p99 ms | lost | duplicated | KiB/session |',
-    '|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| nodes | CPU µs/delivery (all nodes) | deliveries/s | NATS msgs/broadcast | NATS bytes/broadcast | fanout p99 ms | lost | duplicated | KiB/session |',
+    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...summary.map(
       (s) =>
-        `| ${s.nodes} | ${f(s.cpuUsPerDelivery.median)} (${f(s.cpuUsPerDelivery.min)}-${f(s.cpuUsPerDelivery.max)}) | ${f(s.deliveriesPerS.median, 0)} | ${s.natsMessagesPerBroadcast ? f(s.natsMessagesPerBroadcast.median) : 'n/a'} | ${f(s.p99.median, 0)} | ${s.lost} | ${s.duplicated} | ${f(s.rssPerSessionKiB, 1)} |`,
+        `| ${s.nodes} | ${f(s.cpuUsPerDelivery.median)} (${f(s.cpuUsPerDelivery.min)}-${f(s.cpuUsPerDelivery.max)}) | ${f(s.deliveriesPerS.median, 0)} | ${s.natsMessagesPerBroadcast ? f(s.natsMessagesPerBroadcast.median) : 'n/a'} | ${s.natsBytesPerBroadcast ? f(s.natsBytesPerBroadcast.median, 0) : 'n/a'} | ${f(s.p99.median, 0)} | ${s.lost} | ${s.duplicated} | ${f(s.rssPerSessionKiB, 1)} |`,
     ),
     '',
     ...Object.entries(ratios).map(([k, r]) => `CPU per delivery ${k}: ${f(r.median, 3)} (${f(r.min, 3)}-${f(r.max, 3)})${k.startsWith('3n/') ? ` (target <= 1.2: ${r.median <= 1.2 ? 'met' : 'NOT met'})` : ''}`),

@@ -4,7 +4,7 @@
 export { NatsRemoteRouter, type NatsRouterOptions, type RemoteStats } from './remote-router.js';
 export { encodeValue, decodeValue, registerWireType, codecStats, type RefMaker, type WireType } from './codec.js';
 export { NodeWatch, type NodeWatchOptions } from './node-watch.js';
-export { WIRE_VERSION, subjects, type Frame } from './wire.js';
+export { WIRE_VERSION, subjects, type FrameItem, type FrameHeader } from './wire.js';
 export { rendezvousHome } from './placement.js';
 export { Membership, type MembershipOptions, type MembershipStats, type NodeInfo } from './membership.js';
 export { LeaseTable, type AcquireResult, type LeaseOptions, type LeaseStats, type LostReason } from './leases.js';

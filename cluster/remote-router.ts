@@ -5,10 +5,16 @@
 // - `call`: a correlation id, the reply frame goes to the caller's node. The
 //   timeout is the caller's own, as for a local call (ActorSystem.call).
 // - Broadcast (Discord's Manifold): between beginBroadcast and endBroadcast the
-//   deliveries for each remote node are collected, and each node gets ONE
-//   frame with the message encoded once (once for the whole broadcast) and
+//   deliveries for each remote node are collected, and each node gets one
+//   item with the message encoded once (once for the whole broadcast) and
 //   its target list; which targets are kept in the trace is a list of indices,
 //   decided by the sender's Transport with the broadcast's global N.
+// - Untraced items for a node wait in the outbox (outbox.ts) until the
+//   microtasks have run, and leave as one frame in the order they were made;
+//   back-to-back broadcasts to the same targets share one target list. A
+//   traced item goes alone (its trace context is the NATS message's headers),
+//   after what was queued before it. The receiver handles a frame's items in
+//   order, synchronously, so its actors see them all before they next run.
 // - Trace context rides in NATS headers only when sampled; a receiver checks
 //   the sampled flag in the traceparent text before it parses anything else,
 //   and a frame with no headers, with headers but no (sampled) traceparent,
@@ -36,7 +42,20 @@ import {
 import { traceparentSampledFlag } from '../tracing/index.js';
 import { decodeValue, encodeValue } from './codec.js';
 import { NodeWatch } from './node-watch.js';
-import { type Frame, type Target, type WireDownReason, type WireHints, WIRE_VERSION, checkToken, controlBytes, frameBytes, subjects, toWireReason } from './wire.js';
+import { Outbox } from './outbox.js';
+import {
+  type FrameItem,
+  type WireDownReason,
+  type WireHints,
+  type WireTargets,
+  WIRE_VERSION,
+  carriesText,
+  checkToken,
+  frameBytes,
+  splitFrame,
+  subjects,
+  toWireReason,
+} from './wire.js';
 
 export interface NatsRouterOptions {
   system: ActorSystem;
@@ -47,6 +66,8 @@ export interface NatsRouterOptions {
   heartbeatMs?: number;
   /** A node unheard for this long is down (default 3000). */
   downAfterMs?: number;
+  /** Bound on one frame, in characters of its texts (default 256 KiB; NATS refuses more than 1 MB). */
+  maxFrameBytes?: number;
 }
 
 export interface RemoteStats {
@@ -56,11 +77,13 @@ export interface RemoteStats {
   /** Bytes of the frames sent and received (bodies, headers not counted). */
   bytesSent: number;
   bytesReceived: number;
-  /** Broadcast frames sent (one per remote node per broadcast). */
+  /** Broadcast items sent (one per remote node per broadcast, more for a target list past half a frame); merged frames carry several. */
   batchesSent: number;
+  /** Items sent (sends, calls, replies, broadcasts, monitors); framesSent counts the NATS messages that carried them. */
+  itemsSent: number;
   /** Frames refused for an unknown wire version. */
   refusedVersion: number;
-  /** Frames that could not be read (bad JSON or shape). */
+  /** Frames that could not be read (bad JSON or shape), and items that could not be decoded or handled. */
   malformed: number;
 }
 
@@ -70,8 +93,13 @@ interface Batch {
   message: unknown;
   carrier: Carrier | undefined;
   hints: Hints | undefined;
-  to: Target[];
+  /** The targets as the wire writes them: runs of one kind. */
+  to: WireTargets;
+  /** How many targets `to` holds. */
+  count: number;
   kept: number[];
+  /** About the characters `to` takes on the wire. */
+  size: number;
 }
 
 interface PendingCall {
@@ -88,7 +116,7 @@ const decoder = new TextDecoder();
 
 export class NatsRemoteRouter implements RemoteRouter {
   readonly node: string;
-  readonly stats: RemoteStats = { framesSent: 0, framesReceived: 0, bytesSent: 0, bytesReceived: 0, batchesSent: 0, refusedVersion: 0, malformed: 0 };
+  readonly stats: RemoteStats = { framesSent: 0, framesReceived: 0, bytesSent: 0, bytesReceived: 0, batchesSent: 0, itemsSent: 0, refusedVersion: 0, malformed: 0 };
   private readonly system: ActorSystem;
   private readonly nats: NatsConnection;
   private readonly subject: ReturnType<typeof subjects>;
@@ -101,6 +129,8 @@ export class NatsRemoteRouter implements RemoteRouter {
   private seq = 0;
   private batching = false;
   private batches: Batch[] = [];
+  private readonly outbox: Outbox;
+  private readonly maxListSize: number;
   private readonly refFor = (address: Address) => this.system.refFor(address);
 
   constructor(options: NatsRouterOptions) {
@@ -110,6 +140,15 @@ export class NatsRemoteRouter implements RemoteRouter {
     for (const token of options.prefix.split('.')) checkToken('subject prefix', token);
     this.subject = subjects(options.prefix);
     const heartbeatMs = options.heartbeatMs ?? 1_000;
+    const maxFrameBytes = options.maxFrameBytes ?? 256 * 1024;
+    if (!(maxFrameBytes >= 1024 && maxFrameBytes <= 300 * 1024)) throw new RangeError(`maxFrameBytes must be 1 KiB to 300 KiB (3 bytes a character stays under NATS's 1 MB), got ${maxFrameBytes}`);
+    // A target list leaves room in its frame for the message; a longer one is split (each target still gets the messages in order).
+    this.maxListSize = maxFrameBytes / 2;
+    this.outbox = new Outbox({
+      maxFrameBytes,
+      publish: (node, bytes) => this.publish(node, bytes, undefined),
+      onError: (err, node) => this.system.report(err, 'remote frame', { node, id: 'remote-router', kind: 'cluster' }),
+    });
     this.watch = new NodeWatch({
       clock: this.system.clock,
       heartbeatMs,
@@ -152,6 +191,7 @@ export class NatsRemoteRouter implements RemoteRouter {
   async close(): Promise<void> {
     this.watch.stop();
     if (this.system.remote === this) this.system.remote = undefined;
+    this.outbox.flush();
     this.nats.publish(this.subject.bye, this.node);
     for (const s of this.subscriptions.splice(0)) s.unsubscribe();
     for (const unmonitor of this.watched.values()) unmonitor();
@@ -187,14 +227,14 @@ export class NatsRemoteRouter implements RemoteRouter {
       return false;
     }
     const { carrier, hints } = traceOf(payload);
-    let head = `{"k":"m","op":"${op}","to":${JSON.stringify([target.id, target.kind])}`;
+    let item = `{"k":"m","op":"${op}","to":${JSON.stringify([target.id, target.kind])}`;
     if (reply !== undefined) {
       const c = ++this.seq;
       this.calls.set(c, { node: target.node, reply });
-      head += `,"c":${c},"f":"${this.node}"`;
+      item += `,"c":${c},"f":"${this.node}"`;
     }
-    if (hints !== undefined) head += `,"h":${JSON.stringify(wireHints(hints))}`;
-    this.publish(target.node, frameBytes(`${head},"m":`, text), carrier);
+    if (hints !== undefined) item += `,"h":${JSON.stringify(wireHints(hints))}`;
+    this.send(target.node, `${item}}`, text, carrier);
     return true;
   }
 
@@ -215,11 +255,16 @@ export class NatsRemoteRouter implements RemoteRouter {
         lastText = encodeValue(b.message);
         lastMessage = b.message;
       }
-      let head = `{"k":"b","op":"${b.op}","to":${JSON.stringify(b.to)}`;
-      if (b.kept.length > 0) head += `,"kept":${JSON.stringify(b.kept)}`;
-      if (b.hints !== undefined) head += `,"h":${JSON.stringify(wireHints(b.hints))}`;
-      this.publish(b.node, frameBytes(`${head},"m":`, lastText), b.kept.length > 0 ? b.carrier : undefined);
       this.stats.batchesSent++;
+      this.stats.itemsSent++;
+      if (b.kept.length === 0) {
+        this.outbox.addBroadcast(b.node, b.op, b.to, lastText);
+        continue;
+      }
+      let item = `{"k":"b","op":"${b.op}","t":0,"kept":${JSON.stringify(b.kept)}`;
+      if (b.hints !== undefined) item += `,"h":${JSON.stringify(wireHints(b.hints))}`;
+      this.outbox.flushNode(b.node);
+      this.publish(b.node, frameBytes([`${item}}`], [JSON.stringify(b.to)], [lastText]), b.carrier);
     }
   }
 
@@ -231,10 +276,15 @@ export class NatsRemoteRouter implements RemoteRouter {
     this.watch.expect(address.node);
     const i = ++this.seq;
     this.monitors.set(i, { address, listener });
-    this.publish(address.node, controlBytes({ k: 'mon', i, to: [address.id, address.kind], f: this.node }), undefined);
+    this.send(address.node, control({ k: 'mon', i, to: [address.id, address.kind], f: this.node }), undefined, undefined);
     return () => {
-      if (this.monitors.delete(i)) this.publish(address.node, controlBytes({ k: 'demon', i, f: this.node }), undefined);
+      if (this.monitors.delete(i)) this.send(address.node, control({ k: 'demon', i, f: this.node }), undefined, undefined);
     };
+  }
+
+  /** Sends what the outbox holds now rather than after the microtasks. */
+  flush(): void {
+    this.outbox.flush();
   }
 
   // --- sending ---
@@ -250,19 +300,43 @@ export class NatsRemoteRouter implements RemoteRouter {
         break;
       }
     }
-    // A frame carries one message, one op and one trace context; anything else starts another frame.
-    const fits = batch !== undefined && batch.message === message && batch.op === op && (carrier === undefined || batch.carrier === undefined || batch.carrier === carrier);
+    // An item carries one message, one op and one trace context, to a bounded list; anything else starts another item.
+    const fits =
+      batch !== undefined &&
+      batch.message === message &&
+      batch.op === op &&
+      batch.size < this.maxListSize &&
+      (carrier === undefined || batch.carrier === undefined || batch.carrier === carrier);
     if (!fits) {
-      batch = { node: target.node, op, message, carrier: undefined, hints: undefined, to: [], kept: [] };
+      batch = { node: target.node, op, message, carrier: undefined, hints: undefined, to: [], count: 0, kept: [], size: 0 };
       this.batches.push(batch);
     }
     if (carrier !== undefined) {
       batch!.carrier = carrier;
       batch!.hints = hints;
-      batch!.kept.push(batch!.to.length);
+      batch!.kept.push(batch!.count);
     }
-    batch!.to.push([target.id, target.kind]);
+    const runs = batch!.to;
+    const run = runs[runs.length - 1];
+    if (run !== undefined && run[0] === target.kind) run[1].push(target.id);
+    else {
+      runs.push([target.kind, [target.id]]);
+      batch!.size += target.kind.length + 8;
+    }
+    batch!.count++;
+    batch!.size += target.id.length + 3;
     return true;
+  }
+
+  /** An item for `node`: through the outbox, or (traced) on its own after what the outbox held. */
+  private send(node: string, item: string, text: string | undefined, carrier: Carrier | undefined): void {
+    this.stats.itemsSent++;
+    if (carrier === undefined) {
+      this.outbox.add(node, item, text);
+      return;
+    }
+    this.outbox.flushNode(node);
+    this.publish(node, frameBytes([item], [], text === undefined ? [] : [text]), carrier);
   }
 
   private publish(node: string, bytes: Uint8Array, carrier: Carrier | undefined): void {
@@ -281,14 +355,14 @@ export class NatsRemoteRouter implements RemoteRouter {
   private reply(node: string, c: number, outcome: { ok: true; value: unknown } | { ok: false; error: Error }): void {
     if (outcome.ok) {
       try {
-        this.publish(node, frameBytes(`{"k":"r","c":${c},"ok":true,"v":`, encodeValue(outcome.value)), undefined);
+        this.send(node, `{"k":"r","c":${c},"ok":true}`, encodeValue(outcome.value), undefined);
         return;
       } catch (err) {
         outcome = { ok: false, error: err as Error };
       }
     }
     const code = outcome.error instanceof ActorError ? outcome.error.code : ActorErrorCode.CRASHED;
-    this.publish(node, controlBytes({ k: 'r', c, ok: false, code, e: outcome.error.message }), undefined);
+    this.send(node, control({ k: 'r', c, ok: false, code, e: outcome.error.message }), undefined, undefined);
   }
 
   // --- receiving ---
@@ -305,32 +379,80 @@ export class NatsRemoteRouter implements RemoteRouter {
     // parsed: an unsampled or absent context builds nothing (no headers at
     // all is the common case, and then nothing is decoded).
     const carrier = sampledCarrier(msg.headers);
-    let frame: Frame;
+    let frame: ReturnType<typeof splitFrame>;
     try {
-      frame = decodeValue(decoder.decode(data.subarray(1)), this.refFor) as Frame;
+      frame = splitFrame(decoder.decode(data.subarray(1)));
     } catch {
       this.stats.malformed++;
       return;
     }
-    try {
-      this.handleFrame(frame, carrier);
-    } catch (err) {
-      this.stats.malformed++;
-      this.system.report(err, 'remote frame', { node: this.node, id: 'remote-router', kind: 'cluster' });
+    const lists = frame.header.t;
+    const targets: (Address[] | undefined)[] = [];
+    let next = 0;
+    // Every item now, in order: the actors they reach run after the whole frame.
+    for (const item of frame.header.i) {
+      let message: unknown;
+      if (carriesText(item)) {
+        try {
+          message = decodeValue(frame.texts[next++]!, this.refFor);
+        } catch {
+          this.stats.malformed++;
+          continue;
+        }
+      }
+      try {
+        if (item.k === 'b') {
+          const t = item.t;
+          const to = (targets[t] ??= this.addresses(lists?.[t]));
+          this.deliverBroadcast(item, to, message, carrier);
+        } else this.handleItem(item, message, carrier);
+      } catch (err) {
+        this.stats.malformed++;
+        this.system.report(err, 'remote frame', { node: this.node, id: 'remote-router', kind: 'cluster' });
+      }
     }
   }
 
-  private handleFrame(frame: Frame, carrier: Carrier | undefined): void {
-    switch (frame.k) {
+  /** A target list's addresses on this node, made once per frame for all the broadcasts that share it. */
+  private addresses(list: WireTargets | undefined): Address[] {
+    if (!Array.isArray(list)) throw new TypeError('a broadcast names a target list the frame does not have');
+    const out: Address[] = [];
+    for (const run of list) {
+      const [kind, ids] = run;
+      if (typeof kind !== 'string' || !Array.isArray(ids)) throw new TypeError('a target list is [[kind, [id, ...]], ...]');
+      for (const id of ids) {
+        if (typeof id !== 'string') throw new TypeError('a target id is a string');
+        out.push({ node: this.node, id, kind });
+      }
+    }
+    return out;
+  }
+
+  private deliverBroadcast(item: FrameItem & { k: 'b' }, to: Address[], message: unknown, carrier: Carrier | undefined): void {
+    // Kept deliveries share one envelope, as they did at the sender.
+    const kept = carrier === undefined || item.kept === undefined ? undefined : new Envelope(message, carrier, hintsOf(item.h));
+    let next = kept === undefined ? -1 : 0;
+    for (let i = 0; i < to.length; i++) {
+      let payload = message;
+      if (next >= 0 && item.kept![next] === i) {
+        payload = kept;
+        next++;
+      }
+      this.system.deliver(to[i]!, item.op, payload);
+    }
+  }
+
+  private handleItem(item: FrameItem, message: unknown, carrier: Carrier | undefined): void {
+    switch (item.k) {
       case 'm': {
-        const target: Address = { node: this.node, id: frame.to[0], kind: frame.to[1] };
-        const payload = carrier === undefined ? frame.m : new Envelope(frame.m, carrier, hintsOf(frame.h));
-        if (frame.c === undefined || frame.f === undefined) {
-          this.system.deliver(target, frame.op, payload);
+        const target: Address = { node: this.node, id: item.to[0], kind: item.to[1] };
+        const payload = carrier === undefined ? message : new Envelope(message, carrier, hintsOf(item.h));
+        if (item.c === undefined || item.f === undefined) {
+          this.system.deliver(target, item.op, payload);
           return;
         }
-        const c = frame.c;
-        const from = frame.f;
+        const c = item.c;
+        const from = item.f;
         const pending: PendingReply = {
           settled: false,
           resolve: (value) => {
@@ -344,55 +466,40 @@ export class NatsRemoteRouter implements RemoteRouter {
             this.reply(from, c, { ok: false, error });
           },
         };
-        this.system.deliver(target, frame.op, payload, pending);
-        return;
-      }
-      case 'b': {
-        // Kept deliveries share one envelope, as they did at the sender.
-        const kept = carrier === undefined || frame.kept === undefined ? undefined : new Envelope(frame.m, carrier, hintsOf(frame.h));
-        let next = kept === undefined ? -1 : 0;
-        for (let i = 0; i < frame.to.length; i++) {
-          const [id, kind] = frame.to[i]!;
-          let payload: unknown = frame.m;
-          if (next >= 0 && frame.kept![next] === i) {
-            payload = kept;
-            next++;
-          }
-          this.system.deliver({ node: this.node, id, kind }, frame.op, payload);
-        }
+        this.system.deliver(target, item.op, payload, pending);
         return;
       }
       case 'r': {
-        const call = this.calls.get(frame.c);
+        const call = this.calls.get(item.c);
         if (!call) return;
-        this.calls.delete(frame.c);
-        if (frame.ok) call.reply.resolve(frame.v);
-        else call.reply.reject(new ActorError(knownCode(frame.code), frame.e));
+        this.calls.delete(item.c);
+        if (item.ok) call.reply.resolve(message);
+        else call.reply.reject(new ActorError(knownCode(item.code), item.e));
         return;
       }
       case 'mon': {
-        const key = `${frame.f}:${frame.i}`;
-        const from = frame.f;
-        const i = frame.i;
-        const ref = this.system.refFor({ node: this.node, id: frame.to[0], kind: frame.to[1] });
+        const key = `${item.f}:${item.i}`;
+        const from = item.f;
+        const i = item.i;
+        const ref = this.system.refFor({ node: this.node, id: item.to[0], kind: item.to[1] });
         const unmonitor = this.system.monitor(ref, (reason) => {
           this.watched.delete(key);
-          this.publish(from, controlBytes({ k: 'down', i, r: toWireReason(reason) }), undefined);
+          this.send(from, control({ k: 'down', i, r: toWireReason(reason) }), undefined, undefined);
         });
         this.watched.set(key, unmonitor);
         return;
       }
       case 'demon': {
-        const key = `${frame.f}:${frame.i}`;
+        const key = `${item.f}:${item.i}`;
         this.watched.get(key)?.();
         this.watched.delete(key);
         return;
       }
       case 'down': {
-        const m = this.monitors.get(frame.i);
+        const m = this.monitors.get(item.i);
         if (!m) return;
-        this.monitors.delete(frame.i);
-        this.notify(m, frame.r as DownReason | WireDownReason as DownReason);
+        this.monitors.delete(item.i);
+        this.notify(m, item.r as DownReason | WireDownReason as DownReason);
         return;
       }
     }
@@ -445,6 +552,11 @@ function traceOf(payload: unknown): { carrier: Carrier | undefined; hints: Hints
   // Only a sampled context crosses (an envelope may hold an unsampled one from a custom sender).
   if (traceparentSampledFlag(payload.carrier.traceparent) !== 1) return { carrier: undefined, hints: undefined };
   return { carrier: payload.carrier, hints: payload.hints };
+}
+
+/** A control item's JSON (no message text follows). */
+function control(item: FrameItem): string {
+  return JSON.stringify(item);
 }
 
 function wireHints(hints: Hints): WireHints | undefined {

@@ -1,8 +1,15 @@
-// What crosses NATS between nodes. One frame per NATS message:
+// What crosses NATS between nodes. One frame per NATS message, carrying one or
+// more items for the receiving node, handled in order:
 //   byte 0      wire version (WIRE_VERSION); a receiver refuses (and counts) any other
-//   bytes 1..   JSON (cluster/codec.ts), the message inside written once
+//   bytes 1..   UTF-8: the header (plain JSON: the items and the broadcasts'
+//               target lists), then, for each item that carries a message or
+//               a value, "\n" and that message's JSON (cluster/codec.ts)
+// The header holds no refs or wire types, so it is read with a plain
+// JSON.parse; only the message texts go through the codec's reviver.
+// JSON.stringify never writes a raw newline, so "\n" only ever separates texts.
 // Trace context never goes in the body: a sampled delivery's W3C traceparent
-// and tracestate travel as NATS headers, and only when sampled.
+// and tracestate travel as NATS headers, and only when sampled (such a frame
+// carries that one item).
 //
 // Subjects, under a prefix (so that separate clusters, or test runs, never cross):
 //   <prefix>.node.<node>   frames for one node
@@ -10,27 +17,42 @@
 //   <prefix>.bye           a node leaving cleanly: the body is its name
 import type { DownReason, MessageOp } from '../actors/index.js';
 
-export const WIRE_VERSION = 1;
+/** 2: several items a frame, header and message texts apart. Version 1 (one JSON text, one item) is refused. */
+export const WIRE_VERSION = 2;
 
 /** [id, kind]: an address on the node a frame is sent to. */
 export type Target = [id: string, kind: string];
 
+/** A broadcast's targets on one node, as runs of one kind: [[kind, [id, ...]], ...]. */
+export type WireTargets = [kind: string, ids: string[]][];
+
 /** Fanout hints of a kept delivery: [fanoutSize, fanoutRate]. */
 export type WireHints = [size: number, rate: number];
 
-export type Frame =
-  /** One send, cast or call; `c` (correlation id) and `f` (reply node) for a call. */
-  | { k: 'm'; op: MessageOp; to: Target; c?: number; f?: string; h?: WireHints; m: unknown }
-  /** One broadcast's deliveries on this node: the message once, the targets, and which of them are kept in the trace. */
-  | { k: 'b'; op: MessageOp; to: Target[]; kept?: number[]; h?: WireHints; m: unknown }
-  /** The answer to call `c`. */
-  | { k: 'r'; c: number; ok: true; v: unknown }
+export type FrameItem =
+  /** One send, cast or call; `c` (correlation id) and `f` (reply node) for a call. The message is the next text. */
+  | { k: 'm'; op: MessageOp; to: Target; c?: number; f?: string; h?: WireHints }
+  /** One broadcast's deliveries on this node: to the frame's target list `t`; `kept` indexes it. The message is the next text. */
+  | { k: 'b'; op: MessageOp; t: number; kept?: number[]; h?: WireHints }
+  /** The answer to call `c`; when ok, the value is the next text. */
+  | { k: 'r'; c: number; ok: true }
   | { k: 'r'; c: number; ok: false; code: string; e: string }
   /** Watch actor `to` for node `f`, as monitor `i`; and stop watching. */
   | { k: 'mon'; i: number; to: Target; f: string }
   | { k: 'demon'; i: number; f: string }
   /** Monitor `i`'s actor went down. */
   | { k: 'down'; i: number; r: WireDownReason };
+
+/** A frame's header: its items in order and the target lists its broadcasts share. */
+export interface FrameHeader {
+  i: FrameItem[];
+  t?: WireTargets[];
+}
+
+/** Whether an item is followed by a message text. */
+export function carriesText(item: FrameItem): boolean {
+  return item.k === 'm' || item.k === 'b' || (item.k === 'r' && item.ok);
+}
 
 /** A DownReason with the crash error reduced to its message (errors do not cross). */
 export type WireDownReason = Exclude<DownReason, { type: 'crash' }> | { type: 'crash'; error: { message: string } };
@@ -57,20 +79,33 @@ export const subjects = (prefix: string) => ({
 
 const encoder = new TextEncoder();
 
-/** The frame bytes: version byte, then `head` + message text + `}`. */
-export function frameBytes(head: string, messageText: string): Uint8Array {
-  const body = encoder.encode(`${head}${messageText}}`);
+/**
+ * The frame bytes: `items` are the items' JSON texts, `lists` the target
+ * lists' JSON texts (WireTargets), `texts` the message texts in item order.
+ */
+export function frameBytes(items: readonly string[], lists: readonly string[], texts: readonly string[]): Uint8Array {
+  let header = `{"i":[${items.join(',')}]`;
+  if (lists.length > 0) header += `,"t":[${lists.join(',')}]`;
+  header += '}';
+  const body = encoder.encode(texts.length === 0 ? header : `${header}\n${texts.join('\n')}`);
   const out = new Uint8Array(body.length + 1);
   out[0] = WIRE_VERSION;
   out.set(body, 1);
   return out;
 }
 
-/** A frame without a message inside (replies without value, monitors): plain JSON. */
-export function controlBytes(frame: Frame): Uint8Array {
-  const body = encoder.encode(JSON.stringify(frame));
-  const out = new Uint8Array(body.length + 1);
-  out[0] = WIRE_VERSION;
-  out.set(body, 1);
-  return out;
+/** Splits a frame's text (after the version byte) into its header and message texts; throws on anything malformed. */
+export function splitFrame(text: string): { header: FrameHeader; texts: string[] } {
+  const parts = text.split('\n');
+  const header = JSON.parse(parts[0]!) as FrameHeader;
+  if (header === null || typeof header !== 'object' || !Array.isArray(header.i)) throw new TypeError('a frame header is {"i":[...]}');
+  if (header.t !== undefined && !Array.isArray(header.t)) throw new TypeError('a frame header\'s "t" is a list of target lists');
+  let needed = 0;
+  for (const item of header.i) {
+    if (item === null || typeof item !== 'object') throw new TypeError('a frame item is an object');
+    if (carriesText(item)) needed++;
+  }
+  if (needed !== parts.length - 1) throw new TypeError(`a frame with ${needed} message texts has ${parts.length - 1}`);
+  parts.shift();
+  return { header, texts: parts };
 }

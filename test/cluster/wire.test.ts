@@ -27,7 +27,10 @@ async function node(name: string, prefix: string): Promise<{ system: ActorSystem
   return { system, router, nats };
 }
 
-const frame = (json: object, version = WIRE_VERSION) => new Uint8Array([version, ...new TextEncoder().encode(JSON.stringify(json))]);
+/** A frame of one item and its message text, as the router writes them. */
+const frame = (item: object, message: unknown, version = WIRE_VERSION) => new Uint8Array([version, ...new TextEncoder().encode(`${JSON.stringify({ i: [item] })}\n${JSON.stringify(message)}`)]);
+/** A frame as wire version 1 wrote it: one JSON text, the message inside. */
+const version1 = (json: object) => new Uint8Array([1, ...new TextEncoder().encode(JSON.stringify(json))]);
 const SAMPLED = `00-${'a'.repeat(32)}-${'b'.repeat(16)}-01`;
 const UNSAMPLED = `00-${'a'.repeat(32)}-${'b'.repeat(16)}-00`;
 
@@ -47,7 +50,7 @@ describe('wire compatibility', () => {
     const raw = await connect({ servers: NATS_URL });
     cleanups.push(() => raw.close());
     const to = subjects(prefix).node('rx');
-    const m = (text: string) => frame({ k: 'm', op: 'cast', to: ['w1', 'w'], m: text });
+    const m = (text: string) => frame({ k: 'm', op: 'cast', to: ['w1', 'w'] }, text);
 
     raw.publish(to, m('no headers'));
     const noTrace = headers();
@@ -56,13 +59,16 @@ describe('wire compatibility', () => {
     const unsampled = headers();
     unsampled.set('traceparent', UNSAMPLED);
     raw.publish(to, m('unsampled'), { headers: unsampled });
-    raw.publish(to, frame({ k: 'm', op: 'cast', to: ['w1', 'w'], m: 'from the future' }, 9));
+    raw.publish(to, frame({ k: 'm', op: 'cast', to: ['w1', 'w'] }, 'from the future', 9));
+    raw.publish(to, version1({ k: 'm', op: 'cast', to: ['w1', 'w'], m: 'from the past' }));
     raw.publish(to, new Uint8Array([WIRE_VERSION, 123, 125, 125]));
+    // A header promising a message text the frame does not have.
+    raw.publish(to, new Uint8Array([WIRE_VERSION, ...new TextEncoder().encode(JSON.stringify({ i: [{ k: 'm', op: 'cast', to: ['w1', 'w'] }] }))]));
     raw.publish(to, new Uint8Array(0));
     const sampled = headers();
     sampled.set('traceparent', SAMPLED);
     sampled.set('tracestate', 'k=v');
-    raw.publish(to, frame({ k: 'm', op: 'cast', to: ['w1', 'w'], h: [20, 0.5], m: 'sampled' }), { headers: sampled });
+    raw.publish(to, frame({ k: 'm', op: 'cast', to: ['w1', 'w'], h: [20, 0.5] }, 'sampled'), { headers: sampled });
     await raw.flush();
 
     for (let i = 0; i < 200 && got.length < 4; i++) await new Promise((r) => setTimeout(r, 10));
@@ -73,8 +79,8 @@ describe('wire compatibility', () => {
     expect(isEnvelope(last)).toBe(true);
     expect(last.carrier).toEqual({ traceparent: SAMPLED, tracestate: 'k=v' });
     expect(last.hints).toEqual({ fanoutSize: 20, fanoutRate: 0.5 });
-    expect(router.stats.refusedVersion).toBe(2);
-    expect(router.stats.malformed).toBe(1);
+    expect(router.stats.refusedVersion).toBe(3);
+    expect(router.stats.malformed).toBe(2);
   });
 
   it('refuses what cannot be serialised at the sender: a cast throws, a call rejects, both with ACTOR_ERR_NOT_SERIALISABLE', async () => {

@@ -124,6 +124,8 @@ async function run(cmd: string, args: Record<string, unknown>): Promise<unknown>
       const targets = (args.targets as Address[]).map(ref);
       const before = router.stats.framesSent;
       const r = system.broadcast(targets, { type: 'hello', text: args.text as string });
+      // The outbox sends once the microtasks queued so far have run.
+      await Promise.resolve();
       return { ...r, frames: router.stats.framesSent - before };
     }
     case 'monitor': {
