@@ -30,7 +30,20 @@ export interface GatewayServer {
 const MAX_FRAME_BYTES = 64 * 1024;
 
 function reject(socket: Duplex, status: number, text: string): void {
+  // Node's HTTP server takes its error listener off a socket it hands to 'upgrade': without one of
+  // ours, a client resetting the connection while we answer (common when a server is stopping)
+  // would be an uncaught 'error' and end the process.
+  socket.on('error', () => socket.destroy());
   socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+}
+
+/** The request's path, or undefined for a target URL cannot read (`GET http://[ HTTP/1.1` is valid HTTP framing). */
+function pathOf(req: IncomingMessage): URL | undefined {
+  try {
+    return new URL(req.url ?? '/', 'http://localhost');
+  } catch {
+    return undefined;
+  }
 }
 
 export interface GatewayOptions {
@@ -64,7 +77,8 @@ export function attachGateway(server: Server, ctx: ServerContext, options: Gatew
   };
 
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    const url = new URL(req.url ?? '/', 'http://localhost');
+    const url = pathOf(req);
+    if (url === undefined) return reject(socket, 400, 'Bad Request');
     if (url.pathname !== '/gateway' && url.pathname !== '/gateway/') return reject(socket, 404, 'Not Found');
     if (!accepting) return reject(socket, 503, 'Service Unavailable');
     wss.handleUpgrade(req, socket, head, (ws) => {

@@ -1,4 +1,5 @@
 // The gateway over real sockets against a server started in-process on port 0.
+import { connect as connectTcp } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../actors/index.js';
 import { callGuild } from '../../../server/context.js';
@@ -332,5 +333,37 @@ describe('gateway: slow consumers', () => {
     c.socket!.resume();
     expect(await c.waitForClose(10_000)).toBe(GatewayCloseCode.UNKNOWN_ERROR);
     expect(c.closeReason).toContain('slow consumer');
+  });
+});
+
+describe('gateway: upgrades it refuses', () => {
+  /** Sends a raw upgrade request; resolves with what came back (empty if the server said nothing). */
+  function rawUpgrade(t: TestServer, target: string, resetAfterWrite = false): Promise<string> {
+    const { port } = new URL(t.url);
+    return new Promise((resolve) => {
+      const socket = connectTcp(Number(port), '127.0.0.1', () => {
+        socket.write(`GET ${target} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+        // An RST while the server answers: what a client giving up on a stopping server does.
+        if (resetAfterWrite) socket.resetAndDestroy();
+      });
+      let got = '';
+      socket.on('data', (d: Buffer) => (got += d.toString('latin1')));
+      socket.on('error', () => {});
+      socket.on('close', () => resolve(got));
+    });
+  }
+
+  it('answers 400 to a target URL it cannot read, and keeps serving', async () => {
+    const t = await start();
+    expect(await rawUpgrade(t, 'http://[')).toMatch(/^HTTP\/1\.1 400 /);
+    expect((await fetch(`${t.url}/healthz`)).status).toBe(200);
+  });
+
+  it('survives clients resetting the connection while it refuses them (503 while stopping)', async () => {
+    const t = await start();
+    t.server.gateway.stopAccepting();
+    await Promise.all(Array.from({ length: 50 }, () => rawUpgrade(t, '/gateway?v=10', true)));
+    expect(await rawUpgrade(t, '/gateway?v=10')).toMatch(/^HTTP\/1\.1 503 /);
+    expect((await fetch(`${t.url}/healthz`)).status).toBe(200);
   });
 });
