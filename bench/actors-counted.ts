@@ -3,12 +3,15 @@
 // that is not slow (issue 17's 1.01), counted by valgrind's callgrind, which
 // counts the same instructions however loaded the machine is.
 //
-// Each case (bench/actor-rigs.ts, the server's wiring) runs in a fresh node
-// under callgrind twice, with the same warm-up and N1 then N2 measured units
-// (a message, or a delivery); the count per unit is the difference of the two
-// totals over N2 - N1, so start-up, module loading and the warm-up's JIT work
-// cancel. Callgrind counts every thread of the process (V8's compiler and GC
-// helpers included): their work for the measured units is in the figure.
+// Each case (bench/actor-rigs.ts, the server's wiring) runs in one node under
+// callgrind: a warm-up, then sections of --units units (a message sent and
+// handled, or a broadcast delivery), callgrind dumping its counts at a marker
+// between sections, so start-up and warm-up are not counted. Sections differ
+// by the GC and timer work that falls in them (callgrind runs code ~50 times
+// slower, so timers fire ~50 times as often per unit): the figure is the median
+// over sections with its bootstrap interval, and verdicts read the interval.
+// Callgrind counts every thread of the process (V8's compiler and GC helpers
+// included).
 //
 // Instructions are not nanoseconds. To state the budget in both units, the
 // same rigs also run natively (no valgrind), timed, a few times each; the
@@ -28,6 +31,7 @@ import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { type RigTiming, type SendHandleMode, fanoutRig, sendHandleRig, turn } from './actor-rigs.js';
 import { parseFlags } from './flags.js';
+import { bootstrapMedianCi, budgetVerdict } from './paired-stats.js';
 
 /** Issue 15: what the Transport may add to an unsampled send -> handle. */
 const TRANSPORT_BUDGET_NS = 15;
@@ -42,10 +46,7 @@ const CASES = [...SEND_HANDLE, ...DELIVERY] as const;
 type Case = (typeof CASES)[number];
 
 /** Units per case: warm-up, then N1 and N2 measured (messages or deliveries). */
-const PLAN: Record<'send_handle' | 'delivery', { warmup: number; units: number }> = {
-  send_handle: { warmup: 20_000, units: 2_000 },
-  delivery: { warmup: 20_000, units: 2_000 },
-};
+const WARMUP = 20_000;
 /** Counted under callgrind, and timed natively, with these (see RigTiming). */
 const TIMING: RigTiming = { sliceMs: 10_000, tailMs: 60_000 };
 const familyOf = (name: Case) => (name.startsWith('send_handle') ? 'send_handle' : 'delivery');
@@ -100,14 +101,15 @@ function median(xs: number[]): number {
 const optionsSchema = z.object({
   only: z.array(z.enum(['send_handle', 'delivery'], { message: '--only takes send_handle and/or delivery' })).min(1),
   cases: z.array(z.enum(CASES, { message: `--cases takes some of ${CASES.join(', ')}` })).min(1).optional(),
-  sections: z.coerce.number().int().min(1, '--sections must be at least 1').max(100),
+  sections: z.coerce.number().int().min(3, '--sections must be at least 3').max(100),
+  units: z.coerce.number().int().min(FANOUT, `--units must be at least ${FANOUT}`).max(1_000_000).multipleOf(FANOUT, `--units must be a multiple of ${FANOUT}`),
   jobs: z.coerce.number().int().min(1, '--jobs must be at least 1').max(8),
   timedRuns: z.coerce.number().int().min(0).max(50),
   out: z.string().min(1),
 });
 
 function fail(message: string): never {
-  process.stderr.write(`actors-counted: ${message}\nusage: npm run bench:actors -- --counted [--only send_handle,delivery] [--cases NAME,...] [--sections N] [--jobs N] [--timed-runs N] [--out DIR]\n`);
+  process.stderr.write(`actors-counted: ${message}\nusage: npm run bench:actors -- --counted [--only send_handle,delivery] [--cases NAME,...] [--sections N] [--units N] [--jobs N] [--timed-runs N] [--out DIR]\n`);
   process.exit(2);
 }
 
@@ -115,7 +117,8 @@ function parseOptions(argv: string[]) {
   const options = {
     only: { type: 'string', default: 'send_handle,delivery' },
     cases: { type: 'string' },
-    sections: { type: 'string', default: '8' },
+    sections: { type: 'string', default: '12' },
+    units: { type: 'string', default: '10000' },
     jobs: { type: 'string', default: '2' },
     'timed-runs': { type: 'string', default: '5' },
     out: { type: 'string', default: 'bench/results/actors-counted' },
@@ -131,9 +134,8 @@ function parseOptions(argv: string[]) {
 const SELF = fileURLToPath(import.meta.url);
 const log = (text: string) => process.stderr.write(`[actors-counted] ${text}\n`);
 
-function childArgs(name: Case, sections: number, timed: boolean): string[] {
-  const { warmup, units } = PLAN[familyOf(name)];
-  return ['--import', 'tsx', SELF, '--child', name, String(warmup), String(units), String(sections), timed ? 'timed' : 'counted'];
+function childArgs(name: Case, units: number, sections: number, timed: boolean): string[] {
+  return ['--import', 'tsx', SELF, '--child', name, String(WARMUP), String(units), String(sections), timed ? 'timed' : 'counted'];
 }
 
 function run(command: string, args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
@@ -149,9 +151,9 @@ function run(command: string, args: string[]): Promise<{ status: number | null; 
 }
 
 /** Instructions per unit in each measured section: the last `sections` dumps callgrind wrote before its final one. */
-async function countInstructions(name: Case, sections: number, dir: string): Promise<number[]> {
+async function countInstructions(name: Case, units: number, sections: number, dir: string): Promise<number[]> {
   const out = join(dir, name);
-  const res = await run('valgrind', ['--tool=callgrind', `--callgrind-out-file=${out}`, `--dump-before=${MARKER_FUNCTION}`, process.execPath, ...childArgs(name, sections, false)]);
+  const res = await run('valgrind', ['--tool=callgrind', `--callgrind-out-file=${out}`, `--dump-before=${MARKER_FUNCTION}`, process.execPath, ...childArgs(name, units, sections, false)]);
   if (res.status !== 0) throw new Error(`callgrind run of ${name} failed (exit ${res.status}): ${res.stderr.slice(-2000)}`);
   const dumps = (await readdir(dir))
     .filter((f) => f.startsWith(`${name}.`))
@@ -159,7 +161,6 @@ async function countInstructions(name: Case, sections: number, dir: string): Pro
     .filter((n) => Number.isInteger(n))
     .sort((x, y) => x - y);
   if (dumps.length < sections) throw new Error(`callgrind run of ${name}: ${dumps.length} dumps, expected at least ${sections}`);
-  const { units } = PLAN[familyOf(name)];
   const counts: number[] = [];
   for (const n of dumps.slice(-sections)) {
     const m = /^summary: (\d+)$/m.exec(await readFile(`${out}.${n}`, 'utf8'));
@@ -169,8 +170,8 @@ async function countInstructions(name: Case, sections: number, dir: string): Pro
   return counts;
 }
 
-async function timeNative(name: Case, sections: number): Promise<number> {
-  const res = await run(process.execPath, childArgs(name, sections, true));
+async function timeNative(name: Case, units: number, sections: number): Promise<number> {
+  const res = await run(process.execPath, childArgs(name, units, sections, true));
   const ns = Number(res.stdout.trim().split('\n').pop());
   if (res.status !== 0 || !Number.isFinite(ns)) throw new Error(`timed run of ${name} failed (exit ${res.status}): ${res.stderr}`);
   return ns;
@@ -203,7 +204,7 @@ async function main(): Promise<void> {
     await pool(
       cases.map((name) => async () => {
         const t0 = Date.now();
-        const counts = await countInstructions(name, o.sections, dir);
+        const counts = await countInstructions(name, o.units, o.sections, dir);
         instructions[name] = counts;
         log(`${name}: ${median(counts).toFixed(1)} instructions per unit (sections ${counts.map((c) => c.toFixed(0)).join(', ')}; ${((Date.now() - t0) / 1000).toFixed(0)} s)`);
       }),
@@ -216,7 +217,7 @@ async function main(): Promise<void> {
 
   // ns per unit natively, one at a time, alternating cases; the fastest run of each is the least contended.
   const timed: Partial<Record<Case, number[]>> = {};
-  for (let r = 0; r < o.timedRuns; r++) for (const name of r % 2 ? [...cases].reverse() : cases) (timed[name] ??= []).push(await timeNative(name, o.sections));
+  for (let r = 0; r < o.timedRuns; r++) for (const name of r % 2 ? [...cases].reverse() : cases) (timed[name] ??= []).push(await timeNative(name, o.units, o.sections));
   const fastest = (name: Case) => (timed[name] === undefined ? undefined : Math.min(...timed[name]));
 
   const result: Record<string, unknown> = {
@@ -227,7 +228,8 @@ async function main(): Promise<void> {
     loadavg_at_end: loadavg().map((x) => +x.toFixed(2)),
     method:
       'callgrind Ir (all threads) per measured section after a warm-up, a dump at a marker between sections; per unit = median over sections of section total / units. ns per instruction: the fastest of the timed native runs of the same rig over its counted instructions per unit',
-    plan: PLAN,
+    warmup_units: WARMUP,
+    units_per_section: o.units,
     timing: TIMING,
     sections: o.sections,
     instructions_per_unit: Object.fromEntries(
@@ -236,16 +238,27 @@ async function main(): Promise<void> {
     ns_per_unit_native: Object.fromEntries(Object.entries(timed).map(([k, xs]) => [k, { fastest: +Math.min(...xs).toFixed(1), median: +median(xs).toFixed(1), runs: xs.map((x) => +x.toFixed(1)) }])),
   };
 
-  if (o.only.includes('send_handle')) {
-    const added = per('send_handle_unsampled') - per('send_handle_untraced');
+  // Sections differ by the GC and timer work that falls in them, so each case's median comes with its 95 %
+  // bootstrap interval over sections, and a difference or ratio with the widest interval those allow (conservative):
+  // PASS or FAIL only when that interval is on one side of the target.
+  const ci = (name: Case) => (instructions[name] === undefined ? undefined : bootstrapMedianCi(instructions[name]));
+  const has = (...names: Case[]) => names.every((n) => instructions[n] !== undefined);
+  if (has('send_handle_unsampled', 'send_handle_untraced')) {
+    const on = ci('send_handle_unsampled')!;
+    const off = ci('send_handle_untraced')!;
+    const added = on.median - off.median;
+    const interval = [on.low - off.high, on.high - off.low] as const;
     const nsUntraced = fastest('send_handle_untraced');
-    const nsPerInstruction = nsUntraced === undefined ? undefined : nsUntraced / per('send_handle_untraced');
+    const nsPerInstruction = nsUntraced === undefined ? undefined : nsUntraced / off.median;
     const budgetInstructions = nsPerInstruction === undefined ? undefined : TRANSPORT_BUDGET_NS / nsPerInstruction;
-    const verdict = budgetInstructions === undefined ? 'UNCONVERTED' : added <= budgetInstructions ? 'PASS' : 'FAIL';
+    const verdict = budgetInstructions === undefined ? 'UNCONVERTED' : budgetVerdict({ low: interval[0], high: interval[1] }, budgetInstructions);
+    const vs = (other: Case) => (has(other, 'send_handle_untraced') ? +(per(other) - off.median).toFixed(1) : null);
     result.transport_budget = {
       added_instructions: +added.toFixed(1),
-      added_instructions_tail_off: +(per('send_handle_unsampled_tail_off') - per('send_handle_untraced')).toFixed(1),
-      added_instructions_no_trace: +(per('send_handle_no_trace') - per('send_handle_untraced')).toFixed(1),
+      added_instructions_ci95: interval.map((x) => +x.toFixed(1)),
+      added_instructions_of_section_minima: +(Math.min(...instructions.send_handle_unsampled!) - Math.min(...instructions.send_handle_untraced!)).toFixed(1),
+      added_instructions_tail_off: vs('send_handle_unsampled_tail_off'),
+      added_instructions_no_trace: vs('send_handle_no_trace'),
       ns_per_instruction: nsPerInstruction === undefined ? null : +nsPerInstruction.toFixed(4),
       added_ns_estimate: nsPerInstruction === undefined ? null : +(added * nsPerInstruction).toFixed(2),
       budget_ns: TRANSPORT_BUDGET_NS,
@@ -253,21 +266,22 @@ async function main(): Promise<void> {
       verdict,
     };
     log(
-      `${verdict} transport_instructions_unsampled: +${added.toFixed(1)} instructions per send -> handle` +
+      `${verdict} transport_instructions_unsampled: ${added >= 0 ? '+' : ''}${added.toFixed(1)} instructions per send -> handle, 95 % CI [${interval[0].toFixed(0)}, ${interval[1].toFixed(0)}]` +
         (nsPerInstruction === undefined ? '' : ` = ${(added * nsPerInstruction).toFixed(1)} ns at ${nsPerInstruction.toFixed(3)} ns/instruction (budget <= ${TRANSPORT_BUDGET_NS} ns = ${Math.round(budgetInstructions!)} instructions)`),
     );
   }
-  if (o.only.includes('delivery')) {
-    const tail: Record<string, unknown> = {};
-    for (const kind of ['unsampled', 'sampled'] as const) {
-      const on = per(`delivery_${kind}_tail_on`);
-      const off = per(`delivery_${kind}_tail_off`);
-      const ratio = on / off;
-      tail[kind] = { on: +on.toFixed(1), off: +off.toFixed(1), added: +(on - off).toFixed(1), on_over_off: +ratio.toFixed(4), verdict: ratio <= TAIL_TARGET_RATIO ? 'PASS' : 'FAIL' };
-      log(`${ratio <= TAIL_TARGET_RATIO ? 'PASS' : 'FAIL'} tail_on_over_off ${kind}: ${ratio.toFixed(4)} (${on.toFixed(1)} / ${off.toFixed(1)} instructions per delivery; target <= ${TAIL_TARGET_RATIO})`);
-    }
-    result.tail_capture = { ...tail, target: `<= ${TAIL_TARGET_RATIO}`, fanout_size: FANOUT };
+  const tail: Record<string, unknown> = {};
+  for (const kind of ['unsampled', 'sampled'] as const) {
+    if (!has(`delivery_${kind}_tail_on`, `delivery_${kind}_tail_off`)) continue;
+    const on = ci(`delivery_${kind}_tail_on`)!;
+    const off = ci(`delivery_${kind}_tail_off`)!;
+    const ratio = on.median / off.median;
+    const interval = [on.low / off.high, on.high / off.low] as const;
+    const verdict = budgetVerdict({ low: interval[0], high: interval[1] }, TAIL_TARGET_RATIO);
+    tail[kind] = { on: +on.median.toFixed(1), off: +off.median.toFixed(1), added: +(on.median - off.median).toFixed(1), on_over_off: +ratio.toFixed(4), ci95: interval.map((x) => +x.toFixed(4)), verdict };
+    log(`${verdict} tail_on_over_off ${kind}: ${ratio.toFixed(4)}, 95 % CI [${interval[0].toFixed(3)}, ${interval[1].toFixed(3)}] (${on.median.toFixed(1)} / ${off.median.toFixed(1)} instructions per delivery; target <= ${TAIL_TARGET_RATIO})`);
   }
+  if (Object.keys(tail).length > 0) result.tail_capture = { ...tail, target: `<= ${TAIL_TARGET_RATIO}`, fanout_size: FANOUT };
   await mkdir(o.out, { recursive: true });
   const file = join(o.out, `${startedAt.toISOString().replace(/[:.]/g, '-')}-node${process.versions.node.split('.')[0]}.json`);
   await writeFile(file, `${JSON.stringify(result, null, 2)}\n`);
