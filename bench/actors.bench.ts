@@ -28,25 +28,31 @@
 // (known by a call queued behind them), and the child also reports the NATS
 // messages each broadcast published.
 //
+// Issue 15's budget (the Transport adds at most 15 ns to an unsampled send ->
+// handle) is judged on the per-round differences: their median and its 95 %
+// bootstrap interval, PASS or FAIL only when the whole interval is on one side
+// of the budget, UNRESOLVED otherwise. Timing cannot resolve 15 ns on a busy
+// machine; --counted counts instructions instead (bench/actors-counted.ts).
+//
 //   npm run bench:actors               (ROUNDS=7 by default; QUICK=1 for a short run;
 //                                       ONLY=send_handle,remote_ runs the groups with a case of that prefix)
+//   npm run bench:actors -- --budget   (only untraced against unsampled send -> handle, ROUNDS=41 by default)
+//   npm run bench:actors -- --counted  (instructions per send -> handle and per delivery, by callgrind)
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { ROOT_CONTEXT, type Tracer, context, defaultTextMapGetter, trace } from '@opentelemetry/api';
+import { ROOT_CONTEXT, context, defaultTextMapGetter, trace } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
-import { AlwaysOnSampler, BasicTracerProvider, BatchSpanProcessor, type ReadableSpan, type SpanExporter } from '@opentelemetry/sdk-trace-base';
-import { Registry } from 'prom-client';
 import { ActorSystem, type ActorRef } from '../actors/index.js';
-import { wireRelay } from '../server/actor-runtime.js';
-import { ActorMetrics } from '../server/metrics/actor-metrics.js';
-import { ScopedContextManager } from '../tracing/context-manager.js';
 import { FanoutSampler } from '../tracing/fanout-sampler.js';
 import { isSampledTraceparent } from '../tracing/traceparent.js';
-import { DebugSampling } from '../tracing/debug-sampling.js';
-import { Transport, type TransportOptions } from '../tracing/transport.js';
+import { Transport } from '../tracing/transport.js';
+import { type SendHandleMode, sendHandleRig, serverTransportOptions, tracingSetup, turn, wired } from './actor-rigs.js';
+import { bootstrapMedianCi, budgetVerdict } from './paired-stats.js';
 
 const QUICK = process.env.QUICK === '1';
-const ROUNDS = Number(process.env.ROUNDS ?? (QUICK ? 3 : 7));
+/** --budget: only the pair issue 15's budget compares, over enough rounds for its interval to be narrow. */
+const BUDGET_ONLY = process.argv.includes('--budget');
+const ROUNDS = Number(process.env.ROUNDS ?? (BUDGET_ONLY ? 41 : QUICK ? 3 : 7));
 const BATCH = 1_000;
 const BATCHES = QUICK ? 60 : 200; // send -> handle batches measured per child
 const FANOUT = 10_000;
@@ -57,8 +63,6 @@ const REMOTE_FANOUT = 10_000;
 const REMOTE_BROADCASTS = QUICK ? 10 : 30;
 /** What the Transport may add to an unsampled send -> handle on the server's wiring (issue 15): an absolute budget. */
 const TRANSPORT_BUDGET_NS = 15;
-/** GUILDHALL_SLOW_DELIVERY_MS's default (server/config.ts). */
-const SERVER_SLOW_DELIVERY_MS = 100;
 
 const CASES = [
   'send_handle_untraced',
@@ -86,91 +90,21 @@ function median(xs: number[]): number {
 }
 
 const gc = () => (globalThis as { gc?: () => void }).gc?.();
-const turn = () => new Promise((r) => setImmediate(r));
 
 // ---- the child: one case, one number ----
 
-/** Exports nowhere but counts, so span creation and batching are paid and export I/O is not. */
-class CountingExporter implements SpanExporter {
-  exported = 0;
-  export(spans: ReadableSpan[], done: (r: { code: number }) => void): void {
-    this.exported += spans.length;
-    done({ code: 0 });
-  }
-  async shutdown(): Promise<void> {}
-}
-
-function tracingSetup() {
-  const contextManager = new ScopedContextManager().enable();
-  context.setGlobalContextManager(contextManager);
-  const provider = new BasicTracerProvider({
-    sampler: new FanoutSampler({ delegate: new AlwaysOnSampler() }),
-    spanProcessors: [new BatchSpanProcessor(new CountingExporter(), { maxQueueSize: 65_536, maxExportBatchSize: 4096, scheduledDelayMillis: 50 })],
-  });
-  // The server's context manager, read directly by the Transport (tracing/setup.ts).
-  return { provider, tracer: provider.getTracer('bench'), contextManager };
-}
-
-/**
- * The Transport as server/app.ts configures it with its defaults: debug
- * sampling (no window open) and tail capture at the default threshold, which
- * installs the relay's slow-message watch (a clock reading per handled
- * message); with tracing off, neither.
- */
-function serverTransportOptions(tracer: Tracer, contextManager: ScopedContextManager, enabled: boolean): TransportOptions {
-  return {
-    tracer,
-    contextManager,
-    enabled,
-    debug: new DebugSampling(),
-    tail: { thresholdMs: enabled ? SERVER_SLOW_DELIVERY_MS : 0, maxPerSecond: 100, mailboxRoots: (actor) => (actor.kind === 'guild' ? { 'guildhall.guild.id': actor.id } : undefined) },
-  };
-}
-
-/** The server's relay wiring (server/app.ts), with the Transport on or off. */
-function wired(system: ActorSystem, transport: Transport): void {
-  wireRelay(system, { metrics: new ActorMetrics(new Registry(), system), transport });
-}
-
 /**
  * Send -> handle, per message: batches of BATCH casts to one actor, each
- * awaited until handled. `untraced`: the Transport switched off (tracing
- * disabled). `unsampled`: the Transport on and the sender inside a trace that is not sampled (in its
- * `context.with()`). `no_trace`: the Transport is installed and the sender is
- * in no trace at all, outside any `with()`, as a handler of a bare message
- * is: there every send reads the context from AsyncLocalStorage.
+ * awaited until handled (bench/actor-rigs.ts says what each mode wires).
  */
-async function sendHandle(mode: 'untraced' | 'unsampled' | 'no_trace' | 'unsampled_tail_off'): Promise<number> {
-  const { tracer, contextManager } = tracingSetup();
-  const system = new ActorSystem();
-  const options = serverTransportOptions(tracer, contextManager, mode !== 'untraced');
-  // Tail capture off (GUILDHALL_SLOW_DELIVERY_MS=0): what the Transport's hooks cost without the slow-message watch.
-  if (mode === 'unsampled_tail_off') options.tail = { thresholdMs: 0 };
-  wired(system, new Transport(system, options));
-  let seen = 0;
-  let target = 0;
-  let resolve: () => void = () => {};
-  const ref = system.spawn<null, { cast: number }>({
-    kind: 'counter',
-    init: () => null,
-    handleCast: () => {
-      if (++seen === target) resolve();
-    },
-  });
-  const unsampled = trace.setSpan(ROOT_CONTEXT, trace.wrapSpanContext({ traceId: '1'.repeat(32), spanId: '2'.repeat(16), traceFlags: 0 }));
-  const send = () => {
-    for (let i = 0; i < BATCH; i++) ref.cast(i);
-  };
+async function sendHandle(mode: SendHandleMode): Promise<number> {
+  const rig = sendHandleRig(mode);
   const samples: number[] = [];
   await turn();
   gc();
   for (let b = 0; b < BATCHES + 20; b++) {
-    const done = new Promise<void>((r) => (resolve = r));
-    target += BATCH;
     const t0 = process.hrtime.bigint();
-    if (mode === 'unsampled' || mode === 'unsampled_tail_off') context.with(unsampled, send);
-    else send();
-    await done;
+    await rig.batch(BATCH);
     // The first 20 batches warm the JIT up.
     if (b >= 20) samples.push(Number(process.hrtime.bigint() - t0) / BATCH);
   }
@@ -419,7 +353,11 @@ const rotate = <T,>(xs: readonly T[], by: number): T[] => xs.map((_, i) => xs[(i
 const spread = (xs: number[], digits: number) => ({ median: +median(xs).toFixed(digits), min: +Math.min(...xs).toFixed(digits), max: +Math.max(...xs).toFixed(digits) });
 
 const ONLY = process.env.ONLY?.split(',').filter((p) => p !== '');
-const SELECTED = ONLY === undefined ? GROUPS : GROUPS.filter((g) => g.some((name) => ONLY.some((p) => name.startsWith(p))));
+const SELECTED: readonly (readonly Case[])[] = BUDGET_ONLY
+  ? [['send_handle_untraced', 'send_handle_unsampled']]
+  : ONLY === undefined
+    ? GROUPS
+    : GROUPS.filter((g) => g.some((name) => ONLY.some((p) => name.startsWith(p))));
 
 async function main(): Promise<void> {
   const samples = {} as Record<Case, number[]>;
@@ -433,31 +371,43 @@ async function main(): Promise<void> {
   for (const name of CASES) if (samples[name].length > 0) ns[name] = { ...spread(samples[name], 2), per_second: Math.round(1e9 / median(samples[name])) };
   const ratios: Record<string, { median: number; min: number; max: number }> = {};
   for (const [key, [a, b]] of Object.entries(RATIOS)) if (samples[a].length > 0 && samples[b].length > 0) ratios[key] = spread(samples[a].map((x, round) => x / samples[b][round]!), 3);
-  // What the Transport adds to an unsampled send -> handle, in ns, checked against its budget (a benchmark check: printed, never failing the run).
-  const added =
-    samples.send_handle_untraced.length > 0
-      ? {
-          transport_ns_unsampled: spread(samples.send_handle_unsampled.map((x, round) => x - samples.send_handle_untraced[round]!), 2),
-          // The same without tail capture's watch: how much of it is the watch's clock reading per handled message.
-          transport_ns_unsampled_tail_off: spread(samples.send_handle_unsampled_tail_off.map((x, round) => x - samples.send_handle_untraced[round]!), 2),
-        }
-      : {};
+  // What the Transport adds to an unsampled send -> handle, in ns, per round, checked against its budget
+  // (a benchmark check: printed, never failing the run). The verdict reads the 95 % bootstrap interval of the
+  // median difference, not the median alone: UNRESOLVED when the interval straddles the budget.
+  const diffs = (a: Case, b: Case) => (samples[a].length > 0 && samples[b].length > 0 ? samples[a].map((x, round) => x - samples[b][round]!) : undefined);
+  const withCi = (xs: number[]) => {
+    const ci = bootstrapMedianCi(xs);
+    return { ...spread(xs, 2), ci95: [+ci.low.toFixed(2), +ci.high.toFixed(2)] as const, rounds: xs.length };
+  };
+  const addedUnsampled = diffs('send_handle_unsampled', 'send_handle_untraced');
+  // The same without tail capture's watch, and outside any trace: reported, not checked.
+  const addedTailOff = diffs('send_handle_unsampled_tail_off', 'send_handle_untraced');
+  const addedNoTrace = diffs('send_handle_no_trace', 'send_handle_untraced');
+  const added = {
+    ...(addedUnsampled && { transport_ns_unsampled: withCi(addedUnsampled) }),
+    ...(addedTailOff && { transport_ns_unsampled_tail_off: withCi(addedTailOff) }),
+    ...(addedNoTrace && { transport_ns_no_trace: withCi(addedNoTrace) }),
+  };
   const budgets =
     added.transport_ns_unsampled === undefined
       ? {}
       : {
           transport_ns_unsampled: {
             measured: added.transport_ns_unsampled.median,
+            ci95: added.transport_ns_unsampled.ci95,
             budget: TRANSPORT_BUDGET_NS,
-            verdict: added.transport_ns_unsampled.median <= TRANSPORT_BUDGET_NS ? 'PASS' : 'FAIL',
+            verdict: budgetVerdict({ low: added.transport_ns_unsampled.ci95[0], high: added.transport_ns_unsampled.ci95[1] }, TRANSPORT_BUDGET_NS),
           },
         };
   for (const [name, b] of Object.entries(budgets))
-    process.stderr.write(`${b.verdict} ${name}: ${b.measured} ns (median of ${ROUNDS} rounds; budget <= ${b.budget} ns)\n`);
+    process.stderr.write(
+      `${b.verdict} ${name}: median ${b.measured} ns, 95 % CI [${b.ci95[0]}, ${b.ci95[1]}] ns over ${ROUNDS} paired rounds (budget <= ${b.budget} ns; PASS/FAIL only when the whole interval is on one side)\n`,
+    );
   const result = {
     node: process.version,
     rounds: ROUNDS,
-    method: 'each case in a fresh process; compared cases back to back in each round, order alternating; ratios are medians of per-round ratios',
+    method:
+      'each case in a fresh process; compared cases back to back in each round, order alternating; ratios are medians of per-round ratios; added ns: per-round differences, their median and its 95 % percentile-bootstrap interval (10,000 resamples)',
     send_handle_batches: BATCHES,
     fanout_size: FANOUT,
     broadcasts_per_case: BROADCASTS,
@@ -485,6 +435,13 @@ if (childIndex >= 0) {
   for (const [k, v] of Object.entries(extra)) console.log(`extra ${k}=${v}`);
   console.log(String(ns));
   process.exit(0);
+} else if (process.argv.includes('--counted')) {
+  // The counted measure (instructions, by callgrind) lives in its own script; the flags after --counted are its own.
+  const self = fileURLToPath(import.meta.url);
+  const script = self.replace(/actors\.bench\.ts$/, 'actors-counted.ts');
+  const rest = process.argv.slice(process.argv.indexOf('--counted') + 1);
+  const res = spawnSync(process.execPath, ['--import', 'tsx', script, ...rest], { stdio: 'inherit' });
+  process.exit(res.status ?? 1);
 } else {
   await main();
 }

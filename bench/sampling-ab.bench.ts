@@ -32,6 +32,7 @@ import { z } from 'zod';
 import { ClientDriver, type ServerUnderTest, startServer, startSink, stop } from './children.js';
 import { parseFlags } from './flags.js';
 import { cpuMicros, schedMicros } from './proc.js';
+import { bootstrapMedianCi, budgetVerdict } from './paired-stats.js';
 import { rounded } from './summary.js';
 
 const optionsSchema = z.object({
@@ -72,6 +73,9 @@ const monotonicUs = () => Number(process.hrtime.bigint() / 1000n);
 const log = (text: string) => process.stderr.write(`[sampling-ab ${((Date.now() - T0) / 1000).toFixed(1).padStart(6)}s] ${text}\n`);
 
 type Tail = 'on' | 'off';
+
+/** Issue 17: tail capture on over off, CPU per delivery, when nothing is slow. */
+const TAIL_TARGET_RATIO = 1.01;
 
 /** guildhall_tail_spans_total and _limited_total from the server's /metrics. */
 async function tailCounts(url: string): Promise<{ recorded: number; limited: number }> {
@@ -155,6 +159,11 @@ async function main(): Promise<void> {
   const of = (tail: Tail, sampled: boolean) => samples.filter((s) => s.tail === tail && s.sampled === sampled);
   const paired = (a: Sample[], b: Sample[]) => a.map((s, i) => s.schedUsPerDelivery / b[i]!.schedUsPerDelivery);
   const lost = samples.reduce((n, s) => n + s.lost, 0);
+  // Issue 17's target for tail capture when nothing is slow, judged on the interval of the median ratio, not the median alone.
+  const tailVerdict = (ratios: number[]) => {
+    const ci = bootstrapMedianCi(ratios);
+    return { ci95: [+ci.low.toFixed(3), +ci.high.toFixed(3)], verdict: budgetVerdict(ci, TAIL_TARGET_RATIO) };
+  };
   const result = {
     startedAt: startedAt.toISOString(),
     node: process.version,
@@ -170,8 +179,9 @@ async function main(): Promise<void> {
       ? {
           // Tail capture on over off, per kind of burst: the cost to deliveries that are not slow.
           tail_on_over_off: {
-            sampled: rounded(paired(of('on', true), of('off', true)), 3),
-            unsampled: rounded(paired(of('on', false), of('off', false)), 3),
+            sampled: { ...rounded(paired(of('on', true), of('off', true)), 3), ...tailVerdict(paired(of('on', true), of('off', true))) },
+            unsampled: { ...rounded(paired(of('on', false), of('off', false)), 3), ...tailVerdict(paired(of('on', false), of('off', false))) },
+            target: `<= ${TAIL_TARGET_RATIO}`,
           },
           tail_spans: tailSpans,
           us_per_delivery_tail_off: { sampled: rounded(of('off', true).map((s) => s.schedUsPerDelivery), 2), unsampled: rounded(of('off', false).map((s) => s.schedUsPerDelivery), 2) },
@@ -185,6 +195,12 @@ async function main(): Promise<void> {
   await writeFile(file, `${JSON.stringify(result, null, 2)}\n`);
   const { samples: _, ...summary } = result;
   console.log(JSON.stringify(summary));
+  if (result.tail_on_over_off !== undefined) {
+    for (const kind of ['sampled', 'unsampled'] as const) {
+      const t = result.tail_on_over_off[kind];
+      log(`${t.verdict} tail_on_over_off ${kind} bursts: median ${t.median}, 95 % CI [${t.ci95[0]}, ${t.ci95[1]}] over ${o.reps} pairs (target <= ${TAIL_TARGET_RATIO}; PASS/FAIL only when the whole interval is on one side)`);
+    }
+  }
   log(`written: ${file}`);
   if (lost > 0) {
     process.stderr.write(`bench:sampling-ab: ${lost} deliveries lost\n`);
