@@ -64,6 +64,10 @@ class CellContext<P extends Protocol> implements ActorContext<P> {
     return this.cell.clock;
   }
 
+  get waiting(): number {
+    return this.cell.mailbox.depth;
+  }
+
   stop(reason?: StopReason): void {
     this.cell.stop(reason ?? { type: 'normal' });
   }
