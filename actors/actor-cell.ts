@@ -138,6 +138,10 @@ export class ActorCell<S, P extends Protocol> implements Runnable {
     return this.status !== 'stopped';
   }
 
+  hostedBy(host: CellHost): boolean {
+    return this.host === host;
+  }
+
   enqueue(op: MessageOp, payload: unknown, reply: PendingReply | undefined): boolean {
     if (this.status === 'stopped') {
       reply?.reject(new ActorError(ActorErrorCode.STOPPED, `${this.describe()} is stopped`));
