@@ -72,7 +72,7 @@ interface Target {
 async function healthy(url: string, child: ChildProcess): Promise<void> {
   for (let i = 0; ; i++) {
     if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}`);
-    if (i > 3_000) throw new Error(`server at ${url} not healthy within 300 s`);
+    if (i > 9_000) throw new Error(`server at ${url} not healthy within 900 s`);
     const ok = await fetch(`${url}/healthz`).then(
       (r) => r.ok,
       () => false,
@@ -103,7 +103,10 @@ async function startUnderValgrind(t: Target, size: number): Promise<ServerUnderT
   const env = guildhallServerEnv(port, { OTEL_SDK_DISABLED: 'true' });
   const child = spawn('valgrind', [...valgrind, process.execPath, '--import', 'tsx', 'server/main.ts'], { cwd: t.root, env, stdio: ['ignore', 'ignore', 'inherit'] });
   const url = `http://127.0.0.1:${port}`;
-  await healthy(url, child);
+  await healthy(url, child).catch(async (err: unknown) => {
+    await stop(child, 10_000);
+    throw err;
+  });
   return { mode: 'off', url, pid: child.pid!, child };
 }
 
