@@ -22,8 +22,6 @@ export type DownListener = (reason: DownReason, address: Address) => void;
 export interface CellHost {
   readonly clock: Clock;
   readonly relay: Relay;
-  /** The clock reading a message enqueued now is stamped with (one per broadcast, not per delivery). */
-  enqueueTime(): number;
   readonly scheduler: Scheduler;
   report(error: unknown, where: string, address: Address): void;
   emit(event: ActorEvent): void;
@@ -151,7 +149,7 @@ export class ActorCell<S, P extends Protocol> implements Runnable {
     }
     if (this.mailbox.full && !this.makeRoom(op, reply)) return false;
     const wasEmpty = this.mailbox.depth === 0;
-    this.mailbox.push({ op, payload, enqueuedAt: this.host.enqueueTime(), dequeuedAt: 0, depth: this.mailbox.depth, reply });
+    this.mailbox.push({ op, payload, enqueuedAt: this.host.clock.now(), dequeuedAt: 0, depth: this.mailbox.depth, reply });
     if (wasEmpty && this.status === 'running' && !this.busy) this.host.scheduler.enqueue(this);
     return true;
   }

@@ -104,8 +104,6 @@ export class ActorSystem implements Router, CellHost {
   private readonly listeners = new Set<(event: ActorEvent) => void>();
   private readonly onError: NonNullable<ActorSystemOptions['onError']>;
   private seq = 0;
-  /** The clock reading of the broadcast under way (see broadcast), else undefined. */
-  private sentAt: number | undefined;
 
   constructor(options: ActorSystemOptions = {}) {
     this.node = options.node ?? 'local';
@@ -241,21 +239,13 @@ export class ActorSystem implements Router, CellHost {
   broadcast<P extends Protocol>(targets: readonly ActorRef<P>[], message: unknown, options: BroadcastOptions = {}): BroadcastResult {
     const op = options.op ?? 'cast';
     const remote = this.remote;
-    // Every delivery of one broadcast is enqueued at the same reading of the clock, taken once here.
-    const outer = this.sentAt;
-    this.sentAt = this.clock.now();
-    remote?.beginBroadcast();
+    if (remote === undefined) return this.relay.broadcast(targets as readonly ActorRef<never>[], message, op, options);
+    remote.beginBroadcast();
     try {
       return this.relay.broadcast(targets as readonly ActorRef<never>[], message, op, options);
     } finally {
-      remote?.endBroadcast();
-      this.sentAt = outer;
+      remote.endBroadcast();
     }
-  }
-
-  /** When a message enqueued now was sent: the broadcast's one clock reading while one is under way, else now. */
-  enqueueTime(): number {
-    return this.sentAt ?? this.clock.now();
   }
 
   /**
