@@ -64,6 +64,10 @@ class CellContext<P extends Protocol> implements ActorContext<P> {
     return this.cell.clock;
   }
 
+  get waiting(): number {
+    return this.cell.mailbox.depth;
+  }
+
   stop(reason?: StopReason): void {
     this.cell.stop(reason ?? { type: 'normal' });
   }
@@ -132,6 +136,10 @@ export class ActorCell<S, P extends Protocol> implements Runnable {
 
   get alive(): boolean {
     return this.status !== 'stopped';
+  }
+
+  hostedBy(host: CellHost): boolean {
+    return this.host === host;
   }
 
   enqueue(op: MessageOp, payload: unknown, reply: PendingReply | undefined): boolean {

@@ -27,6 +27,12 @@ export interface ActorContext<P extends Protocol = Protocol> {
   readonly id: string;
   readonly kind: string;
   readonly clock: Clock;
+  /**
+   * Messages waiting in the mailbox behind the one being handled. 0: nothing
+   * else is queued for this actor right now, so work a handler would gather
+   * across its messages (a socket write, say) gains nothing by waiting.
+   */
+  readonly waiting: number;
   /** Stops this actor once the current message is handled. */
   stop(reason?: StopReason): void;
   /** Sends `info` to this actor after `ms`; the timer dies with the actor (or its restart). */

@@ -83,6 +83,14 @@ export interface ActorLoadRow {
   busyMs: number;
 }
 
+// A local actor's address also holds its cell, under a symbol and not
+// enumerable (invisible to JSON, the cluster codec, Object.keys and equality
+// checks), so a delivery to a live local actor skips the registry lookup:
+// at thousands of sessions per broadcast that lookup's hash table and key
+// string are memory each delivery would otherwise have to touch.
+const CELL = Symbol('guildhall.actors.cell');
+type LocalAddress = Address & { readonly [CELL]?: ActorCell<unknown, Protocol> };
+
 export class ActorSystem implements Router, CellHost {
   readonly node: string;
   readonly clock: Clock;
@@ -120,6 +128,7 @@ export class ActorSystem implements Router, CellHost {
     const ref = new ActorRef<P>(address, this);
     const cell = new ActorCell<S, P>(this, address, ref, behaviour, capacity, overflow, supervision);
     this.cells.set(id, cell as unknown as ActorCell<unknown, Protocol>);
+    Object.defineProperty(address, CELL, { value: cell });
     return ref;
   }
 
@@ -250,7 +259,9 @@ export class ActorSystem implements Router, CellHost {
       reply?.reject(new ActorError(ActorErrorCode.STOPPED, `no route to node ${target.node}`));
       return false;
     }
-    const cell = this.cells.get(target.id);
+    // The cell the address was made for, while it runs here; else whoever is registered under its id now.
+    const direct = (target as LocalAddress)[CELL];
+    const cell = direct !== undefined && direct.alive && direct.hostedBy(this) ? direct : this.cells.get(target.id);
     if (!cell) {
       const taken = this.activator?.activate(target, op, payload, reply);
       if (taken !== undefined) return taken;

@@ -115,10 +115,10 @@ export class Connection implements SessionSocket, GatewaySocketOwner, HeartbeatD
    * maxBufferedBytes pile up is a slow consumer: closed with 4000, which is
    * resumable, so it can catch up from the replay buffer.
    */
-  sendDispatch(dispatch: EncodedDispatch, seq: number): boolean {
+  sendDispatch(dispatch: EncodedDispatch, seq: number, last = false): boolean {
     if (this.closing) return false;
     // 0: the socket is gone (the writer checks, once per frame).
-    const bytes = this.writer.writeDispatch(dispatch.head, seq);
+    const bytes = this.writer.writeDispatch(dispatch.head, seq, last);
     if (bytes === 0) return false;
     // Plain integers, read at scrape time: nothing heavier belongs on the per-recipient path.
     const counters = this.ctx.metrics.gateway;

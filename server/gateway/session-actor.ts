@@ -74,14 +74,17 @@ class SessionBehaviour implements Behaviour<SessionState, SessionProtocol> {
     this.userId = args.user.id;
   }
 
-  /** Gives `dispatch` the next seq, keeps it for RESUME, and writes it if connected and wanted. */
-  private send(state: SessionState, dispatch: EncodedDispatch): void {
+  /**
+   * Gives `dispatch` the next seq, keeps it for RESUME, and writes it if connected and wanted.
+   * `last`: nothing else waits in the mailbox, so the frame leaves now rather than on the next tick.
+   */
+  private send(state: SessionState, dispatch: EncodedDispatch, last = false): void {
     if (dispatch.intent !== undefined && (this.args.intents & dispatch.intent) === 0) return;
     const seq = ++state.seq;
     state.replay.push(seq, dispatch);
     const connection = state.connection;
     if (!connection) return;
-    const written = connection.sendDispatch(dispatch, seq);
+    const written = connection.sendDispatch(dispatch, seq, last);
     // A kept delivery's trace shows the frame going to the socket: an event on
     // the delivery span (a child span per delivery would double what a sampled
     // broadcast costs, for a duration that is only a buffer copy).
@@ -178,7 +181,9 @@ class SessionBehaviour implements Behaviour<SessionState, SessionProtocol> {
   private onGuildCast(state: SessionState, msg: HeldCast, actor: ActorContext<SessionProtocol>): void | Promise<void> {
     switch (msg.type) {
       case 'dispatch':
-        this.send(state, msg.event);
+        // A guild's event, one per message: with nothing behind it in the mailbox (a paced stream of
+        // broadcasts), the frame leaves at once; a run of them (a burst) still leaves in one write.
+        this.send(state, msg.event, actor.waiting === 0);
         return;
       case 'guild_joined':
         // Async (as request_members): the mailbox waits for the connect, so GUILD_CREATE precedes that guild's events.

@@ -5,8 +5,12 @@
 import type { EncodedDispatch } from './dispatch.js';
 
 export interface SessionSocket {
-  /** Writes one dispatch with the session's sequence number spliced in; false when the socket is gone or over its buffer. */
-  sendDispatch(dispatch: EncodedDispatch, seq: number): boolean;
+  /**
+   * Writes one dispatch with the session's sequence number spliced in; false when the socket is gone or over its buffer.
+   * `last`: nothing else is queued for the session now, so the frame (and whatever is pending) leaves at once
+   * instead of on the next tick.
+   */
+  sendDispatch(dispatch: EncodedDispatch, seq: number, last?: boolean): boolean;
   /** Closes with a gateway close code (server/errors.ts). */
   close(code: number, detail?: string): void;
 }

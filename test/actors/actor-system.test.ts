@@ -214,6 +214,45 @@ describe('ActorSystem: registry', () => {
     expect(b).not.toBe(a);
     expect(await b.call({ type: 'get' })).toBe(0);
   });
+
+  it('a ref to a stopped actor reaches whoever runs under its key now; its address stays plain data', async () => {
+    const system = makeSystem({ node: 'n' });
+    const old = system.spawn(counter(), { key: 'session:1' });
+    expect(old.cast({ type: 'add', n: 1 })).toBe(true);
+    system.stop(old);
+    // Nobody under the key: refused, as before.
+    expect(old.cast({ type: 'add', n: 1 })).toBe(false);
+    const next = system.spawn(counter(), { key: 'session:1' });
+    expect(old.cast({ type: 'add', n: 5 })).toBe(true);
+    expect(await next.call({ type: 'get' })).toBe(5);
+    // What the cluster codec and logs see of an address: its three fields, nothing else.
+    expect(Object.keys(next.address)).toEqual(['node', 'id', 'kind']);
+    expect(JSON.parse(JSON.stringify(next.address))).toEqual({ node: 'n', id: 'session:1', kind: 'counter' });
+    expect(structuredClone(next.address)).toEqual({ node: 'n', id: 'session:1', kind: 'counter' });
+  });
+
+  it("an address from another system with the same node name is looked up in this system's registry", async () => {
+    const first = makeSystem({ node: 'same' });
+    const second = makeSystem({ node: 'same' });
+    const there = first.spawn(counter(), { key: 'k' });
+    const here = second.spawn(counter(), { key: 'k' });
+    expect(second.deliver(there.address, 'cast', { type: 'add', n: 3 })).toBe(true);
+    expect(await here.call({ type: 'get' })).toBe(3);
+    expect(await there.call({ type: 'get' })).toBe(0);
+  });
+
+  it('ActorContext.waiting counts the messages queued behind the one being handled', async () => {
+    const system = makeSystem();
+    const seen: number[] = [];
+    const ref = system.spawn<null, { cast: number }>({
+      kind: 'w',
+      init: () => null,
+      handleCast: (_n, _s, ctx) => void seen.push(ctx.waiting),
+    });
+    for (let i = 0; i < 3; i++) ref.cast(i);
+    await settle(system);
+    expect(seen).toEqual([2, 1, 0]);
+  });
 });
 
 describe('ActorSystem: supervision', () => {

@@ -95,6 +95,26 @@ describe('FrameWriter', () => {
     expect(messages.at(-1)).toBe('plain');
   });
 
+  it('a dispatch written now leaves at once, with whatever was pending, in one write', async () => {
+    const { socket, messages } = await pair();
+    const writer = new FrameWriter(socket);
+    const d = new EncodedDispatch('TYPING_START', { n: 1 });
+    // Nothing pending: written before this returns.
+    expect(writer.writeDispatch(d.head, 1, true)).toBe(d.bytesFor(1).length);
+    expect(writer.flushes).toBe(1);
+    expect(writer.bufferedBytes).toBe(socket.writableLength);
+    // Two queued, then one written now: the three leave in one more write, in order.
+    writer.writeDispatch(d.head, 2);
+    writer.writeText([Buffer.from('between')]);
+    writer.writeDispatch(d.head, 3, true);
+    expect(writer.flushes).toBe(2);
+    await until(() => messages.length === 4);
+    expect(messages.map((m) => (m.startsWith('{') ? (JSON.parse(m) as { s: number }).s : m))).toEqual([1, 2, 'between', 3]);
+    // The tick's flush finds nothing left to write.
+    await new Promise((r) => setImmediate(r));
+    expect(writer.flushes).toBe(2);
+  });
+
   it('refuses to write to a destroyed socket', async () => {
     const { socket } = await pair();
     const writer = new FrameWriter(socket);

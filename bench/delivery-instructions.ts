@@ -1,0 +1,183 @@
+// Instructions per paced delivery, counted by valgrind's callgrind: a measure
+// that does not move with the machine's load (the CPU-time benchmarks do, on a
+// shared machine). Each server runs under `valgrind --tool=callgrind
+// --instr-atstart=no`; after its sessions connect and a warm-up burst, counting
+// is switched on (callgrind_control -i on) for a paced run slow enough that
+// every broadcast is handled before the next one (one dispatch per session per
+// turn, nothing coalesced), then off, and the count is dumped. User-space
+// instructions only: the kernel's side of each socket write (the same one
+// write per delivery for every server here) is not in them.
+//
+// Servers: Guildhall checkouts `--a` and `--b` (tracing off, as `off`), and
+// with `--floor-seq` the floor-seq server of this checkout (bench/floor-server.ts
+// --seq). Each is run at two guild sizes (`--sizes`, default 100,400) so that
+// what a message costs apart from its deliveries (Guildhall's REST post and
+// commit, the floor's POST /broadcast) is separated from what each delivery
+// costs: per delivery = (I(large) - I(small)) / (deliveries(large) - deliveries(small)),
+// with the same number of messages in both.
+//
+//   npm run bench:delivery-instructions -- --a DIR [--b DIR] [--floor-seq] [--sizes 100,400] [--messages 20] [--interval-ms 1000]
+//   (slow: every server runs 20-50 times slower under valgrind; a few minutes in all)
+import { type ChildProcess, execFileSync, fork, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { z } from 'zod';
+import { ClientDriver, type ServerUnderTest, freePort, guildhallServerEnv, stop } from './children.js';
+import { parseFlags } from './flags.js';
+
+const checkout = z
+  .string()
+  .transform((p) => resolve(p))
+  .refine((p) => existsSync(`${p}/server/main.ts`), 'must be a checkout holding server/main.ts');
+
+const o = parseFlags(
+  process.argv.slice(2),
+  {
+    a: { type: 'string' },
+    b: { type: 'string' },
+    'floor-seq': { type: 'boolean', default: false },
+    sizes: { type: 'string', default: '100,400' },
+    messages: { type: 'string', default: '20' },
+    'interval-ms': { type: 'string', default: '1000' },
+  },
+  z.object({
+    a: checkout,
+    b: checkout.optional(),
+    floorSeq: z.boolean(),
+    sizes: z
+      .string()
+      .regex(/^\d+,\d+$/, '--sizes: two session counts, small,large')
+      .transform((s) => s.split(',').map(Number) as [number, number])
+      .refine(([small, large]) => small >= 1 && large > small && large <= 5_000, '--sizes: 1 <= small < large <= 5000'),
+    messages: z.coerce.number().int().min(2).max(1_000),
+    intervalMs: z.coerce.number().int().min(10).max(60_000),
+  }),
+  (message) => {
+    process.stderr.write(`bench:delivery-instructions: ${message}\nusage: npm run bench:delivery-instructions -- --a DIR [--b DIR] [--floor-seq] [--sizes 100,400] [--messages 20] [--interval-ms 1000]\n`);
+    process.exit(2);
+  },
+  (v) => ({ ...v, floorSeq: v['floor-seq'], intervalMs: v['interval-ms'] }),
+);
+
+const OUT = mkdtempSync(join(tmpdir(), 'guildhall-callgrind-'));
+const VALGRIND = ['--tool=callgrind', '--instr-atstart=no', '--smc-check=all-non-file'];
+
+interface Target {
+  name: string;
+  root: string;
+  floor: boolean;
+}
+
+async function healthy(url: string, child: ChildProcess): Promise<void> {
+  for (let i = 0; ; i++) {
+    if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}`);
+    if (i > 9_000) throw new Error(`server at ${url} not healthy within 900 s`);
+    const ok = await fetch(`${url}/healthz`).then(
+      (r) => r.ok,
+      () => false,
+    );
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function startUnderValgrind(t: Target, size: number): Promise<ServerUnderTest> {
+  const out = join(OUT, `${t.name}-${size}.%p`);
+  const valgrind = [...VALGRIND, `--callgrind-out-file=${out}`];
+  if (t.floor) {
+    const child = fork('bench/floor-server.ts', ['--seq'], {
+      cwd: t.root,
+      execPath: 'valgrind',
+      execArgv: [...valgrind, process.execPath, '--import', 'tsx'],
+      env: { ...process.env, HOST: '127.0.0.1' },
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    const port = await new Promise<number>((res, rej) => {
+      child.on('message', (m: { ev?: string; port?: number }) => m.ev === 'listening' && res(m.port!));
+      child.once('exit', (code) => rej(new Error(`floor-seq exited with ${code}`)));
+    });
+    return { mode: 'floor-seq', url: `http://127.0.0.1:${port}`, pid: child.pid!, child };
+  }
+  const port = await freePort();
+  const env = guildhallServerEnv(port, { OTEL_SDK_DISABLED: 'true' });
+  const child = spawn('valgrind', [...valgrind, process.execPath, '--import', 'tsx', 'server/main.ts'], { cwd: t.root, env, stdio: ['ignore', 'ignore', 'inherit'] });
+  const url = `http://127.0.0.1:${port}`;
+  await healthy(url, child).catch(async (err: unknown) => {
+    await stop(child, 10_000);
+    throw err;
+  });
+  return { mode: 'off', url, pid: child.pid!, child };
+}
+
+// valgrind names its control pipes after $HOST, which a Guildhall server is given too (its listen address).
+const control = (pid: number, ...args: string[]) =>
+  execFileSync('callgrind_control', [...args, String(pid)], { stdio: 'ignore', env: { ...process.env, HOST: '127.0.0.1' } });
+
+/** Counted instructions of one paced run of `o.messages` messages to `size` sessions. */
+async function measure(t: Target, size: number): Promise<{ instructions: number; delivered: number; lost: number }> {
+  const server = await startUnderValgrind(t, size);
+  const driver = ClientDriver.start();
+  try {
+    await driver.setup(server, size, Math.min(size, 20), 25);
+    const connected = await driver.connect();
+    if (connected < size) throw new Error(`${t.name}: ${connected} of ${size} sessions connected`);
+    await driver.burst(5, 1, false, 300_000); // warm-up, one message a second: JIT, buffers
+    control(server.pid, '--zero');
+    control(server.pid, '-i', 'on');
+    const run = await driver.burst(o.messages, 1000 / o.intervalMs, false, 600_000);
+    control(server.pid, '-i', 'off');
+    control(server.pid, '--dump');
+    const dumps = readdirSync(OUT).filter((f) => f.startsWith(`${t.name}-${size}.${server.pid}`));
+    let instructions = 0;
+    for (const f of dumps) {
+      const m = /^totals:\s+(\d+)/m.exec(readFileSync(join(OUT, f), 'utf8'));
+      if (m) instructions = Math.max(instructions, Number(m[1]));
+    }
+    return { instructions, delivered: run.delivered, lost: run.lost };
+  } finally {
+    await driver.close();
+    await stop(server.child, 60_000);
+  }
+}
+
+async function main(): Promise<void> {
+  const targets: Target[] = [{ name: 'a', root: o.a, floor: false }];
+  if (o.b !== undefined) targets.push({ name: 'b', root: o.b, floor: false });
+  if (o.floorSeq) targets.push({ name: 'floor-seq', root: resolve('.'), floor: true });
+  const results: Record<string, unknown> = {};
+  // Targets in parallel (the counts do not depend on timing), sizes one after the other.
+  await Promise.all(
+    targets.map(async (t) => {
+      const [small, large] = o.sizes;
+      const s = await measure(t, small);
+      const l = await measure(t, large);
+      const perDelivery = (l.instructions - s.instructions) / (l.delivered - s.delivered);
+      const perMessage = (s.instructions - perDelivery * s.delivered) / o.messages;
+      results[t.name] = {
+        root: t.root,
+        small: { sessions: small, ...s },
+        large: { sessions: large, ...l },
+        instructions_per_delivery: Math.round(perDelivery),
+        instructions_per_message_besides_deliveries: Math.round(perMessage),
+      };
+      process.stderr.write(`${t.name}: ${Math.round(perDelivery)} instructions per delivery, ${Math.round(perMessage)} per message besides\n`);
+    }),
+  );
+  const per = (n: string) => (results[n] as { instructions_per_delivery: number } | undefined)?.instructions_per_delivery;
+  const ratios: Record<string, number> = {};
+  if (per('b') !== undefined) ratios.b_over_a = per('b')! / per('a')!;
+  if (per('floor-seq') !== undefined) {
+    ratios.a_over_floor_seq = per('a')! / per('floor-seq')!;
+    if (per('b') !== undefined) ratios.b_over_floor_seq = per('b')! / per('floor-seq')!;
+  }
+  process.stdout.write(`${JSON.stringify({ messages: o.messages, intervalMs: o.intervalMs, sizes: o.sizes, results, ratios, callgrindFiles: OUT })}\n`);
+}
+
+main().then(
+  () => process.exit(),
+  (err: unknown) => {
+    process.stderr.write(`${String((err as Error)?.stack ?? err)}\n`);
+    process.exit(1);
+  },
+);
