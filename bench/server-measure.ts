@@ -9,11 +9,17 @@ import { cpuMicros, schedMicros } from './proc.js';
 import { perSession, settledMemory } from './server-memory.js';
 import type { BurstKind, ModeSetup, Sample } from './summary.js';
 
+const IDLE_BEFORE_READING_MS = 10_000;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
 /** Burst runs: messages per second offered (as fast as the server takes them, 16 requests in flight). */
 export const BURST_RATE = 5_000;
 
 /** The server must have been warmed up (bench/server-memory.ts warmUp) and the driver set up: the baseline is read here. */
 export async function measureConnect(server: ServerUnderTest, driver: ClientDriver, size: number): Promise<ModeSetup> {
+  // Both readings after the same idle time: V8's memory reducer gives back heap pages and
+  // shrinks the young generation some seconds (8 or more) after allocation stops.
+  await sleep(IDLE_BEFORE_READING_MS);
   const before = await settledMemory(server.child);
   const cpu0 = cpuMicros(server.pid);
   const sched0 = schedMicros(server.pid);
@@ -22,8 +28,7 @@ export async function measureConnect(server: ServerUnderTest, driver: ClientDriv
   const connectS = (Date.now() - t) / 1000;
   const cpu = cpuMicros(server.pid) - cpu0;
   const sched = schedMicros(server.pid) - sched0;
-  // Let the connect's last replies and timers settle before reading memory.
-  await new Promise((r) => setTimeout(r, 1_000));
+  await sleep(IDLE_BEFORE_READING_MS);
   const after = await settledMemory(server.child);
   const n = Math.max(1, connected);
   const per = perSession(before, after, n);

@@ -136,7 +136,9 @@ async function withSessions<T>(
     await warmUp(server);
     await first.setup(server, half, Math.min(half, o.users), o.connectRate);
     await second.setup(server, size - half, Math.min(size - half, o.users), o.connectRate);
-    await sleep(1_000);
+    // As idle as the readings with sessions: V8's memory reducer gives back heap pages and
+    // shrinks the young generation some seconds after allocation stops (the world's building here).
+    await sleep(settleMs);
     const zero = await read(server, 'zero');
     const c1 = await connectIdle(first, half);
     const halfReading = await read(server, 'half');
@@ -231,7 +233,7 @@ async function main(): Promise<void> {
   const lines = [
     `## Idle session memory: ${o.label} (${startedAt.toISOString()}, Node ${process.versions.node})`,
     '',
-    `Per idle session, KiB, medians of the repetitions (min-max when more than one). Readings after two GCs, the least-RSS of three a second apart; baseline at 0 sessions after a warm-up (20 sessions connected and closed) and after the clients built their worlds; ${o.semiSpaceMb === 0 ? "V8's default young generation" : `young generation pinned at ${o.semiSpaceMb} MiB per semi-space`}. "0-N": (reading at N - at 0) / N; "N/2-N": over the second half. "young gen": resident pages of V8's new space (sized by the allocation rate, not by what is live); "outside": RSS not in V8's heap pages nor in ArrayBuffers (malloc'd native objects and fragmentation, stacks, code).`,
+    `Per idle session, KiB, medians of the repetitions (min-max when more than one). Readings after two GCs, the least-RSS of three a second apart; baseline at 0 sessions after a warm-up (20 sessions connected and closed) and after the clients built their worlds, every reading after the same idle time (a heartbeat interval and 1.5 s); ${o.semiSpaceMb === 0 ? "V8's default young generation" : `young generation pinned at ${o.semiSpaceMb} MiB per semi-space`}. "0-N": (reading at N - at 0) / N; "N/2-N": over the second half. "young gen": resident pages of V8's new space (sized by the allocation rate, not by what is live); "outside": RSS not in V8's heap pages nor in ArrayBuffers (malloc'd native objects and fragmentation, stacks, code).`,
     '',
   ];
   const spread = (xs: number[]) => (xs.length > 1 ? ` (${kib(Math.min(...xs))}..${kib(Math.max(...xs))})` : '');

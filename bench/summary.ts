@@ -36,8 +36,8 @@ export interface ModeSetup {
   rssBeforeBytes: number;
   rssAfterBytes: number;
   /**
-   * RSS delta / sessions: readings after two GCs (the least-RSS of three a second apart), the
-   * baseline after a warm-up, the second reading 1 s after the last session was ready.
+   * RSS delta / sessions: readings after two GCs (the least-RSS of three a second apart), each
+   * after 10 s idle, the baseline after a warm-up.
    */
   memPerSessionBytes: number;
   /** The same less the young generation's resident pages (sized by the allocation rate, not by sessions). */
@@ -266,7 +266,7 @@ export function markdown(meta: RunMeta, modes: ModeSummary[], ratios: RatioSumma
   }
   lines.push('');
   lines.push(
-    'Memory readings are taken after two GCs (the least-RSS of three a second apart), the baseline after a warm-up (20 sessions connected and closed) with the world built; "young gen" is V8\'s new space, which grows with the connect storm\'s allocation rate and stays grown (`npm run bench:session-memory` for idle sessions past a heartbeat, and the young generation pinned with `--semi-space-mb`).',
+    'Memory readings are taken after two GCs (the least-RSS of three a second apart), each after 10 s idle, the baseline after a warm-up (20 sessions connected and closed) with the world built; "young gen" is V8\'s new space, which grows with the connect storm\'s allocation rate and stays grown (`npm run bench:session-memory` for idle sessions past a heartbeat, and the young generation pinned with `--semi-space-mb`).',
   );
   lines.push('');
   const columns = RATIO_COLUMNS.filter((c) => ratios.some((r) => c.get(r).n > 0));
