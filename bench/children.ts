@@ -209,7 +209,7 @@ async function startUnpinned(mode: Mode, sinkPort: number, options: ServerOption
   if (isReference(mode)) {
     const [script, args] = mode === 'socketio' ? ['bench/socketio-server.ts', []] : ['bench/floor-server.ts', mode === 'floor-seq' ? ['--seq'] : []];
     const child = fork(script, args, { cwd: ROOT, execArgv: [...(options.nodeFlags ?? []), ...SERVER_EXEC_ARGV], env: cleanEnv({}), stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    const port = await once(child, (m) => ((m as { ev?: string }).ev === 'listening' ? (m as { port: number }).port : undefined), 30_000, `${mode} server`);
+    const port = await once(child, (m) => ((m as { ev?: string }).ev === 'listening' ? (m as { port: number }).port : undefined), 120_000, `${mode} server`);
     return { mode, url: `http://127.0.0.1:${port}`, pid: child.pid!, child };
   }
   const port = await freePort();
