@@ -2,8 +2,9 @@
 // after Erlang's observer and recon): messages handled, a coarse histogram
 // of mailbox waits and the time spent handling (Erlang's reductions stand-in:
 // what an actor costs, where a rate only counts messages), in a few fixed
-// time buckets. Fixed size and allocated once
-// per actor; a handled message costs a comparison (is the bucket over?), a
+// time buckets. A bucket's cells are made when a message first lands in it
+// (most actors are idle: a session that handled its IDENTIFY keeps one bucket,
+// not four); a handled message costs a comparison (is the bucket over?), a
 // short bin search and two number writes. Nothing reads it until a page asks.
 
 /** Time buckets in the window; the window is LOAD_BUCKETS * LOAD_BUCKET_MS long. */
@@ -38,10 +39,11 @@ export interface LoadSnapshot {
 }
 
 export class ActorLoad {
-  // A plain array of doubles: on the JS heap, without the ArrayBuffer, its
-  // backing store and the typed-array object a Float64Array costs every actor.
-  private readonly cells: number[] = new Array<number>(LOAD_BUCKETS * STRIDE).fill(0);
-  /** Offset of the current bucket in `cells`. */
+  // Plain arrays of doubles, one per bucket that saw a message: on the JS heap,
+  // without the ArrayBuffer, backing store and typed-array object a
+  // Float64Array costs every actor.
+  private readonly buckets: (number[] | undefined)[] = new Array<number[] | undefined>(LOAD_BUCKETS);
+  /** Index of the current bucket. */
   private at = 0;
   private bucketEnd: number;
   private readonly born: number;
@@ -51,38 +53,41 @@ export class ActorLoad {
     this.bucketEnd = now + LOAD_BUCKET_MS;
   }
 
+  private current(): number[] {
+    return (this.buckets[this.at] ??= new Array<number>(STRIDE).fill(0));
+  }
+
   /** One handled message that waited `waitMs`; `now` is the clock reading it was taken out at. */
   record(now: number, waitMs: number): void {
     if (now >= this.bucketEnd) this.rotate(now);
     const b = WAIT_BIN_BOUNDS_MS;
     let i = 0;
     while (i < BINS - 1 && waitMs > b[i]!) i++;
-    const cells = this.cells;
-    cells[this.at + i]!++;
-    if (waitMs > cells[this.at + MAX_WAIT]!) cells[this.at + MAX_WAIT] = waitMs;
+    const cells = this.current();
+    cells[i]!++;
+    if (waitMs > cells[MAX_WAIT]!) cells[MAX_WAIT] = waitMs;
   }
 
   /** Time spent handling a run of messages that ended at `now` (one reading per scheduler slice). */
   busy(now: number, ms: number): void {
     if (now >= this.bucketEnd) this.rotate(now);
-    this.cells[this.at + BUSY]! += ms;
+    this.current()[BUSY]! += ms;
   }
 
   snapshot(now: number): LoadSnapshot {
     if (now >= this.bucketEnd) this.rotate(now);
-    const cells = this.cells;
     const perBin = new Float64Array(BINS);
     let handled = 0;
     let max = 0;
     let busyMs = 0;
-    for (let k = 0; k < LOAD_BUCKETS; k++) {
-      const base = k * STRIDE;
+    for (const cells of this.buckets) {
+      if (cells === undefined) continue;
       for (let i = 0; i < BINS; i++) {
-        perBin[i]! += cells[base + i]!;
-        handled += cells[base + i]!;
+        perBin[i]! += cells[i]!;
+        handled += cells[i]!;
       }
-      if (cells[base + MAX_WAIT]! > max) max = cells[base + MAX_WAIT]!;
-      busyMs += cells[base + BUSY]!;
+      if (cells[MAX_WAIT]! > max) max = cells[MAX_WAIT]!;
+      busyMs += cells[BUSY]!;
     }
     // The current bucket is partly over; the older ones are whole.
     const covered = Math.min(LOAD_WINDOW_MS - (this.bucketEnd - now), now - this.born);
@@ -106,8 +111,8 @@ export class ActorLoad {
   private rotate(now: number): void {
     const steps = Math.min(LOAD_BUCKETS, Math.floor((now - this.bucketEnd) / LOAD_BUCKET_MS) + 1);
     for (let s = 0; s < steps; s++) {
-      this.at = (this.at + STRIDE) % this.cells.length;
-      this.cells.fill(0, this.at, this.at + STRIDE);
+      this.at = (this.at + 1) % LOAD_BUCKETS;
+      this.buckets[this.at] = undefined;
     }
     this.bucketEnd += Math.floor((now - this.bucketEnd) / LOAD_BUCKET_MS + 1) * LOAD_BUCKET_MS;
   }

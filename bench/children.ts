@@ -1,8 +1,8 @@
 // The benchmark's child processes: Guildhall servers (server/main.ts, one
 // per mode), the floor servers, the Socket.IO server, the OTLP sink and the
 // client drivers. Every wait is bounded; every child is stopped by its pid.
-// Every server child runs with --expose-gc and bench/heap-probe.ts preloaded,
-// so its heap after a GC can be asked for over IPC (heapAfterGc).
+// Every server child runs with --expose-gc and bench/session-memory-probe.ts
+// preloaded, so its memory after a GC can be asked for over IPC (askServer).
 import { type ChildProcess, execFileSync, fork, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
@@ -12,11 +12,13 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BurstResult } from '../client-sim/broadcast-driver.js';
 import type { DriverCommand } from './client-driver.js';
+import type { ProbeRequest } from './session-memory-probe.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const TSX = ['--import', 'tsx'];
-/** What every server child runs with: TypeScript, and the heap probe (which needs gc()). */
-const SERVER_EXEC_ARGV = ['--expose-gc', ...TSX, '--import', './bench/heap-probe.ts'];
+/** What every server child runs with: TypeScript, and the memory probe (which needs gc()). */
+export const PROBE = join(ROOT, 'bench/session-memory-probe.ts');
+const SERVER_EXEC_ARGV = ['--expose-gc', ...TSX, '--import', PROBE];
 
 export type Mode = 'off' | 'file' | 'sampled' | 'notail' | 'spans' | 'naive' | 'socketio' | 'floor' | 'floor-seq';
 /** Every mode, in table order. */
@@ -179,6 +181,10 @@ export interface ServerOptions {
   env?: Record<string, string>;
   /** Run the server on this CPU only (taskset). */
   cpu?: number | undefined;
+  /** Node flags before the rest (V8's heap sizes, say). */
+  nodeFlags?: string[];
+  /** A Guildhall mode runs server/main.ts of this checkout (a before/after in one sitting); default this one. */
+  root?: string;
 }
 
 /** Restricts `pid` and all its threads to `cpu` (threads made later inherit it). */
@@ -186,10 +192,10 @@ export function pin(pid: number, cpu: number): void {
   execFileSync('taskset', ['-a', '-p', '-c', String(cpu), String(pid)], { stdio: 'ignore' });
 }
 
-/** The server's heap used after a forced GC and its RSS, from bench/heap-probe.ts in the server. */
-export async function heapAfterGc(s: ServerUnderTest): Promise<{ heapUsed: number; rss: number }> {
-  const answer = once(s.child, (m) => ((m as { ev?: string }).ev === 'heap' ? (m as { heapUsed: number; rss: number }) : undefined), 30_000, `${s.mode} heap probe`);
-  s.child.send({ cmd: 'heap' });
+/** Asks a server child's probe (bench/session-memory-probe.ts) and waits for its answer `ev`. */
+export async function askServer<T>(child: ChildProcess, request: ProbeRequest, ev: string, timeoutMs: number): Promise<T> {
+  const answer = once(child, (m) => ((m as { ev?: string }).ev === ev ? (m as T) : undefined), timeoutMs, `probe ${request.cmd}`);
+  child.send(request);
   return answer;
 }
 
@@ -202,8 +208,8 @@ export async function startServer(mode: Mode, sinkPort: number, options: ServerO
 async function startUnpinned(mode: Mode, sinkPort: number, options: ServerOptions): Promise<ServerUnderTest> {
   if (isReference(mode)) {
     const [script, args] = mode === 'socketio' ? ['bench/socketio-server.ts', []] : ['bench/floor-server.ts', mode === 'floor-seq' ? ['--seq'] : []];
-    const child = fork(script, args, { cwd: ROOT, execArgv: SERVER_EXEC_ARGV, env: cleanEnv({}), stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    const port = await once(child, (m) => ((m as { ev?: string }).ev === 'listening' ? (m as { port: number }).port : undefined), 30_000, `${mode} server`);
+    const child = fork(script, args, { cwd: ROOT, execArgv: [...(options.nodeFlags ?? []), ...SERVER_EXEC_ARGV], env: cleanEnv({}), stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const port = await once(child, (m) => ((m as { ev?: string }).ev === 'listening' ? (m as { port: number }).port : undefined), 120_000, `${mode} server`);
     return { mode, url: `http://127.0.0.1:${port}`, pid: child.pid!, child };
   }
   const port = await freePort();
@@ -213,7 +219,7 @@ async function startUnpinned(mode: Mode, sinkPort: number, options: ServerOption
   });
   // The profile is written when the server exits on its own (stop() sends SIGTERM, which it handles).
   const profile = options.cpuProfileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`];
-  const child = spawn(process.execPath, [...profile, ...SERVER_EXEC_ARGV, 'server/main.ts'], { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  const child = spawn(process.execPath, [...profile, ...(options.nodeFlags ?? []), ...SERVER_EXEC_ARGV, 'server/main.ts'], { cwd: options.root ?? ROOT, env, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
   const url = `http://127.0.0.1:${port}`;
   await waitHealthy(url, child, 120_000).catch(async (err: unknown) => {
     await stop(child);

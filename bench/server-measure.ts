@@ -1,18 +1,26 @@
 // The two measurements of the server benchmark, on one server and its client
 // driver: the connect storm (CPU per session, sessions/s, then memory per idle
-// session as RSS and as heap after a GC) and one run of messages (burst or
-// paced), each read from the server process's /proc before and after.
-import { type ClientDriver, type ServerUnderTest, heapAfterGc } from './children.js';
+// session: RSS, heap and external after a GC, bench/server-memory.ts) and one
+// run of messages (burst or paced), each read from the server process's /proc
+// before and after.
+import type { ClientDriver, ServerUnderTest } from './children.js';
 import { pacedPlan } from './paced.js';
-import { cpuMicros, rssBytes, schedMicros } from './proc.js';
+import { cpuMicros, schedMicros } from './proc.js';
+import { perSession, settledMemory } from './server-memory.js';
 import type { BurstKind, ModeSetup, Sample } from './summary.js';
+
+const IDLE_BEFORE_READING_MS = 10_000;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Burst runs: messages per second offered (as fast as the server takes them, 16 requests in flight). */
 export const BURST_RATE = 5_000;
 
+/** The server must have been warmed up (bench/server-memory.ts warmUp) and the driver set up: the baseline is read here. */
 export async function measureConnect(server: ServerUnderTest, driver: ClientDriver, size: number): Promise<ModeSetup> {
-  const heapBefore = (await heapAfterGc(server)).heapUsed;
-  const rssBefore = rssBytes(server.pid);
+  // Both readings after the same idle time: V8's memory reducer gives back heap pages and
+  // shrinks the young generation some seconds (8 or more) after allocation stops.
+  await sleep(IDLE_BEFORE_READING_MS);
+  const before = await settledMemory(server.child);
   const cpu0 = cpuMicros(server.pid);
   const sched0 = schedMicros(server.pid);
   const t = Date.now();
@@ -20,21 +28,22 @@ export async function measureConnect(server: ServerUnderTest, driver: ClientDriv
   const connectS = (Date.now() - t) / 1000;
   const cpu = cpuMicros(server.pid) - cpu0;
   const sched = schedMicros(server.pid) - sched0;
-  // Let the connect's garbage settle before reading memory.
-  await new Promise((r) => setTimeout(r, 500));
-  const rssAfter = rssBytes(server.pid);
-  const heapAfter = (await heapAfterGc(server)).heapUsed;
+  await sleep(IDLE_BEFORE_READING_MS);
+  const after = await settledMemory(server.child);
   const n = Math.max(1, connected);
+  const per = perSession(before, after, n);
   return {
     size,
     mode: server.mode,
     connected,
-    rssBeforeBytes: rssBefore,
-    rssAfterBytes: rssAfter,
-    memPerSessionBytes: (rssAfter - rssBefore) / n,
-    heapBeforeBytes: heapBefore,
-    heapAfterBytes: heapAfter,
-    heapPerSessionBytes: (heapAfter - heapBefore) / n,
+    rssBeforeBytes: before.rss,
+    rssAfterBytes: after.rss,
+    memPerSessionBytes: per.rss,
+    rssLessYoungPerSessionBytes: per.rssLessYoung,
+    heapBeforeBytes: before.heapUsed,
+    heapAfterBytes: after.heapUsed,
+    heapPerSessionBytes: per.heapUsed,
+    externalPerSessionBytes: per.external,
     connectS,
     connectCpuUsPerSession: cpu / n,
     connectSchedUsPerSession: sched / n,

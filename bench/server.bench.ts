@@ -13,7 +13,7 @@
 //   floor      a minimal ws server: serialise once, write the bytes to every socket
 //   floor-seq  the floor plus a seq and a resume ring per socket, the seq spliced into each frame
 // Each mode connects its sessions once (a connect storm: CPU per session; then
-// memory per idle session, RSS delta and heap delta after a GC), takes a
+// memory per idle session after a warm-up: RSS, heap and external after a GC), takes a
 // warm-up burst, then the repetitions run interleaved with the order rotated,
 // each a burst (all at once) and a paced run (a fixed offered rate of
 // deliveries), reading /proc/<pid>/stat before and after every run.
@@ -33,6 +33,7 @@ import { z } from 'zod';
 import { ALL_MODES, ClientDriver, MODES, type Mode, type ServerUnderTest, startServer, startSink, stop } from './children.js';
 import { parseFlags } from './flags.js';
 import { BURST_RATE, measureConnect, measureRun } from './server-measure.js';
+import { warmUp } from './server-memory.js';
 import { type BurstKind, type ModeSetup, type Sample, markdown, summarise } from './summary.js';
 
 const optionsSchema = z.object({
@@ -124,6 +125,8 @@ async function main(): Promise<void> {
           const server = await startServer(mode, sink.port, { cpu: pin?.server });
           const driver = ClientDriver.start(pin?.clients);
           rigs.push({ server, driver });
+          // One-time work of the first connections goes into the memory baseline, not per session.
+          await warmUp(server);
           await driver.setup(server, size, users, o.connectRate);
           return { server, driver };
         }),
@@ -135,7 +138,7 @@ async function main(): Promise<void> {
         if (setup.connected < size) log(`WARNING: ${server.mode}: only ${setup.connected} of ${size} sessions connected`);
         await driver.burst(Math.max(3, Math.round(m / 3)), BURST_RATE); // warm-up: JIT, buffers
         log(
-          `${size} sessions, ${server.mode}: ${setup.connected} connected in ${setup.connectS.toFixed(1)} s (${Math.round(setup.sessionsPerS)}/s, ${setup.connectCpuUsPerSession.toFixed(0)} µs CPU/session), ${(setup.memPerSessionBytes / 1024).toFixed(1)} KiB RSS and ${(setup.heapPerSessionBytes / 1024).toFixed(1)} KiB heap/session`,
+          `${size} sessions, ${server.mode}: ${setup.connected} connected in ${setup.connectS.toFixed(1)} s (${Math.round(setup.sessionsPerS)}/s, ${setup.connectCpuUsPerSession.toFixed(0)} µs CPU/session), ${(setup.memPerSessionBytes / 1024).toFixed(1)} KiB RSS (${(setup.rssLessYoungPerSessionBytes / 1024).toFixed(1)} less young gen), ${(setup.heapPerSessionBytes / 1024).toFixed(1)} KiB heap and ${(setup.externalPerSessionBytes / 1024).toFixed(1)} KiB external/session`,
         );
       }
       const rigsOfSize = started;

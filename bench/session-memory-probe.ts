@@ -1,41 +1,93 @@
-// Loaded into the server under test by bench/session-memory.ts
-// (`node --expose-gc --import tsx --import <this file> server/main.ts`, with an
-// IPC channel): it answers the benchmark's requests for a collected heap's
-// figures and for a heap snapshot. The server's own code is not changed.
+// Preloaded (--import) into every server the benchmarks start (Guildhall,
+// Socket.IO, the floors), which run with --expose-gc and an IPC channel: it
+// answers "collect and report memory" and "write a heap snapshot". The
+// server's own code is not changed.
 //   not meant to be run by hand.
-import { writeHeapSnapshot } from 'node:v8';
+import { readFileSync } from 'node:fs';
+import { getHeapSpaceStatistics, getHeapStatistics, writeHeapSnapshot } from 'node:v8';
 
 export type ProbeRequest = { cmd: 'measure' } | { cmd: 'snapshot'; path: string };
 
+/** One reading after two collections, in bytes. */
 export interface MemoryReading {
   rss: number;
+  /** RSS of anonymous pages (the heaps, malloc, stacks) and of file pages (the binary's code and data), from /proc/self/status. */
+  rssAnon: number;
+  rssFile: number;
+  /** RSS of the `[heap]` mapping: glibc's main malloc arena (the main thread's native objects, and what fragmentation keeps). */
+  rssMainArena: number;
   heapUsed: number;
   heapTotal: number;
+  /** V8 heap pages resident (all spaces). */
+  heapPhysical: number;
+  /** Of which the young generation's (two semi-spaces: sized by allocation rate, not by what is live). */
+  newSpacePhysical: number;
   external: number;
   arrayBuffers: number;
+  /** What V8 itself has malloc'd (outside its heap pages). */
+  v8Malloced: number;
 }
 
 const gc = (globalThis as { gc?: () => void }).gc;
 
-function collect(): void {
-  if (!gc) throw new Error('the server runs without --expose-gc');
-  gc();
+function statusKib(status: string, field: string): number {
+  const m = new RegExp(`^${field}:\\s+(\\d+)\\s+kB`, 'm').exec(status);
+  return m ? Number(m[1]) * 1024 : NaN;
+}
+
+function mainArenaRss(): number {
+  let smaps: string;
+  try {
+    smaps = readFileSync('/proc/self/smaps', 'utf8');
+  } catch {
+    return NaN;
+  }
+  const at = smaps.indexOf('[heap]');
+  if (at < 0) return 0;
+  const m = /^Rss:\s+(\d+)\s+kB/m.exec(smaps.slice(at));
+  return m ? Number(m[1]) * 1024 : NaN;
+}
+
+function read(): MemoryReading {
+  const m = process.memoryUsage();
+  const h = getHeapStatistics();
+  const young = getHeapSpaceStatistics().find((s) => s.space_name === 'new_space');
+  let status = '';
+  try {
+    status = readFileSync('/proc/self/status', 'utf8');
+  } catch {
+    // not Linux: the two RSS parts are NaN
+  }
+  return {
+    rss: m.rss,
+    rssAnon: statusKib(status, 'RssAnon'),
+    rssFile: statusKib(status, 'RssFile'),
+    rssMainArena: mainArenaRss(),
+    heapUsed: m.heapUsed,
+    heapTotal: m.heapTotal,
+    heapPhysical: h.total_physical_size,
+    newSpacePhysical: young?.physical_space_size ?? NaN,
+    external: m.external,
+    arrayBuffers: m.arrayBuffers,
+    v8Malloced: h.malloced_memory,
+  };
 }
 
 if (process.send) {
-  process.on('message', (msg: ProbeRequest) => {
+  process.on('message', (msg: ProbeRequest | undefined) => {
+    if (msg?.cmd !== 'measure' && msg?.cmd !== 'snapshot') return;
     // Two collections a turn apart: weak callbacks and finalizers queued by the first free more in the second.
     setImmediate(() => {
       try {
-        collect();
+        if (!gc) throw new Error('the server runs without --expose-gc');
+        gc();
         setImmediate(() => {
-          collect();
-          if (msg.cmd === 'measure') {
-            const m = process.memoryUsage();
-            const reading: MemoryReading = { rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external, arrayBuffers: m.arrayBuffers };
-            process.send!({ ev: 'measured', reading });
-          } else {
-            process.send!({ ev: 'snapshot', path: writeHeapSnapshot(msg.path) });
+          try {
+            gc();
+            if (msg.cmd === 'measure') process.send!({ ev: 'measured', reading: read() });
+            else process.send!({ ev: 'snapshot', path: writeHeapSnapshot(msg.path) });
+          } catch (err) {
+            process.send!({ ev: 'error', error: String((err as Error)?.stack ?? err) });
           }
         });
       } catch (err) {

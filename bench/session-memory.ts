@@ -1,35 +1,38 @@
-// Memory per idle session (issue 15): one Guildhall server (tracing off,
-// sqlite::memory:) in a child run with --expose-gc and a probe
-// (bench/session-memory-probe.ts) that answers "collect and report
-// process.memoryUsage()" and "write a heap snapshot"; its sessions are real
-// gateway clients in another process (client-sim through bench/client-driver.ts:
-// IDENTIFY -> READY -> GUILD_CREATE, then heartbeating). Per size:
-//   1. memory run: N/2 sessions connected and idle past one heartbeat, collect +
-//      read; N/2 more connected and idle past a heartbeat, collect + read;
-//      (after - before) / (N/2) for RSS and heap: the cost of the second half.
-//   2. snapshot run (a fresh server, so the snapshot writer's own memory does not
-//      blur the readings of run 1): a heap snapshot at N/2 and at N sessions,
-//      diffed by kind of object (bench/heap-snapshot-summary.ts), per session.
+// Memory per idle session (issue 15), for Guildhall (tracing off,
+// sqlite::memory:) beside Socket.IO and the two floors: each server runs as a
+// child with --expose-gc and a probe (bench/session-memory-probe.ts) that
+// answers "collect and report memory" and "write a heap snapshot"; its
+// sessions are real clients in other processes (for Guildhall client-sim
+// through bench/client-driver.ts: IDENTIFY -> READY -> GUILD_CREATE, then
+// heartbeating). Per mode and size:
+//   1. memory run: a warm-up client connects a few sessions and closes them;
+//      the measured clients build their worlds; reading at 0; N/2 sessions
+//      connect and idle past one heartbeat, reading; N/2 more, reading. Per
+//      session: (N - 0) / N and (N - N/2) / (N/2), of RSS, heap and external.
+//   2. (Guildhall only) snapshot run, a fresh server, so the snapshot writer's
+//      own memory does not blur the readings of run 1: a heap snapshot at N/2
+//      and at N sessions, diffed by kind of object (bench/heap-snapshot-summary.ts).
 //
 //   npm run bench:session-memory
-//   flags: --sizes 1000,5000 --reps 1 --users 100 --connect-rate 250 --heartbeat-ms 10000 --semi-space-mb 0
-//          --server-root DIR (run the server of another checkout: a before/after in one sitting)
-//          --label NAME --no-snapshots --keep-snapshots DIR --semi-space-mb 16 --top 20 --out bench/results/session-memory
-import type { ChildProcess } from 'node:child_process';
-import { spawn } from 'node:child_process';
+//   flags: --sizes 1000,5000 --modes off,socketio,floor,floor-seq --reps 1 --users 100 --connect-rate 250
+//          --heartbeat-ms 10000 --semi-space-mb 0
+//          --server-root DIR (run the Guildhall server of another checkout: a before/after in one sitting)
+//          --label NAME --no-snapshots --keep-snapshots DIR --top 20 --out bench/results/session-memory
 import { existsSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { ClientDriver, guildhallServerEnv, freePort, stop } from './children.js';
+import { ClientDriver, type Mode, type ServerUnderTest, askServer, startServer, stop } from './children.js';
 import { parseFlags } from './flags.js';
 import { type KindDelta, diffPerSession, summariseHeapSnapshot } from './heap-snapshot-summary.js';
-import type { MemoryReading, ProbeRequest } from './session-memory-probe.js';
+import { type MemoryPerSession, perSession, settledMemory, warmUp } from './server-memory.js';
+import type { MemoryReading } from './session-memory-probe.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const PROBE = join(ROOT, 'bench/session-memory-probe.ts');
+const MEMORY_MODES = ['off', 'socketio', 'floor', 'floor-seq'] as const satisfies readonly Mode[];
+type MemoryMode = (typeof MEMORY_MODES)[number];
 
 const optionsSchema = z.object({
   sizes: z
@@ -37,6 +40,10 @@ const optionsSchema = z.object({
     .regex(/^\d+(,\d+)*$/, '--sizes must be a comma-separated list of session counts, e.g. 1000,5000')
     .transform((s) => s.split(',').map(Number))
     .pipe(z.array(z.number().int().min(1).max(20_000, '--sizes: at most 20,000 sessions'))),
+  modes: z
+    .string()
+    .transform((s) => s.split(','))
+    .pipe(z.array(z.enum(MEMORY_MODES, { message: `--modes: each one of ${MEMORY_MODES.join(', ')}` })).min(1)),
   reps: z.coerce.number().int().min(0).max(20),
   users: z.coerce.number().int().min(1).max(20_000),
   connectRate: z.coerce.number().positive('--connect-rate must be above 0').max(100_000),
@@ -52,7 +59,7 @@ const optionsSchema = z.object({
 
 function fail(message: string): never {
   process.stderr.write(
-    `bench:session-memory: ${message}\nusage: npm run bench:session-memory -- [--sizes 1000,5000] [--reps N] [--users N] [--connect-rate N] [--heartbeat-ms N] [--server-root DIR] [--label NAME] [--no-snapshots] [--keep-snapshots DIR] [--semi-space-mb N] [--top N] [--out DIR]\n`,
+    `bench:session-memory: ${message}\nusage: npm run bench:session-memory -- [--sizes 1000,5000] [--modes off,socketio,floor,floor-seq] [--reps N] [--users N] [--connect-rate N] [--heartbeat-ms N] [--server-root DIR] [--label NAME] [--no-snapshots] [--keep-snapshots DIR] [--semi-space-mb N] [--top N] [--out DIR]\n`,
   );
   process.exit(2);
 }
@@ -61,6 +68,7 @@ const o = parseFlags(
   process.argv.slice(2),
   {
     sizes: { type: 'string', default: '1000,5000' },
+    modes: { type: 'string', default: MEMORY_MODES.join(',') },
     reps: { type: 'string', default: '1' },
     users: { type: 'string', default: '100' },
     'connect-rate': { type: 'string', default: '250' },
@@ -81,90 +89,36 @@ const o = parseFlags(
 const log = (line: string) => process.stderr.write(`[session-memory] ${line}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-interface ProbedServer {
-  url: string;
-  pid: number;
-  child: ChildProcess;
-  ask<T>(request: ProbeRequest, ev: string, timeoutMs: number): Promise<T>;
+/** A mode's server, as `npm run bench` runs it (Guildhall: `off`, from --server-root), with the probe. */
+async function startMemoryServer(mode: MemoryMode, heartbeatMs: number): Promise<ServerUnderTest> {
+  // --semi-space-mb N pins V8's young generation at N MiB (it grows under allocation and
+  // does not shrink back while idle); off by default: the server runs as it is deployed.
+  const nodeFlags = o.semiSpaceMb === 0 ? [] : [`--min-semi-space-size=${o.semiSpaceMb}`, `--max-semi-space-size=${o.semiSpaceMb}`];
+  return startServer(mode, 0, { nodeFlags, root: o.serverRoot, env: { GUILDHALL_HEARTBEAT_INTERVAL_MS: String(heartbeatMs) } });
 }
 
-/** server/main.ts of `root`, as `npm run bench`'s `off` mode runs it, plus the probe. */
-async function startProbedServer(heartbeatMs: number): Promise<ProbedServer> {
-  const port = await freePort();
-  const env = guildhallServerEnv(port, { GUILDHALL_HEARTBEAT_INTERVAL_MS: String(heartbeatMs), OTEL_SDK_DISABLED: 'true' });
-  // --semi-space-mb N pins V8's young generation at N MiB (it grows under allocation and shrinks
-  // when idle); off by default: the server runs as it is deployed.
-  const semiSpace = o.semiSpaceMb === 0 ? [] : [`--min-semi-space-size=${o.semiSpaceMb}`, `--max-semi-space-size=${o.semiSpaceMb}`];
-  const child = spawn(process.execPath, ['--expose-gc', ...semiSpace, '--import', 'tsx', '--import', PROBE, 'server/main.ts'], {
-    cwd: o.serverRoot,
-    env,
-    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
-  });
-  const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode} before it was ready`);
-    if (Date.now() > deadline) throw new Error('server not healthy within 60 s');
-    const ok = await fetch(`${url}/healthz`).then(
-      (r) => r.ok,
-      () => false,
-    );
-    if (ok) break;
-    await sleep(100);
-  }
-  const ask = <T>(request: ProbeRequest, ev: string, timeoutMs: number) =>
-    new Promise<T>((resolveAnswer, reject) => {
-      const timer = setTimeout(() => done(new Error(`probe ${request.cmd}: no answer in ${timeoutMs} ms`)), timeoutMs);
-      const onMessage = (m: { ev?: string; error?: string }) => {
-        if (m.ev === 'error') done(new Error(`probe ${request.cmd}: ${m.error}`));
-        else if (m.ev === ev) done(undefined, m as T);
-      };
-      function done(err?: Error, value?: T) {
-        clearTimeout(timer);
-        child.off('message', onMessage);
-        if (err) reject(err);
-        else resolveAnswer(value as T);
-      }
-      child.on('message', onMessage);
-      child.send(request);
-    });
-  return { url, pid: child.pid!, child, ask };
+interface SessionsRun<T> {
+  /** Sessions connected in the first and the second half. */
+  connected: [number, number];
+  zero: T;
+  half: T;
+  full: T;
 }
 
 /**
- * Three collected readings a second apart, the least of each figure: V8 gives
- * pages back to the OS some time after a collection, so a single reading of
- * RSS right after building the world (or connecting) can include memory
- * already freed, and the delta would then say more about that than about sessions.
- */
-async function measure(server: ProbedServer): Promise<MemoryReading> {
-  const readings: MemoryReading[] = [];
-  for (let i = 0; i < 3; i++) {
-    if (i > 0) await sleep(1_000);
-    readings.push((await server.ask<{ reading: MemoryReading }>({ cmd: 'measure' }, 'measured', 60_000)).reading);
-  }
-  const least = (k: keyof MemoryReading) => Math.min(...readings.map((r) => r[k]));
-  return { rss: least('rss'), heapUsed: least('heapUsed'), heapTotal: least('heapTotal'), external: least('external'), arrayBuffers: least('arrayBuffers') };
-}
-
-/**
- * A fresh server; two client processes, each with its own world and half of
- * the `size` sessions. The first half connects and idles past a heartbeat
- * before `atZero` runs: the baseline is a server already serving sessions, so
- * what the process grows into or gives back after start-up (and after building
- * a world) is in it, not in the delta. Then the second half connects and idles
- * past a heartbeat, and `idle` runs with its count: per session is the second
- * half's cost.
+ * A fresh server, warmed up (bench/server-memory.ts); two client processes,
+ * each with its own world (built before `read` at 0) and half of the `size`
+ * sessions. `read` runs at 0, at N/2 and at N idle sessions; each half idles
+ * past one heartbeat (by default) before its reading.
  */
 async function withSessions<T>(
+  mode: MemoryMode,
   size: number,
-  atZero: (s: ProbedServer) => Promise<void>,
-  idle: (s: ProbedServer, connected: number) => Promise<T>,
+  read: (s: ServerUnderTest, at: 'zero' | 'half' | 'full') => Promise<T>,
   heartbeatMs = o.heartbeatMs,
   settleMs = o.heartbeatMs + 1_500,
-): Promise<T> {
-  const server = await startProbedServer(heartbeatMs);
-  const target = { mode: 'off' as const, url: server.url, pid: server.pid, child: server.child };
+): Promise<SessionsRun<T>> {
+  const server = await startMemoryServer(mode, heartbeatMs);
   const first = ClientDriver.start();
   const second = ClientDriver.start();
   const half = Math.ceil(size / 2);
@@ -172,18 +126,25 @@ async function withSessions<T>(
     const connected = await driver.connect();
     // On a loaded machine some handshakes time out (ws: "Opening handshake has timed out", HTTP 408):
     // the figures are per session that really connected, and the shortfall is reported.
-    if (connected < n * 0.5) throw new Error(`only ${connected} of ${n} sessions connected`);
-    if (connected !== n) log(`${connected} of ${n} sessions connected; figures are per connected session`);
+    if (connected < n * 0.5) throw new Error(`${mode}: only ${connected} of ${n} sessions connected`);
+    if (connected !== n) log(`${mode}: ${connected} of ${n} sessions connected; figures are per connected session`);
     // By default past the first heartbeat of every session (jittered within one interval) and its ACK.
     await sleep(settleMs);
     return connected;
   };
   try {
-    await first.setup(target, half, Math.min(half, o.users), o.connectRate);
-    await second.setup(target, size - half, Math.min(size - half, o.users), o.connectRate);
-    await connectIdle(first, half);
-    await atZero(server);
-    return await idle(server, await connectIdle(second, size - half));
+    await warmUp(server);
+    await first.setup(server, half, Math.min(half, o.users), o.connectRate);
+    await second.setup(server, size - half, Math.min(size - half, o.users), o.connectRate);
+    // As idle as the readings with sessions: V8's memory reducer gives back heap pages and
+    // shrinks the young generation some seconds after allocation stops (the world's building here).
+    await sleep(settleMs);
+    const zero = await read(server, 'zero');
+    const c1 = await connectIdle(first, half);
+    const halfReading = await read(server, 'half');
+    const c2 = await connectIdle(second, size - half);
+    const full = await read(server, 'full');
+    return { connected: [c1, c2], zero, half: halfReading, full };
   } finally {
     await Promise.all([first.close(), second.close()]);
     await stop(server.child);
@@ -191,13 +152,14 @@ async function withSessions<T>(
 }
 
 interface MemoryRun {
+  mode: MemoryMode;
   size: number;
-  connected: number;
-  before: MemoryReading;
-  after: MemoryReading;
-  rssPerSession: number;
-  heapPerSession: number;
-  externalPerSession: number;
+  connected: [number, number];
+  readings: { zero: MemoryReading; half: MemoryReading; full: MemoryReading };
+  /** 0 to N sessions, over N. */
+  all: MemoryPerSession;
+  /** N/2 to N sessions, over the second half. */
+  second: MemoryPerSession;
 }
 
 interface SnapshotRun {
@@ -223,40 +185,34 @@ async function main(): Promise<void> {
   log(`server from ${o.serverRoot} (${o.label}), sizes ${o.sizes.join(',')}, ${o.reps} rep(s), heartbeat ${o.heartbeatMs} ms`);
   for (const size of o.sizes) {
     for (let rep = 0; rep < o.reps; rep++) {
-      let before: MemoryReading | undefined;
-      const run = await withSessions(
-        size,
-        async (s) => {
-          before = await measure(s);
-        },
-        async (s, n) => {
-          const after = await measure(s);
-          return {
-            size,
-            connected: n,
-            before: before!,
-            after,
-            rssPerSession: (after.rss - before!.rss) / n,
-            heapPerSession: (after.heapUsed - before!.heapUsed) / n,
-            externalPerSession: (after.external - before!.external) / n,
-          };
-        },
-      );
-      memory.push(run);
-      log(`${size} sessions, rep ${rep + 1}: RSS ${kib(run.rssPerSession)} KiB, heap ${kib(run.heapPerSession)} KiB, external ${kib(run.externalPerSession)} KiB per session`);
+      // Modes in a rotated order per repetition: none always first.
+      for (const mode of o.modes.map((_, i) => o.modes[(i + rep) % o.modes.length]!)) {
+        const r = await withSessions(mode, size, (s) => settledMemory(s.child));
+        const run: MemoryRun = {
+          mode,
+          size,
+          connected: r.connected,
+          readings: { zero: r.zero, half: r.half, full: r.full },
+          all: perSession(r.zero, r.full, r.connected[0] + r.connected[1]),
+          second: perSession(r.half, r.full, r.connected[1]),
+        };
+        memory.push(run);
+        log(
+          `${size} sessions, ${mode}, rep ${rep + 1}: RSS ${kib(run.all.rss)} KiB (less young gen ${kib(run.all.rssLessYoung)}), heap ${kib(run.all.heapUsed)} KiB, external ${kib(run.all.external)} KiB per session (0 to N); second half RSS ${kib(run.second.rss)}, heap ${kib(run.second.heapUsed)}`,
+        );
+      }
     }
-    if (o.snapshots) {
+    if (o.snapshots && o.modes.includes('off')) {
       const dir = o.keepSnapshots !== undefined ? join(o.keepSnapshots, String(size)) : join(tmpdir(), `guildhall-session-memory-${process.pid}-${size}`);
       await mkdir(dir, { recursive: true });
       try {
         const zero = join(dir, 'zero.heapsnapshot');
         const full = join(dir, 'full.heapsnapshot');
-        const connected = await withSessions(
+        const r = await withSessions(
+          'off',
           size,
-          async (s) => void (await s.ask({ cmd: 'snapshot', path: zero }, 'snapshot', 300_000)),
-          async (s, n) => {
-            await s.ask({ cmd: 'snapshot', path: full }, 'snapshot', 300_000);
-            return n;
+          async (s, at) => {
+            if (at !== 'zero') await askServer(s.child, { cmd: 'snapshot', path: at === 'half' ? zero : full }, 'snapshot', 300_000);
           },
           // Writing a snapshot blocks the server for seconds: with a short heartbeat interval the
           // first half's deadlines pass meanwhile and they are closed (4009) before their
@@ -264,6 +220,7 @@ async function main(): Promise<void> {
           SNAPSHOT_HEARTBEAT_MS,
           3_000,
         );
+        const connected = r.connected[1];
         const { rows, totalBytes } = diffPerSession(summariseHeapSnapshot(zero), summariseHeapSnapshot(full), connected);
         snapshots.push({ size, connected, heapPerSession: totalBytes, top: rows.slice(0, o.top) });
         log(`${size} sessions: heap snapshot delta ${kib(totalBytes)} KiB per session`);
@@ -276,17 +233,25 @@ async function main(): Promise<void> {
   const lines = [
     `## Idle session memory: ${o.label} (${startedAt.toISOString()}, Node ${process.versions.node})`,
     '',
-    'Per session of the second half: readings at N/2 and at N idle sessions, difference over N/2.',
+    `Per idle session, KiB, medians of the repetitions (min-max when more than one). Readings after two GCs, the least-RSS of three a second apart; baseline at 0 sessions after a warm-up (20 sessions connected and closed) and after the clients built their worlds, every reading after the same idle time (a heartbeat interval and 1.5 s); ${o.semiSpaceMb === 0 ? "V8's default young generation" : `young generation pinned at ${o.semiSpaceMb} MiB per semi-space`}. "0-N": (reading at N - at 0) / N; "N/2-N": over the second half. "young gen": resident pages of V8's new space (sized by the allocation rate, not by what is live); "outside": RSS not in V8's heap pages nor in ArrayBuffers (malloc'd native objects and fragmentation, stacks, code).`,
     '',
   ];
-  if (memory.length > 0) lines.push('| sessions | connected (min) | RSS per session (KiB) | heap per session (KiB) | external per session (KiB) | reps |', '|---:|---:|---:|---:|---:|---:|');
-  for (const size of o.sizes) {
-    const runs = memory.filter((r) => r.size === size);
-    if (runs.length === 0) continue;
-    const connected = Math.min(...runs.map((r) => r.connected));
+  const spread = (xs: number[]) => (xs.length > 1 ? ` (${kib(Math.min(...xs))}..${kib(Math.max(...xs))})` : '');
+  const cell = (runs: MemoryRun[], f: (r: MemoryRun) => number) => `${kib(median(runs.map(f)))}${spread(runs.map(f))}`;
+  if (memory.length > 0)
     lines.push(
-      `| ${size} | ${connected} | ${kib(median(runs.map((r) => r.rssPerSession)))} | ${kib(median(runs.map((r) => r.heapPerSession)))} | ${kib(median(runs.map((r) => r.externalPerSession)))} | ${runs.length} |`,
+      '| sessions | mode | connected (min) | RSS 0-N | RSS less young gen 0-N | heap used 0-N | external 0-N | young gen 0-N | V8 old gen pages 0-N | outside 0-N | of which main arena 0-N | RSS N/2-N | heap used N/2-N | reps |',
+      '|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     );
+  for (const size of o.sizes) {
+    for (const mode of o.modes) {
+      const runs = memory.filter((r) => r.size === size && r.mode === mode);
+      if (runs.length === 0) continue;
+      const connected = Math.min(...runs.map((r) => r.connected[0] + r.connected[1]));
+      lines.push(
+        `| ${size} | ${mode} | ${connected} | ${cell(runs, (r) => r.all.rss)} | ${cell(runs, (r) => r.all.rssLessYoung)} | ${cell(runs, (r) => r.all.heapUsed)} | ${cell(runs, (r) => r.all.external)} | ${cell(runs, (r) => r.all.newSpacePhysical)} | ${cell(runs, (r) => r.all.heapOldPhysical)} | ${cell(runs, (r) => r.all.rssOutsideHeap)} | ${cell(runs, (r) => r.all.rssMainArena)} | ${cell(runs, (r) => r.second.rss)} | ${cell(runs, (r) => r.second.heapUsed)} | ${runs.length} |`,
+      );
+    }
   }
   for (const snap of snapshots) {
     lines.push('', `Heap snapshot, N/2 to ${snap.size} sessions (${snap.connected} connected in the second half), per session: ${kib(snap.heapPerSession)} KiB (self sizes, all kinds)`, '');
@@ -298,7 +263,7 @@ async function main(): Promise<void> {
   await mkdir(o.out, { recursive: true });
   const stamp = startedAt.toISOString().replaceAll(':', '-').replace(/\..+/, '');
   const base = join(o.out, `${stamp}-${o.label.replace(/[^\w.-]+/g, '_')}`);
-  await writeFile(`${base}.json`, JSON.stringify({ label: o.label, serverRoot: o.serverRoot, node: process.versions.node, startedAt, memory, snapshots }, null, 1));
+  await writeFile(`${base}.json`, JSON.stringify({ label: o.label, serverRoot: o.serverRoot, semiSpaceMb: o.semiSpaceMb, node: process.versions.node, startedAt, memory, snapshots }, null, 1));
   await writeFile(`${base}.md`, md);
   log(`results in ${base}.{json,md}`);
 }

@@ -35,12 +35,19 @@ export interface ModeSetup {
   connected: number;
   rssBeforeBytes: number;
   rssAfterBytes: number;
-  /** VmRSS delta / sessions, 0.5 s after the last session was ready. */
+  /**
+   * RSS delta / sessions: readings after two GCs (the least-RSS of three a second apart), each
+   * after 10 s idle, the baseline after a warm-up.
+   */
   memPerSessionBytes: number;
+  /** The same less the young generation's resident pages (sized by the allocation rate, not by sessions). */
+  rssLessYoungPerSessionBytes: number;
   /** heapUsed after a forced GC (process.memoryUsage), before the connect and after it. */
   heapBeforeBytes: number;
   heapAfterBytes: number;
   heapPerSessionBytes: number;
+  /** `external` (Buffers' memory outside the heap) after a GC, per session. */
+  externalPerSessionBytes: number;
   /** First connect to the last session ready (GUILD_CREATE; for Socket.IO, connected and in the room). */
   connectS: number;
   /** The server's CPU over the connect storm (/proc stat), per session that got ready. */
@@ -250,11 +257,17 @@ export function markdown(meta: RunMeta, modes: ModeSummary[], ratios: RatioSumma
   lines.push('');
   lines.push('Connect storm (all sessions of a size at once, as fast as `--connect-rate` lets them; Guildhall: IDENTIFY → READY → GUILD_CREATE; Socket.IO: connect and join the room; floors: the WebSocket handshake only) and memory per idle session afterwards:');
   lines.push('');
-  lines.push('| sessions | mode | connected | sessions/s | connect CPU µs/session | sched µs/session | RSS/idle session | heap after GC/idle session |');
-  lines.push('|---:|---|---:|---:|---:|---:|---:|---:|');
+  lines.push('| sessions | mode | connected | sessions/s | connect CPU µs/session | sched µs/session | RSS/idle session | RSS less young gen | heap after GC/idle session | external/idle session |');
+  lines.push('|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const x of setups) {
-    lines.push(`| ${int(x.size)} | ${x.mode} | ${int(x.connected)} | ${int(x.sessionsPerS)} | ${f(x.connectCpuUsPerSession, 0)} | ${f(x.connectSchedUsPerSession, 0)} | ${kib(x.memPerSessionBytes)} | ${kib(x.heapPerSessionBytes)} |`);
+    lines.push(
+      `| ${int(x.size)} | ${x.mode} | ${int(x.connected)} | ${int(x.sessionsPerS)} | ${f(x.connectCpuUsPerSession, 0)} | ${f(x.connectSchedUsPerSession, 0)} | ${kib(x.memPerSessionBytes)} | ${kib(x.rssLessYoungPerSessionBytes)} | ${kib(x.heapPerSessionBytes)} | ${kib(x.externalPerSessionBytes)} |`,
+    );
   }
+  lines.push('');
+  lines.push(
+    'Memory readings are taken after two GCs (the least-RSS of three a second apart), each after 10 s idle, the baseline after a warm-up (20 sessions connected and closed) with the world built; "young gen" is V8\'s new space, which grows with the connect storm\'s allocation rate and stays grown (`npm run bench:session-memory` for idle sessions past a heartbeat, and the young generation pinned with `--semi-space-mb`).',
+  );
   lines.push('');
   const columns = RATIO_COLUMNS.filter((c) => ratios.some((r) => c.get(r).n > 0));
   if (columns.length > 0) {

@@ -27,6 +27,8 @@ export const RATE_LIMIT_WINDOW_MS = 60_000;
 export const HEARTBEAT_GRACE = 1.5;
 /** Mailbox of a session: deep enough for bursts; past it the session is closed, not left to grow. */
 const SESSION_MAILBOX = 10_000;
+/** Shard [0, 1], shared by every session that has no other (never mutated: a session's shard is replaced, not changed). */
+const UNSHARDED = Object.freeze([0, 1]) as unknown as [number, number];
 /** A take-over asks up to a few nodes in turn (session-handoff.ts HANDOFF_CALL_MS each). */
 const TAKE_OVER_TIMEOUT_MS = 30_000;
 
@@ -220,7 +222,7 @@ export class Connection implements SessionSocket, GatewaySocketOwner, HeartbeatD
     if (!user) return this.close(GatewayCloseCode.AUTHENTICATION_FAILED);
     if (!this.ctx.config.privilegedIntents && privilegedIntents(d.intents) !== 0) return this.close(GatewayCloseCode.DISALLOWED_INTENTS);
     if (this.closing) return;
-    const shard: [number, number] = d.shard ? [d.shard[0], d.shard[1]] : [0, 1];
+    const shard = d.shard && (d.shard[0] !== 0 || d.shard[1] !== 1) ? ([d.shard[0], d.shard[1]] as [number, number]) : UNSHARDED;
     // Over max_concurrency Discord answers op 9 (d: false) and leaves the socket open: the
     // client waits and IDENTIFYs again (the identify timeout still runs).
     if (!this.identifyLimiter.tryStart(user.id, shard[0])) {
@@ -294,7 +296,7 @@ export class Connection implements SessionSocket, GatewaySocketOwner, HeartbeatD
     try {
       return this.ctx.system.spawn(
         // Intents, shard and presence come with the old session's state.
-        sessionBehaviour(this.ctx, { sessionId, user, intents: 0, shard: [0, 1], largeThreshold: 50, presence: undefined, connection: undefined }),
+        sessionBehaviour(this.ctx, { sessionId, user, intents: 0, shard: UNSHARDED, largeThreshold: 50, presence: undefined, connection: undefined }),
         { key: sessionKey(sessionId), mailbox: { capacity: SESSION_MAILBOX, overflow: 'stop' } },
       );
     } catch {

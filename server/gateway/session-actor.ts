@@ -66,12 +66,17 @@ export function sessionBehaviour(ctx: ServerContext, args: SessionArgs): Behavio
 class SessionBehaviour implements Behaviour<SessionState, SessionProtocol> {
   readonly kind = 'session';
   private readonly userId: string;
+  private readonly args: Omit<SessionArgs, 'user'>;
+  /** For READY, then dropped: an idle session keeps its user's id, not the record. */
+  private user: UserRecord | undefined;
 
   constructor(
     private readonly ctx: ServerContext,
-    private readonly args: SessionArgs,
+    { user, ...args }: SessionArgs,
   ) {
-    this.userId = args.user.id;
+    this.args = args;
+    this.user = user;
+    this.userId = user.id;
   }
 
   /**
@@ -325,13 +330,16 @@ class SessionBehaviour implements Behaviour<SessionState, SessionProtocol> {
     if (msg.type === 'handoff') return this.handOff(msg, state, actor);
     if (msg.type === 'take_over') return this.takeOver(msg, state, actor);
     if (msg.type === 'identify') {
+      const user = this.user;
+      if (!user) return undefined; // identified already (the connection sends one identify per session)
+      this.user = undefined;
       const guilds = (await ctx.store.listGuildsForUser(userId)).filter((g) => this.onShard(g.id));
       const gatewayUrl = ctx.publicUrl().replace(/^http/, 'ws') + '/gateway';
       this.send(
         state,
         new EncodedDispatch('READY', {
           v: GATEWAY_VERSION,
-          user: toAPIUser(args.user),
+          user: toAPIUser(user),
           guilds: guilds.map((g) => ({ id: g.id, unavailable: true })),
           session_id: args.sessionId,
           resume_gateway_url: gatewayUrl,
