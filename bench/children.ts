@@ -5,11 +5,12 @@
 // preloaded, so its memory after a GC can be asked for over IPC (askServer).
 import { type ChildProcess, execFileSync, fork, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
 import type { BurstResult } from '../client-sim/broadcast-driver.js';
 import type { DriverCommand } from './client-driver.js';
 import type { ProbeRequest } from './session-memory-probe.js';
@@ -67,6 +68,12 @@ export function guildhallServerEnv(port: number, extra: Record<string, string> =
 }
 
 /** A port nothing listens on now (the OS's pick). */
+/** A --a/--b flag: another checkout of Guildhall (its server/main.ts runs; it needs its node_modules, a symlink will do). */
+export const checkoutSchema = z
+  .string()
+  .transform((p) => resolve(p))
+  .refine((p) => existsSync(`${p}/server/main.ts`), 'must be a checkout holding server/main.ts');
+
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = createServer();

@@ -13,18 +13,12 @@
 //     [--paced-rate 20000] [--cpu-prof-dir DIR]
 //   (a checkout needs its node_modules: a symlink to this one's will do)
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { z } from 'zod';
-import { ClientDriver, guildhallServerEnv, type ServerUnderTest, freePort, stop } from './children.js';
+import { ClientDriver, checkoutSchema, guildhallServerEnv, type ServerUnderTest, freePort, stop } from './children.js';
 import { parseFlags } from './flags.js';
 import { pacedPlan } from './paced.js';
 import { schedMicros } from './proc.js';
-
-const checkout = z
-  .string()
-  .transform((p) => resolve(p))
-  .refine((p) => existsSync(`${p}/server/main.ts`), 'must be a checkout holding server/main.ts');
 
 const o = parseFlags(
   process.argv.slice(2),
@@ -39,8 +33,8 @@ const o = parseFlags(
     'cpu-prof-dir': { type: 'string' },
   },
   z.object({
-    a: checkout,
-    b: checkout,
+    a: checkoutSchema,
+    b: checkoutSchema,
     sessions: z.coerce.number().int().min(1).max(20_000),
     reps: z.coerce.number().int().min(1).max(100),
     messages: z.coerce.number().int().min(1).max(10_000),

@@ -19,17 +19,12 @@
 //   npm run bench:delivery-instructions -- --a DIR [--b DIR] [--floor-seq] [--sizes 100,400] [--messages 20] [--interval-ms 1000]
 //   (slow: every server runs 20-50 times slower under valgrind; a few minutes in all)
 import { type ChildProcess, execFileSync, fork, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
-import { ClientDriver, type ServerUnderTest, freePort, guildhallServerEnv, stop } from './children.js';
+import { ClientDriver, type ServerUnderTest, checkoutSchema, freePort, guildhallServerEnv, stop } from './children.js';
 import { parseFlags } from './flags.js';
-
-const checkout = z
-  .string()
-  .transform((p) => resolve(p))
-  .refine((p) => existsSync(`${p}/server/main.ts`), 'must be a checkout holding server/main.ts');
 
 const o = parseFlags(
   process.argv.slice(2),
@@ -42,8 +37,8 @@ const o = parseFlags(
     'interval-ms': { type: 'string', default: '1000' },
   },
   z.object({
-    a: checkout,
-    b: checkout.optional(),
+    a: checkoutSchema,
+    b: checkoutSchema.optional(),
     floorSeq: z.boolean(),
     sizes: z
       .string()

@@ -16,6 +16,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { z } from 'zod';
 import { openSqlStore } from '../server/index.js';
+import { UNNEST_INSERT } from '../server/store/guild-writes.js';
 import { parseFlags } from './flags.js';
 import { cpuMicros } from './proc.js';
 import { rounded } from './summary.js';
@@ -38,12 +39,7 @@ const flags = parseFlags(
 const SHAPES = ['txn-values', 'txn-unnest', 'unnest', 'unnest-named'] as const;
 type Shape = (typeof SHAPES)[number];
 
-const UNNEST = `insert into messages (id, channel_id, guild_id, author_id, content)
-  select v.id, c.id, c.guild_id, v.author_id, v.content
-  from unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[]) as v (id, channel_id, guild_id, author_id, content)
-  join channels c on c.id = v.channel_id and c.guild_id = v.guild_id
-  where exists (select 1 from users u where u.id = v.author_id)
-  returning id`;
+const UNNEST = UNNEST_INSERT;
 
 function valuesInsert(n: number): string {
   const rows: string[] = [];

@@ -199,7 +199,8 @@ function insertValues(db: Db, engine: SqlEngine, ws: readonly Write<'create_mess
     returning id`.execute(db);
 }
 
-const UNNEST_INSERT = `insert into messages (id, channel_id, guild_id, author_id, content)
+/** New messages as five arrays (PostgreSQL): 5 parameters whatever the batch size. */
+export const UNNEST_INSERT = `insert into messages (id, channel_id, guild_id, author_id, content)
   select v.id, c.id, c.guild_id, v.author_id, v.content
   from unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[]) as v (id, channel_id, guild_id, author_id, content)
   join channels c on c.id = v.channel_id and c.guild_id = v.guild_id
