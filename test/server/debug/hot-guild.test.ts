@@ -162,11 +162,14 @@ describe('hot-guild at 1 % root sampling', () => {
     for (const d of slowDeliveries) {
       const fanout = byId.get(d.parentSpanId!);
       expect(fanout?.name).toBe('fanout session');
-      expect(fanout?.attributes['guildhall.guild.id']).toBe(hotId);
+      expect(fanout?.attributes['guildhall.guild.id']).toBeDefined();
       expect((d.attributes['guildhall.mailbox.wait_ms'] as number) + (d.attributes['guildhall.handle_ms'] as number)).toBeGreaterThanOrEqual(THRESHOLD_MS);
       // Children never start before their parents.
       expect(d.startMs).toBeGreaterThanOrEqual(fanout!.startMs);
     }
+    // The hot guild's among them. A listed trace may hold other guilds' fanouts too: a session's presence
+    // update (op 3) goes to every guild of the session, all in the one trace.
+    expect(slowDeliveries.some((d) => byId.get(d.parentSpanId!)?.attributes['guildhall.guild.id'] === hotId)).toBe(true);
 
     // The OTLP receiver got the same tail spans.
     const tailIds = tail.map((s) => s.spanId);
