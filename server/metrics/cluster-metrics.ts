@@ -31,6 +31,13 @@ export function registerClusterMetrics(r: Registry, read: () => ClusterStats): v
       [{ direction: 'received' }, n.framesReceived],
     ];
   });
+  scrapedCounter(r, 'guildhall_cluster_frames_refused_total', 'NATS frames from other nodes this node dropped, by reason: another wire version (a node of an incompatible release) or unreadable', ['reason'], () => {
+    const n = read().nats;
+    return [
+      [{ reason: 'version' }, n.refusedVersion],
+      [{ reason: 'malformed' }, n.malformed],
+    ];
+  });
   scrapedCounter(r, 'guildhall_cluster_nats_bytes_total', 'Bytes of those NATS messages (frame bodies), by direction', ['direction'], () => {
     const n = read().nats;
     return [

@@ -136,7 +136,10 @@ describe('handover', () => {
     await posting;
     const handovers = ((await metric(url('a'), 'guildhall_cluster_handovers_total')) ?? 0) + ((await metric(url('b'), 'guildhall_cluster_handovers_total')) ?? 0);
     expect(handovers).toBeGreaterThan(0);
-    for (const n of ['a', 'b']) expect(await metric(url(n), 'guildhall_cluster_handoffs_dropped_total')).toBe(0);
+    for (const n of ['a', 'b']) {
+      expect(await metric(url(n), 'guildhall_cluster_handoffs_dropped_total')).toBe(0);
+      expect(await metric(url(n), 'guildhall_cluster_frames_refused_total', '{reason="version"}')).toBe(0);
+    }
     // After the move, through the new node too.
     await postEverywhere(['c', 'a', 'b'], 1, 'after-join');
     await expectNothingLostOrDoubled();
