@@ -245,11 +245,12 @@ export function guildBehaviour(ctx: GuildDeps, guildId: string, start?: GuildSta
           write,
           (record) => {
             const message = toAPIMessage(record);
+            // Committed: the repeats that waited get it, whatever happens below.
+            if (nonceKey !== undefined) for (const w of nonces.commit(nonceKey, msg.channelId, record.id)) w.resolve({ ok: true, value: message });
             // Discord echoes the nonce in MESSAGE_CREATE so a client can match its optimistic copy.
             const withNonce = msg.nonce === undefined ? message : { ...message, nonce: msg.nonce };
             const event = { ...withNonce, guild_id: guildId, member: memberData(member), mentions: [] };
             broadcast(state, 'MESSAGE_CREATE', event, { ...event, content: '' });
-            if (nonceKey !== undefined) for (const w of nonces.commit(nonceKey, msg.channelId, record.id)) w.resolve({ ok: true, value: message });
             return message;
           },
           // Not created: the repeats that waited are told so too (a retry of theirs may create).
