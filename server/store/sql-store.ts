@@ -10,6 +10,7 @@ import { type DatabaseTarget, type OpenDatabaseOptions, type SqlEngine, openData
 import { StoreError, isUniqueViolation, mapDriverError } from './errors.js';
 import { applyWrite, createMessages } from './guild-writes.js';
 import { migrate } from './migrations.js';
+import { SqliteMessages } from './sqlite-messages.js';
 import { type Db, UserCache, channelQuery, memberQuery, messageQuery, readMessage, readUser, str, toChannel, toMember, toMessages } from './sql-rows.js';
 import type {
   ChannelRecord,
@@ -72,6 +73,8 @@ export class SqlStore implements Store {
   private readonly db: Db;
   private readonly now: () => number;
   private readonly users = new UserCache();
+  /** SQLite: new messages committed on the connection directly (the hot path). */
+  private readonly sqliteMessages: SqliteMessages | undefined;
   private closed: Promise<void> | undefined;
 
   constructor(engine: SqlEngine, ids: SnowflakeGenerator, now: () => number) {
@@ -79,6 +82,7 @@ export class SqlStore implements Store {
     this.db = engine.db;
     this.ids = ids;
     this.now = now;
+    this.sqliteMessages = engine.sqlite && new SqliteMessages(engine.sqlite, this.users, (v) => engine.id(v) as bigint);
   }
 
   get kind(): SqlEngine['kind'] {
@@ -102,7 +106,14 @@ export class SqlStore implements Store {
 
   applyWrites(writes: readonly GuildWrite[]): Promise<WriteOutcome[]> {
     if (writes.length === 0) return Promise.resolve([]);
-    if (this.engine.kind === 'postgres' && writes.every((w) => w.kind === 'create_message')) {
+    const onlyMessages = writes.every((w) => w.kind === 'create_message');
+    if (onlyMessages && this.sqliteMessages?.available === true) {
+      const messages = this.sqliteMessages;
+      return this.run(async () =>
+        messages.apply(writes as Extract<GuildWrite, { kind: 'create_message' }>[]).map((r) => (r instanceof StoreError ? { ok: false, error: r } : { ok: true, value: r })),
+      );
+    }
+    if (this.engine.kind === 'postgres' && onlyMessages) {
       // The usual group commit: one statement, atomic on its own, so no BEGIN and COMMIT
       // around it (three round trips become one), as a prepared statement. SQLite is in-process: nothing to save.
       return this.run(async () =>
