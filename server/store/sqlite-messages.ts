@@ -10,11 +10,13 @@ import type SQLite from 'better-sqlite3';
 import { StoreError } from './errors.js';
 import { newMessage } from './guild-writes.js';
 import { type UserCache, type UserRow, toUser } from './sql-rows.js';
+import type { MessageRow, SqliteWriter } from './sqlite-writer.js';
 import type { GuildWrite, MessageRecord } from './store.js';
 
 type NewMessage = Extract<GuildWrite, { kind: 'create_message' }>;
 
-const INSERT = `insert into messages (id, channel_id, guild_id, author_id, content)
+/** Parameters: id, author, content, channel, guild, author. */
+export const INSERT_MESSAGE = `insert into messages (id, channel_id, guild_id, author_id, content)
   select ?, c.id, c.guild_id, ?, ? from channels c
   where c.id = ? and c.guild_id = ? and exists (select 1 from users u where u.id = ?)`;
 const USER = 'select id, username, global_name, bot from users where id = ?';
@@ -30,7 +32,7 @@ export class SqliteMessages {
     /** The engine's binding of a snowflake (clamped to int64). */
     private readonly id: (value: string) => bigint,
   ) {
-    this.insert = sqlite.prepare(INSERT);
+    this.insert = sqlite.prepare(INSERT_MESSAGE);
     this.user = sqlite.prepare(USER);
     // better-sqlite3's transaction: BEGIN, the function, COMMIT (ROLLBACK if it throws).
     this.commit = sqlite.transaction((ws: readonly NewMessage[]) => ws.map((w) => this.one(w)));
@@ -50,10 +52,20 @@ export class SqliteMessages {
     return this.commit(ws);
   }
 
+  /** The same commit on the writer thread (a file: its fsync off the event loop). */
+  async applyOn(writer: SqliteWriter, ws: readonly NewMessage[]): Promise<(MessageRecord | StoreError)[]> {
+    const inserted = await writer.commit(ws.map((w): MessageRow => [this.id(w.id), this.id(w.author_id), w.content, this.id(w.channel_id), this.id(w.guild_id)]));
+    return ws.map((w, i) => this.outcome(w, inserted[i] === true));
+  }
+
   private one(w: NewMessage): MessageRecord | StoreError {
     const author = this.id(w.author_id);
     const inserted = this.insert.run(this.id(w.id), author, w.content, this.id(w.channel_id), this.id(w.guild_id), author).changes === 1;
-    const user = this.users.peek(w.author_id) ?? this.users.keep(this.readUser(author));
+    return this.outcome(w, inserted);
+  }
+
+  private outcome(w: NewMessage, inserted: boolean): MessageRecord | StoreError {
+    const user = this.users.peek(w.author_id) ?? this.users.keep(this.readUser(this.id(w.author_id)));
     if (user === undefined) return new StoreError('UNKNOWN_USER');
     if (!inserted) return new StoreError('UNKNOWN_CHANNEL');
     return newMessage(w, user);
