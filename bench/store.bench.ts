@@ -15,9 +15,12 @@
 //                          [--engines memory,file,postgres] [--paced-fraction 0.5] [--json FILE]
 //                          [--server-root DIR]   (another checkout's server, same client: A/B of servers)
 //                          [--poster http|fetch] (node:http posters, the default, or client-sim's RestClient as before)
+//                          [--server-node-args="--cpu-prof --cpu-prof-dir=DIR --trace-gc"] [--server-stdout FILE]
+//                          (node flags for the server; its stdout, where --trace-gc writes, to FILE; each phase's
+//                          window on CLOCK_MONOTONIC, the clock of a CPU profile, is in the JSON: bench/store-profile.ts)
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -56,6 +59,8 @@ const flags = parseFlags(
     json: { type: 'string' },
     'server-root': { type: 'string' },
     poster: { type: 'string', default: 'http' },
+    'server-node-args': { type: 'string', default: '' },
+    'server-stdout': { type: 'string' },
   },
   z.object({
     guilds: z.coerce.number().int().min(1).max(2_000),
@@ -71,6 +76,8 @@ const flags = parseFlags(
     json: z.string().optional(),
     'server-root': z.string().optional(),
     poster: z.enum(['http', 'fetch']),
+    'server-node-args': z.string().transform((s) => s.split(/\s+/).filter((a) => a !== '')),
+    'server-stdout': z.string().optional(),
   }),
   (message) => {
     process.stderr.write(`bench:store: ${message}\n${USAGE}\n`);
@@ -124,7 +131,13 @@ async function startGuildhall(databaseUrl: string): Promise<{ url: string; child
     GUILDHALL_MAX_CONCURRENCY: '1000000',
     DATABASE_URL: databaseUrl,
   });
-  const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], { cwd: flags['server-root'] ?? ROOT, env, stdio: ['ignore', 'ignore', 'inherit'] });
+  const toFile = flags['server-stdout'] !== undefined;
+  const child = spawn(process.execPath, [...flags['server-node-args'], '--import', 'tsx', 'server/main.ts'], {
+    cwd: flags['server-root'] ?? ROOT,
+    env,
+    stdio: ['ignore', toFile ? 'pipe' : 'ignore', 'inherit'],
+  });
+  if (toFile) child.stdout!.pipe(createWriteStream(flags['server-stdout']!, { flags: 'a' }));
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 60_000;
   for (;;) {
@@ -160,7 +173,12 @@ interface RunResult {
   /** Closed loop: CPU per acknowledged message of the server and of this process (posters and sessions), µs. */
   serverUsPerMsg: number;
   clientUsPerMsg: number;
+  /** Each phase's start and end on CLOCK_MONOTONIC in µs (a V8 CPU profile's clock), and the server's pid. */
+  windows: { serverPid: number; closed: [number, number]; paced: [number, number] };
 }
+
+/** CLOCK_MONOTONIC in µs, as a V8 CPU profile's timestamps. */
+const monoUs = () => Number(process.hrtime.bigint() / 1000n);
 
 async function runOnce(engine: Engine, rep: number, dir: string): Promise<RunResult> {
   const db = await freshDatabase(engine, dir);
@@ -205,6 +223,7 @@ async function runOnce(engine: Engine, rep: number, dir: string): Promise<RunRes
     const errorsBefore = rest.counters.errors + poster.errors;
     await meter.start();
     let acked = 0;
+    const closedStart = monoUs();
     const t0 = performance.now();
     const until = t0 + flags.seconds * 1000;
     await Promise.all(
@@ -220,6 +239,7 @@ async function runOnce(engine: Engine, rep: number, dir: string): Promise<RunRes
       }),
     );
     const closedPerS = acked / ((performance.now() - t0) / 1000);
+    const closedEnd = monoUs();
     const closed = histograms.get('rest').summary();
     const closedProbe = await meter.end();
 
@@ -228,6 +248,7 @@ async function runOnce(engine: Engine, rep: number, dir: string): Promise<RunRes
     const pacedRate = Math.max(1, Math.round(closedPerS * flags['paced-fraction']));
     let pacedAcked = 0;
     await meter.start();
+    const pacedStart = monoUs();
     const p0 = performance.now();
     await pacedUntil(Math.ceil(pacedRate * flags.seconds), pacedRate, now() + flags.seconds * 1000 + 30_000, async (i) => {
       try {
@@ -238,6 +259,7 @@ async function runOnce(engine: Engine, rep: number, dir: string): Promise<RunRes
       }
     });
     const pacedPerS = pacedAcked / ((performance.now() - p0) / 1000);
+    const pacedEnd = monoUs();
     const paced = histograms.get('rest').summary();
     const pacedProbe = await meter.end();
     const stats = await pool.stats();
@@ -257,6 +279,7 @@ async function runOnce(engine: Engine, rep: number, dir: string): Promise<RunRes
       pacedProbe,
       serverUsPerMsg: (closedProbe.serverCpu * 1000) / closedPerS,
       clientUsPerMsg: (closedProbe.clientCpu * 1000) / closedPerS,
+      windows: { serverPid: server.child.pid!, closed: [closedStart, closedEnd], paced: [pacedStart, pacedEnd] },
     };
   } finally {
     poster?.close();
@@ -311,7 +334,7 @@ async function main(): Promise<void> {
         `| ${e} | ${fmt(by(e, (r) => r.closedPerS))} | ${fmt(by(e, (r) => r.closedP99), 1)} | ${fmt(by(e, (r) => r.pacedRate))} | ${fmt(by(e, (r) => r.pacedP50), 1)} | ${fmt(by(e, (r) => r.pacedP99), 1)} | ${by(e, (r) => r.errors).reduce((a, b) => a + b, 0)} |`,
     ),
     '',
-    // Where the paced tail is: the server's own histogram (bucketed: 10, 25, 50 ms bounds) and event loop, and the client's loop.
+    // Where the paced tail is: the server's own histogram (bucketed: 10, 15, 20, 25, 50 ms bounds since 2026-12-02 06:10) and event loop, and the client's loop.
     '| engine | closed CPU µs/msg server | client | paced server p99 ms | server loop p99 ms | server GC ms/s | client loop p99 ms | client CPU ms/s | load (1 min) |',
     '|---|---|---|---|---|---|---|---|---|',
     ...flags.engines.map(

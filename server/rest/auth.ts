@@ -17,7 +17,8 @@
 // `X-RateLimit-Scope` (plus `X-RateLimit-Global` for the global limit) as
 // headers, which is what @discordjs/rest reads to back off.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { parseAuthorization, verifyToken } from '../auth/token.js';
+import { parseAuthorization } from '../auth/token.js';
+import { VerifiedTokens } from '../auth/token-cache.js';
 import type { ServerContext } from '../context.js';
 import { httpError, rateLimited } from '../errors.js';
 import { type RouteLimiter, majorParameter, rateLimitHeaders } from './route-limits.js';
@@ -153,6 +154,7 @@ function announcesBody(request: FastifyRequest): boolean {
 /** The onRequest hook for authenticated routes: sets `request.userId` and `request.user`, or answers 401 / 429. */
 export function authHook(ctx: ServerContext, limits: RestLimits) {
   const users = new UserCache(ctx.store);
+  const tokens = new VerifiedTokens(() => ctx.config.tokenSecret);
   async function authenticate(request: FastifyRequest, reply: FastifyReply): Promise<void> {
     if (request.routeOptions.config.auth === false) {
       // No user to count for: the caller's address stands in.
@@ -160,7 +162,7 @@ export function authHook(ctx: ServerContext, limits: RestLimits) {
       return;
     }
     const token = parseAuthorization(request.headers.authorization);
-    const userId = token === undefined ? undefined : verifyToken(ctx.config.tokenSecret, token);
+    const userId = token === undefined ? undefined : tokens.verify(token);
     const user = userId === undefined ? undefined : await users.get(userId);
     if (userId === undefined || user === undefined) throw httpError('UNAUTHORIZED');
 

@@ -37,6 +37,12 @@ export interface SqlEngine {
    * named statements; the hot insert of new messages uses this.
    */
   prepared?: (name: string, text: string, values: unknown[]) => Promise<{ rows: Record<string, unknown>[] }>;
+  /**
+   * SQLite only: the connection itself, for the hot path of new messages
+   * (sqlite-messages.ts), which runs its statements directly instead of
+   * building each through Kysely.
+   */
+  sqlite?: SQLite.Database;
   close(): Promise<void>;
 }
 
@@ -73,6 +79,7 @@ function openSqlite(path: string, options: OpenDatabaseOptions): SqlEngine {
       const n = BigInt(value);
       return n > INT64_MAX ? INT64_MAX : n;
     },
+    sqlite,
     close: () => db.destroy(),
   };
 }

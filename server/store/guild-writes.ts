@@ -217,7 +217,7 @@ function insertUnnest(db: Db, engine: SqlEngine, ws: readonly Write<'create_mess
 }
 
 /** A message as it was just created: its time is its snowflake's, as on Discord. */
-function newMessage(w: Write<'create_message'>, author: UserRecord): MessageRecord {
+export function newMessage(w: Write<'create_message'>, author: UserRecord): MessageRecord {
   return {
     id: w.id,
     channel_id: w.channel_id,

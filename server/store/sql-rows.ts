@@ -15,7 +15,7 @@ export const num = (v: number | bigint | string): number => Number(v);
 
 export const emojiKey = (e: EmojiRecord): string => (e.id === null ? `u:${e.name}` : `c:${e.id}`);
 
-interface UserRow {
+export interface UserRow {
   id: string | bigint;
   username: string;
   global_name: string | null;
@@ -37,14 +37,21 @@ export class UserCache {
   constructor(private readonly max = 10_000) {}
 
   async get(db: Db, engine: SqlEngine, id: string): Promise<UserRecord | undefined> {
+    return this.peek(id) ?? this.keep(await readUser(db, engine, id));
+  }
+
+  /** The cached user (a copy), without reading. */
+  peek(id: string): UserRecord | undefined {
     const cached = this.users.get(id);
-    if (cached !== undefined) return { ...cached };
-    const user = await readUser(db, engine, id);
-    if (user !== undefined) {
-      if (this.users.size >= this.max) this.users.clear();
-      this.users.set(id, user);
-    }
-    return user && { ...user };
+    return cached && { ...cached };
+  }
+
+  /** Keeps a user just read; returns a copy. */
+  keep(user: UserRecord | undefined): UserRecord | undefined {
+    if (user === undefined) return undefined;
+    if (this.users.size >= this.max) this.users.clear();
+    this.users.set(user.id, user);
+    return { ...user };
   }
 }
 

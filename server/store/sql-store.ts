@@ -10,6 +10,8 @@ import { type DatabaseTarget, type OpenDatabaseOptions, type SqlEngine, openData
 import { StoreError, isUniqueViolation, mapDriverError } from './errors.js';
 import { applyWrite, createMessages } from './guild-writes.js';
 import { migrate } from './migrations.js';
+import { INSERT_MESSAGE, SqliteMessages } from './sqlite-messages.js';
+import { SqliteWriter } from './sqlite-writer.js';
 import { type Db, UserCache, channelQuery, memberQuery, messageQuery, readMessage, readUser, str, toChannel, toMember, toMessages } from './sql-rows.js';
 import type {
   ChannelRecord,
@@ -35,6 +37,8 @@ import type {
 export interface SqlStoreOptions extends OpenDatabaseOptions {
   /** Unix milliseconds, for ids, joined_at and edited_timestamp. Defaults to Date.now. */
   now?: () => number;
+  /** A SQLite file: commit new messages on a worker thread (default true), so the fsync does not hold the event loop. */
+  sqliteWriterThread?: boolean;
 }
 
 /** Opens the database, brings its schema up to date and returns the store. */
@@ -44,10 +48,30 @@ export async function openSqlStore(target: DatabaseTarget, options: SqlStoreOpti
     engine = openDatabase(target, options);
     await migrate(engine);
     const now = options.now ?? Date.now;
-    return new SqlStore(engine, new SnowflakeGenerator({ clock: now, after: await largestId(engine.db) }), now);
+    const ids = new SnowflakeGenerator({ clock: now, after: await largestId(engine.db) });
+    return new SqlStore(engine, ids, now, await openWriter(target, options));
   } catch (err) {
     await engine?.close().catch(() => undefined);
     throw mapDriverError(err);
+  }
+}
+
+/** The writer thread of a SQLite file, or undefined (`:memory:` has one connection; a thread that cannot open: the main thread commits). */
+async function openWriter(target: DatabaseTarget, options: SqlStoreOptions): Promise<SqliteWriter | undefined> {
+  if (target.kind !== 'sqlite' || target.path === ':memory:' || options.sqliteWriterThread === false) return undefined;
+  const writer = new SqliteWriter({
+    path: target.path,
+    insert: INSERT_MESSAGE,
+    synchronous: (options.synchronous ?? 'full').toUpperCase(),
+    busyTimeoutMs: Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000)),
+    binding: options.sqliteBinding,
+  });
+  try {
+    await writer.ready;
+    return writer;
+  } catch {
+    await writer.close();
+    return undefined;
   }
 }
 
@@ -72,13 +96,21 @@ export class SqlStore implements Store {
   private readonly db: Db;
   private readonly now: () => number;
   private readonly users = new UserCache();
+  /** SQLite: new messages committed on the connection directly (the hot path). */
+  private readonly sqliteMessages: SqliteMessages | undefined;
   private closed: Promise<void> | undefined;
 
-  constructor(engine: SqlEngine, ids: SnowflakeGenerator, now: () => number) {
+  constructor(
+    engine: SqlEngine,
+    ids: SnowflakeGenerator,
+    now: () => number,
+    private readonly writer?: SqliteWriter,
+  ) {
     this.engine = engine;
     this.db = engine.db;
     this.ids = ids;
     this.now = now;
+    this.sqliteMessages = engine.sqlite && new SqliteMessages(engine.sqlite, this.users, (v) => engine.id(v) as bigint);
   }
 
   get kind(): SqlEngine['kind'] {
@@ -102,7 +134,18 @@ export class SqlStore implements Store {
 
   applyWrites(writes: readonly GuildWrite[]): Promise<WriteOutcome[]> {
     if (writes.length === 0) return Promise.resolve([]);
-    if (this.engine.kind === 'postgres' && writes.every((w) => w.kind === 'create_message')) {
+    const onlyMessages = writes.every((w) => w.kind === 'create_message');
+    const messages = this.sqliteMessages;
+    if (onlyMessages && messages !== undefined) {
+      const ws = writes as Extract<GuildWrite, { kind: 'create_message' }>[];
+      const writer = this.writer?.alive === true ? this.writer : undefined;
+      if (writer !== undefined || messages.available) {
+        return this.run(async () =>
+          (writer === undefined ? messages.apply(ws) : await messages.applyOn(writer, ws)).map((r) => (r instanceof StoreError ? { ok: false, error: r } : { ok: true, value: r })),
+        );
+      }
+    }
+    if (this.engine.kind === 'postgres' && onlyMessages) {
       // The usual group commit: one statement, atomic on its own, so no BEGIN and COMMIT
       // around it (three round trips become one), as a prepared statement. SQLite is in-process: nothing to save.
       return this.run(async () =>
@@ -156,7 +199,10 @@ export class SqlStore implements Store {
   }
 
   close(): Promise<void> {
-    this.closed ??= this.engine.close();
+    this.closed ??= (async () => {
+      await this.writer?.close();
+      await this.engine.close();
+    })();
     return this.closed;
   }
 

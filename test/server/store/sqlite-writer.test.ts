@@ -1,0 +1,81 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { openSqlStore } from '../../../server/store/sql-store.js';
+import { INSERT_MESSAGE } from '../../../server/store/sqlite-messages.js';
+import { SqliteWriter } from '../../../server/store/sqlite-writer.js';
+import { SQLITE_OPTIONS, rawSqlite } from '../../support/sqlite.js';
+import { expectCode } from './store-contract.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'guildhall-writer-'));
+let files = 0;
+const freshFile = () => join(dir, `writer-${++files}.db`);
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+async function world(path: string, options: Parameters<typeof openSqlStore>[1] = {}) {
+  const store = await openSqlStore({ kind: 'sqlite', path }, { ...SQLITE_OPTIONS, ...options });
+  const alice = await store.createUser({ username: 'alice' });
+  const guild = await store.createGuild({ name: 'G', owner_id: alice.id });
+  const channelId = (await store.listChannels(guild.id))[0]!.id;
+  return { store, alice, guild, channelId };
+}
+
+describe('SQLite file: new messages commit on the writer thread', () => {
+  it('keeps the event loop turning while the commit waits for a lock, which this thread then releases', async () => {
+    const path = freshFile();
+    const { store, alice, channelId } = await world(path, { busyTimeoutMs: 5_000 });
+    const other = rawSqlite(path);
+    other.exec('BEGIN IMMEDIATE');
+    // On the main thread the commit would wait for the lock synchronously, and the timer below,
+    // which releases it, could not run before the busy timeout: the post would fail.
+    setTimeout(() => other.exec('ROLLBACK'), 50);
+    const message = await store.createMessage({ channel_id: channelId, author_id: alice.id, content: 'after the lock' });
+    other.close();
+    expect((await store.listMessages(channelId)).map((m) => m.id)).toEqual([message.id]);
+    await store.close();
+  });
+
+  it('answers UNAVAILABLE, and commits nothing, when the lock stays taken past the busy timeout', async () => {
+    const path = freshFile();
+    const { store, alice, channelId } = await world(path, { busyTimeoutMs: 20 });
+    const other = rawSqlite(path);
+    other.exec('BEGIN IMMEDIATE');
+    try {
+      await expectCode(store.createMessage({ channel_id: channelId, author_id: alice.id, content: 'blocked' }), 'UNAVAILABLE');
+    } finally {
+      other.exec('ROLLBACK');
+      other.close();
+    }
+    expect(await store.listMessages(channelId)).toEqual([]);
+    expect((await store.createMessage({ channel_id: channelId, author_id: alice.id, content: 'later' })).content).toBe('later');
+    await store.close();
+  });
+
+  it('says per row whether it went in, rolls back a commit a row breaks, and refuses once closed', async () => {
+    const path = freshFile();
+    const { store, alice, guild, channelId } = await world(path);
+    await store.close();
+    const writer = new SqliteWriter({ path, insert: INSERT_MESSAGE, synchronous: 'FULL', busyTimeoutMs: 1000, binding: SQLITE_OPTIONS.sqliteBinding });
+    await writer.ready;
+    const row = (id: bigint, channel = BigInt(channelId)) => [id, BigInt(alice.id), `m${id}`, channel, BigInt(guild.id)] as [bigint, bigint, string, bigint, bigint];
+    const base = BigInt(channelId) + 1_000n;
+    expect(await writer.commit([row(base), row(base + 1n, 1n), row(base + 2n)])).toEqual([true, false, true]);
+    await expect(writer.commit([row(base + 3n), row(base)])).rejects.toMatchObject({ code: 'SQLITE_CONSTRAINT_PRIMARYKEY' });
+    await writer.close();
+    await expectCode(writer.commit([row(base + 4n)]), 'UNAVAILABLE');
+    const raw = rawSqlite(path, { readonly: true });
+    raw.defaultSafeIntegers(true);
+    expect(raw.prepare('select id from messages order by id').all().map((r) => (r as { id: bigint }).id)).toEqual([base, base + 2n]);
+    raw.close();
+  });
+
+  it('does not start for a file it cannot open; the store then commits on the main thread', async () => {
+    const writer = new SqliteWriter({ path: join(dir, 'missing', 'dir', 'x.db'), insert: INSERT_MESSAGE, synchronous: 'FULL', busyTimeoutMs: 10, binding: SQLITE_OPTIONS.sqliteBinding });
+    await expect(writer.ready).rejects.toThrow();
+    expect(writer.alive).toBe(false);
+    const { store, alice, channelId } = await world(freshFile(), { sqliteWriterThread: false });
+    expect((await store.createMessage({ channel_id: channelId, author_id: alice.id, content: 'main thread' })).content).toBe('main thread');
+    await store.close();
+  });
+});
