@@ -95,7 +95,12 @@ function keepingStatements(sqlite: SQLite.Database, max = 500): SqliteDatabase {
   const statements = new Map<string, SQLite.Statement>();
   return {
     close: () => sqlite.close(),
-    prepare(sql) {
+    prepare(text) {
+      // A SQLite file has a second writer, the writer thread (sqlite-writer.ts). A deferred
+      // transaction that reads before it writes fails with SQLITE_BUSY_SNAPSHOT, without
+      // waiting, when the other connection committed in between; IMMEDIATE takes the write
+      // lock at BEGIN, under busy_timeout (https://www.sqlite.org/lang_transaction.html).
+      const sql = text === 'begin' ? 'begin immediate' : text;
       let statement = statements.get(sql);
       if (statement === undefined) {
         if (statements.size >= max) statements.clear();

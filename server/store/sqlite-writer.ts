@@ -43,7 +43,7 @@ parentPort.on('message', (m) => {
     return;
   }
   try {
-    parentPort.postMessage({ seq: m.seq, inserted: commit(m.rows) });
+    parentPort.postMessage({ seq: m.seq, inserted: commit.immediate(m.rows) });
   } catch (err) {
     parentPort.postMessage({ seq: m.seq, error: { message: String(err && err.message), code: err && err.code } });
   }

@@ -2,6 +2,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { sql } from 'kysely';
+import { openDatabase } from '../../../server/store/database.js';
 import { openSqlStore } from '../../../server/store/sql-store.js';
 import { INSERT_MESSAGE } from '../../../server/store/sqlite-messages.js';
 import { SqliteWriter } from '../../../server/store/sqlite-writer.js';
@@ -77,5 +79,28 @@ describe('SQLite file: new messages commit on the writer thread', () => {
     const { store, alice, channelId } = await world(freshFile(), { sqliteWriterThread: false });
     expect((await store.createMessage({ channel_id: channelId, author_id: alice.id, content: 'main thread' })).content).toBe('main thread');
     await store.close();
+  });
+
+  it('a main-connection transaction holds the write lock from BEGIN: a commit of the other writer between its read and its write cannot fail it', async () => {
+    const path = freshFile();
+    const engine = openDatabase({ kind: 'sqlite', path }, SQLITE_OPTIONS);
+    engine.sqlite!.exec('create table t (x integer)');
+    const other = rawSqlite(path, { timeout: 0 });
+    let otherWrite: unknown;
+    // Deferred, the other connection's insert would commit and this transaction's insert would
+    // fail with SQLITE_BUSY_SNAPSHOT (its snapshot is stale), without waiting.
+    await engine.db.transaction().execute(async (trx) => {
+      await sql`select count(*) as n from t`.execute(trx);
+      try {
+        other.exec('insert into t values (1)');
+      } catch (err) {
+        otherWrite = err;
+      }
+      await sql`insert into t values (2)`.execute(trx);
+    });
+    expect(otherWrite).toMatchObject({ code: 'SQLITE_BUSY' });
+    expect(other.prepare('select x from t').all()).toEqual([{ x: 2 }]);
+    other.close();
+    await engine.close();
   });
 });
