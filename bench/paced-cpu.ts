@@ -10,14 +10,14 @@
 //                              [--connect-rate 250] [--heartbeat-ms N] [--messages 0] [--paced-rate 20000]
 //                              [--server-root DIR] [--cpu-prof-dir DIR]
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { ALL_MODES, ClientDriver, type Mode, startServer, stop } from './children.js';
 import { parseFlags } from './flags.js';
 import { pacedPlan } from './paced.js';
-import { cpuMicros, schedMicros } from './proc.js';
+import { CLK_TCK, cpuMicros, schedMicros } from './proc.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
@@ -63,6 +63,33 @@ const o = parseFlags(
   (v) => ({ ...v, connectRate: v['connect-rate'], heartbeatMs: v['heartbeat-ms'], serverRoot: resolve(String(v['server-root'])), cpuProfDir: v['cpu-prof-dir'], pacedRate: v['paced-rate'] }),
 );
 
+/** System calls that read and write, and voluntary context switches (sleeps in epoll_wait), summed over the process's threads. */
+function counts(pid: number): { syscr: number; syscw: number; sleeps: number } {
+  const io = readFileSync(`/proc/${pid}/io`, 'utf8');
+  const field = (text: string, name: string) => Number(new RegExp(`^${name}:\\s+(\\d+)`, 'm').exec(text)?.[1] ?? NaN);
+  let sleeps = 0;
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      sleeps += field(readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8'), 'voluntary_ctxt_switches');
+    } catch {
+      // the thread ended
+    }
+  }
+  return { syscr: field(io, 'syscr'), syscw: field(io, 'syscw'), sleeps };
+}
+
+/** The main thread's time on CPU, µs (schedstat, ns resolution); the rest of schedMicros is V8's and libuv's helper threads. */
+function mainThreadMicros(pid: number): number {
+  return Number(readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').split(' ')[0]) / 1000;
+}
+
+/** User and system time of the process, µs (clock ticks). */
+function userSystemMicros(pid: number): { user: number; system: number } {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return { user: (Number(fields[11]) * 1e6) / CLK_TCK, system: (Number(fields[12]) * 1e6) / CLK_TCK };
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function idle(mode: Mode): Promise<void> {
@@ -76,15 +103,18 @@ async function idle(mode: Mode): Promise<void> {
     const c0 = cpuMicros(server.pid);
     const s0 = schedMicros(server.pid);
     const k0 = cpuMicros(driver.child.pid!);
+    const n0 = counts(server.pid);
     const fromUs = Number(process.hrtime.bigint() / 1000n);
     await sleep(o.seconds * 1000);
     const toUs = Number(process.hrtime.bigint() / 1000n);
     const cpu = cpuMicros(server.pid) - c0;
     const sched = schedMicros(server.pid) - s0;
     const client = cpuMicros(driver.child.pid!) - k0;
+    const n1 = counts(server.pid);
+    const rate = (k: 'syscr' | 'syscw' | 'sleeps') => ((n1[k] - n0[k]) / o.seconds).toFixed(1);
     const perS = (us: number) => (us / 1000 / o.seconds).toFixed(2);
     process.stdout.write(
-      `${mode}\tsessions ${connected}\tidle: server ${perS(cpu)} ms CPU/s (sched ${perS(sched)})\tclient ${perS(client)} ms CPU/s\twindow --from ${fromUs} --to ${toUs}\n`,
+      `${mode}\tsessions ${connected}\tidle: server ${perS(cpu)} ms CPU/s (sched ${perS(sched)})\tclient ${perS(client)} ms CPU/s\tper s: ${rate('syscr')} reads, ${rate('syscw')} writes, ${rate('sleeps')} sleeps\twindow --from ${fromUs} --to ${toUs}\n`,
     );
     if (o.messages > 0 && connected > 0) {
       const plan = pacedPlan(o.pacedRate, connected, o.messages);
@@ -95,6 +125,9 @@ async function idle(mode: Mode): Promise<void> {
       if (tracer) await sleep(1_000);
       const p0 = schedMicros(server.pid);
       const q0 = cpuMicros(server.pid);
+      const m0 = counts(server.pid);
+      const main0 = mainThreadMicros(server.pid);
+      const us0 = userSystemMicros(server.pid);
       const t0 = Number(process.hrtime.bigint() / 1000n);
       const r = await driver.burst(o.messages, plan.messagesPerS, false, plan.timeoutMs);
       const t1 = Number(process.hrtime.bigint() / 1000n);
@@ -105,10 +138,14 @@ async function idle(mode: Mode): Promise<void> {
       }
       const sched = schedMicros(server.pid) - p0;
       const cpu = cpuMicros(server.pid) - q0;
+      const m1 = counts(server.pid);
+      const main = mainThreadMicros(server.pid) - main0;
+      const us1 = userSystemMicros(server.pid);
+      const perMessage = (k: 'syscr' | 'syscw' | 'sleeps') => ((m1[k] - m0[k]) / o.messages).toFixed(1);
       const d = Math.max(1, r.delivered);
       process.stdout.write(
-        `${mode}\tpaced ${o.messages} messages at ${plan.messagesPerS.toFixed(1)}/s: ${(cpu / d).toFixed(2)} µs/delivery (sched ${(sched / d).toFixed(2)}), ` +
-          `${(sched / 1000 / o.messages).toFixed(2)} ms/message, ${((sched / 1000) / ((t1 - t0) / 1e6)).toFixed(1)} ms CPU/s; lost ${r.lost}, p99 ${r.fanout.p99.toFixed(0)} ms\twindow --from ${t0} --to ${t1}\n`,
+        `${mode}\tpaced ${o.messages} messages at ${plan.messagesPerS.toFixed(1)}/s: ${(cpu / d).toFixed(2)} µs/delivery (sched ${(sched / d).toFixed(2)}, main thread ${(main / d).toFixed(2)}; user ${((us1.user - us0.user) / d).toFixed(2)}, system ${((us1.system - us0.system) / d).toFixed(2)}), ` +
+          `${(sched / 1000 / o.messages).toFixed(2)} ms/message, ${((sched / 1000) / ((t1 - t0) / 1e6)).toFixed(1)} ms CPU/s; lost ${r.lost}, p99 ${r.fanout.p99.toFixed(0)} ms\tper message: ${perMessage('syscr')} reads, ${perMessage('syscw')} writes, ${perMessage('sleeps')} sleeps\twindow --from ${t0} --to ${t1}\n`,
       );
     }
   } finally {
