@@ -16,7 +16,7 @@
 // costs: per delivery = (I(large) - I(small)) / (deliveries(large) - deliveries(small)),
 // with the same number of messages in both.
 //
-//   npm run bench:delivery-instructions -- --a DIR [--b DIR] [--floor-seq] [--sizes 100,400] [--messages 20] [--interval-ms 1000] [--warmup 200]
+//   npm run bench:delivery-instructions -- --a DIR [--b DIR] [--floor-seq] [--sizes 100,400] [--messages 20] [--interval-ms 1000] [--warmup 200] [--perf-map]
 //   (slow: every server runs 20-50 times slower under valgrind; a few minutes in all)
 import { type ChildProcess, execFileSync, fork, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
@@ -36,6 +36,7 @@ const o = parseFlags(
     messages: { type: 'string', default: '20' },
     'interval-ms': { type: 'string', default: '1000' },
     warmup: { type: 'string', default: '200' },
+    'perf-map': { type: 'boolean', default: false },
   },
   z.object({
     a: checkoutSchema,
@@ -49,12 +50,13 @@ const o = parseFlags(
     messages: z.coerce.number().int().min(2).max(1_000),
     intervalMs: z.coerce.number().int().min(10).max(60_000),
     warmup: z.coerce.number().int().min(0).max(10_000),
+    perfMap: z.boolean(),
   }),
   (message) => {
-    process.stderr.write(`bench:delivery-instructions: ${message}\nusage: npm run bench:delivery-instructions -- --a DIR [--b DIR] [--floor-seq] [--sizes 100,400] [--messages 20] [--interval-ms 1000] [--warmup 200]\n`);
+    process.stderr.write(`bench:delivery-instructions: ${message}\nusage: npm run bench:delivery-instructions -- --a DIR [--b DIR] [--floor-seq] [--sizes 100,400] [--messages 20] [--interval-ms 1000] [--warmup 200] [--perf-map]\n`);
     process.exit(2);
   },
-  (v) => ({ ...v, floorSeq: v['floor-seq'], intervalMs: v['interval-ms'] }),
+  (v) => ({ ...v, floorSeq: v['floor-seq'], intervalMs: v['interval-ms'], perfMap: v['perf-map'] }),
 );
 
 const OUT = mkdtempSync(join(tmpdir(), 'guildhall-callgrind-'));
@@ -98,7 +100,9 @@ async function startUnderValgrind(t: Target, size: number): Promise<ServerUnderT
   }
   const port = await freePort();
   const env = guildhallServerEnv(port, { OTEL_SDK_DISABLED: 'true' });
-  const child = spawn('valgrind', [...valgrind, process.execPath, '--import', 'tsx', 'server/main.ts'], { cwd: t.root, env, stdio: ['ignore', 'ignore', 'inherit'] });
+  // --perf-map: node writes /tmp/perf-<pid>.map, which names the JIT code callgrind reports as ???:0x...
+  const perf = o.perfMap ? ['--perf-basic-prof'] : [];
+  const child = spawn('valgrind', [...valgrind, process.execPath, ...perf, '--import', 'tsx', 'server/main.ts'], { cwd: t.root, env, stdio: ['ignore', 'ignore', 'inherit'] });
   const url = `http://127.0.0.1:${port}`;
   await healthy(url, child).catch(async (err: unknown) => {
     await stop(child, 10_000);
