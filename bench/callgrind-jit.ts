@@ -9,6 +9,9 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 
+// Piped into head: a closed stdout ends the listing, not the process with a stack.
+process.stdout.on('error', () => process.exit(0));
+
 const [dump, mapFile] = process.argv.slice(2).filter((a) => !a.startsWith('--'));
 if (dump === undefined || mapFile === undefined) {
   process.stderr.write('usage: node --import tsx bench/callgrind-jit.ts CALLGRIND.OUT PERF.MAP [--top 50]\n');
