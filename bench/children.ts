@@ -213,9 +213,11 @@ export async function startServer(mode: Mode, sinkPort: number, options: ServerO
 }
 
 async function startUnpinned(mode: Mode, sinkPort: number, options: ServerOptions): Promise<ServerUnderTest> {
+  // The profile is written when the server exits on its own (stop() sends SIGTERM, which every server handles).
+  const profile = options.cpuProfileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`];
   if (isReference(mode)) {
     const [script, args] = mode === 'socketio' ? ['bench/socketio-server.ts', []] : ['bench/floor-server.ts', mode === 'floor-seq' ? ['--seq'] : []];
-    const child = fork(script, args, { cwd: ROOT, execArgv: [...(options.nodeFlags ?? []), ...SERVER_EXEC_ARGV], env: cleanEnv({}), stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const child = fork(script, args, { cwd: ROOT, execArgv: [...profile, ...(options.nodeFlags ?? []), ...SERVER_EXEC_ARGV], env: cleanEnv({}), stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     const port = await once(child, (m) => ((m as { ev?: string }).ev === 'listening' ? (m as { port: number }).port : undefined), 120_000, `${mode} server`);
     return { mode, url: `http://127.0.0.1:${port}`, pid: child.pid!, child };
   }
@@ -224,8 +226,6 @@ async function startUnpinned(mode: Mode, sinkPort: number, options: ServerOption
     ...modeEnv(mode, sinkPort),
     ...options.env,
   });
-  // The profile is written when the server exits on its own (stop() sends SIGTERM, which it handles).
-  const profile = options.cpuProfileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`];
   const child = spawn(process.execPath, [...profile, ...(options.nodeFlags ?? []), ...SERVER_EXEC_ARGV, 'server/main.ts'], { cwd: options.root ?? ROOT, env, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
   const url = `http://127.0.0.1:${port}`;
   await waitHealthy(url, child, 120_000).catch(async (err: unknown) => {

@@ -16,7 +16,7 @@
 // costs: per delivery = (I(large) - I(small)) / (deliveries(large) - deliveries(small)),
 // with the same number of messages in both.
 //
-//   npm run bench:delivery-instructions -- --a DIR [--b DIR] [--floor-seq] [--sizes 100,400] [--messages 20] [--interval-ms 1000]
+//   npm run bench:delivery-instructions -- --a DIR [--b DIR] [--floor-seq] [--sizes 100,400] [--messages 20] [--interval-ms 1000] [--warmup 200] [--perf-map]
 //   (slow: every server runs 20-50 times slower under valgrind; a few minutes in all)
 import { type ChildProcess, execFileSync, fork, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
@@ -35,6 +35,8 @@ const o = parseFlags(
     sizes: { type: 'string', default: '100,400' },
     messages: { type: 'string', default: '20' },
     'interval-ms': { type: 'string', default: '1000' },
+    warmup: { type: 'string', default: '200' },
+    'perf-map': { type: 'boolean', default: false },
   },
   z.object({
     a: checkoutSchema,
@@ -47,12 +49,14 @@ const o = parseFlags(
       .refine(([small, large]) => small >= 1 && large > small && large <= 5_000, '--sizes: 1 <= small < large <= 5000'),
     messages: z.coerce.number().int().min(2).max(1_000),
     intervalMs: z.coerce.number().int().min(10).max(60_000),
+    warmup: z.coerce.number().int().min(0).max(10_000),
+    perfMap: z.boolean(),
   }),
   (message) => {
-    process.stderr.write(`bench:delivery-instructions: ${message}\nusage: npm run bench:delivery-instructions -- --a DIR [--b DIR] [--floor-seq] [--sizes 100,400] [--messages 20] [--interval-ms 1000]\n`);
+    process.stderr.write(`bench:delivery-instructions: ${message}\nusage: npm run bench:delivery-instructions -- --a DIR [--b DIR] [--floor-seq] [--sizes 100,400] [--messages 20] [--interval-ms 1000] [--warmup 200] [--perf-map]\n`);
     process.exit(2);
   },
-  (v) => ({ ...v, floorSeq: v['floor-seq'], intervalMs: v['interval-ms'] }),
+  (v) => ({ ...v, floorSeq: v['floor-seq'], intervalMs: v['interval-ms'], perfMap: v['perf-map'] }),
 );
 
 const OUT = mkdtempSync(join(tmpdir(), 'guildhall-callgrind-'));
@@ -96,7 +100,9 @@ async function startUnderValgrind(t: Target, size: number): Promise<ServerUnderT
   }
   const port = await freePort();
   const env = guildhallServerEnv(port, { OTEL_SDK_DISABLED: 'true' });
-  const child = spawn('valgrind', [...valgrind, process.execPath, '--import', 'tsx', 'server/main.ts'], { cwd: t.root, env, stdio: ['ignore', 'ignore', 'inherit'] });
+  // --perf-map: node writes /tmp/perf-<pid>.map, which names the JIT code callgrind reports as ???:0x...
+  const perf = o.perfMap ? ['--perf-basic-prof'] : [];
+  const child = spawn('valgrind', [...valgrind, process.execPath, ...perf, '--import', 'tsx', 'server/main.ts'], { cwd: t.root, env, stdio: ['ignore', 'ignore', 'inherit'] });
   const url = `http://127.0.0.1:${port}`;
   await healthy(url, child).catch(async (err: unknown) => {
     await stop(child, 10_000);
@@ -117,7 +123,11 @@ async function measure(t: Target, size: number): Promise<{ instructions: number;
     await driver.setup(server, size, Math.min(size, 20), 25);
     const connected = await driver.connect();
     if (connected < size) throw new Error(`${t.name}: ${connected} of ${size} sessions connected`);
-    await driver.burst(5, 1, false, 300_000); // warm-up, one message a second: JIT, buffers
+    // Warm-up: a burst, so that V8 has optimised the delivery path before counting starts (with
+    // a few slow messages only, the counted window was mostly TurboFan compiling), then a few
+    // paced ones, for the paced path's own feedback.
+    if (o.warmup > 0) await driver.burst(o.warmup, 5_000, false, 1_800_000);
+    await driver.burst(5, 1, false, 300_000);
     control(server.pid, '--zero');
     control(server.pid, '-i', 'on');
     const run = await driver.burst(o.messages, 1000 / o.intervalMs, false, 600_000);
