@@ -43,7 +43,7 @@ import {
   type RemoteRouter,
 } from '../actors/index.js';
 import { traceparentSampledFlag } from '../tracing/index.js';
-import { decodeValue, encodeValue } from './codec.js';
+import { encodeValue } from './codec.js';
 import { NodeWatch } from './node-watch.js';
 import { Outbox } from './outbox.js';
 import { InboundFrames, hintsOf } from './remote-inbound.js';
