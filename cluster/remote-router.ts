@@ -45,10 +45,11 @@ import {
 import { traceparentSampledFlag } from '../tracing/index.js';
 import { encodeValue } from './codec.js';
 import { NodeWatch } from './node-watch.js';
+import { BroadcastBatches } from './broadcast-batches.js';
 import { Outbox } from './outbox.js';
 import { InboundFrames, hintsOf } from './remote-inbound.js';
 import { SentLists } from './target-lists.js';
-import { type FrameItem, type WireDownReason, type WireHints, type WireTargets, checkToken, frameBytes, originOf, subjects, toWireReason } from './wire.js';
+import { type FrameItem, type WireDownReason, type WireHints, checkToken, frameBytes, originOf, subjects, toWireReason } from './wire.js';
 
 export interface NatsRouterOptions {
   system: ActorSystem;
@@ -86,21 +87,6 @@ export interface RemoteStats {
   listsLost: number;
   /** Lists sent again to a node that asked for them. */
   listsResent: number;
-}
-
-interface Batch {
-  node: string;
-  op: MessageOp;
-  message: unknown;
-  carrier: Carrier | undefined;
-  hints: Hints | undefined;
-  /** The targets as the wire writes them: runs of one kind. */
-  to: WireTargets;
-  /** How many targets `to` holds. */
-  count: number;
-  kept: number[];
-  /** About the characters `to` takes on the wire. */
-  size: number;
 }
 
 interface PendingCall {
@@ -141,9 +127,8 @@ export class NatsRemoteRouter implements RemoteRouter {
   private readonly watched = new Map<string, () => void>();
   private seq = 0;
   private batching = false;
-  private batches: Batch[] = [];
+  private readonly batches: BroadcastBatches;
   private readonly outbox: Outbox;
-  private readonly maxListSize: number;
   private readonly lists: SentLists;
   private readonly origin: string;
   private readonly inbound: InboundFrames;
@@ -158,7 +143,7 @@ export class NatsRemoteRouter implements RemoteRouter {
     const maxFrameBytes = options.maxFrameBytes ?? 256 * 1024;
     if (!(maxFrameBytes >= 1024 && maxFrameBytes <= 300 * 1024)) throw new RangeError(`maxFrameBytes must be 1 KiB to 300 KiB (3 bytes a character stays under NATS's 1 MB), got ${maxFrameBytes}`);
     // A target list leaves room in its frame for the message; a longer one is split (each target still gets the messages in order).
-    this.maxListSize = maxFrameBytes / 2;
+    this.batches = new BroadcastBatches(maxFrameBytes / 2);
     const listBudget = options.listBudget ?? 100_000;
     this.lists = new SentLists(listBudget);
     this.origin = originOf(this.node, this.incarnation);
@@ -244,7 +229,11 @@ export class NatsRemoteRouter implements RemoteRouter {
       return false;
     }
     this.watch.expect(target.node);
-    if (this.batching && reply === undefined) return this.collect(target, op, payload);
+    if (this.batching && reply === undefined) {
+      const { carrier, hints } = traceOf(payload);
+      this.batches.add(target, op, isEnvelope(payload) ? payload.message : payload, carrier, hints);
+      return true;
+    }
     const message = isEnvelope(payload) ? payload.message : payload;
     let text: string;
     try {
@@ -272,9 +261,8 @@ export class NatsRemoteRouter implements RemoteRouter {
 
   endBroadcast(): void {
     this.batching = false;
-    const batches = this.batches;
+    const batches = this.batches.take();
     if (batches.length === 0) return;
-    this.batches = [];
     // The message is encoded once for the whole broadcast, whatever the number of nodes.
     let lastMessage: unknown = undefined;
     let lastText = '';
@@ -316,45 +304,6 @@ export class NatsRemoteRouter implements RemoteRouter {
   }
 
   // --- sending ---
-
-  /** One delivery of a broadcast for a remote node: into that node's frame. */
-  private collect(target: Address, op: MessageOp, payload: unknown): boolean {
-    const message = isEnvelope(payload) ? payload.message : payload;
-    const { carrier, hints } = traceOf(payload);
-    let batch: Batch | undefined;
-    for (let i = this.batches.length - 1; i >= 0; i--) {
-      if (this.batches[i]!.node === target.node) {
-        batch = this.batches[i];
-        break;
-      }
-    }
-    // An item carries one message, one op and one trace context, to a bounded list; anything else starts another item.
-    const fits =
-      batch !== undefined &&
-      batch.message === message &&
-      batch.op === op &&
-      batch.size < this.maxListSize &&
-      (carrier === undefined || batch.carrier === undefined || batch.carrier === carrier);
-    if (!fits) {
-      batch = { node: target.node, op, message, carrier: undefined, hints: undefined, to: [], count: 0, kept: [], size: 0 };
-      this.batches.push(batch);
-    }
-    if (carrier !== undefined) {
-      batch!.carrier = carrier;
-      batch!.hints = hints;
-      batch!.kept.push(batch!.count);
-    }
-    const runs = batch!.to;
-    const run = runs[runs.length - 1];
-    if (run !== undefined && run[0] === target.kind) run[1].push(target.id);
-    else {
-      runs.push([target.kind, [target.id]]);
-      batch!.size += target.kind.length + 8;
-    }
-    batch!.count++;
-    batch!.size += target.id.length + 3;
-    return true;
-  }
 
   /** An item for `node`: through the outbox, or (traced) on its own after what the outbox held. */
   private send(node: string, item: string, text: string | undefined, carrier: Carrier | undefined): void {
