@@ -66,6 +66,8 @@ interface Case {
   driver: ClientDriver;
   databaseUrl: string;
   connected: number;
+  /** CPU of the nodes at rest (heartbeats, membership scans, lease renewals), µs per second summed over the nodes. */
+  idleUsPerS: number;
   rssPerSessionBytes: number;
 }
 
@@ -140,7 +142,7 @@ async function startCase(nodes: number, o: z.infer<typeof schema>, env: z.infer<
     await dropDatabase(databaseUrl).catch(() => undefined);
     throw err;
   });
-  const c: Case = { nodes, cluster, driver: ClientDriver.start(), databaseUrl, connected: 0, rssPerSessionBytes: NaN };
+  const c: Case = { nodes, cluster, driver: ClientDriver.start(), databaseUrl, connected: 0, rssPerSessionBytes: NaN, idleUsPerS: NaN };
   cases.push(c);
   try {
     // The driver speaks to "a server" by URL; a cluster is the comma-separated list of its nodes
@@ -207,6 +209,13 @@ export async function runClusterBench(argv: string[]): Promise<void> {
       c.rssPerSessionBytes = (rssAfter - rssBefore) / Math.max(1, c.connected);
       if (c.connected < o.sessions) log(`WARNING: ${c.nodes} node(s): only ${c.connected} of ${o.sessions} sessions connected`);
       await c.driver.burst(Math.max(3, Math.round(messages / 3)), 5_000); // warm-up: JIT, buffers, guild placement
+      // At rest, sessions connected: what the cluster's own upkeep costs, paid during a burst too.
+      const idle0 = cpuOf(c);
+      const idleT = performance.now();
+      await new Promise((r) => setTimeout(r, 5_000));
+      const idle1 = cpuOf(c);
+      c.idleUsPerS = idle1.reduce((a, v, i) => a + v - idle0[i]!, 0) / ((performance.now() - idleT) / 1000);
+      log(`${c.nodes} node(s) at rest: ${Math.round(c.idleUsPerS)} µs CPU per second over the nodes`);
       log(`${c.nodes} node(s): ${c.connected} sessions connected in ${((Date.now() - t) / 1000).toFixed(1)} s, ${(c.rssPerSessionBytes / 1024).toFixed(1)} KiB/session over the nodes`);
     }
     for (let rep = 1; rep <= reps; rep++) {
@@ -269,6 +278,7 @@ export async function runClusterBench(argv: string[]): Promise<void> {
       duplicated: xs.reduce((a, s) => a + s.duplicated, 0),
       connected: cases.find((c) => c.nodes === n)?.connected ?? 0,
       rssPerSessionKiB: +((cases.find((c) => c.nodes === n)?.rssPerSessionBytes ?? NaN) / 1024).toFixed(1),
+      idleUsPerS: Math.round(cases.find((c) => c.nodes === n)?.idleUsPerS ?? NaN),
     };
   });
   // Paired per repetition (the cases ran interleaved), then the median of the pairs.
@@ -291,11 +301,11 @@ export async function runClusterBench(argv: string[]): Promise<void> {
     '',
     `${machine}; one guild, ${o.sessions} sessions over ${Math.min(o.sessions, o.users)} users, spread round-robin over the nodes; ${messages} broadcasts per burst, ${reps} repetitions interleaved; medians (min-max).`,
     '',
-    '| nodes | CPU µs/delivery (all nodes) | write syscalls/delivery | deliveries/s | NATS msgs/broadcast | NATS bytes/broadcast | fanout p99 ms | lost | duplicated | KiB/session |',
-    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| nodes | CPU µs/delivery (all nodes) | write syscalls/delivery | at rest µs CPU/s | deliveries/s | NATS msgs/broadcast | NATS bytes/broadcast | fanout p99 ms | lost | duplicated | KiB/session |',
+    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...summary.map(
       (s) =>
-        `| ${s.nodes} | ${f(s.cpuUsPerDelivery.median)} (${f(s.cpuUsPerDelivery.min)}-${f(s.cpuUsPerDelivery.max)}) | ${f(s.writesPerDelivery.median, 3)} | ${f(s.deliveriesPerS.median, 0)} | ${s.natsMessagesPerBroadcast ? f(s.natsMessagesPerBroadcast.median) : 'n/a'} | ${s.natsBytesPerBroadcast ? f(s.natsBytesPerBroadcast.median, 0) : 'n/a'} | ${f(s.p99.median, 0)} | ${s.lost} | ${s.duplicated} | ${f(s.rssPerSessionKiB, 1)} |`,
+        `| ${s.nodes} | ${f(s.cpuUsPerDelivery.median)} (${f(s.cpuUsPerDelivery.min)}-${f(s.cpuUsPerDelivery.max)}) | ${f(s.writesPerDelivery.median, 3)} | ${f(s.idleUsPerS, 0)} | ${f(s.deliveriesPerS.median, 0)} | ${s.natsMessagesPerBroadcast ? f(s.natsMessagesPerBroadcast.median) : 'n/a'} | ${s.natsBytesPerBroadcast ? f(s.natsBytesPerBroadcast.median, 0) : 'n/a'} | ${f(s.p99.median, 0)} | ${s.lost} | ${s.duplicated} | ${f(s.rssPerSessionKiB, 1)} |`,
     ),
     '',
     ...Object.entries(ratios).map(([k, r]) => `CPU per delivery ${k}: ${f(r.median, 3)} (${f(r.min, 3)}-${f(r.max, 3)})${k.startsWith('3n/') ? ` (target <= 1.2: ${r.median <= 1.2 ? 'met' : 'NOT met'})` : ''}`),
