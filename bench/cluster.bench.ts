@@ -13,6 +13,7 @@
 //   npm run bench -- --cluster [--quick] [--nodes 1,2,3] [--sessions 3000] [--users 100] [--reps N] [--messages N] [--out DIR]
 //   (also npm run bench:cluster -- ...)
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -65,6 +66,8 @@ interface Case {
   driver: ClientDriver;
   databaseUrl: string;
   connected: number;
+  /** CPU of the nodes at rest (heartbeats, membership scans, lease renewals), µs per second summed over the nodes. */
+  idleUsPerS: number;
   rssPerSessionBytes: number;
 }
 
@@ -74,6 +77,9 @@ export interface ClusterSample {
   cpuUsPerDelivery: number;
   /** Each node's share of the CPU of the burst, µs per delivery. */
   cpuUsPerDeliveryByNode: number[];
+  /** Write syscalls (write, writev, sendmsg: /proc/<pid>/io syscw) per delivery, summed over the nodes: how well sessions coalesce their socket writes. Counted, not timed. */
+  writesPerDelivery: number;
+  writesPerDeliveryByNode: number[];
   deliveriesPerS: number;
   /** NATS messages the nodes sent per broadcast; null when the nodes expose no such counter. */
   natsMessagesPerBroadcast: number | null;
@@ -110,6 +116,14 @@ function cpuOf(c: Case): number[] {
   });
 }
 
+/** Write syscalls of each node so far (/proc/<pid>/io syscw). */
+function writesOf(c: Case): number[] {
+  return Array.from({ length: c.cluster.size }, (_, i) => {
+    const io = readFileSync(`/proc/${c.cluster.pid(i)}/io`, 'utf8');
+    return Number(/^syscw:\s+(\d+)/m.exec(io)?.[1] ?? NaN);
+  });
+}
+
 /** Starts a case and adds it to `cases` as soon as its nodes run (so that an interruption stops them). */
 async function startCase(nodes: number, o: z.infer<typeof schema>, env: z.infer<typeof clusterEnvSchema>, cases: Case[]): Promise<Case> {
   const db = new URL(env.DATABASE_URL);
@@ -128,7 +142,7 @@ async function startCase(nodes: number, o: z.infer<typeof schema>, env: z.infer<
     await dropDatabase(databaseUrl).catch(() => undefined);
     throw err;
   });
-  const c: Case = { nodes, cluster, driver: ClientDriver.start(), databaseUrl, connected: 0, rssPerSessionBytes: NaN };
+  const c: Case = { nodes, cluster, driver: ClientDriver.start(), databaseUrl, connected: 0, rssPerSessionBytes: NaN, idleUsPerS: NaN };
   cases.push(c);
   try {
     // The driver speaks to "a server" by URL; a cluster is the comma-separated list of its nodes
@@ -195,6 +209,13 @@ export async function runClusterBench(argv: string[]): Promise<void> {
       c.rssPerSessionBytes = (rssAfter - rssBefore) / Math.max(1, c.connected);
       if (c.connected < o.sessions) log(`WARNING: ${c.nodes} node(s): only ${c.connected} of ${o.sessions} sessions connected`);
       await c.driver.burst(Math.max(3, Math.round(messages / 3)), 5_000); // warm-up: JIT, buffers, guild placement
+      // At rest, sessions connected: what the cluster's own upkeep costs, paid during a burst too.
+      const idle0 = cpuOf(c);
+      const idleT = performance.now();
+      await new Promise((r) => setTimeout(r, 5_000));
+      const idle1 = cpuOf(c);
+      c.idleUsPerS = idle1.reduce((a, v, i) => a + v - idle0[i]!, 0) / ((performance.now() - idleT) / 1000);
+      log(`${c.nodes} node(s) at rest: ${Math.round(c.idleUsPerS)} µs CPU per second over the nodes`);
       log(`${c.nodes} node(s): ${c.connected} sessions connected in ${((Date.now() - t) / 1000).toFixed(1)} s, ${(c.rssPerSessionBytes / 1024).toFixed(1)} KiB/session over the nodes`);
     }
     for (let rep = 1; rep <= reps; rep++) {
@@ -202,16 +223,21 @@ export async function runClusterBench(argv: string[]): Promise<void> {
       for (const c of order) {
         const nats0 = await natsSent(c.cluster.urls);
         const cpu0 = cpuOf(c);
+        const w0 = writesOf(c);
         const r = await c.driver.burst(messages, 5_000);
         const cpu1 = cpuOf(c);
+        const w1 = writesOf(c);
         const nats1 = await natsSent(c.cluster.urls);
         const delivered = Math.max(1, r.delivered);
         const byNode = cpu1.map((v, i) => (v - cpu0[i]!) / delivered);
+        const writesByNode = w1.map((v, i) => (v - w0[i]!) / delivered);
         const s: ClusterSample = {
           nodes: c.nodes,
           rep,
           cpuUsPerDelivery: byNode.reduce((a, b) => a + b, 0),
           cpuUsPerDeliveryByNode: byNode.map((v) => +v.toFixed(3)),
+          writesPerDelivery: +writesByNode.reduce((a, b) => a + b, 0).toFixed(4),
+          writesPerDeliveryByNode: writesByNode.map((v) => +v.toFixed(4)),
           deliveriesPerS: r.deliveriesPerS,
           // The scrape itself crosses no NATS; heartbeats and lease renewals are not actor frames.
           natsMessagesPerBroadcast: nats0 === undefined || nats1 === undefined ? null : (nats1.messages - nats0.messages) / Math.max(1, r.sent),
@@ -226,7 +252,7 @@ export async function runClusterBench(argv: string[]): Promise<void> {
         };
         samples.push(s);
         log(
-          `rep ${rep} ${c.nodes} node(s): ${s.cpuUsPerDelivery.toFixed(2)} µs/delivery (${s.cpuUsPerDeliveryByNode.join(' + ')}), ${Math.round(s.deliveriesPerS)} deliveries/s, NATS ${s.natsMessagesPerBroadcast?.toFixed(2) ?? 'n/a'} msgs and ${s.natsBytesPerBroadcast ?? 'n/a'} bytes/broadcast, p99 ${s.p99} ms, lost ${s.lost}`,
+          `rep ${rep} ${c.nodes} node(s): ${s.cpuUsPerDelivery.toFixed(2)} µs/delivery (${s.cpuUsPerDeliveryByNode.join(' + ')}), ${s.writesPerDelivery} writes/delivery (${s.writesPerDeliveryByNode.join(' + ')}), ${Math.round(s.deliveriesPerS)} deliveries/s, NATS ${s.natsMessagesPerBroadcast?.toFixed(2) ?? 'n/a'} msgs and ${s.natsBytesPerBroadcast ?? 'n/a'} bytes/broadcast, p99 ${s.p99} ms, lost ${s.lost}`,
         );
       }
     }
@@ -243,6 +269,7 @@ export async function runClusterBench(argv: string[]): Promise<void> {
     return {
       nodes: n,
       cpuUsPerDelivery: spread(xs.map((s) => s.cpuUsPerDelivery)),
+      writesPerDelivery: spread(xs.map((s) => s.writesPerDelivery)),
       deliveriesPerS: spread(xs.map((s) => s.deliveriesPerS)),
       natsMessagesPerBroadcast: nats.length ? spread(nats) : null,
       natsBytesPerBroadcast: natsBytes.length ? spread(natsBytes) : null,
@@ -251,6 +278,7 @@ export async function runClusterBench(argv: string[]): Promise<void> {
       duplicated: xs.reduce((a, s) => a + s.duplicated, 0),
       connected: cases.find((c) => c.nodes === n)?.connected ?? 0,
       rssPerSessionKiB: +((cases.find((c) => c.nodes === n)?.rssPerSessionBytes ?? NaN) / 1024).toFixed(1),
+      idleUsPerS: Math.round(cases.find((c) => c.nodes === n)?.idleUsPerS ?? NaN),
     };
   });
   // Paired per repetition (the cases ran interleaved), then the median of the pairs.
@@ -273,11 +301,11 @@ export async function runClusterBench(argv: string[]): Promise<void> {
     '',
     `${machine}; one guild, ${o.sessions} sessions over ${Math.min(o.sessions, o.users)} users, spread round-robin over the nodes; ${messages} broadcasts per burst, ${reps} repetitions interleaved; medians (min-max).`,
     '',
-    '| nodes | CPU µs/delivery (all nodes) | deliveries/s | NATS msgs/broadcast | NATS bytes/broadcast | fanout p99 ms | lost | duplicated | KiB/session |',
-    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| nodes | CPU µs/delivery (all nodes) | write syscalls/delivery | at rest µs CPU/s | deliveries/s | NATS msgs/broadcast | NATS bytes/broadcast | fanout p99 ms | lost | duplicated | KiB/session |',
+    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...summary.map(
       (s) =>
-        `| ${s.nodes} | ${f(s.cpuUsPerDelivery.median)} (${f(s.cpuUsPerDelivery.min)}-${f(s.cpuUsPerDelivery.max)}) | ${f(s.deliveriesPerS.median, 0)} | ${s.natsMessagesPerBroadcast ? f(s.natsMessagesPerBroadcast.median) : 'n/a'} | ${s.natsBytesPerBroadcast ? f(s.natsBytesPerBroadcast.median, 0) : 'n/a'} | ${f(s.p99.median, 0)} | ${s.lost} | ${s.duplicated} | ${f(s.rssPerSessionKiB, 1)} |`,
+        `| ${s.nodes} | ${f(s.cpuUsPerDelivery.median)} (${f(s.cpuUsPerDelivery.min)}-${f(s.cpuUsPerDelivery.max)}) | ${f(s.writesPerDelivery.median, 3)} | ${f(s.idleUsPerS, 0)} | ${f(s.deliveriesPerS.median, 0)} | ${s.natsMessagesPerBroadcast ? f(s.natsMessagesPerBroadcast.median) : 'n/a'} | ${s.natsBytesPerBroadcast ? f(s.natsBytesPerBroadcast.median, 0) : 'n/a'} | ${f(s.p99.median, 0)} | ${s.lost} | ${s.duplicated} | ${f(s.rssPerSessionKiB, 1)} |`,
     ),
     '',
     ...Object.entries(ratios).map(([k, r]) => `CPU per delivery ${k}: ${f(r.median, 3)} (${f(r.min, 3)}-${f(r.max, 3)})${k.startsWith('3n/') ? ` (target <= 1.2: ${r.median <= 1.2 ? 'met' : 'NOT met'})` : ''}`),

@@ -3,15 +3,17 @@
 // text the codec's reviver walks) against version 2 (the outbox writes a
 // target list once for the broadcasts that share it; the receiver reads the
 // header by plain JSON.parse and only the messages through the codec), one
-// and ten broadcasts a frame. CPU time of this process only (no NATS, no
-// sockets): what the wire costs, not the node.
+// and ten broadcasts a frame, and version 3 (the list defined once per pair
+// of nodes, then named by id: target-lists.ts). CPU time of this process only
+// (no NATS, no sockets): what the wire costs, not the node.
 //
 //   node --import tsx bench/wire-frame.bench.ts [--targets 1500] [--reps 9]
 import { parseArgs } from 'node:util';
 import { type Address, ActorSystem } from '../actors/index.js';
 import { decodeValue, encodeValue } from '../cluster/index.js';
 import { Outbox } from '../cluster/outbox.js';
-import { type Target, type WireTargets, splitFrame } from '../cluster/wire.js';
+import { KnownLists, SentLists } from '../cluster/target-lists.js';
+import { type Target, type WireTargets, originOf, splitFrame } from '../cluster/wire.js';
 import { registerServerWireTypes } from '../server/cluster/dispatch-wire.js';
 import { EncodedDispatch } from '../server/gateway/dispatch.js';
 
@@ -51,29 +53,55 @@ const cases: Record<string, { run: () => void; deliveries: number }> = {
 const lists = Array.from({ length: 10 }, (): WireTargets => [['session', to.map(([id]) => id)]]);
 const encoder = new TextEncoder();
 let sink = 0;
-const outbox = new Outbox({ maxFrameBytes: 256 * 1024, publish: (_node, bytes) => void (sink += bytes.length), onError: (err) => { throw err; } });
+// Budget 0: nothing interned, every frame carries its list (what version 2 sent).
+const outbox = new Outbox({ maxFrameBytes: 256 * 1024, lists: new SentLists(0), origin: originOf('n1', 'i1'), publish: (_node, bytes) => void (sink += bytes.length), onError: (err) => { throw err; } });
+const outbox3 = new Outbox({ maxFrameBytes: 256 * 1024, lists: new SentLists(100_000), origin: originOf('n1', 'i1'), publish: (_node, bytes) => void (sink += bytes.length), onError: (err) => { throw err; } });
 cases['send v1, 1 broadcast a frame'] = { deliveries: N, run: () => void (sink += encoder.encode(`{"k":"b","op":"cast","to":${JSON.stringify(to)},"m":${text}}`).length) };
 cases['send v2, 1 broadcast a frame'] = {
   deliveries: N,
   run: () => {
-    outbox.addBroadcast('n2', 'cast', lists[0]!, text);
+    outbox.addBroadcast('n2', 'cast', lists[0]!, N, text);
     outbox.flush();
+  },
+};
+cases['send v3, 1 broadcast a frame (list held)'] = {
+  deliveries: N,
+  run: () => {
+    outbox3.addBroadcast('n2', 'cast', lists[0]!, N, text);
+    outbox3.flush();
   },
 };
 cases['send v2, 10 broadcasts a frame'] = {
   deliveries: 10 * N,
   run: () => {
-    for (const l of lists) outbox.addBroadcast('n2', 'cast', l, text);
+    for (const l of lists) outbox.addBroadcast('n2', 'cast', l, N, text);
     outbox.flush();
   },
 };
-const frames = { v2_1: v2(1), v2_10: v2(10) };
+// Version 2's header with the sender fields splitFrame now asks for (a few characters).
+const withOrigin = (frame: string) => frame.replace('}\n', ',"f":"n1","s":"i1"}\n');
+const frames = { v2_1: withOrigin(v2(1)), v2_10: withOrigin(v2(10)) };
 cases['v2, 1 broadcast a frame']!.run = () => read(frames.v2_1);
 cases['v2, 10 broadcasts a frame']!.run = () => read(frames.v2_10);
 
+// Version 3: the receiver holds list 1 already; a frame names it.
+const known = new KnownLists('n2', 200_000);
+known.sameIncarnation('n1', 'i1');
+known.resolve('n1', { d: 1, l: runs });
+const v3 = `{"i":[{"k":"b","op":"cast","t":0}],"t":[{"r":1}],"f":"n1","s":"i1"}\n${text}`;
+cases['v3, 1 broadcast a frame (list held)'] = {
+  deliveries: N,
+  run: () => {
+    const { header, texts } = splitFrame(v3);
+    const to = known.resolve(header.f, header.t![0]!);
+    decodeValue(texts[0]!, refFor);
+    void to;
+  },
+};
+
 function read(frame: string): void {
   const { header, texts } = splitFrame(frame);
-  const to = addresses(header.t![0]!);
+  const to = addresses(header.t![0] as unknown as WireTargets);
   for (let i = 0; i < header.i.length; i++) {
     decodeValue(texts[i]!, refFor);
     void to;

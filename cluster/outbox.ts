@@ -2,7 +2,8 @@
 // the microtask queue (a scheduler slice, or the promise callbacks a commit
 // resolves) leaves as one frame, its items in the order they were sent.
 // A guild committing a batch of posts broadcasts them back to back: those
-// broadcasts share one target list per node, which the frame carries once,
+// broadcasts share one target list per node, which the frame names once (and
+// defines only the first time it goes to that node: target-lists.ts),
 // and the receiving node delivers every message to every target before its
 // sessions run, so each session writes them in one socket write, as on the
 // guild's own node.
@@ -10,10 +11,15 @@
 // A frame is bounded (maxFrameBytes, counted in UTF-16 units of the texts:
 // at most 3 bytes each, so a bound of 256 KiB stays under NATS's 1 MB max
 // payload); an item that would pass it starts the next frame.
+import type { SentLists } from './target-lists.js';
 import { type WireTargets, frameBytes } from './wire.js';
 
 export interface OutboxOptions {
   maxFrameBytes: number;
+  /** The lists each node already holds from this one. */
+  lists: SentLists;
+  /** The header's sender fields (wire.ts originOf). */
+  origin: string;
   publish(node: string, bytes: Uint8Array): void;
   /** A publish that threw at a flush (the connection closed): nobody is left to throw to. */
   onError(err: unknown, node: string): void;
@@ -22,7 +28,7 @@ export interface OutboxOptions {
 interface Pending {
   items: string[];
   texts: string[];
-  /** The target lists of the queued broadcasts, each once; listTexts[i] is lists[i]'s JSON. */
+  /** The target lists of the queued broadcasts, each once; listTexts[i] is lists[i]'s spec (a definition or a reference). */
   lists: WireTargets[];
   listTexts: string[];
   size: number;
@@ -51,29 +57,30 @@ export class Outbox {
     this.queued(node, p);
   }
 
-  /** Queues an untraced broadcast's item for `node`: its target list is written once per frame, shared with any identical list before it. */
-  addBroadcast(node: string, op: string, to: WireTargets, text: string): void {
+  /** Queues an untraced broadcast's item for `node` (`count` targets in `to`): its target list is named once per frame, shared with any identical list before it. */
+  addBroadcast(node: string, op: string, to: WireTargets, count: number, text: string): void {
     let p = this.pending.get(node);
     let t = p === undefined ? -1 : indexOfList(p.lists, to);
-    let listText: string | undefined;
+    let spec: string | undefined;
     let size = text.length + ITEM_OVERHEAD + BROADCAST_ITEM;
     if (t < 0) {
-      listText = JSON.stringify(to);
-      size += listText.length + 1;
+      spec = this.options.lists.spec(node, to, count);
+      size += spec.length + 1;
     }
     const fresh = this.room(node, size);
     if (fresh !== p) {
       p = fresh;
-      if (listText === undefined) {
-        listText = JSON.stringify(to);
-        size += listText.length + 1;
+      if (spec === undefined) {
+        // Named in the frame just sent: a reference now.
+        spec = this.options.lists.spec(node, to, count);
+        size += spec.length + 1;
       }
       t = -1;
     }
     if (t < 0) {
       t = p.lists.length;
       p.lists.push(to);
-      p.listTexts.push(listText!);
+      p.listTexts.push(spec!);
     }
     p.items.push(`{"k":"b","op":"${op}","t":${t}}`);
     p.texts.push(text);
@@ -87,7 +94,7 @@ export class Outbox {
     if (p === undefined) return;
     this.pending.delete(node);
     try {
-      this.options.publish(node, frameBytes(p.items, p.listTexts, p.texts));
+      this.options.publish(node, frameBytes(p.items, p.listTexts, p.texts, this.options.origin));
     } catch (err) {
       this.options.onError(err, node);
     }

@@ -11,10 +11,12 @@
 //   decided by the sender's Transport with the broadcast's global N.
 // - Untraced items for a node wait in the outbox (outbox.ts) until the
 //   microtasks have run, and leave as one frame in the order they were made;
-//   back-to-back broadcasts to the same targets share one target list. A
-//   traced item goes alone (its trace context is the NATS message's headers),
-//   after what was queued before it. The receiver handles a frame's items in
-//   order, synchronously, so its actors see them all before they next run.
+//   back-to-back broadcasts to the same targets share one target list, which
+//   each node is sent once and then named by id (target-lists.ts). A traced
+//   item goes alone (its trace context is the NATS message's headers), after
+//   what was queued before it. The receiver (remote-inbound.ts) handles a
+//   frame's items in order, synchronously, so its actors see them all before
+//   they next run.
 // - Trace context rides in NATS headers only when sampled; a receiver checks
 //   the sampled flag in the traceparent text before it parses anything else,
 //   and a frame with no headers, with headers but no (sampled) traceparent,
@@ -23,7 +25,8 @@
 //   its actors fire with `nodedown` and calls to it reject with
 //   ACTOR_ERR_NODE_DOWN, within downAfterMs + heartbeatMs of its last beat.
 // - A frame of an unknown wire version is counted and dropped, never a crash.
-import { type NatsConnection, type Msg, type MsgHdrs, type Subscription, headers } from '@nats-io/transport-node';
+import { randomBytes } from 'node:crypto';
+import { type NatsConnection, type MsgHdrs, type Subscription, headers } from '@nats-io/transport-node';
 import {
   ActorError,
   ActorErrorCode,
@@ -40,22 +43,13 @@ import {
   type RemoteRouter,
 } from '../actors/index.js';
 import { traceparentSampledFlag } from '../tracing/index.js';
-import { decodeValue, encodeValue } from './codec.js';
+import { encodeValue } from './codec.js';
 import { NodeWatch } from './node-watch.js';
+import { BroadcastBatches } from './broadcast-batches.js';
 import { Outbox } from './outbox.js';
-import {
-  type FrameItem,
-  type WireDownReason,
-  type WireHints,
-  type WireTargets,
-  WIRE_VERSION,
-  carriesText,
-  checkToken,
-  frameBytes,
-  splitFrame,
-  subjects,
-  toWireReason,
-} from './wire.js';
+import { InboundFrames, hintsOf } from './remote-inbound.js';
+import { SentLists } from './target-lists.js';
+import { type FrameItem, type WireDownReason, type WireHints, checkToken, frameBytes, originOf, subjects, toWireReason } from './wire.js';
 
 export interface NatsRouterOptions {
   system: ActorSystem;
@@ -68,6 +62,8 @@ export interface NatsRouterOptions {
   downAfterMs?: number;
   /** Bound on one frame, in characters of its texts (default 256 KiB; NATS refuses more than 1 MB). */
   maxFrameBytes?: number;
+  /** Targets of the lists held for each other node (default 100,000); a receiver holds twice this from each sender. */
+  listBudget?: number;
 }
 
 export interface RemoteStats {
@@ -85,21 +81,12 @@ export interface RemoteStats {
   refusedVersion: number;
   /** Frames that could not be read (bad JSON or shape), and items that could not be decoded or handled. */
   malformed: number;
-}
-
-interface Batch {
-  node: string;
-  op: MessageOp;
-  message: unknown;
-  carrier: Carrier | undefined;
-  hints: Hints | undefined;
-  /** The targets as the wire writes them: runs of one kind. */
-  to: WireTargets;
-  /** How many targets `to` holds. */
-  count: number;
-  kept: number[];
-  /** About the characters `to` takes on the wire. */
-  size: number;
+  /** Frames that named a target list this node did not hold (the sender was asked for it again; they waited meanwhile). */
+  unknownLists: number;
+  /** Broadcast items dropped: their list was gone at the sender, or they waited for a sender that went down or restarted. */
+  listsLost: number;
+  /** Lists sent again to a node that asked for them. */
+  listsResent: number;
 }
 
 interface PendingCall {
@@ -112,11 +99,23 @@ interface Monitor {
   listener: DownListener;
 }
 
-const decoder = new TextDecoder();
-
 export class NatsRemoteRouter implements RemoteRouter {
   readonly node: string;
-  readonly stats: RemoteStats = { framesSent: 0, framesReceived: 0, bytesSent: 0, bytesReceived: 0, batchesSent: 0, itemsSent: 0, refusedVersion: 0, malformed: 0 };
+  readonly stats: RemoteStats = {
+    framesSent: 0,
+    framesReceived: 0,
+    bytesSent: 0,
+    bytesReceived: 0,
+    batchesSent: 0,
+    itemsSent: 0,
+    refusedVersion: 0,
+    malformed: 0,
+    unknownLists: 0,
+    listsLost: 0,
+    listsResent: 0,
+  };
+  /** This router's life: the target list ids it sends are its own. */
+  readonly incarnation = randomBytes(6).toString('hex');
   private readonly system: ActorSystem;
   private readonly nats: NatsConnection;
   private readonly subject: ReturnType<typeof subjects>;
@@ -128,10 +127,11 @@ export class NatsRemoteRouter implements RemoteRouter {
   private readonly watched = new Map<string, () => void>();
   private seq = 0;
   private batching = false;
-  private batches: Batch[] = [];
+  private readonly batches: BroadcastBatches;
   private readonly outbox: Outbox;
-  private readonly maxListSize: number;
-  private readonly refFor = (address: Address) => this.system.refFor(address);
+  private readonly lists: SentLists;
+  private readonly origin: string;
+  private readonly inbound: InboundFrames;
 
   constructor(options: NatsRouterOptions) {
     this.system = options.system;
@@ -143,9 +143,21 @@ export class NatsRemoteRouter implements RemoteRouter {
     const maxFrameBytes = options.maxFrameBytes ?? 256 * 1024;
     if (!(maxFrameBytes >= 1024 && maxFrameBytes <= 300 * 1024)) throw new RangeError(`maxFrameBytes must be 1 KiB to 300 KiB (3 bytes a character stays under NATS's 1 MB), got ${maxFrameBytes}`);
     // A target list leaves room in its frame for the message; a longer one is split (each target still gets the messages in order).
-    this.maxListSize = maxFrameBytes / 2;
+    this.batches = new BroadcastBatches(maxFrameBytes / 2);
+    const listBudget = options.listBudget ?? 100_000;
+    this.lists = new SentLists(listBudget);
+    this.origin = originOf(this.node, this.incarnation);
+    this.inbound = new InboundFrames({
+      system: this.system,
+      stats: this.stats,
+      listBudget: 2 * listBudget,
+      handleItem: (item, message, carrier) => this.handleItem(item, message, carrier),
+      ask: (from, incarnation, ids) => this.send(from, control({ k: 'relist', s: incarnation, r: ids, f: this.node }), undefined, undefined),
+    });
     this.outbox = new Outbox({
       maxFrameBytes,
+      lists: this.lists,
+      origin: this.origin,
       publish: (node, bytes) => this.publish(node, bytes, undefined),
       onError: (err, node) => this.system.report(err, 'remote frame', { node, id: 'remote-router', kind: 'cluster' }),
     });
@@ -156,6 +168,7 @@ export class NatsRemoteRouter implements RemoteRouter {
       beat: () => {
         this.nats.publish(this.subject.heartbeat, this.node);
         this.forgetSettled();
+        this.inbound.retry();
       },
       onDown: (node) => this.nodeDown(node),
     });
@@ -166,7 +179,7 @@ export class NatsRemoteRouter implements RemoteRouter {
     this.subscriptions.push(
       this.nats.subscribe(this.subject.node(this.node), {
         callback: (err, msg) => {
-          if (err === null) this.onFrame(msg);
+          if (err === null) this.inbound.onFrame(msg.data, msg.headers);
         },
       }),
       this.nats.subscribe(this.subject.heartbeat, {
@@ -216,7 +229,11 @@ export class NatsRemoteRouter implements RemoteRouter {
       return false;
     }
     this.watch.expect(target.node);
-    if (this.batching && reply === undefined) return this.collect(target, op, payload);
+    if (this.batching && reply === undefined) {
+      const { carrier, hints } = traceOf(payload);
+      this.batches.add(target, op, isEnvelope(payload) ? payload.message : payload, carrier, hints);
+      return true;
+    }
     const message = isEnvelope(payload) ? payload.message : payload;
     let text: string;
     try {
@@ -244,9 +261,8 @@ export class NatsRemoteRouter implements RemoteRouter {
 
   endBroadcast(): void {
     this.batching = false;
-    const batches = this.batches;
+    const batches = this.batches.take();
     if (batches.length === 0) return;
-    this.batches = [];
     // The message is encoded once for the whole broadcast, whatever the number of nodes.
     let lastMessage: unknown = undefined;
     let lastText = '';
@@ -258,13 +274,13 @@ export class NatsRemoteRouter implements RemoteRouter {
       this.stats.batchesSent++;
       this.stats.itemsSent++;
       if (b.kept.length === 0) {
-        this.outbox.addBroadcast(b.node, b.op, b.to, lastText);
+        this.outbox.addBroadcast(b.node, b.op, b.to, b.count, lastText);
         continue;
       }
       let item = `{"k":"b","op":"${b.op}","t":0,"kept":${JSON.stringify(b.kept)}`;
       if (b.hints !== undefined) item += `,"h":${JSON.stringify(wireHints(b.hints))}`;
       this.outbox.flushNode(b.node);
-      this.publish(b.node, frameBytes([`${item}}`], [JSON.stringify(b.to)], [lastText]), b.carrier);
+      this.publish(b.node, frameBytes([`${item}}`], [`{"l":${JSON.stringify(b.to)}}`], [lastText], this.origin), b.carrier);
     }
   }
 
@@ -289,45 +305,6 @@ export class NatsRemoteRouter implements RemoteRouter {
 
   // --- sending ---
 
-  /** One delivery of a broadcast for a remote node: into that node's frame. */
-  private collect(target: Address, op: MessageOp, payload: unknown): boolean {
-    const message = isEnvelope(payload) ? payload.message : payload;
-    const { carrier, hints } = traceOf(payload);
-    let batch: Batch | undefined;
-    for (let i = this.batches.length - 1; i >= 0; i--) {
-      if (this.batches[i]!.node === target.node) {
-        batch = this.batches[i];
-        break;
-      }
-    }
-    // An item carries one message, one op and one trace context, to a bounded list; anything else starts another item.
-    const fits =
-      batch !== undefined &&
-      batch.message === message &&
-      batch.op === op &&
-      batch.size < this.maxListSize &&
-      (carrier === undefined || batch.carrier === undefined || batch.carrier === carrier);
-    if (!fits) {
-      batch = { node: target.node, op, message, carrier: undefined, hints: undefined, to: [], count: 0, kept: [], size: 0 };
-      this.batches.push(batch);
-    }
-    if (carrier !== undefined) {
-      batch!.carrier = carrier;
-      batch!.hints = hints;
-      batch!.kept.push(batch!.count);
-    }
-    const runs = batch!.to;
-    const run = runs[runs.length - 1];
-    if (run !== undefined && run[0] === target.kind) run[1].push(target.id);
-    else {
-      runs.push([target.kind, [target.id]]);
-      batch!.size += target.kind.length + 8;
-    }
-    batch!.count++;
-    batch!.size += target.id.length + 3;
-    return true;
-  }
-
   /** An item for `node`: through the outbox, or (traced) on its own after what the outbox held. */
   private send(node: string, item: string, text: string | undefined, carrier: Carrier | undefined): void {
     this.stats.itemsSent++;
@@ -336,7 +313,7 @@ export class NatsRemoteRouter implements RemoteRouter {
       return;
     }
     this.outbox.flushNode(node);
-    this.publish(node, frameBytes([item], [], text === undefined ? [] : [text]), carrier);
+    this.publish(node, frameBytes([item], [], text === undefined ? [] : [text], this.origin), carrier);
   }
 
   private publish(node: string, bytes: Uint8Array, carrier: Carrier | undefined): void {
@@ -366,81 +343,6 @@ export class NatsRemoteRouter implements RemoteRouter {
   }
 
   // --- receiving ---
-
-  private onFrame(msg: Msg): void {
-    this.stats.framesReceived++;
-    const data = msg.data;
-    this.stats.bytesReceived += data.length;
-    if (data.length === 0 || data[0] !== WIRE_VERSION) {
-      this.stats.refusedVersion++;
-      return;
-    }
-    // The sampled flag first, from the traceparent text, before the body is
-    // parsed: an unsampled or absent context builds nothing (no headers at
-    // all is the common case, and then nothing is decoded).
-    const carrier = sampledCarrier(msg.headers);
-    let frame: ReturnType<typeof splitFrame>;
-    try {
-      frame = splitFrame(decoder.decode(data.subarray(1)));
-    } catch {
-      this.stats.malformed++;
-      return;
-    }
-    const lists = frame.header.t;
-    const targets: (Address[] | undefined)[] = [];
-    let next = 0;
-    // Every item now, in order: the actors they reach run after the whole frame.
-    for (const item of frame.header.i) {
-      let message: unknown;
-      if (carriesText(item)) {
-        try {
-          message = decodeValue(frame.texts[next++]!, this.refFor);
-        } catch {
-          this.stats.malformed++;
-          continue;
-        }
-      }
-      try {
-        if (item.k === 'b') {
-          const t = item.t;
-          const to = (targets[t] ??= this.addresses(lists?.[t]));
-          this.deliverBroadcast(item, to, message, carrier);
-        } else this.handleItem(item, message, carrier);
-      } catch (err) {
-        this.stats.malformed++;
-        this.system.report(err, 'remote frame', { node: this.node, id: 'remote-router', kind: 'cluster' });
-      }
-    }
-  }
-
-  /** A target list's addresses on this node, made once per frame for all the broadcasts that share it. */
-  private addresses(list: WireTargets | undefined): Address[] {
-    if (!Array.isArray(list)) throw new TypeError('a broadcast names a target list the frame does not have');
-    const out: Address[] = [];
-    for (const run of list) {
-      const [kind, ids] = run;
-      if (typeof kind !== 'string' || !Array.isArray(ids)) throw new TypeError('a target list is [[kind, [id, ...]], ...]');
-      for (const id of ids) {
-        if (typeof id !== 'string') throw new TypeError('a target id is a string');
-        out.push({ node: this.node, id, kind });
-      }
-    }
-    return out;
-  }
-
-  private deliverBroadcast(item: FrameItem & { k: 'b' }, to: Address[], message: unknown, carrier: Carrier | undefined): void {
-    // Kept deliveries share one envelope, as they did at the sender.
-    const kept = carrier === undefined || item.kept === undefined ? undefined : new Envelope(message, carrier, hintsOf(item.h));
-    let next = kept === undefined ? -1 : 0;
-    for (let i = 0; i < to.length; i++) {
-      let payload = message;
-      if (next >= 0 && item.kept![next] === i) {
-        payload = kept;
-        next++;
-      }
-      this.system.deliver(to[i]!, item.op, payload);
-    }
-  }
 
   private handleItem(item: FrameItem, message: unknown, carrier: Carrier | undefined): void {
     switch (item.k) {
@@ -502,6 +404,13 @@ export class NatsRemoteRouter implements RemoteRouter {
         this.notify(m, item.r as DownReason | WireDownReason as DownReason);
         return;
       }
+      case 'relist': {
+        // Lists of another incarnation of this node are gone; the answer's own incarnation tells the asker so.
+        const specs = item.r.map((id) => (item.s === this.incarnation ? this.lists.answer(item.f, id) : `{"g":${id}}`));
+        this.stats.listsResent += specs.length;
+        this.publish(item.f, frameBytes([], specs, [], `${this.origin},"a":1`), undefined);
+        return;
+      }
     }
   }
 
@@ -514,6 +423,8 @@ export class NatsRemoteRouter implements RemoteRouter {
   }
 
   private nodeDown(node: string): void {
+    this.lists.forget(node);
+    this.inbound.forget(node);
     for (const [c, call] of this.calls) {
       if (call.node !== node) continue;
       this.calls.delete(c);
@@ -561,17 +472,4 @@ function control(item: FrameItem): string {
 
 function wireHints(hints: Hints): WireHints | undefined {
   return hints.fanoutSize === undefined ? undefined : [hints.fanoutSize, hints.fanoutRate ?? 1];
-}
-
-function hintsOf(h: WireHints | undefined): Hints | undefined {
-  return h === undefined ? undefined : { fanoutSize: h[0], fanoutRate: h[1] };
-}
-
-/** The carrier of a frame whose traceparent header says sampled; undefined for anything else. */
-function sampledCarrier(h: MsgHdrs | undefined): Carrier | undefined {
-  if (h === undefined) return undefined;
-  const traceparent = h.get('traceparent');
-  if (traceparentSampledFlag(traceparent) !== 1) return undefined;
-  const tracestate = h.get('tracestate');
-  return tracestate ? { traceparent, tracestate } : { traceparent };
 }

@@ -31,13 +31,21 @@ export function registerClusterMetrics(r: Registry, read: () => ClusterStats): v
       [{ direction: 'received' }, n.framesReceived],
     ];
   });
-  scrapedCounter(r, 'guildhall_cluster_frames_refused_total', 'NATS frames from other nodes this node dropped, by reason: another wire version (a node of an incompatible release) or unreadable', ['reason'], () => {
-    const n = read().nats;
-    return [
-      [{ reason: 'version' }, n.refusedVersion],
-      [{ reason: 'malformed' }, n.malformed],
-    ];
-  });
+  scrapedCounter(
+    r,
+    'guildhall_cluster_frames_refused_total',
+    'NATS frames from other nodes this node dropped or held, by reason: another wire version (a node of an incompatible release), unreadable, naming a target list this node did not hold (held until the sender sent it again), broadcasts dropped because that list was gone',
+    ['reason'],
+    () => {
+      const n = read().nats;
+      return [
+        [{ reason: 'version' }, n.refusedVersion],
+        [{ reason: 'malformed' }, n.malformed],
+        [{ reason: 'unknown_list' }, n.unknownLists],
+        [{ reason: 'list_lost' }, n.listsLost],
+      ];
+    },
+  );
   scrapedCounter(r, 'guildhall_cluster_nats_bytes_total', 'Bytes of those NATS messages (frame bodies), by direction', ['direction'], () => {
     const n = read().nats;
     return [

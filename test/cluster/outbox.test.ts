@@ -71,6 +71,17 @@ function spawnLoggers(system: ActorSystem, keys: string[], log: Log, kind = 'w')
   }
 }
 
+/** A sending node and a receiving one on a prefix of their own, the frames that reach the receiver, and `n` loggers there. */
+async function pair(n: number, maxFrameBytes?: number) {
+  const prefix = uniquePrefix('outbox');
+  const { system: tx, router } = await node('tx', prefix, maxFrameBytes);
+  const { system: rx } = await node('rx', prefix);
+  const frames = await tap(prefix, 'rx');
+  const keys = Array.from({ length: n }, (_, i) => `r${i}`);
+  const log: Log = new Map();
+  return { tx, router, rx, frames, keys, log };
+}
+
 async function until(ok: () => boolean): Promise<void> {
   for (let i = 0; i < 500 && !ok(); i++) await new Promise((r) => setTimeout(r, 10));
 }
@@ -79,12 +90,7 @@ const SAMPLED = `00-${'a'.repeat(32)}-${'b'.repeat(16)}-01`;
 
 describe('remote router outbox', () => {
   it('one frame per turn: broadcasts, a cast and a call to one node keep their order, and identical target lists go once', async () => {
-    const prefix = uniquePrefix('outbox');
-    const { system: tx } = await node('tx', prefix);
-    const { system: rx } = await node('rx', prefix);
-    const frames = await tap(prefix, 'rx');
-    const keys = Array.from({ length: 10 }, (_, i) => `r${i}`);
-    const log: Log = new Map();
+    const { tx, rx, frames, keys, log } = await pair(10);
     spawnLoggers(rx, keys, log);
     const ref = (key: string) => tx.refFor<{ cast: unknown; call: unknown; reply: unknown }>({ node: 'rx', id: key, kind: 'w' });
     const all = keys.map(ref);
@@ -113,18 +119,18 @@ describe('remote router outbox', () => {
     const [frame] = frames;
     expect(frame!.header.i.map((i) => i.k)).toEqual(['b', 'b', 'm', 'm', 'b', 'b', 'b']);
     expect(frame!.header.i.flatMap((i) => (i.k === 'b' ? [i.t] : []))).toEqual([0, 0, 0, 1, 0]);
-    expect(frame!.header.t).toEqual([[['w', keys]], [['w', keys.slice(0, 5)]]]);
+    // Each list is defined once (first sent to this node) and named by index in the frame.
+    expect(frame!.header.t).toEqual([
+      { d: 1, l: [['w', keys]] },
+      { d: 2, l: [['w', keys.slice(0, 5)]] },
+    ]);
+    expect(frame!.header.f).toBe('tx');
     expect(frame!.texts).toHaveLength(7);
   });
 
   it('a traced broadcast leaves alone with its headers, between the frames of what came before and after; kept indices reach the right targets', async () => {
-    const prefix = uniquePrefix('outbox');
-    const { system: tx } = await node('tx', prefix);
-    const { system: rx } = await node('rx', prefix);
-    const frames = await tap(prefix, 'rx');
     // Two kinds, interleaved: the target list is several runs, and kept indices count across them.
-    const keys = Array.from({ length: 10 }, (_, i) => `r${i}`);
-    const log: Log = new Map();
+    const { tx, rx, frames, keys, log } = await pair(10);
     spawnLoggers(rx, keys.filter((_, i) => i % 2 === 0), log, 'even');
     spawnLoggers(rx, keys.filter((_, i) => i % 2 === 1), log, 'odd');
     const enveloped = new Set<string>();
@@ -162,7 +168,10 @@ describe('remote router outbox', () => {
     expect(frames.map((f) => f.header.i.length)).toEqual([2, 1, 1]);
     expect(frames.map((f) => f.traceparent)).toEqual([undefined, SAMPLED, undefined]);
     expect(frames[1]!.header.i[0]).toEqual({ k: 'b', op: 'cast', t: 0, kept: [2, 7], h: [10, 0.2] });
-    expect(frames[1]!.header.t![0]).toHaveLength(10);
+    // A traced frame carries its list whole, not interned; the frames around it name the list defined before.
+    expect((frames[1]!.header.t![0] as { l: unknown[] }).l).toHaveLength(10);
+    expect(frames[0]!.header.t).toEqual([{ d: 1, l: expect.any(Array) as unknown }]);
+    expect(frames[2]!.header.t).toEqual([{ r: 1 }]);
   });
 
   it('the frame bound splits a frame, and a target list past half of it, and every target still gets every message in order', async () => {
@@ -189,6 +198,8 @@ describe('remote router outbox', () => {
     // Each frame carries each half of the list once, however many broadcasts share it.
     for (const f of frames) expect(f.header.t!.length).toBeLessThanOrEqual(2);
     expect(frames.reduce((n, f) => n + f.header.i.length, 0)).toBe(2 * messages.length);
+    // And defines each half once in all: later frames name them.
+    expect(frames.flatMap((f) => f.header.t!).filter((spec) => 'd' in spec)).toHaveLength(2);
     expect(Math.max(...frames.map((f) => f.header.i.length))).toBeGreaterThan(2);
   });
 });
