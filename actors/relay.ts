@@ -189,10 +189,15 @@ function chainOutbound(chain: readonly Interceptor[]): Outbound {
   };
 }
 
-// One link of the inbound chain, made once per install. An interceptor that
-// skips bare payloads is passed over for them, unless the message waited past
-// the relay's slow threshold (checked per message: both may change).
+// One link of the inbound chain, made once per install. Two function literals,
+// not one with a branch: V8 keeps type feedback per literal, so each link's
+// calls stay monomorphic in the server's wiring (metrics, then the Transport)
+// and inline, where one shared literal would see both interceptors at every
+// call. An interceptor that skips bare payloads is passed over for them,
+// unless the message waited past the relay's slow threshold (checked per
+// message: both may change).
 function inboundStep(relay: Relay, interceptor: Interceptor, next: InboundNext): InboundNext {
+  if (!('inboundBare' in interceptor)) return (entry, actor, payload, handle) => interceptor.inbound!(entry, actor, payload, next, handle);
   return (entry, actor, payload, handle) => {
     if (interceptor.inboundBare === false && !isEnvelope(payload) && entry.dequeuedAt - entry.enqueuedAt < relay.slowMs) return next(entry, actor, payload, handle);
     return interceptor.inbound!(entry, actor, payload, next, handle);
