@@ -56,7 +56,8 @@ export interface Interceptor {
    * an Envelope): the relay then passes them on without calling it, so
    * untraced messages, the common case, pay no interceptor call (except one
    * that waited at least `slowMs`: a slow message may start a trace). Read for
-   * every message, so it may change at any time; absent means true.
+   * every message, so its value may change at any time; absent when the
+   * interceptor is installed means true for as long as it stays installed.
    */
   readonly inboundBare?: boolean;
 }
