@@ -104,9 +104,15 @@ export class ActorCell<S, P extends Protocol> implements Runnable {
   private timers: Set<TimerHandle> | undefined;
   private monitors: Set<DownListener> | undefined;
   private restarts: RestartTracker | undefined;
+  /**
+   * The entry being handled and, once a synchronous handler returned, the
+   * last one handled until the cell's next clock reading (the next message's
+   * dequeue or the end of the slice) checks it for tail capture and lets it
+   * go. Kept in this one field so a handled message costs one store of the
+   * entry, not two (storing a new object on a long-lived cell is V8's write
+   * barrier slow path).
+   */
   private current: MailboxEntry | undefined;
-  /** A message handled synchronously whose slow check waits for the cell's next clock reading (tail capture). */
-  private unchecked: MailboxEntry | undefined;
   /** The entry whose reply the handler took over with deferReply(). */
   private deferred: MailboxEntry | undefined;
 
@@ -143,15 +149,22 @@ export class ActorCell<S, P extends Protocol> implements Runnable {
   }
 
   enqueue(op: MessageOp, payload: unknown, reply: PendingReply | undefined): boolean {
+    // Stopped or full: out of line, so this stays small enough to inline into every send.
+    if ((this.status === 'stopped' || this.mailbox.full) && !this.admit(op, reply)) return false;
+    const mailbox = this.mailbox;
+    const depth = mailbox.depth;
+    mailbox.push({ op, payload, enqueuedAt: this.host.clock.now(), dequeuedAt: 0, depth, reply });
+    if (depth === 0 && this.status === 'running' && !this.busy) this.host.scheduler.enqueue(this);
+    return true;
+  }
+
+  /** A message for a stopped actor is refused; one for a full mailbox meets the overflow policy. */
+  private admit(op: MessageOp, reply: PendingReply | undefined): boolean {
     if (this.status === 'stopped') {
       reply?.reject(new ActorError(ActorErrorCode.STOPPED, `${this.describe()} is stopped`));
       return false;
     }
-    if (this.mailbox.full && !this.makeRoom(op, reply)) return false;
-    const wasEmpty = this.mailbox.depth === 0;
-    this.mailbox.push({ op, payload, enqueuedAt: this.host.clock.now(), dequeuedAt: 0, depth: this.mailbox.depth, reply });
-    if (wasEmpty && this.status === 'running' && !this.busy) this.host.scheduler.enqueue(this);
-    return true;
+    return this.makeRoom(op, reply);
   }
 
   runSlice(max: number): number {
@@ -173,7 +186,8 @@ export class ActorCell<S, P extends Protocol> implements Runnable {
     if (first !== undefined) {
       const end = this.host.clock.now();
       this.load.busy(end, end - first.dequeuedAt);
-      this.checkSlow(end);
+      // An idle actor must not keep its last message (a call's reply, its timer) alive.
+      if (!this.busy) this.checkLast(end);
     }
     return n;
   }
@@ -264,14 +278,15 @@ export class ActorCell<S, P extends Protocol> implements Runnable {
   }
 
   private process(entry: MailboxEntry): void {
-    this.current = entry;
     // The one clock reading per handled message: the wait for the actor top,
     // and for whatever the interceptors want to know (span start, metrics).
     const now = this.host.clock.now();
     entry.dequeuedAt = now;
     this.load.record(now, now - entry.enqueuedAt);
     // The previous message's handling ended just before this reading.
-    if (this.unchecked !== undefined) this.checkSlow(now);
+    const last = this.current;
+    if (last !== undefined && now - last.enqueuedAt >= this.host.relay.slowMs) this.host.relay.slow(last, this.address, now);
+    this.current = entry;
     let result: unknown;
     const outer = running;
     running = this as ActorCell<unknown, Protocol>;
@@ -284,47 +299,43 @@ export class ActorCell<S, P extends Protocol> implements Runnable {
     } finally {
       running = outer;
     }
-    if (isThenable(result)) {
-      this.busy = true;
-      result.then(
-        (value) => {
-          this.busy = false;
-          this.current = undefined;
-          this.replied(entry, value);
-          this.finishedLater(entry);
-          this.resume();
-        },
-        (err) => {
-          this.busy = false;
-          this.current = undefined;
-          this.failed(entry, err);
-          this.resume();
-        },
-      );
-    } else {
-      // Done with it: an idle actor must not keep its last message (a call's reply, its timer) alive.
-      this.current = undefined;
-      this.replied(entry, result);
-      this.finished(entry);
-    }
+    if (isThenable(result)) this.settleLater(entry, result);
+    // Done with it; `current` keeps it until the next clock reading checks it (checkLast).
+    else this.replied(entry, result);
+  }
+
+  /** An async handler: the actor waits for it (busy) before its next message. */
+  private settleLater(entry: MailboxEntry, result: Thenable): void {
+    this.busy = true;
+    result.then(
+      (value) => {
+        this.busy = false;
+        this.current = undefined;
+        this.replied(entry, value);
+        this.finishedLater(entry);
+        this.resume();
+      },
+      (err) => {
+        this.busy = false;
+        this.current = undefined;
+        this.failed(entry, err);
+        this.resume();
+      },
+    );
   }
 
   /**
    * Tail capture: a message whose wait plus handling reached the relay's
-   * threshold is reported once it is done. With no watcher the threshold is
-   * Infinity and this is one comparison. With one, a message handled
-   * synchronously is checked at the cell's next clock reading (the next
-   * message's dequeue, or the end of the slice, both taken anyway), so the
-   * check costs no clock reading of its own.
+   * threshold is reported once it is done. A message handled synchronously
+   * is checked at the cell's next clock reading (the next message's dequeue,
+   * or the end of the slice, both taken anyway): one subtraction and one
+   * comparison, no clock reading and nothing stored of its own. With no
+   * watcher the threshold is Infinity and the comparison never passes.
    */
-  private finished(entry: MailboxEntry): void {
-    if (this.host.relay.slowMs !== Infinity) this.unchecked = entry;
-  }
-
-  private checkSlow(end: number): void {
-    const entry = this.unchecked;
+  private checkLast(end: number): void {
+    const entry = this.current;
     if (entry === undefined) return;
-    this.unchecked = undefined;
+    this.current = undefined;
     const relay = this.host.relay;
     if (end - entry.enqueuedAt >= relay.slowMs) relay.slow(entry, this.address, end);
   }
@@ -359,7 +370,10 @@ export class ActorCell<S, P extends Protocol> implements Runnable {
 
   deferReply(): DeferredReply<ReplyOf<P>> {
     const entry = this.current;
-    if (entry === undefined || entry.op !== 'call' || this.deferred === entry) {
+    // `current` outlives a synchronous handler (see its field): in handling means this cell is
+    // running now, or awaits the async handler of `current`.
+    const handling = running === (this as ActorCell<unknown, Protocol>) || this.busy;
+    if (entry === undefined || !handling || entry.op !== 'call' || this.deferred === entry) {
       throw new ActorError(ActorErrorCode.NOT_IN_CALL, `${this.describe()}: deferReply() outside the handling of a call`);
     }
     this.deferred = entry;

@@ -68,7 +68,11 @@ export class Mailbox {
   /** Appends; the caller has checked `full` and applied the overflow policy. */
   push(entry: MailboxEntry): void {
     if (this.count === this.items.length) this.grow();
-    this.items[(this.head + this.count) % this.items.length] = entry;
+    const items = this.items;
+    // A compare instead of a modulus: every message passes here.
+    let at = this.head + this.count;
+    if (at >= items.length) at -= items.length;
+    items[at] = entry;
     this.count++;
   }
 
@@ -79,9 +83,11 @@ export class Mailbox {
 
   shift(): MailboxEntry | undefined {
     if (this.count === 0) return undefined;
-    const entry = this.items[this.head];
-    this.items[this.head] = undefined;
-    this.head = (this.head + 1) % this.items.length;
+    const items = this.items;
+    const head = this.head;
+    const entry = items[head];
+    items[head] = undefined;
+    this.head = head + 1 === items.length ? 0 : head + 1;
     this.count--;
     return entry;
   }

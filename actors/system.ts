@@ -254,14 +254,21 @@ export class ActorSystem implements Router, CellHost {
    * another node (the remote router's receiving side).
    */
   deliver(target: Address, op: MessageOp, payload: unknown, reply?: PendingReply): boolean {
+    // The cell the address was made for, while it runs here (then the address is this node's). Kept
+    // small: it is inlined into every send, and the rarer cases below would use up the inlining budget.
+    const direct = (target as LocalAddress)[CELL];
+    if (direct !== undefined && direct.alive && direct.hostedBy(this)) return direct.enqueue(op, payload, reply);
+    return this.deliverElsewhere(target, op, payload, reply);
+  }
+
+  /** A remote target, an address made elsewhere, or an actor that is not running: whoever is registered under its id now. */
+  private deliverElsewhere(target: Address, op: MessageOp, payload: unknown, reply: PendingReply | undefined): boolean {
     if (target.node !== this.node) {
       if (this.remote) return this.remote.route(target, op, payload, reply);
       reply?.reject(new ActorError(ActorErrorCode.STOPPED, `no route to node ${target.node}`));
       return false;
     }
-    // The cell the address was made for, while it runs here; else whoever is registered under its id now.
-    const direct = (target as LocalAddress)[CELL];
-    const cell = direct !== undefined && direct.alive && direct.hostedBy(this) ? direct : this.cells.get(target.id);
+    const cell = this.cells.get(target.id);
     if (!cell) {
       const taken = this.activator?.activate(target, op, payload, reply);
       if (taken !== undefined) return taken;

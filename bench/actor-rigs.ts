@@ -118,17 +118,25 @@ export function sendHandleRig(mode: SendHandleMode, timing: RigTiming = {}): { b
 }
 
 /**
- * Broadcast to `size` session actors with the Transport on, tail capture at
- * the server's default threshold (`tail` true) or off (0, as
- * GUILDHALL_SLOW_DELIVERY_MS=0). `sampled`: inside a sampled root (fanout
- * sampling keeps about 10 deliveries); otherwise in no trace, as an unsampled
- * post's broadcast. `broadcast()` resolves when every delivery is handled and
- * the spans are flushed.
+ * How a broadcast is wired. `untraced`: the Transport switched off (tracing
+ * disabled); `unsampled`: on, the broadcast made in no trace (as an unsampled
+ * post's); `sampled`: on, inside a sampled root, fanout sampling keeping about
+ * 10 deliveries; `naive`: as sampled, every delivery kept.
  */
-export function fanoutRig(size: number, sampled: boolean, tail: boolean, timing: RigTiming = {}): { broadcast(i: number): Promise<void> } {
+export type FanoutMode = 'untraced' | 'unsampled' | 'sampled' | 'naive';
+
+/**
+ * Broadcast to `size` session actors wired as the server, tail capture at the
+ * server's default threshold (`tail` true; `timing.tailMs` overrides it) or
+ * off (0, as GUILDHALL_SLOW_DELIVERY_MS=0). `broadcast(i)` resolves when
+ * every delivery is handled and the spans are flushed, with the ns from the
+ * broadcast's start to its last delivery handled (the sampled root is made
+ * before, the flush after: neither is the fanout's).
+ */
+export function fanoutRig(size: number, mode: FanoutMode, tail: boolean, timing: RigTiming = {}): { broadcast(i: number): Promise<number> } {
   const { provider, tracer, contextManager } = tracingSetup();
   const system = new ActorSystem({ scheduler: { sliceMs: timing.sliceMs } });
-  const options = { ...serverTransportOptions(tracer, contextManager, true, timing.tailMs), sampler: new FanoutSampler({ k: 10 }) };
+  const options = { ...serverTransportOptions(tracer, contextManager, mode !== 'untraced', timing.tailMs), sampler: new FanoutSampler({ k: mode === 'naive' ? size * 10 : 10 }) };
   if (!tail) options.tail = { thresholdMs: 0 };
   wired(system, new Transport(system, options));
   let seen = 0;
@@ -142,16 +150,20 @@ export function fanoutRig(size: number, sampled: boolean, tail: boolean, timing:
       },
     }),
   );
+  const sampled = mode === 'sampled' || mode === 'naive';
   return {
-    async broadcast(i: number): Promise<void> {
+    async broadcast(i: number): Promise<number> {
       const all = new Promise<void>((r) => (resolve = r));
       const root = sampled ? tracer.startSpan('broadcast') : undefined;
+      const t0 = process.hrtime.bigint();
       if (root === undefined) system.broadcast(refs, i);
       else context.with(trace.setSpan(ROOT_CONTEXT, root), () => system.broadcast(refs, i));
       await all;
+      const ns = Number(process.hrtime.bigint() - t0);
       root?.end();
       // Export at a point the code decides, not at a timer's: the same work in every run.
       await provider.forceFlush();
+      return ns;
     },
   };
 }

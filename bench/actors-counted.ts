@@ -45,8 +45,12 @@ const DELIVERY = ['delivery_unsampled_tail_on', 'delivery_unsampled_tail_off', '
 const CASES = [...SEND_HANDLE, ...DELIVERY] as const;
 type Case = (typeof CASES)[number];
 
-/** Units per case: warm-up, then N1 and N2 measured (messages or deliveries). */
-const WARMUP = 20_000;
+/**
+ * Units of warm-up before the first section. With 20,000 the first two sections still held TurboFan's compiles
+ * (2,700-4,400 instructions a message against a steady 1,770-1,880), which widened every interval; under callgrind
+ * more warm-up is cheap next to node's start-up.
+ */
+const WARMUP = 60_000;
 /** Counted under callgrind, and timed natively, with these (see RigTiming). */
 const TIMING: RigTiming = { sliceMs: 10_000, tailMs: 60_000 };
 const familyOf = (name: Case) => (name.startsWith('send_handle') ? 'send_handle' : 'delivery');
@@ -61,7 +65,11 @@ const familyOf = (name: Case) => (name.startsWith('send_handle') ? 'send_handle'
 const MARKER_FUNCTION = 'v8::internal::JsonParseInternalizer::Internalize*';
 const mark = () => JSON.parse('[0]', (_key: string, value: unknown) => value) as unknown;
 
-/** Runs `sections` sections of `units` units after the warm-up; with `timed`, returns the median ns per unit of its batches. */
+/**
+ * Runs `sections` sections of `units` units after the warm-up; with `timed`, returns the median ns per unit of its
+ * batches. Before each section a full GC (the child runs with --expose-gc), between two markers of its own: each
+ * section starts from the same compacted heap, and the collection's work lands in a dump of its own, not in a section.
+ */
 async function runUnits(name: Case, warmup: number, units: number, sections: number, timed: boolean): Promise<number | undefined> {
   const send = familyOf(name) === 'send_handle';
   const step = send ? BATCH : FANOUT;
@@ -71,14 +79,21 @@ async function runUnits(name: Case, warmup: number, units: number, sections: num
     unit = () => rig.batch(BATCH);
   } else {
     const [, kind, , tail] = name.split('_');
-    const rig = fanoutRig(FANOUT, kind === 'sampled', tail === 'on', TIMING);
+    const rig = fanoutRig(FANOUT, kind === 'sampled' ? 'sampled' : 'unsampled', tail === 'on', TIMING);
     let i = 0;
-    unit = () => rig.broadcast(i++);
+    unit = async () => {
+      await rig.broadcast(i++);
+    };
   }
+  const collect = globalThis.gc;
+  if (collect === undefined) throw new Error('the counted child needs --expose-gc');
   await turn();
   for (let done = 0; done < warmup; done += step) await unit();
   const samples: number[] = [];
   for (let section = 0; section < sections; section++) {
+    mark();
+    collect();
+    await turn();
     mark();
     for (let done = 0; done < units; done += step) {
       const t0 = timed ? process.hrtime.bigint() : 0n;
@@ -134,8 +149,15 @@ function parseOptions(argv: string[]) {
 const SELF = fileURLToPath(import.meta.url);
 const log = (text: string) => process.stderr.write(`[actors-counted] ${text}\n`);
 
+/**
+ * --single-threaded-gc: under callgrind V8's GC helper threads run whenever valgrind schedules them, so a sweep that a
+ * between-section GC left to a helper would be counted in the next section; on the main thread it is done in the GC's
+ * own dump. The same flags natively, so the ns per instruction is of the same code.
+ */
+const CHILD_NODE_FLAGS = ['--expose-gc', '--single-threaded-gc'];
+
 function childArgs(name: Case, units: number, sections: number, timed: boolean): string[] {
-  return ['--import', 'tsx', SELF, '--child', name, String(WARMUP), String(units), String(sections), timed ? 'timed' : 'counted'];
+  return [...CHILD_NODE_FLAGS, '--import', 'tsx', SELF, '--child', name, String(WARMUP), String(units), String(sections), timed ? 'timed' : 'counted'];
 }
 
 function run(command: string, args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
@@ -150,7 +172,11 @@ function run(command: string, args: string[]): Promise<{ status: number | null; 
   });
 }
 
-/** Instructions per unit in each measured section: the last `sections` dumps callgrind wrote before its final one. */
+/**
+ * Instructions per unit in each measured section. Callgrind dumps at every marker (the final part, at exit, goes to
+ * the file without a number): after start-up and warm-up, a GC's dump and a section's dump alternate (see runUnits),
+ * so the sections are every other one of the last 2 * sections numbered dumps.
+ */
 async function countInstructions(name: Case, units: number, sections: number, dir: string): Promise<number[]> {
   const out = join(dir, name);
   const res = await run('valgrind', ['--tool=callgrind', `--callgrind-out-file=${out}`, `--dump-before=${MARKER_FUNCTION}`, process.execPath, ...childArgs(name, units, sections, false)]);
@@ -160,9 +186,9 @@ async function countInstructions(name: Case, units: number, sections: number, di
     .map((f) => Number(f.slice(name.length + 1)))
     .filter((n) => Number.isInteger(n))
     .sort((x, y) => x - y);
-  if (dumps.length < sections) throw new Error(`callgrind run of ${name}: ${dumps.length} dumps, expected at least ${sections}`);
+  if (dumps.length < 1 + 2 * sections) throw new Error(`callgrind run of ${name}: ${dumps.length} dumps, expected at least ${1 + 2 * sections}`);
   const counts: number[] = [];
-  for (const n of dumps.slice(-sections)) {
+  for (const n of dumps.slice(-2 * sections).filter((_, i) => i % 2 === 1)) {
     const m = /^summary: (\d+)$/m.exec(await readFile(`${out}.${n}`, 'utf8'));
     if (m === null) throw new Error(`no summary in ${out}.${n}`);
     counts.push(Number(m[1]) / units);

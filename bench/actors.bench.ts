@@ -43,10 +43,9 @@ import { fileURLToPath } from 'node:url';
 import { ROOT_CONTEXT, context, defaultTextMapGetter, trace } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { ActorSystem, type ActorRef } from '../actors/index.js';
-import { FanoutSampler } from '../tracing/fanout-sampler.js';
 import { isSampledTraceparent } from '../tracing/traceparent.js';
 import { Transport } from '../tracing/transport.js';
-import { type SendHandleMode, sendHandleRig, serverTransportOptions, tracingSetup, turn, wired } from './actor-rigs.js';
+import { type SendHandleMode, fanoutRig, sendHandleRig, tracingSetup, turn, wired } from './actor-rigs.js';
 import { bootstrapMedianCi, budgetVerdict } from './paired-stats.js';
 
 const QUICK = process.env.QUICK === '1';
@@ -113,42 +112,18 @@ async function sendHandle(mode: SendHandleMode): Promise<number> {
 
 /**
  * One broadcast to FANOUT actors until every delivery is handled, per
- * delivery. untraced: the Transport switched off (as with OTEL_SDK_DISABLED); sampled: a
- * sampled root, fanout sampling with K = 10; naive: every delivery traced and
- * carrying context. Spans are exported between broadcasts, outside the timing
- * (what export costs is in the server benchmark, npm run bench).
+ * delivery (bench/actor-rigs.ts says what each mode wires). Spans are exported
+ * between broadcasts, outside the timing (what export costs is in the server
+ * benchmark, npm run bench).
  */
 async function fanout(mode: 'untraced' | 'sampled' | 'naive'): Promise<number> {
-  const { provider, tracer, contextManager } = tracingSetup();
-  const system = new ActorSystem();
-  const transport = new Transport(system, { ...serverTransportOptions(tracer, contextManager, mode !== 'untraced'), sampler: new FanoutSampler({ k: mode === 'naive' ? FANOUT * 10 : 10 }) });
-  wired(system, transport);
-  let seen = 0;
-  let resolve: () => void = () => {};
-  const refs = Array.from({ length: FANOUT }, () =>
-    system.spawn<null, { cast: number }>({
-      kind: 'session',
-      init: () => null,
-      handleCast: () => {
-        if (++seen % FANOUT === 0) resolve();
-      },
-    }),
-  );
+  const rig = fanoutRig(FANOUT, mode, true);
   await new Promise((r) => setTimeout(r, 5));
   gc();
   const samples: number[] = [];
   for (let b = 0; b < BROADCASTS + 5; b++) {
-    const all = new Promise<void>((r) => (resolve = r));
-    // The sampled trace the broadcast belongs to (the ingress request's, in
-    // the server) is made before the clock starts: it is not the fanout's.
-    const root = mode === 'untraced' ? undefined : tracer.startSpan('broadcast');
-    const t0 = process.hrtime.bigint();
-    if (root === undefined) system.broadcast(refs, b);
-    else context.with(trace.setSpan(ROOT_CONTEXT, root), () => system.broadcast(refs, b));
-    await all;
-    if (b >= 5) samples.push(Number(process.hrtime.bigint() - t0) / FANOUT);
-    root?.end();
-    await provider.forceFlush();
+    const ns = await rig.broadcast(b);
+    if (b >= 5) samples.push(ns / FANOUT);
   }
   return median(samples);
 }

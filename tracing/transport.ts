@@ -136,7 +136,7 @@ export class Transport implements Interceptor {
   /** Where the active context is read: the context manager itself, or the API. */
   private readonly contexts: Pick<ContextManager, 'active'>;
   private uninstall: (() => void) | undefined;
-  // One-entry cache for outbound(): the last active context and its carrier.
+  // One-entry cache for outbound(): the last active context and its carrier (see carrierFor).
   private lastContext: Context = ROOT_CONTEXT;
   private lastCarrier: Carrier | undefined = undefined;
   /** Tail threshold in ms; Infinity when tail capture is off (the one comparison then never passes). */
@@ -189,19 +189,31 @@ export class Transport implements Interceptor {
   }
 
   outbound(message: unknown, _target: Address, _op: MessageOp): unknown {
+    // Every send passes here: the unsampled path is two loads and two compares
+    // after the context read, and the function stays small enough for V8 to
+    // inline it into the send (the rest is out of line).
     if (!this.enabled) return message;
     const active = this.contexts.active();
-    // Contexts are immutable, so the carrier (or its absence) of the last
-    // context seen stays right for as long as that context is active: a loop
-    // of sends in one handler reads the span and formats traceparent once.
-    if (active !== this.lastContext) {
-      const span = trace.getSpan(active);
-      this.lastCarrier = isSampled(span) ? carrierOf(span) : undefined;
-      this.lastContext = active;
-    }
-    const carrier = this.lastCarrier;
+    const carrier = active === this.lastContext ? this.lastCarrier : this.carrierFor(active);
+    return carrier === undefined ? message : this.enveloped(message, carrier);
+  }
+
+  /**
+   * The carrier for `active` (undefined unless its span is sampled), cached:
+   * contexts are immutable, so it stays right for as long as that context is
+   * active, and a loop of sends in one handler reads the span and formats
+   * traceparent once.
+   */
+  private carrierFor(active: Context): Carrier | undefined {
+    const span = trace.getSpan(active);
+    this.lastCarrier = isSampled(span) ? carrierOf(span) : undefined;
+    this.lastContext = active;
+    return this.lastCarrier;
+  }
+
+  private enveloped(message: unknown, carrier: Carrier): unknown {
     // An envelope passed on as is keeps the context it was made with.
-    return carrier === undefined || isEnvelope(message) ? message : new Envelope(message, carrier);
+    return isEnvelope(message) ? message : new Envelope(message, carrier);
   }
 
   inbound(entry: MailboxEntry, actor: Address, payload: unknown, next: InboundNext, handle: Handle): unknown {

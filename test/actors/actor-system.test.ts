@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import {
   ActorErrorCode,
   ActorSystem,
+  type ActorContext,
   type Behaviour,
   type DownReason,
   Envelope,
@@ -190,6 +191,21 @@ describe('ActorSystem: deferred replies', () => {
     ref.cast({ type: 'defer' });
     await settle(system);
     expect(errors.some((e) => isActorError(e, ActorErrorCode.NOT_IN_CALL))).toBe(true);
+  });
+  it('deferReply after a synchronous call handler returned, from outside the actor, throws NOT_IN_CALL', async () => {
+    const system = makeSystem();
+    let kept: ActorContext<{ call: 'x'; reply: number }> | undefined;
+    const ref = system.spawn<null, { call: 'x'; reply: number }>({
+      kind: 'keeper',
+      init: () => null,
+      handleCall: (_msg, _state, ctx) => {
+        kept = ctx;
+        return 1;
+      },
+    });
+    expect(await ref.call('x')).toBe(1);
+    await settle(system);
+    expect(() => kept!.deferReply()).toThrow(expect.objectContaining({ code: ActorErrorCode.NOT_IN_CALL }));
   });
 });
 
