@@ -60,6 +60,7 @@ const OUT = mkdtempSync(join(tmpdir(), 'guildhall-sampling-callgrind-'));
 const log = (text: string) => process.stderr.write(`[sampling-ab-instructions] ${text}\n`);
 /** Past the batch processor's 1 s schedule delay, so a window's last spans are exported within it. */
 const SETTLE_MS = 2_500;
+const WARMUP_RATE = 2;
 
 async function healthy(url: string, child: ChildProcess): Promise<void> {
   for (let i = 0; ; i++) {
@@ -86,11 +87,14 @@ interface Window {
   mainThread: number;
   delivered: number;
   lost: number;
+  /** Posts the server refused or did not answer in time: a window with any is not a clean count. */
+  failed: number;
 }
 
 async function measure(size: number, sinkPort: number): Promise<Window[]> {
   const port = await freePort();
-  const env = guildhallServerEnv(port, { ...modeEnv('sampled', sinkPort), GUILDHALL_SLOW_DELIVERY_MS: '60000' });
+  // Under valgrind a request takes seconds: no 408 for it (the default is 10 s).
+  const env = guildhallServerEnv(port, { ...modeEnv('sampled', sinkPort), GUILDHALL_SLOW_DELIVERY_MS: '60000', GUILDHALL_REQUEST_TIMEOUT_MS: '600000' });
   const prefix = `s${size}`;
   const valgrind = ['--tool=callgrind', '--instr-atstart=no', '--smc-check=all-non-file', '--separate-threads=yes', `--callgrind-out-file=${join(OUT, `${prefix}.%p`)}`];
   const child = spawn('valgrind', [...valgrind, process.execPath, '--import', 'tsx', 'server/main.ts'], { cwd: o.root, env, stdio: ['ignore', 'ignore', 'inherit'] });
@@ -106,10 +110,13 @@ async function measure(size: number, sinkPort: number): Promise<Window[]> {
     if (connected < size) throw new Error(`${connected} of ${size} sessions connected`);
     // Warm-up of both kinds, uncounted: JIT tiers count calls, not time, and
     // the optimising compiler otherwise dominates the first windows.
+    // At a rate the server keeps up with under valgrind, then a pause: nothing
+    // of the warm-up may still be queued when counting starts.
     for (let i = 0; i < 4; i++) {
-      await driver.burst(Math.ceil(o.warmup / 4), 20, false, 900_000);
-      await driver.burst(Math.ceil(o.warmup / 4), 20, true, 900_000);
+      await driver.burst(Math.ceil(o.warmup / 4), WARMUP_RATE, false, 900_000);
+      await driver.burst(Math.ceil(o.warmup / 4), WARMUP_RATE, true, 900_000);
     }
+    await new Promise((r) => setTimeout(r, 2 * SETTLE_MS));
     log(`${size} sessions: warm`);
     for (let rep = 0; rep < o.reps; rep++) {
       for (const sampled of rep % 2 === 0 ? [true, false] : [false, true]) {
@@ -129,9 +136,10 @@ async function measure(size: number, sinkPort: number): Promise<Window[]> {
           instructions += Number(m[1]);
           if (f.endsWith('-01')) mainThread = Number(m[1]);
         }
-        windows.push({ sampled, instructions, mainThread, delivered: run.delivered, lost: run.lost });
+        if (run.lost > 0 || run.delivered === 0) throw new Error(`${size} sessions: ${run.lost} lost, ${run.delivered} of ${o.messages * size} delivered: slow the rate (--rate)`);
+        windows.push({ sampled, instructions, mainThread, delivered: run.delivered, lost: run.lost, failed: run.failed });
         log(
-          `${size} sessions, rep ${rep + 1}, ${sampled ? 'sampled  ' : 'unsampled'}: ${(mainThread / o.messages / 1e6).toFixed(3)} M main-thread instructions per message (${(instructions / o.messages / 1e6).toFixed(3)} M all threads), ${run.delivered} delivered, ${run.lost} lost`,
+          `${size} sessions, rep ${rep + 1}, ${sampled ? 'sampled  ' : 'unsampled'}: ${(mainThread / (run.delivered / size) / 1e6).toFixed(3)} M main-thread instructions per message delivered (${(instructions / (run.delivered / size) / 1e6).toFixed(3)} M all threads), ${run.delivered} delivered, ${run.failed} posts failed, ${run.lost} lost`,
         );
       }
     }
@@ -155,10 +163,11 @@ async function main(): Promise<void> {
     for (const size of o.sizes) {
       const windows = await measure(size, sink.port);
       const figures = (count: (w: Window) => number): Figures => {
-        const per = (sampled: boolean) => median(windows.filter((w) => w.sampled === sampled).map((w) => count(w) / o.messages));
+        // Per message delivered (a post the server refused or answered too late for the client delivers nothing).
+        const per = (sampled: boolean) => median(windows.filter((w) => w.sampled === sampled).map((w) => count(w) / (w.delivered / size)));
         return { sampled: Math.round(per(true)), unsampled: Math.round(per(false)), added_per_message: Math.round(per(true) - per(false)) };
       };
-      const delivered = median(windows.map((w) => w.delivered / o.messages));
+      const delivered = size;
       bySize[size] = { main_thread: figures((w) => w.mainThread), all_threads: figures((w) => w.instructions), delivered_per_message: delivered, windows };
     }
   } finally {

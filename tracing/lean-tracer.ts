@@ -26,20 +26,24 @@ export interface LeanTracerOptions extends LeanSpanShared {
   readonly sampler: Sampler;
 }
 
-const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+const random32 = (): number => (Math.random() * 0x100000000) >>> 0;
+const hex8 = (v: number): string => v.toString(16).padStart(8, '0');
 
-/** 8 random hex digits (32 bits from Math.random, as the SDK's RandomIdGenerator draws them). */
-function hex32(): string {
-  const v = (Math.random() * 0x100000000) >>> 0;
-  return HEX[v >>> 24]! + HEX[(v >>> 16) & 0xff]! + HEX[(v >>> 8) & 0xff]! + HEX[v & 0xff]!;
+/** 64 random bits (from Math.random, as the SDK's RandomIdGenerator draws them) as 16 hex digits; never all zeros. */
+function newSpanId(): string {
+  const a = random32();
+  const b = random32();
+  // As the SDK: an all-zero id (invalid in W3C trace context) ends in 01 instead.
+  return hex8(a) + hex8((a | b) === 0 ? 1 : b);
 }
 
-/** A random id of `words` × 32 bits; never all zeros (invalid in W3C trace context). */
-function randomId(words: 2 | 4): string {
-  let id = '';
-  for (let i = 0; i < words; i++) id += hex32();
-  // As the SDK: an all-zero id becomes ...01.
-  return /^0+$/.test(id) ? `${id.slice(0, -2)}01` : id;
+/** 128 random bits as 32 hex digits; never all zeros. */
+function newTraceId(): string {
+  const a = random32();
+  const b = random32();
+  const c = random32();
+  const d = random32();
+  return hex8(a) + hex8(b) + hex8(c) + hex8((a | b | c | d) === 0 ? 1 : d);
 }
 
 export class LeanTracer implements Tracer {
@@ -56,11 +60,11 @@ export class LeanTracer implements Tracer {
     if (options.root) ctx = trace.deleteSpan(ctx);
     if (isTracingSuppressed(ctx)) return trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
     const parentSpanContext = trace.getSpan(ctx)?.spanContext();
-    const spanId = randomId(2);
+    const spanId = newSpanId();
     let traceId: string;
     let traceState: SpanContext['traceState'];
     let parent: SpanContext | undefined;
-    if (parentSpanContext === undefined || !trace.isSpanContextValid(parentSpanContext)) traceId = randomId(4);
+    if (parentSpanContext === undefined || !trace.isSpanContextValid(parentSpanContext)) traceId = newTraceId();
     else {
       traceId = parentSpanContext.traceId;
       traceState = parentSpanContext.traceState;
