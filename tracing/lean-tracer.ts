@@ -18,6 +18,7 @@ import {
   context as contextApi,
   trace,
 } from '@opentelemetry/api';
+import { randomBytes } from 'node:crypto';
 import { isTracingSuppressed } from '@opentelemetry/core';
 import type { Sampler } from '@opentelemetry/sdk-trace-base';
 import { LeanSpan, type LeanSpanShared, copied, validAttribute } from './lean-span.js';
@@ -26,24 +27,39 @@ export interface LeanTracerOptions extends LeanSpanShared {
   readonly sampler: Sampler;
 }
 
-const random32 = (): number => (Math.random() * 0x100000000) >>> 0;
-const hex8 = (v: number): string => v.toString(16).padStart(8, '0');
+/**
+ * Ids are cut from a hex string of random bytes, refilled as it runs out: a
+ * slice is one small object, where formatting numbers as hex is a slow path
+ * in V8. The pool is small because an id kept (by the trace viewer, say)
+ * keeps the string it was cut from.
+ */
+const POOL_BYTES = 256;
+let pool = '';
+let poolAt = 0;
 
-/** 64 random bits (from Math.random, as the SDK's RandomIdGenerator draws them) as 16 hex digits; never all zeros. */
-function newSpanId(): string {
-  const a = random32();
-  const b = random32();
-  // As the SDK: an all-zero id (invalid in W3C trace context) ends in 01 instead.
-  return hex8(a) + hex8((a | b) === 0 ? 1 : b);
+function randomHex(chars: number): string {
+  if (poolAt + chars > pool.length) {
+    pool = randomBytes(POOL_BYTES).toString('hex');
+    poolAt = 0;
+  }
+  const id = pool.slice(poolAt, poolAt + chars);
+  poolAt += chars;
+  return id;
 }
 
-/** 128 random bits as 32 hex digits; never all zeros. */
+const ZERO_SPAN_ID = '0'.repeat(16);
+const ZERO_TRACE_ID = '0'.repeat(32);
+
+/** 16 random hex digits; never all zeros (invalid in W3C trace context; as the SDK, ...01 instead). */
+function newSpanId(): string {
+  const id = randomHex(16);
+  return id === ZERO_SPAN_ID ? `${ZERO_SPAN_ID.slice(0, -2)}01` : id;
+}
+
+/** 32 random hex digits; never all zeros. */
 function newTraceId(): string {
-  const a = random32();
-  const b = random32();
-  const c = random32();
-  const d = random32();
-  return hex8(a) + hex8(b) + hex8(c) + hex8((a | b | c | d) === 0 ? 1 : d);
+  const id = randomHex(32);
+  return id === ZERO_TRACE_ID ? `${ZERO_TRACE_ID.slice(0, -2)}01` : id;
 }
 
 export class LeanTracer implements Tracer {
