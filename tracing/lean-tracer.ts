@@ -135,23 +135,9 @@ export class LeanTracer implements Tracer {
  * A span drops null and undefined values (its setAttribute would); a link keeps them, as the SDK's does.
  */
 function ownAttributes(attributes: Attributes | undefined, keepNull: boolean): { attributes: Attributes; count: number } {
-  if (attributes === undefined || attributes === null || typeof attributes !== 'object') return { attributes: {}, count: 0 };
-  // The common case, every value a primitive: a spread copy (one clone of the
-  // object's shape), where storing key by key goes through V8's megamorphic store.
-  let count = 0;
-  let plain = true;
-  for (const k in attributes) {
-    const v = attributes[k];
-    const t = typeof v;
-    if (k.length === 0 || (t !== 'string' && t !== 'number' && t !== 'boolean') || !Object.prototype.hasOwnProperty.call(attributes, k)) {
-      plain = false;
-      break;
-    }
-    count++;
-  }
-  if (plain) return { attributes: { ...attributes }, count };
   const out: Attributes = {};
-  count = 0;
+  let count = 0;
+  if (attributes === undefined || attributes === null || typeof attributes !== 'object') return { attributes: out, count };
   for (const k in attributes) {
     if (!Object.prototype.hasOwnProperty.call(attributes, k)) continue;
     const v = attributes[k];

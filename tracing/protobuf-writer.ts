@@ -215,13 +215,9 @@ export class Writer {
       this.keys.set(k, encoded);
       return;
     }
-    // A loop: keys are a few dozen bytes, below what TypedArray.set's call costs.
-    const n = encoded.length;
-    this.ensure(n);
-    const b = this.buf;
-    let p = this.pos;
-    for (let i = 0; i < n; i++) b[p++] = encoded[i]!;
-    this.pos = p;
+    this.ensure(encoded.length);
+    this.buf.set(encoded, this.pos);
+    this.pos += encoded.length;
   }
 }
 
