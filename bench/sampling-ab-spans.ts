@@ -115,7 +115,6 @@ process.stdout.write(
     broadcasts: o.broadcasts,
     per_broadcast: { sampled: results.sampled!.map(Math.round), unsampled: results.unsampled!.map(Math.round) },
     added_per_sampled_broadcast: Math.round(min(results.sampled!) - min(results.unsampled!)),
-    spans_per_sampled_broadcast: 12,
     exported,
     out: underValgrind ? dirname(o.out ?? '.') : undefined,
   })}\n`,
