@@ -26,6 +26,8 @@ import { OtlpGrpcSpanExporter } from './otlp-grpc-exporter.js';
 import { ScopedContextManager } from './context-manager.js';
 import { TRACER_NAME } from './conventions.js';
 import { DEFAULT_FANOUT_K, FanoutSampler } from './fanout-sampler.js';
+import type { ResolvedSpanLimits } from './lean-span.js';
+import { LeanTracer } from './lean-tracer.js';
 
 const bool = z
   .string()
@@ -133,6 +135,23 @@ export interface Tracing {
   shutdown(timeoutMs?: number): Promise<void>;
 }
 
+const DEFAULT_LIMITS: ResolvedSpanLimits = {
+  attributeValueLengthLimit: Infinity,
+  attributeCountLimit: 128,
+  linkCountLimit: 128,
+  eventCountLimit: 128,
+  attributePerEventCountLimit: 128,
+  attributePerLinkCountLimit: 128,
+};
+
+/** The span limits an SDK tracer resolved from its config and OTEL_* variables (its `_spanLimits`), else the SDK's defaults. */
+function spanLimitsOf(sdkTracer: Tracer): ResolvedSpanLimits {
+  const limits = (sdkTracer as { _spanLimits?: Partial<ResolvedSpanLimits> })._spanLimits ?? {};
+  const out = { ...DEFAULT_LIMITS };
+  for (const k of Object.keys(out) as (keyof ResolvedSpanLimits)[]) if (typeof limits[k] === 'number') out[k] = limits[k];
+  return out;
+}
+
 export function startTracing(options: TracingOptions = {}): Tracing {
   const env = parseTracingEnv(options.env ?? process.env);
   const baseSampler = samplerFromEnv(env);
@@ -169,17 +188,22 @@ export function startTracing(options: TracingOptions = {}): Tracing {
     processors.push(exportProcessor);
   }
 
-  const provider = new NodeTracerProvider({
-    resource: resourceFromAttributes({ 'service.name': serviceName, 'service.instance.id': options.serviceInstanceId ?? randomUUID() }),
-    sampler,
-    spanProcessors: processors,
-  });
+  const resource = resourceFromAttributes({ 'service.name': serviceName, 'service.instance.id': options.serviceInstanceId ?? randomUUID() });
+  const provider = new NodeTracerProvider({ resource, sampler, spanProcessors: processors });
   let contextManager: ContextManager | undefined;
   if (options.register ?? true) {
     contextManager = new ScopedContextManager();
     provider.register({ contextManager });
   }
-  const tracer = provider.getTracer(TRACER_NAME);
+  // The provider's own tracer would make the same spans through more steps
+  // (lean-tracer.ts); the limits are the ones it resolved (OTEL_SPAN_*_LIMIT).
+  const tracer = new LeanTracer({
+    resource,
+    scope: { name: TRACER_NAME, version: undefined, schemaUrl: undefined },
+    limits: spanLimitsOf(provider.getTracer(TRACER_NAME)),
+    processors,
+    sampler,
+  });
 
   return {
     enabled: true,

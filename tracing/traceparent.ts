@@ -38,18 +38,38 @@ export function isSampledTraceparent(header: unknown): boolean {
   return traceparentSampledFlag(header) === 1;
 }
 
-const TRACEPARENT_RE = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?$/;
 const ZERO_TRACE = '0'.repeat(32);
 const ZERO_SPAN = '0'.repeat(16);
 
-/** Full parse into a remote SpanContext, or undefined when invalid. */
+/** True when `s[from, to)` is lowercase hex. */
+function hexRun(s: string, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) if (hexValue(s.charCodeAt(i)) < 0) return false;
+  return true;
+}
+
+/**
+ * Full parse into a remote SpanContext, or undefined when invalid: the
+ * layout by character checks (every kept delivery's handler parses one, so
+ * no regular expression and no strings beyond the two ids).
+ */
 export function parseTraceparent(header: string, tracestate?: string): SpanContext | undefined {
-  const m = TRACEPARENT_RE.exec(header);
-  if (!m) return undefined;
-  const [, version, traceId, spanId, flags, rest] = m as unknown as [string, string, string, string, string, string | undefined];
-  if (version === 'ff' || (version === '00' && rest !== undefined)) return undefined;
+  const len = header.length;
+  if (len < TRACEPARENT_LENGTH) return undefined;
+  if (header.charCodeAt(2) !== DASH || header.charCodeAt(35) !== DASH || header.charCodeAt(52) !== DASH) return undefined;
+  const v0 = hexValue(header.charCodeAt(0));
+  const v1 = hexValue(header.charCodeAt(1));
+  const f0 = hexValue(header.charCodeAt(53));
+  const f1 = hexValue(header.charCodeAt(54));
+  if (v0 < 0 || v1 < 0 || f0 < 0 || f1 < 0) return undefined;
+  const version = (v0 << 4) | v1;
+  // ff is invalid; version 00 is exactly 55 characters; later ones may append "-...".
+  if (version === 0xff) return undefined;
+  if (len > TRACEPARENT_LENGTH && (version === 0 || header.charCodeAt(TRACEPARENT_LENGTH) !== DASH)) return undefined;
+  if (!hexRun(header, 3, 35) || !hexRun(header, 36, 52)) return undefined;
+  const traceId = header.slice(3, 35);
+  const spanId = header.slice(36, 52);
   if (traceId === ZERO_TRACE || spanId === ZERO_SPAN) return undefined;
-  const context: SpanContext = { traceId, spanId, traceFlags: parseInt(flags, 16) & 0xff, isRemote: true };
+  const context: SpanContext = { traceId, spanId, traceFlags: (f0 << 4) | f1, isRemote: true };
   if (tracestate) {
     try {
       context.traceState = createTraceState(tracestate);

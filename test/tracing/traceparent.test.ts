@@ -73,4 +73,26 @@ describe('parseTraceparent / formatTraceparent', () => {
     expect(parseTraceparent(`00-${TRACE}-${SPAN}-01-x`)).toBeUndefined();
     expect(parseTraceparent('00-xyz')).toBeUndefined();
   });
+
+  it('agrees with a regular-expression reading of the spec on every one-character change of a valid header', () => {
+    const re = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?$/;
+    const reference = (h: string) => {
+      const m = re.exec(h);
+      if (!m || m[1] === 'ff' || (m[1] === '00' && m[5] !== undefined)) return undefined;
+      if (/^0+$/.test(m[2]!) || /^0+$/.test(m[3]!)) return undefined;
+      return { traceId: m[2], spanId: m[3], traceFlags: parseInt(m[4]!, 16), isRemote: true };
+    };
+    const bases = [`00-${TRACE}-${SPAN}-01`, `01-${TRACE}-${SPAN}-00-more`, `fe-${TRACE}-${SPAN}-ff`];
+    let checked = 0;
+    for (const base of bases) {
+      for (let i = 0; i <= base.length; i++) {
+        for (const c of ['0', 'a', 'f', 'g', 'A', '-', ' ', '']) {
+          const input = base.slice(0, i) + c + base.slice(i + 1);
+          expect(parseTraceparent(input), input).toEqual(reference(input));
+          checked++;
+        }
+      }
+    }
+    expect(checked).toBeGreaterThan(1000);
+  });
 });
