@@ -7,19 +7,8 @@
 //   node --import tsx bench/profile-split.ts PROFILE.cpuprofile RESULT.json [--top 40] [--inclusive]
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { readCpuProfile } from './cpu-profile.js';
 
-const profileSchema = z.object({
-  nodes: z.array(
-    z.object({
-      id: z.number(),
-      callFrame: z.object({ functionName: z.string(), url: z.string(), lineNumber: z.number() }),
-      children: z.array(z.number()).optional(),
-    }),
-  ),
-  startTime: z.number(),
-  samples: z.array(z.number()),
-  timeDeltas: z.array(z.number()),
-});
 const resultSchema = z.object({
   samples: z.array(z.object({ sampled: z.boolean(), delivered: z.number(), startUs: z.number(), endUs: z.number() })),
 });
@@ -32,38 +21,28 @@ if (profilePath === undefined || resultPath === undefined) {
 const topIndex = process.argv.indexOf('--top');
 const top = topIndex >= 0 ? Number(process.argv[topIndex + 1]) : 40;
 const inclusive = process.argv.includes('--inclusive');
-const profile = profileSchema.parse(JSON.parse(readFileSync(profilePath, 'utf8')));
+const profile = readCpuProfile(profilePath);
 const bursts = resultSchema.parse(JSON.parse(readFileSync(resultPath, 'utf8'))).samples;
 
-const byId = new Map(profile.nodes.map((n) => [n.id, n]));
-const parent = new Map<number, number>();
-for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
-const label = (id: number) => {
-  const f = byId.get(id)!.callFrame;
-  return `${f.functionName || '(anonymous)'} ${f.url.replace(/^.*\/(?=[^/]+\/[^/]+$)/, '')}:${f.lineNumber + 1}`;
-};
+const { label, parent } = profile;
 
 // time (µs) per label, per kind of burst
 const time = { sampled: new Map<string, number>(), unsampled: new Map<string, number>() };
 const totals = { sampled: 0, unsampled: 0 };
 const deliveries = { sampled: 0, unsampled: 0 };
 for (const b of bursts) deliveries[b.sampled ? 'sampled' : 'unsampled'] += b.delivered;
-let t = profile.startTime;
 let burst = 0;
 const sorted = [...bursts].sort((a, b) => a.startUs - b.startUs);
-for (let i = 0; i < profile.samples.length; i++) {
-  t += profile.timeDeltas[i]!;
-  const dt = profile.timeDeltas[i + 1] ?? 0;
+for (const { id: leaf, at: t, us: dt } of profile.samples) {
   while (burst < sorted.length && sorted[burst]!.endUs < t) burst++;
   const b = sorted[burst];
   if (b === undefined || t < b.startUs) continue;
   const kind = b.sampled ? 'sampled' : 'unsampled';
   totals[kind] += dt;
   const labels = new Set<string>();
-  let id: number | undefined = profile.samples[i]!;
-  if (!inclusive) labels.add(label(id));
+  if (!inclusive) labels.add(label(leaf));
   else
-    for (; id !== undefined; id = parent.get(id)) labels.add(label(id));
+    for (let id: number | undefined = leaf; id !== undefined; id = parent(id)) labels.add(label(id));
   for (const l of labels) time[kind].set(l, (time[kind].get(l) ?? 0) + dt);
 }
 

@@ -8,19 +8,8 @@
 //   node --import tsx bench/store-profile.ts PROFILE.cpuprofile RESULT.json [--phase paced|closed] [--run 0] [--top 30] [--stretches 10]
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { readCpuProfile } from './cpu-profile.js';
 
-const profileSchema = z.object({
-  nodes: z.array(
-    z.object({
-      id: z.number(),
-      callFrame: z.object({ functionName: z.string(), url: z.string(), lineNumber: z.number() }),
-      children: z.array(z.number()).optional(),
-    }),
-  ),
-  startTime: z.number(),
-  samples: z.array(z.number()),
-  timeDeltas: z.array(z.number()),
-});
 const resultSchema = z.object({
   results: z.array(z.object({ engine: z.string(), windows: z.object({ serverPid: z.number(), closed: z.tuple([z.number(), z.number()]), paced: z.tuple([z.number(), z.number()]) }) })),
 });
@@ -38,28 +27,21 @@ if (profilePath === undefined || resultPath === undefined) {
 const phase = opt('phase', 'paced') === 'closed' ? 'closed' : 'paced';
 const run = resultSchema.parse(JSON.parse(readFileSync(resultPath, 'utf8'))).results[Number(opt('run', '0'))]!;
 const [from, to] = run.windows[phase];
-const profile = profileSchema.parse(JSON.parse(readFileSync(profilePath, 'utf8')));
+const profile = readCpuProfile(profilePath);
 const top = Number(opt('top', '30'));
 
-const byId = new Map(profile.nodes.map((n) => [n.id, n]));
-const parent = new Map<number, number>();
-for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+const { parent } = profile;
+const frame = (id: number) => profile.frame(id);
 const label = (id: number) => {
-  const f = byId.get(id)!.callFrame;
+  const f = frame(id);
   const file = f.url.replace(/^.*\/(node_modules\/)?/, (m) => (m.includes('node_modules') ? 'nm:' : ''));
   return `${f.functionName || '(anonymous)'} ${file}:${f.lineNumber + 1}`;
 };
 const IDLE = new Set(['(idle)']);
-const isIdle = (id: number) => IDLE.has(byId.get(id)!.callFrame.functionName);
+const isIdle = (id: number) => IDLE.has(frame(id).functionName);
 
 // Samples in the window, each with its duration (the delta to the next sample).
-let t = profile.startTime;
-const inWindow: { id: number; at: number; us: number }[] = [];
-for (let i = 0; i < profile.samples.length; i++) {
-  t += profile.timeDeltas[i]!;
-  const us = profile.timeDeltas[i + 1] ?? 0;
-  if (t >= from && t < to) inWindow.push({ id: profile.samples[i]!, at: t, us });
-}
+const inWindow = profile.samples.filter((s) => s.at >= from && s.at < to);
 const windowMs = (to - from) / 1000;
 
 const self = new Map<string, number>();
@@ -72,8 +54,8 @@ for (const s of inWindow) {
   self.set(l, (self.get(l) ?? 0) + s.us);
   // Inclusive, each of our frames once per sample.
   const seen = new Set<string>();
-  for (let id: number | undefined = s.id; id !== undefined; id = parent.get(id)) {
-    const f = byId.get(id)!.callFrame;
+  for (let id: number | undefined = s.id; id !== undefined; id = parent(id)) {
+    const f = frame(id);
     if (!/\/(server|actors|tracing)\//.test(f.url) || f.url.includes('node_modules')) continue;
     const k = label(id);
     if (seen.has(k)) continue;
@@ -109,8 +91,8 @@ for (const s of [...stretches].sort((a, b) => b.us - a.us).slice(0, Number(opt('
   for (const id of s.samples) {
     // The frame under the runtime's entry: which of our callbacks the time is in.
     const chain: number[] = [];
-    for (let x: number | undefined = id; x !== undefined; x = parent.get(x)) chain.push(x);
-    const named = chain.reverse().filter((x) => !byId.get(x)!.callFrame.functionName.startsWith('(root'));
+    for (let x: number | undefined = id; x !== undefined; x = parent(x)) chain.push(x);
+    const named = chain.reverse().filter((x) => !frame(x).functionName.startsWith('(root'));
     const k = named.slice(0, 3).map(label).join(' > ') + ' ... ' + label(id);
     counts.set(k, (counts.get(k) ?? 0) + 1);
   }
