@@ -15,7 +15,7 @@
 import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import { z } from 'zod';
-import { ClientDriver, checkoutSchema, guildhallServerEnv, type ServerUnderTest, freePort, stop } from './children.js';
+import { ClientDriver, checkoutSchema, guildhallServerEnv, type ServerUnderTest, freePort, stop, waitHealthy } from './children.js';
 import { parseFlags } from './flags.js';
 import { pacedPlan } from './paced.js';
 import { schedMicros } from './proc.js';
@@ -60,16 +60,7 @@ async function startServer(root: string): Promise<ServerUnderTest> {
   const profile = o.cpuProfDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${o.cpuProfDir}`];
   const child = spawn(process.execPath, [...profile, '--import', 'tsx', 'server/main.ts'], { cwd: root, env, stdio: ['ignore', 'ignore', 'inherit'] });
   const url = `http://127.0.0.1:${port}`;
-  for (let i = 0; ; i++) {
-    if (child.exitCode !== null) throw new Error(`server of ${root} exited with ${child.exitCode}`);
-    if (i > 600) throw new Error(`server of ${root} not healthy within 60 s`);
-    const ok = await fetch(`${url}/healthz`).then(
-      (r) => r.ok,
-      () => false,
-    );
-    if (ok) break;
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await waitHealthy(url, child, 60_000);
   return { mode: 'off', url, pid: child.pid!, child };
 }
 

@@ -18,12 +18,12 @@
 //
 //   npm run bench:delivery-instructions -- --a DIR [--b DIR] [--floor-seq] [--sizes 100,400] [--messages 20] [--interval-ms 1000] [--warmup 200] [--perf-map]
 //   (slow: every server runs 20-50 times slower under valgrind; a few minutes in all)
-import { type ChildProcess, execFileSync, fork, spawn } from 'node:child_process';
+import { execFileSync, fork, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
-import { ClientDriver, type ServerUnderTest, checkoutSchema, freePort, guildhallServerEnv, stop } from './children.js';
+import { ClientDriver, type ServerUnderTest, checkoutSchema, freePort, guildhallServerEnv, stop, waitHealthy } from './children.js';
 import { parseFlags } from './flags.js';
 
 const o = parseFlags(
@@ -68,19 +68,6 @@ interface Target {
   floor: boolean;
 }
 
-async function healthy(url: string, child: ChildProcess): Promise<void> {
-  for (let i = 0; ; i++) {
-    if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}`);
-    if (i > 9_000) throw new Error(`server at ${url} not healthy within 900 s`);
-    const ok = await fetch(`${url}/healthz`).then(
-      (r) => r.ok,
-      () => false,
-    );
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 async function startUnderValgrind(t: Target, size: number): Promise<ServerUnderTest> {
   const out = join(OUT, `${t.name}-${size}.%p`);
   const valgrind = [...VALGRIND, `--callgrind-out-file=${out}`];
@@ -104,7 +91,7 @@ async function startUnderValgrind(t: Target, size: number): Promise<ServerUnderT
   const perf = o.perfMap ? ['--perf-basic-prof'] : [];
   const child = spawn('valgrind', [...valgrind, process.execPath, ...perf, '--import', 'tsx', 'server/main.ts'], { cwd: t.root, env, stdio: ['ignore', 'ignore', 'inherit'] });
   const url = `http://127.0.0.1:${port}`;
-  await healthy(url, child).catch(async (err: unknown) => {
+  await waitHealthy(url, child, 900_000).catch(async (err: unknown) => {
     await stop(child, 10_000);
     throw err;
   });

@@ -17,12 +17,12 @@
 //
 //   npm run bench:sampling-ab-instructions -- [--root DIR] [--sizes 10,100] [--messages 20] [--rate 4] [--reps 2] [--at 1000]
 //   (slow: the server runs 20-50 times slower under valgrind)
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
-import { ClientDriver, type ServerUnderTest, freePort, guildhallServerEnv, modeEnv, startSink, stop } from './children.js';
+import { ClientDriver, type ServerUnderTest, freePort, guildhallServerEnv, modeEnv, startSink, stop, waitHealthy } from './children.js';
 import { parseFlags } from './flags.js';
 
 const USAGE = 'usage: npm run bench:sampling-ab-instructions -- [--root DIR] [--sizes 10,100] [--messages 20] [--rate 4] [--reps 2] [--at 1000]';
@@ -62,19 +62,6 @@ const log = (text: string) => process.stderr.write(`[sampling-ab-instructions] $
 const SETTLE_MS = 2_500;
 const WARMUP_RATE = 2;
 
-async function healthy(url: string, child: ChildProcess): Promise<void> {
-  for (let i = 0; ; i++) {
-    if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}`);
-    if (i > 9_000) throw new Error(`server at ${url} not healthy within 900 s`);
-    const ok = await fetch(`${url}/healthz`).then(
-      (r) => r.ok,
-      () => false,
-    );
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 // valgrind names its control pipes after $HOST, which a Guildhall server is given too (its listen address).
 const control = (pid: number, ...args: string[]) =>
   execFileSync('callgrind_control', [...args, String(pid)], { stdio: 'ignore', env: { ...process.env, HOST: '127.0.0.1' } });
@@ -104,7 +91,7 @@ async function measure(size: number, sinkPort: number): Promise<Window[]> {
   const seen = new Set<string>();
   const windows: Window[] = [];
   try {
-    await healthy(url, child);
+    await waitHealthy(url, child, 900_000);
     await driver.setup(server, size, Math.min(size, 20), 25);
     const connected = await driver.connect();
     if (connected < size) throw new Error(`${connected} of ${size} sessions connected`);
