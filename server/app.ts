@@ -235,6 +235,10 @@ export async function createServer(configured: Config, options: CreateServerOpti
     // and closes (issue 16: bodies announced and never sent held sockets for minutes).
     requestTimeout: config.requestTimeoutMs,
     http: {
+      // Node checks headersTimeout <= requestTimeout when it creates the server, before
+      // Fastify applies its own requestTimeout: without this, values over Node's default
+      // requestTimeout (300 s) failed at start.
+      requestTimeout: config.requestTimeoutMs,
       headersTimeout: config.requestTimeoutMs,
       // Node checks the timeouts above at this interval (30 s by default, too coarse for them).
       connectionsCheckingInterval: Math.min(1000, Math.max(50, Math.floor(config.requestTimeoutMs / 4))),

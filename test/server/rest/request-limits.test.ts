@@ -80,3 +80,14 @@ describe('requests that never finish', () => {
     expect(text).toMatch(/^HTTP\/1\.1 408 /);
   });
 });
+
+describe("a request timeout above Node's default (300 s)", () => {
+  it('starts and serves: Node checks headersTimeout against its own requestTimeout when the server is made', async () => {
+    const long = await startTestServer({ GUILDHALL_REQUEST_TIMEOUT_MS: '301000' });
+    try {
+      expect((await fetch(`${long.url}/healthz`)).status).toBe(200);
+    } finally {
+      await long.close();
+    }
+  });
+});
