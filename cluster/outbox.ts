@@ -12,7 +12,7 @@
 // at most 3 bytes each, so a bound of 256 KiB stays under NATS's 1 MB max
 // payload); an item that would pass it starts the next frame.
 import type { SentLists } from './target-lists.js';
-import { type WireTargets, frameBytes } from './wire.js';
+import { type WireTargets, frameBytes, sameTargets } from './wire.js';
 
 export interface OutboxOptions {
   maxFrameBytes: number;
@@ -128,17 +128,6 @@ export class Outbox {
 
 /** Where an identical list is among `lists`: the same array, or the same runs of the same targets. */
 function indexOfList(lists: readonly WireTargets[], to: WireTargets): number {
-  for (let i = lists.length - 1; i >= 0; i--) if (lists[i] === to || sameTargets(lists[i]!, to)) return i;
+  for (let i = lists.length - 1; i >= 0; i--) if (sameTargets(lists[i]!, to)) return i;
   return -1;
-}
-
-function sameTargets(a: WireTargets, b: WireTargets): boolean {
-  if (a.length !== b.length) return false;
-  for (let r = 0; r < a.length; r++) {
-    const [kindA, idsA] = a[r]!;
-    const [kindB, idsB] = b[r]!;
-    if (kindA !== kindB || idsA.length !== idsB.length) return false;
-    for (let j = 0; j < idsA.length; j++) if (idsA[j] !== idsB[j]) return false;
-  }
-  return true;
 }

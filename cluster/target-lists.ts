@@ -19,7 +19,7 @@
 // - A new incarnation of a sender (it restarted) replaces what the receiver
 //   held for it; a node that goes down or says goodbye is forgotten by both.
 import type { Address } from '../actors/index.js';
-import type { WireTargets } from './wire.js';
+import { type WireTargets, sameTargets } from './wire.js';
 
 /** A broadcast's targets in a frame: defined (and kept), named by id, given once (not kept), or gone (in an answer: the sender no longer has it). */
 export type ListSpec = { d: number; l: WireTargets } | { r: number } | { l: WireTargets } | { g: number };
@@ -106,18 +106,6 @@ function keyOf(to: WireTargets, count: number): string {
   const first = to[0];
   const last = to[to.length - 1];
   return `${count}\u0000${first?.[0]}\u0000${first?.[1][0]}\u0000${last?.[1][last[1].length - 1]}`;
-}
-
-function sameTargets(a: WireTargets, b: WireTargets): boolean {
-  if (a === b) return true;
-  if (a.length !== b.length) return false;
-  for (let r = 0; r < a.length; r++) {
-    const [kindA, idsA] = a[r]!;
-    const [kindB, idsB] = b[r]!;
-    if (kindA !== kindB || idsA.length !== idsB.length) return false;
-    for (let j = 0; j < idsA.length; j++) if (idsA[j] !== idsB[j]) return false;
-  }
-  return true;
 }
 
 interface KnownEntry {

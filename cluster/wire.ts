@@ -34,6 +34,19 @@ export type Target = [id: string, kind: string];
 /** A broadcast's targets on one node, as runs of one kind: [[kind, [id, ...]], ...]. */
 export type WireTargets = [kind: string, ids: string[]][];
 
+/** The same runs of the same targets, in order (the same array included). */
+export function sameTargets(a: WireTargets, b: WireTargets): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let r = 0; r < a.length; r++) {
+    const [kindA, idsA] = a[r]!;
+    const [kindB, idsB] = b[r]!;
+    if (kindA !== kindB || idsA.length !== idsB.length) return false;
+    for (let j = 0; j < idsA.length; j++) if (idsA[j] !== idsB[j]) return false;
+  }
+  return true;
+}
+
 /** Fanout hints of a kept delivery: [fanoutSize, fanoutRate]. */
 export type WireHints = [size: number, rate: number];
 

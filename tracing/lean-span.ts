@@ -33,6 +33,16 @@ import type { ReadableSpan, SpanLimits, SpanProcessor, TimedEvent } from '@opent
 export type ResolvedSpanLimits = Required<Pick<SpanLimits, 'attributeValueLengthLimit' | 'attributeCountLimit' | 'linkCountLimit' | 'eventCountLimit' | 'attributePerEventCountLimit' | 'attributePerLinkCountLimit'>>;
 
 /** What every span of one tracer shares. */
+/** OpenTelemetry's default span limits (what the SDK resolves with no OTEL_SPAN_* set). */
+export const DEFAULT_SPAN_LIMITS: ResolvedSpanLimits = {
+  attributeValueLengthLimit: Infinity,
+  attributeCountLimit: 128,
+  linkCountLimit: 128,
+  eventCountLimit: 128,
+  attributePerEventCountLimit: 128,
+  attributePerLinkCountLimit: 128,
+};
+
 export interface LeanSpanShared {
   readonly resource: ReadableSpan['resource'];
   readonly scope: ReadableSpan['instrumentationScope'];
@@ -44,6 +54,7 @@ const UNSET: SpanStatus = Object.freeze({ code: SpanStatusCode.UNSET });
 const NO_EVENTS: TimedEvent[] = Object.freeze([]) as unknown as TimedEvent[];
 const NO_LINKS: Link[] = Object.freeze([]) as unknown as Link[];
 const NO_ATTRIBUTES: Attributes = Object.freeze({});
+const NONE_KEPT = { attributes: NO_ATTRIBUTES, count: 0, dropped: 0 } as const;
 const hasOwn = Object.prototype.hasOwnProperty;
 
 // semantic-conventions' exception attributes (ATTR_EXCEPTION_*), as the SDK's recordException sets them.
@@ -177,23 +188,7 @@ export class LeanSpan implements Span, ReadableSpan {
       if (!isTimeInput(time)) time = attributesOrTime;
       attributesOrTime = undefined;
     }
-    let attributes = NO_ATTRIBUTES;
-    let dropped = 0;
-    if (attributesOrTime !== undefined) {
-      attributes = {};
-      let count = 0;
-      for (const k in attributesOrTime) {
-        if (!hasOwn.call(attributesOrTime, k)) continue;
-        const v = attributesOrTime[k];
-        if (!validAttribute(k, v)) continue;
-        if (count >= limits.attributePerEventCountLimit) {
-          dropped++;
-          continue;
-        }
-        attributes[k] = this.truncate(copied(v!));
-        count++;
-      }
-    }
+    const { attributes, dropped } = attributesOrTime === undefined ? NONE_KEPT : this.kept(attributesOrTime, limits.attributePerEventCountLimit);
     this.events.push({ name, attributes, time: this.time(time), droppedAttributesCount: dropped });
     return this;
   }
@@ -213,20 +208,7 @@ export class LeanSpan implements Span, ReadableSpan {
     }
     const processed: Link = { context: link.context };
     if (link.attributes !== undefined) {
-      const attributes: Attributes = {};
-      let count = 0;
-      let dropped = 0;
-      for (const k in link.attributes) {
-        if (!hasOwn.call(link.attributes, k)) continue;
-        const v = link.attributes[k];
-        if (!validAttribute(k, v)) continue;
-        if (count >= limits.attributePerLinkCountLimit) {
-          dropped++;
-          continue;
-        }
-        attributes[k] = this.truncate(copied(v!));
-        count++;
-      }
+      const { attributes, count, dropped } = this.kept(link.attributes, limits.attributePerLinkCountLimit);
       if (count > 0) processed.attributes = attributes;
       if (dropped > 0) processed.droppedAttributesCount = dropped;
     }
@@ -304,6 +286,25 @@ export class LeanSpan implements Span, ReadableSpan {
       seconds += 1;
     }
     return [seconds, nanos];
+  }
+
+  /** An event's or a link's attributes: the valid ones, copied and truncated, up to `limit`; the rest counted. */
+  private kept(source: Attributes, limit: number): { attributes: Attributes; count: number; dropped: number } {
+    const attributes: Attributes = {};
+    let count = 0;
+    let dropped = 0;
+    for (const k in source) {
+      if (!hasOwn.call(source, k)) continue;
+      const v = source[k];
+      if (!validAttribute(k, v)) continue;
+      if (count >= limit) {
+        dropped++;
+        continue;
+      }
+      attributes[k] = this.truncate(copied(v!));
+      count++;
+    }
+    return { attributes, count, dropped };
   }
 
   private truncate(value: AttributeValue): AttributeValue {

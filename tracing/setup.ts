@@ -26,7 +26,7 @@ import { OtlpGrpcSpanExporter } from './otlp-grpc-exporter.js';
 import { ScopedContextManager } from './context-manager.js';
 import { TRACER_NAME } from './conventions.js';
 import { DEFAULT_FANOUT_K, FanoutSampler } from './fanout-sampler.js';
-import type { ResolvedSpanLimits } from './lean-span.js';
+import { DEFAULT_SPAN_LIMITS, type ResolvedSpanLimits } from './lean-span.js';
 import { LeanTracer } from './lean-tracer.js';
 
 const bool = z
@@ -135,19 +135,10 @@ export interface Tracing {
   shutdown(timeoutMs?: number): Promise<void>;
 }
 
-const DEFAULT_LIMITS: ResolvedSpanLimits = {
-  attributeValueLengthLimit: Infinity,
-  attributeCountLimit: 128,
-  linkCountLimit: 128,
-  eventCountLimit: 128,
-  attributePerEventCountLimit: 128,
-  attributePerLinkCountLimit: 128,
-};
-
 /** The span limits an SDK tracer resolved from its config and OTEL_* variables (its `_spanLimits`), else the SDK's defaults. */
 function spanLimitsOf(sdkTracer: Tracer): ResolvedSpanLimits {
   const limits = (sdkTracer as { _spanLimits?: Partial<ResolvedSpanLimits> })._spanLimits ?? {};
-  const out = { ...DEFAULT_LIMITS };
+  const out = { ...DEFAULT_SPAN_LIMITS };
   for (const k of Object.keys(out) as (keyof ResolvedSpanLimits)[]) if (typeof limits[k] === 'number') out[k] = limits[k];
   return out;
 }

@@ -18,19 +18,10 @@ import {
   type SpanLimits,
 } from '@opentelemetry/sdk-trace-base';
 import { describe, expect, it } from 'vitest';
-import type { ResolvedSpanLimits } from '../../tracing/lean-span.js';
+import { DEFAULT_SPAN_LIMITS, type ResolvedSpanLimits } from '../../tracing/lean-span.js';
 import { LeanTracer } from '../../tracing/lean-tracer.js';
 import { encodeSpan, encodeTraceExportRequest } from '../../tracing/otlp-protobuf.js';
 import { ensureContextManager } from '../support/tracing.js';
-
-const DEFAULTS: ResolvedSpanLimits = {
-  attributeValueLengthLimit: Infinity,
-  attributeCountLimit: 128,
-  linkCountLimit: 128,
-  eventCountLimit: 128,
-  attributePerEventCountLimit: 128,
-  attributePerLinkCountLimit: 128,
-};
 
 /** An SDK tracer and a lean one over the same resource, sampler and limits, each with its own span list. */
 function pair(sampler: Sampler = new AlwaysOnSampler(), limits: Partial<ResolvedSpanLimits> = {}) {
@@ -41,7 +32,7 @@ function pair(sampler: Sampler = new AlwaysOnSampler(), limits: Partial<Resolved
   const lean = new LeanTracer({
     resource,
     scope: { name: 'guildhall', version: undefined, schemaUrl: undefined },
-    limits: { ...DEFAULTS, ...limits },
+    limits: { ...DEFAULT_SPAN_LIMITS, ...limits },
     processors: [new SimpleSpanProcessor(leanSpans)],
     sampler,
   });
