@@ -6,6 +6,11 @@
 // (most actors are idle: a session that handled its IDENTIFY keeps one bucket,
 // not four); a handled message costs a comparison (is the bucket over?), a
 // short bin search and two number writes. Nothing reads it until a page asks.
+//
+// The minute's sums say what an actor cost; "busy now" says what it costs
+// right now (recon's proc_window, without sampling twice): handling time that
+// halves every second, so work done while the actor was set up fades within
+// seconds instead of outranking the actor that is busy now for a minute.
 
 /** Time buckets in the window; the window is LOAD_BUCKETS * LOAD_BUCKET_MS long. */
 export const LOAD_BUCKETS = 4;
@@ -18,6 +23,11 @@ const BINS = WAIT_BIN_BOUNDS_MS.length + 1;
 const MAX_WAIT = BINS;
 const BUSY = BINS + 1;
 const STRIDE = BINS + 2;
+/**
+ * "Busy now" halves at every multiple of this (the clock's own grid, the same
+ * for every actor, so two rows compare at any instant).
+ */
+export const NOW_HALF_LIFE_MS = 1000;
 
 export interface LoadSnapshot {
   /** Messages handled in the window. */
@@ -36,6 +46,12 @@ export interface LoadSnapshot {
    * expensive first message does not outrank one that has worked all minute.
    */
   busyMs: number;
+  /**
+   * Milliseconds of handling per second right now: each second before the
+   * current one counts half as much as the one after it. Exact for a steady
+   * load (the decayed sum divided by 1 + the part of the current second gone).
+   */
+  busyNow: number;
 }
 
 export class ActorLoad {
@@ -47,10 +63,14 @@ export class ActorLoad {
   private at = 0;
   private bucketEnd: number;
   private readonly born: number;
+  /** Handling time, halved at each NOW_HALF_LIFE_MS grid point passed (lazily, when next touched). */
+  private recent = 0;
+  private halveAt: number;
 
   constructor(now: number) {
     this.born = now;
     this.bucketEnd = now + LOAD_BUCKET_MS;
+    this.halveAt = nextGridPoint(now);
   }
 
   private current(): number[] {
@@ -72,6 +92,17 @@ export class ActorLoad {
   busy(now: number, ms: number): void {
     if (now >= this.bucketEnd) this.rotate(now);
     this.current()[BUSY]! += ms;
+    if (now >= this.halveAt) this.recent = this.decayed(now);
+    this.recent += ms;
+  }
+
+  /** `recent` as of `now`, and the grid point after `now` becomes the next halving. */
+  private decayed(now: number): number {
+    if (now < this.halveAt) return this.recent;
+    const halvings = Math.floor((now - this.halveAt) / NOW_HALF_LIFE_MS) + 1;
+    this.halveAt += halvings * NOW_HALF_LIFE_MS;
+    // Past 60 halvings nothing is left of a double's precision anyway.
+    return halvings > 60 ? 0 : this.recent / 2 ** halvings;
   }
 
   snapshot(now: number): LoadSnapshot {
@@ -104,7 +135,9 @@ export class ActorLoad {
         }
       }
     }
-    return { handled, perSecond: handled / seconds, waitP99Ms, busyMs };
+    this.recent = this.decayed(now);
+    const intoSecond = 1 - (this.halveAt - now) / NOW_HALF_LIFE_MS;
+    return { handled, perSecond: handled / seconds, waitP99Ms, busyMs, busyNow: this.recent / (1 + intoSecond) };
   }
 
   /** Moves to the bucket that holds `now`, clearing the ones skipped (all of them after a quiet minute). */
@@ -116,4 +149,8 @@ export class ActorLoad {
     }
     this.bucketEnd += Math.floor((now - this.bucketEnd) / LOAD_BUCKET_MS + 1) * LOAD_BUCKET_MS;
   }
+}
+
+function nextGridPoint(now: number): number {
+  return (Math.floor(now / NOW_HALF_LIFE_MS) + 1) * NOW_HALF_LIFE_MS;
 }

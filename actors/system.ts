@@ -81,6 +81,8 @@ export interface ActorLoadRow {
   waitP99Ms: number;
   /** Milliseconds spent handling in the window. */
   busyMs: number;
+  /** Milliseconds of handling per second right now (older seconds fade by half each second). */
+  busyNow: number;
 }
 
 // A local actor's address also holds its cell, under a symbol and not
@@ -199,6 +201,7 @@ export class ActorSystem implements Router, CellHost {
         perSecond: load.perSecond,
         waitP99Ms: load.waitP99Ms,
         busyMs: load.busyMs,
+        busyNow: load.busyNow,
       });
     }
     return rows;

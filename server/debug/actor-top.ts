@@ -23,6 +23,8 @@ export interface ActorTopRow {
   waitP99Ms: number;
   /** Milliseconds spent handling messages over the last minute. */
   busyMs: number;
+  /** Milliseconds of handling per second right now (each older second counts half). */
+  busyNow: number;
   handled: number;
   restarts: number;
   dropped: number;
@@ -40,6 +42,7 @@ export interface ActorTop {
 }
 
 const KEYS: Record<ActorSort, (r: ActorLoadRow) => number> = {
+  now: (r) => r.busyNow,
   busy: (r) => r.busyMs,
   wait_p99: (r) => r.waitP99Ms,
   depth: (r) => r.depth,
@@ -69,6 +72,7 @@ export async function actorTop(system: ActorSystem, store: Store, query: ActorTo
         perSecond: round(r.perSecond),
         waitP99Ms: round(r.waitP99Ms),
         busyMs: round(r.busyMs),
+        busyNow: round(r.busyNow),
         handled: r.handled,
         restarts: r.restarts,
         dropped: r.dropped,

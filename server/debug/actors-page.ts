@@ -10,6 +10,7 @@ export const REFRESH_MS = 3000;
 const COLUMNS: { label: string; sort?: ActorSort; num?: boolean; title: string }[] = [
   { label: 'Kind', title: 'Actor kind' },
   { label: 'Actor', title: 'Guild name and id, or the actor id' },
+  { label: 'Busy now', sort: 'now', num: true, title: 'Time spent handling per second right now (each older second counts half)' },
   { label: 'Busy', sort: 'busy', num: true, title: 'Time spent handling messages over the last minute' },
   { label: 'Mailbox', sort: 'depth', num: true, title: 'Messages waiting now' },
   { label: 'Oldest waiting', sort: 'oldest', num: true, title: 'Age of the oldest waiting message' },
@@ -32,6 +33,7 @@ export function actorRow(r: ActorTopRow): string {
   return `<tr data-kind="${esc(r.kind)}" data-id="${esc(r.id)}">
   <td>${esc(r.kind)}</td>
   <td>${who}</td>
+  <td class="num">${esc(formatMs(r.busyNow))}/s</td>
   <td class="num">${esc(formatMs(r.busyMs))}</td>
   <td class="num">${esc(r.depth)}</td>
   <td class="num">${esc(r.depth === 0 ? '-' : formatMs(r.oldestWaitMs))}</td>
@@ -71,7 +73,7 @@ const REFRESH_SCRIPT = `
     var who = r.traces !== undefined
       ? '<a href="' + esc(r.traces) + '" title="Recent traces of this guild">' + esc(r.name !== undefined ? r.name : r.id) + '</a> <span class="muted mono">' + esc(r.id) + '</span>'
       : '<span class="mono">' + esc(r.id) + '</span>';
-    return '<tr data-kind="' + esc(r.kind) + '" data-id="' + esc(r.id) + '"><td>' + esc(r.kind) + '</td><td>' + who + '</td><td class="num">' + esc(ms(r.busyMs)) + '</td><td class="num">' + esc(r.depth) +
+    return '<tr data-kind="' + esc(r.kind) + '" data-id="' + esc(r.id) + '"><td>' + esc(r.kind) + '</td><td>' + who + '</td><td class="num">' + esc(ms(r.busyNow)) + '/s</td><td class="num">' + esc(ms(r.busyMs)) + '</td><td class="num">' + esc(r.depth) +
       '</td><td class="num">' + (r.depth === 0 ? '-' : esc(ms(r.oldestWaitMs))) + '</td><td class="num">' + esc(r.perSecond.toFixed(1)) +
       '</td><td class="num">' + (r.handled === 0 ? '-' : esc(ms(r.waitP99Ms))) + '</td><td class="num">' + esc(r.restarts) + '</td></tr>';
   }

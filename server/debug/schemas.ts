@@ -34,14 +34,18 @@ export const debugWindowBodySchema = z.object({
   minutes: z.number().int().min(MIN_DEBUG_MINUTES).max(MAX_DEBUG_MINUTES),
 });
 
-/** How the actor top can be ordered (descending); `wait_p99` first: the actor making messages wait longest. */
-export const ACTOR_SORTS = ['busy', 'wait_p99', 'depth', 'oldest', 'rate', 'restarts'] as const;
+/**
+ * How the actor top can be ordered (descending). `now` (the default) is the
+ * handling time per second right now, so the actor that is busiest at the
+ * moment leads even if others did more earlier in the minute (`busy`).
+ */
+export const ACTOR_SORTS = ['now', 'busy', 'wait_p99', 'depth', 'oldest', 'rate', 'restarts'] as const;
 export type ActorSort = (typeof ACTOR_SORTS)[number];
 
 export const actorTopQuerySchema = z.preprocess(
   withoutEmpty,
   z.object({
-    sort: z.enum(ACTOR_SORTS).default('busy'),
+    sort: z.enum(ACTOR_SORTS).default('now'),
     kind: z.string().regex(/^[a-z][a-z0-9_-]{0,31}$/, 'Value is not an actor kind.').optional(),
     limit: z.coerce.number().int().min(1).max(1000).default(50),
   }),

@@ -28,7 +28,7 @@ describe('ActorLoad', () => {
     for (let i = 0; i < 10; i++) load.record(2000, 9000);
     expect(load.snapshot(2000).waitP99Ms).toBe(9000);
     // A quiet minute and a bucket later, the window is empty again.
-    expect(load.snapshot(2000 + 60_000 + LOAD_BUCKET_MS)).toEqual({ handled: 0, perSecond: 0, waitP99Ms: 0, busyMs: 0 });
+    expect(load.snapshot(2000 + 60_000 + LOAD_BUCKET_MS)).toEqual({ handled: 0, perSecond: 0, waitP99Ms: 0, busyMs: 0, busyNow: 0 });
   });
 
   it('busy is the time spent handling in the window, and leaves with the window', () => {
@@ -36,6 +36,29 @@ describe('ActorLoad', () => {
     for (let t = 1000; t <= 20_000; t += 1000) load.busy(t, 250);
     expect(load.snapshot(20_000).busyMs).toBe(5000);
     expect(load.snapshot(20_000 + 60_000 + LOAD_BUCKET_MS).busyMs).toBe(0);
+  });
+
+  it('busy now is the handling time per second of a steady load, whatever part of the second it is read in', () => {
+    const load = new ActorLoad(0);
+    // 2.5 ms every 10 ms (250 ms a second), read at points spread over a second.
+    let t = 5;
+    for (const at of [20_003, 20_253, 20_503, 20_993]) {
+      for (; t <= at; t += 10) load.busy(t, 2.5);
+      expect(Math.abs(load.snapshot(at).busyNow - 250) / 250).toBeLessThan(0.02);
+    }
+  });
+
+  it('busy now forgets set-up work within seconds, where the minute\'s busy time still holds it', () => {
+    const setUp = new ActorLoad(0);
+    const hot = new ActorLoad(0);
+    setUp.busy(400, 60);
+    for (let t = 500; t <= 3_000; t += 50) hot.busy(t, 0.6);
+    // 60 ms once against 12 ms a second for 2.5 s: the minute says set-up, "now" says hot.
+    expect(setUp.snapshot(3_000).busyMs).toBeGreaterThan(hot.snapshot(3_000).busyMs);
+    expect(hot.snapshot(3_000).busyNow).toBeGreaterThan(10);
+    // Three halvings (at 1, 2 and 3 s) of the 60 ms.
+    expect(setUp.snapshot(3_000).busyNow).toBe(60 / 2 ** 3);
+    expect(setUp.snapshot(3_000 + 61 * 1000).busyNow).toBe(0);
   });
 });
 
@@ -58,6 +81,8 @@ describe('ActorSystem.loads: busy', () => {
     expect(rows.light!.perSecond).toBeGreaterThan(rows.heavy!.perSecond);
     expect(rows.heavy!.busyMs).toBe(30);
     expect(rows.light!.busyMs).toBeCloseTo(2, 5);
+    // Read at 1 s, the first halving.
+    expect(rows.heavy!.busyNow).toBe(15);
     system.shutdown();
   });
 });

@@ -104,14 +104,15 @@ describe.skipIf(!chromiumPresent && !inCi)('actor top and tail spans in a headle
     const rows = page.locator('#actors tbody tr');
     // One guild, the stall and four sessions.
     expect(await rows.count()).toBe(6);
-    expect(await page.locator('#actors th[aria-sort="descending"]').innerText()).toContain('Busy');
+    expect(await page.locator('#actors th[aria-sort="descending"]').innerText()).toContain('Busy now');
     // Same order as the JSON API, busiest first; the stall was charged the time it held the thread.
-    const api = (await (await fetch(`${w!.url}/debug/api/actors`)).json()) as { actors: { id: string; busyMs: number }[] };
+    const api = (await (await fetch(`${w!.url}/debug/api/actors`)).json()) as { actors: { id: string; busyMs: number; busyNow: number }[] };
     expect(await rows.evaluateAll((els) => els.map((e) => e.getAttribute('data-id')))).toEqual(api.actors.map((a) => a.id));
-    const busy = api.actors.map((a) => a.busyMs);
-    expect(busy).toEqual([...busy].sort((a, b) => b - a));
+    const busyNow = api.actors.map((a) => a.busyNow);
+    expect(busyNow).toEqual([...busyNow].sort((a, b) => b - a));
     expect(api.actors.find((a) => a.id === 'session:stall')!.busyMs).toBeGreaterThanOrEqual(STALL_MS);
-    expect(await rows.first().locator('td').nth(2).innerText()).toMatch(/ms$/);
+    expect(await rows.first().locator('td').nth(2).innerText()).toMatch(/ms\/s$/);
+    expect(await rows.first().locator('td').nth(3).innerText()).toMatch(/ms$/);
     // By wait p99, the actors that waited (the guild's stuck post, the sessions behind the stall) lead.
     const byWait = (await (await fetch(`${w!.url}/debug/api/actors?sort=wait_p99`)).json()) as { actors: { waitP99Ms: number }[] };
     expect(byWait.actors[0]!.waitP99Ms).toBeGreaterThanOrEqual(20);

@@ -1,6 +1,10 @@
 // client-sim's hot-guild scenario against a real server at 1 % root
 // sampling, as an operator would run it:
-// - the actor top (/debug/api/actors) puts the hot guild first within seconds;
+// - the actor top (/debug/api/actors) puts the hot guild first among guilds
+//   within seconds, and keeps it among the five busiest actors of any kind
+//   (its sessions work on every post too; busy time is wall time, so on a
+//   loaded machine one session's handler stretched by preemption can lead for
+//   a second);
 // - tail capture still shows the hot guild's slow deliveries, in the built-in
 //   viewer and in a real OTLP/gRPC receiver.
 //
@@ -72,7 +76,8 @@ describe('hot-guild at 1 % root sampling', () => {
   it('the actor top shows the hot guild first within seconds', async () => {
     const t = await startTestServer({}, { tracingEnv: ONE_PERCENT, rateLimitPerSecond: 100_000 });
     cleanups.push(() => t.close());
-    const tops: { at: number; first: { kind: string; id: string; name?: string; traces?: string } | undefined }[] = [];
+    type Row = { kind: string; id: string; name?: string; traces?: string };
+    const tops: { at: number; first: Row | undefined; five: string[] }[] = [];
     let loadStart = 0;
     let hot: string | undefined;
     let poll: NodeJS.Timeout | undefined;
@@ -86,10 +91,11 @@ describe('hot-guild at 1 % root sampling', () => {
           if (phase !== 'ready') return;
           hot = (await hotGuild(t)).id;
           loadStart = Date.now();
+          const top = (query: string) => fetch(`${t.url}/debug/api/actors?${query}`).then((res) => res.json() as Promise<{ actors: Row[] }>);
           poll = setInterval(() => {
-            void fetch(`${t.url}/debug/api/actors?limit=5`)
-              .then((res) => res.json() as Promise<{ actors: { kind: string; id: string; name?: string; traces?: string }[] }>)
-              .then((top) => tops.push({ at: Date.now(), first: top.actors[0] }));
+            void Promise.all([top('kind=guild&limit=1'), top('limit=5')]).then(([guilds, all]) =>
+              tops.push({ at: Date.now(), first: guilds.actors[0], five: all.actors.map((a) => a.id) }),
+            );
           }, 250);
         },
       },
@@ -100,14 +106,15 @@ describe('hot-guild at 1 % root sampling', () => {
     expect(report.metrics.duplicated).toBe(0);
     expect(report.sessions.ready).toBe(report.sessions.total);
 
-    const firstOnTop = tops.find((s) => s.first?.kind === 'guild' && s.first.id === hot);
+    const firstOnTop = tops.find((s) => s.first?.id === hot);
     expect(firstOnTop, JSON.stringify(tops.slice(0, 12))).toBeDefined();
     expect(firstOnTop!.at - loadStart).toBeLessThan(5_000);
     expect(firstOnTop!.first).toMatchObject({ name: expect.stringMatching(/ 0$/), traces: `/debug/traces?guild=${hot}` });
-    // And it stays there once the flood has run a while (the busiest: each post is a fanout to every session).
+    // And it stays there once the flood has run a while (each post is a fanout to every session), among the busiest of all.
     const late = tops.filter((s) => s.at - loadStart > 3_000);
     expect(late.length).toBeGreaterThan(0);
     expect(late.filter((s) => s.first?.id === hot).length / late.length, JSON.stringify(late.slice(0, 6))).toBeGreaterThan(0.5);
+    expect(late.filter((s) => s.five.includes(hot!)).length / late.length, JSON.stringify(late.slice(0, 6))).toBeGreaterThan(0.5);
   }, 90_000);
 
   it('slow deliveries and a slow guild message show in the viewer and the OTLP receiver, marked tail', async () => {
