@@ -15,7 +15,7 @@
 //                          [--engines memory,file,postgres] [--paced-fraction 0.5] [--json FILE]
 //                          [--server-root DIR]   (another checkout's server, same client: A/B of servers)
 //                          [--poster http|fetch] (node:http posters, the default, or client-sim's RestClient as before)
-//                          [--server-node-args="--cpu-prof --cpu-prof-dir=DIR --trace-gc"] [--server-stdout FILE]
+//                          [--server-node-args="--cpu-prof --cpu-prof-dir=DIR --trace-gc"] [--server-stdout FILE] [--server-env K=V,...]
 //                          (node flags for the server; its stdout, where --trace-gc writes, to FILE; each phase's
 //                          window on CLOCK_MONOTONIC, the clock of a CPU profile, is in the JSON: bench/store-profile.ts)
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -61,6 +61,7 @@ const flags = parseFlags(
     poster: { type: 'string', default: 'http' },
     'server-node-args': { type: 'string', default: '' },
     'server-stdout': { type: 'string' },
+    'server-env': { type: 'string', default: '' },
   },
   z.object({
     guilds: z.coerce.number().int().min(1).max(2_000),
@@ -78,6 +79,16 @@ const flags = parseFlags(
     poster: z.enum(['http', 'fetch']),
     'server-node-args': z.string().transform((s) => s.split(/\s+/).filter((a) => a !== '')),
     'server-stdout': z.string().optional(),
+    // K=V,K=V set on the server after the benchmark's own (an A/B of a setting, e.g. GUILDHALL_RESUME_BUFFER).
+    'server-env': z.string().transform((s, ctx) => {
+      const out: Record<string, string> = {};
+      for (const kv of s.split(',').filter((x) => x !== '')) {
+        const cut = kv.indexOf('=');
+        if (cut <= 0) ctx.addIssue({ code: 'custom', message: `--server-env: ${kv} is not K=V` });
+        else out[kv.slice(0, cut)] = kv.slice(cut + 1);
+      }
+      return out;
+    }),
   }),
   (message) => {
     process.stderr.write(`bench:store: ${message}\n${USAGE}\n`);
@@ -130,6 +141,7 @@ async function startGuildhall(databaseUrl: string): Promise<{ url: string; child
     GUILDHALL_ROUTE_RATE_LIMITS: 'off',
     GUILDHALL_MAX_CONCURRENCY: '1000000',
     DATABASE_URL: databaseUrl,
+    ...flags['server-env'],
   });
   const toFile = flags['server-stdout'] !== undefined;
   const child = spawn(process.execPath, [...flags['server-node-args'], '--import', 'tsx', 'server/main.ts'], {
