@@ -49,9 +49,9 @@ function buckets(s: Samples, name: string, filters: readonly string[]): Map<numb
   return out;
 }
 
-function sum(s: Samples, prefix: string): number {
+function sum(s: Samples, prefix: string, label?: string): number {
   let total = 0;
-  for (const [key, value] of s) if (key === prefix || key.startsWith(`${prefix}{`)) total += value;
+  for (const [key, value] of s) if ((key === prefix || key.startsWith(`${prefix}{`)) && (label === undefined || key.includes(label))) total += value;
   return total;
 }
 
@@ -133,6 +133,9 @@ export interface PhaseProbe {
   /** GC time in the server over the phase, ms, and the count of GCs. */
   serverGcMs: number;
   serverGcs: number;
+  /** Of those, the mark-compacts (prom-client's kind="major"): their count and ms. One of 30-80 ms in an 8 s phase delays about as many posts as a p99 counts. */
+  serverMajorGcs: number;
+  serverMajorGcMs: number;
   /** Group commits in the phase, the writes in them, and the mean commit time (ms). */
   commits: number;
   commitWrites: number;
@@ -203,6 +206,7 @@ export class PhaseMeter {
     const p50 = bucketQuantile(http0, http1, 0.5);
     const p99 = bucketQuantile(http0, http1, 0.99);
     const delta = (name: string) => sum(m1, name) - sum(m0, name);
+    const deltaWith = (name: string, label: string) => sum(m1, name, label) - sum(m0, name, label);
     const commits = delta('guildhall_store_commit_duration_seconds_count');
     return {
       serverP50: p50.value * 1000,
@@ -212,6 +216,8 @@ export class PhaseMeter {
       serverLoopMax: (m1.get('nodejs_eventloop_lag_max_seconds') ?? NaN) * 1000,
       serverGcMs: delta('nodejs_gc_duration_seconds_sum') * 1000,
       serverGcs: delta('nodejs_gc_duration_seconds_count'),
+      serverMajorGcs: deltaWith('nodejs_gc_duration_seconds_count', 'kind="major"'),
+      serverMajorGcMs: deltaWith('nodejs_gc_duration_seconds_sum', 'kind="major"') * 1000,
       commits,
       commitWrites: delta('guildhall_store_commit_batch_size_sum'),
       commitMeanMs: commits > 0 ? (delta('guildhall_store_commit_duration_seconds_sum') * 1000) / commits : 0,

@@ -314,7 +314,7 @@ async function runOnce(engine: Engine, rep: number, dir: string): Promise<RunRes
 function probeLine(p: PhaseProbe): string {
   const f = (x: number, d = 1) => x.toFixed(d);
   return (
-    `server p50 ${f(p.serverP50)} p99 ${f(p.serverP99)} ms [${p.serverP99Bucket}], loop p99 ${f(p.serverLoopP99)} max ${f(p.serverLoopMax)}, gc ${f(p.serverGcMs, 0)} ms/${p.serverGcs}; ` +
+    `server p50 ${f(p.serverP50)} p99 ${f(p.serverP99)} ms [${p.serverP99Bucket}], loop p99 ${f(p.serverLoopP99)} max ${f(p.serverLoopMax)}, gc ${f(p.serverGcMs, 0)} ms/${p.serverGcs} (mark-compact ${f(p.serverMajorGcMs, 0)} ms/${p.serverMajorGcs}); ` +
     `commits ${p.commits} (${f(p.commitWrites / Math.max(1, p.commits))} writes, ${f(p.commitMeanMs, 2)} ms); ` +
     `waiting for a core: server ${f(p.serverRunqueueMs)} ms/s (${f(p.serverPreemptsPerS, 0)} preemptions/s), posters ${f(p.clientRunqueueMs)} ms/s (${f(p.clientPreemptsPerS, 0)}/s); ` +
     `cpu server ${f(p.serverCpu, 0)} client ${f(p.clientCpu, 0)} (main ${f(p.clientMainCpu, 0)}) pg ${f(p.postgresCpu, 0)} ms/s; client loop p99 ${f(p.clientLoopP99)} max ${f(p.clientLoopMax)} ms; load ${f(p.load1, 2)}`
