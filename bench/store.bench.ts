@@ -16,6 +16,7 @@
 //                          [--server-root DIR]   (another checkout's server, same client: A/B of servers)
 //                          [--poster http|fetch] (node:http posters, the default, or client-sim's RestClient as before)
 //                          [--server-node-args="--cpu-prof --cpu-prof-dir=DIR --trace-gc"] [--server-stdout FILE] [--server-env K=V,...]
+//                          [--pin]               (server on CPU 0, this process on CPU 1, as `npm run bench -- --pin`)
 //                          (node flags for the server; its stdout, where --trace-gc writes, to FILE; each phase's
 //                          window on CLOCK_MONOTONIC, the clock of a CPU profile, is in the JSON: bench/store-profile.ts)
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -34,7 +35,7 @@ import { SessionPool } from '../client-sim/pool.js';
 import { startSimTracing } from '../client-sim/tracing.js';
 import { buildWorld, planWorld } from '../client-sim/world.js';
 import { pacedUntil } from '../client-sim/pacing.js';
-import { freePort, stop } from './children.js';
+import { freePort, pin, stop } from './children.js';
 import { parseFlags } from './flags.js';
 import { Poster } from './store-poster.js';
 import { type PhaseProbe, PhaseMeter } from './store-probes.js';
@@ -46,7 +47,7 @@ type Engine = (typeof ENGINES)[number];
 const PG_ADMIN_URL = process.env.GUILDHALL_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
 const USAGE =
-  'usage: npm run bench:store -- [--guilds N] [--members N] [--seconds S] [--reps N] [--engines memory,file,postgres] [--paced-fraction F] [--json FILE] [--server-root DIR] [--poster http|fetch]';
+  'usage: npm run bench:store -- [--guilds N] [--members N] [--seconds S] [--reps N] [--engines memory,file,postgres] [--paced-fraction F] [--json FILE] [--server-root DIR] [--poster http|fetch] [--server-node-args=ARGS] [--server-stdout FILE] [--server-env K=V,...] [--pin]';
 const flags = parseFlags(
   process.argv.slice(2),
   {
@@ -62,6 +63,7 @@ const flags = parseFlags(
     'server-node-args': { type: 'string', default: '' },
     'server-stdout': { type: 'string' },
     'server-env': { type: 'string', default: '' },
+    pin: { type: 'boolean', default: false },
   },
   z.object({
     guilds: z.coerce.number().int().min(1).max(2_000),
@@ -79,6 +81,7 @@ const flags = parseFlags(
     poster: z.enum(['http', 'fetch']),
     'server-node-args': z.string().transform((s) => s.split(/\s+/).filter((a) => a !== '')),
     'server-stdout': z.string().optional(),
+    pin: z.boolean(),
     // K=V,K=V set on the server after the benchmark's own (an A/B of a setting, e.g. GUILDHALL_RESUME_BUFFER).
     'server-env': z.string().transform((s, ctx) => {
       const out: Record<string, string> = {};
@@ -150,6 +153,7 @@ async function startGuildhall(databaseUrl: string): Promise<{ url: string; child
     stdio: ['ignore', toFile ? 'pipe' : 'ignore', 'inherit'],
   });
   if (toFile) child.stdout!.pipe(createWriteStream(flags['server-stdout']!, { flags: 'a' }));
+  if (flags.pin) pin(child.pid!, 0);
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 60_000;
   for (;;) {
@@ -322,6 +326,13 @@ function probeLine(p: PhaseProbe): string {
 }
 
 async function main(): Promise<void> {
+  // --pin: the server (every thread) on CPU 0, this process (posters and the session pool's worker) on CPU 1, as
+  // `npm run bench -- --pin`: the load generator no longer takes the server's core, as clients on other machines
+  // would not. PostgreSQL is not ours to pin: it floats. Off by default, so runs stay comparable with earlier ones.
+  if (flags.pin) {
+    if (cpus().length < 2) throw new Error('--pin needs two CPUs');
+    pin(process.pid, 1);
+  }
   const dir = mkdtempSync(join(tmpdir(), 'guildhall-bench-store-'));
   const results: RunResult[] = [];
   const startedAt = new Date().toISOString();
@@ -348,7 +359,7 @@ async function main(): Promise<void> {
     return `${s.median} (${s.min}–${s.max})`;
   };
   const lines = [
-    `bench:store, ${startedAt}, ${flags.guilds} guilds x ${flags.members} members, ${flags.seconds} s per phase, ${flags.reps} repetitions, ${cpus().length} cores, Node ${process.versions.node}, posters: ${flags.poster}${flags['server-root'] === undefined ? '' : `, server from ${flags['server-root']}`}`,
+    `bench:store, ${startedAt}, ${flags.guilds} guilds x ${flags.members} members, ${flags.seconds} s per phase, ${flags.reps} repetitions, ${cpus().length} cores, Node ${process.versions.node}, posters: ${flags.poster}${flags.pin ? ', pinned (server CPU 0, client CPU 1)' : ''}${flags['server-root'] === undefined ? '' : `, server from ${flags['server-root']}`}`,
     '',
     '| engine | closed loop msg/s | closed ack p99 ms | paced rate /s | paced ack p50 ms | paced ack p99 ms | errors |',
     '|---|---|---|---|---|---|---|',
