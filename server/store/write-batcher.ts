@@ -9,8 +9,9 @@
 // commit does not wait behind the next turn's socket reads (a setImmediate
 // queued from the drain, itself an immediate, ran only after the next poll
 // phase: one more turn of queueing in every acknowledgement). One transaction
-// is in flight at a time; writes that arrive during it form the next batch. Each write's promise settles only after the commit
-// that holds it is durable: callers acknowledge and broadcast from there.
+// is in flight at a time; writes that arrive during it form the next batch.
+// Each write's promise settles only after the commit that holds it is
+// durable: callers acknowledge and broadcast from there.
 //
 // Bounded: past `maxQueued` waiting writes, `submit` refuses at once with
 // UNAVAILABLE (the REST edge answers 503 with Retry-After) instead of growing.
