@@ -7,6 +7,12 @@
 // - CPU time of the server, of this process (the posters and the session
 //   pool's worker) and of PostgreSQL's processes, from /proc;
 // - this process's event-loop delay (perf_hooks), the posters' own thread;
+// - for the server's main thread and the posters' thread, what the scheduler
+//   did to them (/proc/<pid>/task/<tid>/schedstat and status): time spent
+//   runnable but waiting for a core, and involuntary context switches (the
+//   kernel took the core away). On two cores shared by the server, the client
+//   and PostgreSQL, a post that arrives while the server's thread waits for a
+//   core waits as long: these are counted, where a latency is only timed;
 // - the load averages at the end.
 import { readFileSync, readdirSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -43,9 +49,9 @@ function buckets(s: Samples, name: string, filters: readonly string[]): Map<numb
   return out;
 }
 
-function sum(s: Samples, prefix: string): number {
+function sum(s: Samples, prefix: string, label?: string): number {
   let total = 0;
-  for (const [key, value] of s) if (key === prefix || key.startsWith(`${prefix}{`)) total += value;
+  for (const [key, value] of s) if ((key === prefix || key.startsWith(`${prefix}{`)) && (label === undefined || key.includes(label))) total += value;
   return total;
 }
 
@@ -103,6 +109,18 @@ function mainThreadMicros(): number {
   return Number(readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'utf8').split(' ')[0]) / 1000;
 }
 
+/** A main thread's scheduling so far: ns waiting on a run queue, and involuntary context switches. */
+export interface Scheduling {
+  waitNs: number;
+  preempted: number;
+}
+
+export function mainThreadScheduling(pid: number): Scheduling {
+  const waitNs = Number(readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').split(' ')[1]);
+  const m = /^nonvoluntary_ctxt_switches:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/task/${pid}/status`, 'utf8'));
+  return { waitNs, preempted: m ? Number(m[1]) : NaN };
+}
+
 export interface PhaseProbe {
   /** Server-side POST /channels/:id/messages latency from its own histogram, ms (p50, p99 interpolated in their buckets). */
   serverP50: number;
@@ -115,6 +133,9 @@ export interface PhaseProbe {
   /** GC time in the server over the phase, ms, and the count of GCs. */
   serverGcMs: number;
   serverGcs: number;
+  /** Of those, the mark-compacts (prom-client's kind="major"): their count and ms. One of 30-80 ms in an 8 s phase delays about as many posts as a p99 counts. */
+  serverMajorGcs: number;
+  serverMajorGcMs: number;
   /** Group commits in the phase, the writes in them, and the mean commit time (ms). */
   commits: number;
   commitWrites: number;
@@ -128,6 +149,12 @@ export interface PhaseProbe {
   /** This process's main thread (the posters): event-loop delay p99 and max over the phase, ms. */
   clientLoopP99: number;
   clientLoopMax: number;
+  /** Server's main thread: ms per second runnable but not running (waiting for a core), and involuntary switches per second. */
+  serverRunqueueMs: number;
+  serverPreemptsPerS: number;
+  /** The same for the posters' thread (this process's main thread). */
+  clientRunqueueMs: number;
+  clientPreemptsPerS: number;
   /** 1-minute load average at the end of the phase. */
   load1: number;
 }
@@ -140,6 +167,8 @@ export class PhaseMeter {
   private clientMain0 = 0;
   private pg0 = new Map<number, number>();
   private metrics0: Samples = new Map();
+  private serverSched0: Scheduling = { waitNs: 0, preempted: 0 };
+  private clientSched0: Scheduling = { waitNs: 0, preempted: 0 };
 
   constructor(
     private readonly serverUrl: string,
@@ -152,6 +181,8 @@ export class PhaseMeter {
     this.serverCpu0 = cpuMicros(this.serverPid);
     this.clientCpu0 = cpuMicros(process.pid);
     this.clientMain0 = mainThreadMicros();
+    this.serverSched0 = mainThreadScheduling(this.serverPid);
+    this.clientSched0 = mainThreadScheduling(process.pid);
     this.t0 = performance.now();
     this.loop.reset();
     this.loop.enable();
@@ -163,6 +194,8 @@ export class PhaseMeter {
     const serverCpu = (cpuMicros(this.serverPid) - this.serverCpu0) / 1000 / wallS;
     const clientCpu = (cpuMicros(process.pid) - this.clientCpu0) / 1000 / wallS;
     const clientMainCpu = (mainThreadMicros() - this.clientMain0) / 1000 / wallS;
+    const serverSched = mainThreadScheduling(this.serverPid);
+    const clientSched = mainThreadScheduling(process.pid);
     let pg = 0;
     for (const [pid, us] of postgresCpu()) pg += us - (this.pg0.get(pid) ?? 0);
     const m1 = await scrape(this.serverUrl);
@@ -173,6 +206,7 @@ export class PhaseMeter {
     const p50 = bucketQuantile(http0, http1, 0.5);
     const p99 = bucketQuantile(http0, http1, 0.99);
     const delta = (name: string) => sum(m1, name) - sum(m0, name);
+    const deltaWith = (name: string, label: string) => sum(m1, name, label) - sum(m0, name, label);
     const commits = delta('guildhall_store_commit_duration_seconds_count');
     return {
       serverP50: p50.value * 1000,
@@ -182,6 +216,8 @@ export class PhaseMeter {
       serverLoopMax: (m1.get('nodejs_eventloop_lag_max_seconds') ?? NaN) * 1000,
       serverGcMs: delta('nodejs_gc_duration_seconds_sum') * 1000,
       serverGcs: delta('nodejs_gc_duration_seconds_count'),
+      serverMajorGcs: deltaWith('nodejs_gc_duration_seconds_count', 'kind="major"'),
+      serverMajorGcMs: deltaWith('nodejs_gc_duration_seconds_sum', 'kind="major"') * 1000,
       commits,
       commitWrites: delta('guildhall_store_commit_batch_size_sum'),
       commitMeanMs: commits > 0 ? (delta('guildhall_store_commit_duration_seconds_sum') * 1000) / commits : 0,
@@ -191,6 +227,10 @@ export class PhaseMeter {
       postgresCpu: pg / 1000 / wallS,
       clientLoopP99: this.loop.percentile(99) / 1e6,
       clientLoopMax: this.loop.max / 1e6,
+      serverRunqueueMs: (serverSched.waitNs - this.serverSched0.waitNs) / 1e6 / wallS,
+      serverPreemptsPerS: (serverSched.preempted - this.serverSched0.preempted) / wallS,
+      clientRunqueueMs: (clientSched.waitNs - this.clientSched0.waitNs) / 1e6 / wallS,
+      clientPreemptsPerS: (clientSched.preempted - this.clientSched0.preempted) / wallS,
       load1: loadavg()[0]!,
     };
   }

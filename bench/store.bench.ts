@@ -15,7 +15,8 @@
 //                          [--engines memory,file,postgres] [--paced-fraction 0.5] [--json FILE]
 //                          [--server-root DIR]   (another checkout's server, same client: A/B of servers)
 //                          [--poster http|fetch] (node:http posters, the default, or client-sim's RestClient as before)
-//                          [--server-node-args="--cpu-prof --cpu-prof-dir=DIR --trace-gc"] [--server-stdout FILE]
+//                          [--server-node-args="--cpu-prof --cpu-prof-dir=DIR --trace-gc"] [--server-stdout FILE] [--server-env K=V,...]
+//                          [--pin]               (server on CPU 0, this process on CPU 1, as `npm run bench -- --pin`)
 //                          (node flags for the server; its stdout, where --trace-gc writes, to FILE; each phase's
 //                          window on CLOCK_MONOTONIC, the clock of a CPU profile, is in the JSON: bench/store-profile.ts)
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -34,7 +35,7 @@ import { SessionPool } from '../client-sim/pool.js';
 import { startSimTracing } from '../client-sim/tracing.js';
 import { buildWorld, planWorld } from '../client-sim/world.js';
 import { pacedUntil } from '../client-sim/pacing.js';
-import { freePort, stop } from './children.js';
+import { freePort, pin, stop } from './children.js';
 import { parseFlags } from './flags.js';
 import { Poster } from './store-poster.js';
 import { type PhaseProbe, PhaseMeter } from './store-probes.js';
@@ -46,7 +47,7 @@ type Engine = (typeof ENGINES)[number];
 const PG_ADMIN_URL = process.env.GUILDHALL_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
 const USAGE =
-  'usage: npm run bench:store -- [--guilds N] [--members N] [--seconds S] [--reps N] [--engines memory,file,postgres] [--paced-fraction F] [--json FILE] [--server-root DIR] [--poster http|fetch]';
+  'usage: npm run bench:store -- [--guilds N] [--members N] [--seconds S] [--reps N] [--engines memory,file,postgres] [--paced-fraction F] [--json FILE] [--server-root DIR] [--poster http|fetch] [--server-node-args=ARGS] [--server-stdout FILE] [--server-env K=V,...] [--pin]';
 const flags = parseFlags(
   process.argv.slice(2),
   {
@@ -61,6 +62,8 @@ const flags = parseFlags(
     poster: { type: 'string', default: 'http' },
     'server-node-args': { type: 'string', default: '' },
     'server-stdout': { type: 'string' },
+    'server-env': { type: 'string', default: '' },
+    pin: { type: 'boolean', default: false },
   },
   z.object({
     guilds: z.coerce.number().int().min(1).max(2_000),
@@ -78,6 +81,17 @@ const flags = parseFlags(
     poster: z.enum(['http', 'fetch']),
     'server-node-args': z.string().transform((s) => s.split(/\s+/).filter((a) => a !== '')),
     'server-stdout': z.string().optional(),
+    pin: z.boolean(),
+    // K=V,K=V set on the server after the benchmark's own (an A/B of a setting, e.g. GUILDHALL_RESUME_BUFFER).
+    'server-env': z.string().transform((s, ctx) => {
+      const out: Record<string, string> = {};
+      for (const kv of s.split(',').filter((x) => x !== '')) {
+        const cut = kv.indexOf('=');
+        if (cut <= 0) ctx.addIssue({ code: 'custom', message: `--server-env: ${kv} is not K=V` });
+        else out[kv.slice(0, cut)] = kv.slice(cut + 1);
+      }
+      return out;
+    }),
   }),
   (message) => {
     process.stderr.write(`bench:store: ${message}\n${USAGE}\n`);
@@ -130,6 +144,7 @@ async function startGuildhall(databaseUrl: string): Promise<{ url: string; child
     GUILDHALL_ROUTE_RATE_LIMITS: 'off',
     GUILDHALL_MAX_CONCURRENCY: '1000000',
     DATABASE_URL: databaseUrl,
+    ...flags['server-env'],
   });
   const toFile = flags['server-stdout'] !== undefined;
   const child = spawn(process.execPath, [...flags['server-node-args'], '--import', 'tsx', 'server/main.ts'], {
@@ -138,6 +153,7 @@ async function startGuildhall(databaseUrl: string): Promise<{ url: string; child
     stdio: ['ignore', toFile ? 'pipe' : 'ignore', 'inherit'],
   });
   if (toFile) child.stdout!.pipe(createWriteStream(flags['server-stdout']!, { flags: 'a' }));
+  if (flags.pin) pin(child.pid!, 0);
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 60_000;
   for (;;) {
@@ -164,6 +180,9 @@ interface RunResult {
   pacedPerS: number;
   pacedP50: number;
   pacedP99: number;
+  /** Paced, timed from when each post was due rather than from when it was sent. */
+  pacedDueP50: number;
+  pacedDueP99: number;
   errors: number;
   /** Messages the sessions received (each post reaches every member's session). */
   deliveries: number;
@@ -254,6 +273,10 @@ async function runOnce(engine: Engine, rep: number, dir: string): Promise<RunRes
       try {
         await post(i % world.guilds.length, i);
         pacedAcked++;
+        // Also timed from when the post was due (pacedUntil's schedule, same origin within µs):
+        // this includes the client's own lateness in sending, which the request's timing
+        // leaves out. Neither alone is the server's; both are reported.
+        histograms.record('rest.due', performance.now() - (p0 + (i / pacedRate) * 1000));
       } catch {
         // counted by the client
       }
@@ -261,6 +284,7 @@ async function runOnce(engine: Engine, rep: number, dir: string): Promise<RunRes
     const pacedPerS = pacedAcked / ((performance.now() - p0) / 1000);
     const pacedEnd = monoUs();
     const paced = histograms.get('rest').summary();
+    const pacedDue = histograms.get('rest.due').summary();
     const pacedProbe = await meter.end();
     const stats = await pool.stats();
     return {
@@ -273,6 +297,8 @@ async function runOnce(engine: Engine, rep: number, dir: string): Promise<RunRes
       pacedPerS,
       pacedP50: paced.p50,
       pacedP99: paced.p99,
+      pacedDueP50: pacedDue.p50,
+      pacedDueP99: pacedDue.p99,
       errors: rest.counters.errors + poster.errors - errorsBefore,
       deliveries: stats.events,
       closedProbe,
@@ -292,13 +318,21 @@ async function runOnce(engine: Engine, rep: number, dir: string): Promise<RunRes
 function probeLine(p: PhaseProbe): string {
   const f = (x: number, d = 1) => x.toFixed(d);
   return (
-    `server p50 ${f(p.serverP50)} p99 ${f(p.serverP99)} ms [${p.serverP99Bucket}], loop p99 ${f(p.serverLoopP99)} max ${f(p.serverLoopMax)}, gc ${f(p.serverGcMs, 0)} ms/${p.serverGcs}; ` +
+    `server p50 ${f(p.serverP50)} p99 ${f(p.serverP99)} ms [${p.serverP99Bucket}], loop p99 ${f(p.serverLoopP99)} max ${f(p.serverLoopMax)}, gc ${f(p.serverGcMs, 0)} ms/${p.serverGcs} (mark-compact ${f(p.serverMajorGcMs, 0)} ms/${p.serverMajorGcs}); ` +
     `commits ${p.commits} (${f(p.commitWrites / Math.max(1, p.commits))} writes, ${f(p.commitMeanMs, 2)} ms); ` +
+    `waiting for a core: server ${f(p.serverRunqueueMs)} ms/s (${f(p.serverPreemptsPerS, 0)} preemptions/s), posters ${f(p.clientRunqueueMs)} ms/s (${f(p.clientPreemptsPerS, 0)}/s); ` +
     `cpu server ${f(p.serverCpu, 0)} client ${f(p.clientCpu, 0)} (main ${f(p.clientMainCpu, 0)}) pg ${f(p.postgresCpu, 0)} ms/s; client loop p99 ${f(p.clientLoopP99)} max ${f(p.clientLoopMax)} ms; load ${f(p.load1, 2)}`
   );
 }
 
 async function main(): Promise<void> {
+  // --pin: the server (every thread) on CPU 0, this process (posters and the session pool's worker) on CPU 1, as
+  // `npm run bench -- --pin`: the load generator no longer takes the server's core, as clients on other machines
+  // would not. PostgreSQL is not ours to pin: it floats. Off by default, so runs stay comparable with earlier ones.
+  if (flags.pin) {
+    if (cpus().length < 2) throw new Error('--pin needs two CPUs');
+    pin(process.pid, 1);
+  }
   const dir = mkdtempSync(join(tmpdir(), 'guildhall-bench-store-'));
   const results: RunResult[] = [];
   const startedAt = new Date().toISOString();
@@ -310,7 +344,7 @@ async function main(): Promise<void> {
         const r = await runOnce(engine, rep, dir);
         results.push(r);
         process.stderr.write(
-          `rep ${rep + 1}/${flags.reps} ${engine}: ${r.closedPerS.toFixed(0)} msg/s closed (p99 ${r.closedP99.toFixed(1)} ms, CPU µs/msg server ${r.serverUsPerMsg.toFixed(0)} client ${r.clientUsPerMsg.toFixed(0)}); paced ${r.pacedRate}/s: p50 ${r.pacedP50.toFixed(1)} p99 ${r.pacedP99.toFixed(1)} ms; errors ${r.errors}\n` +
+          `rep ${rep + 1}/${flags.reps} ${engine}: ${r.closedPerS.toFixed(0)} msg/s closed (p99 ${r.closedP99.toFixed(1)} ms, CPU µs/msg server ${r.serverUsPerMsg.toFixed(0)} client ${r.clientUsPerMsg.toFixed(0)}); paced ${r.pacedRate}/s: p50 ${r.pacedP50.toFixed(1)} p99 ${r.pacedP99.toFixed(1)} ms (from due: ${r.pacedDueP50.toFixed(1)} / ${r.pacedDueP99.toFixed(1)}); errors ${r.errors}\n` +
             `  closed: ${probeLine(r.closedProbe)}\n  paced:  ${probeLine(r.pacedProbe)}\n`,
         );
       }
@@ -325,7 +359,7 @@ async function main(): Promise<void> {
     return `${s.median} (${s.min}–${s.max})`;
   };
   const lines = [
-    `bench:store, ${startedAt}, ${flags.guilds} guilds x ${flags.members} members, ${flags.seconds} s per phase, ${flags.reps} repetitions, ${cpus().length} cores, Node ${process.versions.node}, posters: ${flags.poster}${flags['server-root'] === undefined ? '' : `, server from ${flags['server-root']}`}`,
+    `bench:store, ${startedAt}, ${flags.guilds} guilds x ${flags.members} members, ${flags.seconds} s per phase, ${flags.reps} repetitions, ${cpus().length} cores, Node ${process.versions.node}, posters: ${flags.poster}${flags.pin ? ', pinned (server CPU 0, client CPU 1)' : ''}${flags['server-root'] === undefined ? '' : `, server from ${flags['server-root']}`}`,
     '',
     '| engine | closed loop msg/s | closed ack p99 ms | paced rate /s | paced ack p50 ms | paced ack p99 ms | errors |',
     '|---|---|---|---|---|---|---|',
@@ -335,11 +369,11 @@ async function main(): Promise<void> {
     ),
     '',
     // Where the paced tail is: the server's own histogram (bucketed: 10, 15, 20, 25, 50 ms bounds since 2026-12-02 06:10) and event loop, and the client's loop.
-    '| engine | closed CPU µs/msg server | client | paced server p99 ms | server loop p99 ms | server GC ms/s | client loop p99 ms | client CPU ms/s | load (1 min) |',
-    '|---|---|---|---|---|---|---|---|---|',
+    '| engine | closed CPU µs/msg server | client | paced server p99 ms | paced ack p99 from due ms | server loop p99 ms | server GC ms/s | server waiting for a core ms/s (preemptions/s) | client loop p99 ms | client CPU ms/s | load (1 min) |',
+    '|---|---|---|---|---|---|---|---|---|---|---|',
     ...flags.engines.map(
       (e) =>
-        `| ${e} | ${fmt(by(e, (r) => r.serverUsPerMsg))} | ${fmt(by(e, (r) => r.clientUsPerMsg))} | ${fmt(by(e, (r) => r.pacedProbe.serverP99), 1)} | ${fmt(by(e, (r) => r.pacedProbe.serverLoopP99), 1)} | ${fmt(by(e, (r) => r.pacedProbe.serverGcMs / flags.seconds), 1)} | ${fmt(by(e, (r) => r.pacedProbe.clientLoopP99), 1)} | ${fmt(by(e, (r) => r.pacedProbe.clientCpu))} | ${fmt(by(e, (r) => r.pacedProbe.load1), 1)} |`,
+        `| ${e} | ${fmt(by(e, (r) => r.serverUsPerMsg))} | ${fmt(by(e, (r) => r.clientUsPerMsg))} | ${fmt(by(e, (r) => r.pacedProbe.serverP99), 1)} | ${fmt(by(e, (r) => r.pacedDueP99), 1)} | ${fmt(by(e, (r) => r.pacedProbe.serverLoopP99), 1)} | ${fmt(by(e, (r) => r.pacedProbe.serverGcMs / flags.seconds), 1)} | ${fmt(by(e, (r) => r.pacedProbe.serverRunqueueMs), 1)} (${fmt(by(e, (r) => r.pacedProbe.serverPreemptsPerS))}) | ${fmt(by(e, (r) => r.pacedProbe.clientLoopP99), 1)} | ${fmt(by(e, (r) => r.pacedProbe.clientCpu))} | ${fmt(by(e, (r) => r.pacedProbe.load1), 1)} |`,
     ),
   ];
   // Ratios to :memory:, per repetition (same conditions), then the median.

@@ -308,7 +308,7 @@ export async function createServer(configured: Config, options: CreateServerOpti
 
   // Order matters: tracing first (so everything after runs in the span), error
   // handling before routes (it watches them to answer 405), then the routes.
-  registerIngressTracing(app, tracing.tracer);
+  registerIngressTracing(app, tracing.tracer, tracing.enabled);
   let draining = false;
   app.addHook('onSend', (_request, reply, payload, done) => {
     if (draining) reply.header('connection', 'close');

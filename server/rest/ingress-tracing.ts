@@ -36,9 +36,13 @@ export function tagGuild(request: FastifyRequest, guildId: string): void {
   request.ingressSpan?.setAttribute(ATTR_GUILD_ID, guildId);
 }
 
-export function registerIngressTracing(app: FastifyInstance, tracer: Tracer): void {
+export function registerIngressTracing(app: FastifyInstance, tracer: Tracer, enabled = true): void {
   app.decorateRequest('ingressSpan', null);
   app.decorateRequest('ingressContext', null);
+  // Tracing off (OTEL_SDK_DISABLED): no span can be made, so no hooks. Each
+  // still cost every request a hook call, and onRequest built a span name and
+  // attributes for the no-op tracer to drop.
+  if (!enabled) return;
 
   app.addHook('onRequest', (request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction) => {
     const header = request.headers.traceparent;

@@ -2,10 +2,16 @@
 // queued goes to the database in one transaction. A commit costs about the
 // same for one row as for a hundred (the fsync dominates), so under load the
 // cost per write falls as batches grow, and at rest a lone write still goes
-// out at once (after the current I/O turn, so writes arriving together share
-// a commit). One transaction is in flight at a time; writes that arrive during
-// it form the next batch. Each write's promise settles only after the commit
-// that holds it is durable: callers acknowledge and broadcast from there.
+// out at once. "At once" is the end of the task that submitted it (a
+// microtask), not the next turn of the event loop: guild actors submit from
+// the scheduler's drain, one task that runs every actor with mail, so the
+// writes of all requests read in one I/O turn still share a commit, and the
+// commit does not wait behind the next turn's socket reads (a setImmediate
+// queued from the drain, itself an immediate, ran only after the next poll
+// phase: one more turn of queueing in every acknowledgement). One transaction
+// is in flight at a time; writes that arrive during it form the next batch.
+// Each write's promise settles only after the commit that holds it is
+// durable: callers acknowledge and broadcast from there.
 //
 // Bounded: past `maxQueued` waiting writes, `submit` refuses at once with
 // UNAVAILABLE (the REST edge answers 503 with Retry-After) instead of growing.
@@ -78,7 +84,7 @@ export class WriteBatcher {
       this.queue.push({ write, span: this.spans?.begin(write.kind), resolve, reject });
       if (!this.flushing && !this.scheduled) {
         this.scheduled = true;
-        setImmediate(this.flush);
+        queueMicrotask(this.flush);
       }
     });
   }

@@ -139,3 +139,27 @@ describe('server errors', () => {
     }
   });
 });
+
+describe('tracing off', () => {
+  it('makes no ingress span with OTEL_SDK_DISABLED, even when another tracer provider is registered globally', async () => {
+    // `t`'s server registered its provider as the process's global one; a server with tracing
+    // off used to hand the API's global tracer to its ingress hooks, so its requests landed there.
+    const config = loadConfig({ PORT: '0', LOG_LEVEL: 'silent', GUILDHALL_TOKEN_SECRET: TEST_SECRET, GUILDHALL_SEED: 'false' });
+    const store = await openSqlStore({ kind: 'sqlite', path: ':memory:' }, SQLITE_OPTIONS);
+    const server = await createServer(config, { tracingEnv: { OTEL_SDK_DISABLED: 'true' }, store });
+    try {
+      const base = await server.listen();
+      const user = await store.createUser({ username: 'untraced' });
+      const traceId = 'e'.repeat(32);
+      const res = await fetch(`${base}/api/v10/users/@me`, {
+        headers: { authorization: `Bot ${issueToken(TEST_SECRET, user.id)}`, traceparent: `00-${traceId}-${PARENT_ID}-01` },
+      });
+      expect(res.status).toBe(200);
+      await t.server.ctx.tracing.provider?.forceFlush();
+      expect(t.server.traceStore.get(traceId) ?? []).toEqual([]);
+    } finally {
+      await server.close();
+      await store.close();
+    }
+  });
+});

@@ -94,6 +94,25 @@ describe('WriteBatcher', () => {
     expect(db.batches).toEqual([8, 8, 4]);
   });
 
+  it('commits at the end of the task that submitted, not a turn of the event loop later', async () => {
+    // The scheduler's drain is an immediate; what it queues with setImmediate runs only after the
+    // next poll phase. Here an immediate queued before the submits stands for that next turn.
+    const batcher = new WriteBatcher({ store });
+    const order: string[] = [];
+    await new Promise<void>((done) =>
+      setImmediate(() => {
+        setImmediate(() => {
+          order.push('next turn');
+          done();
+        });
+        for (let i = 0; i < 3; i++) void batcher.submit(post(`t${i}`)).then(() => order.push(`committed t${i}`));
+      }),
+    );
+    await batcher.drained();
+    expect(order).toEqual(['committed t0', 'committed t1', 'committed t2', 'next turn']);
+    expect((await store.listMessages(channelId, { limit: 10 })).map((m) => m.content).reverse()).toEqual(['t0', 't1', 't2']);
+  });
+
   it('a domain failure answers only its own write; the rest of the batch commits', async () => {
     const db = gated();
     const batcher = new WriteBatcher({ store: db });
