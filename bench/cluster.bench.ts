@@ -13,11 +13,11 @@
 //   npm run bench -- --cluster [--quick] [--nodes 1,2,3] [--sessions 3000] [--users 100] [--reps N] [--messages N] [--out DIR]
 //   (also npm run bench:cluster -- ...)
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
-import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { z } from 'zod';
 import { clusterEnvSchema } from '../client-sim/cli.js';
 import { LocalCluster, dropDatabase } from '../client-sim/local-cluster.js';
@@ -39,9 +39,11 @@ const schema = z.object({
   messages: z.coerce.number().int().min(1).max(100_000).optional(),
   connectRate: z.coerce.number().positive().max(100_000),
   out: z.string().min(1),
+  /** A directory for each node's V8 CPU profile (node --cpu-prof, written when the node exits); the samples then carry each burst's window. */
+  cpuProf: z.string().min(1).optional(),
 });
 
-const USAGE = 'usage: npm run bench -- --cluster [--quick] [--nodes 1,2,3] [--sessions 3000] [--users 100] [--reps N] [--messages N] [--connect-rate N] [--out DIR]';
+const USAGE = 'usage: npm run bench -- --cluster [--quick] [--nodes 1,2,3] [--sessions 3000] [--users 100] [--reps N] [--messages N] [--connect-rate N] [--out DIR] [--cpu-prof DIR]';
 
 function fail(message: string): never {
   process.stderr.write(`bench --cluster: ${message}\n${USAGE}\n`);
@@ -68,6 +70,10 @@ interface Case {
   connected: number;
   /** CPU of the nodes at rest (heartbeats, membership scans, lease renewals), µs per second summed over the nodes. */
   idleUsPerS: number;
+  /** The at-rest window on CLOCK_MONOTONIC in µs (to cut a --cpu-prof profile by). */
+  idleStartUs: number;
+  idleEndUs: number;
+  pids: number[];
   rssPerSessionBytes: number;
 }
 
@@ -80,6 +86,14 @@ export interface ClusterSample {
   /** Write syscalls (write, writev, sendmsg: /proc/<pid>/io syscw) per delivery, summed over the nodes: how well sessions coalesce their socket writes. Counted, not timed. */
   writesPerDelivery: number;
   writesPerDeliveryByNode: number[];
+  /** Read syscalls (/proc/<pid>/io syscr) per delivery, summed over the nodes: counted. */
+  readsPerDelivery: number;
+  /** Context switches (voluntary + not, every thread) per delivery, summed over the nodes: how often the nodes slept and woke. Counted. */
+  switchesPerDelivery: number;
+  /** The nodes' pids and the burst's window on CLOCK_MONOTONIC in µs (the clock of --cpu-prof's timestamps). */
+  pids: number[];
+  startUs: number;
+  endUs: number;
   deliveriesPerS: number;
   /** NATS messages the nodes sent per broadcast; null when the nodes expose no such counter. */
   natsMessagesPerBroadcast: number | null;
@@ -124,6 +138,33 @@ function writesOf(c: Case): number[] {
   });
 }
 
+/** Read syscalls of each node so far (/proc/<pid>/io syscr). */
+function readsOf(c: Case): number[] {
+  return Array.from({ length: c.cluster.size }, (_, i) => {
+    const io = readFileSync(`/proc/${c.cluster.pid(i)}/io`, 'utf8');
+    return Number(/^syscr:\s+(\d+)/m.exec(io)?.[1] ?? NaN);
+  });
+}
+
+/** Context switches of each node so far, over its threads (/proc/<pid>/task/<tid>/status). */
+function switchesOf(c: Case): number[] {
+  return Array.from({ length: c.cluster.size }, (_, i) => {
+    const pid = c.cluster.pid(i)!;
+    let n = 0;
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        const status = readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8');
+        for (const m of status.matchAll(/^(?:non)?voluntary_ctxt_switches:\s+(\d+)/gm)) n += Number(m[1]);
+      } catch {
+        // The thread ended between the listing and the read.
+      }
+    }
+    return n;
+  });
+}
+
+const monotonicUs = () => Number(process.hrtime.bigint() / 1000n);
+
 /** Starts a case and adds it to `cases` as soon as its nodes run (so that an interruption stops them). */
 async function startCase(nodes: number, o: z.infer<typeof schema>, env: z.infer<typeof clusterEnvSchema>, cases: Case[]): Promise<Case> {
   const db = new URL(env.DATABASE_URL);
@@ -134,7 +175,13 @@ async function startCase(nodes: number, o: z.infer<typeof schema>, env: z.infer<
     natsUrl: env.GUILDHALL_NATS_URL,
     databaseUrl,
     cluster: `bench-${nodes}n-${randomBytes(4).toString('hex')}`,
-    env: NODE_ENV,
+    env: o.cpuProf === undefined ? NODE_ENV : {
+            ...NODE_ENV,
+            // --cpu-prof is refused in NODE_OPTIONS; the hook does the same from inside.
+            NODE_OPTIONS: `--import=${fileURLToPath(new URL('./cpu-prof-hook.mjs', import.meta.url))}`,
+            GUILDHALL_CPU_PROF_DIR: resolve(o.cpuProf),
+            GUILDHALL_CPU_PROF_TAG: `${nodes}n`,
+          },
     // Several clusters start at once on a small machine: a node may take a while.
     readyTimeoutMs: 180_000,
     output: (i, line) => log(`[${nodes}n node${i + 1}] ${line}`),
@@ -142,7 +189,7 @@ async function startCase(nodes: number, o: z.infer<typeof schema>, env: z.infer<
     await dropDatabase(databaseUrl).catch(() => undefined);
     throw err;
   });
-  const c: Case = { nodes, cluster, driver: ClientDriver.start(), databaseUrl, connected: 0, rssPerSessionBytes: NaN, idleUsPerS: NaN };
+  const c: Case = { nodes, cluster, driver: ClientDriver.start(), databaseUrl, connected: 0, rssPerSessionBytes: NaN, idleUsPerS: NaN, idleStartUs: NaN, idleEndUs: NaN, pids: Array.from({ length: cluster.size }, (_, i) => cluster.pid(i) ?? 0) };
   cases.push(c);
   try {
     // The driver speaks to "a server" by URL; a cluster is the comma-separated list of its nodes
@@ -175,10 +222,11 @@ export async function runClusterBench(argv: string[]): Promise<void> {
       messages: { type: 'string' },
       'connect-rate': { type: 'string', default: '800' },
       out: { type: 'string', default: 'bench/results' },
+      'cpu-prof': { type: 'string' },
     },
     schema,
     fail,
-    (v) => ({ ...v, connectRate: v['connect-rate'] }),
+    (v) => ({ ...v, connectRate: v['connect-rate'], cpuProf: v['cpu-prof'] }),
   );
   const envParsed = clusterEnvSchema.safeParse({ GUILDHALL_NATS_URL: process.env.GUILDHALL_NATS_URL || undefined, DATABASE_URL: process.env.DATABASE_URL || undefined });
   if (!envParsed.success) fail(envParsed.error.issues.map((i) => i.message).join('; '));
@@ -212,7 +260,9 @@ export async function runClusterBench(argv: string[]): Promise<void> {
       // At rest, sessions connected: what the cluster's own upkeep costs, paid during a burst too.
       const idle0 = cpuOf(c);
       const idleT = performance.now();
+      c.idleStartUs = monotonicUs();
       await new Promise((r) => setTimeout(r, 5_000));
+      c.idleEndUs = monotonicUs();
       const idle1 = cpuOf(c);
       c.idleUsPerS = idle1.reduce((a, v, i) => a + v - idle0[i]!, 0) / ((performance.now() - idleT) / 1000);
       log(`${c.nodes} node(s) at rest: ${Math.round(c.idleUsPerS)} µs CPU per second over the nodes`);
@@ -224,9 +274,16 @@ export async function runClusterBench(argv: string[]): Promise<void> {
         const nats0 = await natsSent(c.cluster.urls);
         const cpu0 = cpuOf(c);
         const w0 = writesOf(c);
+        const rd0 = readsOf(c);
+        const sw0 = switchesOf(c);
+        const startUs = monotonicUs();
         const r = await c.driver.burst(messages, 5_000);
+        const endUs = monotonicUs();
         const cpu1 = cpuOf(c);
         const w1 = writesOf(c);
+        const rd1 = readsOf(c);
+        const sw1 = switchesOf(c);
+        const sum = (a: number[], b: number[]) => a.reduce((t, v, i) => t + v - b[i]!, 0);
         const nats1 = await natsSent(c.cluster.urls);
         const delivered = Math.max(1, r.delivered);
         const byNode = cpu1.map((v, i) => (v - cpu0[i]!) / delivered);
@@ -238,6 +295,11 @@ export async function runClusterBench(argv: string[]): Promise<void> {
           cpuUsPerDeliveryByNode: byNode.map((v) => +v.toFixed(3)),
           writesPerDelivery: +writesByNode.reduce((a, b) => a + b, 0).toFixed(4),
           writesPerDeliveryByNode: writesByNode.map((v) => +v.toFixed(4)),
+          readsPerDelivery: +(sum(rd1, rd0) / delivered).toFixed(4),
+          switchesPerDelivery: +(sum(sw1, sw0) / delivered).toFixed(4),
+          pids: Array.from({ length: c.cluster.size }, (_, i) => c.cluster.pid(i)!),
+          startUs,
+          endUs,
           deliveriesPerS: r.deliveriesPerS,
           // The scrape itself crosses no NATS; heartbeats and lease renewals are not actor frames.
           natsMessagesPerBroadcast: nats0 === undefined || nats1 === undefined ? null : (nats1.messages - nats0.messages) / Math.max(1, r.sent),
@@ -252,7 +314,7 @@ export async function runClusterBench(argv: string[]): Promise<void> {
         };
         samples.push(s);
         log(
-          `rep ${rep} ${c.nodes} node(s): ${s.cpuUsPerDelivery.toFixed(2)} µs/delivery (${s.cpuUsPerDeliveryByNode.join(' + ')}), ${s.writesPerDelivery} writes/delivery (${s.writesPerDeliveryByNode.join(' + ')}), ${Math.round(s.deliveriesPerS)} deliveries/s, NATS ${s.natsMessagesPerBroadcast?.toFixed(2) ?? 'n/a'} msgs and ${s.natsBytesPerBroadcast ?? 'n/a'} bytes/broadcast, p99 ${s.p99} ms, lost ${s.lost}`,
+          `rep ${rep} ${c.nodes} node(s): ${s.cpuUsPerDelivery.toFixed(2)} µs/delivery (${s.cpuUsPerDeliveryByNode.join(' + ')}), ${s.writesPerDelivery} writes/delivery (${s.writesPerDeliveryByNode.join(' + ')}), ${s.readsPerDelivery} reads, ${s.switchesPerDelivery} switches/delivery, ${Math.round(s.deliveriesPerS)} deliveries/s, NATS ${s.natsMessagesPerBroadcast?.toFixed(2) ?? 'n/a'} msgs and ${s.natsBytesPerBroadcast ?? 'n/a'} bytes/broadcast, p99 ${s.p99} ms, lost ${s.lost}`,
         );
       }
     }
@@ -270,6 +332,8 @@ export async function runClusterBench(argv: string[]): Promise<void> {
       nodes: n,
       cpuUsPerDelivery: spread(xs.map((s) => s.cpuUsPerDelivery)),
       writesPerDelivery: spread(xs.map((s) => s.writesPerDelivery)),
+      readsPerDelivery: spread(xs.map((s) => s.readsPerDelivery)),
+      switchesPerDelivery: spread(xs.map((s) => s.switchesPerDelivery)),
       deliveriesPerS: spread(xs.map((s) => s.deliveriesPerS)),
       natsMessagesPerBroadcast: nats.length ? spread(nats) : null,
       natsBytesPerBroadcast: natsBytes.length ? spread(natsBytes) : null,
@@ -301,18 +365,19 @@ export async function runClusterBench(argv: string[]): Promise<void> {
     '',
     `${machine}; one guild, ${o.sessions} sessions over ${Math.min(o.sessions, o.users)} users, spread round-robin over the nodes; ${messages} broadcasts per burst, ${reps} repetitions interleaved; medians (min-max).`,
     '',
-    '| nodes | CPU µs/delivery (all nodes) | write syscalls/delivery | at rest µs CPU/s | deliveries/s | NATS msgs/broadcast | NATS bytes/broadcast | fanout p99 ms | lost | duplicated | KiB/session |',
-    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| nodes | CPU µs/delivery (all nodes) | write syscalls/delivery | read syscalls/delivery | context switches/delivery | at rest µs CPU/s | deliveries/s | NATS msgs/broadcast | NATS bytes/broadcast | fanout p99 ms | lost | duplicated | KiB/session |',
+    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...summary.map(
       (s) =>
-        `| ${s.nodes} | ${f(s.cpuUsPerDelivery.median)} (${f(s.cpuUsPerDelivery.min)}-${f(s.cpuUsPerDelivery.max)}) | ${f(s.writesPerDelivery.median, 3)} | ${f(s.idleUsPerS, 0)} | ${f(s.deliveriesPerS.median, 0)} | ${s.natsMessagesPerBroadcast ? f(s.natsMessagesPerBroadcast.median) : 'n/a'} | ${s.natsBytesPerBroadcast ? f(s.natsBytesPerBroadcast.median, 0) : 'n/a'} | ${f(s.p99.median, 0)} | ${s.lost} | ${s.duplicated} | ${f(s.rssPerSessionKiB, 1)} |`,
+        `| ${s.nodes} | ${f(s.cpuUsPerDelivery.median)} (${f(s.cpuUsPerDelivery.min)}-${f(s.cpuUsPerDelivery.max)}) | ${f(s.writesPerDelivery.median, 3)} | ${f(s.readsPerDelivery.median, 3)} | ${f(s.switchesPerDelivery.median, 3)} | ${f(s.idleUsPerS, 0)} | ${f(s.deliveriesPerS.median, 0)} | ${s.natsMessagesPerBroadcast ? f(s.natsMessagesPerBroadcast.median) : 'n/a'} | ${s.natsBytesPerBroadcast ? f(s.natsBytesPerBroadcast.median, 0) : 'n/a'} | ${f(s.p99.median, 0)} | ${s.lost} | ${s.duplicated} | ${f(s.rssPerSessionKiB, 1)} |`,
     ),
     '',
     ...Object.entries(ratios).map(([k, r]) => `CPU per delivery ${k}: ${f(r.median, 3)} (${f(r.min, 3)}-${f(r.max, 3)})${k.startsWith('3n/') ? ` (target <= 1.2: ${r.median <= 1.2 ? 'met' : 'NOT met'})` : ''}`),
     '',
   ];
   const md = lines.join('\n');
-  const doc = { startedAt: startedAt.toISOString(), quick: o.quick, machine, sessions: o.sessions, users: Math.min(o.sessions, o.users), messages, reps, nodes: o.nodes, samples, summary, ratios, lost: samples.reduce((a, s) => a + s.lost, 0) };
+  const rest = cases.map((c) => ({ nodes: c.nodes, pids: c.pids, startUs: c.idleStartUs, endUs: c.idleEndUs }));
+  const doc = { startedAt: startedAt.toISOString(), quick: o.quick, machine, sessions: o.sessions, users: Math.min(o.sessions, o.users), messages, reps, nodes: o.nodes, samples, rest, summary, ratios, lost: samples.reduce((a, s) => a + s.lost, 0) };
   await mkdir(o.out, { recursive: true });
   const stamp = startedAt.toISOString().replace(/[:.]/g, '-');
   const json = `${JSON.stringify(doc, null, 2)}\n`;
