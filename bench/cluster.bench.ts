@@ -86,10 +86,14 @@ export interface ClusterSample {
   /** Write syscalls (write, writev, sendmsg: /proc/<pid>/io syscw) per delivery, summed over the nodes: how well sessions coalesce their socket writes. Counted, not timed. */
   writesPerDelivery: number;
   writesPerDeliveryByNode: number[];
+  /** Store writes per commit over the burst (guildhall_store_commit_batch_size): how many posts, and so broadcasts, one commit carries. Counted. */
+  writesPerCommit: number;
   /** Read syscalls (/proc/<pid>/io syscr) per delivery, summed over the nodes: counted. */
   readsPerDelivery: number;
   /** Context switches (voluntary + not, every thread) per delivery, summed over the nodes: how often the nodes slept and woke. Counted. */
   switchesPerDelivery: number;
+  /** The same per delivery, split: [main thread voluntary (its loop went idle), main involuntary (preempted), other threads voluntary, other involuntary]. */
+  switchesByKind: Switches;
   /** The nodes' pids and the burst's window on CLOCK_MONOTONIC in µs (the clock of --cpu-prof's timestamps). */
   pids: number[];
   startUs: number;
@@ -106,6 +110,17 @@ export interface ClusterSample {
   delivered: number;
   lost: number;
   duplicated: number;
+}
+
+/** Sums over nodes of the store's commits and the writes they held (guildhall_store_commit_batch_size_{count,sum}). */
+async function commitsOf(urls: readonly string[]): Promise<{ commits: number; writes: number }> {
+  const total = { commits: 0, writes: 0 };
+  for (const url of urls) {
+    const text = await (await fetch(`${url}/metrics`)).text();
+    total.commits += Number(/^guildhall_store_commit_batch_size_count\s+([0-9.e+]+)/m.exec(text)?.[1] ?? 0);
+    total.writes += Number(/^guildhall_store_commit_batch_size_sum\s+([0-9.e+]+)/m.exec(text)?.[1] ?? 0);
+  }
+  return total;
 }
 
 /** Sums over nodes of guildhall_cluster_nats_{messages,bytes}_total{direction="sent"}; undefined when no node has them. */
@@ -146,15 +161,20 @@ function readsOf(c: Case): number[] {
   });
 }
 
-/** Context switches of each node so far, over its threads (/proc/<pid>/task/<tid>/status). */
-function switchesOf(c: Case): number[] {
+/** Context switches of a node's threads so far: [main voluntary, main involuntary, other threads voluntary, other involuntary]. */
+type Switches = [number, number, number, number];
+
+/** Context switches of each node so far (/proc/<pid>/task/<tid>/status): the main thread's voluntary ones are its event loop going idle. */
+function switchesOf(c: Case): Switches[] {
   return Array.from({ length: c.cluster.size }, (_, i) => {
     const pid = c.cluster.pid(i)!;
-    let n = 0;
+    const n: Switches = [0, 0, 0, 0];
     for (const tid of readdirSync(`/proc/${pid}/task`)) {
       try {
         const status = readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8');
-        for (const m of status.matchAll(/^(?:non)?voluntary_ctxt_switches:\s+(\d+)/gm)) n += Number(m[1]);
+        const at = Number(tid) === pid ? 0 : 2;
+        n[at] = n[at]! + Number(/^voluntary_ctxt_switches:\s+(\d+)/m.exec(status)?.[1] ?? 0);
+        n[at + 1] = n[at + 1]! + Number(/^nonvoluntary_ctxt_switches:\s+(\d+)/m.exec(status)?.[1] ?? 0);
       } catch {
         // The thread ended between the listing and the read.
       }
@@ -272,6 +292,7 @@ export async function runClusterBench(argv: string[]): Promise<void> {
       const order = cases.map((_, i) => cases[(i + rep - 1) % cases.length]!);
       for (const c of order) {
         const nats0 = await natsSent(c.cluster.urls);
+        const commits0 = await commitsOf(c.cluster.urls);
         const cpu0 = cpuOf(c);
         const w0 = writesOf(c);
         const rd0 = readsOf(c);
@@ -285,6 +306,7 @@ export async function runClusterBench(argv: string[]): Promise<void> {
         const sw1 = switchesOf(c);
         const sum = (a: number[], b: number[]) => a.reduce((t, v, i) => t + v - b[i]!, 0);
         const nats1 = await natsSent(c.cluster.urls);
+        const commits1 = await commitsOf(c.cluster.urls);
         const delivered = Math.max(1, r.delivered);
         const byNode = cpu1.map((v, i) => (v - cpu0[i]!) / delivered);
         const writesByNode = w1.map((v, i) => (v - w0[i]!) / delivered);
@@ -295,8 +317,10 @@ export async function runClusterBench(argv: string[]): Promise<void> {
           cpuUsPerDeliveryByNode: byNode.map((v) => +v.toFixed(3)),
           writesPerDelivery: +writesByNode.reduce((a, b) => a + b, 0).toFixed(4),
           writesPerDeliveryByNode: writesByNode.map((v) => +v.toFixed(4)),
+          writesPerCommit: +((commits1.writes - commits0.writes) / Math.max(1, commits1.commits - commits0.commits)).toFixed(2),
           readsPerDelivery: +(sum(rd1, rd0) / delivered).toFixed(4),
-          switchesPerDelivery: +(sum(sw1, sw0) / delivered).toFixed(4),
+          switchesPerDelivery: +(sw1.reduce((t, n, i) => t + n.reduce((a, v, k) => a + v - sw0[i]![k]!, 0), 0) / delivered).toFixed(4),
+          switchesByKind: [0, 1, 2, 3].map((k) => +(sw1.reduce((t, n, i) => t + n[k]! - sw0[i]![k]!, 0) / delivered).toFixed(4)) as Switches,
           pids: Array.from({ length: c.cluster.size }, (_, i) => c.cluster.pid(i)!),
           startUs,
           endUs,
@@ -314,7 +338,7 @@ export async function runClusterBench(argv: string[]): Promise<void> {
         };
         samples.push(s);
         log(
-          `rep ${rep} ${c.nodes} node(s): ${s.cpuUsPerDelivery.toFixed(2)} µs/delivery (${s.cpuUsPerDeliveryByNode.join(' + ')}), ${s.writesPerDelivery} writes/delivery (${s.writesPerDeliveryByNode.join(' + ')}), ${s.readsPerDelivery} reads, ${s.switchesPerDelivery} switches/delivery, ${Math.round(s.deliveriesPerS)} deliveries/s, NATS ${s.natsMessagesPerBroadcast?.toFixed(2) ?? 'n/a'} msgs and ${s.natsBytesPerBroadcast ?? 'n/a'} bytes/broadcast, p99 ${s.p99} ms, lost ${s.lost}`,
+          `rep ${rep} ${c.nodes} node(s): ${s.cpuUsPerDelivery.toFixed(2)} µs/delivery (${s.cpuUsPerDeliveryByNode.join(' + ')}), ${s.writesPerDelivery} writes/delivery (${s.writesPerDeliveryByNode.join(' + ')}), ${s.writesPerCommit} posts/commit, ${s.readsPerDelivery} reads, ${s.switchesPerDelivery} switches/delivery (${s.switchesByKind.join(' / ')}), ${Math.round(s.deliveriesPerS)} deliveries/s, NATS ${s.natsMessagesPerBroadcast?.toFixed(2) ?? 'n/a'} msgs and ${s.natsBytesPerBroadcast ?? 'n/a'} bytes/broadcast, p99 ${s.p99} ms, lost ${s.lost}`,
         );
       }
     }
@@ -333,6 +357,7 @@ export async function runClusterBench(argv: string[]): Promise<void> {
       cpuUsPerDelivery: spread(xs.map((s) => s.cpuUsPerDelivery)),
       writesPerDelivery: spread(xs.map((s) => s.writesPerDelivery)),
       readsPerDelivery: spread(xs.map((s) => s.readsPerDelivery)),
+      writesPerCommit: spread(xs.map((s) => s.writesPerCommit)),
       switchesPerDelivery: spread(xs.map((s) => s.switchesPerDelivery)),
       deliveriesPerS: spread(xs.map((s) => s.deliveriesPerS)),
       natsMessagesPerBroadcast: nats.length ? spread(nats) : null,
@@ -365,11 +390,11 @@ export async function runClusterBench(argv: string[]): Promise<void> {
     '',
     `${machine}; one guild, ${o.sessions} sessions over ${Math.min(o.sessions, o.users)} users, spread round-robin over the nodes; ${messages} broadcasts per burst, ${reps} repetitions interleaved; medians (min-max).`,
     '',
-    '| nodes | CPU µs/delivery (all nodes) | write syscalls/delivery | read syscalls/delivery | context switches/delivery | at rest µs CPU/s | deliveries/s | NATS msgs/broadcast | NATS bytes/broadcast | fanout p99 ms | lost | duplicated | KiB/session |',
-    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| nodes | CPU µs/delivery (all nodes) | write syscalls/delivery | posts/commit | read syscalls/delivery | context switches/delivery | at rest µs CPU/s | deliveries/s | NATS msgs/broadcast | NATS bytes/broadcast | fanout p99 ms | lost | duplicated | KiB/session |',
+    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...summary.map(
       (s) =>
-        `| ${s.nodes} | ${f(s.cpuUsPerDelivery.median)} (${f(s.cpuUsPerDelivery.min)}-${f(s.cpuUsPerDelivery.max)}) | ${f(s.writesPerDelivery.median, 3)} | ${f(s.readsPerDelivery.median, 3)} | ${f(s.switchesPerDelivery.median, 3)} | ${f(s.idleUsPerS, 0)} | ${f(s.deliveriesPerS.median, 0)} | ${s.natsMessagesPerBroadcast ? f(s.natsMessagesPerBroadcast.median) : 'n/a'} | ${s.natsBytesPerBroadcast ? f(s.natsBytesPerBroadcast.median, 0) : 'n/a'} | ${f(s.p99.median, 0)} | ${s.lost} | ${s.duplicated} | ${f(s.rssPerSessionKiB, 1)} |`,
+        `| ${s.nodes} | ${f(s.cpuUsPerDelivery.median)} (${f(s.cpuUsPerDelivery.min)}-${f(s.cpuUsPerDelivery.max)}) | ${f(s.writesPerDelivery.median, 3)} | ${f(s.writesPerCommit.median, 2)} | ${f(s.readsPerDelivery.median, 3)} | ${f(s.switchesPerDelivery.median, 3)} | ${f(s.idleUsPerS, 0)} | ${f(s.deliveriesPerS.median, 0)} | ${s.natsMessagesPerBroadcast ? f(s.natsMessagesPerBroadcast.median) : 'n/a'} | ${s.natsBytesPerBroadcast ? f(s.natsBytesPerBroadcast.median, 0) : 'n/a'} | ${f(s.p99.median, 0)} | ${s.lost} | ${s.duplicated} | ${f(s.rssPerSessionKiB, 1)} |`,
     ),
     '',
     ...Object.entries(ratios).map(([k, r]) => `CPU per delivery ${k}: ${f(r.median, 3)} (${f(r.min, 3)}-${f(r.max, 3)})${k.startsWith('3n/') ? ` (target <= 1.2: ${r.median <= 1.2 ? 'met' : 'NOT met'})` : ''}`),
