@@ -38,12 +38,14 @@ const schema = z.object({
   reps: z.coerce.number().int().min(1).max(50).optional(),
   messages: z.coerce.number().int().min(1).max(100_000).optional(),
   connectRate: z.coerce.number().positive().max(100_000),
+  /** Posts awaiting their answer at once during a burst (client-sim's default 16). */
+  inFlight: z.coerce.number().int().min(1).max(1024),
   out: z.string().min(1),
   /** A directory for each node's V8 CPU profile (node --cpu-prof, written when the node exits); the samples then carry each burst's window. */
   cpuProf: z.string().min(1).optional(),
 });
 
-const USAGE = 'usage: npm run bench -- --cluster [--quick] [--nodes 1,2,3] [--sessions 3000] [--users 100] [--reps N] [--messages N] [--connect-rate N] [--out DIR] [--cpu-prof DIR]';
+const USAGE = 'usage: npm run bench -- --cluster [--quick] [--nodes 1,2,3] [--sessions 3000] [--users 100] [--reps N] [--messages N] [--connect-rate N] [--in-flight 16] [--out DIR] [--cpu-prof DIR]';
 
 function fail(message: string): never {
   process.stderr.write(`bench --cluster: ${message}\n${USAGE}\n`);
@@ -241,12 +243,13 @@ export async function runClusterBench(argv: string[]): Promise<void> {
       reps: { type: 'string' },
       messages: { type: 'string' },
       'connect-rate': { type: 'string', default: '800' },
+      'in-flight': { type: 'string', default: '16' },
       out: { type: 'string', default: 'bench/results' },
       'cpu-prof': { type: 'string' },
     },
     schema,
     fail,
-    (v) => ({ ...v, connectRate: v['connect-rate'], cpuProf: v['cpu-prof'] }),
+    (v) => ({ ...v, connectRate: v['connect-rate'], cpuProf: v['cpu-prof'], inFlight: v['in-flight'] }),
   );
   const envParsed = clusterEnvSchema.safeParse({ GUILDHALL_NATS_URL: process.env.GUILDHALL_NATS_URL || undefined, DATABASE_URL: process.env.DATABASE_URL || undefined });
   if (!envParsed.success) fail(envParsed.error.issues.map((i) => i.message).join('; '));
@@ -298,7 +301,7 @@ export async function runClusterBench(argv: string[]): Promise<void> {
         const rd0 = readsOf(c);
         const sw0 = switchesOf(c);
         const startUs = monotonicUs();
-        const r = await c.driver.burst(messages, 5_000);
+        const r = await c.driver.burst(messages, 5_000, false, 60_000, o.inFlight);
         const endUs = monotonicUs();
         const cpu1 = cpuOf(c);
         const w1 = writesOf(c);
@@ -388,7 +391,7 @@ export async function runClusterBench(argv: string[]): Promise<void> {
   const lines = [
     `### npm run bench -- --cluster (${startedAt.toISOString()}${o.quick ? ', quick' : ''})`,
     '',
-    `${machine}; one guild, ${o.sessions} sessions over ${Math.min(o.sessions, o.users)} users, spread round-robin over the nodes; ${messages} broadcasts per burst, ${reps} repetitions interleaved; medians (min-max).`,
+    `${machine}; one guild, ${o.sessions} sessions over ${Math.min(o.sessions, o.users)} users, spread round-robin over the nodes; ${messages} broadcasts per burst (${o.inFlight} posts in flight), ${reps} repetitions interleaved; medians (min-max).`,
     '',
     '| nodes | CPU µs/delivery (all nodes) | write syscalls/delivery | posts/commit | read syscalls/delivery | context switches/delivery | at rest µs CPU/s | deliveries/s | NATS msgs/broadcast | NATS bytes/broadcast | fanout p99 ms | lost | duplicated | KiB/session |',
     '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
@@ -402,7 +405,7 @@ export async function runClusterBench(argv: string[]): Promise<void> {
   ];
   const md = lines.join('\n');
   const rest = cases.map((c) => ({ nodes: c.nodes, pids: c.pids, startUs: c.idleStartUs, endUs: c.idleEndUs }));
-  const doc = { startedAt: startedAt.toISOString(), quick: o.quick, machine, sessions: o.sessions, users: Math.min(o.sessions, o.users), messages, reps, nodes: o.nodes, samples, rest, summary, ratios, lost: samples.reduce((a, s) => a + s.lost, 0) };
+  const doc = { startedAt: startedAt.toISOString(), quick: o.quick, inFlight: o.inFlight, machine, sessions: o.sessions, users: Math.min(o.sessions, o.users), messages, reps, nodes: o.nodes, samples, rest, summary, ratios, lost: samples.reduce((a, s) => a + s.lost, 0) };
   await mkdir(o.out, { recursive: true });
   const stamp = startedAt.toISOString().replace(/[:.]/g, '-');
   const json = `${JSON.stringify(doc, null, 2)}\n`;
