@@ -262,8 +262,9 @@ export class ClientDriver {
   }
 
   /** `unsampled`: the posts ask the server not to trace them (Guildhall servers only). */
-  async burst(messages: number, rate: number, unsampled = false, timeoutMs = 60_000): Promise<BurstResult> {
-    return (await this.ask<{ result: BurstResult }>({ cmd: 'burst', messages, rate, unsampled, timeoutMs }, 'burst-done', timeoutMs + 60_000)).result;
+  /** `maxInFlight`: posts awaiting their answer at once (client-sim's default, 16, when undefined). */
+  async burst(messages: number, rate: number, unsampled = false, timeoutMs = 60_000, maxInFlight?: number): Promise<BurstResult> {
+    return (await this.ask<{ result: BurstResult }>({ cmd: 'burst', messages, rate, unsampled, timeoutMs, maxInFlight }, 'burst-done', timeoutMs + 60_000)).result;
   }
 
   async close(): Promise<void> {

@@ -11,7 +11,7 @@ import { SocketIoClient } from './socketio-client.js';
 export type DriverCommand =
   | { cmd: 'setup'; kind: 'guildhall' | 'floor' | 'socketio'; /** One URL, or the nodes of a cluster comma-separated. */ url: string; sessions: number; users: number; workers: number; connectRate: number; seed: number }
   | { cmd: 'connect' }
-  | { cmd: 'burst'; messages: number; rate: number; unsampled?: boolean; timeoutMs?: number }
+  | { cmd: 'burst'; messages: number; rate: number; unsampled?: boolean; timeoutMs?: number; maxInFlight?: number }
   | { cmd: 'close' };
 
 interface Driver {
@@ -42,7 +42,7 @@ async function handle(msg: DriverCommand): Promise<object> {
     case 'connect':
       return { ev: 'connected', connected: await driver!.connect() };
     case 'burst':
-      return { ev: 'burst-done', result: await driver!.burst(msg.messages, msg.rate, { unsampled: msg.unsampled, timeoutMs: msg.timeoutMs }) };
+      return { ev: 'burst-done', result: await driver!.burst(msg.messages, msg.rate, { unsampled: msg.unsampled, timeoutMs: msg.timeoutMs, maxInFlight: msg.maxInFlight }) };
     case 'close':
       await driver?.close();
       setTimeout(() => process.exit(0), 100);

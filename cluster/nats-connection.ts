@@ -20,6 +20,9 @@ export async function connectNats(options: NatsConnectionOptions): Promise<NatsC
     name: options.name,
     maxReconnectAttempts: -1,
     reconnectTimeWait: 250,
+    // nats.js otherwise makes an Error (a stack trace) for every request up front, in case it times out:
+    // every KV heartbeat, scan read and lease renewal paid for one. Failures here are counted, not traced.
+    noAsyncTraces: true,
   });
   const onStatus = options.onStatus;
   if (onStatus !== undefined) {

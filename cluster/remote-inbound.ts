@@ -66,10 +66,33 @@ export class InboundFrames {
   private readonly lists: KnownLists;
   private readonly waiting = new Map<string, Waiting>();
   private readonly refFor: RefMaker;
+  /**
+   * Each held list's targets as the running actors' own addresses (which carry
+   * their cell), so a delivery here skips the registry lookup, as a broadcast
+   * on the guild's own node does. Keyed by the held list, so it goes when the
+   * list is evicted; dropped whole when an actor of a kind in it stops, so a
+   * list never keeps a stopped actor (and its state) alive: the next broadcast
+   * naming a list binds it again.
+   */
+  private bound = new WeakMap<Address[], Address[]>();
+  private readonly boundKinds = new Set<string>();
+  private readonly unsubscribe: () => void;
 
   constructor(private readonly o: InboundOptions) {
     this.lists = new KnownLists(o.system.node, o.listBudget);
     this.refFor = (address) => o.system.refFor(address);
+    this.unsubscribe = o.system.on((event) => {
+      if (event.type === 'stop' && this.boundKinds.has(event.address.kind)) {
+        this.bound = new WeakMap();
+        this.boundKinds.clear();
+      }
+    });
+  }
+
+  /** Stops listening to the actor system (the router closed). */
+  close(): void {
+    this.unsubscribe();
+    this.bound = new WeakMap();
   }
 
   /** One NATS message on this node's subject. */
@@ -218,7 +241,23 @@ export class InboundFrames {
     for (const f of w.frames) for (let i = f.next; i < f.header.i.length; i++) if (f.header.i[i]!.k === 'b') this.o.stats.listsLost++;
   }
 
-  private deliverBroadcast(item: FrameItem & { k: 'b' }, to: Address[], message: unknown, carrier: Carrier | undefined): void {
+  /** `to` as the addresses of the actors running now (an actor not running keeps the address it came with). */
+  private bind(to: Address[]): Address[] {
+    let out = this.bound.get(to);
+    if (out !== undefined) return out;
+    const system = this.o.system;
+    out = new Array<Address>(to.length);
+    for (let i = 0; i < to.length; i++) {
+      const address = to[i]!;
+      out[i] = system.refFor(address).address;
+      this.boundKinds.add(address.kind);
+    }
+    this.bound.set(to, out);
+    return out;
+  }
+
+  private deliverBroadcast(item: FrameItem & { k: 'b' }, listed: Address[], message: unknown, carrier: Carrier | undefined): void {
+    const to = this.bind(listed);
     // Kept deliveries share one envelope, as they did at the sender.
     const kept = carrier === undefined || item.kept === undefined ? undefined : new Envelope(message, carrier, hintsOf(item.h));
     let next = kept === undefined ? -1 : 0;

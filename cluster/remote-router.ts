@@ -203,6 +203,7 @@ export class NatsRemoteRouter implements RemoteRouter {
   /** Says goodbye (others see this node down at once), stops heartbeats and unsubscribes. */
   async close(): Promise<void> {
     this.watch.stop();
+    this.inbound.close();
     if (this.system.remote === this) this.system.remote = undefined;
     this.outbox.flush();
     this.nats.publish(this.subject.bye, this.node);

@@ -4,6 +4,8 @@
 // and counted; a sender's new incarnation does not reuse the old one's lists;
 // a receiver that restarted is sent the list again. Raw NATS connections play
 // a sender ("ghost") where a real router could not be made to misbehave.
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { type Msg, type NatsConnection, connect } from '@nats-io/transport-node';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ActorSystem } from '../../actors/index.js';
@@ -175,5 +177,44 @@ describe('remote router: interned target lists on the receiving side', () => {
     await settle(rx.system);
     for (const key of ['r0', 'r1', 'r2']) expect(rx.log.get(key)).toEqual(['three']);
     expect(rx.router.stats.listsLost).toBe(0);
+  });
+
+  // The receiver binds a held list to its actors' own addresses (a delivery then skips the registry):
+  // that must neither keep a stopped actor alive nor miss one started again under the same key.
+  it('a held list keeps no stopped actor alive, and reaches an actor started again under the same key', async () => {
+    setFlagsFromString('--expose_gc');
+    const gc = runInNewContext('gc') as () => void;
+    const prefix = uniquePrefix('inbound');
+    const tx = await node('tx', prefix);
+    const rx = await node('rx', prefix);
+    let state: WeakRef<object> | undefined;
+    // In a function, so that no reference to the actor or its state stays on this test's stack.
+    (() => {
+      const big = { payload: new Array(1000).fill('x') };
+      state = new WeakRef(big);
+      rx.system.spawn<object, { cast: unknown }>({ kind: 'w', init: () => big, handleCast: () => {} }, { key: 'gone' });
+    })();
+    const all = ['r0', 'r1', 'gone'].map((id) => tx.system.refFor<{ cast: unknown }>({ node: 'rx', id, kind: 'w' }));
+    tx.system.broadcast(all, 'one');
+    await until(() => rx.log.get('r1')!.length === 1, 'one');
+    await settle(rx.system);
+
+    rx.system.stop(rx.system.refFor({ node: 'rx', id: 'gone', kind: 'w' }));
+    rx.system.stop(rx.system.refFor({ node: 'rx', id: 'r1', kind: 'w' }));
+    const again: unknown[] = [];
+    rx.system.spawn<null, { cast: unknown }>({ kind: 'w', init: () => null, handleCast: (m) => void again.push(m) }, { key: 'r1' });
+    await settle(rx.system);
+    for (let i = 0; i < 5 && state!.deref() !== undefined; i++) {
+      await new Promise((r) => setImmediate(r));
+      gc();
+    }
+    expect(state!.deref()).toBeUndefined();
+
+    tx.system.broadcast(all, 'two');
+    await until(() => again.length === 1, 'two');
+    await settle(rx.system);
+    expect(again).toEqual(['two']);
+    expect(rx.log.get('r0')).toEqual(['one', 'two']);
+    expect(rx.log.get('r1')).toEqual(['one']);
   });
 });
