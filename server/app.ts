@@ -370,6 +370,7 @@ export async function createServer(configured: Config, options: CreateServerOpti
         await writes.drained();
         system.shutdown();
         uninstallRelay();
+        metrics.close();
         await tracing.shutdown(config.shutdownTimeoutMs);
         if (ownStore) await store.close();
         logger.info('guildhall stopped');
