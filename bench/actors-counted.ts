@@ -7,9 +7,9 @@
 // nodes under callgrind: a warm-up, then sections of --units units (a message
 // sent and handled, or a broadcast delivery), callgrind dumping its counts at
 // a marker between sections, so start-up and warm-up are not counted. Each
-// section's dump also says how much of it was V8's compilers: sections up to
-// the last one that compiled are warm-up (reported, not counted), and a
-// process with too few steady sections left makes the verdict UNRESOLVED.
+// section's dump also says how much of it was V8's compilers: a section that
+// compiled is left out and reported (bench/counted-sections.ts), and a
+// process with too few steady sections makes the verdict UNRESOLVED.
 // Sections still differ by the GC and timer work that falls in them
 // (callgrind runs code ~50 times slower, so timers fire ~50 times as often per
 // unit): the figure is the median over the steady sections of all processes,
@@ -35,7 +35,7 @@ import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { type RigTiming, type SendHandleMode, fanoutRig, sendHandleRig, turn } from './actor-rigs.js';
 import { COMPILE_FUNCTIONS, selfInstructionsOf } from './callgrind-dump.js';
-import { type Section, clusteredMedianCi, steadySuffix } from './counted-sections.js';
+import { type Section, clusteredMedianCi, steadySections } from './counted-sections.js';
 import { parseFlags } from './flags.js';
 import { budgetVerdict } from './paired-stats.js';
 
@@ -272,9 +272,9 @@ async function main(): Promise<void> {
           const t0 = Date.now();
           const sections = await countInstructions(name, p, o.warmup, o.units, o.sections, dir);
           (runs[name] ??= [])[p] = sections;
-          const s = steadySuffix(sections, minSteady);
+          const s = steadySections(sections, minSteady);
           log(
-            `${name} process ${p + 1}: ${s.steady.length > 0 ? median(s.steady).toFixed(1) : 'n/a'} instructions per unit over ${s.steady.length} steady sections` +
+            `${name} process ${p + 1}: ${s.steady.length > 0 ? median(s.steady).toFixed(1) : 'n/a'} instructions per unit over ${s.steady.length} steady sections of ${sections.length}` +
               ` (sections ${sections.map((c) => `${c.perUnit.toFixed(0)}${c.compilePerUnit > 0.05 ? `[compile ${c.compilePerUnit.toFixed(0)}]` : ''}`).join(', ')}; ${((Date.now() - t0) / 1000).toFixed(0)} s)`,
           );
         }),
@@ -284,12 +284,12 @@ async function main(): Promise<void> {
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
-  const steadyOf = (name: Case) => (runs[name] ?? []).map((sections) => steadySuffix(sections, minSteady));
+  const steadyOf = (name: Case) => (runs[name] ?? []).map((sections) => steadySections(sections, minSteady));
   /** Steady sections of every process of `name`; undefined when the case was not run. */
   const instructions: Partial<Record<Case, number[][]>> = Object.fromEntries(cases.map((name) => [name, steadyOf(name).map((s) => s.steady)]));
-  /** Processes still compiling after the warm-up, as "case process N (steady from section k of S)". */
+  /** Processes with too few sections free of compiles, as "case process N (compiling in sections ...)". */
   const unsteady = cases.flatMap((name) =>
-    steadyOf(name).flatMap((s, p) => (s.ok ? [] : [`${name} process ${p + 1} (compiling up to section ${s.from} of ${o.sections})`])),
+    steadyOf(name).flatMap((s, p) => (s.ok ? [] : [`${name} process ${p + 1} (compiling in sections ${s.compiling.map((i) => i + 1).join(', ')} of ${o.sections})`])),
   );
   const per = (name: Case) => (instructions[name] === undefined ? NaN : median(instructions[name].flat()));
 
@@ -305,7 +305,7 @@ async function main(): Promise<void> {
     loadavg_at_start: loadAtStart,
     loadavg_at_end: loadavg().map((x) => +x.toFixed(2)),
     method:
-      'callgrind Ir (all threads) per measured section after a warm-up, a dump at a marker between sections, a full GC before each section in a dump of its own; sections up to the last one with V8 compiler/deoptimiser work above 1 instruction per unit are warm-up; per unit = median over the steady sections of all processes, 95 % interval by a bootstrap over processes then sections. ns per instruction: the fastest of the timed native runs of the same rig over its counted instructions per unit',
+      'callgrind Ir (all threads) per measured section after a warm-up, a dump at a marker between sections, a full GC before each section in a dump of its own; sections with V8 compiler/deoptimiser work above 1 instruction per unit are left out (listed); per unit = median over the steady sections of all processes, 95 % interval by a bootstrap over processes then sections. ns per instruction: the fastest of the timed native runs of the same rig over its counted instructions per unit',
     warmup_units: o.warmup,
     warmup_small_batches: o.only.includes('send_handle') ? { batches: WARMUP_SMALL_BATCHES, size: WARMUP_SMALL_BATCH, then_units: WARMUP_TAIL } : null,
     units_per_section: o.units,
@@ -322,7 +322,7 @@ async function main(): Promise<void> {
           {
             median: all.length > 0 ? +median(all).toFixed(1) : null,
             processes: (runs[k] ?? []).map((sections, p) => ({
-              steady_from_section: steadySuffix(sections, minSteady).from,
+              compiling_sections: steadySections(sections, minSteady).compiling.map((i) => i + 1),
               sections: sections.map((x) => +x.perUnit.toFixed(1)),
               compile_per_unit: sections.map((x) => +x.compilePerUnit.toFixed(1)),
               steady_median: instructions[k]![p]!.length > 0 ? +median(instructions[k]![p]!).toFixed(1) : null,

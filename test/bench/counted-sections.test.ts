@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { COMPILE_FUNCTIONS, selfInstructionsOf } from '../../bench/callgrind-dump.js';
-import { clusteredMedianCi, steadySuffix } from '../../bench/counted-sections.js';
+import { clusteredMedianCi, steadySections } from '../../bench/counted-sections.js';
 
 // A dump in callgrind's own format: compressed names, a name defined first in
 // a call (cfn=) and used later by id, and call lines whose cost is the
@@ -42,20 +42,20 @@ describe('selfInstructionsOf', () => {
   });
 });
 
-describe('steadySuffix', () => {
+describe('steadySections', () => {
   const s = (perUnit: number, compilePerUnit = 0) => ({ perUnit, compilePerUnit });
 
-  it('keeps the sections after the last one that compiled', () => {
-    const run = steadySuffix([s(2372, 400), s(1835), s(1900, 30), s(1825), s(1826), s(1821)], 3);
-    expect(run).toEqual({ from: 3, steady: [1825, 1826, 1821], ok: true });
+  it('leaves out the sections that compiled, and says which', () => {
+    const run = steadySections([s(2372, 400), s(1835), s(1900, 30), s(1825), s(1826), s(1821)], 3);
+    expect(run).toEqual({ compiling: [0, 2], steady: [1835, 1825, 1826, 1821], ok: true });
   });
 
   it('is not ok when too few steady sections are left', () => {
-    expect(steadySuffix([s(1800), s(1800), s(1800), s(2100, 250), s(1800)], 3)).toMatchObject({ from: 4, ok: false });
+    expect(steadySections([s(2100, 250), s(1800), s(2100, 250), s(1800)], 3)).toMatchObject({ compiling: [0, 2], ok: false });
   });
 
   it('tolerates compile work below one instruction per unit', () => {
-    expect(steadySuffix([s(1800, 0.4), s(1801)], 2)).toMatchObject({ from: 0, ok: true });
+    expect(steadySections([s(1800, 0.4), s(1801)], 2)).toMatchObject({ compiling: [], ok: true });
   });
 });
 
