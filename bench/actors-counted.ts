@@ -3,15 +3,18 @@
 // that is not slow (issue 17's 1.01), counted by valgrind's callgrind, which
 // counts the same instructions however loaded the machine is.
 //
-// Each case (bench/actor-rigs.ts, the server's wiring) runs in one node under
-// callgrind: a warm-up, then sections of --units units (a message sent and
-// handled, or a broadcast delivery), callgrind dumping its counts at a marker
-// between sections, so start-up and warm-up are not counted. Sections differ
-// by the GC and timer work that falls in them (callgrind runs code ~50 times
-// slower, so timers fire ~50 times as often per unit): the figure is the median
-// over sections with its bootstrap interval, and verdicts read the interval.
-// Callgrind counts every thread of the process (V8's compiler and GC helpers
-// included).
+// Each case (bench/actor-rigs.ts, the server's wiring) runs in --processes
+// nodes under callgrind: a warm-up, then sections of --units units (a message
+// sent and handled, or a broadcast delivery), callgrind dumping its counts at
+// a marker between sections, so start-up and warm-up are not counted. Each
+// section's dump also says how much of it was V8's compilers: a section that
+// compiled is left out and reported (bench/counted-sections.ts), and a
+// process with too few steady sections makes the verdict UNRESOLVED.
+// Sections still differ by the GC and timer work that falls in them
+// (callgrind runs code ~50 times slower, so timers fire ~50 times as often per
+// unit): the figure is the median over the steady sections of all processes,
+// with a bootstrap interval over processes and sections, and verdicts read
+// the interval. Callgrind counts every thread of the process.
 //
 // Instructions are not nanoseconds. To state the budget in both units, the
 // same rigs also run natively (no valgrind), timed, a few times each; the
@@ -22,7 +25,8 @@
 // assumes nothing.
 //
 //   npm run bench:actors -- --counted            (or: node --import tsx bench/actors-counted.ts)
-//   flags: --only send_handle,delivery --reps 1 --timed-runs 5 --out bench/results/actors-counted
+//   flags: --only send_handle,delivery --cases NAME,... --processes 2 --sections 12 --units 10000 --warmup 60000
+//          --jobs 2 --timed-runs 5 --out bench/results/actors-counted
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
@@ -30,8 +34,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { type RigTiming, type SendHandleMode, fanoutRig, sendHandleRig, turn } from './actor-rigs.js';
+import { COMPILE_FUNCTIONS, selfInstructionsOf } from './callgrind-dump.js';
+import { type Section, clusteredMedianCi, steadySections } from './counted-sections.js';
 import { parseFlags } from './flags.js';
-import { bootstrapMedianCi, budgetVerdict } from './paired-stats.js';
+import { budgetVerdict } from './paired-stats.js';
 
 /** Issue 15: what the Transport may add to an unsampled send -> handle. */
 const TRANSPORT_BUDGET_NS = 15;
@@ -46,11 +52,17 @@ const CASES = [...SEND_HANDLE, ...DELIVERY] as const;
 type Case = (typeof CASES)[number];
 
 /**
- * Units of warm-up before the first section. With 20,000 the first two sections still held TurboFan's compiles
- * (2,700-4,400 instructions a message against a steady 1,770-1,880), which widened every interval; under callgrind
- * more warm-up is cheap next to node's start-up.
+ * Warm-up before the first section. Tiers count calls: the rig's per-message code tiers up within the first batches,
+ * but what runs once per batch of 1,000 (the immediate that drains, the promise hooks, the scheduler's enqueue) went
+ * on tiering up until about the 2,800th batch (`--trace-opt`, natively, the child's flags), so 60 batches left
+ * compiles in the first sections. Send -> handle therefore warms up with `--warmup` units in batches of 1,000, then
+ * WARMUP_SMALL_BATCHES batches of 10 (each per-batch function called as often, at a hundredth of the units), then
+ * WARMUP_TAIL units in batches of 1,000 again, as the sections run them.
  */
-const WARMUP = 60_000;
+const DEFAULT_WARMUP = 60_000;
+const WARMUP_SMALL_BATCHES = 4_000;
+const WARMUP_SMALL_BATCH = 10;
+const WARMUP_TAIL = 20_000;
 /** Counted under callgrind, and timed natively, with these (see RigTiming). */
 const TIMING: RigTiming = { sliceMs: 10_000, tailMs: 60_000 };
 const familyOf = (name: Case) => (name.startsWith('send_handle') ? 'send_handle' : 'delivery');
@@ -74,8 +86,10 @@ async function runUnits(name: Case, warmup: number, units: number, sections: num
   const send = familyOf(name) === 'send_handle';
   const step = send ? BATCH : FANOUT;
   let unit: () => Promise<void>;
+  let small: { batch(n: number): Promise<void> } | undefined;
   if (send) {
     const rig = sendHandleRig(name.slice('send_handle_'.length) as SendHandleMode, TIMING);
+    small = rig;
     unit = () => rig.batch(BATCH);
   } else {
     const [, kind, , tail] = name.split('_');
@@ -89,6 +103,11 @@ async function runUnits(name: Case, warmup: number, units: number, sections: num
   if (collect === undefined) throw new Error('the counted child needs --expose-gc');
   await turn();
   for (let done = 0; done < warmup; done += step) await unit();
+  if (send) {
+    const rig = small!;
+    for (let b = 0; b < WARMUP_SMALL_BATCHES; b++) await rig.batch(WARMUP_SMALL_BATCH);
+    for (let done = 0; done < WARMUP_TAIL; done += step) await unit();
+  }
   const samples: number[] = [];
   for (let section = 0; section < sections; section++) {
     mark();
@@ -117,6 +136,8 @@ const optionsSchema = z.object({
   only: z.array(z.enum(['send_handle', 'delivery'], { message: '--only takes send_handle and/or delivery' })).min(1),
   cases: z.array(z.enum(CASES, { message: `--cases takes some of ${CASES.join(', ')}` })).min(1).optional(),
   sections: z.coerce.number().int().min(3, '--sections must be at least 3').max(100),
+  processes: z.coerce.number().int().min(1, '--processes must be at least 1').max(20),
+  warmup: z.coerce.number().int().min(0).max(10_000_000).multipleOf(FANOUT, `--warmup must be a multiple of ${FANOUT}`),
   units: z.coerce.number().int().min(FANOUT, `--units must be at least ${FANOUT}`).max(1_000_000).multipleOf(FANOUT, `--units must be a multiple of ${FANOUT}`),
   jobs: z.coerce.number().int().min(1, '--jobs must be at least 1').max(8),
   timedRuns: z.coerce.number().int().min(0).max(50),
@@ -124,7 +145,7 @@ const optionsSchema = z.object({
 });
 
 function fail(message: string): never {
-  process.stderr.write(`actors-counted: ${message}\nusage: npm run bench:actors -- --counted [--only send_handle,delivery] [--cases NAME,...] [--sections N] [--units N] [--jobs N] [--timed-runs N] [--out DIR]\n`);
+  process.stderr.write(`actors-counted: ${message}\nusage: npm run bench:actors -- --counted [--only send_handle,delivery] [--cases NAME,...] [--processes N] [--sections N] [--units N] [--warmup N] [--jobs N] [--timed-runs N] [--out DIR]\n`);
   process.exit(2);
 }
 
@@ -133,6 +154,8 @@ function parseOptions(argv: string[]) {
     only: { type: 'string', default: 'send_handle,delivery' },
     cases: { type: 'string' },
     sections: { type: 'string', default: '12' },
+    processes: { type: 'string', default: '2' },
+    warmup: { type: 'string', default: String(DEFAULT_WARMUP) },
     units: { type: 'string', default: '10000' },
     jobs: { type: 'string', default: '2' },
     'timed-runs': { type: 'string', default: '5' },
@@ -154,10 +177,15 @@ const log = (text: string) => process.stderr.write(`[actors-counted] ${text}\n`)
  * between-section GC left to a helper would be counted in the next section; on the main thread it is done in the GC's
  * own dump. The same flags natively, so the ns per instruction is of the same code.
  */
-const CHILD_NODE_FLAGS = ['--expose-gc', '--single-threaded-gc'];
+/**
+ * --no-concurrent-recompilation, --no-concurrent-osr: TurboFan compiles on the main thread when a function
+ * tiers up, so a compile falls at the call that triggered it, not wherever valgrind, which runs one thread at a
+ * time, happens to schedule the compiler's thread (possibly sections later).
+ */
+const CHILD_NODE_FLAGS = ['--expose-gc', '--single-threaded-gc', '--no-concurrent-recompilation', '--no-concurrent-osr'];
 
-function childArgs(name: Case, units: number, sections: number, timed: boolean): string[] {
-  return [...CHILD_NODE_FLAGS, '--import', 'tsx', SELF, '--child', name, String(WARMUP), String(units), String(sections), timed ? 'timed' : 'counted'];
+function childArgs(name: Case, warmup: number, units: number, sections: number, timed: boolean): string[] {
+  return [...CHILD_NODE_FLAGS, '--import', 'tsx', SELF, '--child', name, String(warmup), String(units), String(sections), timed ? 'timed' : 'counted'];
 }
 
 function run(command: string, args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
@@ -173,31 +201,40 @@ function run(command: string, args: string[]): Promise<{ status: number | null; 
 }
 
 /**
- * Instructions per unit in each measured section. Callgrind dumps at every marker (the final part, at exit, goes to
- * the file without a number): after start-up and warm-up, a GC's dump and a section's dump alternate (see runUnits),
- * so the sections are every other one of the last 2 * sections numbered dumps.
+ * Instructions per unit in each measured section, and how many of them were V8's compilers'. Callgrind dumps at
+ * every marker (the final part, at exit, goes to the file without a number): after start-up and warm-up, a GC's
+ * dump and a section's dump alternate (see runUnits), so the sections are every other one of the last 2 * sections
+ * numbered dumps.
  */
-async function countInstructions(name: Case, units: number, sections: number, dir: string): Promise<number[]> {
-  const out = join(dir, name);
-  const res = await run('valgrind', ['--tool=callgrind', `--callgrind-out-file=${out}`, `--dump-before=${MARKER_FUNCTION}`, process.execPath, ...childArgs(name, units, sections, false)]);
+async function countInstructions(name: Case, run_: number, warmup: number, units: number, sections: number, dir: string): Promise<Section[]> {
+  const base = `${name}-p${run_}`;
+  const out = join(dir, base);
+  const res = await run('valgrind', ['--tool=callgrind', `--callgrind-out-file=${out}`, `--dump-before=${MARKER_FUNCTION}`, process.execPath, ...childArgs(name, warmup, units, sections, false)]);
   if (res.status !== 0) throw new Error(`callgrind run of ${name} failed (exit ${res.status}): ${res.stderr.slice(-2000)}`);
   const dumps = (await readdir(dir))
-    .filter((f) => f.startsWith(`${name}.`))
-    .map((f) => Number(f.slice(name.length + 1)))
+    .filter((f) => f.startsWith(`${base}.`))
+    .map((f) => Number(f.slice(base.length + 1)))
     .filter((n) => Number.isInteger(n))
     .sort((x, y) => x - y);
   if (dumps.length < 1 + 2 * sections) throw new Error(`callgrind run of ${name}: ${dumps.length} dumps, expected at least ${1 + 2 * sections}`);
-  const counts: number[] = [];
-  for (const n of dumps.slice(-2 * sections).filter((_, i) => i % 2 === 1)) {
-    const m = /^summary: (\d+)$/m.exec(await readFile(`${out}.${n}`, 'utf8'));
+  const wanted = new Set(dumps.slice(-2 * sections).filter((_, i) => i % 2 === 1));
+  // Read in order: a dump may refer to a function name defined in an earlier one.
+  const names = new Map<string, string>();
+  const result: Section[] = [];
+  for (const n of dumps) {
+    const text = await readFile(`${out}.${n}`, 'utf8');
+    const compile = selfInstructionsOf(text, COMPILE_FUNCTIONS, names);
+    if (!wanted.has(n)) continue;
+    const m = /^summary: (\d+)$/m.exec(text);
     if (m === null) throw new Error(`no summary in ${out}.${n}`);
-    counts.push(Number(m[1]) / units);
+    result.push({ perUnit: Number(m[1]) / units, compilePerUnit: compile / units });
   }
-  return counts;
+  await Promise.all(dumps.map((n) => rm(`${out}.${n}`, { force: true })));
+  return result;
 }
 
-async function timeNative(name: Case, units: number, sections: number): Promise<number> {
-  const res = await run(process.execPath, childArgs(name, units, sections, true));
+async function timeNative(name: Case, warmup: number, units: number, sections: number): Promise<number> {
+  const res = await run(process.execPath, childArgs(name, warmup, units, sections, true));
   const ns = Number(res.stdout.trim().split('\n').pop());
   if (res.status !== 0 || !Number.isFinite(ns)) throw new Error(`timed run of ${name} failed (exit ${res.status}): ${res.stderr}`);
   return ns;
@@ -225,25 +262,40 @@ async function main(): Promise<void> {
   const loadAtStart = loadavg().map((x) => +x.toFixed(2));
   const cases = CASES.filter((c) => o.only.includes(familyOf(c)) && (o.cases === undefined || o.cases.includes(c)));
   const dir = await mkdtemp(join(tmpdir(), 'actors-counted-'));
-  const instructions: Partial<Record<Case, number[]>> = {};
+  // Each case's processes, in the order the pool runs them: the cases alternate, process by process.
+  const runs: Partial<Record<Case, Section[][]>> = {};
+  const minSteady = Math.ceil(o.sections / 2);
   try {
     await pool(
-      cases.map((name) => async () => {
-        const t0 = Date.now();
-        const counts = await countInstructions(name, o.units, o.sections, dir);
-        instructions[name] = counts;
-        log(`${name}: ${median(counts).toFixed(1)} instructions per unit (sections ${counts.map((c) => c.toFixed(0)).join(', ')}; ${((Date.now() - t0) / 1000).toFixed(0)} s)`);
-      }),
+      Array.from({ length: o.processes }, (_, p) =>
+        cases.map((name) => async () => {
+          const t0 = Date.now();
+          const sections = await countInstructions(name, p, o.warmup, o.units, o.sections, dir);
+          (runs[name] ??= [])[p] = sections;
+          const s = steadySections(sections, minSteady);
+          log(
+            `${name} process ${p + 1}: ${s.steady.length > 0 ? median(s.steady).toFixed(1) : 'n/a'} instructions per unit over ${s.steady.length} steady sections of ${sections.length}` +
+              ` (sections ${sections.map((c) => `${c.perUnit.toFixed(0)}${c.compilePerUnit > 0.05 ? `[compile ${c.compilePerUnit.toFixed(0)}]` : ''}`).join(', ')}; ${((Date.now() - t0) / 1000).toFixed(0)} s)`,
+          );
+        }),
+      ).flat(),
       o.jobs,
     );
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
-  const per = (name: Case) => (instructions[name] === undefined ? NaN : median(instructions[name]));
+  const steadyOf = (name: Case) => (runs[name] ?? []).map((sections) => steadySections(sections, minSteady));
+  /** Steady sections of every process of `name`; undefined when the case was not run. */
+  const instructions: Partial<Record<Case, number[][]>> = Object.fromEntries(cases.map((name) => [name, steadyOf(name).map((s) => s.steady)]));
+  /** Processes with too few sections free of compiles, as "case process N (compiling in sections ...)". */
+  const unsteady = cases.flatMap((name) =>
+    steadyOf(name).flatMap((s, p) => (s.ok ? [] : [`${name} process ${p + 1} (compiling in sections ${s.compiling.map((i) => i + 1).join(', ')} of ${o.sections})`])),
+  );
+  const per = (name: Case) => (instructions[name] === undefined ? NaN : median(instructions[name].flat()));
 
   // ns per unit natively, one at a time, alternating cases; the fastest run of each is the least contended.
   const timed: Partial<Record<Case, number[]>> = {};
-  for (let r = 0; r < o.timedRuns; r++) for (const name of r % 2 ? [...cases].reverse() : cases) (timed[name] ??= []).push(await timeNative(name, o.units, o.sections));
+  for (let r = 0; r < o.timedRuns; r++) for (const name of r % 2 ? [...cases].reverse() : cases) (timed[name] ??= []).push(await timeNative(name, o.warmup, o.units, o.sections));
   const fastest = (name: Case) => (timed[name] === undefined ? undefined : Math.min(...timed[name]));
 
   const result: Record<string, unknown> = {
@@ -253,22 +305,42 @@ async function main(): Promise<void> {
     loadavg_at_start: loadAtStart,
     loadavg_at_end: loadavg().map((x) => +x.toFixed(2)),
     method:
-      'callgrind Ir (all threads) per measured section after a warm-up, a dump at a marker between sections; per unit = median over sections of section total / units. ns per instruction: the fastest of the timed native runs of the same rig over its counted instructions per unit',
-    warmup_units: WARMUP,
+      'callgrind Ir (all threads) per measured section after a warm-up, a dump at a marker between sections, a full GC before each section in a dump of its own; sections with V8 compiler/deoptimiser work above 1 instruction per unit are left out (listed); per unit = median over the steady sections of all processes, 95 % interval by a bootstrap over processes then sections. ns per instruction: the fastest of the timed native runs of the same rig over its counted instructions per unit',
+    warmup_units: o.warmup,
+    warmup_small_batches: o.only.includes('send_handle') ? { batches: WARMUP_SMALL_BATCHES, size: WARMUP_SMALL_BATCH, then_units: WARMUP_TAIL } : null,
     units_per_section: o.units,
     timing: TIMING,
     sections: o.sections,
+    processes: o.processes,
+    child_node_flags: CHILD_NODE_FLAGS,
+    unsteady_processes: unsteady,
     instructions_per_unit: Object.fromEntries(
-      Object.entries(instructions).map(([k, v]) => [k, { median: +median(v).toFixed(1), min: +Math.min(...v).toFixed(1), max: +Math.max(...v).toFixed(1), sections: v.map((x) => +x.toFixed(1)) }]),
+      cases.map((k) => {
+        const all = instructions[k]!.flat();
+        return [
+          k,
+          {
+            median: all.length > 0 ? +median(all).toFixed(1) : null,
+            processes: (runs[k] ?? []).map((sections, p) => ({
+              compiling_sections: steadySections(sections, minSteady).compiling.map((i) => i + 1),
+              sections: sections.map((x) => +x.perUnit.toFixed(1)),
+              compile_per_unit: sections.map((x) => +x.compilePerUnit.toFixed(1)),
+              steady_median: instructions[k]![p]!.length > 0 ? +median(instructions[k]![p]!).toFixed(1) : null,
+            })),
+          },
+        ];
+      }),
     ),
     ns_per_unit_native: Object.fromEntries(Object.entries(timed).map(([k, xs]) => [k, { fastest: +Math.min(...xs).toFixed(1), median: +median(xs).toFixed(1), runs: xs.map((x) => +x.toFixed(1)) }])),
   };
 
-  // Sections differ by the GC and timer work that falls in them, so each case's median comes with its 95 %
-  // bootstrap interval over sections, and a difference or ratio with the widest interval those allow (conservative):
-  // PASS or FAIL only when that interval is on one side of the target.
-  const ci = (name: Case) => (instructions[name] === undefined ? undefined : bootstrapMedianCi(instructions[name]));
-  const has = (...names: Case[]) => names.every((n) => instructions[n] !== undefined);
+  // Sections differ by the GC and timer work that falls in them, and processes by what V8 inlined, so each case's
+  // median comes with its 95 % bootstrap interval over processes and sections, and a difference or ratio with the
+  // widest interval those allow (conservative): PASS or FAIL only when that interval is on one side of the target,
+  // and UNRESOLVED whenever a process of the pair was still compiling.
+  const ci = (name: Case) => (instructions[name] === undefined || instructions[name].flat().length === 0 ? undefined : clusteredMedianCi(instructions[name]));
+  const has = (...names: Case[]) => names.every((n) => ci(n) !== undefined);
+  const steadyPair = (...names: Case[]) => names.every((n) => steadyOf(n).every((s) => s.ok));
   if (has('send_handle_unsampled', 'send_handle_untraced')) {
     const on = ci('send_handle_unsampled')!;
     const off = ci('send_handle_untraced')!;
@@ -277,12 +349,20 @@ async function main(): Promise<void> {
     const nsUntraced = fastest('send_handle_untraced');
     const nsPerInstruction = nsUntraced === undefined ? undefined : nsUntraced / off.median;
     const budgetInstructions = nsPerInstruction === undefined ? undefined : TRANSPORT_BUDGET_NS / nsPerInstruction;
-    const verdict = budgetInstructions === undefined ? 'UNCONVERTED' : budgetVerdict({ low: interval[0], high: interval[1] }, budgetInstructions);
+    const verdict = !steadyPair('send_handle_unsampled', 'send_handle_untraced')
+      ? 'UNRESOLVED'
+      : budgetInstructions === undefined
+        ? 'UNCONVERTED'
+        : budgetVerdict({ low: interval[0], high: interval[1] }, budgetInstructions);
     const vs = (other: Case) => (has(other, 'send_handle_untraced') ? +(per(other) - off.median).toFixed(1) : null);
     result.transport_budget = {
       added_instructions: +added.toFixed(1),
       added_instructions_ci95: interval.map((x) => +x.toFixed(1)),
-      added_instructions_of_section_minima: +(Math.min(...instructions.send_handle_unsampled!) - Math.min(...instructions.send_handle_untraced!)).toFixed(1),
+      added_instructions_of_section_minima: +(Math.min(...instructions.send_handle_unsampled!.flat()) - Math.min(...instructions.send_handle_untraced!.flat())).toFixed(1),
+      added_instructions_by_process: instructions.send_handle_unsampled!.map((on, p) => {
+        const off = instructions.send_handle_untraced![p];
+        return on.length > 0 && off !== undefined && off.length > 0 ? +(median(on) - median(off)).toFixed(1) : null;
+      }),
       added_instructions_tail_off: vs('send_handle_unsampled_tail_off'),
       added_instructions_no_trace: vs('send_handle_no_trace'),
       ns_per_instruction: nsPerInstruction === undefined ? null : +nsPerInstruction.toFixed(4),
@@ -293,7 +373,8 @@ async function main(): Promise<void> {
     };
     log(
       `${verdict} transport_instructions_unsampled: ${added >= 0 ? '+' : ''}${added.toFixed(1)} instructions per send -> handle, 95 % CI [${interval[0].toFixed(0)}, ${interval[1].toFixed(0)}]` +
-        (nsPerInstruction === undefined ? '' : ` = ${(added * nsPerInstruction).toFixed(1)} ns at ${nsPerInstruction.toFixed(3)} ns/instruction (budget <= ${TRANSPORT_BUDGET_NS} ns = ${Math.round(budgetInstructions!)} instructions)`),
+        (nsPerInstruction === undefined ? '' : ` = ${(added * nsPerInstruction).toFixed(1)} ns at ${nsPerInstruction.toFixed(3)} ns/instruction (budget <= ${TRANSPORT_BUDGET_NS} ns = ${Math.round(budgetInstructions!)} instructions)`) +
+        (steadyPair('send_handle_unsampled', 'send_handle_untraced') ? '' : `; still compiling after the warm-up: ${unsteady.join(', ')}`),
     );
   }
   const tail: Record<string, unknown> = {};
@@ -303,7 +384,7 @@ async function main(): Promise<void> {
     const off = ci(`delivery_${kind}_tail_off`)!;
     const ratio = on.median / off.median;
     const interval = [on.low / off.high, on.high / off.low] as const;
-    const verdict = budgetVerdict({ low: interval[0], high: interval[1] }, TAIL_TARGET_RATIO);
+    const verdict = steadyPair(`delivery_${kind}_tail_on`, `delivery_${kind}_tail_off`) ? budgetVerdict({ low: interval[0], high: interval[1] }, TAIL_TARGET_RATIO) : 'UNRESOLVED';
     tail[kind] = { on: +on.median.toFixed(1), off: +off.median.toFixed(1), added: +(on.median - off.median).toFixed(1), on_over_off: +ratio.toFixed(4), ci95: interval.map((x) => +x.toFixed(4)), verdict };
     log(`${verdict} tail_on_over_off ${kind}: ${ratio.toFixed(4)}, 95 % CI [${interval[0].toFixed(3)}, ${interval[1].toFixed(3)}] (${on.median.toFixed(1)} / ${off.median.toFixed(1)} instructions per delivery; target <= ${TAIL_TARGET_RATIO})`);
   }

@@ -10,8 +10,10 @@
 // it), counting off, dump. Tail capture's threshold is 60 s, so no tail spans
 // are made (the A/B's --tail-on-ms 60000). Run at two guild sizes, it also
 // gives instructions per delivery (the difference of the unsampled windows over
-// the difference in deliveries), and so the ratio the sampled cost implies at
-// `--at` sessions: 1 + added / (per message besides + at x per delivery).
+// the difference in deliveries), what a sampled post adds per delivery (the
+// same difference of what it adds: the part every delivery pays, kept or not)
+// and besides, and so the ratio the sampled cost implies at `--at` sessions:
+// 1 + (added besides + at x added per delivery) / (per message besides + at x per delivery).
 // User-space instructions only (the kernel's side of each socket write is not
 // in them), so that implied ratio overstates the CPU ratio somewhat.
 //
@@ -164,14 +166,21 @@ async function main(): Promise<void> {
   if (o.sizes.length === 2) {
     const implied = (pick: (s: (typeof bySize)[number]) => Figures) => {
       const [small, large] = [bySize[o.sizes[0]!]!, bySize[o.sizes[1]!]!];
-      const perDelivery = (pick(large).unsampled - pick(small).unsampled) / (large.delivered_per_message - small.delivered_per_message);
+      const span = large.delivered_per_message - small.delivered_per_message;
+      const perDelivery = (pick(large).unsampled - pick(small).unsampled) / span;
       const besides = pick(small).unsampled - perDelivery * small.delivered_per_message;
-      const added = (pick(small).added_per_message + pick(large).added_per_message) / 2;
+      // What a sampled post adds, split as the unsampled cost is: a part that grows with the deliveries (every
+      // delivery of a sampled broadcast, kept or not, past the ~K kept ones) and a fixed part (its spans, export).
+      const addedPerDelivery = (pick(large).added_per_message - pick(small).added_per_message) / span;
+      const addedFixed = pick(small).added_per_message - addedPerDelivery * small.delivered_per_message;
+      const addedAt = addedFixed + o.at * addedPerDelivery;
       return {
         unsampled_per_delivery: Math.round(perDelivery),
         unsampled_per_message_besides_deliveries: Math.round(besides),
-        added_per_sampled_message: Math.round(added),
-        [`implied_sampled_over_unsampled_at_${o.at}`]: +(1 + added / (besides + o.at * perDelivery)).toFixed(4),
+        added_per_sampled_message: Math.round((pick(small).added_per_message + pick(large).added_per_message) / 2),
+        added_per_delivery_of_a_sampled_message: Math.round(addedPerDelivery),
+        added_per_sampled_message_besides_deliveries: Math.round(addedFixed),
+        [`implied_sampled_over_unsampled_at_${o.at}`]: +(1 + addedAt / (besides + o.at * perDelivery)).toFixed(4),
       };
     };
     result.main_thread = implied((s) => s.main_thread);

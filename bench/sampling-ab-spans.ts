@@ -1,12 +1,18 @@
 // What the spans of a sampled broadcast cost, counted in one process: the
 // tracer the server uses (startTracing, always_on, K = 10, spans encoded as
 // they end by the OTLP exporter's prepare(); the gRPC send is not in it), the
-// Transport wired as the server wires it, and a broadcast to 10 session actors
-// made under a sampled SERVER span (every delivery kept: the fanout span and
-// ten CONSUMER spans with their event, plus the root) or under an unsampled
-// one (no span at all). Run under callgrind, counting only the two loops:
+// Transport wired as the server wires it, and a broadcast to --actors session
+// actors (10: every delivery kept) made under a sampled SERVER span (the root,
+// the fanout span and about ten CONSUMER spans with their event) or under an
+// unsampled one (no span at all). Run under callgrind, counting only the two
+// loops:
 //
-//   valgrind --tool=callgrind --instr-atstart=no node --import tsx bench/sampling-ab-spans.ts [--broadcasts 2000]
+//   valgrind --tool=callgrind --instr-atstart=no node --import tsx bench/sampling-ab-spans.ts [--broadcasts 2000] [--actors 10]
+//
+// At --actors 1000 about 990 deliveries of a sampled broadcast are not kept:
+// what a sampled broadcast adds there over what it adds at 10 actors, per
+// delivery, is what an unkept delivery of a sampled broadcast pays (the spans
+// exported per broadcast are printed, to correct for the kept count).
 //
 // it switches counting on and off itself (callgrind_control) and prints the
 // instructions per sampled broadcast minus per unsampled one. Without valgrind
@@ -26,8 +32,8 @@ import { parseFlags } from './flags.js';
 
 const o = parseFlags(
   process.argv.slice(2),
-  { broadcasts: { type: 'string', default: '2000' }, out: { type: 'string' } },
-  z.object({ broadcasts: z.coerce.number().int().min(10).max(1_000_000), out: z.string().optional() }),
+  { broadcasts: { type: 'string', default: '2000' }, actors: { type: 'string', default: '10' }, out: { type: 'string' } },
+  z.object({ broadcasts: z.coerce.number().int().min(10).max(1_000_000), actors: z.coerce.number().int().min(1).max(100_000), out: z.string().optional() }),
   (message) => {
     process.stderr.write(`bench:sampling-ab-spans: ${message}\n`);
     process.exit(2);
@@ -55,26 +61,34 @@ const tracing = startTracing({
     shutdown: async () => {},
   } as never,
 });
-const system = new ActorSystem();
+// A slice long enough for a broadcast's deliveries to be handled in one, as natively (callgrind runs code some 50
+// times slower, and would otherwise cut it into event-loop turns that only the slowdown makes).
+const system = new ActorSystem({ scheduler: { sliceMs: 10_000 } });
 new Transport(system, { tracer: tracing.tracer, sampler: tracing.sampler, contextManager: tracing.contextManager, tail: { thresholdMs: 60_000 } }).install();
+let handled = 0;
+let allHandled: () => void = () => {};
 const session: Behaviour<number, { cast: { type: string } }> = {
   kind: 'session',
   init: () => 0,
-  handleCast: () => {},
+  handleCast: () => {
+    if (++handled === o.actors) allHandled();
+  },
 };
-const refs = Array.from({ length: 10 }, () => system.spawn(session));
+const refs = Array.from({ length: o.actors }, () => system.spawn(session));
 const unsampledParent = trace.setSpanContext(ROOT_CONTEXT, { traceId: '4bf92f3577b34da6a3ce929d0e0e4736', spanId: '00f067aa0ba902b7', traceFlags: TraceFlags.NONE, isRemote: true });
 
 async function broadcasts(n: number, sampled: boolean): Promise<void> {
   for (let i = 0; i < n; i++) {
     const message = { type: 'MESSAGE_CREATE', i };
+    handled = 0;
+    const done = new Promise<void>((r) => (allHandled = r));
     if (sampled) {
       const root = tracing.tracer.startSpan('POST /api/v10/channels/{channel.id}/messages', { kind: SpanKind.SERVER, attributes: { 'http.request.method': 'POST', 'http.route': '/api/v10/channels/{channel.id}/messages' } });
       context.with(trace.setSpan(ROOT_CONTEXT, root), () => system.broadcast(refs, message, { attributes: { 'guildhall.guild.id': '1500000000000000003' } }));
       root.end();
     } else context.with(unsampledParent, () => system.broadcast(refs, message, { attributes: { 'guildhall.guild.id': '1500000000000000003' } }));
-    // Let the mailboxes drain, as between two posts.
-    await new Promise((r) => setImmediate(r));
+    // Every delivery handled before the next post (and before a window ends).
+    await done;
   }
 }
 
@@ -83,6 +97,8 @@ async function counted(sampled: boolean): Promise<number> {
   await callgrind('--zero');
   await callgrind('-i', 'on');
   await broadcasts(o.broadcasts, sampled);
+  // The batch processor exports on its schedule: flushed here, each window's batch is exported inside it.
+  await tracing.provider?.forceFlush();
   await callgrind('-i', 'off');
   const cpu = process.cpuUsage(cpu0);
   if (!underValgrind) return (cpu.user + cpu.system) * 1000;
@@ -104,8 +120,14 @@ for (let i = 0; i < 3; i++) {
   await broadcasts(o.broadcasts, false);
 }
 const results: Record<string, number[]> = { sampled: [], unsampled: [] };
+const spans: Record<string, number[]> = { sampled: [], unsampled: [] };
 for (let rep = 0; rep < 2; rep++) {
-  for (const sampled of rep % 2 ? [false, true] : [true, false]) results[sampled ? 'sampled' : 'unsampled']!.push((await counted(sampled)) / o.broadcasts);
+  for (const sampled of rep % 2 ? [false, true] : [true, false]) {
+    const before = exported;
+    const kind = sampled ? 'sampled' : 'unsampled';
+    results[kind]!.push((await counted(sampled)) / o.broadcasts);
+    spans[kind]!.push((exported - before) / o.broadcasts);
+  }
 }
 const min = (xs: number[]) => Math.min(...xs);
 const unit = underValgrind ? 'instructions' : 'ns of CPU';
@@ -113,6 +135,8 @@ process.stdout.write(
   `${JSON.stringify({
     unit,
     broadcasts: o.broadcasts,
+    actors: o.actors,
+    spans_per_broadcast: spans,
     per_broadcast: { sampled: results.sampled!.map(Math.round), unsampled: results.unsampled!.map(Math.round) },
     added_per_sampled_broadcast: Math.round(min(results.sampled!) - min(results.unsampled!)),
     exported,
