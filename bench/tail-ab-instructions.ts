@@ -26,7 +26,7 @@
 // the functions optimized inside each window (they should be none once warm;
 // the trace's own printing is then in the count, so judge ratios without it).
 //
-//   npm run bench:delivery-instructions -- --tail-ab [--a DIR] [--sizes 200] [--messages 20] [--interval-ms 500] [--reps 6] [--warmup 400] [--tail-on-ms 60000] [--idle-ms 5000] [--trace-opt] [--out bench/results/tail-ab-instructions]
+//   npm run bench:delivery-instructions -- --tail-ab [--a DIR] [--sizes 200] [--messages 20] [--interval-ms 500] [--reps 6] [--warmup 400] [--tail-on-ms 60000] [--idle-ms 5000] [--trace-opt] [--kinds sampled,unsampled] [--out bench/results/tail-ab-instructions]
 //   (slow: two servers 20-50 times slower under valgrind; about 15 minutes with a core each)
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
@@ -39,7 +39,7 @@ import { parseFlags } from './flags.js';
 import { budgetVerdict, bootstrapMedianCi } from './paired-stats.js';
 
 const USAGE =
-  'usage: npm run bench:delivery-instructions -- --tail-ab [--a DIR] [--sizes 200] [--messages 20] [--interval-ms 500] [--reps 6] [--warmup 400] [--tail-on-ms 60000] [--idle-ms 5000] [--trace-opt] [--out DIR]';
+  'usage: npm run bench:delivery-instructions -- --tail-ab [--a DIR] [--sizes 200] [--messages 20] [--interval-ms 500] [--reps 6] [--warmup 400] [--tail-on-ms 60000] [--idle-ms 5000] [--trace-opt] [--kinds sampled,unsampled] [--out DIR]';
 const o = parseFlags(
   process.argv.slice(2),
   {
@@ -53,6 +53,7 @@ const o = parseFlags(
     'tail-on-ms': { type: 'string', default: '60000' },
     'idle-ms': { type: 'string', default: '5000' },
     'trace-opt': { type: 'boolean', default: false },
+    kinds: { type: 'string', default: 'sampled,unsampled' },
     out: { type: 'string', default: 'bench/results/tail-ab-instructions' },
   },
   z.object({
@@ -65,6 +66,11 @@ const o = parseFlags(
     tailOnMs: z.coerce.number().int().min(1).max(3_600_000),
     idleMs: z.coerce.number().int().min(0).max(600_000),
     traceOpt: z.boolean(),
+    kinds: z
+      .string()
+      .transform((k) => k.split(','))
+      .pipe(z.array(z.enum(['sampled', 'unsampled'], { message: '--kinds: sampled, unsampled or both' })).min(1))
+      .transform((k) => ({ sampled: k.includes('sampled'), unsampled: k.includes('unsampled') })),
     out: z.string().min(1),
   }),
   (message) => {
@@ -220,7 +226,7 @@ async function main(): Promise<void> {
       log(`idle: ${rigs.map((g) => `${g.tail} ${idle[g.tail]!.instructions_per_s.toLocaleString('en')} instructions/s`).join(', ')}`);
     }
     for (let rep = 0; rep < o.reps; rep++) {
-      for (const sampled of rep % 2 === 0 ? [true, false] : [false, true]) {
+      for (const sampled of (rep % 2 === 0 ? [true, false] : [false, true]).filter((k) => (k ? o.kinds.sampled : o.kinds.unsampled))) {
         const [on, off] = await Promise.all(rigs.map((g) => window(g, rep, sampled)));
         windows.on.push(on!);
         windows.off.push(off!);
@@ -253,7 +259,10 @@ async function main(): Promise<void> {
       instructions_per_delivery: { on: spread(pairs.map(([a]) => a)), off: spread(pairs.map(([, b]) => b)) },
     };
   };
-  const kinds = (count: (w: Window) => number) => ({ sampled: summary(true, count), unsampled: summary(false, count) });
+  const kinds = (count: (w: Window) => number) => ({
+    ...(o.kinds.sampled ? { sampled: summary(true, count) } : {}),
+    ...(o.kinds.unsampled ? { unsampled: summary(false, count) } : {}),
+  });
   const result = {
     issue: 17,
     target: 'tail on / off <= 1.01 on the median',
@@ -278,8 +287,9 @@ async function main(): Promise<void> {
   const file = join(o.out, `${new Date().toISOString().replace(/[:.]/g, '-')}-node${process.versions.node.split('.')[0]}.json`);
   writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
   for (const kind of ['sampled', 'unsampled'] as const) {
-    const a = result.all_threads[kind].on_over_off;
-    const m = result.main_thread[kind].on_over_off;
+    const a = result.all_threads[kind]?.on_over_off;
+    const m = result.main_thread[kind]?.on_over_off;
+    if (a === undefined || m === undefined) continue;
     process.stdout.write(
       `${m.verdict} tail_on_over_off ${kind}: ${m.median} instructions per delivery on/off, 95 % CI [${m.ci95.join(', ')}] over ${m.pairs} pairs (main thread; all threads ${a.median} [${a.ci95.join(', ')}], ${a.verdict}), target <= 1.01\n`,
     );
