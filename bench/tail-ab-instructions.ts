@@ -85,6 +85,12 @@ const log = (text: string) => process.stderr.write(`[tail-ab-instructions] ${new
 /** Past the batch processor's 1 s schedule, so a window's spans are exported within it. */
 const SETTLE_MS = 2_500;
 const WARMUP_RATE = 20;
+/**
+ * The GC on the main thread (counted there, no helper sweeping into the next
+ * window), and no memory reducer: it starts a full GC on a timer after a quiet
+ * spell, which put a whole mark-compact (300+ M instructions) in one window.
+ */
+const NODE_FLAGS = ['--expose-gc', '--single-threaded-gc', '--no-memory-reducer'];
 /** V8's --trace-opt line for a finished optimization. */
 const OPTIMIZED = /completed (optimizing|compiling)/;
 
@@ -135,7 +141,7 @@ async function start(tail: Tail, sinkPort: number): Promise<Rig> {
   const prefix = `${tail}`;
   const valgrind = ['--tool=callgrind', '--instr-atstart=no', '--smc-check=all-non-file', '--separate-threads=yes', `--callgrind-out-file=${join(OUT, `${prefix}.%p`)}`];
   const trace = o.traceOpt ? ['--trace-opt'] : [];
-  const child = spawn('valgrind', [...valgrind, process.execPath, ...trace, '--expose-gc', '--single-threaded-gc', '--import', 'tsx', '--import', PROBE, 'server/main.ts'], {
+  const child = spawn('valgrind', [...valgrind, process.execPath, ...trace, ...NODE_FLAGS, '--import', 'tsx', '--import', PROBE, 'server/main.ts'], {
     cwd: o.a,
     env,
     stdio: ['ignore', o.traceOpt ? 'pipe' : 'ignore', 'inherit', 'ipc'],
