@@ -21,7 +21,7 @@
 //
 // With --tail-ab the run is issue 17's counted A/B instead, tail capture on
 // against off in one checkout: see bench/tail-ab-instructions.ts for its flags.
-//   npm run bench:delivery-instructions -- --tail-ab [--a DIR] [--sizes 200] [--reps 6] ...
+//   npm run bench:delivery-instructions -- --tail-ab [--a DIR] [--sizes 100] [--kinds sampled,unsampled] [--reps 6] ...
 import { execFileSync, fork, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';

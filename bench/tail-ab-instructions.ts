@@ -26,7 +26,7 @@
 // the functions optimized inside each window (they should be none once warm;
 // the trace's own printing is then in the count, so judge ratios without it).
 //
-//   npm run bench:delivery-instructions -- --tail-ab [--a DIR] [--sizes 200] [--messages 20] [--interval-ms 500] [--reps 6] [--warmup 400] [--tail-on-ms 60000] [--idle-ms 5000] [--trace-opt] [--kinds sampled,unsampled] [--out bench/results/tail-ab-instructions]
+//   npm run bench:delivery-instructions -- --tail-ab [--a DIR] [--sizes 100] [--messages 60] [--interval-ms 700] [--reps 6] [--warmup 2000] [--tail-on-ms 60000] [--idle-ms 5000] [--trace-opt] [--kinds sampled,unsampled] [--out bench/results/tail-ab-instructions]
 //   (slow: two servers 20-50 times slower under valgrind; about 15 minutes with a core each)
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
@@ -39,17 +39,17 @@ import { parseFlags } from './flags.js';
 import { budgetVerdict, bootstrapMedianCi } from './paired-stats.js';
 
 const USAGE =
-  'usage: npm run bench:delivery-instructions -- --tail-ab [--a DIR] [--sizes 200] [--messages 20] [--interval-ms 500] [--reps 6] [--warmup 400] [--tail-on-ms 60000] [--idle-ms 5000] [--trace-opt] [--kinds sampled,unsampled] [--out DIR]';
+  'usage: npm run bench:delivery-instructions -- --tail-ab [--a DIR] [--sizes 100] [--messages 60] [--interval-ms 700] [--reps 6] [--warmup 2000] [--tail-on-ms 60000] [--idle-ms 5000] [--trace-opt] [--kinds sampled,unsampled] [--out DIR]';
 const o = parseFlags(
   process.argv.slice(2),
   {
     'tail-ab': { type: 'boolean', default: true },
     a: { type: 'string', default: '.' },
-    sizes: { type: 'string', default: '200' },
-    messages: { type: 'string', default: '20' },
-    'interval-ms': { type: 'string', default: '500' },
+    sizes: { type: 'string', default: '100' },
+    messages: { type: 'string', default: '60' },
+    'interval-ms': { type: 'string', default: '700' },
     reps: { type: 'string', default: '6' },
-    warmup: { type: 'string', default: '400' },
+    warmup: { type: 'string', default: '2000' },
     'tail-on-ms': { type: 'string', default: '60000' },
     'idle-ms': { type: 'string', default: '5000' },
     'trace-opt': { type: 'boolean', default: false },
