@@ -18,6 +18,10 @@
 //
 //   npm run bench:delivery-instructions -- --a DIR [--b DIR] [--floor-seq] [--sizes 100,400] [--messages 20] [--interval-ms 1000] [--warmup 200] [--perf-map]
 //   (slow: every server runs 20-50 times slower under valgrind; a few minutes in all)
+//
+// With --tail-ab the run is issue 17's counted A/B instead, tail capture on
+// against off in one checkout: see bench/tail-ab-instructions.ts for its flags.
+//   npm run bench:delivery-instructions -- --tail-ab [--a DIR] [--sizes 100] [--kinds sampled,unsampled] [--reps 6] ...
 import { execFileSync, fork, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -25,6 +29,9 @@ import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { ClientDriver, type ServerUnderTest, checkoutSchema, freePort, guildhallServerEnv, stop, waitHealthy } from './children.js';
 import { parseFlags } from './flags.js';
+
+// --tail-ab: issue 17's A/B, which runs to its end and exits the process (the import never returns).
+if (process.argv.includes('--tail-ab')) await import('./tail-ab-instructions.js');
 
 const o = parseFlags(
   process.argv.slice(2),

@@ -24,6 +24,7 @@
 //          --connect-rate N --paced-rate N (deliveries/s; 0: burst only) --pin --out bench/results
 //   (--modes may add `spans`: sampled without the export, to tell the two costs apart)
 //   --tail-ab adds `notail` to the modes: tail capture on against off, in one run
+//   --tail-on-ms N sets `sampled`'s threshold (default 100; 60000: nothing is slow, sampled/notail is the check alone)
 //   --pin runs every server on CPU 0 and every client process on CPU 1 (taskset)
 //   npm run bench -- --cluster [...]: one guild over 1, 2 and 3 nodes instead (bench/cluster.bench.ts)
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -39,6 +40,7 @@ import { type BurstKind, type ModeSetup, type Sample, markdown, summarise } from
 const optionsSchema = z.object({
   quick: z.boolean(),
   tailAb: z.boolean(),
+  tailOnMs: z.coerce.number().int().min(1, '--tail-on-ms must be at least 1').max(3_600_000).optional(),
   sizes: z
     .string()
     .regex(/^\d+(,\d+)*$/, '--sizes must be a comma-separated list of session counts, e.g. 1000,5000')
@@ -63,6 +65,7 @@ function parseOptions(argv: string[]) {
   const options = {
     quick: { type: 'boolean', default: false },
     'tail-ab': { type: 'boolean', default: false },
+    'tail-on-ms': { type: 'string' },
     sizes: { type: 'string', default: '1000,5000' },
     modes: { type: 'string', default: MODES.join(',') },
     reps: { type: 'string' },
@@ -74,13 +77,13 @@ function parseOptions(argv: string[]) {
     pin: { type: 'boolean', default: false },
     out: { type: 'string', default: 'bench/results' },
   } as const;
-  const o = parseFlags(argv, options, optionsSchema, fail, (values) => ({ ...values, connectRate: values['connect-rate'], pacedRate: values['paced-rate'], tailAb: values['tail-ab'] }));
+  const o = parseFlags(argv, options, optionsSchema, fail, (values) => ({ ...values, connectRate: values['connect-rate'], pacedRate: values['paced-rate'], tailAb: values['tail-ab'], tailOnMs: values['tail-on-ms'] }));
   if (o.pin && cpus().length < 2) fail('--pin needs two CPUs (servers on CPU 0, clients on CPU 1)');
   return o.tailAb && !o.modes.includes('notail') ? { ...o, modes: ALL_MODES.filter((m) => m === 'notail' || o.modes.includes(m)) } : o;
 }
 
 function fail(message: string): never {
-  process.stderr.write(`bench: ${message}\nusage: npm run bench -- [--quick] [--tail-ab] [--sizes 1000,5000] [--modes off,file,sampled,notail,spans,naive,socketio,floor,floor-seq] [--reps N] [--messages N | --deliveries N] [--users N] [--connect-rate N] [--paced-rate N] [--pin] [--out DIR]\n`);
+  process.stderr.write(`bench: ${message}\nusage: npm run bench -- [--quick] [--tail-ab] [--tail-on-ms N] [--sizes 1000,5000] [--modes off,file,sampled,notail,spans,naive,socketio,floor,floor-seq] [--reps N] [--messages N | --deliveries N] [--users N] [--connect-rate N] [--paced-rate N] [--pin] [--out DIR]\n`);
   process.exit(2);
 }
 
@@ -122,7 +125,8 @@ async function main(): Promise<void> {
       // process start-up and on the REST rate limit, not on the CPU.
       const started = await Promise.all(
         o.modes.map(async (mode) => {
-          const server = await startServer(mode, sink.port, { cpu: pin?.server });
+          const tailOn = mode === 'sampled' && o.tailOnMs !== undefined ? { env: { GUILDHALL_SLOW_DELIVERY_MS: String(o.tailOnMs) } } : {};
+          const server = await startServer(mode, sink.port, { cpu: pin?.server, ...tailOn });
           const driver = ClientDriver.start(pin?.clients);
           rigs.push({ server, driver });
           // One-time work of the first connections goes into the memory baseline, not per session.
@@ -173,7 +177,7 @@ async function main(): Promise<void> {
   const { modes, ratios, memory } = summarise(samples, setups);
   const machine = `${cpus().length} × ${cpus()[0]?.model.trim() ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`;
   const md = markdown({ startedAt: startedAt.toISOString(), quick: o.quick, reps, machine, messages, users: usersBySize, pacedRate: o.pacedRate, pinned: pin }, modes, ratios, setups, memory);
-  const doc = { startedAt: startedAt.toISOString(), quick: o.quick, reps, machine, sizes: o.sizes, messages, users: usersBySize, modes: o.modes, pacedRate: o.pacedRate, pinned: pin ?? null, connectRate: o.connectRate, setups, samples, summary: modes, ratios, memory, lost: samples.reduce((n, s) => n + s.lost, 0) };
+  const doc = { startedAt: startedAt.toISOString(), quick: o.quick, reps, machine, sizes: o.sizes, messages, users: usersBySize, modes: o.modes, pacedRate: o.pacedRate, pinned: pin ?? null, connectRate: o.connectRate, ...(o.tailOnMs !== undefined ? { tailOnMs: o.tailOnMs } : {}), setups, samples, summary: modes, ratios, memory, lost: samples.reduce((n, s) => n + s.lost, 0) };
   await mkdir(o.out, { recursive: true });
   const stamp = startedAt.toISOString().replace(/[:.]/g, '-');
   const json = `${JSON.stringify(doc, null, 2)}\n`;
