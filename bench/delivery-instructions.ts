@@ -22,7 +22,9 @@
 // at moments that differ between two windows. The warm-up alternates a burst
 // and a paced run (`--alternations`, as `npm run bench` does between its runs),
 // so the first switch from one to the other, where some hot functions
-// deoptimise and are compiled again, falls before the counted window.
+// deoptimise and are compiled again, falls before the counted window. Also
+// reported: the main thread without V8's GC and compiler (by function name),
+// the steadiest of the three when a window holds a major GC.
 //
 //   npm run bench:delivery-instructions -- --a DIR [--b DIR] [--floor-seq] [--sizes 100,400] [--messages 20] [--interval-ms 1000] [--warmup 200] [--alternations 2] [--perf-map]
 //   (slow: every server runs 20-50 times slower under valgrind; a few minutes in all)
@@ -117,8 +119,26 @@ interface Counted {
   instructions: number;
   /** Every thread's (the main thread's, plus GC and compiler helpers'). */
   allThreads: number;
+  /** The main thread's, without V8's garbage collector and compiler (whose work falls unevenly into windows). */
+  mutator: number;
   delivered: number;
   lost: number;
+}
+
+// V8's garbage collector and optimising compiler, by the C++ names callgrind_annotate gives them.
+const GC = /Scaveng|Marking|MarkCompact|Sweep|Evacuat|Heap::|heap::|GCTracer|Pretenuring|StringTableCleaner|RootMarking|WhiteToGrey|RememberedSet|SlotSet|MemoryChunk|IterateObjectCache|BodyDescriptor|SizeFromMap|Safepoint|PagedSpace|NewSpace|FreeList|ActiveSystemPages|popcount/;
+const COMPILER = /compiler::|Compiler|Bytecode|Parser|Scanner|Zone|baseline::|Deoptimiz|Pipeline/;
+
+/** A dump's instructions outside the GC and the compiler (self costs, by function). */
+function mutatorInstructions(dump: string): number {
+  const listing = execFileSync('callgrind_annotate', ['--threshold=100', dump], { encoding: 'utf8', maxBuffer: 1 << 28 });
+  let n = 0;
+  for (const line of listing.split('\n')) {
+    const m = /^\s*([\d,]+)\s+(?:\([^)]*\)\s+)?(.*)$/.exec(line);
+    if (!m || !m[2]!.includes(':') || m[2]!.startsWith('PROGRAM TOTALS')) continue;
+    if (!GC.test(m[2]!) && !COMPILER.test(m[2]!)) n += Number(m[1]!.replace(/,/g, ''));
+  }
+  return n;
 }
 
 /** Counted instructions of one paced run of `o.messages` messages to `size` sessions. */
@@ -143,14 +163,16 @@ async function measure(t: Target, size: number): Promise<Counted> {
     // With --separate-threads each dump is one file per thread: <prefix>.<pid>.<part>-<thread>; thread 01 is the main one.
     const dumps = readdirSync(OUT).filter((f) => f.startsWith(`${t.name}-${size}.${server.pid}`));
     const byThread = new Map<string, number>();
+    let mutator = 0;
     for (const f of dumps) {
       const m = /^totals:\s+(\d+)/m.exec(readFileSync(join(OUT, f), 'utf8'));
       const thread = /-(\d+)$/.exec(f)?.[1] ?? '01';
       if (m) byThread.set(thread, Math.max(byThread.get(thread) ?? 0, Number(m[1])));
+      if (thread === '01' && m) mutator = Math.max(mutator, mutatorInstructions(join(OUT, f)));
     }
     let allThreads = 0;
     for (const n of byThread.values()) allThreads += n;
-    return { instructions: byThread.get('01') ?? 0, allThreads, delivered: run.delivered, lost: run.lost };
+    return { instructions: byThread.get('01') ?? 0, allThreads, mutator, delivered: run.delivered, lost: run.lost };
   } finally {
     await driver.close();
     await stop(server.child, 60_000);
@@ -171,15 +193,17 @@ async function main(): Promise<void> {
       const perDelivery = (l.instructions - s.instructions) / (l.delivered - s.delivered);
       const perMessage = (s.instructions - perDelivery * s.delivered) / o.messages;
       const allPerDelivery = (l.allThreads - s.allThreads) / (l.delivered - s.delivered);
+      const mutatorPerDelivery = (l.mutator - s.mutator) / (l.delivered - s.delivered);
       results[t.name] = {
         root: t.root,
         small: { sessions: small, ...s },
         large: { sessions: large, ...l },
         instructions_per_delivery: Math.round(perDelivery),
         all_threads_per_delivery: Math.round(allPerDelivery),
+        mutator_per_delivery: Math.round(mutatorPerDelivery),
         instructions_per_message_besides_deliveries: Math.round(perMessage),
       };
-      process.stderr.write(`${t.name}: ${Math.round(perDelivery)} main-thread instructions per delivery (all threads ${Math.round(allPerDelivery)}), ${Math.round(perMessage)} per message besides\n`);
+      process.stderr.write(`${t.name}: ${Math.round(perDelivery)} main-thread instructions per delivery (without GC and compiler ${Math.round(mutatorPerDelivery)}; all threads ${Math.round(allPerDelivery)}), ${Math.round(perMessage)} per message besides\n`);
     }),
   );
   const per = (n: string) => (results[n] as { instructions_per_delivery: number } | undefined)?.instructions_per_delivery;
