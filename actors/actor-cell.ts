@@ -21,6 +21,8 @@ export type DownListener = (reason: DownReason, address: Address) => void;
 /** What a cell needs from its system. */
 export interface CellHost {
   readonly clock: Clock;
+  /** The clock reading a message enqueued now is stamped with (during a broadcast, shared by a few deliveries in a row). */
+  enqueueTime(): number;
   readonly relay: Relay;
   readonly scheduler: Scheduler;
   report(error: unknown, where: string, address: Address): void;
@@ -153,7 +155,7 @@ export class ActorCell<S, P extends Protocol> implements Runnable {
     if ((this.status === 'stopped' || this.mailbox.full) && !this.admit(op, reply)) return false;
     const mailbox = this.mailbox;
     const depth = mailbox.depth;
-    mailbox.push({ op, payload, enqueuedAt: this.host.clock.now(), dequeuedAt: 0, depth, reply });
+    mailbox.push({ op, payload, enqueuedAt: this.host.enqueueTime(), dequeuedAt: 0, depth, reply });
     if (depth === 0 && this.status === 'running' && !this.busy) this.host.scheduler.enqueue(this);
     return true;
   }
@@ -171,6 +173,8 @@ export class ActorCell<S, P extends Protocol> implements Runnable {
     if (this.status === 'starting') {
       if (this.busy) return 0;
       this.runInit();
+      // init took time of its own: the previous slice's end reading is not this slice's start.
+      this.host.scheduler.reading = NaN;
     }
     let n = 0;
     let first: MailboxEntry | undefined;
@@ -186,6 +190,8 @@ export class ActorCell<S, P extends Protocol> implements Runnable {
     if (first !== undefined) {
       const end = this.host.clock.now();
       this.load.busy(end, end - first.dequeuedAt);
+      // The next slice of this drain begins now: its first dequeue takes this reading.
+      this.host.scheduler.reading = end;
       // An idle actor must not keep its last message (a call's reply, its timer) alive.
       if (!this.busy) this.checkLast(end);
     }
@@ -280,7 +286,11 @@ export class ActorCell<S, P extends Protocol> implements Runnable {
   private process(entry: MailboxEntry): void {
     // The one clock reading per handled message: the wait for the actor top,
     // and for whatever the interceptors want to know (span start, metrics).
-    const now = this.host.clock.now();
+    // A slice's first message takes the reading the previous slice ended with.
+    const scheduler = this.host.scheduler;
+    let now = scheduler.reading;
+    if (Number.isNaN(now)) now = this.host.clock.now();
+    else scheduler.reading = NaN;
     entry.dequeuedAt = now;
     this.load.record(now, now - entry.enqueuedAt);
     // The previous message's handling ended just before this reading.
@@ -337,7 +347,11 @@ export class ActorCell<S, P extends Protocol> implements Runnable {
     if (entry === undefined) return;
     this.current = undefined;
     const relay = this.host.relay;
-    if (end - entry.enqueuedAt >= relay.slowMs) relay.slow(entry, this.address, end);
+    if (end - entry.enqueuedAt >= relay.slowMs) {
+      relay.slow(entry, this.address, end);
+      // The report took time of its own: the next slice reads the clock afresh.
+      this.host.scheduler.reading = NaN;
+    }
   }
 
   /** An async handler settled outside any slice: its own clock reading. */

@@ -40,8 +40,19 @@ export class Envelope<M = unknown> {
 }
 Object.defineProperty(Envelope.prototype, BRAND, { value: true });
 
+// The last payload found bare. The brand is read from whatever a sender sent,
+// every kind of message, so V8 can only load it generically (a megamorphic
+// lookup), and a delivery is checked more than once on its way to the actor.
+// A broadcast hands one message object to every recipient: after the first,
+// the same object is answered by one comparison. (An object's prototype, which
+// holds the brand, does not change, so neither does the answer.)
+let lastBare: unknown;
+
 export function isEnvelope(payload: unknown): payload is Envelope {
-  return typeof payload === 'object' && payload !== null && (payload as { [BRAND]?: unknown })[BRAND] === true;
+  if (payload === lastBare || typeof payload !== 'object' || payload === null) return false;
+  if ((payload as { [BRAND]?: unknown })[BRAND] === true) return true;
+  lastBare = payload;
+  return false;
 }
 
 /** The message inside `payload`, whether it came enveloped or bare. */

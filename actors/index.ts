@@ -1,5 +1,5 @@
 // Public API of the actor runtime. Knows nothing of guilds or OpenTelemetry.
-export { ActorSystem, type Activator, type ActorSystemOptions, type ActorStats, type ActorLoadRow, type RemoteRouter, type SpawnOptions } from './system.js';
+export { ActorSystem, SHARE_READING, type Activator, type ActorSystemOptions, type ActorStats, type ActorLoadRow, type RemoteRouter, type SpawnOptions } from './system.js';
 export { ActorRef, type Address, type CallOptions, type Router } from './ref.js';
 export type { ActorContext, Behaviour, CallOf, CastOf, DeferredReply, InfoOf, Protocol, ReplyOf, StopReason } from './behaviour.js';
 export type { ActorEvent, ActorStatus, DownListener, DownReason } from './actor-cell.js';

@@ -27,6 +27,15 @@ export interface SchedulerOptions {
 }
 
 export class Scheduler {
+  /**
+   * The actors' clock as the slice that just ended read it, for the next
+   * slice of the same drain to take as its first message's dequeue time
+   * (nothing runs between the two but this loop): one reading per slice
+   * boundary instead of two. NaN when there is none to take: a drain's start,
+   * or after something ran that took time of its own (an actor's init, a
+   * slow-message report). Set and taken by ActorCell.
+   */
+  reading = NaN;
   private queue: Runnable[] = [];
   private head = 0;
   private scheduled = false;
@@ -51,6 +60,7 @@ export class Scheduler {
   }
 
   private readonly drain = (): void => {
+    this.reading = NaN;
     const deadline = performance.now() + this.sliceMs;
     // Reading the clock costs about as much as a small handler, so it is read
     // once per CLOCK_EVERY handled messages: a slice overshoots by at most that many.
@@ -64,6 +74,7 @@ export class Scheduler {
         if (performance.now() >= deadline) break;
       }
     }
+    this.reading = NaN;
     if (this.head === this.queue.length) {
       this.queue = [];
       this.head = 0;

@@ -91,6 +91,9 @@ export interface ActorLoadRow {
 // at thousands of sessions per broadcast that lookup's hash table and key
 // string are memory each delivery would otherwise have to touch.
 const CELL = Symbol('guildhall.actors.cell');
+
+/** Deliveries of one broadcast that share one clock reading as their enqueue time (see enqueueTime). */
+export const SHARE_READING = 16;
 type LocalAddress = Address & { readonly [CELL]?: ActorCell<unknown, Protocol> };
 
 export class ActorSystem implements Router, CellHost {
@@ -106,6 +109,11 @@ export class ActorSystem implements Router, CellHost {
   private readonly listeners = new Set<(event: ActorEvent) => void>();
   private readonly onError: NonNullable<ActorSystemOptions['onError']>;
   private seq = 0;
+  /** Broadcasts in progress (one, unless a delivery's hook broadcasts too). */
+  private broadcasting = 0;
+  /** While broadcasting: deliveries that may still take `sharedAt` as their enqueue time. */
+  private shareLeft = 0;
+  private sharedAt = 0;
 
   constructor(options: ActorSystemOptions = {}) {
     this.node = options.node ?? 'local';
@@ -242,13 +250,34 @@ export class ActorSystem implements Router, CellHost {
   broadcast<P extends Protocol>(targets: readonly ActorRef<P>[], message: unknown, options: BroadcastOptions = {}): BroadcastResult {
     const op = options.op ?? 'cast';
     const remote = this.remote;
-    if (remote === undefined) return this.relay.broadcast(targets as readonly ActorRef<never>[], message, op, options);
-    remote.beginBroadcast();
+    remote?.beginBroadcast();
+    this.broadcasting++;
+    this.shareLeft = 0;
     try {
       return this.relay.broadcast(targets as readonly ActorRef<never>[], message, op, options);
     } finally {
-      remote.endBroadcast();
+      this.broadcasting--;
+      this.shareLeft = 0;
+      remote?.endBroadcast();
     }
+  }
+
+  /**
+   * The enqueue time of a message sent now. A broadcast's deliveries are
+   * enqueued in one tight loop, so one clock reading serves SHARE_READING of
+   * them in a row: a delivery's wait then counts from at most that many
+   * deliveries earlier in the loop (microseconds; the wait bins start at
+   * 0.25 ms), and never from later, so enqueuedAt <= dequeuedAt still holds.
+   * Any other send reads the clock.
+   */
+  enqueueTime(): number {
+    if (this.broadcasting === 0) return this.clock.now();
+    if (this.shareLeft === 0) {
+      this.sharedAt = this.clock.now();
+      this.shareLeft = SHARE_READING;
+    }
+    this.shareLeft--;
+    return this.sharedAt;
   }
 
   /**

@@ -16,7 +16,17 @@
 // costs: per delivery = (I(large) - I(small)) / (deliveries(large) - deliveries(small)),
 // with the same number of messages in both.
 //
-//   npm run bench:delivery-instructions -- --a DIR [--b DIR] [--floor-seq] [--sizes 100,400] [--messages 20] [--interval-ms 1000] [--warmup 200] [--perf-map]
+// The headline is the main thread's count (callgrind --separate-threads): the
+// JS, the event loop and the socket writes run there, while V8's concurrent
+// marking, sweeping and TurboFan's background compiles land on helper threads
+// at moments that differ between two windows. The warm-up alternates a burst
+// and a paced run (`--alternations`, as `npm run bench` does between its runs),
+// so the first switch from one to the other, where some hot functions
+// deoptimise and are compiled again, falls before the counted window. Also
+// reported: the main thread without V8's GC and compiler (by function name),
+// the steadiest of the three when a window holds a major GC.
+//
+//   npm run bench:delivery-instructions -- --a DIR [--b DIR] [--floor-seq] [--sizes 100,400] [--messages 20] [--interval-ms 1000] [--warmup 200] [--alternations 2] [--perf-map]
 //   (slow: every server runs 20-50 times slower under valgrind; a few minutes in all)
 //
 // With --tail-ab the run is issue 17's counted A/B instead, tail capture on
@@ -43,6 +53,7 @@ const o = parseFlags(
     messages: { type: 'string', default: '20' },
     'interval-ms': { type: 'string', default: '1000' },
     warmup: { type: 'string', default: '200' },
+    alternations: { type: 'string', default: '2' },
     'perf-map': { type: 'boolean', default: false },
   },
   z.object({
@@ -57,17 +68,18 @@ const o = parseFlags(
     messages: z.coerce.number().int().min(2).max(1_000),
     intervalMs: z.coerce.number().int().min(10).max(60_000),
     warmup: z.coerce.number().int().min(0).max(10_000),
+    alternations: z.coerce.number().int().min(1).max(20),
     perfMap: z.boolean(),
   }),
   (message) => {
-    process.stderr.write(`bench:delivery-instructions: ${message}\nusage: npm run bench:delivery-instructions -- --a DIR [--b DIR] [--floor-seq] [--sizes 100,400] [--messages 20] [--interval-ms 1000] [--warmup 200] [--perf-map]\n`);
+    process.stderr.write(`bench:delivery-instructions: ${message}\nusage: npm run bench:delivery-instructions -- --a DIR [--b DIR] [--floor-seq] [--sizes 100,400] [--messages 20] [--interval-ms 1000] [--warmup 200] [--alternations 2] [--perf-map]\n`);
     process.exit(2);
   },
   (v) => ({ ...v, floorSeq: v['floor-seq'], intervalMs: v['interval-ms'], perfMap: v['perf-map'] }),
 );
 
 const OUT = mkdtempSync(join(tmpdir(), 'guildhall-callgrind-'));
-const VALGRIND = ['--tool=callgrind', '--instr-atstart=no', '--smc-check=all-non-file'];
+const VALGRIND = ['--tool=callgrind', '--instr-atstart=no', '--smc-check=all-non-file', '--separate-threads=yes'];
 
 interface Target {
   name: string;
@@ -109,31 +121,65 @@ async function startUnderValgrind(t: Target, size: number): Promise<ServerUnderT
 const control = (pid: number, ...args: string[]) =>
   execFileSync('callgrind_control', [...args, String(pid)], { stdio: 'ignore', env: { ...process.env, HOST: '127.0.0.1' } });
 
+interface Counted {
+  /** The main thread's instructions in the counted window. */
+  instructions: number;
+  /** Every thread's (the main thread's, plus GC and compiler helpers'). */
+  allThreads: number;
+  /** The main thread's, without V8's garbage collector and compiler (whose work falls unevenly into windows). */
+  mutator: number;
+  delivered: number;
+  lost: number;
+}
+
+// V8's garbage collector and optimising compiler, by the C++ names callgrind_annotate gives them.
+const GC = /Scaveng|Marking|MarkCompact|Sweep|Evacuat|Heap::|heap::|GCTracer|Pretenuring|StringTableCleaner|RootMarking|WhiteToGrey|RememberedSet|SlotSet|MemoryChunk|IterateObjectCache|BodyDescriptor|SizeFromMap|Safepoint|PagedSpace|NewSpace|FreeList|ActiveSystemPages|popcount/;
+const COMPILER = /compiler::|Compiler|Bytecode|Parser|Scanner|Zone|baseline::|Deoptimiz|Pipeline/;
+
+/** A dump's instructions outside the GC and the compiler (self costs, by function). */
+function mutatorInstructions(dump: string): number {
+  const listing = execFileSync('callgrind_annotate', ['--threshold=100', dump], { encoding: 'utf8', maxBuffer: 1 << 28 });
+  let n = 0;
+  for (const line of listing.split('\n')) {
+    const m = /^\s*([\d,]+)\s+(?:\([^)]*\)\s+)?(.*)$/.exec(line);
+    if (!m || !m[2]!.includes(':') || m[2]!.startsWith('PROGRAM TOTALS')) continue;
+    if (!GC.test(m[2]!) && !COMPILER.test(m[2]!)) n += Number(m[1]!.replace(/,/g, ''));
+  }
+  return n;
+}
+
 /** Counted instructions of one paced run of `o.messages` messages to `size` sessions. */
-async function measure(t: Target, size: number): Promise<{ instructions: number; delivered: number; lost: number }> {
+async function measure(t: Target, size: number): Promise<Counted> {
   const server = await startUnderValgrind(t, size);
   const driver = ClientDriver.start();
   try {
     await driver.setup(server, size, Math.min(size, 20), 25);
     const connected = await driver.connect();
     if (connected < size) throw new Error(`${t.name}: ${connected} of ${size} sessions connected`);
-    // Warm-up: a burst, so that V8 has optimised the delivery path before counting starts (with
-    // a few slow messages only, the counted window was mostly TurboFan compiling), then a few
-    // paced ones, for the paced path's own feedback.
-    if (o.warmup > 0) await driver.burst(o.warmup, 5_000, false, 1_800_000);
-    await driver.burst(5, 1, false, 300_000);
+    // Warm-up: bursts (with a few slow messages only, the counted window was mostly TurboFan
+    // compiling), each followed by a paced run at the counted pace, for the paced path's feedback.
+    for (let i = 0; i < o.alternations; i++) {
+      if (o.warmup > 0) await driver.burst(i === 0 ? o.warmup : Math.ceil(o.warmup / 4), 5_000, false, 1_800_000);
+      await driver.burst(i === o.alternations - 1 ? Math.max(5, o.messages) : o.messages, 1000 / o.intervalMs, false, 600_000);
+    }
     control(server.pid, '--zero');
     control(server.pid, '-i', 'on');
     const run = await driver.burst(o.messages, 1000 / o.intervalMs, false, 600_000);
     control(server.pid, '-i', 'off');
     control(server.pid, '--dump');
+    // With --separate-threads each dump is one file per thread: <prefix>.<pid>.<part>-<thread>; thread 01 is the main one.
     const dumps = readdirSync(OUT).filter((f) => f.startsWith(`${t.name}-${size}.${server.pid}`));
-    let instructions = 0;
+    const byThread = new Map<string, number>();
+    let mutator = 0;
     for (const f of dumps) {
       const m = /^totals:\s+(\d+)/m.exec(readFileSync(join(OUT, f), 'utf8'));
-      if (m) instructions = Math.max(instructions, Number(m[1]));
+      const thread = /-(\d+)$/.exec(f)?.[1] ?? '01';
+      if (m) byThread.set(thread, Math.max(byThread.get(thread) ?? 0, Number(m[1])));
+      if (thread === '01' && m) mutator = Math.max(mutator, mutatorInstructions(join(OUT, f)));
     }
-    return { instructions, delivered: run.delivered, lost: run.lost };
+    let allThreads = 0;
+    for (const n of byThread.values()) allThreads += n;
+    return { instructions: byThread.get('01') ?? 0, allThreads, mutator, delivered: run.delivered, lost: run.lost };
   } finally {
     await driver.close();
     await stop(server.child, 60_000);
@@ -153,14 +199,18 @@ async function main(): Promise<void> {
       const l = await measure(t, large);
       const perDelivery = (l.instructions - s.instructions) / (l.delivered - s.delivered);
       const perMessage = (s.instructions - perDelivery * s.delivered) / o.messages;
+      const allPerDelivery = (l.allThreads - s.allThreads) / (l.delivered - s.delivered);
+      const mutatorPerDelivery = (l.mutator - s.mutator) / (l.delivered - s.delivered);
       results[t.name] = {
         root: t.root,
         small: { sessions: small, ...s },
         large: { sessions: large, ...l },
         instructions_per_delivery: Math.round(perDelivery),
+        all_threads_per_delivery: Math.round(allPerDelivery),
+        mutator_per_delivery: Math.round(mutatorPerDelivery),
         instructions_per_message_besides_deliveries: Math.round(perMessage),
       };
-      process.stderr.write(`${t.name}: ${Math.round(perDelivery)} instructions per delivery, ${Math.round(perMessage)} per message besides\n`);
+      process.stderr.write(`${t.name}: ${Math.round(perDelivery)} main-thread instructions per delivery (without GC and compiler ${Math.round(mutatorPerDelivery)}; all threads ${Math.round(allPerDelivery)}), ${Math.round(perMessage)} per message besides\n`);
     }),
   );
   const per = (n: string) => (results[n] as { instructions_per_delivery: number } | undefined)?.instructions_per_delivery;

@@ -25,6 +25,14 @@ describe('Envelope: recognised on every send and receive', () => {
     for (const m of others) expect(isEnvelope(m), String(typeof m)).toBe(false);
   });
 
+  it('answers the same object the same way when asked again (a broadcast checks one message per recipient), whatever came between', () => {
+    const bare = { type: 'dispatch' };
+    const other = { type: 'dispatch' };
+    const env = new Envelope(bare);
+    const seen = [bare, bare, env, bare, env, env, other, bare, undefined, env, other].map((m) => isEnvelope(m));
+    expect(seen).toEqual([false, false, true, false, true, true, false, false, false, true, false]);
+  });
+
   it('unwrap returns the message inside an envelope and anything else as is', () => {
     const msg = { type: 'x' };
     expect(unwrap(new Envelope(msg))).toBe(msg);
