@@ -10,6 +10,7 @@
 // batches, so no fixed warm-up ends every compile. Sections whose own dump
 // shows compiler work are therefore left out of the median, and reported
 // with that work, not hidden; a process with too few left is not a result.
+import { median, seeded } from './paired-stats.js';
 
 export interface Section {
   /** Instructions per unit, all of the section. */
@@ -34,24 +35,6 @@ export function steadySections(sections: readonly Section[], minSteady: number, 
   const compiling = sections.flatMap((s, i) => (s.compilePerUnit > tolerance ? [i] : []));
   const steady = sections.filter((s) => s.compilePerUnit <= tolerance).map((s) => s.perUnit);
   return { compiling, steady, ok: steady.length >= minSteady };
-}
-
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
-
-/** mulberry32, seeded: the same sections always give the same interval. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /**
