@@ -14,7 +14,8 @@
 //   npm run bench:store -- [--guilds 200] [--members 5] [--seconds 10] [--reps 3]
 //                          [--engines memory,file,postgres] [--paced-fraction 0.5] [--json FILE]
 //                          [--server-root DIR]   (another checkout's server, same client: A/B of servers)
-//                          [--poster http|fetch] (node:http posters, the default, or client-sim's RestClient as before)
+//                          [--poster net|http|fetch] (raw HTTP/1.1 on net sockets, the default since 2026-12-02 12:40;
+//                          node:http, the default before; or client-sim's RestClient as before that)
 //                          [--server-node-args="--cpu-prof --cpu-prof-dir=DIR --trace-gc"] [--server-stdout FILE] [--server-env K=V,...]
 //                          [--pin]               (server on CPU 0, this process on CPU 1, as `npm run bench -- --pin`)
 //                          (node flags for the server; its stdout, where --trace-gc writes, to FILE; each phase's
@@ -37,6 +38,7 @@ import { buildWorld, planWorld } from '../client-sim/world.js';
 import { pacedUntil } from '../client-sim/pacing.js';
 import { freePort, pin, stop } from './children.js';
 import { parseFlags } from './flags.js';
+import { NetPoster } from './store-net-poster.js';
 import { Poster } from './store-poster.js';
 import { type PhaseProbe, PhaseMeter } from './store-probes.js';
 import { rounded } from './summary.js';
@@ -47,7 +49,7 @@ type Engine = (typeof ENGINES)[number];
 const PG_ADMIN_URL = process.env.GUILDHALL_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
 const USAGE =
-  'usage: npm run bench:store -- [--guilds N] [--members N] [--seconds S] [--reps N] [--engines memory,file,postgres] [--paced-fraction F] [--json FILE] [--server-root DIR] [--poster http|fetch] [--server-node-args=ARGS] [--server-stdout FILE] [--server-env K=V,...] [--pin]';
+  'usage: npm run bench:store -- [--guilds N] [--members N] [--seconds S] [--reps N] [--engines memory,file,postgres] [--paced-fraction F] [--json FILE] [--server-root DIR] [--poster net|http|fetch] [--server-node-args=ARGS] [--server-stdout FILE] [--server-env K=V,...] [--pin]';
 const flags = parseFlags(
   process.argv.slice(2),
   {
@@ -59,7 +61,7 @@ const flags = parseFlags(
     'paced-fraction': { type: 'string', default: '0.5' },
     json: { type: 'string' },
     'server-root': { type: 'string' },
-    poster: { type: 'string', default: 'http' },
+    poster: { type: 'string', default: 'net' },
     'server-node-args': { type: 'string', default: '' },
     'server-stdout': { type: 'string' },
     'server-env': { type: 'string', default: '' },
@@ -78,7 +80,7 @@ const flags = parseFlags(
     'paced-fraction': z.coerce.number().gt(0).max(1),
     json: z.string().optional(),
     'server-root': z.string().optional(),
-    poster: z.enum(['http', 'fetch']),
+    poster: z.enum(['net', 'http', 'fetch']),
     'server-node-args': z.string().transform((s) => s.split(/\s+/).filter((a) => a !== '')),
     'server-stdout': z.string().optional(),
     pin: z.boolean(),
@@ -183,6 +185,10 @@ interface RunResult {
   /** Paced, timed from when each post was due rather than from when it was sent. */
   pacedDueP50: number;
   pacedDueP99: number;
+  /** Paced: how late each post was sent after it was due, ms (the load generator's own lateness). */
+  pacedLateP50: number;
+  pacedLateP99: number;
+  pacedLateMax: number;
   errors: number;
   /** Messages the sessions received (each post reaches every member's session). */
   deliveries: number;
@@ -192,6 +198,9 @@ interface RunResult {
   /** Closed loop: CPU per acknowledged message of the server and of this process (posters and sessions), µs. */
   serverUsPerMsg: number;
   clientUsPerMsg: number;
+  /** CPU of the posters' thread (this process's main thread) per acknowledged post, µs: closed loop and paced. */
+  posterUsPerPostClosed: number;
+  posterUsPerPostPaced: number;
   /** Each phase's start and end on CLOCK_MONOTONIC in µs (a V8 CPU profile's clock), and the server's pid. */
   windows: { serverPid: number; closed: [number, number]; paced: [number, number] };
 }
@@ -205,7 +214,7 @@ async function runOnce(engine: Engine, rep: number, dir: string): Promise<RunRes
   const histograms = new HistogramSet();
   const rest = new RestClient(server.url, startSimTracing({}), histograms);
   let pool: SessionPool | undefined;
-  let poster: Poster | undefined;
+  let poster: Poster | NetPoster | undefined;
   try {
     const users = flags.guilds * flags.members;
     // User g owns guild g; the other users fill the guilds round-robin, so each has `members` members.
@@ -224,7 +233,7 @@ async function runOnce(engine: Engine, rep: number, dir: string): Promise<RunRes
     );
     await pool.waitFor((s) => s.complete + s.failed >= s.sessions, 60_000);
 
-    poster = new Poster(server.url, histograms);
+    poster = flags.poster === 'net' ? new NetPoster(server.url, histograms) : new Poster(server.url, histograms);
     const lean = poster;
     const post = async (g: number, n: number) => {
       const guild = world.guilds[g]!;
@@ -270,6 +279,7 @@ async function runOnce(engine: Engine, rep: number, dir: string): Promise<RunRes
     const pacedStart = monoUs();
     const p0 = performance.now();
     await pacedUntil(Math.ceil(pacedRate * flags.seconds), pacedRate, now() + flags.seconds * 1000 + 30_000, async (i) => {
+      histograms.record('rest.late', performance.now() - (p0 + (i / pacedRate) * 1000));
       try {
         await post(i % world.guilds.length, i);
         pacedAcked++;
@@ -285,6 +295,7 @@ async function runOnce(engine: Engine, rep: number, dir: string): Promise<RunRes
     const pacedEnd = monoUs();
     const paced = histograms.get('rest').summary();
     const pacedDue = histograms.get('rest.due').summary();
+    const pacedLate = histograms.get('rest.late').summary();
     const pacedProbe = await meter.end();
     const stats = await pool.stats();
     return {
@@ -299,12 +310,17 @@ async function runOnce(engine: Engine, rep: number, dir: string): Promise<RunRes
       pacedP99: paced.p99,
       pacedDueP50: pacedDue.p50,
       pacedDueP99: pacedDue.p99,
+      pacedLateP50: pacedLate.p50,
+      pacedLateP99: pacedLate.p99,
+      pacedLateMax: pacedLate.max,
       errors: rest.counters.errors + poster.errors - errorsBefore,
       deliveries: stats.events,
       closedProbe,
       pacedProbe,
       serverUsPerMsg: (closedProbe.serverCpu * 1000) / closedPerS,
       clientUsPerMsg: (closedProbe.clientCpu * 1000) / closedPerS,
+      posterUsPerPostClosed: (closedProbe.clientMainCpu * 1000) / closedPerS,
+      posterUsPerPostPaced: (pacedProbe.clientMainCpu * 1000) / Math.max(1, pacedPerS),
       windows: { serverPid: server.child.pid!, closed: [closedStart, closedEnd], paced: [pacedStart, pacedEnd] },
     };
   } finally {
@@ -344,7 +360,7 @@ async function main(): Promise<void> {
         const r = await runOnce(engine, rep, dir);
         results.push(r);
         process.stderr.write(
-          `rep ${rep + 1}/${flags.reps} ${engine}: ${r.closedPerS.toFixed(0)} msg/s closed (p99 ${r.closedP99.toFixed(1)} ms, CPU µs/msg server ${r.serverUsPerMsg.toFixed(0)} client ${r.clientUsPerMsg.toFixed(0)}); paced ${r.pacedRate}/s: p50 ${r.pacedP50.toFixed(1)} p99 ${r.pacedP99.toFixed(1)} ms (from due: ${r.pacedDueP50.toFixed(1)} / ${r.pacedDueP99.toFixed(1)}); errors ${r.errors}\n` +
+          `rep ${rep + 1}/${flags.reps} ${engine}: ${r.closedPerS.toFixed(0)} msg/s closed (p99 ${r.closedP99.toFixed(1)} ms, CPU µs/msg server ${r.serverUsPerMsg.toFixed(0)} client ${r.clientUsPerMsg.toFixed(0)}); paced ${r.pacedRate}/s: p50 ${r.pacedP50.toFixed(1)} p99 ${r.pacedP99.toFixed(1)} ms (from due: ${r.pacedDueP50.toFixed(1)} / ${r.pacedDueP99.toFixed(1)}; sent late p99 ${r.pacedLateP99.toFixed(1)} max ${r.pacedLateMax.toFixed(1)}); poster CPU µs/post closed ${r.posterUsPerPostClosed.toFixed(1)} paced ${r.posterUsPerPostPaced.toFixed(1)}; errors ${r.errors}\n` +
             `  closed: ${probeLine(r.closedProbe)}\n  paced:  ${probeLine(r.pacedProbe)}\n`,
         );
       }
@@ -369,11 +385,11 @@ async function main(): Promise<void> {
     ),
     '',
     // Where the paced tail is: the server's own histogram (bucketed: 10, 15, 20, 25, 50 ms bounds since 2026-12-02 06:10) and event loop, and the client's loop.
-    '| engine | closed CPU µs/msg server | client | paced server p99 ms | paced ack p99 from due ms | server loop p99 ms | server GC ms/s | server waiting for a core ms/s (preemptions/s) | client loop p99 ms | client CPU ms/s | load (1 min) |',
-    '|---|---|---|---|---|---|---|---|---|---|---|',
+    '| engine | closed CPU µs/msg server | client | paced server p99 ms | paced ack p99 from due ms | server loop p99 ms | server GC ms/s | server waiting for a core ms/s (preemptions/s) | client loop p99 ms | client CPU ms/s | load (1 min) | poster CPU µs/post closed | paced | paced sent late p99 ms |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
     ...flags.engines.map(
       (e) =>
-        `| ${e} | ${fmt(by(e, (r) => r.serverUsPerMsg))} | ${fmt(by(e, (r) => r.clientUsPerMsg))} | ${fmt(by(e, (r) => r.pacedProbe.serverP99), 1)} | ${fmt(by(e, (r) => r.pacedDueP99), 1)} | ${fmt(by(e, (r) => r.pacedProbe.serverLoopP99), 1)} | ${fmt(by(e, (r) => r.pacedProbe.serverGcMs / flags.seconds), 1)} | ${fmt(by(e, (r) => r.pacedProbe.serverRunqueueMs), 1)} (${fmt(by(e, (r) => r.pacedProbe.serverPreemptsPerS))}) | ${fmt(by(e, (r) => r.pacedProbe.clientLoopP99), 1)} | ${fmt(by(e, (r) => r.pacedProbe.clientCpu))} | ${fmt(by(e, (r) => r.pacedProbe.load1), 1)} |`,
+        `| ${e} | ${fmt(by(e, (r) => r.serverUsPerMsg))} | ${fmt(by(e, (r) => r.clientUsPerMsg))} | ${fmt(by(e, (r) => r.pacedProbe.serverP99), 1)} | ${fmt(by(e, (r) => r.pacedDueP99), 1)} | ${fmt(by(e, (r) => r.pacedProbe.serverLoopP99), 1)} | ${fmt(by(e, (r) => r.pacedProbe.serverGcMs / flags.seconds), 1)} | ${fmt(by(e, (r) => r.pacedProbe.serverRunqueueMs), 1)} (${fmt(by(e, (r) => r.pacedProbe.serverPreemptsPerS))}) | ${fmt(by(e, (r) => r.pacedProbe.clientLoopP99), 1)} | ${fmt(by(e, (r) => r.pacedProbe.clientCpu))} | ${fmt(by(e, (r) => r.pacedProbe.load1), 1)} | ${fmt(by(e, (r) => r.posterUsPerPostClosed), 1)} | ${fmt(by(e, (r) => r.posterUsPerPostPaced), 1)} | ${fmt(by(e, (r) => r.pacedLateP99), 1)} |`,
     ),
   ];
   // Ratios to :memory:, per repetition (same conditions), then the median.
