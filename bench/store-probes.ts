@@ -105,7 +105,7 @@ function postgresCpu(): Map<number, number> {
 }
 
 /** CPU time of this process's main thread (its task id is the pid), µs, from its schedstat (ns). */
-function mainThreadMicros(): number {
+export function mainThreadMicros(): number {
   return Number(readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'utf8').split(' ')[0]) / 1000;
 }
 

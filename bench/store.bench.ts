@@ -20,13 +20,10 @@
 //                          [--pin]               (server on CPU 0, this process on CPU 1, as `npm run bench -- --pin`)
 //                          (node flags for the server; its stdout, where --trace-gc writes, to FILE; each phase's
 //                          window on CLOCK_MONOTONIC, the clock of a CPU profile, is in the JSON: bench/store-profile.ts)
-import { type ChildProcess, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { createWriteStream, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import pg from 'pg';
 import { z } from 'zod';
 import { now } from '../client-sim/clock.js';
 import { HistogramSet } from '../client-sim/histograms.js';
@@ -36,17 +33,15 @@ import { SessionPool } from '../client-sim/pool.js';
 import { startSimTracing } from '../client-sim/tracing.js';
 import { buildWorld, planWorld } from '../client-sim/world.js';
 import { pacedUntil } from '../client-sim/pacing.js';
-import { freePort, pin, stop } from './children.js';
+import { pin, stop } from './children.js';
 import { parseFlags } from './flags.js';
 import { NetPoster } from './store-net-poster.js';
 import { Poster } from './store-poster.js';
+import { ENGINES, type Engine, freshDatabase, startGuildhall } from './store-server.js';
 import { type PhaseProbe, PhaseMeter } from './store-probes.js';
 import { rounded } from './summary.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const ENGINES = ['memory', 'file', 'postgres'] as const;
-type Engine = (typeof ENGINES)[number];
-const PG_ADMIN_URL = process.env.GUILDHALL_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
 const USAGE =
   'usage: npm run bench:store -- [--guilds N] [--members N] [--seconds S] [--reps N] [--engines memory,file,postgres] [--paced-fraction F] [--json FILE] [--server-root DIR] [--poster net|http|fetch] [--server-node-args=ARGS] [--server-stdout FILE] [--server-env K=V,...] [--pin]';
@@ -101,75 +96,6 @@ const flags = parseFlags(
   },
 );
 
-async function adminQuery(sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: PG_ADMIN_URL });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
-
-/** A fresh database for one run: its DATABASE_URL and how to throw it away. */
-async function freshDatabase(engine: Engine, dir: string): Promise<{ url: string; drop: () => Promise<void> }> {
-  switch (engine) {
-    case 'memory':
-      return { url: 'sqlite::memory:', drop: async () => {} };
-    case 'file': {
-      const path = join(dir, `bench-${randomBytes(4).toString('hex')}.db`);
-      return { url: `sqlite:${path}`, drop: async () => rmSync(path, { force: true }) };
-    }
-    case 'postgres': {
-      const name = `guildhall_bench_${randomBytes(4).toString('hex')}`;
-      await adminQuery(`CREATE DATABASE ${name}`);
-      const url = new URL(PG_ADMIN_URL);
-      url.pathname = `/${name}`;
-      return { url: url.toString(), drop: () => adminQuery(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
-    }
-  }
-}
-
-async function startGuildhall(databaseUrl: string): Promise<{ url: string; child: ChildProcess }> {
-  const port = await freePort();
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('OTEL_') && !k.startsWith('GUILDHALL_') && k !== 'DATABASE_URL') env[k] = v;
-  Object.assign(env, {
-    HOST: '127.0.0.1',
-    PORT: String(port),
-    LOG_LEVEL: 'warn',
-    OTEL_SDK_DISABLED: 'true',
-    GUILDHALL_SEED: 'false',
-    GUILDHALL_DEV_ACCOUNTS: 'true',
-    GUILDHALL_TOKEN_SECRET: randomBytes(24).toString('base64url'),
-    // Posting as fast as answered is the point: Discord's per-route pacing would measure itself.
-    GUILDHALL_ROUTE_RATE_LIMITS: 'off',
-    GUILDHALL_MAX_CONCURRENCY: '1000000',
-    DATABASE_URL: databaseUrl,
-    ...flags['server-env'],
-  });
-  const toFile = flags['server-stdout'] !== undefined;
-  const child = spawn(process.execPath, [...flags['server-node-args'], '--import', 'tsx', 'server/main.ts'], {
-    cwd: flags['server-root'] ?? ROOT,
-    env,
-    stdio: ['ignore', toFile ? 'pipe' : 'ignore', 'inherit'],
-  });
-  if (toFile) child.stdout!.pipe(createWriteStream(flags['server-stdout']!, { flags: 'a' }));
-  if (flags.pin) pin(child.pid!, 0);
-  const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}`);
-    try {
-      if ((await fetch(`${url}/healthz`)).ok) return { url, child };
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) throw new Error('server not healthy within 60 s');
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 interface RunResult {
   engine: Engine;
   rep: number;
@@ -210,7 +136,13 @@ const monoUs = () => Number(process.hrtime.bigint() / 1000n);
 
 async function runOnce(engine: Engine, rep: number, dir: string): Promise<RunResult> {
   const db = await freshDatabase(engine, dir);
-  const server = await startGuildhall(db.url);
+  const server = await startGuildhall(db.url, {
+    root: flags['server-root'] ?? ROOT,
+    nodeArgs: flags['server-node-args'],
+    env: flags['server-env'],
+    stdout: flags['server-stdout'],
+    pin: flags.pin,
+  });
   const histograms = new HistogramSet();
   const rest = new RestClient(server.url, startSimTracing({}), histograms);
   let pool: SessionPool | undefined;

@@ -18,7 +18,18 @@ export async function pacedUntil(
   stop: () => boolean = () => false,
 ): Promise<number> {
   const started = now();
-  const inFlight = new Set<Promise<unknown>>();
+  // A count and one waiter, not a Set raced with Promise.race: a race attaches a reaction to every
+  // send in flight, so at the cap each send cost maxInFlight reactions (and their garbage), and a
+  // load generator that fell behind got slower the further behind it was.
+  let inFlight = 0;
+  let wake: (() => void) | undefined;
+  const settled = (): void => {
+    inFlight--;
+    const w = wake;
+    wake = undefined;
+    w?.();
+  };
+  const oneSettles = () => new Promise<void>((resolve) => (wake = resolve));
   let i = 0;
   for (; i < count && !stop(); i++) {
     const due = started + (i / perSecond) * 1000;
@@ -26,12 +37,11 @@ export async function pacedUntil(
     const wait = due - now();
     if (wait > 1) await sleep(wait);
     if (stop()) break;
-    while (inFlight.size >= maxInFlight && now() < stopAt) await Promise.race(inFlight);
+    while (inFlight >= maxInFlight && now() < stopAt) await oneSettles();
     if (now() > stopAt) break;
-    const p: Promise<unknown> = send(i).catch(() => undefined);
-    inFlight.add(p);
-    void p.finally(() => inFlight.delete(p));
+    inFlight++;
+    send(i).then(settled, settled);
   }
-  await Promise.all(inFlight);
+  while (inFlight > 0) await oneSettles();
   return i;
 }
