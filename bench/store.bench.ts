@@ -28,7 +28,7 @@ import { z } from 'zod';
 import { now } from '../client-sim/clock.js';
 import { HistogramSet } from '../client-sim/histograms.js';
 import { MESSAGE_INTENTS } from '../client-sim/protocol.js';
-import { RestClient } from '../client-sim/rest.js';
+import { RestClient, gatewayUrls } from '../client-sim/rest.js';
 import { SessionPool } from '../client-sim/pool.js';
 import { startSimTracing } from '../client-sim/tracing.js';
 import { buildWorld, planWorld } from '../client-sim/world.js';
@@ -116,8 +116,9 @@ interface RunResult {
   pacedLateP99: number;
   pacedLateMax: number;
   errors: number;
-  /** Messages the sessions received (each post reaches every member's session). */
+  /** Dispatches the sessions received over both phases, and the MESSAGE_CREATEs due (each acknowledged post reaches every member's session). */
   deliveries: number;
+  deliveriesExpected: number;
   /** Server-side latency, event-loop delay, GC, commits and CPU of each phase (store-probes.ts). */
   closedProbe: PhaseProbe;
   pacedProbe: PhaseProbe;
@@ -153,7 +154,9 @@ async function runOnce(engine: Engine, rep: number, dir: string): Promise<RunRes
     const plan = planWorld({ users, guilds: flags.guilds, sessions: users, seed: rep + 1, membership: (u) => (u < flags.guilds ? [] : [(u - flags.guilds) % flags.guilds]) });
     const world = await buildWorld(plan, rest);
     pool = await SessionPool.start({
-      gatewayUrls: [server.url],
+      // The gateway's URL with the query string, as a client gets it (GET /gateway): the server's base URL here
+      // (as until 2026-12-02 12:50) made every session fail, so no run from 2026-12-01 23:11 on had any.
+      gatewayUrls: await gatewayUrls(rest, [server.url]),
       restUrls: [server.url],
       sessions: world.sessionUser.map((u) => ({ token: world.users[u]!.token, guildIds: world.guildsOfUser[u]!.map((g) => world.guilds[g]!.id), intents: MESSAGE_INTENTS })),
       labels: {},
@@ -163,7 +166,11 @@ async function runOnce(engine: Engine, rep: number, dir: string): Promise<RunRes
       world.sessionUser.map((_, i) => i),
       500,
     );
-    await pool.waitFor((s) => s.complete + s.failed >= s.sessions, 60_000);
+    const ready = await pool.waitFor((s) => s.complete + s.failed >= s.sessions, 60_000);
+    if (!ready.ok || ready.stats.complete < ready.stats.sessions) {
+      throw new Error(`gateway sessions not ready: ${ready.stats.complete} of ${ready.stats.sessions} complete, ${ready.stats.failed} failed`);
+    }
+    const eventsBefore = ready.stats.events;
 
     poster = flags.poster === 'net' ? new NetPoster(server.url, histograms) : new Poster(server.url, histograms);
     const lean = poster;
@@ -229,7 +236,10 @@ async function runOnce(engine: Engine, rep: number, dir: string): Promise<RunRes
     const pacedDue = histograms.get('rest.due').summary();
     const pacedLate = histograms.get('rest.late').summary();
     const pacedProbe = await meter.end();
-    const stats = await pool.stats();
+    // Every acknowledged post is a MESSAGE_CREATE to each member's session: wait (bounded) for the last ones.
+    const expected = (acked + pacedAcked) * flags.members;
+    const delivered = await pool.waitFor((s) => s.events - eventsBefore >= expected, 10_000);
+    const stats = delivered.stats;
     return {
       engine,
       rep,
@@ -246,7 +256,8 @@ async function runOnce(engine: Engine, rep: number, dir: string): Promise<RunRes
       pacedLateP99: pacedLate.p99,
       pacedLateMax: pacedLate.max,
       errors: rest.counters.errors + poster.errors - errorsBefore,
-      deliveries: stats.events,
+      deliveries: stats.events - eventsBefore,
+      deliveriesExpected: expected,
       closedProbe,
       pacedProbe,
       serverUsPerMsg: (closedProbe.serverCpu * 1000) / closedPerS,
@@ -292,7 +303,7 @@ async function main(): Promise<void> {
         const r = await runOnce(engine, rep, dir);
         results.push(r);
         process.stderr.write(
-          `rep ${rep + 1}/${flags.reps} ${engine}: ${r.closedPerS.toFixed(0)} msg/s closed (p99 ${r.closedP99.toFixed(1)} ms, CPU µs/msg server ${r.serverUsPerMsg.toFixed(0)} client ${r.clientUsPerMsg.toFixed(0)}); paced ${r.pacedRate}/s: p50 ${r.pacedP50.toFixed(1)} p99 ${r.pacedP99.toFixed(1)} ms (from due: ${r.pacedDueP50.toFixed(1)} / ${r.pacedDueP99.toFixed(1)}; sent late p99 ${r.pacedLateP99.toFixed(1)} max ${r.pacedLateMax.toFixed(1)}); poster CPU µs/post closed ${r.posterUsPerPostClosed.toFixed(1)} paced ${r.posterUsPerPostPaced.toFixed(1)}; errors ${r.errors}\n` +
+          `rep ${rep + 1}/${flags.reps} ${engine}: ${r.closedPerS.toFixed(0)} msg/s closed (p99 ${r.closedP99.toFixed(1)} ms, CPU µs/msg server ${r.serverUsPerMsg.toFixed(0)} client ${r.clientUsPerMsg.toFixed(0)}); paced ${r.pacedRate}/s: p50 ${r.pacedP50.toFixed(1)} p99 ${r.pacedP99.toFixed(1)} ms (from due: ${r.pacedDueP50.toFixed(1)} / ${r.pacedDueP99.toFixed(1)}; sent late p99 ${r.pacedLateP99.toFixed(1)} max ${r.pacedLateMax.toFixed(1)}); poster CPU µs/post closed ${r.posterUsPerPostClosed.toFixed(1)} paced ${r.posterUsPerPostPaced.toFixed(1)}; deliveries ${r.deliveries} of ${r.deliveriesExpected}; errors ${r.errors}\n` +
             `  closed: ${probeLine(r.closedProbe)}\n  paced:  ${probeLine(r.pacedProbe)}\n`,
         );
       }
@@ -309,11 +320,11 @@ async function main(): Promise<void> {
   const lines = [
     `bench:store, ${startedAt}, ${flags.guilds} guilds x ${flags.members} members, ${flags.seconds} s per phase, ${flags.reps} repetitions, ${cpus().length} cores, Node ${process.versions.node}, posters: ${flags.poster}${flags.pin ? ', pinned (server CPU 0, client CPU 1)' : ''}${flags['server-root'] === undefined ? '' : `, server from ${flags['server-root']}`}`,
     '',
-    '| engine | closed loop msg/s | closed ack p99 ms | paced rate /s | paced ack p50 ms | paced ack p99 ms | errors |',
-    '|---|---|---|---|---|---|---|',
+    '| engine | closed loop msg/s | closed ack p99 ms | paced rate /s | paced ack p50 ms | paced ack p99 ms | errors | deliveries missing |',
+    '|---|---|---|---|---|---|---|---|',
     ...flags.engines.map(
       (e) =>
-        `| ${e} | ${fmt(by(e, (r) => r.closedPerS))} | ${fmt(by(e, (r) => r.closedP99), 1)} | ${fmt(by(e, (r) => r.pacedRate))} | ${fmt(by(e, (r) => r.pacedP50), 1)} | ${fmt(by(e, (r) => r.pacedP99), 1)} | ${by(e, (r) => r.errors).reduce((a, b) => a + b, 0)} |`,
+        `| ${e} | ${fmt(by(e, (r) => r.closedPerS))} | ${fmt(by(e, (r) => r.closedP99), 1)} | ${fmt(by(e, (r) => r.pacedRate))} | ${fmt(by(e, (r) => r.pacedP50), 1)} | ${fmt(by(e, (r) => r.pacedP99), 1)} | ${by(e, (r) => r.errors).reduce((a, b) => a + b, 0)} | ${by(e, (r) => Math.max(0, r.deliveriesExpected - r.deliveries)).reduce((a, b) => a + b, 0)} |`,
     ),
     '',
     // Where the paced tail is: the server's own histogram (bucketed: 10, 15, 20, 25, 50 ms bounds since 2026-12-02 06:10) and event loop, and the client's loop.
