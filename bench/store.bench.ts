@@ -16,6 +16,7 @@
 //                          [--server-root DIR]   (another checkout's server, same client: A/B of servers)
 //                          [--poster net|http|fetch] (raw HTTP/1.1 on net sockets, the default since 2026-12-02 12:40;
 //                          node:http, the default before; or client-sim's RestClient as before that)
+//                          [--sessions lean|sim] (counting gateway sessions on a worker, the default; or client-sim's pool)
 //                          [--server-node-args="--cpu-prof --cpu-prof-dir=DIR --trace-gc"] [--server-stdout FILE] [--server-env K=V,...]
 //                          [--pin]               (server on CPU 0, this process on CPU 1, as `npm run bench -- --pin`)
 //                          (node flags for the server; its stdout, where --trace-gc writes, to FILE; each phase's
@@ -30,6 +31,7 @@ import { HistogramSet } from '../client-sim/histograms.js';
 import { MESSAGE_INTENTS } from '../client-sim/protocol.js';
 import { RestClient, gatewayUrls } from '../client-sim/rest.js';
 import { SessionPool } from '../client-sim/pool.js';
+import { LeanSessions } from './store-sessions.js';
 import { startSimTracing } from '../client-sim/tracing.js';
 import { buildWorld, planWorld } from '../client-sim/world.js';
 import { pacedUntil } from '../client-sim/pacing.js';
@@ -44,7 +46,7 @@ import { rounded } from './summary.js';
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 const USAGE =
-  'usage: npm run bench:store -- [--guilds N] [--members N] [--seconds S] [--reps N] [--engines memory,file,postgres] [--paced-fraction F] [--json FILE] [--server-root DIR] [--poster net|http|fetch] [--server-node-args=ARGS] [--server-stdout FILE] [--server-env K=V,...] [--pin]';
+  'usage: npm run bench:store -- [--guilds N] [--members N] [--seconds S] [--reps N] [--engines memory,file,postgres] [--paced-fraction F] [--json FILE] [--server-root DIR] [--poster net|http|fetch] [--sessions lean|sim] [--server-node-args=ARGS] [--server-stdout FILE] [--server-env K=V,...] [--pin]';
 const flags = parseFlags(
   process.argv.slice(2),
   {
@@ -57,6 +59,7 @@ const flags = parseFlags(
     json: { type: 'string' },
     'server-root': { type: 'string' },
     poster: { type: 'string', default: 'net' },
+    sessions: { type: 'string', default: 'lean' },
     'server-node-args': { type: 'string', default: '' },
     'server-stdout': { type: 'string' },
     'server-env': { type: 'string', default: '' },
@@ -76,6 +79,7 @@ const flags = parseFlags(
     json: z.string().optional(),
     'server-root': z.string().optional(),
     poster: z.enum(['net', 'http', 'fetch']),
+    sessions: z.enum(['lean', 'sim']),
     'server-node-args': z.string().transform((s) => s.split(/\s+/).filter((a) => a !== '')),
     'server-stdout': z.string().optional(),
     pin: z.boolean(),
@@ -95,6 +99,45 @@ const flags = parseFlags(
     process.exit(2);
   },
 );
+
+/** What the run needs of the gateway sessions, from the lean ones or from client-sim's pool. */
+interface SessionCounts {
+  waitFor(done: (s: SessionTally) => boolean, timeoutMs: number): Promise<{ ok: boolean; stats: SessionTally }>;
+  close(): Promise<void>;
+}
+interface SessionTally {
+  sessions: number;
+  complete: number;
+  failed: number;
+  /** MESSAGE_CREATEs (lean), or every dispatch (sim: READY and GUILD_CREATE too, so only a difference is read). */
+  delivered: number;
+  seqGaps: number;
+}
+
+async function startSessions(kind: 'lean' | 'sim', gateway: string, restUrl: string, specs: Array<{ token: string; guildIds: string[] }>): Promise<SessionCounts> {
+  if (kind === 'lean') {
+    const lean = LeanSessions.start({ url: gateway, intents: MESSAGE_INTENTS, sessions: specs, connectPerS: 500 });
+    return {
+      waitFor: async (done, ms) => {
+        const r = await lean.waitFor((s) => done({ ...s, delivered: s.messageCreates, seqGaps: s.seqGaps + s.unexpected }), ms);
+        return { ok: r.ok, stats: { ...r.stats, delivered: r.stats.messageCreates, seqGaps: r.stats.seqGaps + r.stats.unexpected } };
+      },
+      close: () => lean.close(),
+    };
+  }
+  const pool = await SessionPool.start({ gatewayUrls: [gateway], restUrls: [restUrl], sessions: specs.map((s) => ({ ...s, intents: MESSAGE_INTENTS })), labels: {}, workers: 1 });
+  await pool.connect(
+    specs.map((_, i) => i),
+    500,
+  );
+  return {
+    waitFor: async (done, ms) => {
+      const r = await pool.waitFor((s) => done({ ...s, delivered: s.events, seqGaps: 0 }), ms);
+      return { ok: r.ok, stats: { ...r.stats, delivered: r.stats.events, seqGaps: 0 } };
+    },
+    close: () => pool.close(),
+  };
+}
 
 interface RunResult {
   engine: Engine;
@@ -119,6 +162,9 @@ interface RunResult {
   /** Dispatches the sessions received over both phases, and the MESSAGE_CREATEs due (each acknowledged post reaches every member's session). */
   deliveries: number;
   deliveriesExpected: number;
+  /** Lean sessions: dispatches whose seq did not follow on, and sessions that closed unasked (both 0 in a healthy run). */
+  seqGaps: number;
+  sessionsFailed: number;
   /** Server-side latency, event-loop delay, GC, commits and CPU of each phase (store-probes.ts). */
   closedProbe: PhaseProbe;
   pacedProbe: PhaseProbe;
@@ -146,31 +192,23 @@ async function runOnce(engine: Engine, rep: number, dir: string): Promise<RunRes
   });
   const histograms = new HistogramSet();
   const rest = new RestClient(server.url, startSimTracing({}), histograms);
-  let pool: SessionPool | undefined;
+  let sessions: SessionCounts | undefined;
   let poster: Poster | NetPoster | undefined;
   try {
     const users = flags.guilds * flags.members;
     // User g owns guild g; the other users fill the guilds round-robin, so each has `members` members.
     const plan = planWorld({ users, guilds: flags.guilds, sessions: users, seed: rep + 1, membership: (u) => (u < flags.guilds ? [] : [(u - flags.guilds) % flags.guilds]) });
     const world = await buildWorld(plan, rest);
-    pool = await SessionPool.start({
-      // The gateway's URL with the query string, as a client gets it (GET /gateway): the server's base URL here
-      // (as until 2026-12-02 12:50) made every session fail, so no run from 2026-12-01 23:11 on had any.
-      gatewayUrls: await gatewayUrls(rest, [server.url]),
-      restUrls: [server.url],
-      sessions: world.sessionUser.map((u) => ({ token: world.users[u]!.token, guildIds: world.guildsOfUser[u]!.map((g) => world.guilds[g]!.id), intents: MESSAGE_INTENTS })),
-      labels: {},
-      workers: 1,
-    });
-    await pool.connect(
-      world.sessionUser.map((_, i) => i),
-      500,
-    );
-    const ready = await pool.waitFor((s) => s.complete + s.failed >= s.sessions, 60_000);
+    // The gateway's URL with the query string, as a client gets it (GET /gateway): the server's base URL here
+    // (as until 2026-12-02 12:50) made every session fail, so no run from 2026-12-01 23:11 on had any.
+    const [gateway] = await gatewayUrls(rest, [server.url]);
+    const specs = world.sessionUser.map((u) => ({ token: world.users[u]!.token, guildIds: world.guildsOfUser[u]!.map((g) => world.guilds[g]!.id) }));
+    sessions = await startSessions(flags.sessions, gateway!, server.url, specs);
+    const ready = await sessions.waitFor((s) => s.complete + s.failed >= s.sessions, 60_000);
     if (!ready.ok || ready.stats.complete < ready.stats.sessions) {
       throw new Error(`gateway sessions not ready: ${ready.stats.complete} of ${ready.stats.sessions} complete, ${ready.stats.failed} failed`);
     }
-    const eventsBefore = ready.stats.events;
+    const deliveredBefore = ready.stats.delivered;
 
     poster = flags.poster === 'net' ? new NetPoster(server.url, histograms) : new Poster(server.url, histograms);
     const lean = poster;
@@ -238,7 +276,7 @@ async function runOnce(engine: Engine, rep: number, dir: string): Promise<RunRes
     const pacedProbe = await meter.end();
     // Every acknowledged post is a MESSAGE_CREATE to each member's session: wait (bounded) for the last ones.
     const expected = (acked + pacedAcked) * flags.members;
-    const delivered = await pool.waitFor((s) => s.events - eventsBefore >= expected, 10_000);
+    const delivered = await sessions.waitFor((s) => s.delivered - deliveredBefore >= expected, 10_000);
     const stats = delivered.stats;
     return {
       engine,
@@ -256,7 +294,9 @@ async function runOnce(engine: Engine, rep: number, dir: string): Promise<RunRes
       pacedLateP99: pacedLate.p99,
       pacedLateMax: pacedLate.max,
       errors: rest.counters.errors + poster.errors - errorsBefore,
-      deliveries: stats.events - eventsBefore,
+      deliveries: stats.delivered - deliveredBefore,
+      seqGaps: stats.seqGaps,
+      sessionsFailed: stats.failed,
       deliveriesExpected: expected,
       closedProbe,
       pacedProbe,
@@ -268,7 +308,7 @@ async function runOnce(engine: Engine, rep: number, dir: string): Promise<RunRes
     };
   } finally {
     poster?.close();
-    await pool?.close();
+    await sessions?.close();
     await stop(server.child);
     await db.drop();
   }
@@ -303,7 +343,7 @@ async function main(): Promise<void> {
         const r = await runOnce(engine, rep, dir);
         results.push(r);
         process.stderr.write(
-          `rep ${rep + 1}/${flags.reps} ${engine}: ${r.closedPerS.toFixed(0)} msg/s closed (p99 ${r.closedP99.toFixed(1)} ms, CPU µs/msg server ${r.serverUsPerMsg.toFixed(0)} client ${r.clientUsPerMsg.toFixed(0)}); paced ${r.pacedRate}/s: p50 ${r.pacedP50.toFixed(1)} p99 ${r.pacedP99.toFixed(1)} ms (from due: ${r.pacedDueP50.toFixed(1)} / ${r.pacedDueP99.toFixed(1)}; sent late p99 ${r.pacedLateP99.toFixed(1)} max ${r.pacedLateMax.toFixed(1)}); poster CPU µs/post closed ${r.posterUsPerPostClosed.toFixed(1)} paced ${r.posterUsPerPostPaced.toFixed(1)}; deliveries ${r.deliveries} of ${r.deliveriesExpected}; errors ${r.errors}\n` +
+          `rep ${rep + 1}/${flags.reps} ${engine}: ${r.closedPerS.toFixed(0)} msg/s closed (p99 ${r.closedP99.toFixed(1)} ms, CPU µs/msg server ${r.serverUsPerMsg.toFixed(0)} client ${r.clientUsPerMsg.toFixed(0)}); paced ${r.pacedRate}/s: p50 ${r.pacedP50.toFixed(1)} p99 ${r.pacedP99.toFixed(1)} ms (from due: ${r.pacedDueP50.toFixed(1)} / ${r.pacedDueP99.toFixed(1)}; sent late p99 ${r.pacedLateP99.toFixed(1)} max ${r.pacedLateMax.toFixed(1)}); poster CPU µs/post closed ${r.posterUsPerPostClosed.toFixed(1)} paced ${r.posterUsPerPostPaced.toFixed(1)}; deliveries ${r.deliveries} of ${r.deliveriesExpected} (seq gaps ${r.seqGaps}, sessions failed ${r.sessionsFailed}); errors ${r.errors}\n` +
             `  closed: ${probeLine(r.closedProbe)}\n  paced:  ${probeLine(r.pacedProbe)}\n`,
         );
       }
@@ -318,7 +358,7 @@ async function main(): Promise<void> {
     return `${s.median} (${s.min}–${s.max})`;
   };
   const lines = [
-    `bench:store, ${startedAt}, ${flags.guilds} guilds x ${flags.members} members, ${flags.seconds} s per phase, ${flags.reps} repetitions, ${cpus().length} cores, Node ${process.versions.node}, posters: ${flags.poster}${flags.pin ? ', pinned (server CPU 0, client CPU 1)' : ''}${flags['server-root'] === undefined ? '' : `, server from ${flags['server-root']}`}`,
+    `bench:store, ${startedAt}, ${flags.guilds} guilds x ${flags.members} members, ${flags.seconds} s per phase, ${flags.reps} repetitions, ${cpus().length} cores, Node ${process.versions.node}, posters: ${flags.poster}, sessions: ${flags.sessions}${flags.pin ? ', pinned (server CPU 0, client CPU 1)' : ''}${flags['server-root'] === undefined ? '' : `, server from ${flags['server-root']}`}`,
     '',
     '| engine | closed loop msg/s | closed ack p99 ms | paced rate /s | paced ack p50 ms | paced ack p99 ms | errors | deliveries missing |',
     '|---|---|---|---|---|---|---|---|',
