@@ -1,4 +1,5 @@
-// bench:store's posters: POST /channels/{id}/messages over node:http with
+// bench:store's `--poster http` (the default until store-net-poster.ts):
+// POST /channels/{id}/messages over node:http with
 // kept-alive sockets, timed from the request's start to the last byte of the
 // answer. client-sim's RestClient (fetch, a client span and an abort timer per
 // request) cost the client more CPU per post than the server spent answering
