@@ -66,7 +66,7 @@ class Conn {
     this.head = undefined;
     this.partial = undefined;
     this.started = performance.now();
-    this.socket.write(request, 'latin1');
+    this.socket.write(request, 'utf8');
   }
 
   private onData(chunk: Buffer): void {
@@ -129,7 +129,7 @@ export class NetPoster {
     this.hostHeader = url.host;
   }
 
-  /** Posts `content` (ASCII) as the holder of `token`; resolves true when answered 2xx (its latency recorded in `rest`). */
+  /** Posts `content` as the holder of `token`; resolves true when answered 2xx (its latency recorded in `rest`). */
   post(channelId: string, token: string, content: string): Promise<boolean> {
     const body = `{"content":${JSON.stringify(content)}}`;
     const request =

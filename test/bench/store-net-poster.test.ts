@@ -48,11 +48,11 @@ describe('NetPoster', () => {
     try {
       expect(await poster.post('123', 'tok', 'g1 m1')).toBe(true);
       expect(await poster.post('456', 'tok2', 'bad "quoted"')).toBe(false);
-      expect(await poster.post('123', 'tok', 'g1 m2')).toBe(true);
+      expect(await poster.post('123', 'tok', 'g1 m2 é')).toBe(true);
       expect(seen).toEqual([
         { url: '/api/v10/channels/123/messages', auth: 'Bot tok', body: '{"content":"g1 m1"}', socket: 0 },
         { url: '/api/v10/channels/456/messages', auth: 'Bot tok2', body: '{"content":"bad \\"quoted\\""}', socket: 0 },
-        { url: '/api/v10/channels/123/messages', auth: 'Bot tok', body: '{"content":"g1 m2"}', socket: 0 },
+        { url: '/api/v10/channels/123/messages', auth: 'Bot tok', body: '{"content":"g1 m2 é"}', socket: 0 },
       ]);
       expect(histograms.get('rest').count).toBe(2);
       expect(poster.errors).toBe(1);
