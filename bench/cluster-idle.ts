@@ -9,8 +9,10 @@
 // are counted by `strace -c -f` into DIR/node<i>.strace (strace slows what it
 // traces: its window's CPU is not the figure, the counts are). With
 // --cpu-prof DIR each node writes a V8 CPU profile there when it exits; the
-// window is printed for bench/profile-window.ts.
-//   node --import tsx bench/cluster-idle.ts [--nodes 3] [--sessions 3000] [--users 100] [--connect-rate 250] [--seconds 20] [--strace DIR] [--cpu-prof DIR]
+// window is printed for bench/profile-window.ts. --also-pid PID charges one
+// more process over the same window (the NATS server, whose work at rest
+// the nodes' requests are).
+//   node --import tsx bench/cluster-idle.ts [--nodes 3] [--sessions 3000] [--users 100] [--connect-rate 250] [--seconds 20] [--strace DIR] [--cpu-prof DIR] [--also-pid PID]
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
@@ -31,6 +33,8 @@ const schema = z.object({
   seconds: z.coerce.number().min(1).max(600),
   strace: z.string().min(1).optional(),
   cpuProf: z.string().min(1).optional(),
+  /** Another process to charge over the same window (the NATS server, say). */
+  alsoPid: z.coerce.number().int().positive().optional(),
 });
 
 function fail(message: string): never {
@@ -48,10 +52,11 @@ const o = parseFlags(
     seconds: { type: 'string', default: '20' },
     strace: { type: 'string' },
     'cpu-prof': { type: 'string' },
+    'also-pid': { type: 'string' },
   },
   schema,
   fail,
-  (v) => ({ ...v, connectRate: v['connect-rate'], cpuProf: v['cpu-prof'] }),
+  (v) => ({ ...v, connectRate: v['connect-rate'], cpuProf: v['cpu-prof'], alsoPid: v['also-pid'] }),
 );
 const env = clusterEnvSchema.safeParse({ GUILDHALL_NATS_URL: process.env.GUILDHALL_NATS_URL || undefined, DATABASE_URL: process.env.DATABASE_URL || undefined });
 if (!env.success) fail(env.error.issues.map((i) => i.message).join('; '));
@@ -92,12 +97,14 @@ try {
     for (const [i, pid] of pids.entries()) tracers.push(spawn('strace', ['-c', '-f', '-o', join(resolve(o.strace), `node${i + 1}.strace`), '-p', String(pid)], { stdio: 'ignore' }));
     await sleep(1_000);
   }
+  const also0 = o.alsoPid === undefined ? undefined : readCounters([o.alsoPid]);
   const c0 = readCounters(pids);
   const fromUs = Number(process.hrtime.bigint() / 1000n);
   const t0 = performance.now();
   await sleep(o.seconds * 1000);
   const s = (performance.now() - t0) / 1000;
   const c1 = readCounters(pids);
+  const also1 = o.alsoPid === undefined ? undefined : readCounters([o.alsoPid]);
   const toUs = Number(process.hrtime.bigint() / 1000n);
   for (const t of tracers) {
     const done = new Promise((r) => t.once('exit', r));
@@ -116,7 +123,7 @@ try {
   }));
   const total = (k: 'cpuMsPerS' | 'readsPerS' | 'writesPerS' | 'mainWakeupsPerS' | 'otherThreadSwitchesPerS') => +rows.reduce((a, r) => a + r[k], 0).toFixed(2);
   process.stdout.write(
-    `${JSON.stringify({ nodes: o.nodes, sessions: connected, seconds: +s.toFixed(2), strace: o.strace !== undefined, window: `--from ${fromUs} --to ${toUs}`, rows, total: { cpuMsPerS: total('cpuMsPerS'), readsPerS: total('readsPerS'), writesPerS: total('writesPerS'), mainWakeupsPerS: total('mainWakeupsPerS'), otherThreadSwitchesPerS: total('otherThreadSwitchesPerS') } }, null, 1)}\n`,
+    `${JSON.stringify({ nodes: o.nodes, sessions: connected, seconds: +s.toFixed(2), strace: o.strace !== undefined, window: `--from ${fromUs} --to ${toUs}`, rows, total: { cpuMsPerS: total('cpuMsPerS'), readsPerS: total('readsPerS'), writesPerS: total('writesPerS'), mainWakeupsPerS: total('mainWakeupsPerS'), otherThreadSwitchesPerS: total('otherThreadSwitchesPerS') }, ...(also0 && also1 ? { also: { pid: o.alsoPid, cpuMsPerS: +(perS(also1.cpu[0]!, also0.cpu[0]!) / 1000).toFixed(2), readsPerS: +perS(also1.reads[0]!, also0.reads[0]!).toFixed(1), writesPerS: +perS(also1.writes[0]!, also0.writes[0]!).toFixed(1) } } : {}) }, null, 1)}\n`,
   );
 } finally {
   for (const t of tracers) if (t.exitCode === null) t.kill('SIGINT');
