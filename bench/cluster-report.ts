@@ -20,7 +20,12 @@ export interface ClusterReportInput {
   reps: number;
   heading: string;
   setting: string;
+  /** The paced load's offered posts per second (to say when a case did not keep up). */
+  pacedPosts: number;
 }
+
+/** A paced case answering fewer posts a second than this share of the offered rate (over the run, the last deliveries' wait included) did not keep up. */
+const KEPT_UP = 0.8;
 
 type Ratio = { median: number; min: number; max: number };
 
@@ -101,6 +106,9 @@ export function clusterReport(input: ClusterReportInput) {
     '|---:|---:|---:|---:|',
     ...input.nodes.map((n) => `| ${n} | ${facts(n)?.connected ?? 0} | ${f(facts(n)?.idleUsPerS ?? NaN, 0)} | ${f((facts(n)?.rssPerSessionBytes ?? NaN) / 1024, 1)} |`),
     '',
+    ...summary
+      .filter((s) => s.kind === 'paced' && !(s.postsPerS.median >= KEPT_UP * input.pacedPosts))
+      .map((s) => `WARNING: paced, ${s.nodes} node(s): ${f(s.postsPerS.median, 1)} posts/s answered of ${input.pacedPosts} offered: it did not keep up, so its paced figures do not compare the same work.`),
     ...input.kinds.flatMap((kind) =>
       Object.keys(ratios[kind].cpuUsPerDelivery).map(
         (k) =>

@@ -357,6 +357,7 @@ export async function runClusterBench(argv: string[]): Promise<void> {
     nodes: o.nodes,
     kinds,
     reps,
+    pacedPosts: o.pacedPosts,
     heading: `### npm run bench -- --cluster (${startedAt.toISOString()}${o.quick ? ', quick' : ''})`,
     setting: `${machine}; one guild, ${o.sessions} sessions over ${Math.min(o.sessions, o.users)} users, spread round-robin over the nodes; per repetition and case a closed-loop run (${messages} broadcasts, ${o.inFlight} posts in flight)${kinds.includes('paced') ? ` and a paced run (${o.pacedPosts} posts/s offered for ${o.pacedSeconds} s, the same rate for every node count)` : ''}, ${reps} repetitions interleaved; medians (min-max).`,
   });
