@@ -292,7 +292,11 @@ export class Membership {
     }
     this.stats.scans++;
     const live: NodeInfo[] = [];
-    for (const seen of this.seen.values()) if (now - seen.movedAt <= this.ttlMs) live.push(seen.info);
+    for (const [key, seen] of this.seen) {
+      if (now - seen.movedAt <= this.ttlMs) live.push(seen.info);
+      // Dead: forgotten (the server expires its entry too), so the nodes that come and go do not pile up here.
+      else this.seen.delete(key);
+    }
     live.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     const signature = JSON.stringify(live.map((n) => [n.id, n.state, n.url]));
     if (signature === this.signature) return;
