@@ -10,10 +10,16 @@
 // matters on a two-core machine is the ratio of CPU per delivery, 3 nodes
 // against 1 (target <= 1.2), not a speed-up.
 //
-//   npm run bench -- --cluster [--quick] [--nodes 1,2,3] [--sessions 3000] [--users 100] [--reps N] [--messages N] [--out DIR]
+// Two loads per repetition and case: `closed` (a closed loop, --in-flight
+// posts awaiting their answer at once: how much a cluster does as fast as it
+// can, so its commits batch as many posts as its round trips allow) and
+// `paced` (--paced-posts posts a second offered whatever the answers, the
+// same rate for every node count: the same work, so CPU per delivery compares
+// like with like; 0 turns it off). Posts go round-robin over the nodes in both.
+//
+//   npm run bench -- --cluster [--quick] [--nodes 1,2,3] [--sessions 3000] [--users 100] [--reps N] [--messages N] [--paced-posts N] [--paced-seconds S] [--out DIR]
 //   (also npm run bench:cluster -- ...)
 import { randomBytes } from 'node:crypto';
-import { readFileSync, readdirSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -23,8 +29,9 @@ import { clusterEnvSchema } from '../client-sim/cli.js';
 import { LocalCluster, dropDatabase } from '../client-sim/local-cluster.js';
 import { ClientDriver, type ServerUnderTest } from './children.js';
 import { parseFlags } from './flags.js';
-import { cpuMicros, rssBytes } from './proc.js';
-import { spread } from './summary.js';
+import { type Switches, cpuOfPids, readCounters, sumDelta, switchDelta } from './cluster-counters.js';
+import { rssBytes } from './proc.js';
+import { clusterReport } from './cluster-report.js';
 
 const schema = z.object({
   quick: z.boolean(),
@@ -40,12 +47,16 @@ const schema = z.object({
   connectRate: z.coerce.number().positive().max(100_000),
   /** Posts awaiting their answer at once during a burst (client-sim's default 16). */
   inFlight: z.coerce.number().int().min(1).max(1024),
+  /** The paced load: posts offered per second, the same for every node count (0: closed loop only). */
+  pacedPosts: z.coerce.number().min(0).max(10_000),
+  /** How long each paced run posts, seconds. */
+  pacedSeconds: z.coerce.number().min(1).max(600),
   out: z.string().min(1),
   /** A directory for each node's V8 CPU profile (node --cpu-prof, written when the node exits); the samples then carry each burst's window. */
   cpuProf: z.string().min(1).optional(),
 });
 
-const USAGE = 'usage: npm run bench -- --cluster [--quick] [--nodes 1,2,3] [--sessions 3000] [--users 100] [--reps N] [--messages N] [--connect-rate N] [--in-flight 16] [--out DIR] [--cpu-prof DIR]';
+const USAGE = 'usage: npm run bench -- --cluster [--quick] [--nodes 1,2,3] [--sessions 3000] [--users 100] [--reps N] [--messages N] [--connect-rate N] [--in-flight 16] [--paced-posts 10] [--paced-seconds 10] [--out DIR] [--cpu-prof DIR]';
 
 function fail(message: string): never {
   process.stderr.write(`bench --cluster: ${message}\n${USAGE}\n`);
@@ -79,8 +90,21 @@ interface Case {
   rssPerSessionBytes: number;
 }
 
+/** `closed`: --in-flight posts awaiting their answer at once, as fast as the cluster answers; `paced`: a fixed offered rate of posts, the same for every node count. */
+export type LoadKind = 'closed' | 'paced';
+
+/** In-flight bound of the paced load: high enough that the pacing, not the answers, sets when a post leaves. */
+const PACED_MAX_IN_FLIGHT = 256;
+/**
+ * The paced load's default rate: 10 posts a second is 30,000 deliveries a second to 3,000
+ * sessions, under half of what 3 nodes answer in the closed loop on the two-core machine
+ * (bench/README.md), so every node count keeps up and the runs compare the same work.
+ */
+const DEFAULT_PACED_POSTS = 10;
+
 export interface ClusterSample {
   nodes: number;
+  kind: LoadKind;
   rep: number;
   cpuUsPerDelivery: number;
   /** Each node's share of the CPU of the burst, µs per delivery. */
@@ -101,6 +125,10 @@ export interface ClusterSample {
   startUs: number;
   endUs: number;
   deliveriesPerS: number;
+  /** Posts per second answered over the run (sent / wall time). */
+  postsPerS: number;
+  /** The nodes' upkeep at rest (the case's at-rest CPU per second) times the run's wall time, per delivery: the share of CPU per delivery that is not delivery work. */
+  restUsPerDelivery: number;
   /** NATS messages the nodes sent per broadcast; null when the nodes expose no such counter. */
   natsMessagesPerBroadcast: number | null;
   /** Bytes of those messages (frame bodies) per broadcast; null likewise. */
@@ -139,51 +167,12 @@ async function natsSent(urls: readonly string[]): Promise<{ messages: number; by
   return total;
 }
 
-function cpuOf(c: Case): number[] {
-  return Array.from({ length: c.cluster.size }, (_, i) => {
+const pidsOf = (c: Case): number[] =>
+  Array.from({ length: c.cluster.size }, (_, i) => {
     const pid = c.cluster.pid(i);
     if (pid === undefined) throw new Error(`${c.nodes}-node case: node ${i + 1} is not running`);
-    return cpuMicros(pid);
+    return pid;
   });
-}
-
-/** Write syscalls of each node so far (/proc/<pid>/io syscw). */
-function writesOf(c: Case): number[] {
-  return Array.from({ length: c.cluster.size }, (_, i) => {
-    const io = readFileSync(`/proc/${c.cluster.pid(i)}/io`, 'utf8');
-    return Number(/^syscw:\s+(\d+)/m.exec(io)?.[1] ?? NaN);
-  });
-}
-
-/** Read syscalls of each node so far (/proc/<pid>/io syscr). */
-function readsOf(c: Case): number[] {
-  return Array.from({ length: c.cluster.size }, (_, i) => {
-    const io = readFileSync(`/proc/${c.cluster.pid(i)}/io`, 'utf8');
-    return Number(/^syscr:\s+(\d+)/m.exec(io)?.[1] ?? NaN);
-  });
-}
-
-/** Context switches of a node's threads so far: [main voluntary, main involuntary, other threads voluntary, other involuntary]. */
-type Switches = [number, number, number, number];
-
-/** Context switches of each node so far (/proc/<pid>/task/<tid>/status): the main thread's voluntary ones are its event loop going idle. */
-function switchesOf(c: Case): Switches[] {
-  return Array.from({ length: c.cluster.size }, (_, i) => {
-    const pid = c.cluster.pid(i)!;
-    const n: Switches = [0, 0, 0, 0];
-    for (const tid of readdirSync(`/proc/${pid}/task`)) {
-      try {
-        const status = readFileSync(`/proc/${pid}/task/${tid}/status`, 'utf8');
-        const at = Number(tid) === pid ? 0 : 2;
-        n[at] = n[at]! + Number(/^voluntary_ctxt_switches:\s+(\d+)/m.exec(status)?.[1] ?? 0);
-        n[at + 1] = n[at + 1]! + Number(/^nonvoluntary_ctxt_switches:\s+(\d+)/m.exec(status)?.[1] ?? 0);
-      } catch {
-        // The thread ended between the listing and the read.
-      }
-    }
-    return n;
-  });
-}
 
 const monotonicUs = () => Number(process.hrtime.bigint() / 1000n);
 
@@ -232,6 +221,56 @@ async function stopCase(c: Case): Promise<void> {
   await dropDatabase(c.databaseUrl).catch(() => undefined);
 }
 
+/** One run of `kind` on case `c`: the nodes' counters read right before and right after it. */
+async function measure(c: Case, kind: LoadKind, rep: number, o: z.infer<typeof schema>, messages: number): Promise<ClusterSample> {
+  const pids = pidsOf(c);
+  const nats0 = await natsSent(c.cluster.urls);
+  const commits0 = await commitsOf(c.cluster.urls);
+  const k0 = readCounters(pids);
+  const startUs = monotonicUs();
+  const r =
+    kind === 'closed'
+      ? await c.driver.burst(messages, 5_000, false, 60_000, o.inFlight)
+      : await c.driver.burst(Math.max(2, Math.round(o.pacedPosts * o.pacedSeconds)), o.pacedPosts, false, Math.ceil(o.pacedSeconds * 1000) + 60_000, PACED_MAX_IN_FLIGHT);
+  const endUs = monotonicUs();
+  const k1 = readCounters(pids);
+  const nats1 = await natsSent(c.cluster.urls);
+  const commits1 = await commitsOf(c.cluster.urls);
+  const delivered = Math.max(1, r.delivered);
+  const byNode = k1.cpu.map((v, i) => (v - k0.cpu[i]!) / delivered);
+  const writesByNode = k1.writes.map((v, i) => (v - k0.writes[i]!) / delivered);
+  const switches = switchDelta(k1.switches, k0.switches);
+  return {
+    nodes: c.nodes,
+    kind,
+    rep,
+    cpuUsPerDelivery: byNode.reduce((a, b) => a + b, 0),
+    cpuUsPerDeliveryByNode: byNode.map((v) => +v.toFixed(3)),
+    writesPerDelivery: +writesByNode.reduce((a, b) => a + b, 0).toFixed(4),
+    writesPerDeliveryByNode: writesByNode.map((v) => +v.toFixed(4)),
+    writesPerCommit: +((commits1.writes - commits0.writes) / Math.max(1, commits1.commits - commits0.commits)).toFixed(2),
+    readsPerDelivery: +(sumDelta(k1.reads, k0.reads) / delivered).toFixed(4),
+    switchesPerDelivery: +(switches.reduce((a, v) => a + v, 0) / delivered).toFixed(4),
+    switchesByKind: switches.map((v) => +(v / delivered).toFixed(4)) as Switches,
+    pids,
+    startUs,
+    endUs,
+    deliveriesPerS: r.deliveriesPerS,
+    postsPerS: r.sent / Math.max(r.wallS, 1e-3),
+    restUsPerDelivery: +((c.idleUsPerS * ((endUs - startUs) / 1e6)) / delivered).toFixed(3),
+    // The scrape itself crosses no NATS; heartbeats and lease renewals are not actor frames.
+    natsMessagesPerBroadcast: nats0 === undefined || nats1 === undefined ? null : (nats1.messages - nats0.messages) / Math.max(1, r.sent),
+    natsBytesPerBroadcast: nats0 === undefined || nats1 === undefined ? null : Math.round((nats1.bytes - nats0.bytes) / Math.max(1, r.sent)),
+    p50: r.fanout.p50,
+    p99: r.fanout.p99,
+    sent: r.sent,
+    expected: r.expected,
+    delivered: r.delivered,
+    lost: r.lost,
+    duplicated: r.duplicated,
+  };
+}
+
 export async function runClusterBench(argv: string[]): Promise<void> {
   const o = parseFlags(
     argv,
@@ -244,17 +283,20 @@ export async function runClusterBench(argv: string[]): Promise<void> {
       messages: { type: 'string' },
       'connect-rate': { type: 'string', default: '800' },
       'in-flight': { type: 'string', default: '16' },
+      'paced-posts': { type: 'string', default: String(DEFAULT_PACED_POSTS) },
+      'paced-seconds': { type: 'string', default: '10' },
       out: { type: 'string', default: 'bench/results' },
       'cpu-prof': { type: 'string' },
     },
     schema,
     fail,
-    (v) => ({ ...v, connectRate: v['connect-rate'], cpuProf: v['cpu-prof'], inFlight: v['in-flight'] }),
+    (v) => ({ ...v, connectRate: v['connect-rate'], cpuProf: v['cpu-prof'], inFlight: v['in-flight'], pacedPosts: v['paced-posts'], pacedSeconds: v['paced-seconds'] }),
   );
   const envParsed = clusterEnvSchema.safeParse({ GUILDHALL_NATS_URL: process.env.GUILDHALL_NATS_URL || undefined, DATABASE_URL: process.env.DATABASE_URL || undefined });
   if (!envParsed.success) fail(envParsed.error.issues.map((i) => i.message).join('; '));
   const reps = o.reps ?? (o.quick ? 3 : 5);
   const messages = o.messages ?? Math.max(5, Math.round((o.quick ? 60_000 : 300_000) / o.sessions));
+  const kinds: LoadKind[] = o.pacedPosts > 0 ? ['closed', 'paced'] : ['closed'];
   const startedAt = new Date();
   const cases: Case[] = [];
   const samples: ClusterSample[] = [];
@@ -281,68 +323,25 @@ export async function runClusterBench(argv: string[]): Promise<void> {
       if (c.connected < o.sessions) log(`WARNING: ${c.nodes} node(s): only ${c.connected} of ${o.sessions} sessions connected`);
       await c.driver.burst(Math.max(3, Math.round(messages / 3)), 5_000); // warm-up: JIT, buffers, guild placement
       // At rest, sessions connected: what the cluster's own upkeep costs, paid during a burst too.
-      const idle0 = cpuOf(c);
+      const idle0 = cpuOfPids(pidsOf(c));
       const idleT = performance.now();
       c.idleStartUs = monotonicUs();
       await new Promise((r) => setTimeout(r, 5_000));
       c.idleEndUs = monotonicUs();
-      const idle1 = cpuOf(c);
-      c.idleUsPerS = idle1.reduce((a, v, i) => a + v - idle0[i]!, 0) / ((performance.now() - idleT) / 1000);
+      c.idleUsPerS = sumDelta(cpuOfPids(pidsOf(c)), idle0) / ((performance.now() - idleT) / 1000);
       log(`${c.nodes} node(s) at rest: ${Math.round(c.idleUsPerS)} µs CPU per second over the nodes`);
       log(`${c.nodes} node(s): ${c.connected} sessions connected in ${((Date.now() - t) / 1000).toFixed(1)} s, ${(c.rssPerSessionBytes / 1024).toFixed(1)} KiB/session over the nodes`);
     }
     for (let rep = 1; rep <= reps; rep++) {
       const order = cases.map((_, i) => cases[(i + rep - 1) % cases.length]!);
-      for (const c of order) {
-        const nats0 = await natsSent(c.cluster.urls);
-        const commits0 = await commitsOf(c.cluster.urls);
-        const cpu0 = cpuOf(c);
-        const w0 = writesOf(c);
-        const rd0 = readsOf(c);
-        const sw0 = switchesOf(c);
-        const startUs = monotonicUs();
-        const r = await c.driver.burst(messages, 5_000, false, 60_000, o.inFlight);
-        const endUs = monotonicUs();
-        const cpu1 = cpuOf(c);
-        const w1 = writesOf(c);
-        const rd1 = readsOf(c);
-        const sw1 = switchesOf(c);
-        const sum = (a: number[], b: number[]) => a.reduce((t, v, i) => t + v - b[i]!, 0);
-        const nats1 = await natsSent(c.cluster.urls);
-        const commits1 = await commitsOf(c.cluster.urls);
-        const delivered = Math.max(1, r.delivered);
-        const byNode = cpu1.map((v, i) => (v - cpu0[i]!) / delivered);
-        const writesByNode = w1.map((v, i) => (v - w0[i]!) / delivered);
-        const s: ClusterSample = {
-          nodes: c.nodes,
-          rep,
-          cpuUsPerDelivery: byNode.reduce((a, b) => a + b, 0),
-          cpuUsPerDeliveryByNode: byNode.map((v) => +v.toFixed(3)),
-          writesPerDelivery: +writesByNode.reduce((a, b) => a + b, 0).toFixed(4),
-          writesPerDeliveryByNode: writesByNode.map((v) => +v.toFixed(4)),
-          writesPerCommit: +((commits1.writes - commits0.writes) / Math.max(1, commits1.commits - commits0.commits)).toFixed(2),
-          readsPerDelivery: +(sum(rd1, rd0) / delivered).toFixed(4),
-          switchesPerDelivery: +(sw1.reduce((t, n, i) => t + n.reduce((a, v, k) => a + v - sw0[i]![k]!, 0), 0) / delivered).toFixed(4),
-          switchesByKind: [0, 1, 2, 3].map((k) => +(sw1.reduce((t, n, i) => t + n[k]! - sw0[i]![k]!, 0) / delivered).toFixed(4)) as Switches,
-          pids: Array.from({ length: c.cluster.size }, (_, i) => c.cluster.pid(i)!),
-          startUs,
-          endUs,
-          deliveriesPerS: r.deliveriesPerS,
-          // The scrape itself crosses no NATS; heartbeats and lease renewals are not actor frames.
-          natsMessagesPerBroadcast: nats0 === undefined || nats1 === undefined ? null : (nats1.messages - nats0.messages) / Math.max(1, r.sent),
-          natsBytesPerBroadcast: nats0 === undefined || nats1 === undefined ? null : Math.round((nats1.bytes - nats0.bytes) / Math.max(1, r.sent)),
-          p50: r.fanout.p50,
-          p99: r.fanout.p99,
-          sent: r.sent,
-          expected: r.expected,
-          delivered: r.delivered,
-          lost: r.lost,
-          duplicated: r.duplicated,
-        };
-        samples.push(s);
-        log(
-          `rep ${rep} ${c.nodes} node(s): ${s.cpuUsPerDelivery.toFixed(2)} µs/delivery (${s.cpuUsPerDeliveryByNode.join(' + ')}), ${s.writesPerDelivery} writes/delivery (${s.writesPerDeliveryByNode.join(' + ')}), ${s.writesPerCommit} posts/commit, ${s.readsPerDelivery} reads, ${s.switchesPerDelivery} switches/delivery (${s.switchesByKind.join(' / ')}), ${Math.round(s.deliveriesPerS)} deliveries/s, NATS ${s.natsMessagesPerBroadcast?.toFixed(2) ?? 'n/a'} msgs and ${s.natsBytesPerBroadcast ?? 'n/a'} bytes/broadcast, p99 ${s.p99} ms, lost ${s.lost}`,
-        );
+      for (const kind of kinds) {
+        for (const c of order) {
+          const s = await measure(c, kind, rep, o, messages);
+          samples.push(s);
+          log(
+            `rep ${rep} ${kind} ${c.nodes} node(s): ${s.cpuUsPerDelivery.toFixed(2)} µs/delivery (${s.cpuUsPerDeliveryByNode.join(' + ')}; at-rest share ${s.restUsPerDelivery}), ${s.writesPerDelivery} writes/delivery (${s.writesPerDeliveryByNode.join(' + ')}), ${s.writesPerCommit} posts/commit, ${s.readsPerDelivery} reads, ${s.switchesPerDelivery} switches/delivery (${s.switchesByKind.join(' / ')}), ${s.postsPerS.toFixed(1)} posts/s, ${Math.round(s.deliveriesPerS)} deliveries/s, NATS ${s.natsMessagesPerBroadcast?.toFixed(2) ?? 'n/a'} msgs and ${s.natsBytesPerBroadcast ?? 'n/a'} bytes/broadcast, p50 ${s.p50} p99 ${s.p99} ms, lost ${s.lost}`,
+          );
+        }
       }
     }
   } finally {
@@ -351,61 +350,20 @@ export async function runClusterBench(argv: string[]): Promise<void> {
     for (const c of cases) await stopCase(c);
   }
 
-  const summary = o.nodes.map((n) => {
-    const xs = samples.filter((s) => s.nodes === n);
-    const nats = xs.map((s) => s.natsMessagesPerBroadcast).filter((v): v is number => v !== null);
-    const natsBytes = xs.map((s) => s.natsBytesPerBroadcast).filter((v): v is number => v !== null);
-    return {
-      nodes: n,
-      cpuUsPerDelivery: spread(xs.map((s) => s.cpuUsPerDelivery)),
-      writesPerDelivery: spread(xs.map((s) => s.writesPerDelivery)),
-      readsPerDelivery: spread(xs.map((s) => s.readsPerDelivery)),
-      writesPerCommit: spread(xs.map((s) => s.writesPerCommit)),
-      switchesPerDelivery: spread(xs.map((s) => s.switchesPerDelivery)),
-      deliveriesPerS: spread(xs.map((s) => s.deliveriesPerS)),
-      natsMessagesPerBroadcast: nats.length ? spread(nats) : null,
-      natsBytesPerBroadcast: natsBytes.length ? spread(natsBytes) : null,
-      p99: spread(xs.map((s) => s.p99)),
-      lost: xs.reduce((a, s) => a + s.lost, 0),
-      duplicated: xs.reduce((a, s) => a + s.duplicated, 0),
-      connected: cases.find((c) => c.nodes === n)?.connected ?? 0,
-      rssPerSessionKiB: +((cases.find((c) => c.nodes === n)?.rssPerSessionBytes ?? NaN) / 1024).toFixed(1),
-      idleUsPerS: Math.round(cases.find((c) => c.nodes === n)?.idleUsPerS ?? NaN),
-    };
-  });
-  // Paired per repetition (the cases ran interleaved), then the median of the pairs.
-  const one = o.nodes.includes(1) ? 1 : o.nodes[0]!;
-  const ratios: Record<string, { median: number; min: number; max: number }> = {};
-  for (const n of o.nodes.filter((n) => n !== one)) {
-    const pairs: number[] = [];
-    for (let rep = 1; rep <= reps; rep++) {
-      const a = samples.find((s) => s.nodes === n && s.rep === rep);
-      const b = samples.find((s) => s.nodes === one && s.rep === rep);
-      if (a && b) pairs.push(a.cpuUsPerDelivery / b.cpuUsPerDelivery);
-    }
-    const sp = spread(pairs);
-    ratios[`${n}n/${one}n`] = { median: +sp.median.toFixed(3), min: +sp.min.toFixed(3), max: +sp.max.toFixed(3) };
-  }
   const machine = `${cpus().length} × ${cpus()[0]?.model.trim() ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`;
-  const f = (x: number, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : 'n/a');
-  const lines = [
-    `### npm run bench -- --cluster (${startedAt.toISOString()}${o.quick ? ', quick' : ''})`,
-    '',
-    `${machine}; one guild, ${o.sessions} sessions over ${Math.min(o.sessions, o.users)} users, spread round-robin over the nodes; ${messages} broadcasts per burst (${o.inFlight} posts in flight), ${reps} repetitions interleaved; medians (min-max).`,
-    '',
-    '| nodes | CPU µs/delivery (all nodes) | write syscalls/delivery | posts/commit | read syscalls/delivery | context switches/delivery | at rest µs CPU/s | deliveries/s | NATS msgs/broadcast | NATS bytes/broadcast | fanout p99 ms | lost | duplicated | KiB/session |',
-    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
-    ...summary.map(
-      (s) =>
-        `| ${s.nodes} | ${f(s.cpuUsPerDelivery.median)} (${f(s.cpuUsPerDelivery.min)}-${f(s.cpuUsPerDelivery.max)}) | ${f(s.writesPerDelivery.median, 3)} | ${f(s.writesPerCommit.median, 2)} | ${f(s.readsPerDelivery.median, 3)} | ${f(s.switchesPerDelivery.median, 3)} | ${f(s.idleUsPerS, 0)} | ${f(s.deliveriesPerS.median, 0)} | ${s.natsMessagesPerBroadcast ? f(s.natsMessagesPerBroadcast.median) : 'n/a'} | ${s.natsBytesPerBroadcast ? f(s.natsBytesPerBroadcast.median, 0) : 'n/a'} | ${f(s.p99.median, 0)} | ${s.lost} | ${s.duplicated} | ${f(s.rssPerSessionKiB, 1)} |`,
-    ),
-    '',
-    ...Object.entries(ratios).map(([k, r]) => `CPU per delivery ${k}: ${f(r.median, 3)} (${f(r.min, 3)}-${f(r.max, 3)})${k.startsWith('3n/') ? ` (target <= 1.2: ${r.median <= 1.2 ? 'met' : 'NOT met'})` : ''}`),
-    '',
-  ];
-  const md = lines.join('\n');
+  const report = clusterReport({
+    samples,
+    cases: cases.map((c) => ({ nodes: c.nodes, connected: c.connected, rssPerSessionBytes: c.rssPerSessionBytes, idleUsPerS: c.idleUsPerS })),
+    nodes: o.nodes,
+    kinds,
+    reps,
+    pacedPosts: o.pacedPosts,
+    heading: `### npm run bench -- --cluster (${startedAt.toISOString()}${o.quick ? ', quick' : ''})`,
+    setting: `${machine}; one guild, ${o.sessions} sessions over ${Math.min(o.sessions, o.users)} users, spread round-robin over the nodes; per repetition and case a closed-loop run (${messages} broadcasts, ${o.inFlight} posts in flight)${kinds.includes('paced') ? ` and a paced run (${o.pacedPosts} posts/s offered for ${o.pacedSeconds} s, the same rate for every node count)` : ''}, ${reps} repetitions interleaved; medians (min-max).`,
+  });
+  const md = report.markdown;
   const rest = cases.map((c) => ({ nodes: c.nodes, pids: c.pids, startUs: c.idleStartUs, endUs: c.idleEndUs }));
-  const doc = { startedAt: startedAt.toISOString(), quick: o.quick, inFlight: o.inFlight, machine, sessions: o.sessions, users: Math.min(o.sessions, o.users), messages, reps, nodes: o.nodes, samples, rest, summary, ratios, lost: samples.reduce((a, s) => a + s.lost, 0) };
+  const doc = { startedAt: startedAt.toISOString(), quick: o.quick, inFlight: o.inFlight, pacedPosts: o.pacedPosts, pacedSeconds: o.pacedSeconds, machine, sessions: o.sessions, users: Math.min(o.sessions, o.users), messages, reps, nodes: o.nodes, samples, rest, summary: report.summary, ratios: report.ratios, lost: samples.reduce((a, s) => a + s.lost, 0) };
   await mkdir(o.out, { recursive: true });
   const stamp = startedAt.toISOString().replace(/[:.]/g, '-');
   const json = `${JSON.stringify(doc, null, 2)}\n`;

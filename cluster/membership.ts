@@ -1,25 +1,34 @@
 // Which nodes make up the cluster: each node keeps an entry in the JetStream
 // KV bucket `${cluster}-nodes`, whose entries the server removes `ttlMs` after
 // their last write (the stream's max_age), and rewrites it every ttlMs / 3.
-// The live set is what the bucket holds, read by a scan after every heartbeat:
-// KV watchers are not told when max_age removes an entry, so a scan is the
-// only way to see a node that stopped without saying so.
+// The live set is read from one long-lived KV watch of the bucket (every
+// node's heartbeats pushed to every node as they land), not by listing and
+// reading the bucket each heartbeat: a listing made a consumer on the server
+// and a round trip per node every second on every node. The set is worked
+// out on the heartbeat's cadence ("a scan", now local).
 //
-// Two things keep a dead node from lingering: the server's expiry, and our own
-// check that every entry's revision moved within ttlMs by our monotonic clock
-// (a node that heartbeats bumps it every ttlMs / 3). The second uses no clock
-// but ours, so it holds whatever the skew between machines; the server's
-// expiry bounds what a node that just joined can see of an entry it never saw move.
+// A watcher is not told when max_age removes an entry, so liveness is our own
+// check: an entry whose revision has not moved within ttlMs by our monotonic
+// clock is dead (a node that heartbeats moves it every ttlMs / 3). It uses no
+// clock but ours, so it holds whatever the skew between machines. The watch's
+// first values are entries already in the bucket, of unknown age to us: each
+// is aged by the server's own timestamps, against our own entry written just
+// before, so a node that just joined keeps a dead node no longer than the
+// server's expiry would.
 //
-// Heartbeats and scans run side by side on one cadence, so a slow scan never
-// delays the heartbeat that keeps this node in. Nothing here throws out of a
-// timer: a failed heartbeat or scan is counted and the next tick tries again;
-// each KV request gives up after the ttl. While scans fail the last live set stands
-// (a node cut off from NATS cannot learn anything new; its leases, not its
-// membership view, are what stop it serving: cluster/leases.ts).
+// The watch is ordered (no gaps, in stream order), so once it delivered our
+// own latest heartbeat it delivered everything written before it. A scan
+// trusts it only while our own entry moved on it recently (within 2/3 of the
+// ttl, before any other entry could reach the ttl unseen): otherwise (cut off
+// from NATS, the watch stalled) the scan is counted failed and the last live
+// set stands. A node cut off cannot learn anything new; its leases, not its
+// membership view, are what stop it serving (cluster/leases.ts). Nothing here
+// throws out of a timer: a failed heartbeat is counted and the next tick tries
+// again; each KV request gives up after the ttl; a watch that ends is opened
+// again at the next tick.
 import { performance } from 'node:perf_hooks';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { type KV, Kvm } from '@nats-io/kv';
+import { type KV, type KvWatchEntry, Kvm } from '@nats-io/kv';
 import { jetstream } from '@nats-io/jetstream';
 import { z } from 'zod';
 import { bucketName, encodeKey } from './kv-names.js';
@@ -52,7 +61,10 @@ export interface MembershipStats {
   /** Scans that changed the live set. */
   changes: number;
   scans: number;
+  /** Scans not made because the watch was not up to date (our own heartbeat not seen on it lately). */
   scanFailures: number;
+  /** Watches opened (1, plus one per watch that ended and was opened again). */
+  watches: number;
   /** Entries skipped because they did not parse as a NodeInfo. */
   malformed: number;
 }
@@ -74,7 +86,7 @@ interface Seen {
 const DEFAULT_TTL_MS = 3_000;
 
 export class Membership {
-  readonly stats: MembershipStats = { heartbeats: 0, heartbeatFailures: 0, changes: 0, scans: 0, scanFailures: 0, malformed: 0 };
+  readonly stats: MembershipStats = { heartbeats: 0, heartbeatFailures: 0, changes: 0, scans: 0, scanFailures: 0, watches: 0, malformed: 0 };
   private readonly key: string;
   private readonly ttlMs: number;
   private readonly intervalMs: number;
@@ -88,7 +100,14 @@ export class Membership {
   private self: NodeInfo;
   private timer: NodeJS.Timeout | undefined;
   private putting: Promise<void> | undefined;
-  private scanning: Promise<void> | undefined;
+  private watch: { stop(): void } | undefined;
+  private watching: Promise<void> | undefined;
+  /** Our clock when the watch last showed our own entry move: how fresh the watch is. */
+  private selfSeenAt = -Infinity;
+  /** Our latest write of our own entry (its revision): the watch is in sync once it shows it. */
+  private selfRevision = 0;
+  /** While the watch delivers what the bucket held when it opened: those entries, aged once our own shows up. */
+  private initial: KvWatchEntry[] | undefined;
   private stopped = false;
 
   private constructor(
@@ -115,7 +134,14 @@ export class Membership {
     const membership = new Membership(kv, options);
     await membership.put();
     membership.stats.heartbeats++;
-    await membership.scan();
+    // The first live set is read before join returns: the watch's first values, up to our own entry.
+    try {
+      await membership.openWatch(Math.max(ttlMs, 500));
+    } catch (err) {
+      await membership.close();
+      throw err;
+    }
+    membership.scan();
     membership.timer = setInterval(() => membership.tick(), membership.intervalMs);
     membership.timer.unref();
     return membership;
@@ -140,8 +166,10 @@ export class Membership {
   /** Marks this node 'draining': still live, no longer placeable. Resolves once written and re-read. */
   async drain(): Promise<void> {
     this.self = { ...this.self, state: 'draining' };
-    await this.put();
-    await this.scan();
+    const revision = await this.put();
+    // What we wrote is what the watch will show: seen by this node at once.
+    this.seen.set(this.key, { info: this.self, revision, movedAt: this.now() });
+    this.scan(true);
   }
 
   /** Deletes this node's entry and stops heartbeating: others see it gone at their next scan. */
@@ -155,12 +183,15 @@ export class Membership {
     this.stopped = true;
     clearInterval(this.timer);
     this.timer = undefined;
+    this.watch?.stop();
     // A heartbeat in flight must land before a leave() deletes the entry, or it would write it back.
-    await Promise.all([this.putting, this.scanning]);
+    await Promise.all([this.putting, this.watching]);
   }
 
-  private put(): Promise<number> {
-    return this.kv.put(this.key, JSON.stringify(this.self));
+  private async put(): Promise<number> {
+    const revision = await this.kv.put(this.key, JSON.stringify(this.self));
+    this.selfRevision = Math.max(this.selfRevision, revision);
+    return revision;
   }
 
   private tick(): void {
@@ -169,26 +200,102 @@ export class Membership {
       () => void this.stats.heartbeats++,
       () => void this.stats.heartbeatFailures++,
     ).finally(() => (this.putting = undefined));
-    this.scanning ??= this.scan().finally(() => (this.scanning = undefined));
+    // A watch that ended (its consumer gone, the connection closed for good) is opened again.
+    if (this.watching === undefined) void this.openWatch(this.ttlMs).catch(() => undefined);
+    this.scan();
   }
 
-  private async scan(): Promise<void> {
-    let entries: Map<string, { info: NodeInfo; revision: number }>;
+  /**
+   * Opens the watch and resolves once it has shown our own latest entry (so
+   * every entry written before it), or rejects after `timeoutMs`. The watch
+   * then runs until close() or until it ends by itself.
+   */
+  private async openWatch(timeoutMs: number): Promise<void> {
+    this.initial = [];
+    this.stats.watches++;
+    let synced!: () => void;
+    const inSync = new Promise<void>((resolve) => (synced = resolve));
+    const watching = (async () => {
+      const iterator = await this.kv.watch();
+      this.watch = iterator;
+      if (this.stopped) iterator.stop();
+      for await (const entry of iterator) {
+        if (this.see(entry)) synced();
+      }
+    })()
+      .catch(() => undefined)
+      .finally(() => {
+        if (this.watching === watching) this.watching = undefined;
+        this.watch = undefined;
+      });
+    this.watching = watching;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`membership watch not in sync within ${timeoutMs} ms`)), timeoutMs);
+    });
     try {
-      entries = await this.read();
+      await Promise.race([inSync, late, watching.then(() => Promise.reject(new Error('membership watch ended')))]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** One entry from the watch; true when it is our own latest write (the watch is in sync). */
+  private see(entry: KvWatchEntry): boolean {
+    const own = entry.key === this.key;
+    if (this.initial !== undefined) {
+      this.initial.push(entry);
+      if (!own || entry.revision < this.selfRevision) return false;
+      // Our own entry was written just before the watch opened: the others' age is their distance from it, on the server's clock.
+      const now = this.now();
+      const serverNow = entry.created.getTime();
+      for (const e of this.initial.splice(0)) this.record(e, now - Math.max(0, serverNow - e.created.getTime()));
+      this.initial = undefined;
+      return true;
+    }
+    this.record(entry, this.now());
+    if (entry.operation !== 'PUT') this.scan();
+    return own && entry.revision >= this.selfRevision;
+  }
+
+  private record(entry: KvWatchEntry, movedAt: number): void {
+    if (entry.operation !== 'PUT') {
+      this.seen.delete(entry.key);
+      return;
+    }
+    let parsed: ReturnType<typeof nodeInfoSchema.safeParse>;
+    try {
+      parsed = nodeInfoSchema.safeParse(entry.json());
     } catch {
+      parsed = nodeInfoSchema.safeParse(undefined);
+    }
+    if (!parsed.success) {
+      this.stats.malformed++;
+      return;
+    }
+    if (entry.key === this.key) this.selfSeenAt = Math.max(this.selfSeenAt, movedAt);
+    const before = this.seen.get(entry.key);
+    if (before !== undefined && before.revision >= entry.revision) return;
+    this.seen.set(entry.key, { info: parsed.data, revision: entry.revision, movedAt });
+  }
+
+  /**
+   * Works out the live set from what the watch showed. Made only while the
+   * watch is fresh (our own entry moved on it within 2/3 of the ttl), unless
+   * `own` (this node's own write, known without the watch).
+   */
+  private scan(own = false): void {
+    const now = this.now();
+    if (!own && (this.initial !== undefined || now - this.selfSeenAt > this.ttlMs - this.intervalMs)) {
       this.stats.scanFailures++;
       return;
     }
     this.stats.scans++;
-    const now = this.now();
-    for (const key of this.seen.keys()) if (!entries.has(key)) this.seen.delete(key);
     const live: NodeInfo[] = [];
-    for (const [key, entry] of entries) {
-      const before = this.seen.get(key);
-      const seen = before === undefined || before.revision !== entry.revision ? { ...entry, movedAt: now } : { ...before, info: entry.info };
-      this.seen.set(key, seen);
+    for (const [key, seen] of this.seen) {
       if (now - seen.movedAt <= this.ttlMs) live.push(seen.info);
+      // Dead: forgotten (the server expires its entry too), so the nodes that come and go do not pile up here.
+      else this.seen.delete(key);
     }
     live.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     const signature = JSON.stringify(live.map((n) => [n.id, n.state, n.url]));
@@ -204,43 +311,5 @@ export class Membership {
         this.onError(err);
       }
     }
-  }
-
-  /** Every entry of the bucket now, by key. */
-  private async read(): Promise<Map<string, { info: NodeInfo; revision: number }>> {
-    const keys: string[] = [];
-    const listing = await this.kv.keys();
-    // A listing whose connection drops can wait for ever: stop it at the ttl and count the scan failed.
-    let late = false;
-    const timer = setTimeout(() => {
-      late = true;
-      listing.stop();
-    }, this.ttlMs);
-    try {
-      for await (const key of listing) keys.push(key);
-    } finally {
-      clearTimeout(timer);
-    }
-    if (late) throw new Error('membership scan timed out');
-    const out = new Map<string, { info: NodeInfo; revision: number }>();
-    await Promise.all(
-      keys.map(async (key) => {
-        const entry = await this.kv.get(key);
-        // Deleted, or expired, between the key listing and the read.
-        if (entry === null || entry.operation !== 'PUT') return;
-        let parsed: ReturnType<typeof nodeInfoSchema.safeParse>;
-        try {
-          parsed = nodeInfoSchema.safeParse(entry.json());
-        } catch {
-          parsed = nodeInfoSchema.safeParse(undefined);
-        }
-        if (!parsed.success) {
-          this.stats.malformed++;
-          return;
-        }
-        out.set(key, { info: parsed.data, revision: entry.revision });
-      }),
-    );
-    return out;
   }
 }

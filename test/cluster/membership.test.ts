@@ -149,6 +149,45 @@ describe('Membership', () => {
     }
   });
 
+  it('reads the live set from a watch: between heartbeats a member sends nothing to NATS', async () => {
+    const cluster = newCluster();
+    const own = await connect({ servers: NATS_URL });
+    try {
+      const a = await join(cluster, 'node-a', 900, undefined, own);
+      await join(cluster, 'node-b', 900);
+      await join(cluster, 'node-c', 900);
+      await until(() => a.live().length === 3, 'a sees all three', 3_000);
+      const out0 = own.stats().outMsgs;
+      const beats0 = a.stats.heartbeats + a.stats.heartbeatFailures;
+      const scans0 = a.stats.scans;
+      await until(() => a.stats.scans >= scans0 + 6, 'six scans', 5_000);
+      const sent = own.stats().outMsgs - out0;
+      const beats = a.stats.heartbeats + a.stats.heartbeatFailures - beats0;
+      // One request per heartbeat; a listing and a read per node per scan would be 5 more messages a tick.
+      // The slack is the watch's flow-control replies, if the server asks for any.
+      expect(sent).toBeLessThanOrEqual(beats + 1 + 2);
+      expect(ids(a.live())).toEqual(['node-a', 'node-b', 'node-c']);
+    } finally {
+      await Promise.all(opened.splice(0).map((m) => m.close()));
+      await own.close();
+    }
+  });
+
+  it('ages the entries it finds on joining by the server clock: a node dead before the join goes within its own ttl', async () => {
+    const cluster = newCluster();
+    const ttl = 6_000;
+    const a = await join(cluster, 'node-a', ttl);
+    await a.close();
+    // a's entry stays in the bucket until the server expires it; b joins halfway.
+    await new Promise((r) => setTimeout(r, ttl / 2));
+    const b = await join(cluster, 'node-b', ttl);
+    const joinedAt = performance.now();
+    await until(() => ids(b.live()).join() === 'node-b', 'b drops a', ttl * 2);
+    // a beat at most ttl / 3 before closing, so it is dead ttl after that: at most ttl / 2 after the join, seen at the next scan
+    // (ttl / 3). Taken as new, it would stay a whole ttl after the join.
+    expect(performance.now() - joinedAt).toBeLessThan(ttl / 2 + ttl / 3 + 700);
+  });
+
   it('skips and counts entries that are not a node, and refuses a cluster name KV cannot hold', async () => {
     const cluster = newCluster();
     const a = await join(cluster, 'node-a', 600);

@@ -1,0 +1,121 @@
+// The cluster benchmark's summary and markdown: per load (closed loop, paced)
+// and node count, medians (min-max) of each figure over the repetitions, and
+// the ratio of CPU per delivery against the single node, paired per
+// repetition (the cases ran interleaved), for each load apart.
+import type { ClusterSample, LoadKind } from './cluster.bench.js';
+import { rounded, spread } from './summary.js';
+
+export interface CaseFacts {
+  nodes: number;
+  connected: number;
+  rssPerSessionBytes: number;
+  idleUsPerS: number;
+}
+
+export interface ClusterReportInput {
+  samples: readonly ClusterSample[];
+  cases: readonly CaseFacts[];
+  nodes: readonly number[];
+  kinds: readonly LoadKind[];
+  reps: number;
+  heading: string;
+  setting: string;
+  /** The paced load's offered posts per second (to say when a case did not keep up). */
+  pacedPosts: number;
+}
+
+/** A paced case answering fewer posts a second than this share of the offered rate (over the run, the last deliveries' wait included) did not keep up. */
+const KEPT_UP = 0.8;
+
+type Ratio = { median: number; min: number; max: number };
+
+const LOAD_NAMES: Record<LoadKind, string> = {
+  closed: 'closed loop',
+  paced: 'paced',
+};
+
+function summarise(xs: readonly ClusterSample[]) {
+  const nats = xs.map((s) => s.natsMessagesPerBroadcast).filter((v): v is number => v !== null);
+  const natsBytes = xs.map((s) => s.natsBytesPerBroadcast).filter((v): v is number => v !== null);
+  return {
+    cpuUsPerDelivery: spread(xs.map((s) => s.cpuUsPerDelivery)),
+    restUsPerDelivery: spread(xs.map((s) => s.restUsPerDelivery)),
+    writesPerDelivery: spread(xs.map((s) => s.writesPerDelivery)),
+    readsPerDelivery: spread(xs.map((s) => s.readsPerDelivery)),
+    writesPerCommit: spread(xs.map((s) => s.writesPerCommit)),
+    switchesPerDelivery: spread(xs.map((s) => s.switchesPerDelivery)),
+    postsPerS: spread(xs.map((s) => s.postsPerS)),
+    deliveriesPerS: spread(xs.map((s) => s.deliveriesPerS)),
+    natsMessagesPerBroadcast: nats.length ? spread(nats) : null,
+    natsBytesPerBroadcast: natsBytes.length ? spread(natsBytes) : null,
+    p50: spread(xs.map((s) => s.p50)),
+    p99: spread(xs.map((s) => s.p99)),
+    lost: xs.reduce((a, s) => a + s.lost, 0),
+    duplicated: xs.reduce((a, s) => a + s.duplicated, 0),
+  };
+}
+
+/** Per load, `${n}n/${one}n` of `pick` paired per repetition. */
+function pairedRatios(input: ClusterReportInput, kind: LoadKind, pick: (s: ClusterSample) => number): Record<string, Ratio> {
+  const one = input.nodes.includes(1) ? 1 : input.nodes[0]!;
+  const out: Record<string, Ratio> = {};
+  for (const n of input.nodes.filter((n) => n !== one)) {
+    const pairs: number[] = [];
+    for (let rep = 1; rep <= input.reps; rep++) {
+      const a = input.samples.find((s) => s.kind === kind && s.nodes === n && s.rep === rep);
+      const b = input.samples.find((s) => s.kind === kind && s.nodes === one && s.rep === rep);
+      if (a && b) pairs.push(pick(a) / pick(b));
+    }
+    out[`${n}n/${one}n`] = rounded(pairs, 3);
+  }
+  return out;
+}
+
+export function clusterReport(input: ClusterReportInput) {
+  const summary = input.kinds.flatMap((kind) =>
+    input.nodes.map((n) => ({ kind, nodes: n, ...summarise(input.samples.filter((s) => s.kind === kind && s.nodes === n)) })),
+  );
+  const ratios = Object.fromEntries(
+    input.kinds.map((kind) => [
+      kind,
+      {
+        cpuUsPerDelivery: pairedRatios(input, kind, (s) => s.cpuUsPerDelivery),
+        cpuUsPerDeliveryLessRest: pairedRatios(input, kind, (s) => s.cpuUsPerDelivery - s.restUsPerDelivery),
+        writesPerDelivery: pairedRatios(input, kind, (s) => s.writesPerDelivery),
+      },
+    ]),
+  ) as Record<LoadKind, { cpuUsPerDelivery: Record<string, Ratio>; cpuUsPerDeliveryLessRest: Record<string, Ratio>; writesPerDelivery: Record<string, Ratio> }>;
+  const f = (x: number, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : 'n/a');
+  const r = (x: Ratio | undefined) => (x === undefined ? 'n/a' : `${f(x.median, 3)} (${f(x.min, 3)}-${f(x.max, 3)})`);
+  const facts = (n: number) => input.cases.find((c) => c.nodes === n);
+  const markdown = [
+    input.heading,
+    '',
+    input.setting,
+    '',
+    '**closed loop**: a fixed number of posts awaiting their answer, so each node count runs at its own throughput and its commits batch as many posts as its round trips allow (the work per delivery differs). **paced**: the same offered post rate for every node count, so CPU per delivery compares the same work. "of which at rest": the nodes\' CPU per second at rest times the run\'s wall time, per delivery.',
+    '',
+    '| load | nodes | CPU µs/delivery (all nodes) | of which at rest | posts/commit | write syscalls/delivery | read syscalls/delivery | context switches/delivery | posts/s | deliveries/s | fanout p50 ms | fanout p99 ms | NATS msgs/broadcast | NATS bytes/broadcast | lost | duplicated |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    ...summary.map(
+      (s) =>
+        `| ${LOAD_NAMES[s.kind]} | ${s.nodes} | ${f(s.cpuUsPerDelivery.median)} (${f(s.cpuUsPerDelivery.min)}-${f(s.cpuUsPerDelivery.max)}) | ${f(s.restUsPerDelivery.median)} | ${f(s.writesPerCommit.median)} | ${f(s.writesPerDelivery.median, 3)} | ${f(s.readsPerDelivery.median, 3)} | ${f(s.switchesPerDelivery.median, 3)} | ${f(s.postsPerS.median, 1)} | ${f(s.deliveriesPerS.median, 0)} | ${f(s.p50.median, 0)} | ${f(s.p99.median, 0)} | ${s.natsMessagesPerBroadcast ? f(s.natsMessagesPerBroadcast.median) : 'n/a'} | ${s.natsBytesPerBroadcast ? f(s.natsBytesPerBroadcast.median, 0) : 'n/a'} | ${s.lost} | ${s.duplicated} |`,
+    ),
+    '',
+    '| nodes | sessions connected | at rest µs CPU/s (all nodes) | KiB/session |',
+    '|---:|---:|---:|---:|',
+    ...input.nodes.map((n) => `| ${n} | ${facts(n)?.connected ?? 0} | ${f(facts(n)?.idleUsPerS ?? NaN, 0)} | ${f((facts(n)?.rssPerSessionBytes ?? NaN) / 1024, 1)} |`),
+    '',
+    ...summary
+      .filter((s) => s.kind === 'paced' && !(s.postsPerS.median >= KEPT_UP * input.pacedPosts))
+      .map((s) => `WARNING: paced, ${s.nodes} node(s): ${f(s.postsPerS.median, 1)} posts/s answered of ${input.pacedPosts} offered: it did not keep up, so its paced figures do not compare the same work.`),
+    ...input.kinds.flatMap((kind) =>
+      Object.keys(ratios[kind].cpuUsPerDelivery).map(
+        (k) =>
+          `${LOAD_NAMES[kind]}: CPU per delivery ${k} ${r(ratios[kind].cpuUsPerDelivery[k])}${k.startsWith('3n/') ? ` (target <= 1.2: ${ratios[kind].cpuUsPerDelivery[k]!.median <= 1.2 ? 'met' : 'NOT met'})` : ''}; less the at-rest share ${r(ratios[kind].cpuUsPerDeliveryLessRest[k])}; write syscalls per delivery ${r(ratios[kind].writesPerDelivery[k])}`,
+      ),
+    ),
+    '',
+  ].join('\n');
+  return { summary, ratios, markdown };
+}
