@@ -161,7 +161,7 @@ describe('migrations', () => {
     try {
       await (await openSqlStore({ kind: 'postgres', url: pg.url })).close();
       // A few rows: the planner would scan them whatever the index; off, it takes the index when it can.
-      const results = (await pg.query(`set enable_seqscan = off; explain ${query.replace('$1', '1').replace('$2', '1')}`)) as unknown as { rows: unknown[] }[];
+      const results = (await pg.query(`set enable_seqscan = off; explain ${query.replace('$1', '1').replace('$2', '1')}`)) as unknown as { rows: { 'QUERY PLAN': string }[] }[];
       expect(results[1]!.rows.map((r: { 'QUERY PLAN': string }) => r['QUERY PLAN']).join('\n')).toContain('messages_guild_nonce');
     } finally {
       await pg.drop();
