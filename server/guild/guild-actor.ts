@@ -12,11 +12,10 @@
 import type { ActorContext, ActorRef, Behaviour, DeferredReply } from '../../actors/index.js';
 import type { Logger, SessionDirectory } from '../context.js';
 import type { SessionProtocol } from '../gateway/session-protocol.js';
-import type { SnowflakeGenerator } from '../ids/snowflake.js';
+import { type SnowflakeGenerator, timestampOf } from '../ids/snowflake.js';
 import type { GuildPubSub, Subscriber } from '../pubsub/guild-pubsub.js';
 import { toAPIChannel, toAPIMember, toAPIMessage, toAPIUser } from '../store/api-shapes.js';
 import { StoreError } from '../store/errors.js';
-import { timestampOf } from '../ids/snowflake.js';
 import type { ChannelRecord, GuildWrite, MemberAdded, MemberRecord, MessageRecord, ReactionChange, Store } from '../store/store.js';
 import type { WriteBatcher } from '../store/write-batcher.js';
 import { guildCreatePayload, presenceData } from './guild-create.js';
