@@ -91,7 +91,8 @@ async function main(): Promise<void> {
         await q(valuesInsert(n), values);
         await q('COMMIT');
       } else {
-        const values = [ids, same(channel.id), same(guild.id), same(user.id), content];
+        // The sixth array: nonces (enforce_nonce posts only), none here.
+        const values = [ids, same(channel.id), same(guild.id), same(user.id), content, ids.map(() => null)];
         if (shape === 'txn-unnest') await q('BEGIN');
         await q(shape === 'unnest-named' ? { name: 'bench_unnest', text: UNNEST, values } : UNNEST, shape === 'unnest-named' ? undefined : values);
         if (shape === 'txn-unnest') await q('COMMIT');

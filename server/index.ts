@@ -23,7 +23,7 @@ export { SnowflakeGenerator, isSnowflake, timestampOf, type Snowflake } from './
 export { openSqlStore, SqlStore, type SqlStoreOptions } from './store/sql-store.js';
 export { StoreError, isStoreError, type StoreErrorCode } from './store/errors.js';
 export type { DatabaseTarget } from './store/database.js';
-export type { Store, GuildWrite, WriteOutcome, UserRecord, GuildRecord, ChannelRecord, MemberRecord, MessageRecord } from './store/store.js';
+export type { Store, GuildWrite, WriteOutcome, UserRecord, GuildRecord, ChannelRecord, MemberRecord, MessageRecord, StoredNonce } from './store/store.js';
 export { API_PREFIX } from './rest/api.js';
 export { RateLimiter, type RateLimiterOptions } from './rest/auth.js';
 export { RouteLimiter, ROUTE_LIMITS, DEFAULT_ROUTE_LIMIT, type RouteLimit, type RouteLimiterOptions } from './rest/route-limits.js';

@@ -3,8 +3,8 @@
 // (refs as [node, id, kind] addresses) and the presences of their users. The
 // next home reads it back (validated: it comes from another process), turns
 // the addresses into refs and starts the guild with them, so its sessions stay
-// subscribed and miss nothing, and the enforce_nonce entries still in their
-// window, so a client's retry after the move returns its first message.
+// subscribed and miss nothing. (enforce_nonce entries need no handing over:
+// they are stored with their messages, and every guild start loads them.)
 import { z } from 'zod';
 import type { ActorRef, Address, Protocol } from '../../actors/index.js';
 import type { SessionProtocol } from '../gateway/session-protocol.js';
@@ -23,7 +23,6 @@ export const handoffSchema: z.ZodType<GuildHandoff> = z.object({
     }),
   ),
   presences: z.array(z.tuple([token, z.object({ status: z.string(), activities: z.array(z.unknown()) })])),
-  nonces: z.array(z.tuple([z.string().min(1).max(200), token, token, z.number()])).max(100_000).optional(),
 });
 
 /** The guild's start from a handoff: refs of this system for the sessions' addresses. */
@@ -35,6 +34,5 @@ export function guildStartOf(handoff: GuildHandoff, refFor: (address: Address) =
       return [s.sessionId, { ref, userId: s.userId, intents: s.intents }];
     }),
     presences: handoff.presences.map(([userId, p]) => [userId, { status: p.status, activities: p.activities }]),
-    ...(handoff.nonces === undefined ? {} : { nonces: handoff.nonces }),
   };
 }

@@ -12,7 +12,7 @@
 import type { ActorContext, ActorRef, Behaviour, DeferredReply } from '../../actors/index.js';
 import type { Logger, SessionDirectory } from '../context.js';
 import type { SessionProtocol } from '../gateway/session-protocol.js';
-import type { SnowflakeGenerator } from '../ids/snowflake.js';
+import { type SnowflakeGenerator, timestampOf } from '../ids/snowflake.js';
 import type { GuildPubSub, Subscriber } from '../pubsub/guild-pubsub.js';
 import { toAPIChannel, toAPIMember, toAPIMessage, toAPIUser } from '../store/api-shapes.js';
 import { StoreError } from '../store/errors.js';
@@ -22,12 +22,12 @@ import { guildCreatePayload, presenceData } from './guild-create.js';
 import { GUILD_MOVING, type GuildCall, type GuildCast, type GuildHandoff, type GuildProtocol, type GuildRefusal, type GuildReply } from './guild-protocol.js';
 import { type GuildState, type Presence, loadGuildState } from './guild-state.js';
 import { queryMembers } from './member-query.js';
-import { type NonceRecord, RecentNonces } from './recent-nonces.js';
+import { MAX_NONCES_PER_GUILD, NONCE_WINDOW_MS, type NonceRecord, RecentNonces } from './recent-nonces.js';
 
 /** What a guild actor needs from the server: narrow, so it does not depend on all of ServerContext. */
 export interface GuildDeps {
   /** Reads (the guild's state at start, a message before an edit). */
-  readonly store: Pick<Store, 'getGuild' | 'listChannels' | 'listMembers' | 'getMessage'>;
+  readonly store: Pick<Store, 'getGuild' | 'listChannels' | 'listMembers' | 'getMessage' | 'recentNonces'>;
   /** Where writes go; each settles after its commit. */
   readonly writes: Pick<WriteBatcher, 'submit'>;
   /** Snowflakes for messages and channels (the store's: they never repeat across restarts). */
@@ -57,7 +57,6 @@ export interface GuildDeps {
 export interface GuildStart {
   subscribers: [sessionId: string, subscriber: Subscriber][];
   presences: [userId: string, presence: Presence][];
-  nonces?: NonceRecord[];
 }
 
 /** A refusal the caller turns into a REST error. */
@@ -95,7 +94,7 @@ export function guildBehaviour(ctx: GuildDeps, guildId: string, start?: GuildSta
   /** On the actor's clock, as its timers. */
   let lastActive = 0;
   let idleCheck: (() => void) | undefined;
-  /** enforce_nonce: recent posts by (author, channel, nonce), handed over with the guild. */
+  /** enforce_nonce: recent posts by (author, channel, nonce); loaded back from the database at start. */
   const nonces = new RecentNonces<DeferredReply<GuildReply>>({ now: ctx.clock });
 
   /** Every guild ever used would stay in memory: one with nobody connected stops after a while. */
@@ -152,7 +151,8 @@ export function guildBehaviour(ctx: GuildDeps, guildId: string, start?: GuildSta
       const a = s.ref.address;
       subscribers.push({ sessionId, session: [a.node, a.id, a.kind], userId: s.userId, intents: s.intents });
     }
-    return { subscribers, presences: [...state.presences], nonces: nonces.records() };
+    // No enforce_nonce entries: they are in the database, where the next home loads them from.
+    return { subscribers, presences: [...state.presences] };
   }
 
   /** Writes in flight all answered: a waiting handover may go on. */
@@ -221,7 +221,8 @@ export function guildBehaviour(ctx: GuildDeps, guildId: string, start?: GuildSta
       case 'create_message': {
         requireChannel(state, msg.channelId);
         const member = requireMember(state, msg.authorId);
-        const nonceKey = msg.enforceNonce === true && msg.nonce !== undefined ? RecentNonces.key(msg.authorId, msg.channelId, msg.nonce) : undefined;
+        const nonceToken = msg.enforceNonce === true && msg.nonce !== undefined ? RecentNonces.token(msg.nonce) : undefined;
+        const nonceKey = nonceToken === undefined ? undefined : RecentNonces.key(msg.authorId, msg.channelId, nonceToken);
         if (nonceKey !== undefined) {
           const seen = nonces.seen(nonceKey);
           if (seen?.state === 'pending') {
@@ -238,7 +239,8 @@ export function guildBehaviour(ctx: GuildDeps, guildId: string, start?: GuildSta
           guild_id: guildId,
           author_id: msg.authorId,
           content: msg.content,
-          nonce: msg.nonce === undefined ? null : String(msg.nonce),
+          // Stored with the row, so a guild started after a crash still knows it (loadNonces).
+          nonce: nonceToken ?? null,
         };
         return persist<MessageRecord>(
           actor,
@@ -416,6 +418,14 @@ export function guildBehaviour(ctx: GuildDeps, guildId: string, start?: GuildSta
     }
   }
 
+  /** The enforce_nonce posts of the window, from the database (at most MAX_NONCES_PER_GUILD, the newest), oldest first. */
+  async function loadNonces(): Promise<NonceRecord[]> {
+    const stored = await ctx.store.recentNonces(guildId, ctx.clock() - NONCE_WINDOW_MS, MAX_NONCES_PER_GUILD);
+    return stored
+      .reverse()
+      .map((n) => [RecentNonces.key(n.author_id, n.channel_id, n.nonce), n.channel_id, n.message_id, timestampOf(n.message_id) + NONCE_WINDOW_MS]);
+  }
+
   /** A repeat of a committed enforce_nonce post: the message it created, as stored now. */
   async function storedMessage(channelId: string, messageId: string): Promise<unknown> {
     const stored = (await ctx.store.getMessage(channelId, messageId)) ?? refuse('UNKNOWN_MESSAGE');
@@ -448,7 +458,9 @@ export function guildBehaviour(ctx: GuildDeps, guildId: string, start?: GuildSta
       // A restart cancelled the old actor's timers: the idle check is scheduled afresh.
       idleCheck = undefined;
       watchIdle(actor);
-      const state = await loadGuildState(ctx.store, guildId);
+      // Before any call is handled: a retry of a post made before a restart or a failover finds it.
+      const [state, stored] = await Promise.all([loadGuildState(ctx.store, guildId), loadNonces()]);
+      nonces.load(stored);
       // Moved from another node (cluster handover): its sessions stay subscribed, its presences stay.
       if (start !== undefined) {
         for (const [sessionId, subscriber] of start.subscribers) {
@@ -457,7 +469,6 @@ export function guildBehaviour(ctx: GuildDeps, guildId: string, start?: GuildSta
           subscriber.ref.cast({ type: 'guild_home', guildId, guild: actor.self });
         }
         for (const [userId, presence] of start.presences) if (topic.hasUser(userId)) state.presences.set(userId, presence);
-        if (start.nonces !== undefined) nonces.load(start.nonces);
         start = undefined;
       }
       return state;

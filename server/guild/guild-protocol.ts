@@ -6,7 +6,6 @@ import type { PresenceUpdateData } from '../gateway/protocol.js';
 import type { StoreErrorCode } from '../store/errors.js';
 import type { EmojiRecord } from '../store/store.js';
 import type { MemberQuery } from './member-query.js';
-import type { NonceRecord } from './recent-nonces.js';
 
 export type GuildCall =
   | {
@@ -71,8 +70,6 @@ export const GUILD_MOVING: GuildReply = { ok: false, error: 'GUILD_MOVING' };
 export interface GuildHandoff {
   subscribers: { sessionId: string; session: [node: string, id: string, kind: string]; userId: string; intents: number }[];
   presences: [userId: string, presence: { status: string; activities: unknown[] }][];
-  /** enforce_nonce entries still in their window (absent from a node that predates them). */
-  nonces?: NonceRecord[];
 }
 
 /** Calls answer with data, or with a refusal (never by crashing the guild). */

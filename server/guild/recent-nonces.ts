@@ -6,24 +6,31 @@
 // same nonce, that message will be returned and no new message will be created.")
 //
 // Kept by the guild's actor, the one writer of the guild's messages: a retry
-// reaches the same memory whichever node's REST edge it lands on, and the
-// committed entries go with the guild's handoff when it moves (cluster mode).
+// reaches the same memory whichever node's REST edge it lands on.
 // (user, channel, nonce) -> in flight (repeats wait for the first) or
 // committed (the message id; repeats read it back). A creation that fails is
 // forgotten at once, so a retry can succeed. Entries expire after ttlMs (wall
 // clock: they cross nodes); at most maxEntries per guild, the oldest go first.
-// Lost only with the guild's node (kill -9): then a retry creates again.
+// The nonce is stored with its message (messages.nonce, in the same row, so as
+// durable as the acknowledgement): a guild starting anywhere (a restart, a
+// failover after kill -9, a move, an idle stop) loads the window's entries
+// back from the database (`load`), and a retry still returns the first message.
+
+/** Discord's "past few minutes". */
+export const NONCE_WINDOW_MS = 5 * 60_000;
+/** Per guild: what a starting guild loads at most, and what it keeps. */
+export const MAX_NONCES_PER_GUILD = 1_000;
 
 export interface RecentNoncesOptions {
   /** Epoch milliseconds (the guild's wall clock). */
   now: () => number;
-  /** Default 5 minutes. */
+  /** Default NONCE_WINDOW_MS. */
   ttlMs?: number;
-  /** Default 1,000 per guild. */
+  /** Default MAX_NONCES_PER_GUILD. */
   maxEntries?: number;
 }
 
-/** A committed entry as it travels in a handoff: [key, channel id, message id, expires at (epoch ms)]. */
+/** A committed entry as loaded back: [key, channel id, message id, expires at (epoch ms)]. */
 export type NonceRecord = [key: string, channelId: string, messageId: string, expiresAtMs: number];
 
 export type Seen<W> = { state: 'pending'; waiters: W[] } | { state: 'committed'; channelId: string; messageId: string };
@@ -39,19 +46,30 @@ export class RecentNonces<W> {
 
   constructor(options: RecentNoncesOptions) {
     this.now = options.now;
-    this.ttlMs = options.ttlMs ?? 5 * 60_000;
-    this.maxEntries = options.maxEntries ?? 1_000;
+    this.ttlMs = options.ttlMs ?? NONCE_WINDOW_MS;
+    this.maxEntries = options.maxEntries ?? MAX_NONCES_PER_GUILD;
   }
 
-  /** The type is part of the key: Discord keeps nonces as sent, and "1" is not 1. */
-  static key(userId: string, channelId: string, nonce: string | number): string {
-    return `${userId}:${channelId}:${typeof nonce}:${nonce}`;
+  /** The nonce as stored (messages.nonce): its type is part of it, as Discord keeps nonces as sent and "1" is not 1. */
+  static token(nonce: string | number): string {
+    return `${typeof nonce}:${nonce}`;
+  }
+
+  /** `token` is the nonce's (RecentNonces.token). */
+  static key(userId: string, channelId: string, token: string): string {
+    return `${userId}:${channelId}:${token}`;
   }
 
   /** What a repeat of `key` meets: the first still in flight, or its committed message; undefined if new. */
   seen(key: string): Seen<W> | undefined {
     this.expire();
-    return this.entries.get(key);
+    const entry = this.entries.get(key);
+    // One loaded behind a newer entry (a restarted actor kept its memory) is not swept by expire().
+    if (entry?.state === 'committed' && entry.expiresAtMs <= this.now()) {
+      this.entries.delete(key);
+      return undefined;
+    }
+    return entry;
   }
 
   /** The first of `key`: repeats wait for it. */
@@ -75,18 +93,14 @@ export class RecentNonces<W> {
     return entry.waiters;
   }
 
-  /** Committed entries still in their window, oldest first: what the next home of the guild gets. */
-  records(): NonceRecord[] {
-    this.expire();
-    const out: NonceRecord[] = [];
-    for (const [key, e] of this.entries) if (e.state === 'committed') out.push([key, e.channelId, e.messageId, e.expiresAtMs]);
-    return out;
-  }
-
-  /** Takes a previous home's records (oldest first), keeping their expiry. */
+  /**
+   * Takes committed entries read back from the database (oldest first), keeping their expiry; an
+   * entry already here (committed or in flight) stays as it is.
+   */
   load(records: readonly NonceRecord[]): void {
     const now = this.now();
     for (const [key, channelId, messageId, expiresAtMs] of records) {
+      if (this.entries.has(key)) continue;
       if (expiresAtMs > now && expiresAtMs <= now + this.ttlMs) this.put(key, { state: 'committed', channelId, messageId, expiresAtMs });
     }
   }

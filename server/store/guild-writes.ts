@@ -48,12 +48,19 @@ async function createMessage(db: Db, engine: SqlEngine, users: UserCache, w: Wri
   const authorId = engine.id(w.author_id);
   const result = await db
     .insertInto('messages')
-    .columns(['id', 'channel_id', 'guild_id', 'author_id', 'content'])
+    .columns(['id', 'channel_id', 'guild_id', 'author_id', 'content', 'nonce'])
     .expression((eb) =>
       eb
         .selectFrom('channels as c')
         // Typed parameters: PostgreSQL does not infer a select list's types from the insert's columns.
-        .select([sql<string>`cast(${id} as bigint)`.as('id'), 'c.id as channel_id', 'c.guild_id', sql<string>`cast(${authorId} as bigint)`.as('author_id'), sql<string>`cast(${w.content} as text)`.as('content')])
+        .select([
+          sql<string>`cast(${id} as bigint)`.as('id'),
+          'c.id as channel_id',
+          'c.guild_id',
+          sql<string>`cast(${authorId} as bigint)`.as('author_id'),
+          sql<string>`cast(${w.content} as text)`.as('content'),
+          sql<string | null>`cast(${w.nonce ?? null} as text)`.as('nonce'),
+        ])
         .where('c.id', '=', engine.id(w.channel_id))
         .where('c.guild_id', '=', engine.id(w.guild_id))
         .where((e) => e.exists(e.selectFrom('users').select('id').where('id', '=', authorId))),
@@ -154,9 +161,9 @@ async function createChannel(db: Db, engine: SqlEngine, w: Write<'create_channel
  * went in, so a row that does not fails alone, as in createMessage. Under load
  * most of a group commit is new messages: one statement instead of one per
  * message is what lets PostgreSQL keep up (each statement is a round trip).
- * On PostgreSQL the rows go as five arrays (unnest), so the statement's text
- * and its five parameters are the same whatever the run's length, instead of
- * five parameters per row in a text PostgreSQL parses and plans anew per size.
+ * On PostgreSQL the rows go as six arrays (unnest), so the statement's text
+ * and its six parameters are the same whatever the run's length, instead of
+ * six parameters per row in a text PostgreSQL parses and plans anew per size.
  */
 export async function createMessages(
   db: Db,
@@ -188,28 +195,28 @@ type Inserted = { rows: { id?: unknown }[] };
 function insertValues(db: Db, engine: SqlEngine, ws: readonly Write<'create_message'>[]): Promise<Inserted> {
   const rows = ws.map(
     (w) =>
-      sql`(cast(${engine.id(w.id)} as bigint), cast(${engine.id(w.channel_id)} as bigint), cast(${engine.id(w.guild_id)} as bigint), cast(${engine.id(w.author_id)} as bigint), cast(${w.content} as text))`,
+      sql`(cast(${engine.id(w.id)} as bigint), cast(${engine.id(w.channel_id)} as bigint), cast(${engine.id(w.guild_id)} as bigint), cast(${engine.id(w.author_id)} as bigint), cast(${w.content} as text), cast(${w.nonce ?? null} as text))`,
   );
   return sql<{ id: string | number | bigint }>`
-    with v (id, channel_id, guild_id, author_id, content) as (values ${sql.join(rows)})
-    insert into messages (id, channel_id, guild_id, author_id, content)
-    select v.id, c.id, c.guild_id, v.author_id, v.content
+    with v (id, channel_id, guild_id, author_id, content, nonce) as (values ${sql.join(rows)})
+    insert into messages (id, channel_id, guild_id, author_id, content, nonce)
+    select v.id, c.id, c.guild_id, v.author_id, v.content, v.nonce
     from v join channels c on c.id = v.channel_id and c.guild_id = v.guild_id
     where exists (select 1 from users u where u.id = v.author_id)
     returning id`.execute(db);
 }
 
-/** New messages as five arrays (PostgreSQL): 5 parameters whatever the batch size. */
-export const UNNEST_INSERT = `insert into messages (id, channel_id, guild_id, author_id, content)
-  select v.id, c.id, c.guild_id, v.author_id, v.content
-  from unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[]) as v (id, channel_id, guild_id, author_id, content)
+/** New messages as six arrays (PostgreSQL): 6 parameters whatever the batch size; the sixth, nonces, mostly nulls. */
+export const UNNEST_INSERT = `insert into messages (id, channel_id, guild_id, author_id, content, nonce)
+  select v.id, c.id, c.guild_id, v.author_id, v.content, v.nonce
+  from unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[], $6::text[]) as v (id, channel_id, guild_id, author_id, content, nonce)
   join channels c on c.id = v.channel_id and c.guild_id = v.guild_id
   where exists (select 1 from users u where u.id = v.author_id)
   returning id`;
 
 function unnestColumns(engine: SqlEngine, ws: readonly Write<'create_message'>[]): unknown[] {
   const column = (pick: (w: Write<'create_message'>) => string) => ws.map((w) => engine.id(pick(w)));
-  return [column((w) => w.id), column((w) => w.channel_id), column((w) => w.guild_id), column((w) => w.author_id), ws.map((w) => w.content)];
+  return [column((w) => w.id), column((w) => w.channel_id), column((w) => w.guild_id), column((w) => w.author_id), ws.map((w) => w.content), ws.map((w) => w.nonce ?? null)];
 }
 
 function insertUnnest(db: Db, engine: SqlEngine, ws: readonly Write<'create_message'>[]): Promise<Inserted> {

@@ -94,6 +94,22 @@ export const MIGRATIONS: readonly Migration[] = [
         .execute();
     },
   },
+  {
+    version: 2,
+    name: 'messages.nonce: enforce_nonce posts survive a restart or a failover',
+    async up(db) {
+      // Set only on enforce_nonce posts (typed, as RecentNonces keys it); null on every other message.
+      await db.schema.alterTable('messages').addColumn('nonce', 'text').execute();
+      // A guild starting loads its posts of the last minutes that carry one: partial, so the
+      // index holds only those rows and a post without a nonce does not touch it.
+      await db.schema
+        .createIndex('messages_guild_nonce')
+        .on('messages')
+        .columns(['guild_id', 'id'])
+        .where(sql.ref('nonce'), 'is not', null)
+        .execute();
+    },
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -56,6 +56,8 @@ export interface MessagesTable {
   content: string;
   /** ISO 8601, null until edited. */
   edited_timestamp: string | null;
+  /** An enforce_nonce post's nonce, typed (`string:abc`, `number:42`); null otherwise. Schema version 2. */
+  nonce: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface ReactionsTable {

@@ -5,7 +5,7 @@
 // Every read and write goes to the database: the process keeps no copy of
 // message history. A guild's members and channels are cached by its actor,
 // not here.
-import { compareSnowflakes, SnowflakeGenerator, timestampOf } from '../ids/snowflake.js';
+import { compareSnowflakes, DISCORD_EPOCH, SnowflakeGenerator, snowflakeAt, timestampOf } from '../ids/snowflake.js';
 import { type DatabaseTarget, type OpenDatabaseOptions, type SqlEngine, openDatabase } from './database.js';
 import { StoreError, isUniqueViolation, mapDriverError } from './errors.js';
 import { applyWrite, createMessages } from './guild-writes.js';
@@ -30,6 +30,7 @@ import type {
   NewUser,
   ReactionChange,
   Store,
+  StoredNonce,
   UserRecord,
   WriteOutcome,
 } from './store.js';
@@ -351,6 +352,23 @@ export class SqlStore implements Store {
 
   getMessage(channelId: string, messageId: string): Promise<MessageRecord | undefined> {
     return this.run(() => readMessage(this.db, this.engine, channelId, messageId));
+  }
+
+  recentNonces(guildId: string, sinceMs: number, limit: number): Promise<StoredNonce[]> {
+    const since = snowflakeAt(Math.max(sinceMs, DISCORD_EPOCH));
+    return this.run(async () => {
+      // `nonce is not null` as the partial index messages_guild_nonce says: the planner may use it.
+      const rows = await this.db
+        .selectFrom('messages')
+        .select(['id', 'channel_id', 'author_id', 'nonce'])
+        .where('guild_id', '=', this.id(guildId))
+        .where('nonce', 'is not', null)
+        .where('id', '>=', this.id(since))
+        .orderBy('id', 'desc')
+        .limit(clamp(limit, 1, 100_000))
+        .execute();
+      return rows.map((r) => ({ message_id: str(r.id), channel_id: str(r.channel_id), author_id: str(r.author_id), nonce: r.nonce! }));
+    });
   }
 
   /**

@@ -15,9 +15,9 @@ import type { GuildWrite, MessageRecord } from './store.js';
 
 type NewMessage = Extract<GuildWrite, { kind: 'create_message' }>;
 
-/** Parameters: id, author, content, channel, guild, author. */
-export const INSERT_MESSAGE = `insert into messages (id, channel_id, guild_id, author_id, content)
-  select ?, c.id, c.guild_id, ?, ? from channels c
+/** Parameters: id, author, content, nonce, channel, guild, author. */
+export const INSERT_MESSAGE = `insert into messages (id, channel_id, guild_id, author_id, content, nonce)
+  select ?, c.id, c.guild_id, ?, ?, ? from channels c
   where c.id = ? and c.guild_id = ? and exists (select 1 from users u where u.id = ?)`;
 const USER = 'select id, username, global_name, bot from users where id = ?';
 
@@ -54,13 +54,13 @@ export class SqliteMessages {
 
   /** The same commit on the writer thread (a file: its fsync off the event loop). */
   async applyOn(writer: SqliteWriter, ws: readonly NewMessage[]): Promise<(MessageRecord | StoreError)[]> {
-    const inserted = await writer.commit(ws.map((w): MessageRow => [this.id(w.id), this.id(w.author_id), w.content, this.id(w.channel_id), this.id(w.guild_id)]));
+    const inserted = await writer.commit(ws.map((w): MessageRow => [this.id(w.id), this.id(w.author_id), w.content, this.id(w.channel_id), this.id(w.guild_id), w.nonce ?? null]));
     return ws.map((w, i) => this.outcome(w, inserted[i] === true));
   }
 
   private one(w: NewMessage): MessageRecord | StoreError {
     const author = this.id(w.author_id);
-    const inserted = this.insert.run(this.id(w.id), author, w.content, this.id(w.channel_id), this.id(w.guild_id), author).changes === 1;
+    const inserted = this.insert.run(this.id(w.id), author, w.content, w.nonce ?? null, this.id(w.channel_id), this.id(w.guild_id), author).changes === 1;
     return this.outcome(w, inserted);
   }
 

@@ -14,12 +14,12 @@ import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import { StoreError } from './errors.js';
 
-/** One new message as the INSERT binds it: id, author, content, channel, guild. */
-export type MessageRow = [id: bigint, author: bigint, content: string, channel: bigint, guild: bigint];
+/** One new message as the INSERT binds it: id, author, content, channel, guild, and an enforce_nonce post's nonce. */
+export type MessageRow = [id: bigint, author: bigint, content: string, channel: bigint, guild: bigint, nonce?: string | null];
 
 export interface SqliteWriterOptions {
   path: string;
-  /** The INSERT of one message, parameters: id, author, content, channel, guild, author (sqlite-messages.ts). */
+  /** The INSERT of one message, parameters: id, author, content, nonce, channel, guild, author (sqlite-messages.ts). */
   insert: string;
   synchronous: string;
   busyTimeoutMs: number;
@@ -35,7 +35,7 @@ db.pragma('synchronous = ' + workerData.synchronous);
 db.pragma('busy_timeout = ' + workerData.busyTimeoutMs);
 db.pragma('foreign_keys = ON');
 const insert = db.prepare(workerData.insert);
-const commit = db.transaction((rows) => rows.map((r) => insert.run(r[0], r[1], r[2], r[3], r[4], r[1]).changes === 1));
+const commit = db.transaction((rows) => rows.map((r) => insert.run(r[0], r[1], r[2], r[5] === undefined ? null : r[5], r[3], r[4], r[1]).changes === 1));
 parentPort.on('message', (m) => {
   if (m === 'close') {
     db.close();

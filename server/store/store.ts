@@ -140,7 +140,16 @@ export interface ReactionChange {
 
 /** One write of a guild, with ids and timestamps chosen by the caller (the guild actor keeps order). */
 export type GuildWrite =
-  | { kind: 'create_message'; id: string; channel_id: string; guild_id: string; author_id: string; content: string; nonce?: string | null }
+  | {
+      kind: 'create_message';
+      id: string;
+      channel_id: string;
+      guild_id: string;
+      author_id: string;
+      content: string;
+      /** Only on an enforce_nonce post: its nonce, typed as RecentNonces keys it; stored with the row (recentNonces). */
+      nonce?: string | null;
+    }
   | { kind: 'update_message'; channel_id: string; message_id: string; content: string; edited_timestamp: string }
   | { kind: 'delete_message'; channel_id: string; message_id: string }
   | { kind: 'add_reaction'; channel_id: string; message_id: string; user_id: string; emoji: EmojiRecord }
@@ -148,6 +157,15 @@ export type GuildWrite =
   | { kind: 'add_member'; guild_id: string; user_id: string; joined_at: string }
   | { kind: 'remove_member'; guild_id: string; user_id: string }
   | { kind: 'create_channel'; id: string; guild_id: string; name: string; topic: string | null; position: number };
+
+/** An enforce_nonce post as stored: what a starting guild needs to answer a retry of it. */
+export interface StoredNonce {
+  message_id: string;
+  channel_id: string;
+  author_id: string;
+  /** As written (GuildWrite create_message `nonce`). */
+  nonce: string;
+}
 
 /**
  * What each write produced: create/update_message -> MessageRecord; delete_message -> MessageRecord
@@ -210,6 +228,11 @@ export interface Store {
   /** Also moves the channel's last_message_id. Membership and permissions are the caller's job. */
   createMessage(input: NewMessage): Promise<MessageRecord>;
   getMessage(channelId: string, messageId: string): Promise<MessageRecord | undefined>;
+  /**
+   * The guild's messages posted with a nonce (enforce_nonce) at or after `sinceMs` (their snowflake's
+   * time), newest first, at most `limit`: one range scan of a partial index of those rows only.
+   */
+  recentNonces(guildId: string, sinceMs: number, limit: number): Promise<StoredNonce[]>;
   /** Newest first, like Discord. */
   listMessages(channelId: string, options?: ListMessagesOptions): Promise<MessageRecord[]>;
   updateMessage(channelId: string, messageId: string, edit: MessageEdit): Promise<MessageRecord>;

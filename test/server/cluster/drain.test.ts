@@ -5,7 +5,7 @@
 // seqs; the drained node exits 0.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { uniquePrefix } from '../../support/cluster.js';
-import { type ClusterServer, openWorld, startClusterServer, stopClusterServers, untilPlaceable } from '../../support/cluster-server.js';
+import { type ClusterNode, openWorld, startClusterNode, untilPlaceable } from '../../support/cluster-servers.js';
 import { GatewayClient, type Payload } from '../../support/gateway-client.js';
 import { createTestDatabase, type TestDatabase } from '../../support/postgres.js';
 
@@ -13,7 +13,7 @@ const INTENTS = (1 << 0) | (1 << 9) | (1 << 15); // GUILDS, GUILD_MESSAGES, MESS
 
 let db: TestDatabase;
 let world: Awaited<ReturnType<typeof openWorld>>;
-const servers: ClusterServer[] = [];
+const servers: ClusterNode[] = [];
 const clients: GatewayClient[] = [];
 
 beforeAll(async () => {
@@ -23,13 +23,13 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const c of clients) c.ws.terminate();
-  await stopClusterServers(servers);
+  await Promise.all(servers.map((n) => n.kill()));
   await world?.close();
   await db?.drop();
 });
 
-async function startNodes(cluster: string, n: number, env: Record<string, string> = {}): Promise<ClusterServer[]> {
-  const started = await Promise.all(Array.from({ length: n }, (_, i) => startClusterServer({ id: `n${i + 1}`, cluster, databaseUrl: db.url, env })));
+async function startNodes(cluster: string, n: number, env: Record<string, string> = {}): Promise<ClusterNode[]> {
+  const started = await Promise.all(Array.from({ length: n }, (_, i) => startClusterNode({ id: `n${i + 1}`, cluster, databaseUrl: db.url, env, entry: 'main' })));
   servers.push(...started);
   await untilPlaceable(started, n);
   return started;
@@ -79,9 +79,9 @@ describe('drain', () => {
     await first.waitFor((r) => r.filter((p) => p.t === 'MESSAGE_CREATE').length >= 20, 15_000);
 
     /** SIGTERM `node` while messages keep coming; the client follows op 7 and RESUMEs on `to`. */
-    async function drainAndResume(node: ClusterServer, from: GatewayClient, to: ClusterServer, postTo: string[], count: number): Promise<GatewayClient> {
+    async function drainAndResume(node: ClusterNode, from: GatewayClient, to: ClusterNode, postTo: string[], count: number): Promise<GatewayClient> {
       const posting = post(postTo, poster.token, guild.channelId, count, acked, acked.length);
-      node.signal('SIGTERM');
+      const stopped = node.stop();
       await from.waitFor((r) => r.some((p) => p.op === 7), 15_000).catch(() => undefined);
       expect(from.received.some((p) => p.op === 7), node.output()).toBe(true);
       expect(await from.waitForClose(15_000)).toBe(4000);
@@ -91,7 +91,7 @@ describe('drain', () => {
       next.send(6, { token: listener.token, session_id: sessionId, seq: lastSeq(seenSoFar()) });
       await next.waitForDispatch('RESUMED', 1, 15_000);
       await posting;
-      expect(await node.exited, node.output()).toBe(0);
+      expect(await stopped, node.output()).toBe(0);
       return next;
     }
     const connections = [first];

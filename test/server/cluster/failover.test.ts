@@ -74,6 +74,11 @@ describe('failover', () => {
     }
     const onB = guilds.filter((g) => rendezvousHome(g.id, ['a', 'b', 'c']) === 'b');
     expect(await runningGuilds(b!.url)).toEqual(onB.map((g) => g.id).sort());
+    // An enforce_nonce post b's guild acknowledged: its retry after b's death must not create a second message.
+    const nonced = { content: 'nonced once', nonce: 'failover-retry', enforce_nonce: true };
+    const first = await api(a.url, token, 'POST', `/channels/${onB[0]!.channelId}/messages`, nonced);
+    expect(first.status).toBe(200);
+    acked.push({ guild: onB[0]!, content: nonced.content });
 
     // Keep posting to every guild through a and c while b dies.
     let posting = true;
@@ -104,6 +109,11 @@ describe('failover', () => {
     onB.forEach((g, i) => acked.push({ guild: g, content: `after ${i}` }));
     posting = false;
     await Promise.all(loops);
+    // The retry, through c this time, reaches the guild's new home: it answers the first message.
+    const retried = await api(c!.url, token, 'POST', `/channels/${onB[0]!.channelId}/messages`, { ...nonced, content: 'nonced twice?' });
+    expect(retried.status).toBe(200);
+    expect(retried.body.id).toBe(first.body.id);
+    expect(await history(a.url, token, onB[0]!)).not.toContain('nonced twice?');
     for (const ms of back) expect(ms).toBeLessThanOrEqual(FAILOVER_BOUND_MS);
     // While they moved, callers got 503s (with Retry-After), never another error.
     expect(statuses.every((s) => s === 200 || s === 503)).toBe(true);

@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rendezvousHome } from '../../../cluster/index.js';
 import { uniquePrefix } from '../../support/cluster.js';
-import { type ClusterServer, openWorld, startClusterServer, stopClusterServers, untilPlaceable } from '../../support/cluster-server.js';
+import { type ClusterNode, openWorld, startClusterNode, untilPlaceable } from '../../support/cluster-servers.js';
 import { GatewayClient, type Payload } from '../../support/gateway-client.js';
 import { createTestDatabase, type TestDatabase } from '../../support/postgres.js';
 
@@ -11,7 +11,7 @@ const INTENTS = (1 << 0) | (1 << 9) | (1 << 15); // GUILDS, GUILD_MESSAGES, MESS
 
 let db: TestDatabase;
 let world: Awaited<ReturnType<typeof openWorld>>;
-let nodes: ClusterServer[] = [];
+let nodes: ClusterNode[] = [];
 const clients: GatewayClient[] = [];
 
 beforeAll(async () => {
@@ -19,13 +19,13 @@ beforeAll(async () => {
   world = await openWorld(db.url);
   const cluster = uniquePrefix('resume');
   const env = {};
-  nodes = await Promise.all([1, 2, 3].map((i) => startClusterServer({ id: `n${i}`, cluster, databaseUrl: db.url, env })));
+  nodes = await Promise.all([1, 2, 3].map((i) => startClusterNode({ id: `n${i}`, cluster, databaseUrl: db.url, env, entry: 'main' })));
   await untilPlaceable(nodes, 3);
 }, 150_000);
 
 afterAll(async () => {
   for (const c of clients) c.ws.terminate();
-  await stopClusterServers(nodes);
+  await Promise.all(nodes.map((n) => n.kill()));
   await world?.close();
   await db?.drop();
 });
@@ -98,8 +98,7 @@ describe('RESUME on another node', () => {
     const watcher = await connect(b!.url);
     watcher.identify(owner.token, INTENTS);
     await watcher.waitFor((r) => r.find((p) => p.t === 'GUILD_CREATE' && p.d.id === guild.id), 15_000);
-    c!.signal('SIGKILL');
-    await c!.exited;
+    await c!.kill();
 
     const client = await connect(b!.url);
     client.send(6, { token: listener.token, session_id: sessionId, seq: 1 });

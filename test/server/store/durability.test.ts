@@ -164,6 +164,29 @@ describe.each(engines)('durability on $name', (engine) => {
     await engine.cleanup();
   }, 60_000);
 
+  it('enforce_nonce across a restart: a retry of a post the first server acknowledged returns that message, stored once', async () => {
+    const url = await engine.url();
+    const first = await start(url, 1);
+    const { token } = first.world!.users[0]!;
+    const { channelId } = first.world!;
+    const body = { content: 'once', nonce: 'retry-after-restart', enforce_nonce: true };
+    const posted = await api(first.url, token, 'POST', `/channels/${channelId}/messages`, body);
+    expect(posted.status).toBe(200);
+    // Its answer lost, the client retries; the server is another process by then (SIGKILL: nothing is handed on).
+    await stop(first, 'SIGKILL');
+
+    const second = await start(url);
+    const retried = await api(second.url, token, 'POST', `/channels/${channelId}/messages`, { ...body, content: 'twice?' });
+    expect(retried.status).toBe(200);
+    expect(retried.body.id).toBe(posted.body.id);
+    expect(retried.body.content).toBe('once');
+    // Without enforce_nonce the same nonce creates, as on Discord.
+    const loose = await api(second.url, token, 'POST', `/channels/${channelId}/messages`, { content: 'loose', nonce: 'retry-after-restart' });
+    expect(loose.body.id).not.toBe(posted.body.id);
+    expect((await history(second.url, token, channelId)).map((m) => m.content)).toEqual(['once', 'loose']);
+    await stop(second, 'SIGTERM');
+  }, 60_000);
+
   it('SIGKILL in the middle of a burst of 2,400 posts: every acknowledged message is in the history exactly once, in order', async () => {
     const url = await engine.url();
     const SENDERS = 8;

@@ -463,6 +463,54 @@ export function storeContract(engine: EngineUnderTest): void {
         expect(await store.applyWrites([])).toEqual([]);
       });
     });
+
+    describe('enforce_nonce posts (recentNonces)', () => {
+      const posted = (id: string, nonce: string | null, author = alice.id, channel = channelId): GuildWrite => ({
+        kind: 'create_message',
+        id,
+        channel_id: channel,
+        guild_id: guildId,
+        author_id: author,
+        content: `c-${id}`,
+        nonce,
+      });
+
+      it('keeps the nonce with its row on every write path and finds the window\'s, newest first, bounded', async () => {
+        const other = await store.createGuild({ name: 'Other', owner_id: alice.id });
+        const otherChannel = (await store.listChannels(other.id))[0]!.id;
+        const old = store.ids.next();
+        expect((await store.applyWrites([posted(old, 'string:old')]))[0]!.ok).toBe(true);
+        now += 10 * 60_000;
+        const since = now - 5 * 60_000;
+        const ids = Array.from({ length: 6 }, () => store.ids.next());
+        // New messages only (the hot path: SQLite's prepared insert or writer thread, PostgreSQL's unnest).
+        await store.applyWrites([posted(ids[0]!, 'string:a'), posted(ids[1]!, null)]);
+        // One new message among other writes, then a run of them in a transaction.
+        await store.applyWrites([posted(ids[2]!, 'number:42', bob.id), { kind: 'add_member', guild_id: guildId, user_id: bob.id, joined_at: new Date(now).toISOString() }]);
+        await store.applyWrites([
+          posted(ids[3]!, 'string:b'),
+          posted(ids[4]!, null),
+          { kind: 'create_channel', id: store.ids.next(), guild_id: guildId, name: 'x', topic: null, position: 9 },
+        ]);
+        const elsewhere = await store.applyWrites([{ ...posted(ids[5]!, 'string:a'), guild_id: other.id, channel_id: otherChannel } as GuildWrite]);
+        expect(elsewhere[0]!.ok).toBe(true);
+
+        const recent = await store.recentNonces(guildId, since, 100);
+        expect(recent).toEqual([
+          { message_id: ids[3], channel_id: channelId, author_id: alice.id, nonce: 'string:b' },
+          { message_id: ids[2], channel_id: channelId, author_id: bob.id, nonce: 'number:42' },
+          { message_id: ids[0], channel_id: channelId, author_id: alice.id, nonce: 'string:a' },
+        ]);
+        expect((await store.recentNonces(guildId, since, 2)).map((n) => n.message_id)).toEqual([ids[3], ids[2]]);
+        expect((await store.recentNonces(guildId, 0, 100)).map((n) => n.message_id)).toEqual([ids[3], ids[2], ids[0], old]);
+        expect(await store.recentNonces(other.id, since, 100)).toEqual([{ message_id: ids[5], channel_id: otherChannel, author_id: alice.id, nonce: 'string:a' }]);
+        // The messages themselves are as any other.
+        expect((await store.getMessage(channelId, ids[0]!))!.content).toBe(`c-${ids[0]}`);
+        // A deleted post is gone from it too.
+        await store.deleteMessage(channelId, ids[3]!);
+        expect((await store.recentNonces(guildId, since, 100)).map((n) => n.message_id)).toEqual([ids[2], ids[0]]);
+      });
+    });
   });
 
   describe('settings', () => {
@@ -503,6 +551,16 @@ export function storeContract(engine: EngineUnderTest): void {
       expect(compareSnowflakes(next, msg.id)).toBeGreaterThan(0);
       const later = await again.createMessage({ channel_id: channelId, author_id: alice.id, content: 'new' });
       expect((await again.listMessages(channelId)).map((m) => m.id)).toEqual([later.id, msg.id]);
+    });
+
+    it('keeps enforce_nonce posts: a store opened again finds them', async () => {
+      const g = await store.createGuild({ name: 'G', owner_id: alice.id });
+      const channelId = (await store.listChannels(g.id))[0]!.id;
+      const id = store.ids.next();
+      await store.applyWrites([{ kind: 'create_message', id, channel_id: channelId, guild_id: g.id, author_id: bob.id, content: 'once', nonce: 'string:n-1' }]);
+      await store.close();
+      const again = await openStore();
+      expect(await again.recentNonces(g.id, now - 60_000, 10)).toEqual([{ message_id: id, channel_id: channelId, author_id: bob.id, nonce: 'string:n-1' }]);
     });
 
     it('migrates once: opening again is a no-op', async () => {
