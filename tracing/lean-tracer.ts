@@ -50,21 +50,28 @@ function randomHex(chars: number): string {
 const ZERO_SPAN_ID = '0'.repeat(16);
 const ZERO_TRACE_ID = '0'.repeat(32);
 
+// The first digit is looked at before the whole id is compared: comparing two
+// equal-length strings compares their characters, in a runtime call for a slice.
+
 /** 16 random hex digits; never all zeros (invalid in W3C trace context; as the SDK, ...01 instead). */
 function newSpanId(): string {
   const id = randomHex(16);
-  return id === ZERO_SPAN_ID ? `${ZERO_SPAN_ID.slice(0, -2)}01` : id;
+  return id.charCodeAt(0) === 48 && id === ZERO_SPAN_ID ? `${ZERO_SPAN_ID.slice(0, -2)}01` : id;
 }
 
 /** 32 random hex digits; never all zeros. */
 function newTraceId(): string {
   const id = randomHex(32);
-  return id === ZERO_TRACE_ID ? `${ZERO_TRACE_ID.slice(0, -2)}01` : id;
+  return id.charCodeAt(0) === 48 && id === ZERO_TRACE_ID ? `${ZERO_TRACE_ID.slice(0, -2)}01` : id;
 }
 
 export class LeanTracer implements Tracer {
   private readonly shared: LeanSpanShared;
   private readonly sampler: Sampler;
+  // The ids of the last parent found valid: the spans of a trace mostly share
+  // a few parents, and the API's check runs two regular expressions.
+  private validTraceId = '';
+  private validSpanId = '';
 
   constructor(options: LeanTracerOptions) {
     this.shared = { resource: options.resource, scope: options.scope, limits: options.limits, processors: options.processors };
@@ -80,7 +87,7 @@ export class LeanTracer implements Tracer {
     let traceId: string;
     let traceState: SpanContext['traceState'];
     let parent: SpanContext | undefined;
-    if (parentSpanContext === undefined || !trace.isSpanContextValid(parentSpanContext)) traceId = newTraceId();
+    if (parentSpanContext === undefined || !this.validParent(parentSpanContext)) traceId = newTraceId();
     else {
       traceId = parentSpanContext.traceId;
       traceState = parentSpanContext.traceState;
@@ -106,6 +113,15 @@ export class LeanTracer implements Tracer {
       }
     }
     return new LeanSpan(this.shared, ctx, spanContext, name, kind, parent, own.attributes, count, links.length === 0 ? undefined : links, options.startTime);
+  }
+
+  /** trace.isSpanContextValid, remembering the last valid ids (strings compare by identity first). */
+  private validParent(c: SpanContext): boolean {
+    if (c.spanId === this.validSpanId && c.traceId === this.validTraceId) return true;
+    if (!trace.isSpanContextValid(c)) return false;
+    this.validTraceId = c.traceId;
+    this.validSpanId = c.spanId;
+    return true;
   }
 
   startActiveSpan<F extends (span: Span) => unknown>(name: string, fn: F): ReturnType<F>;

@@ -11,6 +11,11 @@ export const I32 = 5;
 
 export const tag = (field: number, wire: number): number => (field << 3) | wire;
 
+/** hexId() caches: a trace id, a parent span id, or neither. */
+export const TRACE_ID = 0;
+export const PARENT_ID = 1;
+const NOT_KEPT = -1;
+
 /** The writer's buffer: a 512-span batch of broadcast spans is about 300 KiB. */
 const INITIAL_BYTES = 64 * 1024;
 /** A buffer grown past this by an unusually large request is not kept for the next. */
@@ -28,9 +33,18 @@ export class Writer {
   buf: Buffer = Buffer.allocUnsafe(INITIAL_BYTES);
   pos = 0;
   /** `KeyValue.key` (tag, length, bytes) of attribute keys seen before. */
-  private readonly keys = new Map<string, Buffer>();
+  private readonly keys = new Map<string, Uint8Array>();
+  /** hexId()'s one-entry caches: the last id of each kind, and its bytes. */
+  private readonly idHex: string[] = ['', ''];
+  private readonly idBytes: Uint8Array[] = [new Uint8Array(0), new Uint8Array(0)];
 
   reset(): void {
+    this.pos = 0;
+  }
+
+  /** Goes on in a new buffer of `size` bytes, leaving the old one (and what was written in it) to whoever holds it. */
+  fresh(size: number): void {
+    this.buf = Buffer.allocUnsafe(size);
     this.pos = 0;
   }
 
@@ -41,8 +55,12 @@ export class Writer {
     return out;
   }
 
-  private ensure(n: number): void {
-    if (this.pos + n <= this.buf.length) return;
+  /** Room for `n` more bytes: one comparison, small enough to be inlined into every write; growing is out of line. */
+  ensure(n: number): void {
+    if (this.pos + n > this.buf.length) this.grow(n);
+  }
+
+  private grow(n: number): void {
     let size = this.buf.length * 2;
     while (size < this.pos + n) size *= 2;
     const next = Buffer.allocUnsafe(size);
@@ -153,15 +171,34 @@ export class Writer {
     this.pos += v.length;
   }
 
-  /** A trace or span id from its hex, as length-delimited bytes (as the SDK's serializer reads hex). */
-  hexId(hex: string): void {
+  /**
+   * A trace or span id from its hex, as length-delimited bytes (as the SDK's
+   * serializer reads hex). The spans of one trace share its trace id, and
+   * most share a parent: `kept` names a one-entry cache (TRACE_ID, PARENT_ID)
+   * whose last id is copied rather than decoded again.
+   */
+  hexId(hex: string, kept = NOT_KEPT): void {
     const n = hex.length >>> 1;
     this.ensure(n + 1);
     const b = this.buf;
     let p = this.pos;
     b[p++] = n;
+    if (kept !== NOT_KEPT) {
+      const bytes = this.idBytes[kept]!;
+      if (hex === this.idHex[kept] && bytes.length === n) {
+        for (let i = 0; i < n; i++) b[p++] = bytes[i]!;
+        this.pos = p;
+        return;
+      }
+    }
+    const start = p;
     for (let i = 0; i < 2 * n; i += 2) b[p++] = (nibble(hex.charCodeAt(i)) << 4) | nibble(hex.charCodeAt(i + 1));
     this.pos = p;
+    if (kept === NOT_KEPT) return;
+    let bytes = this.idBytes[kept]!;
+    if (bytes.length !== n) this.idBytes[kept] = bytes = new Uint8Array(n);
+    for (let i = 0; i < n; i++) bytes[i] = b[start + i]!;
+    this.idHex[kept] = hex;
   }
 
   /**
@@ -196,11 +233,12 @@ export class Writer {
     b[p] = v;
   }
 
-  /** Bytes already encoded, as they are. */
-  raw(bytes: Uint8Array): void {
-    this.ensure(bytes.length);
-    this.buf.set(bytes, this.pos);
-    this.pos += bytes.length;
+  /** Bytes already encoded, as they are: `bytes[start, end)`. */
+  raw(bytes: Uint8Array, start = 0, end = bytes.length): void {
+    const n = end - start;
+    this.ensure(n);
+    this.buf.set(start === 0 && end === bytes.length ? bytes : bytes.subarray(start, end), this.pos);
+    this.pos += n;
   }
 
   /** `KeyValue.key` of an attribute: cached bytes for keys seen before. */
@@ -215,17 +253,22 @@ export class Writer {
       this.keys.set(k, encoded);
       return;
     }
-    this.ensure(encoded.length);
-    this.buf.set(encoded, this.pos);
-    this.pos += encoded.length;
+    // Keys are a few dozen bytes: a loop, not a call into TypedArray.prototype.set.
+    const n = encoded.length;
+    this.ensure(n);
+    const b = this.buf;
+    let p = this.pos;
+    for (let i = 0; i < n; i++) b[p++] = encoded[i]!;
+    this.pos = p;
   }
 }
 
+/** A hex digit's value as the SDK's serializer reads it (A-F too; anything else as its code minus 55). */
 function nibble(c: number): number {
-  if (c >= 48 && c <= 57) return c - 48;
-  if (c >= 97 && c <= 102) return c - 87;
-  return c - 55;
+  return c < 128 ? HEX[c]! : c - 55;
 }
+const HEX = new Int32Array(128);
+for (let c = 0; c < 128; c++) HEX[c] = c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : c - 55;
 
 function varintSize(v: number): number {
   return v < 0x80 ? 1 : v < 0x4000 ? 2 : v < 0x200000 ? 3 : v < 0x10000000 ? 4 : 5;

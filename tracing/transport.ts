@@ -139,6 +139,10 @@ export class Transport implements Interceptor {
   // One-entry cache for outbound(): the last active context and its carrier (see carrierFor).
   private lastContext: Context = ROOT_CONTEXT;
   private lastCarrier: Carrier | undefined = undefined;
+  // One-entry cache for inbound(): the last carrier's traceparent and tracestate, and their parent context.
+  private lastTraceparent = '';
+  private lastTracestate: string | undefined = undefined;
+  private lastParent: Context | undefined = undefined;
   /** Tail threshold in ms; Infinity when tail capture is off (the one comparison then never passes). */
   private readonly slowMs: number;
   private readonly tail: TailCapture | undefined;
@@ -224,9 +228,26 @@ export class Transport implements Interceptor {
     const carrier = payload.carrier;
     // Fast path: the sampled flag decides before any parse or context object.
     if (!carrier || !isSampledTraceparent(carrier.traceparent)) return this.untraced(entry, actor, payload, next, handle);
-    const parentContext = parseTraceparent(carrier.traceparent, carrier.tracestate);
-    if (!parentContext) return next(entry, actor, payload, handle);
-    return this.traced(entry, actor, payload.message, payload, payload.hints, trace.setSpanContext(ROOT_CONTEXT, parentContext), next, handle, carrier.startedAt);
+    const parent = this.parentOf(carrier);
+    if (parent === undefined) return next(entry, actor, payload, handle);
+    return this.traced(entry, actor, payload.message, payload, payload.hints, parent, next, handle, carrier.startedAt);
+  }
+
+  /**
+   * The remote parent context a carrier names, or undefined when it does not
+   * parse. The kept deliveries of a broadcast share one carrier: the last
+   * one's context is kept (contexts and span contexts are immutable), so it
+   * is parsed and built once per broadcast, not once per kept delivery.
+   */
+  private parentOf(carrier: Carrier): Context | undefined {
+    const { traceparent, tracestate } = carrier;
+    if (traceparent === this.lastTraceparent && tracestate === this.lastTracestate) return this.lastParent;
+    const parsed = parseTraceparent(traceparent, tracestate);
+    const parent = parsed === undefined ? undefined : trace.setSpanContext(ROOT_CONTEXT, parsed);
+    this.lastTraceparent = traceparent;
+    this.lastTracestate = tracestate;
+    this.lastParent = parent;
+    return parent;
   }
 
   /**
