@@ -70,18 +70,32 @@ function anyValue(w: Writer, value: unknown): void {
   // null, undefined, anything else: an empty AnyValue, as the SDK's serializer writes it.
 }
 
+const hasOwn = Object.prototype.hasOwnProperty;
+
 /** `repeated KeyValue` in field `field`. */
 function attributes(w: Writer, attrs: Attributes, field: number): void {
+  const fieldTag = tag(field, LEN);
   for (const k in attrs) {
-    if (!Object.prototype.hasOwnProperty.call(attrs, k)) continue;
-    w.uint32(tag(field, LEN));
+    if (!hasOwn.call(attrs, k)) continue;
+    const value = attrs[k];
+    const entry = w.keyEntry(k);
+    const primitive = typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean';
+    if (primitive && entry !== undefined && entry.field !== undefined && entry.value === value && entry.fieldTag === fieldTag) {
+      // The same key and value as last time: the same bytes.
+      entry.hits++;
+      w.raw(entry.field);
+      continue;
+    }
+    const start = w.pos;
+    w.uint32(fieldTag);
     const kv = w.begin(1);
-    w.key(k);
+    w.key(k, entry);
     w.uint32(tag(2, LEN));
     const v = w.begin(1);
-    anyValue(w, attrs[k] as AttributeValue | undefined);
+    anyValue(w, value as AttributeValue | undefined);
     w.end(v, 1);
     w.end(kv, 1);
+    if (primitive && entry !== undefined && !entry.volatile) w.rememberField(entry, fieldTag, value, start);
   }
 }
 

@@ -33,7 +33,7 @@ export class Writer {
   buf: Buffer = Buffer.allocUnsafe(INITIAL_BYTES);
   pos = 0;
   /** `KeyValue.key` (tag, length, bytes) of attribute keys seen before. */
-  private readonly keys = new Map<string, Uint8Array>();
+  private readonly keys = new Map<string, KeyEntry>();
   /** hexId()'s one-entry caches: the last id of each kind, and its bytes. */
   private readonly idHex: string[] = ['', ''];
   private readonly idBytes: Uint8Array[] = [new Uint8Array(0), new Uint8Array(0)];
@@ -186,8 +186,9 @@ export class Writer {
     if (kept !== NOT_KEPT) {
       const bytes = this.idBytes[kept]!;
       if (hex === this.idHex[kept] && bytes.length === n) {
-        for (let i = 0; i < n; i++) b[p++] = bytes[i]!;
-        this.pos = p;
+        // One call: a byte loop over a typed array costs more per byte here.
+        b.set(bytes, p);
+        this.pos = p + n;
         return;
       }
     }
@@ -241,26 +242,71 @@ export class Writer {
     this.pos += n;
   }
 
-  /** `KeyValue.key` of an attribute: cached bytes for keys seen before. */
-  key(k: string): void {
-    let encoded = this.keys.get(k);
-    if (encoded === undefined) {
+  /** What is kept about attribute key `k` (undefined past MAX_CACHED_KEYS distinct keys). */
+  keyEntry(k: string): KeyEntry | undefined {
+    let entry = this.keys.get(k);
+    if (entry === undefined && this.keys.size < MAX_CACHED_KEYS) {
       const start = this.pos;
       this.uint32(tag(1, LEN));
       this.string(k);
-      if (this.keys.size >= MAX_CACHED_KEYS) return;
-      encoded = Buffer.from(this.buf.subarray(start, this.pos));
-      this.keys.set(k, encoded);
+      entry = new KeyEntry(Buffer.from(this.buf.subarray(start, this.pos)));
+      this.pos = start;
+      this.keys.set(k, entry);
+    }
+    return entry;
+  }
+
+  /** `KeyValue.key` of an attribute: its cached bytes, or written out past the cache. */
+  key(k: string, entry: KeyEntry | undefined): void {
+    if (entry === undefined) {
+      this.uint32(tag(1, LEN));
+      this.string(k);
       return;
     }
-    // Keys are a few dozen bytes: a loop, not a call into TypedArray.prototype.set.
-    const n = encoded.length;
-    this.ensure(n);
-    const b = this.buf;
-    let p = this.pos;
-    for (let i = 0; i < n; i++) b[p++] = encoded[i]!;
-    this.pos = p;
+    const encoded = entry.key;
+    this.ensure(encoded.length);
+    this.buf.set(encoded, this.pos);
+    this.pos += encoded.length;
   }
+
+  /**
+   * Keeps the whole field written since `start` (tag, length, KeyValue) as
+   * what `value` under this key encodes to, unless values of this key keep
+   * changing (an id, a duration): then copying each one out would cost more
+   * than it saves, and the key stops being kept.
+   */
+  rememberField(entry: KeyEntry, fieldTag: number, value: unknown, start: number): void {
+    if (entry.field !== undefined && ++entry.misses > MISSES_ALLOWED && entry.misses > entry.hits) {
+      entry.field = undefined;
+      entry.volatile = true;
+      return;
+    }
+    if (this.pos - start > MAX_KEPT_FIELD) return;
+    entry.field = Buffer.from(this.buf.subarray(start, this.pos));
+    entry.fieldTag = fieldTag;
+    entry.value = value;
+  }
+}
+
+/** Misses (a new value for a kept key) tolerated before a key whose values keep changing is no longer kept. */
+const MISSES_ALLOWED = 16;
+/** Fields longer than this are not kept: a copy is not cheaper than writing them. */
+const MAX_KEPT_FIELD = 256;
+
+/**
+ * An attribute key: its encoded `KeyValue.key`, and the last field written
+ * for it when its value was a primitive: most attributes of a server's spans
+ * repeat (the messaging system, an operation, a kind, a broadcast's size and
+ * rate), and a repeated one is then one copy instead of a key and a value.
+ */
+export class KeyEntry {
+  field: Uint8Array | undefined = undefined;
+  fieldTag = 0;
+  value: unknown = undefined;
+  hits = 0;
+  misses = 0;
+  volatile = false;
+  constructor(readonly key: Uint8Array) {}
 }
 
 /** A hex digit's value as the SDK's serializer reads it (A-F too; anything else as its code minus 55). */
