@@ -79,6 +79,20 @@ export class LeanTracer implements Tracer {
   }
 
   startSpan(name: string, options: SpanOptions = {}, parentContext: Context = contextApi.active()): Span {
+    return this.start(name, options, parentContext, false);
+  }
+
+  /**
+   * startSpan for a caller that made `options.attributes` for this span alone
+   * and never touches it again: the span takes that object as its own when
+   * every key and value in it is one the copy would keep, instead of copying it
+   * key by key (a store per key, each growing the copy's shape).
+   */
+  startSpanOwning(name: string, options: SpanOptions, parentContext: Context): Span {
+    return this.start(name, options, parentContext, true);
+  }
+
+  private start(name: string, options: SpanOptions, parentContext: Context, owning: boolean): Span {
     let ctx = parentContext;
     if (options.root) ctx = trace.deleteSpan(ctx);
     if (isTracingSuppressed(ctx)) return trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
@@ -95,8 +109,9 @@ export class LeanTracer implements Tracer {
     }
     const kind = options.kind ?? SpanKind.INTERNAL;
     const links: Link[] = options.links === undefined ? [] : options.links.map((l) => ({ context: l.context, attributes: ownAttributes(l.attributes, true).attributes }));
-    // The span's own copy: the caller may reuse its object.
-    const own = ownAttributes(options.attributes, false);
+    // The span's own copy (the caller may reuse its object), unless the caller gave it up and it needs no change.
+    const given = owning ? keptAsIs(options.attributes) : -1;
+    const own = given >= 0 ? { attributes: options.attributes!, count: given } : ownAttributes(options.attributes, false);
     const result = this.sampler.shouldSample(ctx, traceId, name, kind, own.attributes, links);
     if (result.traceState !== undefined) traceState = result.traceState;
     const traceFlags = result.decision === SamplingDecision.RECORD_AND_SAMPLED ? TraceFlags.SAMPLED : TraceFlags.NONE;
@@ -144,6 +159,24 @@ export class LeanTracer implements Tracer {
     const span = this.startSpan(name, options, parentContext);
     return contextApi.with(trace.setSpan(parentContext, span), fn as (s: Span) => ReturnType<F>, undefined, span);
   }
+}
+
+/**
+ * The number of keys in `attributes` when the checked copy would be the same
+ * object (own string keys only, each valid, no null or undefined value, no
+ * array to copy), else -1.
+ */
+function keptAsIs(attributes: Attributes | undefined): number {
+  if (attributes === undefined || attributes === null || typeof attributes !== 'object' || Object.getPrototypeOf(attributes) !== Object.prototype) return -1;
+  let count = 0;
+  for (const k in attributes) {
+    if (!Object.prototype.hasOwnProperty.call(attributes, k) || k.length === 0) return -1;
+    const v = attributes[k];
+    const t = typeof v;
+    if (t !== 'string' && t !== 'number' && t !== 'boolean') return -1;
+    count++;
+  }
+  return count;
 }
 
 /**

@@ -24,6 +24,7 @@ import {
   ROOT_CONTEXT,
   type Span,
   SpanKind,
+  type SpanOptions,
   SpanStatusCode,
   TraceFlags,
   type Tracer,
@@ -64,6 +65,7 @@ import {
 } from './conventions.js';
 import type { DebugSampling } from './debug-sampling.js';
 import { FanoutSampler } from './fanout-sampler.js';
+import { LeanTracer } from './lean-tracer.js';
 import { epochOf, processAttributes, startedAtOf } from './process-span.js';
 import { TailCapture, type TailOptions, type TailStats } from './tail-capture.js';
 import { formatTraceparent, isSampledTraceparent, parseTraceparent } from './traceparent.js';
@@ -289,7 +291,7 @@ export class Transport implements Interceptor {
     // these bars. The dequeue event and the end are set from the same base,
     // and the start is never before the parent's (see epochOf).
     const startTime = epochOf(entry.enqueuedAt, handleStart, parentStartedAt);
-    const span = this.tracer.startSpan(processSpanName(actor.kind), { kind: SpanKind.CONSUMER, startTime, attributes }, parent);
+    const span = this.startOwning(processSpanName(actor.kind), { kind: SpanKind.CONSUMER, startTime, attributes }, parent);
     if (hints?.fanoutSize !== undefined) {
       // Set after start: the keep decision was made at the sender, and a
       // FanoutSampler would otherwise decide this delivery a second time.
@@ -332,6 +334,12 @@ export class Transport implements Interceptor {
     return result;
   }
 
+  /** startSpan with attributes made for this span alone: the lean tracer takes them without a copy. */
+  private startOwning(name: string, options: SpanOptions, parent: Context): Span {
+    const tracer = this.tracer;
+    return tracer instanceof LeanTracer ? tracer.startSpanOwning(name, options, parent) : tracer.startSpan(name, options, parent);
+  }
+
   /**
    * The relay's fanout hook (system.broadcast): decides each delivery's
    * payload and hands it to `deliver`. When the active span is sampled, one
@@ -356,7 +364,7 @@ export class Transport implements Interceptor {
     const debug = this.debug;
     const rate = debug !== undefined && debug.size !== 0 && debug.activeKeyOf(options.attributes) !== undefined ? 1 : this.sampler.rate(n);
     const kind = refs[0]!.address.kind;
-    const span = this.tracer.startSpan(
+    const span = this.startOwning(
       fanoutSpanName(kind),
       {
         kind: SpanKind.PRODUCER,

@@ -246,6 +246,35 @@ describe('encodeSpan: shared slabs and id caches', () => {
   });
 });
 
+describe('attribute fields kept whole', () => {
+  it('values that repeat, change, settle, change type, and keys shared by spans, events and links: the SDK serializer\'s bytes', () => {
+    const { provider, spans } = recorder('guildhall');
+    const tracer = provider.getTracer('guildhall');
+    const values: unknown[] = ['a', 'a', 'b', 0, -0, 0, 1.5, Number.NaN, Number.NaN, true, false, true, 'é', 'é', 2 ** 40, 2 ** 40, -1];
+    for (let i = 0; i < 120; i++) {
+      const attributes: Attributes = {
+        // The same value every time.
+        'messaging.system': 'guildhall.actors',
+        // A new value every time: the key stops being kept.
+        'guildhall.actor.id': String(i),
+        // Every kind of value, repeated and not.
+        'value': values[i % values.length] as string,
+        // Changes often at first, then settles.
+        'settles': i < 40 ? i : 7,
+      };
+      const span = tracer.startSpan('process session', { startTime: T0, attributes, links: [{ context: { traceId: '0af7651916cd43dd8448eb211c80319c', spanId: 'b7ad6b7169203331', traceFlags: 1 }, attributes: { value: 'a' } }] });
+      // The same keys in an event: another field number, the same value.
+      span.addEvent('gateway.send', { 'messaging.system': 'guildhall.actors', value: values[(i + 1) % values.length] as string }, T0 + 1);
+      span.end(T0 + 2);
+    }
+    const all = spans() as ReadableSpan[];
+    expect(ours(all).equals(reference(all))).toBe(true);
+    expect(Buffer.from(encodeTraceExportRequest(all.map(encodeSpan))).equals(reference(all))).toBe(true);
+    // And again, with every cache warm.
+    expect(ours(all).equals(reference(all))).toBe(true);
+  });
+});
+
 describe('OtlpGrpcSpanExporter', () => {
   it('behind the batch processor: each span is encoded as it ends, and the receiver reads the batch back whole', async () => {
     const receiver = await startOtlpReceiver();
