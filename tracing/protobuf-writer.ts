@@ -110,8 +110,7 @@ export class Writer {
 
   fixed32(v: number): void {
     this.ensure(4);
-    this.buf.writeUInt32LE(v >>> 0, this.pos);
-    this.pos += 4;
+    this.pos = le32(this.buf, this.pos, v);
   }
 
   double(v: number): void {
@@ -131,9 +130,7 @@ export class Writer {
     const carry = Math.floor(low / 0x100000000);
     const high = (Math.floor(lowSecNanos / 0x100000000) + ((highSecNanos / 0x10000) >>> 0) + carry) >>> 0;
     this.ensure(8);
-    this.buf.writeUInt32LE(low >>> 0, this.pos);
-    this.buf.writeUInt32LE(high, this.pos + 4);
-    this.pos += 8;
+    this.pos = le32(this.buf, le32(this.buf, this.pos, low), high);
   }
 
   /** A length-delimited UTF-8 string; ASCII (nearly everything) in one pass. */
@@ -307,6 +304,15 @@ export class KeyEntry {
   misses = 0;
   volatile = false;
   constructor(readonly key: Uint8Array) {}
+}
+
+/** `v` as 4 little-endian bytes at `p` (room ensured); returns the position after. Buffer's writeUInt32LE checks its arguments first. */
+function le32(b: Buffer, p: number, v: number): number {
+  b[p] = v;
+  b[p + 1] = v >>> 8;
+  b[p + 2] = v >>> 16;
+  b[p + 3] = v >>> 24;
+  return p + 4;
 }
 
 /** A hex digit's value as the SDK's serializer reads it (A-F too; anything else as its code minus 55). */
