@@ -7,7 +7,8 @@
 // a broadcast's on Node 20, and the largest piece of what a sampled broadcast
 // cost the server (bench/README.md, "The OTLP encode benchmark"). This one writes once into a reused buffer,
 // keeps the encoded form of attribute keys (a handful of names, repeated on
-// every span), and produces the same bytes: the tests compare the two.
+// every span) and of a key's last field when its values repeat, and produces
+// the same bytes: the tests compare the two.
 //
 // Wire format: https://protobuf.dev/programming-guides/encoding/ ; messages:
 // opentelemetry/proto/collector/trace/v1/trace_service.proto, trace/v1/trace.proto,
