@@ -50,21 +50,28 @@ function randomHex(chars: number): string {
 const ZERO_SPAN_ID = '0'.repeat(16);
 const ZERO_TRACE_ID = '0'.repeat(32);
 
+// The first digit is looked at before the whole id is compared: comparing two
+// equal-length strings compares their characters, in a runtime call for a slice.
+
 /** 16 random hex digits; never all zeros (invalid in W3C trace context; as the SDK, ...01 instead). */
 function newSpanId(): string {
   const id = randomHex(16);
-  return id === ZERO_SPAN_ID ? `${ZERO_SPAN_ID.slice(0, -2)}01` : id;
+  return id.charCodeAt(0) === 48 && id === ZERO_SPAN_ID ? `${ZERO_SPAN_ID.slice(0, -2)}01` : id;
 }
 
 /** 32 random hex digits; never all zeros. */
 function newTraceId(): string {
   const id = randomHex(32);
-  return id === ZERO_TRACE_ID ? `${ZERO_TRACE_ID.slice(0, -2)}01` : id;
+  return id.charCodeAt(0) === 48 && id === ZERO_TRACE_ID ? `${ZERO_TRACE_ID.slice(0, -2)}01` : id;
 }
 
 export class LeanTracer implements Tracer {
   private readonly shared: LeanSpanShared;
   private readonly sampler: Sampler;
+  // The ids of the last parent found valid: the spans of a trace mostly share
+  // a few parents, and the API's check runs two regular expressions.
+  private validTraceId = '';
+  private validSpanId = '';
 
   constructor(options: LeanTracerOptions) {
     this.shared = { resource: options.resource, scope: options.scope, limits: options.limits, processors: options.processors };
@@ -72,6 +79,20 @@ export class LeanTracer implements Tracer {
   }
 
   startSpan(name: string, options: SpanOptions = {}, parentContext: Context = contextApi.active()): Span {
+    return this.start(name, options, parentContext, false);
+  }
+
+  /**
+   * startSpan for a caller that made `options.attributes` for this span alone
+   * and never touches it again: the span takes that object as its own when
+   * every key and value in it is one the copy would keep, instead of copying it
+   * key by key (a store per key, each growing the copy's shape).
+   */
+  startSpanOwning(name: string, options: SpanOptions, parentContext: Context): Span {
+    return this.start(name, options, parentContext, true);
+  }
+
+  private start(name: string, options: SpanOptions, parentContext: Context, owning: boolean): Span {
     let ctx = parentContext;
     if (options.root) ctx = trace.deleteSpan(ctx);
     if (isTracingSuppressed(ctx)) return trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
@@ -80,7 +101,7 @@ export class LeanTracer implements Tracer {
     let traceId: string;
     let traceState: SpanContext['traceState'];
     let parent: SpanContext | undefined;
-    if (parentSpanContext === undefined || !trace.isSpanContextValid(parentSpanContext)) traceId = newTraceId();
+    if (parentSpanContext === undefined || !this.validParent(parentSpanContext)) traceId = newTraceId();
     else {
       traceId = parentSpanContext.traceId;
       traceState = parentSpanContext.traceState;
@@ -88,8 +109,9 @@ export class LeanTracer implements Tracer {
     }
     const kind = options.kind ?? SpanKind.INTERNAL;
     const links: Link[] = options.links === undefined ? [] : options.links.map((l) => ({ context: l.context, attributes: ownAttributes(l.attributes, true).attributes }));
-    // The span's own copy: the caller may reuse its object.
-    const own = ownAttributes(options.attributes, false);
+    // The span's own copy (the caller may reuse its object), unless the caller gave it up and it needs no change.
+    const given = owning ? keptAsIs(options.attributes) : -1;
+    const own = given >= 0 ? { attributes: options.attributes!, count: given } : ownAttributes(options.attributes, false);
     const result = this.sampler.shouldSample(ctx, traceId, name, kind, own.attributes, links);
     if (result.traceState !== undefined) traceState = result.traceState;
     const traceFlags = result.decision === SamplingDecision.RECORD_AND_SAMPLED ? TraceFlags.SAMPLED : TraceFlags.NONE;
@@ -106,6 +128,15 @@ export class LeanTracer implements Tracer {
       }
     }
     return new LeanSpan(this.shared, ctx, spanContext, name, kind, parent, own.attributes, count, links.length === 0 ? undefined : links, options.startTime);
+  }
+
+  /** trace.isSpanContextValid, remembering the last valid ids (strings compare by identity first). */
+  private validParent(c: SpanContext): boolean {
+    if (c.spanId === this.validSpanId && c.traceId === this.validTraceId) return true;
+    if (!trace.isSpanContextValid(c)) return false;
+    this.validTraceId = c.traceId;
+    this.validSpanId = c.spanId;
+    return true;
   }
 
   startActiveSpan<F extends (span: Span) => unknown>(name: string, fn: F): ReturnType<F>;
@@ -128,6 +159,24 @@ export class LeanTracer implements Tracer {
     const span = this.startSpan(name, options, parentContext);
     return contextApi.with(trace.setSpan(parentContext, span), fn as (s: Span) => ReturnType<F>, undefined, span);
   }
+}
+
+/**
+ * The number of keys in `attributes` when the checked copy would be the same
+ * object (own string keys only, each valid, no null or undefined value, no
+ * array to copy), else -1.
+ */
+function keptAsIs(attributes: Attributes | undefined): number {
+  if (attributes === undefined || attributes === null || typeof attributes !== 'object' || Object.getPrototypeOf(attributes) !== Object.prototype) return -1;
+  let count = 0;
+  for (const k in attributes) {
+    if (!Object.prototype.hasOwnProperty.call(attributes, k) || k.length === 0) return -1;
+    const v = attributes[k];
+    const t = typeof v;
+    if (t !== 'string' && t !== 'number' && t !== 'boolean') return -1;
+    count++;
+  }
+  return count;
 }
 
 /**

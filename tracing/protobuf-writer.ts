@@ -11,6 +11,11 @@ export const I32 = 5;
 
 export const tag = (field: number, wire: number): number => (field << 3) | wire;
 
+/** hexId() caches: a trace id, a parent span id, or neither. */
+export const TRACE_ID = 0;
+export const PARENT_ID = 1;
+const NOT_KEPT = -1;
+
 /** The writer's buffer: a 512-span batch of broadcast spans is about 300 KiB. */
 const INITIAL_BYTES = 64 * 1024;
 /** A buffer grown past this by an unusually large request is not kept for the next. */
@@ -28,9 +33,18 @@ export class Writer {
   buf: Buffer = Buffer.allocUnsafe(INITIAL_BYTES);
   pos = 0;
   /** `KeyValue.key` (tag, length, bytes) of attribute keys seen before. */
-  private readonly keys = new Map<string, Buffer>();
+  private readonly keys = new Map<string, KeyEntry>();
+  /** hexId()'s one-entry caches: the last id of each kind, and its bytes. */
+  private readonly idHex: string[] = ['', ''];
+  private readonly idBytes: Uint8Array[] = [new Uint8Array(0), new Uint8Array(0)];
 
   reset(): void {
+    this.pos = 0;
+  }
+
+  /** Goes on in a new buffer of `size` bytes, leaving the old one (and what was written in it) to whoever holds it. */
+  fresh(size: number): void {
+    this.buf = Buffer.allocUnsafe(size);
     this.pos = 0;
   }
 
@@ -41,8 +55,12 @@ export class Writer {
     return out;
   }
 
-  private ensure(n: number): void {
-    if (this.pos + n <= this.buf.length) return;
+  /** Room for `n` more bytes: one comparison, small enough to be inlined into every write; growing is out of line. */
+  ensure(n: number): void {
+    if (this.pos + n > this.buf.length) this.grow(n);
+  }
+
+  private grow(n: number): void {
     let size = this.buf.length * 2;
     while (size < this.pos + n) size *= 2;
     const next = Buffer.allocUnsafe(size);
@@ -92,8 +110,7 @@ export class Writer {
 
   fixed32(v: number): void {
     this.ensure(4);
-    this.buf.writeUInt32LE(v >>> 0, this.pos);
-    this.pos += 4;
+    this.pos = le32(this.buf, this.pos, v);
   }
 
   double(v: number): void {
@@ -113,9 +130,7 @@ export class Writer {
     const carry = Math.floor(low / 0x100000000);
     const high = (Math.floor(lowSecNanos / 0x100000000) + ((highSecNanos / 0x10000) >>> 0) + carry) >>> 0;
     this.ensure(8);
-    this.buf.writeUInt32LE(low >>> 0, this.pos);
-    this.buf.writeUInt32LE(high, this.pos + 4);
-    this.pos += 8;
+    this.pos = le32(this.buf, le32(this.buf, this.pos, low), high);
   }
 
   /** A length-delimited UTF-8 string; ASCII (nearly everything) in one pass. */
@@ -153,15 +168,35 @@ export class Writer {
     this.pos += v.length;
   }
 
-  /** A trace or span id from its hex, as length-delimited bytes (as the SDK's serializer reads hex). */
-  hexId(hex: string): void {
+  /**
+   * A trace or span id from its hex, as length-delimited bytes (as the SDK's
+   * serializer reads hex). The spans of one trace share its trace id, and
+   * most share a parent: `kept` names a one-entry cache (TRACE_ID, PARENT_ID)
+   * whose last id is copied rather than decoded again.
+   */
+  hexId(hex: string, kept = NOT_KEPT): void {
     const n = hex.length >>> 1;
     this.ensure(n + 1);
     const b = this.buf;
     let p = this.pos;
     b[p++] = n;
+    if (kept !== NOT_KEPT) {
+      const bytes = this.idBytes[kept]!;
+      if (hex === this.idHex[kept] && bytes.length === n) {
+        // One call: a byte loop over a typed array costs more per byte here.
+        b.set(bytes, p);
+        this.pos = p + n;
+        return;
+      }
+    }
+    const start = p;
     for (let i = 0; i < 2 * n; i += 2) b[p++] = (nibble(hex.charCodeAt(i)) << 4) | nibble(hex.charCodeAt(i + 1));
     this.pos = p;
+    if (kept === NOT_KEPT) return;
+    let bytes = this.idBytes[kept]!;
+    if (bytes.length !== n) this.idBytes[kept] = bytes = new Uint8Array(n);
+    for (let i = 0; i < n; i++) bytes[i] = b[start + i]!;
+    this.idHex[kept] = hex;
   }
 
   /**
@@ -196,36 +231,96 @@ export class Writer {
     b[p] = v;
   }
 
-  /** Bytes already encoded, as they are. */
-  raw(bytes: Uint8Array): void {
-    this.ensure(bytes.length);
-    this.buf.set(bytes, this.pos);
-    this.pos += bytes.length;
+  /** Bytes already encoded, as they are: `bytes[start, end)`. */
+  raw(bytes: Uint8Array, start = 0, end = bytes.length): void {
+    const n = end - start;
+    this.ensure(n);
+    this.buf.set(start === 0 && end === bytes.length ? bytes : bytes.subarray(start, end), this.pos);
+    this.pos += n;
   }
 
-  /** `KeyValue.key` of an attribute: cached bytes for keys seen before. */
-  key(k: string): void {
-    let encoded = this.keys.get(k);
-    if (encoded === undefined) {
+  /** What is kept about attribute key `k` (undefined past MAX_CACHED_KEYS distinct keys). */
+  keyEntry(k: string): KeyEntry | undefined {
+    let entry = this.keys.get(k);
+    if (entry === undefined && this.keys.size < MAX_CACHED_KEYS) {
       const start = this.pos;
       this.uint32(tag(1, LEN));
       this.string(k);
-      if (this.keys.size >= MAX_CACHED_KEYS) return;
-      encoded = Buffer.from(this.buf.subarray(start, this.pos));
-      this.keys.set(k, encoded);
+      entry = new KeyEntry(Buffer.from(this.buf.subarray(start, this.pos)));
+      this.pos = start;
+      this.keys.set(k, entry);
+    }
+    return entry;
+  }
+
+  /** `KeyValue.key` of an attribute: its cached bytes, or written out past the cache. */
+  key(k: string, entry: KeyEntry | undefined): void {
+    if (entry === undefined) {
+      this.uint32(tag(1, LEN));
+      this.string(k);
       return;
     }
+    const encoded = entry.key;
     this.ensure(encoded.length);
     this.buf.set(encoded, this.pos);
     this.pos += encoded.length;
   }
+
+  /**
+   * Keeps the whole field written since `start` (tag, length, KeyValue) as
+   * what `value` under this key encodes to, unless values of this key keep
+   * changing (an id, a duration): then copying each one out would cost more
+   * than it saves, and the key stops being kept.
+   */
+  rememberField(entry: KeyEntry, fieldTag: number, value: unknown, start: number): void {
+    if (entry.field !== undefined && ++entry.misses > MISSES_ALLOWED && entry.misses > entry.hits) {
+      entry.field = undefined;
+      entry.volatile = true;
+      return;
+    }
+    if (this.pos - start > MAX_KEPT_FIELD) return;
+    entry.field = Buffer.from(this.buf.subarray(start, this.pos));
+    entry.fieldTag = fieldTag;
+    entry.value = value;
+  }
 }
 
-function nibble(c: number): number {
-  if (c >= 48 && c <= 57) return c - 48;
-  if (c >= 97 && c <= 102) return c - 87;
-  return c - 55;
+/** Misses (a new value for a kept key) tolerated before a key whose values keep changing is no longer kept. */
+const MISSES_ALLOWED = 16;
+/** Fields longer than this are not kept: a copy is not cheaper than writing them. */
+const MAX_KEPT_FIELD = 256;
+
+/**
+ * An attribute key: its encoded `KeyValue.key`, and the last field written
+ * for it when its value was a primitive: most attributes of a server's spans
+ * repeat (the messaging system, an operation, a kind, a broadcast's size and
+ * rate), and a repeated one is then one copy instead of a key and a value.
+ */
+export class KeyEntry {
+  field: Uint8Array | undefined = undefined;
+  fieldTag = 0;
+  value: unknown = undefined;
+  hits = 0;
+  misses = 0;
+  volatile = false;
+  constructor(readonly key: Uint8Array) {}
 }
+
+/** `v` as 4 little-endian bytes at `p` (room ensured); returns the position after. Buffer's writeUInt32LE checks its arguments first. */
+function le32(b: Buffer, p: number, v: number): number {
+  b[p] = v;
+  b[p + 1] = v >>> 8;
+  b[p + 2] = v >>> 16;
+  b[p + 3] = v >>> 24;
+  return p + 4;
+}
+
+/** A hex digit's value as the SDK's serializer reads it (A-F too; anything else as its code minus 55). */
+function nibble(c: number): number {
+  return c < 128 ? HEX[c]! : c - 55;
+}
+const HEX = new Int32Array(128);
+for (let c = 0; c < 128; c++) HEX[c] = c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : c - 55;
 
 function varintSize(v: number): number {
   return v < 0x80 ? 1 : v < 0x4000 ? 2 : v < 0x200000 ? 3 : v < 0x10000000 ? 4 : 5;

@@ -24,6 +24,7 @@ import {
   ROOT_CONTEXT,
   type Span,
   SpanKind,
+  type SpanOptions,
   SpanStatusCode,
   TraceFlags,
   type Tracer,
@@ -64,6 +65,7 @@ import {
 } from './conventions.js';
 import type { DebugSampling } from './debug-sampling.js';
 import { FanoutSampler } from './fanout-sampler.js';
+import { LeanTracer } from './lean-tracer.js';
 import { epochOf, processAttributes, startedAtOf } from './process-span.js';
 import { TailCapture, type TailOptions, type TailStats } from './tail-capture.js';
 import { formatTraceparent, isSampledTraceparent, parseTraceparent } from './traceparent.js';
@@ -139,6 +141,10 @@ export class Transport implements Interceptor {
   // One-entry cache for outbound(): the last active context and its carrier (see carrierFor).
   private lastContext: Context = ROOT_CONTEXT;
   private lastCarrier: Carrier | undefined = undefined;
+  // One-entry cache for inbound(): the last carrier's traceparent and tracestate, and their parent context.
+  private lastTraceparent = '';
+  private lastTracestate: string | undefined = undefined;
+  private lastParent: Context | undefined = undefined;
   /** Tail threshold in ms; Infinity when tail capture is off (the one comparison then never passes). */
   private readonly slowMs: number;
   private readonly tail: TailCapture | undefined;
@@ -224,9 +230,26 @@ export class Transport implements Interceptor {
     const carrier = payload.carrier;
     // Fast path: the sampled flag decides before any parse or context object.
     if (!carrier || !isSampledTraceparent(carrier.traceparent)) return this.untraced(entry, actor, payload, next, handle);
-    const parentContext = parseTraceparent(carrier.traceparent, carrier.tracestate);
-    if (!parentContext) return next(entry, actor, payload, handle);
-    return this.traced(entry, actor, payload.message, payload, payload.hints, trace.setSpanContext(ROOT_CONTEXT, parentContext), next, handle, carrier.startedAt);
+    const parent = this.parentOf(carrier);
+    if (parent === undefined) return next(entry, actor, payload, handle);
+    return this.traced(entry, actor, payload.message, payload, payload.hints, parent, next, handle, carrier.startedAt);
+  }
+
+  /**
+   * The remote parent context a carrier names, or undefined when it does not
+   * parse. The kept deliveries of a broadcast share one carrier: the last
+   * one's context is kept (contexts and span contexts are immutable), so it
+   * is parsed and built once per broadcast, not once per kept delivery.
+   */
+  private parentOf(carrier: Carrier): Context | undefined {
+    const { traceparent, tracestate } = carrier;
+    if (traceparent === this.lastTraceparent && tracestate === this.lastTracestate) return this.lastParent;
+    const parsed = parseTraceparent(traceparent, tracestate);
+    const parent = parsed === undefined ? undefined : trace.setSpanContext(ROOT_CONTEXT, parsed);
+    this.lastTraceparent = traceparent;
+    this.lastTracestate = tracestate;
+    this.lastParent = parent;
+    return parent;
   }
 
   /**
@@ -268,7 +291,7 @@ export class Transport implements Interceptor {
     // these bars. The dequeue event and the end are set from the same base,
     // and the start is never before the parent's (see epochOf).
     const startTime = epochOf(entry.enqueuedAt, handleStart, parentStartedAt);
-    const span = this.tracer.startSpan(processSpanName(actor.kind), { kind: SpanKind.CONSUMER, startTime, attributes }, parent);
+    const span = this.startOwning(processSpanName(actor.kind), { kind: SpanKind.CONSUMER, startTime, attributes }, parent);
     if (hints?.fanoutSize !== undefined) {
       // Set after start: the keep decision was made at the sender, and a
       // FanoutSampler would otherwise decide this delivery a second time.
@@ -311,6 +334,12 @@ export class Transport implements Interceptor {
     return result;
   }
 
+  /** startSpan with attributes made for this span alone: the lean tracer takes them without a copy. */
+  private startOwning(name: string, options: SpanOptions, parent: Context): Span {
+    const tracer = this.tracer;
+    return tracer instanceof LeanTracer ? tracer.startSpanOwning(name, options, parent) : tracer.startSpan(name, options, parent);
+  }
+
   /**
    * The relay's fanout hook (system.broadcast): decides each delivery's
    * payload and hands it to `deliver`. When the active span is sampled, one
@@ -335,7 +364,7 @@ export class Transport implements Interceptor {
     const debug = this.debug;
     const rate = debug !== undefined && debug.size !== 0 && debug.activeKeyOf(options.attributes) !== undefined ? 1 : this.sampler.rate(n);
     const kind = refs[0]!.address.kind;
-    const span = this.tracer.startSpan(
+    const span = this.startOwning(
       fanoutSpanName(kind),
       {
         kind: SpanKind.PRODUCER,

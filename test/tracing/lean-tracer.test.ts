@@ -142,6 +142,32 @@ describe('LeanTracer', () => {
     expect(p.leanSpans()[0]!.droppedAttributesCount).toBe(2);
   });
 
+  it('startSpanOwning takes an object that needs no change as the span\'s own, and copies any other as startSpan does', () => {
+    const limits = { attributeCountLimit: 3 };
+    for (const l of [{}, limits]) {
+      const p = pair(new AlwaysOnSampler(), l);
+      const inherited = Object.assign(Object.create({ inherited: 'x' }) as Attributes, { a: 1 });
+      const given: Attributes[] = [
+        { 'messaging.system': 'guildhall.actors', 'guildhall.actor.id': 'a1', wait: 0.125, ok: false },
+        { a: 'x', skipped: undefined, nothing: null as never },
+        { a: 'x', list: ['a', 'b'] },
+        { a: 'x', '': 1 },
+        { a: 'x', bad: {} as never },
+        inherited,
+      ];
+      const owned = given.map((attributes) => ({ ...attributes }));
+      for (let i = 0; i < given.length; i++) {
+        p.sdk.startSpan(`s${i}`, { kind: SpanKind.CONSUMER, startTime: T0, attributes: given[i] }, ROOT_CONTEXT).end(T0 + 1);
+        p.lean.startSpanOwning(`s${i}`, { kind: SpanKind.CONSUMER, startTime: T0, attributes: i === 5 ? inherited : owned[i] }, ROOT_CONTEXT).end(T0 + 1);
+      }
+      const leanSpans = p.leanSpans();
+      expect(leanSpans.map(content)).toEqual(p.sdkSpans().map(content));
+      // The first needed no change: no copy, unless a limit applies (the span then keeps what fits).
+      expect(leanSpans[0]!.attributes === owned[0]).toBe(l === limits ? false : true);
+      for (let i = 1; i < given.length; i++) expect(leanSpans[i]!.attributes).not.toBe(i === 5 ? inherited : owned[i]);
+    }
+  });
+
   it('is encoded to the same OTLP bytes by our encoder and by the SDK serializer, ended or encoded at end', () => {
     const p = pair();
     workout(p.lean);

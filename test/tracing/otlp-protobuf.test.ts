@@ -194,6 +194,87 @@ describe('encodeSpan: spans encoded as they end', () => {
   });
 });
 
+describe('encodeSpan: shared slabs and id caches', () => {
+  it('spans spread over several slabs, one larger than a slab, runs cut by unencoded spans: the SDK serializer\'s bytes', () => {
+    const { provider, spans } = recorder('guildhall', { 'service.instance.id': 'i-1' });
+    const tracer = provider.getTracer('guildhall', '1.0.0');
+    const remote = trace.setSpanContext(ROOT_CONTEXT, { traceId: '0af7651916cd43dd8448eb211c80319c', spanId: 'b7ad6b7169203331', traceFlags: TraceFlags.SAMPLED, isRemote: true });
+    for (let i = 0; i < 600; i++) {
+      const fanout = tracer.startSpan('fanout session', { kind: SpanKind.PRODUCER, startTime: T0, attributes: { 'guildhall.fanout.size': 1000, i } }, i % 3 ? remote : ROOT_CONTEXT);
+      for (let k = 0; k < 3; k++) {
+        const child = tracer.startSpan('process session', { kind: SpanKind.CONSUMER, startTime: T0 + 1, attributes: { 'guildhall.actor.id': String(k), 'guildhall.message.kind': 'MESSAGE_CREATE' } }, trace.setSpan(ROOT_CONTEXT, fanout));
+        child.addEvent('mailbox.dequeued', T0 + 2);
+        child.end(T0 + 3);
+      }
+      fanout.end(T0 + 4);
+      // One span far larger than a slab, in the middle of one: the slab grows under the spans already in it.
+      if (i === 300) tracer.startSpan('outsized', { attributes: { blob: 'z'.repeat(100_000) } }).end();
+    }
+    const all = spans() as ReadableSpan[];
+    const encoded = all.map(encodeSpan);
+    const slabs = new Set(encoded.map((e) => e.buf));
+    expect(slabs.size).toBeGreaterThan(2);
+    const copies = encoded.map((e) => Buffer.from(e.bytes));
+    expect(Buffer.from(encodeTraceExportRequest(encoded)).equals(reference(all))).toBe(true);
+    // Every third span left as it is: the runs of encoded ones are cut there.
+    const mixed = all.map((s, i) => (i % 3 === 1 ? s : encoded[i]!));
+    expect(Buffer.from(encodeTraceExportRequest(mixed)).equals(reference(all))).toBe(true);
+    // Out of order, so that no two neighbours are one run.
+    const shuffled = [...all.keys()].sort((a, b) => ((a * 7919) % 1009) - ((b * 7919) % 1009));
+    expect(Buffer.from(encodeTraceExportRequest(shuffled.map((i) => encoded[i]!))).equals(reference(shuffled.map((i) => all[i]!)))).toBe(true);
+    // Later spans never wrote over earlier ones.
+    encodeSpan(all[0]!);
+    expect(encoded.every((e, i) => Buffer.from(e.bytes).equals(copies[i]!))).toBe(true);
+  });
+
+  it('ids that repeat, alternate, or differ in their last digit only, in spans and links: the SDK serializer\'s bytes', () => {
+    const { provider, spans } = recorder('guildhall');
+    const tracer = provider.getTracer('guildhall');
+    const ids = ['0af7651916cd43dd8448eb211c80319c', '0af7651916cd43dd8448eb211c80319d', 'ffffffffffffffffffffffffffffffff'];
+    const parents = ['b7ad6b7169203331', 'b7ad6b7169203332', '00f067aa0ba902b7'];
+    for (let i = 0; i < 30; i++) {
+      // Equal ids as distinct string objects too (sliced from a longer string), as a parsed traceparent gives them.
+      const traceId = `x${ids[i % 3]!}`.slice(1);
+      const spanId = i % 2 ? parents[i % 3]! : `-${parents[(i >> 1) % 3]!}`.slice(1);
+      const parent = trace.setSpanContext(ROOT_CONTEXT, { traceId, spanId, traceFlags: TraceFlags.SAMPLED, isRemote: i % 4 === 0 });
+      const links: Link[] = [{ context: { traceId: ids[(i + 1) % 3]!, spanId: parents[(i + 2) % 3]!, traceFlags: TraceFlags.SAMPLED } }];
+      tracer.startSpan(`span ${i}`, { startTime: T0, links }, parent).end(T0 + 1);
+    }
+    const all = spans() as ReadableSpan[];
+    expect(Buffer.from(encodeTraceExportRequest(all.map(encodeSpan))).equals(reference(all))).toBe(true);
+    expect(ours(all).equals(reference(all))).toBe(true);
+  });
+});
+
+describe('attribute fields kept whole', () => {
+  it('values that repeat, change, settle, change type, and keys shared by spans, events and links: the SDK serializer\'s bytes', () => {
+    const { provider, spans } = recorder('guildhall');
+    const tracer = provider.getTracer('guildhall');
+    const values: unknown[] = ['a', 'a', 'b', 0, -0, 0, 1.5, Number.NaN, Number.NaN, true, false, true, 'é', 'é', 2 ** 40, 2 ** 40, -1];
+    for (let i = 0; i < 120; i++) {
+      const attributes: Attributes = {
+        // The same value every time.
+        'messaging.system': 'guildhall.actors',
+        // A new value every time: the key stops being kept.
+        'guildhall.actor.id': String(i),
+        // Every kind of value, repeated and not.
+        'value': values[i % values.length] as string,
+        // Changes often at first, then settles.
+        'settles': i < 40 ? i : 7,
+      };
+      const span = tracer.startSpan('process session', { startTime: T0, attributes, links: [{ context: { traceId: '0af7651916cd43dd8448eb211c80319c', spanId: 'b7ad6b7169203331', traceFlags: 1 }, attributes: { value: 'a' } }] });
+      // The same keys in an event: another field number, the same value.
+      span.addEvent('gateway.send', { 'messaging.system': 'guildhall.actors', value: values[(i + 1) % values.length] as string }, T0 + 1);
+      span.end(T0 + 2);
+    }
+    const all = spans() as ReadableSpan[];
+    expect(ours(all).equals(reference(all))).toBe(true);
+    expect(Buffer.from(encodeTraceExportRequest(all.map(encodeSpan))).equals(reference(all))).toBe(true);
+    // And again, with every cache warm.
+    expect(ours(all).equals(reference(all))).toBe(true);
+  });
+});
+
 describe('OtlpGrpcSpanExporter', () => {
   it('behind the batch processor: each span is encoded as it ends, and the receiver reads the batch back whole', async () => {
     const receiver = await startOtlpReceiver();
