@@ -4,9 +4,10 @@
 import type { ActorContext, Behaviour, DeferredReply, InfoOf, Protocol, ReplyOf, StopReason } from './behaviour.js';
 import type { Clock, TimerHandle } from './clock.js';
 import { ActorLoad } from './actor-load.js';
+import { type PooledEntry, releaseEntry, takeEntry } from './entry-pool.js';
 import { unwrap } from './envelope.js';
 import { ActorError, ActorErrorCode } from './errors.js';
-import { Mailbox, type MailboxEntry, type MessageOp, type OverflowPolicy, type PendingReply } from './mailbox.js';
+import { Mailbox, type MessageOp, type OverflowPolicy, type PendingReply } from './mailbox.js';
 import type { ActorRef, Address } from './ref.js';
 import type { Relay } from './relay.js';
 import type { Runnable, Scheduler } from './scheduler.js';
@@ -114,9 +115,9 @@ export class ActorCell<S, P extends Protocol> implements Runnable {
    * entry, not two (storing a new object on a long-lived cell is V8's write
    * barrier slow path).
    */
-  private current: MailboxEntry | undefined;
+  private current: PooledEntry | undefined;
   /** The entry whose reply the handler took over with deferReply(). */
-  private deferred: MailboxEntry | undefined;
+  private deferred: PooledEntry | undefined;
 
   constructor(
     private readonly host: CellHost,
@@ -155,7 +156,7 @@ export class ActorCell<S, P extends Protocol> implements Runnable {
     if ((this.status === 'stopped' || this.mailbox.full) && !this.admit(op, reply)) return false;
     const mailbox = this.mailbox;
     const depth = mailbox.depth;
-    mailbox.push({ op, payload, enqueuedAt: this.host.enqueueTime(), dequeuedAt: 0, depth, reply });
+    mailbox.push(takeEntry(op, payload, this.host.enqueueTime(), depth, reply));
     if (depth === 0 && this.status === 'running' && !this.busy) this.host.scheduler.enqueue(this);
     return true;
   }
@@ -177,19 +178,20 @@ export class ActorCell<S, P extends Protocol> implements Runnable {
       this.host.scheduler.reading = NaN;
     }
     let n = 0;
-    let first: MailboxEntry | undefined;
+    // The first message's dequeue reading, taken as a number: its entry is reused once handled.
+    let startedAt = 0;
     while (n < max && this.status === 'running' && !this.busy) {
-      const entry = this.mailbox.shift();
+      // Every entry in a cell's mailbox was made by its enqueue (takeEntry).
+      const entry = this.mailbox.shift() as PooledEntry | undefined;
       if (!entry) break;
-      n++;
       this.process(entry);
-      first ??= entry;
+      if (n++ === 0) startedAt = entry.dequeuedAt;
     }
     // What the slice cost, for the actor top: one clock reading per slice, not per message
     // (the slice began at its first message's dequeue reading).
-    if (first !== undefined) {
+    if (n > 0) {
       const end = this.host.clock.now();
-      this.load.busy(end, end - first.dequeuedAt);
+      this.load.busy(end, end - startedAt);
       // The next slice of this drain begins now: its first dequeue takes this reading.
       this.host.scheduler.reading = end;
       // An idle actor must not keep its last message (a call's reply, its timer) alive.
@@ -283,7 +285,7 @@ export class ActorCell<S, P extends Protocol> implements Runnable {
     if (this.mailbox.depth > 0) this.host.scheduler.enqueue(this);
   }
 
-  private process(entry: MailboxEntry): void {
+  private process(entry: PooledEntry): void {
     // The one clock reading per handled message: the wait for the actor top,
     // and for whatever the interceptors want to know (span start, metrics).
     // A slice's first message takes the reading the previous slice ended with.
@@ -295,7 +297,10 @@ export class ActorCell<S, P extends Protocol> implements Runnable {
     this.load.record(now, now - entry.enqueuedAt);
     // The previous message's handling ended just before this reading.
     const last = this.current;
-    if (last !== undefined && now - last.enqueuedAt >= this.host.relay.slowMs) this.host.relay.slow(last, this.address, now);
+    if (last !== undefined) {
+      if (now - last.enqueuedAt >= this.host.relay.slowMs) this.host.relay.slow(last, this.address, now);
+      releaseEntry(last);
+    }
     this.current = entry;
     let result: unknown;
     const outer = running;
@@ -315,7 +320,7 @@ export class ActorCell<S, P extends Protocol> implements Runnable {
   }
 
   /** An async handler: the actor waits for it (busy) before its next message. */
-  private settleLater(entry: MailboxEntry, result: Thenable): void {
+  private settleLater(entry: PooledEntry, result: Thenable): void {
     this.busy = true;
     result.then(
       (value) => {
@@ -323,6 +328,7 @@ export class ActorCell<S, P extends Protocol> implements Runnable {
         this.current = undefined;
         this.replied(entry, value);
         this.finishedLater(entry);
+        releaseEntry(entry);
         this.resume();
       },
       (err) => {
@@ -352,10 +358,11 @@ export class ActorCell<S, P extends Protocol> implements Runnable {
       // The report took time of its own: the next slice reads the clock afresh.
       this.host.scheduler.reading = NaN;
     }
+    releaseEntry(entry);
   }
 
   /** An async handler settled outside any slice: its own clock reading. */
-  private finishedLater(entry: MailboxEntry): void {
+  private finishedLater(entry: PooledEntry): void {
     const relay = this.host.relay;
     if (relay.slowMs === Infinity) return;
     const end = this.host.clock.now();
@@ -374,7 +381,7 @@ export class ActorCell<S, P extends Protocol> implements Runnable {
     return b.handleCall(message as never, state, this.ctx);
   }
 
-  private replied(entry: MailboxEntry, value: unknown): void {
+  private replied(entry: PooledEntry, value: unknown): void {
     if (this.deferred === entry) {
       this.deferred = undefined;
       return;
@@ -402,7 +409,7 @@ export class ActorCell<S, P extends Protocol> implements Runnable {
     if (this.status === 'running' && this.mailbox.depth > 0) this.host.scheduler.enqueue(this);
   }
 
-  private failed(entry: MailboxEntry, err: unknown): void {
+  private failed(entry: PooledEntry, err: unknown): void {
     if (this.deferred === entry) this.deferred = undefined;
     if (err instanceof ActorError && err.code === ActorErrorCode.NO_HANDLER) {
       entry.reply?.reject(err);

@@ -48,7 +48,8 @@ export interface Interceptor {
   /**
    * Runs when `entry` is handled. Must call `next(entry, actor, payload', handle)`
    * exactly once and return its result, which may be a promise when the
-   * handler is async.
+   * handler is async. `entry` is valid during this call only: the runtime
+   * uses it again for another message once handled (copy what is needed later).
    */
   inbound?(entry: MailboxEntry, actor: Address, payload: unknown, next: InboundNext, handle: Handle): unknown;
   /**
@@ -64,7 +65,10 @@ export interface Interceptor {
 
 /** Told of each message whose wait plus handling reached the threshold it was installed with. */
 export interface SlowWatcher {
-  /** `endedAt` is on the mailbox's clock, as are the entry's enqueuedAt and dequeuedAt. */
+  /**
+   * `endedAt` is on the mailbox's clock, as are the entry's enqueuedAt and
+   * dequeuedAt. `entry` is valid during this call only (it is then used again).
+   */
   slow(entry: MailboxEntry, actor: Address, endedAt: number): void;
 }
 

@@ -36,8 +36,16 @@ export class Scheduler {
    * slow-message report). Set and taken by ActorCell.
    */
   reading = NaN;
-  private queue: Runnable[] = [];
+  /**
+   * Runnables from `head` to `tail`. The array is kept between drains, at the
+   * largest size a drain needed: a broadcast queues every recipient, and
+   * growing a fresh array to that size on every drain cost more allocation
+   * per delivery than the delivery's own mailbox entry. Slots are cleared as
+   * they are taken, so an idle actor is not held.
+   */
+  private readonly queue: (Runnable | undefined)[] = [];
   private head = 0;
+  private tail = 0;
   private scheduled = false;
   private readonly sliceMs: number;
   private readonly batch: number;
@@ -48,7 +56,7 @@ export class Scheduler {
   }
 
   enqueue(r: Runnable): void {
-    this.queue.push(r);
+    this.queue[this.tail++] = r;
     if (!this.scheduled) {
       this.scheduled = true;
       CLEAN_SCOPE.runInAsyncScope(setImmediate, undefined, this.drain);
@@ -56,7 +64,7 @@ export class Scheduler {
   }
 
   get pending(): number {
-    return this.queue.length - this.head;
+    return this.tail - this.head;
   }
 
   private readonly drain = (): void => {
@@ -65,23 +73,28 @@ export class Scheduler {
     // Reading the clock costs about as much as a small handler, so it is read
     // once per CLOCK_EVERY handled messages: a slice overshoots by at most that many.
     let sinceCheck = 0;
-    while (this.head < this.queue.length) {
-      const r = this.queue[this.head++]!;
+    const queue = this.queue;
+    while (this.head < this.tail) {
+      const r = queue[this.head]!;
+      queue[this.head++] = undefined;
       sinceCheck += r.runSlice(this.batch);
-      if (r.ready) this.queue.push(r);
+      if (r.ready) queue[this.tail++] = r;
       if (sinceCheck >= CLOCK_EVERY) {
         sinceCheck = 0;
         if (performance.now() >= deadline) break;
       }
     }
     this.reading = NaN;
-    if (this.head === this.queue.length) {
-      this.queue = [];
+    if (this.head === this.tail) {
       this.head = 0;
+      this.tail = 0;
       this.scheduled = false;
     } else {
       if (this.head > 1024) {
-        this.queue = this.queue.slice(this.head);
+        // Move what is left to the front, so the array does not grow without bound.
+        queue.copyWithin(0, this.head, this.tail);
+        queue.fill(undefined, this.tail - this.head, this.tail);
+        this.tail -= this.head;
         this.head = 0;
       }
       setImmediate(this.drain);

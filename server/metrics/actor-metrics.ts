@@ -94,7 +94,6 @@ export class ActorMetrics implements Interceptor {
   }
 
   private timed(s: KindStats, entry: MailboxEntry, actor: Address, payload: unknown, next: InboundNext, handle: Handle): unknown {
-    const clock = this.system.clock;
     // The cell read the clock as it took the entry out.
     const start = entry.dequeuedAt;
     const wait = Math.max(0, start - entry.enqueuedAt) / 1000;
@@ -102,32 +101,34 @@ export class ActorMetrics implements Interceptor {
     const traceId = tracedId(payload);
     if (traceId === undefined) s.wait.observe(wait);
     else s.wait.observeTraced(wait, traceId);
-    const done = () => {
-      const handled = (clock.now() - start) / 1000;
-      if (traceId === undefined) s.handle.observe(handled);
-      else s.handle.observeTraced(handled, traceId);
-    };
     let result: unknown;
     try {
       result = next(entry, actor, payload, handle);
     } catch (err) {
-      done();
+      this.handled(s, start, traceId);
       throw err;
     }
     if (result !== null && typeof result === 'object' && typeof (result as Thenable).then === 'function') {
       return (result as Thenable).then(
         (value) => {
-          done();
+          this.handled(s, start, traceId);
           return value;
         },
         (err) => {
-          done();
+          this.handled(s, start, traceId);
           throw err;
         },
       );
     }
-    done();
+    // A synchronous handler (nearly all): observed here, with no closure made for it.
+    this.handled(s, start, traceId);
     return result;
+  }
+
+  private handled(s: KindStats, start: number, traceId: string | undefined): void {
+    const handled = (this.system.clock.now() - start) / 1000;
+    if (traceId === undefined) s.handle.observe(handled);
+    else s.handle.observeTraced(handled, traceId);
   }
 
   private statsFor(kind: string): KindStats {

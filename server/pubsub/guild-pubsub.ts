@@ -7,14 +7,15 @@
 import type { ActorRef } from '../../actors/index.js';
 import { ATTR_GUILD_ID } from '../../tracing/index.js';
 import { EncodedDispatch } from '../gateway/dispatch.js';
-import { GatewayIntentBits } from '../gateway/protocol.js';
 import type { SessionCast, SessionProtocol } from '../gateway/session-protocol.js';
 import type { PubSubAdapter } from './pubsub-adapter.js';
+import { RecipientLists } from './recipient-lists.js';
 
+/** Read-only: a topic's recipient lists are built from these and change only with subscribe/unsubscribe. */
 export interface Subscriber {
-  ref: ActorRef<SessionProtocol>;
-  userId: string;
-  intents: number;
+  readonly ref: ActorRef<SessionProtocol>;
+  readonly userId: string;
+  readonly intents: number;
 }
 
 /** Observes every broadcast once (a histogram of sizes), never per recipient. */
@@ -27,6 +28,9 @@ export class GuildTopic {
   private readonly sessions = new Map<string, Subscriber>();
   /** User id -> their subscribed session ids. */
   private readonly byUser = new Map<string, Set<string>>();
+  /** Who hears each kind of broadcast; cleared on every subscription change. */
+  private readonly recipients = new RecipientLists();
+  private readonly subscribers = () => this.sessions.values();
   private readonly attributes: Readonly<Record<string, string>>;
 
   constructor(
@@ -39,6 +43,7 @@ export class GuildTopic {
 
   /** Subscribes a session; true when it is its user's first here. */
   subscribe(sessionId: string, subscriber: Subscriber): boolean {
+    this.recipients.clear();
     this.sessions.set(sessionId, subscriber);
     let mine = this.byUser.get(subscriber.userId);
     if (!mine) this.byUser.set(subscriber.userId, (mine = new Set()));
@@ -51,6 +56,7 @@ export class GuildTopic {
   unsubscribe(sessionId: string): { subscriber: Subscriber; lastOfUser: boolean } | undefined {
     const subscriber = this.sessions.get(sessionId);
     if (!subscriber) return undefined;
+    this.recipients.clear();
     this.sessions.delete(sessionId);
     const mine = this.byUser.get(subscriber.userId);
     mine?.delete(sessionId);
@@ -84,6 +90,7 @@ export class GuildTopic {
 
   /** Forgets every subscriber (a restarted guild starts with none, as its sessions reconnect). */
   clear(): void {
+    this.recipients.clear();
     this.sessions.clear();
     this.byUser.clear();
   }
@@ -95,14 +102,7 @@ export class GuildTopic {
    */
   broadcast(event: string, data: unknown, withoutContent?: unknown): void {
     const encoded = new EncodedDispatch(event, data);
-    const intent = encoded.intent;
-    const full: ActorRef<SessionProtocol>[] = [];
-    const stripped: ActorRef<SessionProtocol>[] = [];
-    for (const s of this.sessions.values()) {
-      if (intent !== undefined && (s.intents & intent) === 0) continue;
-      if (withoutContent !== undefined && (s.intents & GatewayIntentBits.MessageContent) === 0) stripped.push(s.ref);
-      else full.push(s.ref);
-    }
+    const { full, stripped } = this.recipients.get(encoded.intent, withoutContent !== undefined, this.subscribers);
     const options = { attributes: { ...this.attributes, 'guildhall.event': event } };
     if (full.length > 0) {
       const r = this.adapter.broadcast(full, { type: 'dispatch', event: encoded } satisfies SessionCast, options);

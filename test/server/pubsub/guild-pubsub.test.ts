@@ -7,6 +7,7 @@ import { GatewayIntentBits } from '../../../server/gateway/protocol.js';
 import type { SessionCast, SessionProtocol } from '../../../server/gateway/session-protocol.js';
 import { GuildPubSub } from '../../../server/pubsub/guild-pubsub.js';
 import { LocalAdapter } from '../../../server/pubsub/pubsub-adapter.js';
+import type { ActorSystem as System, BroadcastOptions, BroadcastResult, Protocol } from '../../../actors/index.js';
 import { settle } from '../../support/actors.js';
 
 const systems: ActorSystem[] = [];
@@ -25,14 +26,27 @@ function session(frames: string[]): Behaviour<null, SessionProtocol> {
   };
 }
 
+/** The real local adapter, remembering each list it was handed (to tell a kept list from a rebuilt one). */
+class ListingAdapter extends LocalAdapter {
+  readonly lists: (readonly ActorRef<Protocol>[])[] = [];
+  constructor(system: Pick<System, 'broadcast'>) {
+    super(system);
+  }
+  override broadcast<P extends Protocol>(subscribers: readonly ActorRef<P>[], message: unknown, options: BroadcastOptions): BroadcastResult {
+    this.lists.push(subscribers as readonly ActorRef<Protocol>[]);
+    return super.broadcast(subscribers, message, options);
+  }
+}
+
 function setup() {
   const system = new ActorSystem();
   systems.push(system);
   const observed: [number, number][] = [];
-  const pubsub = new GuildPubSub(new LocalAdapter(system), { fanout: (size, kept) => void observed.push([size, kept]) });
+  const adapter = new ListingAdapter(system);
+  const pubsub = new GuildPubSub(adapter, { fanout: (size, kept) => void observed.push([size, kept]) });
   const frames: Record<string, string[]> = {};
   const spawn = (name: string): ActorRef<SessionProtocol> => system.spawn(session((frames[name] = [])));
-  return { system, pubsub, observed, frames, spawn };
+  return { system, pubsub, observed, frames, spawn, adapter };
 }
 
 const { GuildMessages, MessageContent, GuildPresences } = GatewayIntentBits;
@@ -72,5 +86,55 @@ describe('GuildPubSub', () => {
     expect(topic.hasUser('u')).toBe(false);
     expect(topic.unsubscribe('b')).toBeUndefined();
     expect(topic.size).toBe(0);
+  });
+
+  it('keeps its recipient lists between broadcasts and rebuilds them on every subscription change', async () => {
+    const { system, pubsub, frames, spawn, adapter } = setup();
+    const topic = pubsub.topic('g');
+    const content = (n: number) => ({ content: `m${n}` });
+    let n = 0;
+    const post = async () => {
+      n++;
+      topic.broadcast('MESSAGE_CREATE', content(n), { content: '' });
+      await settle(system);
+    };
+    const a = spawn('a');
+    topic.subscribe('a', { ref: a, userId: 'ua', intents: GuildMessages | MessageContent });
+    await post();
+    await post();
+    // Nothing changed between the two: the same list, not a copy.
+    expect(adapter.lists).toHaveLength(2);
+    expect(adapter.lists[1]).toBe(adapter.lists[0]);
+
+    // A new subscriber hears the next broadcast.
+    topic.subscribe('b', { ref: spawn('b'), userId: 'ub', intents: GuildMessages | MessageContent });
+    await post();
+    expect(adapter.lists[2]).not.toBe(adapter.lists[1]);
+    expect(frames.b).toEqual(['{"op":0,"t":"MESSAGE_CREATE","d":{"content":"m3"},"s":1}']);
+    // A list handed out earlier is never changed afterwards.
+    expect(adapter.lists[0]).toEqual([a]);
+
+    // An unsubscribed one does not.
+    topic.unsubscribe('b');
+    await post();
+    expect(frames.b).toHaveLength(1);
+    expect(frames.a).toHaveLength(4);
+
+    // Subscribing the same session again with other intents moves it to the stripped list.
+    topic.subscribe('a', { ref: a, userId: 'ua', intents: GuildMessages });
+    await post();
+    expect(frames.a?.at(-1)).toBe('{"op":0,"t":"MESSAGE_CREATE","d":{"content":""},"s":1}');
+
+    // An event for another intent has its own list: GUILD_MESSAGES sessions do not get presences.
+    topic.broadcast('PRESENCE_UPDATE', { status: 'online' });
+    await settle(system);
+    expect(frames.a).toHaveLength(5);
+
+    // After clear(), nobody.
+    topic.clear();
+    const before = adapter.lists.length;
+    await post();
+    expect(adapter.lists).toHaveLength(before);
+    expect(frames.a).toHaveLength(5);
   });
 });
