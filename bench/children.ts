@@ -1,4 +1,4 @@
-// The benchmark's child processes: Guildhall servers (server/main.ts, one
+// The benchmark's child processes: Guildhall servers (compiled server/main.ts, one
 // per mode), the floor servers, the Socket.IO server, the OTLP sink and the
 // client drivers. Every wait is bounded; every child is stopped by its pid.
 // Every server child runs with --expose-gc and bench/session-memory-probe.ts
@@ -191,8 +191,27 @@ export interface ServerOptions {
   cpu?: number | undefined;
   /** Node flags before the rest (V8's heap sizes, say). */
   nodeFlags?: string[];
-  /** A Guildhall mode runs server/main.ts of this checkout (a before/after in one sitting); default this one. */
+  /** A Guildhall mode runs the server of this checkout (a before/after in one sitting); default this one. */
   root?: string;
+  /** Run server/main.ts through tsx instead of the compiled server (`npm start`'s dist/server/main.js). */
+  fromSource?: boolean;
+}
+
+const compiled = new Map<string, string>();
+/**
+ * The checkout's server compiled as `npm start` compiles it, once per checkout per run. Benchmarks
+ * measure what users run: tsx's transform keeps every function's name, which costs a defineProperty
+ * call per closure made (per delivery on some paths), and the shipped server pays none of that.
+ * The preloaded memory probe still goes through tsx, which leaves compiled .js files as they are.
+ */
+export function compiledServer(root: string): string {
+  let entry = compiled.get(root);
+  if (entry === undefined) {
+    execFileSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.build.json')], { cwd: root, stdio: 'inherit' });
+    entry = join(root, 'dist/server/main.js');
+    compiled.set(root, entry);
+  }
+  return entry;
 }
 
 /** Restricts `pid` and all its threads to `cpu` (threads made later inherit it). */
@@ -227,7 +246,9 @@ async function startUnpinned(mode: Mode, sinkPort: number, options: ServerOption
     ...modeEnv(mode, sinkPort),
     ...options.env,
   });
-  const child = spawn(process.execPath, [...profile, ...(options.nodeFlags ?? []), ...SERVER_EXEC_ARGV, 'server/main.ts'], { cwd: options.root ?? ROOT, env, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  const root = options.root ?? ROOT;
+  const entry = options.fromSource === true ? 'server/main.ts' : compiledServer(root);
+  const child = spawn(process.execPath, [...profile, ...(options.nodeFlags ?? []), ...SERVER_EXEC_ARGV, entry], { cwd: root, env, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
   const url = `http://127.0.0.1:${port}`;
   await waitHealthy(url, child, 120_000).catch(async (err: unknown) => {
     await stop(child);
