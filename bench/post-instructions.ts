@@ -17,6 +17,11 @@
 // server spreads over millions of posts; so is a window that held a
 // mark-compact (see below).
 //
+// Before the windows, one of `--idle-ms` without posts counts what the server
+// runs by the clock alone (timers, the event-loop monitor, Node's connection
+// checks); a window lasts longer the busier the machine, so `less idle`
+// subtracts that rate times the window's length.
+//
 // Reported per post: the main thread's instructions (the JS, the event loop,
 // the socket reads and writes; the headline), every thread's (V8's GC and
 // compiler helpers too), and of the main thread's, those outside V8's GC and
@@ -25,7 +30,7 @@
 // --perf-basic-prof map, as bench/callgrind-jit.ts does).
 //
 //   npm run bench:post-instructions -- [--root DIR] [--guilds 20] [--members 1] [--sessions]
-//       [--warmup 3000] [--posts 300] [--sections 6] [--top 40]
+//       [--warmup 3000] [--posts 300] [--sections 6] [--top 40] [--idle-ms 3000]
 //   (slow: the server runs 20-50 times slower under valgrind; several minutes)
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
@@ -59,6 +64,7 @@ const o = parseFlags(
     posts: { type: 'string', default: '300' },
     sections: { type: 'string', default: '6' },
     top: { type: 'string', default: '40' },
+    'idle-ms': { type: 'string', default: '3000' },
   },
   z.object({
     root: checkoutSchema,
@@ -69,11 +75,13 @@ const o = parseFlags(
     posts: z.coerce.number().int().min(10).max(100_000),
     sections: z.coerce.number().int().min(1).max(20),
     top: z.coerce.number().int().min(0).max(500),
+    idleMs: z.coerce.number().int().min(100).max(60_000),
   }),
   (message) => {
-    process.stderr.write(`bench/post-instructions: ${message}\nusage: node --import tsx bench/post-instructions.ts [--root DIR] [--guilds 20] [--members 1] [--sessions] [--warmup 3000] [--posts 300] [--sections 6] [--top 40]\n`);
+    process.stderr.write(`bench/post-instructions: ${message}\nusage: node --import tsx bench/post-instructions.ts [--root DIR] [--guilds 20] [--members 1] [--sessions] [--warmup 3000] [--posts 300] [--sections 6] [--top 40] [--idle-ms 3000]\n`);
     process.exit(2);
   },
+  (v) => ({ ...v, idleMs: v['idle-ms'] }),
 );
 
 const OUT = mkdtempSync(join(tmpdir(), 'guildhall-post-callgrind-'));
@@ -174,7 +182,10 @@ async function main(): Promise<void> {
   const entry = compiledServer(o.root);
   const port = await freePort();
   const env = guildhallServerEnv(port, { OTEL_SDK_DISABLED: 'true' });
-  const child = spawn('valgrind', [...VALGRIND, `--callgrind-out-file=${join(OUT, 'server.%p')}`, process.execPath, '--perf-basic-prof', entry], {
+  // --no-memory-reducer: V8's memory reducer starts full collections when the allocation rate per ms of the clock
+  // is low, which it is for a server slowed 50 times by valgrind (and more on a loaded machine): with it, windows
+  // held mark-compacts a server at full speed does not run, more of them the busier the machine.
+  const child = spawn('valgrind', [...VALGRIND, `--callgrind-out-file=${join(OUT, 'server.%p')}`, process.execPath, '--perf-basic-prof', '--no-memory-reducer', entry], {
     cwd: o.root,
     env,
     stdio: ['ignore', 'ignore', 'inherit'],
@@ -206,16 +217,27 @@ async function main(): Promise<void> {
       n++;
     };
     for (let i = 0; i < o.warmup; i++) await postOne();
-    const windows: Window[] = [];
-    for (let s = 0; s < o.sections; s++) {
+    /** Counts what `work` makes the server run, as its own dump. */
+    const counted = async (work: () => Promise<void>): Promise<Window & { ms: number }> => {
       const before = new Set(readdirSync(OUT));
       control(pid, '--zero');
       control(pid, '-i', 'on');
-      for (let i = 0; i < o.posts; i++) await postOne();
+      const t0 = performance.now();
+      await work();
+      const ms = performance.now() - t0;
       control(pid, '-i', 'off');
       control(pid, '--dump');
-      const files = readdirSync(OUT).filter((f) => f.startsWith(`server.${pid}`) && !before.has(f));
-      const w = readWindow(files);
+      return { ...readWindow(readdirSync(OUT).filter((f) => f.startsWith(`server.${pid}`) && !before.has(f))), ms };
+    };
+    // The server's work by the clock (the event-loop monitor, Node's HTTP connection checks, timers): no posts.
+    const idle = await counted(() => new Promise((r) => setTimeout(r, o.idleMs)));
+    const idlePerMs = idle.main / idle.ms;
+    process.stderr.write(`idle: ${Math.round(idlePerMs)} main-thread instructions per ms of the clock\n`);
+    const windows: Array<Window & { ms: number }> = [];
+    for (let s = 0; s < o.sections; s++) {
+      const w = await counted(async () => {
+        for (let i = 0; i < o.posts; i++) await postOne();
+      });
       windows.push(w);
       process.stderr.write(
         `window ${s + 1}/${o.sections}: ${Math.round(w.main / o.posts)} main-thread instructions per post (compile ${Math.round(w.compile / o.posts)}, GC ${Math.round(w.gc / o.posts)}${w.markCompact > 0 ? ', a mark-compact' : ''}; all threads ${Math.round(w.all / o.posts)})\n`,
@@ -230,7 +252,7 @@ async function main(): Promise<void> {
       0.005 * median(windows.map((w) => w.main / o.posts)),
     );
     const steady = windows.filter((_, i) => !run.compiling.includes(i));
-    const med = (f: (w: Window) => number) => (steady.length === 0 ? NaN : Math.round(median(steady.map((w) => f(w) / o.posts))));
+    const med = (f: (w: Window & { ms: number }) => number) => (steady.length === 0 ? NaN : Math.round(median(steady.map((w) => f(w) / o.posts))));
     const summary = {
       root: o.root,
       guilds: o.guilds,
@@ -238,10 +260,12 @@ async function main(): Promise<void> {
       sessions: o.sessions,
       warmup: o.warmup,
       posts: o.posts,
-      windows: windows.map((w) => ({ main: Math.round(w.main / o.posts), all: Math.round(w.all / o.posts), compile: Math.round(w.compile / o.posts), gc: Math.round(w.gc / o.posts), markCompact: w.markCompact > 0 })),
+      windows: windows.map((w) => ({ ms: Math.round(w.ms), main: Math.round(w.main / o.posts), all: Math.round(w.all / o.posts), compile: Math.round(w.compile / o.posts), gc: Math.round(w.gc / o.posts), markCompact: w.markCompact > 0 })),
       leftOut: run.compiling,
       main_per_post: med((w) => w.main),
       main_without_gc_and_compile_per_post: med((w) => w.main - w.gc - w.compile),
+      idle_per_ms: Math.round(idlePerMs),
+      main_less_idle_per_post: med((w) => w.main - idlePerMs * w.ms),
       all_threads_per_post: med((w) => w.all),
       callgrindFiles: OUT,
     };

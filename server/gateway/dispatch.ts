@@ -3,6 +3,7 @@
 // Each session writes the shared head, its own seq digits and the shared tail,
 // so a broadcast to N sessions serialises the payload once and copies it never
 // (as Phoenix's fastlane writes one encoding to every socket).
+import { encodeJson } from '../json-text.js';
 import { intentForEvent } from './protocol.js';
 
 export class EncodedDispatch {
@@ -17,7 +18,8 @@ export class EncodedDispatch {
     /** The head as already encoded (a dispatch that crossed from another node); `data` is then unused. */
     head?: string,
   ) {
-    const text = head ?? `{"op":0,"t":${JSON.stringify(event)},"d":${JSON.stringify(data)},"s":`;
+    // `data` may come encoded already (a JsonText: guild/guild-actor.ts encodes a new message once).
+    const text = head ?? `{"op":0,"t":${JSON.stringify(event)},"d":${encodeJson(data)},"s":`;
     // Memory of its own, exactly its size, not a slice of Node's shared 8 KiB
     // pool (Buffer.from): replay buffers keep each session's READY and
     // GUILD_CREATE as long as the session lives, and a pooled slice would keep

@@ -14,6 +14,7 @@ import type { Logger, SessionDirectory } from '../context.js';
 import type { SessionProtocol } from '../gateway/session-protocol.js';
 import { type SnowflakeGenerator, timestampOf } from '../ids/snowflake.js';
 import type { GuildPubSub, Subscriber } from '../pubsub/guild-pubsub.js';
+import { JsonText, rememberJson } from '../json-text.js';
 import { toAPIChannel, toAPIMember, toAPIMessage, toAPIUser } from '../store/api-shapes.js';
 import { StoreError } from '../store/errors.js';
 import type { ChannelRecord, GuildWrite, MemberAdded, MemberRecord, MessageRecord, ReactionChange, Store } from '../store/store.js';
@@ -79,8 +80,28 @@ function memberData(member: MemberRecord | undefined): unknown {
   return rest;
 }
 
+/** A member's `member` object in MESSAGE_CREATE, as JSON; member records are replaced, never changed, so it is kept per record. */
+const memberJson = new WeakMap<MemberRecord, string>();
+
+function memberDataJson(member: MemberRecord): string {
+  let text = memberJson.get(member);
+  if (text === undefined) memberJson.set(member, (text = JSON.stringify(memberData(member))));
+  return text;
+}
+
+/**
+ * MESSAGE_CREATE's data from the message's JSON: `{ ...message, nonce?, guild_id, member, mentions: [] }` as
+ * JSON.stringify writes it (the message's keys in order, `mentions` already among them, then the added ones).
+ */
+function messageCreateJson(messageJson: string, nonce: string | number | undefined, guildIdJson: string, member: MemberRecord): string {
+  // Discord echoes the nonce in MESSAGE_CREATE so a client can match its optimistic copy.
+  const withNonce = nonce === undefined ? '' : `,"nonce":${JSON.stringify(nonce)}`;
+  return `${messageJson.slice(0, -1)}${withNonce},"guild_id":${guildIdJson},"member":${memberDataJson(member)}}`;
+}
+
 export function guildBehaviour(ctx: GuildDeps, guildId: string, start?: GuildStart): Behaviour<GuildState, GuildProtocol> {
   const topic = ctx.pubsub.topic(guildId);
+  const guildIdJson = JSON.stringify(guildId);
   const idleMs = ctx.config.guildIdleMs;
   /** Writes handed to the batcher and not yet answered: a guild never stops with one in flight. */
   let pending = 0;
@@ -246,13 +267,19 @@ export function guildBehaviour(ctx: GuildDeps, guildId: string, start?: GuildSta
           actor,
           write,
           (record) => {
+            // Encoded once: the REST answer writes this text (json-text.ts), and the event is built around it.
             const message = toAPIMessage(record);
+            const text = JSON.stringify(message);
+            rememberJson(message, text);
             // Committed: the repeats that waited get it, whatever happens below.
             if (nonceKey !== undefined) for (const w of nonces.commit(nonceKey, msg.channelId, record.id)) w.resolve({ ok: true, value: message });
-            // Discord echoes the nonce in MESSAGE_CREATE so a client can match its optimistic copy.
-            const withNonce = msg.nonce === undefined ? message : { ...message, nonce: msg.nonce };
-            const event = { ...withNonce, guild_id: guildId, member: memberData(member), mentions: [] };
-            broadcast(state, 'MESSAGE_CREATE', event, { ...event, content: '' });
+            broadcast(
+              state,
+              'MESSAGE_CREATE',
+              new JsonText(messageCreateJson(text, msg.nonce, guildIdJson, member)),
+              // Sessions without MESSAGE_CONTENT: made only if one is subscribed.
+              new JsonText(() => messageCreateJson(JSON.stringify({ ...message, content: '' }), msg.nonce, guildIdJson, member)),
+            );
             return message;
           },
           // Not created: the repeats that waited are told so too (a retry of theirs may create).

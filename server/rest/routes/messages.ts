@@ -6,14 +6,18 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { APIMessage } from 'discord-api-types/v10';
 import { type ServerContext, callGuild } from '../../context.js';
 import { httpError } from '../../errors.js';
+import { knownJson } from '../../json-text.js';
 import { toAPIMessage } from '../../store/api-shapes.js';
 import { guildOfChannel, requireMemberChannel } from '../access.js';
 import { channelParamsSchema, createMessageBodySchema, editMessageBodySchema, listMessagesQuerySchema, messageParamsSchema } from '../schemas.js';
 import { parseBody, parseWith } from '../validate.js';
 
+/** What Fastify labels a JSON answer it serialised itself. */
+const JSON_CONTENT_TYPE = 'application/json; charset=utf-8';
+
 export function messageRoutes(app: FastifyInstance, ctx: ServerContext): void {
   // Create Message: 200 with the message (Discord does not use 201 here).
-  app.post('/channels/:channel_id/messages', async (request: FastifyRequest) => {
+  app.post('/channels/:channel_id/messages', async (request: FastifyRequest, reply: FastifyReply) => {
     const { channel_id } = parseWith(channelParamsSchema, request.params);
     const body = parseBody(createMessageBodySchema, request.body);
     const guildId = await guildOfChannel(ctx, request, channel_id);
@@ -27,7 +31,11 @@ export function messageRoutes(app: FastifyInstance, ctx: ServerContext): void {
       ...(nonce === undefined ? {} : { nonce, enforceNonce: body.enforce_nonce === true }),
     });
     // Discord echoes the nonce so a client can match its optimistic copy.
-    return nonce === undefined ? message : { ...message, nonce };
+    if (nonce !== undefined) return { ...message, nonce };
+    // The guild encoded it already (for MESSAGE_CREATE): the same bytes Fastify's JSON.stringify would write.
+    const text = knownJson(message);
+    if (text === undefined) return message;
+    return reply.type(JSON_CONTENT_TYPE).send(text);
   });
 
   app.get('/channels/:channel_id/messages', async (request: FastifyRequest) => {
