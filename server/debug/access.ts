@@ -10,7 +10,7 @@
 // - No secret, listening beyond loopback: nothing is served (403 / 50001); the
 //   pages show session, user and guild ids, which are not for anyone who can
 //   reach the port. A warning at start says so.
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
 import type { Config } from '../config.js';
 import { HttpError, RestErrors, httpError } from '../errors.js';
 import type { ServerLogger } from '../logger.js';
@@ -49,14 +49,17 @@ export function registerDebugAccess(app: FastifyInstance, config: Pick<Config, '
   if (closed) {
     logger.warn({ host: config.host }, 'listening beyond loopback without GUILDHALL_ADMIN_SECRET: /debug (trace viewer, debug sampling) is not served; set one to use it');
   }
-  app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
-    if (!isDebugPath(request.url)) return;
-    if (closed) throw new HttpError(RestErrors.MISSING_ACCESS, { message: 'Debug endpoints need GUILDHALL_ADMIN_SECRET when listening beyond loopback' });
-    if (adminSecret === undefined) return;
-    if (!secretMatches(presentedSecret(request), adminSecret)) {
-      // Lets a browser prompt for it (any user name, the secret as the password).
-      reply.header('www-authenticate', 'Basic realm="guildhall debug", charset="UTF-8"');
-      throw httpError('UNAUTHORIZED');
-    }
+  /** The refusal of a /debug request, or undefined to let it through. */
+  function refusal(request: FastifyRequest, reply: FastifyReply): HttpError | undefined {
+    if (closed) return new HttpError(RestErrors.MISSING_ACCESS, { message: 'Debug endpoints need GUILDHALL_ADMIN_SECRET when listening beyond loopback' });
+    if (adminSecret === undefined || secretMatches(presentedSecret(request), adminSecret)) return undefined;
+    // Lets a browser prompt for it (any user name, the secret as the password).
+    reply.header('www-authenticate', 'Basic realm="guildhall debug", charset="UTF-8"');
+    return httpError('UNAUTHORIZED');
+  }
+  // A callback hook, not an async one: it runs on every request, and an async hook costs each a promise and its
+  // reaction before the request can go on.
+  app.addHook('onRequest', (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) => {
+    done(isDebugPath(request.url) ? refusal(request, reply) : undefined);
   });
 }

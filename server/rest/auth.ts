@@ -17,7 +17,6 @@
 // `X-RateLimit-Scope` (plus `X-RateLimit-Global` for the global limit) as
 // headers, which is what @discordjs/rest reads to back off.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { parseAuthorization } from '../auth/token.js';
 import { VerifiedTokens } from '../auth/token-cache.js';
 import type { ServerContext } from '../context.js';
 import { httpError, rateLimited } from '../errors.js';
@@ -161,8 +160,7 @@ export function authHook(ctx: ServerContext, limits: RestLimits) {
       takeRouteBucket(request, reply, limits, `ip:${request.ip}`);
       return;
     }
-    const token = parseAuthorization(request.headers.authorization);
-    const userId = token === undefined ? undefined : tokens.verify(token);
+    const userId = tokens.verifyHeader(request.headers.authorization);
     const user = userId === undefined ? undefined : await users.get(userId);
     if (userId === undefined || user === undefined) throw httpError('UNAUTHORIZED');
 

@@ -12,7 +12,8 @@ const MAX_SNOWFLAKE = (1n << 64n) - 1n;
 export const snowflakeSchema = z
   .string()
   // One check, not regex + refine: zod runs every check even after one fails, and BigInt('x') throws.
-  .refine((s) => /^\d{17,20}$/.test(s) && BigInt(s) <= MAX_SNOWFLAKE, 'Value is not snowflake.');
+  // 19 digits or fewer is always within 64 bits (2^64 has 20): only a 20-digit id is parsed to compare.
+  .refine((s) => /^\d{17,20}$/.test(s) && (s.length < 20 || BigInt(s) <= MAX_SNOWFLAKE), 'Value is not snowflake.');
 
 /**
  * A snowflake used as a paging bound (`before`, `after`, `around`): any id

@@ -39,4 +39,17 @@ describe('VerifiedTokens', () => {
     expect(tokens.size).toBe(2);
     expect(() => new VerifiedTokens(() => SECRET, 0)).toThrow(RangeError);
   });
+
+  it('reads Authorization headers as parseAuthorization does, a kept token behind `Bot ` included', () => {
+    let secret = SECRET;
+    const tokens = new VerifiedTokens(() => secret);
+    const token = issueToken(SECRET, '123456789012345678', 0);
+    for (const header of [`Bot ${token}`, `Bearer ${token}`, token, `  bot   ${token} `, `Bot ${token}`]) expect(tokens.verifyHeader(header)).toBe('123456789012345678');
+    expect(tokens.size).toBe(1);
+    for (const header of [undefined, '', 'Bot', `Bot ${token} x`, `Bot  ${token}x`, `Basic ${token}`, [`Bot ${token}`]]) expect(tokens.verifyHeader(header)).toBeUndefined();
+    // The kept token is forgotten with the secret, also on the `Bot ` path.
+    secret = OTHER;
+    expect(tokens.verifyHeader(`Bot ${token}`)).toBeUndefined();
+    expect(tokens.size).toBe(0);
+  });
 });
