@@ -25,12 +25,18 @@
 // Reported per post: the main thread's instructions (the JS, the event loop,
 // the socket reads and writes; the headline), every thread's (V8's GC and
 // compiler helpers too), and of the main thread's, those outside V8's GC and
-// compilers. `--top N` lists the first steady window's functions by
+// compilers; medians over the steady windows, and (`every_window`) over all
+// of them: on a loaded machine every window held a mark-compact, and the
+// counts still fell from one window to the next for 2,000 posts or more
+// (tier-ups finishing), so compare two servers run side by side with the same
+// flags, and read the later windows. The server runs with V8's memory reducer
+// off (see the spawn). `--top N` lists the first steady window's functions by
 // inclusive and self cost per post (JIT code named from node's
 // --perf-basic-prof map, as bench/callgrind-jit.ts does).
 //
 //   npm run bench:post-instructions -- [--root DIR] [--guilds 20] [--members 1] [--sessions]
 //       [--warmup 3000] [--posts 300] [--sections 6] [--top 40] [--idle-ms 3000]
+//   (the listing's first steady window, else the one with the fewest instructions)
 //   (slow: the server runs 20-50 times slower under valgrind; several minutes)
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
