@@ -36,7 +36,7 @@ export interface SqlEngine {
    * statement (each pooled connection parses and plans it once). Kysely has no
    * named statements; the hot insert of new messages uses this.
    */
-  prepared?: (name: string, text: string, values: unknown[]) => Promise<{ rows: Record<string, unknown>[] }>;
+  prepared?: (name: string, text: string, values: unknown[]) => Promise<{ rows: Record<string, unknown>[]; rowCount: number | null }>;
   /**
    * SQLite only: the connection itself, for the hot path of new messages
    * (sqlite-messages.ts), which runs its statements directly instead of
