@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../../server/config.js';
 import { snowflakeAt } from '../../../server/ids/snowflake.js';
-import { openDatabase } from '../../../server/store/database.js';
+import { openDatabase, pgId } from '../../../server/store/database.js';
 import { MIGRATIONS, SCHEMA_VERSION, migrate } from '../../../server/store/migrations.js';
 import { StoreError } from '../../../server/store/errors.js';
 import { createMessages } from '../../../server/store/guild-writes.js';
@@ -169,6 +169,16 @@ describe('PostgreSQL', () => {
     const rows = await db.query('SELECT version FROM schema_migrations ORDER BY version');
     expect(rows.rows.map((r: { version: number }) => r.version)).toEqual(MIGRATIONS.map((m) => m.version));
     await Promise.all(stores.map((s) => s.close()));
+  });
+});
+
+describe('pgId', () => {
+  it('passes a snowflake as it is up to int64 and clamps beyond, as parsing it as a BigInt does', () => {
+    const max = ((1n << 63n) - 1n).toString();
+    const cases = ['0', '123', '1452376384239337472', max, '9223372036854775808', '9999999999999999999', '18446744073709551615', '00009223372036854775807', '00009223372036854775808'];
+    for (const value of cases) expect(pgId(value)).toBe(BigInt(value) > BigInt(max) ? max : value);
+    expect(pgId('9223372036854775808')).toBe(max);
+    expect(() => pgId('12x')).toThrow(SyntaxError);
   });
 });
 
