@@ -22,6 +22,7 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import pg from 'pg';
 import { z } from 'zod';
+import type { openSqlStore as OpenSqlStore } from '../server/index.js';
 import { parseFlags } from './flags.js';
 
 const PG_ADMIN_URL = process.env.GUILDHALL_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -64,7 +65,7 @@ async function admin(sql: string): Promise<void> {
 
 /** Under callgrind: the world, the warm-up, then the counted commits. */
 async function child(engine: 'memory' | 'postgres', size: number, url: string): Promise<void> {
-  const { openSqlStore } = (await import(pathToFileURL(join(flags.root, 'server/index.ts')).href)) as typeof import('../server/index.js');
+  const { openSqlStore } = (await import(pathToFileURL(join(flags.root, 'server/index.ts')).href)) as { openSqlStore: typeof OpenSqlStore };
   const store = await openSqlStore(engine === 'memory' ? { kind: 'sqlite', path: ':memory:' } : { kind: 'postgres', url });
   const guilds: { guild: string; channel: string; users: string[] }[] = [];
   for (let g = 0; g < GUILDS; g++) {
