@@ -8,7 +8,9 @@
 // - txn-unnest: BEGIN; the same insert from unnest() of five arrays; COMMIT;
 // - unnest: the unnest insert alone, in autocommit (the SQL store now);
 // - unnest-named: the same as a named prepared statement (parsed once per
-//   connection).
+//   connection);
+// - unchecked-named: the rows as they are, no join, no existence check, no
+//   RETURNING, the foreign keys checking them (the SQL store since schema 3).
 // Rounds alternate the shapes; medians over rounds.
 //
 //   npm run bench:store-pg-batch -- [--sizes 1,10,100] [--commits 200] [--rounds 5]
@@ -16,7 +18,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { z } from 'zod';
 import { openSqlStore } from '../server/index.js';
-import { UNNEST_INSERT } from '../server/store/guild-writes.js';
+import { UNNEST_INSERT, UNNEST_INSERT_UNCHECKED } from '../server/store/guild-writes.js';
 import { parseFlags } from './flags.js';
 import { cpuMicros } from './proc.js';
 import { rounded } from './summary.js';
@@ -36,7 +38,7 @@ const flags = parseFlags(
   },
 );
 
-const SHAPES = ['txn-values', 'txn-unnest', 'unnest', 'unnest-named'] as const;
+const SHAPES = ['txn-values', 'txn-unnest', 'unnest', 'unnest-named', 'unchecked-named'] as const;
 type Shape = (typeof SHAPES)[number];
 
 const UNNEST = UNNEST_INSERT;
@@ -94,7 +96,8 @@ async function main(): Promise<void> {
         // The sixth array: nonces (enforce_nonce posts only), none here.
         const values = [ids, same(channel.id), same(guild.id), same(user.id), content, ids.map(() => null)];
         if (shape === 'txn-unnest') await q('BEGIN');
-        await q(shape === 'unnest-named' ? { name: 'bench_unnest', text: UNNEST, values } : UNNEST, shape === 'unnest-named' ? undefined : values);
+        if (shape === 'unchecked-named') await q({ name: 'bench_unchecked', text: UNNEST_INSERT_UNCHECKED, values });
+        else await q(shape === 'unnest-named' ? { name: 'bench_unnest', text: UNNEST, values } : UNNEST, shape === 'unnest-named' ? undefined : values);
         if (shape === 'txn-unnest') await q('COMMIT');
       }
       return trips;

@@ -36,7 +36,7 @@ export interface SqlEngine {
    * statement (each pooled connection parses and plans it once). Kysely has no
    * named statements; the hot insert of new messages uses this.
    */
-  prepared?: (name: string, text: string, values: unknown[]) => Promise<{ rows: Record<string, unknown>[] }>;
+  prepared?: (name: string, text: string, values: unknown[]) => Promise<{ rows: Record<string, unknown>[]; rowCount: number | null }>;
   /**
    * SQLite only: the connection itself, for the hot path of new messages
    * (sqlite-messages.ts), which runs its statements directly instead of
@@ -47,6 +47,17 @@ export interface SqlEngine {
 }
 
 const INT64_MAX = (1n << 63n) - 1n;
+const INT64_MAX_TEXT = INT64_MAX.toString();
+
+/**
+ * A snowflake for pg: the decimal string, clamped to int64 (ids beyond it occur only as page
+ * bounds). Decimal digits that cannot exceed it (fewer than 19, or 19 that compare below it as
+ * text) are passed without parsing a BigInt: the insert of new messages binds four ids per row.
+ */
+export function pgId(value: string): string {
+  if (value.length < INT64_MAX_TEXT.length ? /^\d+$/.test(value) : value.length === INT64_MAX_TEXT.length && /^\d+$/.test(value) && value <= INT64_MAX_TEXT) return value;
+  return BigInt(value) > INT64_MAX ? INT64_MAX_TEXT : value;
+}
 
 export function openDatabase(target: DatabaseTarget, options: OpenDatabaseOptions = {}): SqlEngine {
   return target.kind === 'sqlite' ? openSqlite(target.path, options) : openPostgres(target.url, options);
@@ -130,7 +141,7 @@ function openPostgres(url: string, options: OpenDatabaseOptions): SqlEngine {
   return {
     kind: 'postgres',
     db,
-    id: (value) => (BigInt(value) > INT64_MAX ? INT64_MAX.toString() : value),
+    id: pgId,
     prepared: (name, text, values) => pool.query({ name, text, values }),
     close: () => db.destroy(),
   };

@@ -164,6 +164,16 @@ async function createChannel(db: Db, engine: SqlEngine, w: Write<'create_channel
  * On PostgreSQL the rows go as six arrays (unnest), so the statement's text
  * and its six parameters are the same whatever the run's length, instead of
  * six parameters per row in a text PostgreSQL parses and plans anew per size.
+ *
+ * A run that is the whole commit (`standalone`, no transaction around it) on
+ * PostgreSQL goes in first as it is, checked by the foreign keys alone
+ * (author_id, and (channel_id, guild_id): the channel of that guild): the
+ * guild actor wrote it from its own members and channels, so it nearly always
+ * all goes in, and the join and the existence check of the checked insert
+ * would only repeat, per row, the probes the keys make anyway. If a key
+ * refuses a row (a channel deleted meanwhile, a caller that got it wrong),
+ * the statement changed nothing, and the run goes again through the checked
+ * insert, where that row fails alone.
  */
 export async function createMessages(
   db: Db,
@@ -173,21 +183,40 @@ export async function createMessages(
   /** The statement is the whole commit (no transaction around it): PostgreSQL may use its prepared form. */
   standalone = false,
 ): Promise<(MessageRecord | StoreError)[]> {
-  let inserted: Inserted;
-  if (engine.kind !== 'postgres') inserted = await insertValues(db, engine, ws);
-  else if (standalone && engine.prepared !== undefined) inserted = await engine.prepared('guildhall_insert_messages', UNNEST_INSERT, unnestColumns(engine, ws));
-  else inserted = await insertUnnest(db, engine, ws);
-  const went = new Set(inserted.rows.map((r) => String(r.id)));
+  let went: (id: string) => boolean;
+  if (engine.kind !== 'postgres') went = wentIn(await insertValues(db, engine, ws));
+  else if (standalone && engine.prepared !== undefined) went = await insertPrepared(engine.prepared, unnestColumns(engine, ws), ws.length);
+  else went = wentIn(await insertUnnest(db, engine, ws));
   const out: (MessageRecord | StoreError)[] = [];
   for (const w of ws) {
-    const author = await users.get(db, engine, w.author_id);
-    if (!went.has(w.id) || author === undefined) {
+    const author = users.peek(w.author_id) ?? (await users.get(db, engine, w.author_id));
+    if (!went(w.id) || author === undefined) {
       out.push(author === undefined ? new StoreError('UNKNOWN_USER') : new StoreError('UNKNOWN_CHANNEL'));
       continue;
     }
     out.push(newMessage(w, author));
   }
   return out;
+}
+
+/** PostgreSQL's SQLSTATE for a row a foreign key refuses. */
+const FOREIGN_KEY_VIOLATION = '23503';
+
+async function insertPrepared(prepared: NonNullable<SqlEngine['prepared']>, columns: unknown[], rows: number): Promise<(id: string) => boolean> {
+  try {
+    const result = await prepared('guildhall_insert_messages_unchecked', UNNEST_INSERT_UNCHECKED, columns);
+    // One statement: every row went in, or it failed and none did.
+    if (result.rowCount !== rows) throw new Error(`the insert of ${rows} messages reported ${String(result.rowCount)} rows`);
+    return () => true;
+  } catch (err) {
+    if ((err as { code?: unknown } | null)?.code !== FOREIGN_KEY_VIOLATION) throw err;
+    return wentIn(await prepared('guildhall_insert_messages', UNNEST_INSERT, columns));
+  }
+}
+
+function wentIn(inserted: Inserted): (id: string) => boolean {
+  const ids = new Set(inserted.rows.map((r) => String(r.id)));
+  return (id) => ids.has(id);
 }
 
 type Inserted = { rows: { id?: unknown }[] };
@@ -214,9 +243,43 @@ export const UNNEST_INSERT = `insert into messages (id, channel_id, guild_id, au
   where exists (select 1 from users u where u.id = v.author_id)
   returning id`;
 
-function unnestColumns(engine: SqlEngine, ws: readonly Write<'create_message'>[]): unknown[] {
-  const column = (pick: (w: Write<'create_message'>) => string) => ws.map((w) => engine.id(pick(w)));
-  return [column((w) => w.id), column((w) => w.channel_id), column((w) => w.guild_id), column((w) => w.author_id), ws.map((w) => w.content), ws.map((w) => w.nonce ?? null)];
+/**
+ * The same rows as they are (PostgreSQL): no join, no existence check, no RETURNING. The foreign
+ * keys check every row (schema version 3 makes the channel's one (channel_id, guild_id)); a row
+ * they refuse fails the statement, which then changed nothing.
+ */
+export const UNNEST_INSERT_UNCHECKED = `insert into messages (id, channel_id, guild_id, author_id, content, nonce)
+  select * from unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[], $6::text[])`;
+
+/**
+ * The six arrays as PostgreSQL's array literals, written here rather than by pg (which quotes
+ * and escapes every element through two regular expressions): ids are decimal digits and need
+ * neither; text is quoted, with only a backslash or a double quote escaped
+ * (https://www.postgresql.org/docs/current/arrays.html#ARRAYS-IO).
+ */
+function unnestColumns(engine: SqlEngine, ws: readonly Write<'create_message'>[]): string[] {
+  let ids = '{';
+  let channels = '{';
+  let guilds = '{';
+  let authors = '{';
+  let contents = '{';
+  let nonces = '{';
+  for (let i = 0; i < ws.length; i++) {
+    const w = ws[i]!;
+    const sep = i === 0 ? '' : ',';
+    ids += sep + String(engine.id(w.id));
+    channels += sep + String(engine.id(w.channel_id));
+    guilds += sep + String(engine.id(w.guild_id));
+    authors += sep + String(engine.id(w.author_id));
+    contents += sep + arrayText(w.content);
+    nonces += sep + (w.nonce === undefined || w.nonce === null ? 'NULL' : arrayText(w.nonce));
+  }
+  return [`${ids}}`, `${channels}}`, `${guilds}}`, `${authors}}`, `${contents}}`, `${nonces}}`];
+}
+
+/** One text element of an array literal. */
+export function arrayText(text: string): string {
+  return text.includes('\\') || text.includes('"') ? `"${text.replace(/[\\"]/g, '\\$&')}"` : `"${text}"`;
 }
 
 function insertUnnest(db: Db, engine: SqlEngine, ws: readonly Write<'create_message'>[]): Promise<Inserted> {

@@ -110,6 +110,23 @@ export const MIGRATIONS: readonly Migration[] = [
         .execute();
     },
   },
+  {
+    version: 3,
+    name: 'PostgreSQL: a message belongs to its channel and that channel\'s guild (messages (channel_id, guild_id) references channels (id, guild_id))',
+    async up(db, kind) {
+      // PostgreSQL's insert of new messages is the rows as they are, checked by the foreign keys
+      // alone (guild-writes.ts): the key on (channel_id, guild_id) says what the insert's join on
+      // channels said, that the guild is the channel's. It replaces the key on channel_id alone
+      // (the same probe of channels per row, one column more), with the same cascade. Adding it
+      // checks every stored message once. SQLite cannot change a table's constraints in place, and
+      // its inserts keep their own check (sqlite-messages.ts): nothing to do there.
+      if (kind !== 'postgres') return;
+      await sql`create unique index channels_id_guild on channels (id, guild_id)`.execute(db);
+      await sql`alter table messages
+        add constraint messages_channel_guild_fkey foreign key (channel_id, guild_id) references channels (id, guild_id) on delete cascade,
+        drop constraint messages_channel_id_fkey`.execute(db);
+    },
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

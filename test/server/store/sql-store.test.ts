@@ -4,9 +4,13 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../../server/config.js';
 import { snowflakeAt } from '../../../server/ids/snowflake.js';
-import { openDatabase } from '../../../server/store/database.js';
+import { openDatabase, pgId } from '../../../server/store/database.js';
 import { MIGRATIONS, SCHEMA_VERSION, migrate } from '../../../server/store/migrations.js';
+import { StoreError } from '../../../server/store/errors.js';
+import { createMessages } from '../../../server/store/guild-writes.js';
 import { openSqlStore } from '../../../server/store/sql-store.js';
+import { UserCache } from '../../../server/store/sql-rows.js';
+import type { GuildWrite } from '../../../server/store/store.js';
 import { type TestDatabase, createTestDatabase } from '../../support/postgres.js';
 import { SQLITE_OPTIONS, rawSqlite } from '../../support/sqlite.js';
 import { expectCode, storeContract } from './store-contract.js';
@@ -96,12 +100,85 @@ describe('PostgreSQL', () => {
     await store.close();
   });
 
+  it('commits a run of good new messages as the unchecked insert alone, and a run with a refused row through the checked one', async () => {
+    await db.reset();
+    const store = await openSqlStore({ kind: 'postgres', url: db.url });
+    const alice = await store.createUser({ username: 'alice' });
+    const guild = await store.createGuild({ name: 'G', owner_id: alice.id });
+    const channel = (await store.listChannels(guild.id))[0]!;
+    await store.close();
+    // The engine as the store opens it; what it is asked to run is recorded, and run.
+    const engine = openDatabase({ kind: 'postgres', url: db.url });
+    const statements: string[] = [];
+    const prepared = engine.prepared!;
+    const recording = { ...engine, prepared: (name: string, text: string, values: unknown[]) => (statements.push(name), prepared(name, text, values)) };
+    const message = (content: string, over: Partial<Extract<GuildWrite, { kind: 'create_message' }>> = {}) => ({
+      kind: 'create_message' as const, id: String(BigInt(channel.id) + BigInt(statements.length * 10 + content.length + 1000)), channel_id: channel.id, guild_id: guild.id, author_id: alice.id, content, ...over,
+    });
+    const users = new UserCache();
+    const good = await createMessages(engine.db, recording, users, [message('a'), message('bb')], true);
+    expect(good.map((r) => (r instanceof Error ? r.message : r.content))).toEqual(['a', 'bb']);
+    expect(statements).toEqual(['guildhall_insert_messages_unchecked']);
+    statements.length = 0;
+    const mixed = await createMessages(engine.db, recording, users, [message('ccc'), message('dddd', { guild_id: alice.id }), message('eeeee', { author_id: guild.id })], true);
+    expect(mixed.map((r) => (r instanceof StoreError ? r.code : r.content))).toEqual(['ccc', 'UNKNOWN_CHANNEL', 'UNKNOWN_USER']);
+    expect(statements).toEqual(['guildhall_insert_messages_unchecked', 'guildhall_insert_messages']);
+    const stored = await engine.db.selectFrom('messages').select('content').orderBy('id').execute();
+    expect(stored.map((r) => r.content)).toEqual(['a', 'bb', 'ccc']);
+    await engine.close();
+  });
+
+  it('stores any text as given through the array literals of the insert (quotes, backslashes, braces, commas, NULL, empty)', async () => {
+    await db.reset();
+    const store = await openSqlStore({ kind: 'postgres', url: db.url });
+    const alice = await store.createUser({ username: 'alice' });
+    const guild = await store.createGuild({ name: 'G', owner_id: alice.id });
+    const channel = (await store.listChannels(guild.id))[0]!;
+    const texts = ['', 'NULL', 'null', 'a,b', '{x}', 'say "hi"', 'back\\slash\\', '\\"', ' spaced ', 'é🙂\n\ttab', "it's"];
+    const writes: GuildWrite[] = texts.map((content, i) => ({ kind: 'create_message', id: store.ids.next(), channel_id: channel.id, guild_id: guild.id, author_id: alice.id, content, nonce: i % 2 === 0 ? `string:${content}` : null }));
+    const outcomes = await store.applyWrites(writes);
+    expect(outcomes.every((o) => o.ok)).toBe(true);
+    expect((await store.listMessages(channel.id)).map((m) => m.content).reverse()).toEqual(texts);
+    const nonces = await store.recentNonces(guild.id, Date.now() - 60_000, 100);
+    expect(nonces.map((n) => n.nonce).reverse()).toEqual(texts.filter((_, i) => i % 2 === 0).map((t) => `string:${t}`));
+    await store.close();
+  });
+
+  it('brings a version 2 database to version 3: its messages kept, a message of another guild than its channel\'s refused', async () => {
+    await db.reset();
+    const v2 = openDatabase({ kind: 'postgres', url: db.url });
+    expect(await migrate(v2, MIGRATIONS.slice(0, 2))).toEqual({ from: 0, to: 2 });
+    await v2.close();
+    await db.query(`insert into users (id, username, username_key) values (10, 'old', 'old');
+      insert into guilds (id, name, owner_id) values (20, 'G', 10), (21, 'H', 10);
+      insert into channels (id, guild_id, name, position) values (30, 20, 'general', 0);
+      insert into messages (id, channel_id, guild_id, author_id, content) values (${snowflakeAt(Date.now())}, 30, 20, 10, 'from v2')`);
+    const store = await openSqlStore({ kind: 'postgres', url: db.url });
+    expect((await store.listMessages('30')).map((m) => m.content)).toEqual(['from v2']);
+    await store.close();
+    expect((await db.query('select version from schema_migrations order by version')).rows.map((r: { version: number }) => r.version)).toEqual([1, 2, 3]);
+    await expect(db.query(`insert into messages (id, channel_id, guild_id, author_id, content) values (${BigInt(snowflakeAt(Date.now())) + 1n}, 30, 21, 10, 'wrong guild')`)).rejects.toMatchObject({ code: '23503' });
+    // The channel's messages still go with it.
+    await db.query('delete from channels where id = 30');
+    expect((await db.query('select count(*)::int as n from messages')).rows[0]).toEqual({ n: 0 });
+  });
+
   it('migrates concurrently started servers once', async () => {
     await db.reset();
     const stores = await Promise.all([1, 2, 3].map(() => openSqlStore({ kind: 'postgres', url: db.url })));
     const rows = await db.query('SELECT version FROM schema_migrations ORDER BY version');
     expect(rows.rows.map((r: { version: number }) => r.version)).toEqual(MIGRATIONS.map((m) => m.version));
     await Promise.all(stores.map((s) => s.close()));
+  });
+});
+
+describe('pgId', () => {
+  it('passes a snowflake as it is up to int64 and clamps beyond, as parsing it as a BigInt does', () => {
+    const max = ((1n << 63n) - 1n).toString();
+    const cases = ['0', '123', '1452376384239337472', max, '9223372036854775808', '9999999999999999999', '18446744073709551615', '00009223372036854775807', '00009223372036854775808'];
+    for (const value of cases) expect(pgId(value)).toBe(BigInt(value) > BigInt(max) ? max : value);
+    expect(pgId('9223372036854775808')).toBe(max);
+    expect(() => pgId('12x')).toThrow(SyntaxError);
   });
 });
 
@@ -143,8 +220,8 @@ describe('migrations', () => {
     expect(await store.recentNonces('20', Date.now() - 60_000, 10)).toEqual([]);
     await store.close();
     const check = rawSqlite(path, { readonly: true });
-    expect(check.prepare('select version from schema_migrations order by version').pluck().all()).toEqual([1, 2]);
-    expect(SCHEMA_VERSION).toBe(2);
+    expect(check.prepare('select version from schema_migrations order by version').pluck().all()).toEqual([1, 2, 3]);
+    expect(SCHEMA_VERSION).toBe(3);
     check.close();
   });
 
