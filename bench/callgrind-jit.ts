@@ -5,9 +5,11 @@
 // functions (V8's builtins and runtime, Node, libuv, libc) are listed as
 // callgrind_annotate names them. Self counts, sorted by the first event, or
 // with --misses (a dump made with --cache-sim=yes) by D1mr + D1mw. --per N
-// divides every count by N (deliveries, say).
+// divides every count by N (deliveries, say). --minus DUMP MAP subtracts a
+// second dump's counts, function by function (the smaller guild size of
+// bench:delivery-instructions: what is left grows with the deliveries).
 //
-//   node --import tsx bench/callgrind-jit.ts CALLGRIND.OUT PERF.MAP [--top 50] [--misses] [--per N]
+//   node --import tsx bench/callgrind-jit.ts CALLGRIND.OUT PERF.MAP [--top 50] [--misses] [--per N] [--minus DUMP MAP]
 import { readFileSync } from 'node:fs';
 import { annotate } from './callgrind-annotate.js';
 
@@ -19,7 +21,9 @@ const valueOf = (flag: string): string | undefined => {
   const at = args.indexOf(flag);
   return at >= 0 ? args[at + 1] : undefined;
 };
-const positional = args.filter((a, i) => !a.startsWith('--') && !['--top', '--per'].includes(args[i - 1] ?? ''));
+const minusAt = args.indexOf('--minus');
+const minus = minusAt >= 0 ? { dump: args[minusAt + 1]!, map: args[minusAt + 2]! } : undefined;
+const positional = args.filter((a, i) => !a.startsWith('--') && !['--top', '--per', '--minus'].includes(args[i - 1] ?? '') && !(minusAt >= 0 && i === minusAt + 2));
 const [dump, mapFile] = positional;
 if (dump === undefined || mapFile === undefined) {
   process.stderr.write('usage: node --import tsx bench/callgrind-jit.ts CALLGRIND.OUT PERF.MAP [--top 50] [--misses] [--per N]\n');
@@ -30,18 +34,26 @@ const per = Number(valueOf('--per') ?? 1);
 const misses = args.includes('--misses');
 const EVENTS = misses ? ['Ir', 'D1mr', 'D1mw', 'DLmr', 'DLmw'] : ['Ir'];
 
-// Code objects, sorted by start; V8 may reuse a range for later code: the last entry written wins.
-const ranges = readFileSync(mapFile, 'utf8')
-  .split('\n')
-  .map((line) => /^([0-9a-f]+) ([0-9a-f]+) (.*)$/.exec(line))
-  .filter((m): m is RegExpExecArray => m !== null)
-  .map((m) => ({ start: parseInt(m[1]!, 16), end: parseInt(m[1]!, 16) + parseInt(m[2]!, 16), name: m[3]! }));
-const byStart = [...ranges].sort((a, b) => a.start - b.start);
+interface CodeRange {
+  start: number;
+  end: number;
+  name: string;
+}
 
-function nameOf(address: number): string | undefined {
+// Code objects, sorted by start; V8 may reuse a range for later code: the last entry written wins.
+function readMap(file: string): CodeRange[] {
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .map((line) => /^([0-9a-f]+) ([0-9a-f]+) (.*)$/.exec(line))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .map((m) => ({ start: parseInt(m[1]!, 16), end: parseInt(m[1]!, 16) + parseInt(m[2]!, 16), name: m[3]! }))
+    .sort((a, b) => a.start - b.start);
+}
+
+function nameOf(byStart: CodeRange[], address: number): string | undefined {
   let lo = 0;
   let hi = byStart.length - 1;
-  let found: (typeof byStart)[number] | undefined;
+  let found: CodeRange | undefined;
   while (lo <= hi) {
     const mid = (lo + hi) >> 1;
     if (byStart[mid]!.start <= address) {
@@ -54,19 +66,23 @@ function nameOf(address: number): string | undefined {
   return found && address < found.end ? found.name : undefined;
 }
 
-const totals = new Map<string, number[]>();
-const all = EVENTS.map(() => 0);
-for (const row of annotate(dump, EVENTS)) {
-  let label = row.label.replace(/\s+\[[^\]]*\]$/, '');
-  const jit = /^\?\?\?:0x([0-9a-f]+)/.exec(label);
-  if (jit) label = `JIT ${nameOf(parseInt(jit[1]!, 16)) ?? `unmapped 0x${jit[1]}`}`;
-  const sums = totals.get(label) ?? EVENTS.map(() => 0);
-  for (let i = 0; i < EVENTS.length; i++) {
-    sums[i]! += row.counts[i]!;
-    all[i]! += row.counts[i]!;
+/** Self counts per function of `dumpFile`, JIT code named from `mapFile`, added with `sign` into `totals`. */
+function addDump(totals: Map<string, number[]>, dumpFile: string, mapFile: string, sign: number): void {
+  const byStart = readMap(mapFile);
+  for (const row of annotate(dumpFile, EVENTS)) {
+    let label = row.label.replace(/\s+\[[^\]]*\]$/, '');
+    const jit = /^\?\?\?:0x([0-9a-f]+)/.exec(label);
+    if (jit) label = `JIT ${nameOf(byStart, parseInt(jit[1]!, 16)) ?? 'unmapped'}`;
+    const sums = totals.get(label) ?? EVENTS.map(() => 0);
+    for (let i = 0; i < EVENTS.length; i++) sums[i]! += sign * row.counts[i]!;
+    totals.set(label, sums);
   }
-  totals.set(label, sums);
 }
+
+const totals = new Map<string, number[]>();
+addDump(totals, dump, mapFile, 1);
+if (minus !== undefined) addDump(totals, minus.dump, minus.map, -1);
+const all = EVENTS.map((_, i) => [...totals.values()].reduce((sum, c) => sum + c[i]!, 0));
 const key = (c: number[]) => (misses ? c[1]! + c[2]! : c[0]!);
 const fmt = (n: number) => (per === 1 ? n.toLocaleString('en') : (n / per).toFixed(per >= 100 ? 2 : 1));
 console.log(`${EVENTS.join(' ')}${per === 1 ? '' : ` (per ${per})`}, in the listed functions: ${all.map(fmt).join(' ')}`);

@@ -77,9 +77,9 @@ const o = parseFlags(
     floorSeq: z.boolean(),
     sizes: z
       .string()
-      .regex(/^\d+,\d+$/, '--sizes: two session counts, small,large')
-      .transform((s) => s.split(',').map(Number) as [number, number])
-      .refine(([small, large]) => small >= 1 && large > small && large <= 5_000, '--sizes: 1 <= small < large <= 5000'),
+      .regex(/^\d+(,\d+)?$/, '--sizes: two session counts, small,large (or one)')
+      .transform((s) => s.split(',').map(Number) as [number, number] | [number])
+      .refine(([small, large]) => small >= 1 && (large === undefined || large > small) && (large ?? small) <= 5_000, '--sizes: 1 <= small < large <= 5000'),
     messages: z.coerce.number().int().min(2).max(1_000),
     intervalMs: z.coerce.number().int().min(10).max(60_000),
     warmup: z.coerce.number().int().min(0).max(10_000),
@@ -131,7 +131,10 @@ async function startUnderValgrind(t: Target, size: number): Promise<ServerUnderT
     return { mode: 'floor-seq', url: `http://127.0.0.1:${port}`, pid: child.pid!, child };
   }
   const port = await freePort();
-  const env = guildhallServerEnv(port, { OTEL_SDK_DISABLED: 'true' });
+  // Heartbeats every 10 minutes: a server under valgrind on a loaded machine runs so slowly that
+  // clients heartbeating at the default 41.25 s missed their deadlines, were closed and identified
+  // again, and the windows counted the reconnections. Fewer heartbeats also leave the window to deliveries.
+  const env = guildhallServerEnv(port, { OTEL_SDK_DISABLED: 'true', GUILDHALL_HEARTBEAT_INTERVAL_MS: '600000' });
   const entry = o.compiled ? [compiledServer(t.root)] : ['--import', 'tsx', 'server/main.ts'];
   const child = spawn('valgrind', [...valgrind, process.execPath, ...perf, ...entry], { cwd: t.root, env, stdio: ['ignore', 'ignore', 'inherit'] });
   const url = `http://127.0.0.1:${port}`;
@@ -254,6 +257,21 @@ async function main(): Promise<void> {
   await Promise.all(
     targets.map(async (t) => {
       const [small, large] = o.sizes;
+      if (large === undefined) {
+        // One size: every count over the deliveries, each message's own cost spread over its deliveries
+        // (for comparing two checkouts whose per-message work is the same, when two sizes take too long).
+        const one = await measure(t, small);
+        results[t.name] = {
+          root: t.root,
+          run: { sessions: small, ...one },
+          instructions_per_delivery: Math.round(one.instructions / one.delivered),
+          mutator_per_delivery: Math.round(one.mutator / one.delivered),
+          main_thread_per_delivery: perDeliveryOf({}, one.main, one.delivered),
+          mutator_events_per_delivery: perDeliveryOf({}, one.mainMutator, one.delivered),
+        };
+        process.stderr.write(`${t.name}: one size, per delivery with its message's share: main ${JSON.stringify(perDeliveryOf({}, one.main, one.delivered))}, without GC and compiler ${JSON.stringify(perDeliveryOf({}, one.mainMutator, one.delivered))}; dump ${one.dump}\n`);
+        return;
+      }
       const s = await measure(t, small);
       const l = await measure(t, large);
       const perDelivery = (l.instructions - s.instructions) / (l.delivered - s.delivered);
