@@ -72,7 +72,8 @@ function addDump(totals: Map<string, number[]>, dumpFile: string, mapFile: strin
   for (const row of annotate(dumpFile, EVENTS)) {
     let label = row.label.replace(/\s+\[[^\]]*\]$/, '');
     const jit = /^\?\?\?:0x([0-9a-f]+)/.exec(label);
-    if (jit) label = `JIT ${nameOf(byStart, parseInt(jit[1]!, 16)) ?? 'unmapped'}`;
+    // A checkout's path and a function's line are left out, so that two checkouts' dumps compare by function.
+    if (jit) label = `JIT ${(nameOf(byStart, parseInt(jit[1]!, 16)) ?? 'unmapped').replace(/file:\/\/\S*?\/(dist|bench)\//, '$1/').replace(/:\d+:\d+$/, '')}`;
     const sums = totals.get(label) ?? EVENTS.map(() => 0);
     for (let i = 0; i < EVENTS.length; i++) sums[i]! += sign * row.counts[i]!;
     totals.set(label, sums);
