@@ -44,46 +44,6 @@ function isThenable(v: unknown): v is Thenable {
   return v !== null && typeof v === 'object' && typeof (v as Thenable).then === 'function';
 }
 
-/**
- * An actor's ActorContext: methods on a prototype rather than closures made
- * per actor (thousands of sessions, most of them idle, each keep one).
- */
-class CellContext<P extends Protocol> implements ActorContext<P> {
-  constructor(private readonly cell: ActorCell<unknown, P>) {}
-
-  get self(): ActorRef<P> {
-    return this.cell.ref;
-  }
-
-  get id(): string {
-    return this.cell.address.id;
-  }
-
-  get kind(): string {
-    return this.cell.address.kind;
-  }
-
-  get clock(): Clock {
-    return this.cell.clock;
-  }
-
-  get waiting(): number {
-    return this.cell.mailbox.depth;
-  }
-
-  stop(reason?: StopReason): void {
-    this.cell.stop(reason ?? { type: 'normal' });
-  }
-
-  sendAfter(ms: number, info: InfoOf<P>): () => void {
-    return this.cell.sendAfter(ms, info);
-  }
-
-  deferReply(): DeferredReply<ReplyOf<P>> {
-    return this.cell.deferReply();
-  }
-}
-
 // The cell whose message the relay's inbound chain is carrying to `handleCurrent`.
 // The chain runs synchronously inside ActorCell.process, which saves and
 // restores it, so one shared function serves every cell (no closure per actor).
@@ -94,11 +54,17 @@ function handleCurrent(payload: unknown): unknown {
   return running!.handle(payload);
 }
 
-export class ActorCell<S, P extends Protocol> implements Runnable {
+const NORMAL: StopReason = Object.freeze({ type: 'normal' });
+
+/**
+ * One actor. The cell is also the ActorContext its handlers receive (self, id,
+ * waiting...): a separate context object was one more object per actor, read
+ * by every delivery whose handler asks how many messages wait behind it.
+ */
+export class ActorCell<S, P extends Protocol> implements Runnable, ActorContext<P> {
   readonly mailbox: Mailbox;
   /** Handled messages and their waits over the last minute, for the actor top. */
   readonly load: ActorLoad;
-  readonly ctx: ActorContext<P>;
   status: ActorStatus = 'starting';
   private state: S | undefined;
   /** Awaiting an async init or handler: the next message must wait. */
@@ -130,9 +96,24 @@ export class ActorCell<S, P extends Protocol> implements Runnable {
   ) {
     this.mailbox = new Mailbox(capacity);
     this.load = new ActorLoad(host.clock.now());
-    this.ctx = new CellContext<P>(this as ActorCell<unknown, P>);
     // init runs from the scheduler, in a clean async context, like any message.
     host.scheduler.enqueue(this);
+  }
+
+  get self(): ActorRef<P> {
+    return this.ref;
+  }
+
+  get id(): string {
+    return this.address.id;
+  }
+
+  get kind(): string {
+    return this.address.kind;
+  }
+
+  get waiting(): number {
+    return this.mailbox.depth;
   }
 
   get restartCount(): number {
@@ -210,7 +191,7 @@ export class ActorCell<S, P extends Protocol> implements Runnable {
     return () => monitors.delete(listener);
   }
 
-  stop(reason: StopReason): void {
+  stop(reason: StopReason = NORMAL): void {
     if (this.status === 'stopped') return;
     this.status = 'stopped';
     this.clearTimers();
@@ -218,7 +199,7 @@ export class ActorCell<S, P extends Protocol> implements Runnable {
       entry.reply?.reject(new ActorError(ActorErrorCode.STOPPED, `${this.describe()} stopped before handling the call`));
     }
     try {
-      this.behaviour.terminate?.(reason, this.state, this.ctx);
+      this.behaviour.terminate?.(reason, this.state, this);
     } catch (err) {
       this.host.report(err, 'terminate', this.address);
     }
@@ -257,7 +238,7 @@ export class ActorCell<S, P extends Protocol> implements Runnable {
   private runInit(): void {
     let result: unknown;
     try {
-      result = this.behaviour.init(this.ctx);
+      result = this.behaviour.init(this);
     } catch (err) {
       this.crash(err);
       return;
@@ -375,10 +356,10 @@ export class ActorCell<S, P extends Protocol> implements Runnable {
     const op = this.current!.op;
     const b = this.behaviour;
     const state = this.state as S;
-    if (op === 'cast') return b.handleCast?.(message as never, state, this.ctx);
-    if (op === 'info') return b.handleInfo?.(message as never, state, this.ctx);
+    if (op === 'cast') return b.handleCast?.(message as never, state, this);
+    if (op === 'info') return b.handleInfo?.(message as never, state, this);
     if (!b.handleCall) throw new ActorError(ActorErrorCode.NO_HANDLER, `${this.describe()} has no call handler`);
-    return b.handleCall(message as never, state, this.ctx);
+    return b.handleCall(message as never, state, this);
   }
 
   private replied(entry: PooledEntry, value: unknown): void {

@@ -134,11 +134,14 @@ export class ActorSystem implements Router, CellHost {
     const overflow = options.mailbox?.overflow ?? 'reject';
     // Shared when not overridden: one copy per actor is memory every idle session would keep.
     const supervision = options.supervision === undefined ? DEFAULT_SUPERVISION : { ...DEFAULT_SUPERVISION, ...options.supervision };
-    const address: Address = { node: this.node, id, kind: behaviour.kind };
+    // The cell's slot is in the literal, so that V8 gives the object room for it in place: added
+    // afterwards, it went to a separate property array, one more object every delivery reads.
+    // defineProperty then makes it non-enumerable, read-only and fixed, as if only defined there.
+    const address: Address = { node: this.node, id, kind: behaviour.kind, [CELL]: undefined } as Address;
     const ref = new ActorRef<P>(address, this);
     const cell = new ActorCell<S, P>(this, address, ref, behaviour, capacity, overflow, supervision);
     this.cells.set(id, cell as unknown as ActorCell<unknown, Protocol>);
-    Object.defineProperty(address, CELL, { value: cell });
+    Object.defineProperty(address, CELL, { value: cell, enumerable: false, writable: false, configurable: false });
     return ref;
   }
 

@@ -1,37 +1,59 @@
 // Names the JIT code in a callgrind dump: callgrind reports V8's generated
 // code as `???:0x<address>`; node --perf-basic-prof writes /tmp/perf-<pid>.map
 // (start, size, name per code object), and this sums each dump entry's
-// instructions under the code object whose range holds its address. Native
+// counts under the code object whose range holds its address. Native
 // functions (V8's builtins and runtime, Node, libuv, libc) are listed as
-// callgrind_annotate names them. Self instructions, sorted.
+// callgrind_annotate names them. Self counts, sorted by the first event, or
+// with --misses (a dump made with --cache-sim=yes) by D1mr + D1mw. --per N
+// divides every count by N (deliveries, say). --minus DUMP MAP subtracts a
+// second dump's counts, function by function (the smaller guild size of
+// bench:delivery-instructions: what is left grows with the deliveries).
 //
-//   node --import tsx bench/callgrind-jit.ts CALLGRIND.OUT PERF.MAP [--top 50]
-import { execFileSync } from 'node:child_process';
+//   node --import tsx bench/callgrind-jit.ts CALLGRIND.OUT PERF.MAP [--top 50] [--misses] [--per N] [--minus DUMP MAP]
 import { readFileSync } from 'node:fs';
+import { annotate } from './callgrind-annotate.js';
 
 // Piped into head: a closed stdout ends the listing, not the process with a stack.
 process.stdout.on('error', () => process.exit(0));
 
-const [dump, mapFile] = process.argv.slice(2).filter((a) => !a.startsWith('--'));
+const args = process.argv.slice(2);
+const valueOf = (flag: string): string | undefined => {
+  const at = args.indexOf(flag);
+  return at >= 0 ? args[at + 1] : undefined;
+};
+const minusAt = args.indexOf('--minus');
+const minus = minusAt >= 0 ? { dump: args[minusAt + 1]!, map: args[minusAt + 2]! } : undefined;
+const positional = args.filter((a, i) => !a.startsWith('--') && !['--top', '--per', '--minus'].includes(args[i - 1] ?? '') && !(minusAt >= 0 && i === minusAt + 2));
+const [dump, mapFile] = positional;
 if (dump === undefined || mapFile === undefined) {
-  process.stderr.write('usage: node --import tsx bench/callgrind-jit.ts CALLGRIND.OUT PERF.MAP [--top 50]\n');
+  process.stderr.write('usage: node --import tsx bench/callgrind-jit.ts CALLGRIND.OUT PERF.MAP [--top 50] [--misses] [--per N]\n');
   process.exit(2);
 }
-const topAt = process.argv.indexOf('--top');
-const top = topAt >= 0 ? Number(process.argv[topAt + 1]) : 50;
+const top = Number(valueOf('--top') ?? 50);
+const per = Number(valueOf('--per') ?? 1);
+const misses = args.includes('--misses');
+const EVENTS = misses ? ['Ir', 'D1mr', 'D1mw', 'DLmr', 'DLmw'] : ['Ir'];
+
+interface CodeRange {
+  start: number;
+  end: number;
+  name: string;
+}
 
 // Code objects, sorted by start; V8 may reuse a range for later code: the last entry written wins.
-const ranges = readFileSync(mapFile, 'utf8')
-  .split('\n')
-  .map((line) => /^([0-9a-f]+) ([0-9a-f]+) (.*)$/.exec(line))
-  .filter((m): m is RegExpExecArray => m !== null)
-  .map((m) => ({ start: parseInt(m[1]!, 16), end: parseInt(m[1]!, 16) + parseInt(m[2]!, 16), name: m[3]! }));
-const byStart = [...ranges].sort((a, b) => a.start - b.start);
+function readMap(file: string): CodeRange[] {
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .map((line) => /^([0-9a-f]+) ([0-9a-f]+) (.*)$/.exec(line))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .map((m) => ({ start: parseInt(m[1]!, 16), end: parseInt(m[1]!, 16) + parseInt(m[2]!, 16), name: m[3]! }))
+    .sort((a, b) => a.start - b.start);
+}
 
-function nameOf(address: number): string | undefined {
+function nameOf(byStart: CodeRange[], address: number): string | undefined {
   let lo = 0;
   let hi = byStart.length - 1;
-  let found: (typeof byStart)[number] | undefined;
+  let found: CodeRange | undefined;
   while (lo <= hi) {
     const mid = (lo + hi) >> 1;
     if (byStart[mid]!.start <= address) {
@@ -44,19 +66,25 @@ function nameOf(address: number): string | undefined {
   return found && address < found.end ? found.name : undefined;
 }
 
-const annotated = execFileSync('callgrind_annotate', ['--threshold=100', dump], { encoding: 'utf8', maxBuffer: 1 << 28 });
-const totals = new Map<string, number>();
-let all = 0;
-for (const line of annotated.split('\n')) {
-  const m = /^\s*([\d,]+)\s+(?:\([^)]*\)\s+)?(.*)$/.exec(line);
-  if (!m || !m[2]!.includes(':')) continue;
-  const n = Number(m[1]!.replace(/,/g, ''));
-  let label = m[2]!.replace(/\s+\[[^\]]*\]$/, '');
-  if (label.startsWith('PROGRAM TOTALS')) continue;
-  const jit = /^\?\?\?:0x([0-9a-f]+)/.exec(label);
-  if (jit) label = `JIT ${nameOf(parseInt(jit[1]!, 16)) ?? `unmapped 0x${jit[1]}`}`;
-  totals.set(label, (totals.get(label) ?? 0) + n);
-  all += n;
+/** Self counts per function of `dumpFile`, JIT code named from `mapFile`, added with `sign` into `totals`. */
+function addDump(totals: Map<string, number[]>, dumpFile: string, mapFile: string, sign: number): void {
+  const byStart = readMap(mapFile);
+  for (const row of annotate(dumpFile, EVENTS)) {
+    let label = row.label.replace(/\s+\[[^\]]*\]$/, '');
+    const jit = /^\?\?\?:0x([0-9a-f]+)/.exec(label);
+    // A checkout's path and a function's line are left out, so that two checkouts' dumps compare by function.
+    if (jit) label = `JIT ${(nameOf(byStart, parseInt(jit[1]!, 16)) ?? 'unmapped').replace(/file:\/\/\S*?\/(dist|bench)\//, '$1/').replace(/:\d+:\d+$/, '')}`;
+    const sums = totals.get(label) ?? EVENTS.map(() => 0);
+    for (let i = 0; i < EVENTS.length; i++) sums[i]! += sign * row.counts[i]!;
+    totals.set(label, sums);
+  }
 }
-console.log(`${all.toLocaleString('en')} instructions in the listed functions`);
-for (const [label, n] of [...totals].sort((a, b) => b[1] - a[1]).slice(0, top)) console.log(`${n.toLocaleString('en').padStart(14)}  ${label.slice(0, 160)}`);
+
+const totals = new Map<string, number[]>();
+addDump(totals, dump, mapFile, 1);
+if (minus !== undefined) addDump(totals, minus.dump, minus.map, -1);
+const all = EVENTS.map((_, i) => [...totals.values()].reduce((sum, c) => sum + c[i]!, 0));
+const key = (c: number[]) => (misses ? c[1]! + c[2]! : c[0]!);
+const fmt = (n: number) => (per === 1 ? n.toLocaleString('en') : (n / per).toFixed(per >= 100 ? 2 : 1));
+console.log(`${EVENTS.join(' ')}${per === 1 ? '' : ` (per ${per})`}, in the listed functions: ${all.map(fmt).join(' ')}`);
+for (const [label, c] of [...totals].sort((a, b) => key(b[1]) - key(a[1])).slice(0, top)) console.log(`${c.map((n) => fmt(n).padStart(12)).join('')}  ${label.slice(0, 150)}`);

@@ -135,7 +135,10 @@ export class FrameWriter {
   }
 
   get writable(): boolean {
-    return this.socket.writable && !this.socket.destroyed;
+    // `writable` is false once the socket's writable side is destroyed, ending or errored, and a
+    // Duplex is `destroyed` only when both sides are: no separate `destroyed` check, which would
+    // read the socket's readable state too (one more object for every frame written).
+    return this.socket.writable;
   }
 
   private queue(): Pending {

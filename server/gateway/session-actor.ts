@@ -66,17 +66,23 @@ export function sessionBehaviour(ctx: ServerContext, args: SessionArgs): Behavio
 class SessionBehaviour implements Behaviour<SessionState, SessionProtocol> {
   readonly kind = 'session';
   private readonly userId: string;
-  private readonly args: Omit<SessionArgs, 'user'>;
+  private readonly args: Omit<SessionArgs, 'user' | 'intents'>;
   /** For READY, then dropped: an idle session keeps its user's id, not the record. */
   private user: UserRecord | undefined;
+  /**
+   * The session's intents: read by every delivery, so kept on the object a delivery reads anyway,
+   * not in `args` (which a delivery would then read too: one more object of each of thousands of sessions).
+   */
+  private intents: number;
 
   constructor(
     private readonly ctx: ServerContext,
-    { user, ...args }: SessionArgs,
+    { user, intents, ...args }: SessionArgs,
   ) {
     this.args = args;
     this.user = user;
     this.userId = user.id;
+    this.intents = intents;
   }
 
   /**
@@ -84,7 +90,7 @@ class SessionBehaviour implements Behaviour<SessionState, SessionProtocol> {
    * `last`: nothing else waits in the mailbox, so the frame leaves now rather than on the next tick.
    */
   private send(state: SessionState, dispatch: EncodedDispatch, last = false): void {
-    if (dispatch.intent !== undefined && (this.args.intents & dispatch.intent) === 0) return;
+    if (dispatch.intent !== undefined && (this.intents & dispatch.intent) === 0) return;
     const seq = ++state.seq;
     state.replay.push(seq, dispatch);
     const connection = state.connection;
@@ -142,7 +148,7 @@ class SessionBehaviour implements Behaviour<SessionState, SessionProtocol> {
     const reply = await askGuild(
       (id) => (reached = ctx.guild(id)),
       guildId,
-      { type: 'connect', sessionId: args.sessionId, session: self, userId: this.userId, intents: args.intents, largeThreshold: args.largeThreshold, presence: args.presence },
+      { type: 'connect', sessionId: args.sessionId, session: self, userId: this.userId, intents: this.intents, largeThreshold: args.largeThreshold, presence: args.presence },
       { timeoutMs: CONNECT_TIMEOUT_MS },
     ).catch((err: unknown) => {
       ctx.logger.warn({ err, guildId, sessionId: args.sessionId }, 'guild connect failed');
@@ -164,7 +170,7 @@ class SessionBehaviour implements Behaviour<SessionState, SessionProtocol> {
   private async requestMembers(state: SessionState, request: RequestGuildMembersData): Promise<void> {
     if (!state.guildIds.has(request.guild_id)) return;
     const { ctx, args } = this;
-    const query = memberQueryFor(request, args.intents);
+    const query = memberQueryFor(request, this.intents);
     if (!query) return;
     const reply = await askGuild((id) => ctx.guild(id), request.guild_id, { type: 'request_members', query }).catch((err: unknown) => {
       ctx.logger.warn({ err, guildId: request.guild_id, sessionId: args.sessionId }, 'member request failed');
@@ -233,7 +239,7 @@ class SessionBehaviour implements Behaviour<SessionState, SessionProtocol> {
         seq: state.seq,
         missed: missed.map((m) => m.dispatch),
         guildIds,
-        intents: args.intents,
+        intents: this.intents,
         shard: args.shard,
         largeThreshold: args.largeThreshold,
         presence: args.presence ?? null,
@@ -259,7 +265,8 @@ class SessionBehaviour implements Behaviour<SessionState, SessionProtocol> {
 
   private adopt(state: SessionState, s: HandoffState, from: ActorRef<SessionProtocol>, clientSeq: number, connection: SessionSocket, actor: ActorContext<SessionProtocol>): void {
     const { ctx, args } = this;
-    Object.assign(args, { intents: s.intents, shard: s.shard, largeThreshold: s.largeThreshold, presence: s.presence ?? undefined });
+    Object.assign(args, { shard: s.shard, largeThreshold: s.largeThreshold, presence: s.presence ?? undefined });
+    this.intents = s.intents;
     state.replay.startAfter(clientSeq);
     s.missed.forEach((dispatch, i) => state.replay.push(clientSeq + 1 + i, dispatch));
     state.seq = s.seq;

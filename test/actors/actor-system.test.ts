@@ -245,6 +245,10 @@ describe('ActorSystem: registry', () => {
     expect(Object.keys(next.address)).toEqual(['node', 'id', 'kind']);
     expect(JSON.parse(JSON.stringify(next.address))).toEqual({ node: 'n', id: 'session:1', kind: 'counter' });
     expect(structuredClone(next.address)).toEqual({ node: 'n', id: 'session:1', kind: 'counter' });
+    // The cell's slot is made with the address (so it lies in the object), then hidden: a copy does not take it along.
+    expect(Object.getOwnPropertySymbols({ ...next.address })).toEqual([]);
+    const [slot] = Object.getOwnPropertySymbols(next.address);
+    expect(Object.getOwnPropertyDescriptor(next.address, slot!)).toMatchObject({ enumerable: false, writable: false, configurable: false });
   });
 
   it("an address from another system with the same node name is looked up in this system's registry", async () => {
@@ -255,6 +259,26 @@ describe('ActorSystem: registry', () => {
     expect(second.deliver(there.address, 'cast', { type: 'add', n: 3 })).toBe(true);
     expect(await here.call({ type: 'get' })).toBe(3);
     expect(await there.call({ type: 'get' })).toBe(0);
+  });
+
+  it("an actor's context names it, and stop() without a reason is a normal stop", async () => {
+    const system = makeSystem({ node: 'n' });
+    const seen: string[] = [];
+    const ref = system.spawn<null, { cast: 'stop' }>(
+      {
+        kind: 'ctx',
+        init: () => null,
+        handleCast: (_m, _s, ctx) => {
+          seen.push(`${ctx.kind}:${ctx.id} ${ctx.self === ref}`);
+          ctx.stop();
+        },
+      },
+      { key: 'c1' },
+    );
+    const down = new Promise((resolve) => system.monitor(ref, resolve));
+    ref.cast('stop');
+    expect(await down).toEqual({ type: 'normal' });
+    expect(seen).toEqual(['ctx:c1 true']);
   });
 
   it('ActorContext.waiting counts the messages queued behind the one being handled', async () => {

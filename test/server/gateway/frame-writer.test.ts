@@ -120,5 +120,15 @@ describe('FrameWriter', () => {
     const writer = new FrameWriter(socket);
     socket.destroy();
     expect(writer.writeText([Buffer.from('late')])).toBe(false);
+    expect(writer.writeDispatch(Buffer.from('{"op":0,"s":'), 1, true)).toBe(0);
+  });
+
+  it('refuses to write to a socket whose writing side has ended, and writes nothing', async () => {
+    const { socket } = await pair();
+    const writer = new FrameWriter(socket);
+    socket.end();
+    expect(writer.writable).toBe(false);
+    expect(writer.writeDispatch(Buffer.from('{"op":0,"s":'), 1, true)).toBe(0);
+    expect(writer.frames).toBe(0);
   });
 });
