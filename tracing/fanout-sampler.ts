@@ -16,6 +16,11 @@ export interface FanoutSamplerOptions {
   random?: () => number;
 }
 
+/** A kept delivery's sampler attributes; keys spelled out, not computed (V8 defines computed keys of a literal one runtime call at a time). */
+function fanoutDecision(rate: number): Record<typeof ATTR_FANOUT_RATE | typeof ATTR_FANOUT_ADJUSTED_COUNT, number> {
+  return { 'guildhall.fanout.rate': rate, 'guildhall.fanout.adjusted_count': 1 / rate };
+}
+
 export class FanoutSampler implements Sampler {
   readonly k: number;
   private delegateSampler: Sampler;
@@ -84,7 +89,7 @@ export class FanoutSampler implements Sampler {
       if (!this.keep(rate)) return { decision: SamplingDecision.NOT_RECORD };
       return {
         decision: SamplingDecision.RECORD_AND_SAMPLED,
-        attributes: { [ATTR_FANOUT_RATE]: rate, [ATTR_FANOUT_ADJUSTED_COUNT]: 1 / rate },
+        attributes: fanoutDecision(rate),
       };
     }
     return this.delegateSampler.shouldSample(context, traceId, spanName, spanKind, attributes, links);
