@@ -25,15 +25,17 @@
 // threshold: the watch runs for every message, and nothing reaches it), which
 // isolates the check on a machine too busy for any rate to stay under 100 ms.
 //
-// Each half ends by settling (--settle, default flush-gc): the server exports
-// every span still queued and runs one full collection, inside the half's CPU
-// window. Without it a half's last partial batch (up to the batch processor's
-// 1 s schedule) was exported during the next half, and a major GC made
-// necessary by one half's garbage could land in the other: each half now pays
-// for its own export and garbage. --settle flush leaves the collection out,
-// --settle none measures the burst alone (as before 2026-12-02 16:00). The
-// burst alone is reported beside (`sampled_over_unsampled_burst_only`), and
-// every half's CPU is split into the main thread's and the other threads'.
+// Each half ends by exporting every span still queued (the provider's
+// forceFlush), inside the half's CPU window: without it a half's last partial
+// batch (up to the batch processor's 1 s schedule) was exported during the
+// next half, so a sampled half's export was partly charged to the unsampled
+// one. Then, outside both windows, one full collection (--settle flush-gc,
+// the default), so that a major GC made necessary by one half does not land
+// in the next; its CPU is measured on its own and reported per kind of half
+// (`gc_us_per_delivery`), and with it (`sampled_over_unsampled_with_gc`).
+// --settle flush: no collection; --settle none: the burst alone, as before
+// 2026-12-02 16:00 (also reported beside, `sampled_over_unsampled_burst_only`).
+// Every half's CPU is split into the main thread's and the other threads'.
 //
 //   flags: --sessions 1000 --reps 20 --messages N --rate 5000 --mode sampled|spans --tail-ab --settle flush-gc|flush|none --out bench/results/sampling-ab
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -101,8 +103,10 @@ interface Sample {
   tail: Tail;
   sampled: boolean;
   cpuUsPerDelivery: number;
-  /** The whole half: the burst and, with --settle, its export and collection. */
+  /** The whole half: the burst and (unless --settle none) the export of its last spans. */
   schedUsPerDelivery: number;
+  /** The full collection after the half (--settle flush-gc), outside its window. */
+  gcUsPerDelivery: number;
   /** The burst alone (what schedUsPerDelivery was with --settle none). */
   burstUsPerDelivery: number;
   /** schedUsPerDelivery split by thread: the event loop's, and V8's and libuv's helpers'. */
@@ -121,10 +125,18 @@ async function main(): Promise<void> {
   const messages = o.messages ?? Math.max(5, Math.round(60_000 / o.sessions));
   const startedAt = new Date();
   const sink = await startSink();
-  const settle = async (server: ServerUnderTest) => {
-    if (o.settle === 'none') return;
-    const r = await askServer<{ flushed: boolean }>(server.child, { cmd: 'settle', gc: o.settle === 'flush-gc' }, 'settled', 120_000);
+  const ask = async (server: ServerUnderTest, gc: boolean) => {
+    const r = await askServer<{ flushed: boolean }>(server.child, { cmd: 'settle', gc }, 'settled', 120_000);
     if (!r.flushed) throw new Error('the server has no tracer provider to flush');
+  };
+  /** The export of what is still queued (counted in the half). */
+  const flush = async (server: ServerUnderTest) => (o.settle === 'none' ? undefined : ask(server, false));
+  /** A full collection (not counted in the half): its CPU in µs. */
+  const collect = async (server: ServerUnderTest) => {
+    if (o.settle !== 'flush-gc') return 0;
+    const before = schedMicros(server.pid);
+    await ask(server, true);
+    return schedMicros(server.pid) - before;
   };
   const tails: Tail[] = o.tailAb ? ['on', 'off'] : ['on'];
   const rigs: { tail: Tail; server: ServerUnderTest; driver: ClientDriver }[] = [];
@@ -140,7 +152,8 @@ async function main(): Promise<void> {
       if (connected < o.sessions) throw new Error(`only ${connected} of ${o.sessions} sessions connected (tail capture ${tail})`);
       await driver.burst(messages, o.rate); // warm-up, sampled
       await driver.burst(messages, o.rate, true); // warm-up, unsampled
-      await settle(server);
+      await flush(server);
+      await collect(server);
       log(`${o.mode} server, tail capture ${tail}, ${connected} sessions, ${messages} messages a burst`);
     }
     for (let rep = 1; rep <= o.reps; rep++) {
@@ -153,9 +166,10 @@ async function main(): Promise<void> {
           const startUs = monotonicUs();
           const r = await driver.burst(messages, o.rate, !sampled);
           const burst = schedMicros(server.pid);
-          await settle(server);
+          await flush(server);
           const endUs = monotonicUs();
           const threads1 = schedMicrosByThread(server.pid);
+          const gcUs = await collect(server);
           const delivered = Math.max(1, r.delivered);
           const main = threads1.main - threads0.main;
           const other = threads1.other - threads0.other;
@@ -168,13 +182,14 @@ async function main(): Promise<void> {
             burstUsPerDelivery: (burst - threads0.main - threads0.other) / delivered,
             mainUsPerDelivery: main / delivered,
             otherUsPerDelivery: other / delivered,
+            gcUsPerDelivery: gcUs / delivered,
             delivered: r.delivered,
             lost: r.lost,
             startUs,
             endUs,
           };
           samples.push(sample);
-          log(`rep ${rep} tail ${tail.padEnd(3)} ${sampled ? 'sampled  ' : 'unsampled'} ${sample.schedUsPerDelivery.toFixed(2)} µs/delivery (burst ${sample.burstUsPerDelivery.toFixed(2)}, main thread ${sample.mainUsPerDelivery.toFixed(2)}, others ${sample.otherUsPerDelivery.toFixed(2)}), lost ${r.lost}`);
+          log(`rep ${rep} tail ${tail.padEnd(3)} ${sampled ? 'sampled  ' : 'unsampled'} ${sample.schedUsPerDelivery.toFixed(2)} µs/delivery (burst ${sample.burstUsPerDelivery.toFixed(2)}, main thread ${sample.mainUsPerDelivery.toFixed(2)}, others ${sample.otherUsPerDelivery.toFixed(2)}; GC after ${sample.gcUsPerDelivery.toFixed(2)}), lost ${r.lost}`);
         }
       }
     }
@@ -210,6 +225,12 @@ async function main(): Promise<void> {
     settle: o.settle,
     sampled_over_unsampled: rounded(paired(of('on', true), of('on', false)), 3),
     sampled_over_unsampled_burst_only: rounded(pairedBy((s) => s.burstUsPerDelivery, of('on', true), of('on', false)), 3),
+    ...(o.settle === 'flush-gc'
+      ? {
+          sampled_over_unsampled_with_gc: rounded(pairedBy((s) => s.schedUsPerDelivery + s.gcUsPerDelivery, of('on', true), of('on', false)), 3),
+          gc_us_per_delivery: { sampled: rounded(of('on', true).map((s) => s.gcUsPerDelivery), 2), unsampled: rounded(of('on', false).map((s) => s.gcUsPerDelivery), 2) },
+        }
+      : {}),
     main_thread_us_per_delivery: { sampled: rounded(of('on', true).map((s) => s.mainUsPerDelivery), 2), unsampled: rounded(of('on', false).map((s) => s.mainUsPerDelivery), 2) },
     other_threads_us_per_delivery: { sampled: rounded(of('on', true).map((s) => s.otherUsPerDelivery), 2), unsampled: rounded(of('on', false).map((s) => s.otherUsPerDelivery), 2) },
     ...(o.tailAb

@@ -1,9 +1,9 @@
 // Preloaded (--import) into every server the benchmarks start (Guildhall,
 // Socket.IO, the floors), which run with --expose-gc and an IPC channel: it
 // answers "collect and report memory", "write a heap snapshot" and "export
-// what the tracer has queued, then collect" (bench:sampling-ab, so that each
-// half of its A/B pays for its own export and garbage). The server's own code
-// is not changed.
+// what the tracer has queued, then collect" (bench:sampling-ab: each half of
+// its A/B pays for its own export, and the next starts from a collected
+// heap). The server's own code is not changed.
 //   not meant to be run by hand.
 import { readFileSync } from 'node:fs';
 import { getHeapSpaceStatistics, getHeapStatistics, writeHeapSnapshot } from 'node:v8';

@@ -4,7 +4,8 @@
 // (normally ParentBased over the root sampler chosen by OTEL_TRACES_SAMPLER).
 import { type Attributes, type Context, type Link, SpanKind, TraceFlags, trace } from '@opentelemetry/api';
 import { ParentBasedSampler, AlwaysOnSampler, SamplingDecision, type Sampler, type SamplingResult } from '@opentelemetry/sdk-trace-base';
-import { ATTR_FANOUT_ADJUSTED_COUNT, ATTR_FANOUT_RATE, ATTR_FANOUT_SIZE, ATTR_TAIL } from './conventions.js';
+import { ATTR_FANOUT_RATE, ATTR_FANOUT_SIZE, ATTR_TAIL } from './conventions.js';
+import type { ATTR_FANOUT_ADJUSTED_COUNT } from './conventions.js';
 
 export const DEFAULT_FANOUT_K = 10;
 
@@ -74,7 +75,9 @@ export class FanoutSampler implements Sampler {
 
   /**
    * A CONSUMER span started under a sampled parent with `guildhall.fanout.size`
-   * among its start attributes is one delivery of a broadcast: fanout-sampled.
+   * among its start attributes is one delivery of a broadcast: fanout-sampled,
+   * unless `guildhall.fanout.rate` is there too: then its sender already kept
+   * it at that rate (the Transport decides at the broadcast), and it is kept.
    * A span started with `guildhall.tail=true` is kept: tail capture chose it
    * because its message was slow, and has already charged it to its budget.
    * Everything else is the delegate's call. A delivery never becomes a root.
@@ -85,6 +88,8 @@ export class FanoutSampler implements Sampler {
     if (spanKind === SpanKind.CONSUMER && typeof size === 'number' && size > 0) {
       const parent = trace.getSpanContext(context);
       if (!parent || (parent.traceFlags & TraceFlags.SAMPLED) === 0) return { decision: SamplingDecision.NOT_RECORD };
+      // A start rate is the sender's decision (the Transport's kept deliveries carry it): kept, not decided again.
+      if (typeof attributes[ATTR_FANOUT_RATE] === 'number') return { decision: SamplingDecision.RECORD_AND_SAMPLED };
       const rate = this.rate(size);
       if (!this.keep(rate)) return { decision: SamplingDecision.NOT_RECORD };
       return {

@@ -3,9 +3,13 @@
 // records after the fact: the same attributes, and the same clock rule.
 import type { AttributeValue, Span } from '@opentelemetry/api';
 import type { Address, MailboxEntry } from '../actors/index.js';
-import {
+import { MESSAGING_SYSTEM } from './conventions.js';
+import type {
   ATTR_ACTOR_ID,
   ATTR_ACTOR_KIND,
+  ATTR_FANOUT_ADJUSTED_COUNT,
+  ATTR_FANOUT_RATE,
+  ATTR_FANOUT_SIZE,
   ATTR_MAILBOX_DEPTH,
   ATTR_MAILBOX_WAIT_MS,
   ATTR_MESSAGE_KIND,
@@ -14,7 +18,6 @@ import {
   ATTR_MESSAGING_OPERATION_NAME,
   ATTR_MESSAGING_OPERATION_TYPE,
   ATTR_MESSAGING_SYSTEM,
-  MESSAGING_SYSTEM,
 } from './conventions.js';
 
 /** `type` of a message object when it has a string one (`MESSAGE_CREATE`, `connect`), else undefined. */
@@ -57,6 +60,39 @@ export function processAttributes(entry: MailboxEntry, actor: Address, message: 
     'guildhall.message.kind': messageKind(message) ?? entry.op,
     'guildhall.mailbox.wait_ms': waitMs,
     'guildhall.mailbox.depth': entry.depth,
+  };
+}
+
+type DeliveryAttributeKey = ProcessAttributeKey | typeof ATTR_FANOUT_SIZE | typeof ATTR_FANOUT_RATE | typeof ATTR_FANOUT_ADJUSTED_COUNT;
+
+/**
+ * Start attributes of a kept delivery of a broadcast: a process span's, and
+ * the broadcast's size and the rate its sender kept it with, in one literal
+ * (set one by one after the start, each grew the object's shape). A
+ * FanoutSampler takes a start rate as the sender's decision (fanout-sampler.ts).
+ */
+export function deliveryAttributes(
+  entry: MailboxEntry,
+  actor: Address,
+  message: unknown,
+  waitMs: number,
+  fanoutSize: number,
+  rate: number,
+): Record<DeliveryAttributeKey, AttributeValue> {
+  return {
+    'messaging.system': MESSAGING_SYSTEM,
+    'messaging.operation.type': 'process',
+    'messaging.operation.name': entry.op,
+    'messaging.destination.name': actor.kind,
+    'guildhall.actor.kind': actor.kind,
+    'guildhall.actor.id': actor.id,
+    'guildhall.message.op': entry.op,
+    'guildhall.message.kind': messageKind(message) ?? entry.op,
+    'guildhall.mailbox.wait_ms': waitMs,
+    'guildhall.mailbox.depth': entry.depth,
+    'guildhall.fanout.size': fanoutSize,
+    'guildhall.fanout.rate': rate,
+    'guildhall.fanout.adjusted_count': rate > 0 ? 1 / rate : 0,
   };
 }
 

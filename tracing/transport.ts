@@ -50,24 +50,25 @@ import {
   type MessageOp,
 } from '../actors/index.js';
 import {
-  ATTR_FANOUT_ADJUSTED_COUNT,
   ATTR_FANOUT_KEPT,
-  ATTR_FANOUT_RATE,
-  ATTR_FANOUT_SIZE,
   ATTR_HANDLE_MS,
-  ATTR_MESSAGING_BATCH_COUNT,
-  ATTR_MESSAGING_DESTINATION_NAME,
-  ATTR_MESSAGING_OPERATION_TYPE,
-  ATTR_MESSAGING_SYSTEM,
   MESSAGING_SYSTEM,
   TRACER_NAME,
   fanoutSpanName,
   processSpanName,
 } from './conventions.js';
+import type {
+  ATTR_FANOUT_RATE,
+  ATTR_FANOUT_SIZE,
+  ATTR_MESSAGING_BATCH_COUNT,
+  ATTR_MESSAGING_DESTINATION_NAME,
+  ATTR_MESSAGING_OPERATION_TYPE,
+  ATTR_MESSAGING_SYSTEM,
+} from './conventions.js';
 import type { DebugSampling } from './debug-sampling.js';
 import { FanoutSampler } from './fanout-sampler.js';
 import { LeanTracer } from './lean-tracer.js';
-import { epochOf, processAttributes, startedAtOf } from './process-span.js';
+import { deliveryAttributes, epochOf, processAttributes, startedAtOf } from './process-span.js';
 import { TailCapture, type TailOptions, type TailStats } from './tail-capture.js';
 import { formatTraceparent, isSampledTraceparent, parseTraceparent } from './traceparent.js';
 
@@ -308,7 +309,9 @@ export class Transport implements Interceptor {
   ): unknown {
     const handleStart = this.system.clock.now();
     const waitMs = Math.max(0, handleStart - entry.enqueuedAt);
-    const attributes = processAttributes(entry, actor, message, waitMs);
+    const fanoutSize = hints?.fanoutSize;
+    const attributes: Attributes =
+      fanoutSize === undefined ? processAttributes(entry, actor, message, waitMs) : deliveryAttributes(entry, actor, message, waitMs, fanoutSize, hints!.fanoutRate ?? 1);
     if (extra !== undefined) Object.assign(attributes, extra);
     // The span starts when the message was enqueued, so its bar shows the wait.
     // Epoch times come from Date.now(), as the SDK's own span clocks do: with a
@@ -318,14 +321,6 @@ export class Transport implements Interceptor {
     // and the start is never before the parent's (see epochOf).
     const startTime = epochOf(entry.enqueuedAt, handleStart, parentStartedAt);
     const span = this.startOwning(processSpanName(actor.kind), { kind: SpanKind.CONSUMER, startTime, attributes }, parent);
-    if (hints?.fanoutSize !== undefined) {
-      // Set after start: the keep decision was made at the sender, and a
-      // FanoutSampler would otherwise decide this delivery a second time.
-      const rate = hints.fanoutRate ?? 1;
-      span.setAttribute(ATTR_FANOUT_SIZE, hints.fanoutSize);
-      span.setAttribute(ATTR_FANOUT_RATE, rate);
-      span.setAttribute(ATTR_FANOUT_ADJUSTED_COUNT, rate > 0 ? 1 / rate : 0);
-    }
     span.addEvent('mailbox.dequeued', startTime + waitMs);
     const finish = (error?: unknown) => {
       const handleMs = this.system.clock.now() - handleStart;
