@@ -24,6 +24,7 @@ import {
   type ContextManager,
   ROOT_CONTEXT,
   type Span,
+  type SpanContext,
   SpanKind,
   type SpanOptions,
   SpanStatusCode,
@@ -117,6 +118,14 @@ function isGlobalManager(manager: ContextManager): boolean {
   return context.with(probe, () => manager.active() === probe);
 }
 
+/**
+ * The parent context each carrier made in this process stands for, as
+ * parsing its traceparent and tracestate would give it (a remote parent, the
+ * sampled flag alone): a delivery in this process reads it here instead of
+ * parsing the text. A carrier from another node (deserialised) is not here.
+ */
+const parentOfCarrier = new WeakMap<Carrier, Context>();
+
 function carrierOf(span: Span): Carrier {
   const sc = span.spanContext();
   const traceparent = formatTraceparent(sc);
@@ -125,6 +134,9 @@ function carrierOf(span: Span): Carrier {
   const carrier: { traceparent: string; tracestate?: string; startedAt?: number } = { traceparent };
   if (tracestate) carrier.tracestate = tracestate;
   if (startedAt !== undefined) carrier.startedAt = startedAt;
+  const parsed: SpanContext = { traceId: sc.traceId, spanId: sc.spanId, traceFlags: sc.traceFlags & TraceFlags.SAMPLED, isRemote: true };
+  if (tracestate) parsed.traceState = sc.traceState;
+  parentOfCarrier.set(carrier, trace.setSpanContext(ROOT_CONTEXT, parsed));
   return carrier;
 }
 
@@ -264,11 +276,15 @@ export class Transport implements Interceptor {
 
   /**
    * The remote parent context a carrier names, or undefined when it does not
-   * parse. The kept deliveries of a broadcast share one carrier: the last
-   * one's context is kept (contexts and span contexts are immutable), so it
-   * is parsed and built once per broadcast, not once per kept delivery.
+   * parse. A carrier made in this process was read when it was made (the
+   * deliveries of two broadcasts, or of a broadcast and a handler's sends,
+   * interleave, and a one-entry cache missed nearly every time). One from
+   * another node is parsed; the last one's context is kept, for the kept
+   * deliveries of its broadcast that share it.
    */
   private parentOf(carrier: Carrier): Context | undefined {
+    const made = parentOfCarrier.get(carrier);
+    if (made !== undefined) return made;
     const { traceparent, tracestate } = carrier;
     if (traceparent === this.lastTraceparent && tracestate === this.lastTracestate) return this.lastParent;
     const parsed = parseTraceparent(traceparent, tracestate);
