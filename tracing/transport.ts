@@ -151,13 +151,18 @@ type FanoutAttributeKey =
   | typeof ATTR_FANOUT_SIZE
   | typeof ATTR_FANOUT_RATE;
 
+const hasOwn = Object.prototype.hasOwnProperty;
+
 /**
- * A fanout span's start attributes: the broadcast's own, then ours. Keys
- * spelled out, not computed (V8 defines computed keys of a literal one
- * runtime call at a time); the type holds them to the conventions.
+ * A fanout span's start attributes: ours, and the broadcast's own where they
+ * do not name one of ours (ours win, as they did spread after them). Keys
+ * spelled out, not computed, and no second spread: V8 defines computed keys
+ * of a literal, and the properties of a spread into an object that already
+ * has some, one runtime call at a time. The type holds the keys to the
+ * conventions.
  */
 function fanoutAttributes(own: Attributes | undefined, kind: string, n: number, rate: number): Attributes {
-  const ours: Record<FanoutAttributeKey, AttributeValue> = {
+  const attributes: Record<FanoutAttributeKey, AttributeValue> & Attributes = {
     'messaging.system': MESSAGING_SYSTEM,
     'messaging.operation.type': 'send',
     'messaging.destination.name': kind,
@@ -165,7 +170,8 @@ function fanoutAttributes(own: Attributes | undefined, kind: string, n: number, 
     'guildhall.fanout.size': n,
     'guildhall.fanout.rate': rate,
   };
-  return own === undefined ? ours : { ...own, ...ours };
+  if (own !== undefined) for (const k in own) if (hasOwn.call(own, k) && !hasOwn.call(attributes, k)) attributes[k] = own[k];
+  return attributes;
 }
 
 export class Transport implements Interceptor {

@@ -308,6 +308,24 @@ describe('Transport: a carrier made in this process', () => {
   });
 });
 
+describe('Transport: fanout span attributes', () => {
+  it("carry the broadcast's own attributes, ours winning where both name one", async () => {
+    const { system, transport, tracer, spans } = setup(10);
+    const refs = Array.from({ length: 3 }, () => system.spawn(session([], transport)));
+    await settle(system, 1_000);
+    tracer.startActiveSpan('broadcast', (root) => {
+      system.broadcast(refs, { type: 'MESSAGE_CREATE' }, { attributes: { 'guildhall.guild.id': '42', [ATTR_FANOUT_SIZE]: 'not ours' } });
+      root.end();
+    });
+    await settle(system, 1_000);
+    const [fanout] = byName(spans(), 'fanout session');
+    expect(fanout!.attributes['guildhall.guild.id']).toBe('42');
+    expect(fanout!.attributes[ATTR_FANOUT_SIZE]).toBe(3);
+    expect(fanout!.attributes[ATTR_FANOUT_RATE]).toBe(1);
+    expect(fanout!.attributes['messaging.batch.message_count']).toBe(3);
+  });
+});
+
 describe('Transport: fanout sampling', () => {
   async function broadcastMany(n: number, broadcasts: number, k = 10) {
     const { system, transport, tracer, spans } = setup(k);
