@@ -35,7 +35,11 @@
 // (`gc_us_per_delivery`), and with it (`sampled_over_unsampled_with_gc`).
 // --settle flush: no collection; --settle none: the burst alone, as before
 // 2026-12-02 16:00 (also reported beside, `sampled_over_unsampled_burst_only`).
-// Every half's CPU is split into the main thread's and the other threads'.
+// Every half's CPU is split into the main thread's and the other threads'
+// (`sampled_over_unsampled_main_thread` is the event loop's alone). With
+// --single-threaded-gc the server runs with V8's flag of that name (both
+// halves alike): its collections then run on the main thread instead of on
+// helper threads, whose CPU swung most between halves.
 //
 //   flags: --sessions 1000 --reps 20 --messages N --rate 5000 --mode sampled|spans --tail-ab --settle flush-gc|flush|none --out bench/results/sampling-ab
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -58,10 +62,11 @@ const optionsSchema = z.object({
   rate: z.coerce.number().positive('--rate must be above 0').max(100_000),
   tailOnMs: z.coerce.number().int().min(1, '--tail-on-ms must be at least 1').max(3_600_000),
   settle: z.enum(['flush-gc', 'flush', 'none'], { message: '--settle must be flush-gc, flush or none' }),
+  singleThreadedGc: z.boolean(),
 });
 
 function fail(message: string): never {
-  process.stderr.write(`bench:sampling-ab: ${message}\nusage: npm run bench:sampling-ab -- [--sessions N] [--reps N] [--messages N] [--mode sampled|spans] [--tail-ab] [--tail-on-ms N] [--rate N] [--settle flush-gc|flush|none] [--out DIR] [--cpu-prof DIR]\n`);
+  process.stderr.write(`bench:sampling-ab: ${message}\nusage: npm run bench:sampling-ab -- [--sessions N] [--reps N] [--messages N] [--mode sampled|spans] [--tail-ab] [--tail-on-ms N] [--rate N] [--settle flush-gc|flush|none] [--single-threaded-gc] [--out DIR] [--cpu-prof DIR]\n`);
   process.exit(2);
 }
 
@@ -77,8 +82,9 @@ function parseOptions(argv: string[]) {
     rate: { type: 'string', default: '5000' },
     'tail-on-ms': { type: 'string', default: '100' },
     settle: { type: 'string', default: 'flush-gc' },
+    'single-threaded-gc': { type: 'boolean', default: false },
   } as const;
-  return parseFlags(argv, options, optionsSchema, fail, (values) => ({ ...values, cpuProf: values['cpu-prof'], tailAb: values['tail-ab'], tailOnMs: values['tail-on-ms'] }));
+  return parseFlags(argv, options, optionsSchema, fail, (values) => ({ ...values, cpuProf: values['cpu-prof'], tailAb: values['tail-ab'], tailOnMs: values['tail-on-ms'], singleThreadedGc: values['single-threaded-gc'] }));
 }
 
 const T0 = Date.now();
@@ -144,7 +150,7 @@ async function main(): Promise<void> {
   const tailSpans: Partial<Record<Tail, { recorded: number; limited: number }>> = {};
   try {
     for (const tail of tails) {
-      const server = await startServer(o.mode, sink.port, { cpuProfileDir: o.cpuProf, env: { GUILDHALL_SLOW_DELIVERY_MS: tail === 'on' ? String(o.tailOnMs) : '0' } });
+      const server = await startServer(o.mode, sink.port, { cpuProfileDir: o.cpuProf, nodeFlags: o.singleThreadedGc ? ['--single-threaded-gc'] : [], env: { GUILDHALL_SLOW_DELIVERY_MS: tail === 'on' ? String(o.tailOnMs) : '0' } });
       const driver = ClientDriver.start();
       rigs.push({ tail, server, driver });
       await driver.setup(server, o.sessions, Math.min(o.sessions, 100), 800);
@@ -223,6 +229,7 @@ async function main(): Promise<void> {
     reps: o.reps,
     us_per_delivery: { sampled: rounded(of('on', true).map((s) => s.schedUsPerDelivery), 2), unsampled: rounded(of('on', false).map((s) => s.schedUsPerDelivery), 2) },
     settle: o.settle,
+    single_threaded_gc: o.singleThreadedGc,
     sampled_over_unsampled: rounded(paired(of('on', true), of('on', false)), 3),
     sampled_over_unsampled_burst_only: rounded(pairedBy((s) => s.burstUsPerDelivery, of('on', true), of('on', false)), 3),
     ...(o.settle === 'flush-gc'
@@ -231,6 +238,7 @@ async function main(): Promise<void> {
           gc_us_per_delivery: { sampled: rounded(of('on', true).map((s) => s.gcUsPerDelivery), 2), unsampled: rounded(of('on', false).map((s) => s.gcUsPerDelivery), 2) },
         }
       : {}),
+    sampled_over_unsampled_main_thread: rounded(pairedBy((s) => s.mainUsPerDelivery, of('on', true), of('on', false)), 3),
     main_thread_us_per_delivery: { sampled: rounded(of('on', true).map((s) => s.mainUsPerDelivery), 2), unsampled: rounded(of('on', false).map((s) => s.mainUsPerDelivery), 2) },
     other_threads_us_per_delivery: { sampled: rounded(of('on', true).map((s) => s.otherUsPerDelivery), 2), unsampled: rounded(of('on', false).map((s) => s.otherUsPerDelivery), 2) },
     ...(o.tailAb
