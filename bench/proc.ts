@@ -39,6 +39,22 @@ export function schedMicros(pid: number): number {
   return ns / 1000;
 }
 
+/** schedMicros split: the main thread (the event loop: its tid is the pid) and all the others (V8's compiler and GC helpers, libuv's pool). */
+export function schedMicrosByThread(pid: number): { main: number; other: number } {
+  let main = 0;
+  let other = 0;
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const ns = Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+      if (tid === String(pid)) main += ns;
+      else other += ns;
+    } catch {
+      // The thread ended between the listing and the read.
+    }
+  }
+  return { main: main / 1000, other: other / 1000 };
+}
+
 /** Resident set size in bytes. */
 export function rssBytes(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');

@@ -17,17 +17,22 @@
 // User-space instructions only (the kernel's side of each socket write is not
 // in them), so that implied ratio overstates the CPU ratio somewhat.
 //
+// The server runs compiled (dist/server/main.js, as `npm start` runs it); --from-source runs server/main.ts
+// through tsx. --perf-map adds node --perf-basic-prof, so that bench/callgrind-jit.ts can name the JIT code in
+// the dumps (the map is /tmp/perf-<pid>.map); --out keeps the dumps in that folder.
+//
 //   npm run bench:sampling-ab-instructions -- [--root DIR] [--sizes 10,100] [--messages 20] [--rate 4] [--reps 2] [--at 1000]
+//     [--from-source] [--perf-map] [--out DIR]
 //   (slow: the server runs 20-50 times slower under valgrind)
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
-import { ClientDriver, type ServerUnderTest, freePort, guildhallServerEnv, modeEnv, startSink, stop, waitHealthy } from './children.js';
+import { ClientDriver, type ServerUnderTest, compiledServer, freePort, guildhallServerEnv, modeEnv, startSink, stop, waitHealthy } from './children.js';
 import { parseFlags } from './flags.js';
 
-const USAGE = 'usage: npm run bench:sampling-ab-instructions -- [--root DIR] [--sizes 10,100] [--messages 20] [--rate 4] [--reps 2] [--at 1000]';
+const USAGE = 'usage: npm run bench:sampling-ab-instructions -- [--root DIR] [--sizes 10,100] [--messages 20] [--rate 4] [--reps 2] [--at 1000] [--from-source] [--perf-map] [--out DIR]';
 const o = parseFlags(
   process.argv.slice(2),
   {
@@ -38,6 +43,9 @@ const o = parseFlags(
     reps: { type: 'string', default: '3' },
     at: { type: 'string', default: '1000' },
     warmup: { type: 'string', default: '300' },
+    'from-source': { type: 'boolean', default: false },
+    'perf-map': { type: 'boolean', default: false },
+    out: { type: 'string', default: '' },
   },
   z.object({
     root: z.string().min(1).transform((p) => resolve(p)),
@@ -51,6 +59,9 @@ const o = parseFlags(
     reps: z.coerce.number().int().min(1).max(20),
     at: z.coerce.number().int().min(1).max(100_000),
     warmup: z.coerce.number().int().min(0).max(10_000),
+    'from-source': z.boolean(),
+    'perf-map': z.boolean(),
+    out: z.string(),
   }),
   (message) => {
     process.stderr.write(`bench:sampling-ab-instructions: ${message}\n${USAGE}\n`);
@@ -58,7 +69,8 @@ const o = parseFlags(
   },
 );
 
-const OUT = mkdtempSync(join(tmpdir(), 'guildhall-sampling-callgrind-'));
+const OUT = o.out === '' ? mkdtempSync(join(tmpdir(), 'guildhall-sampling-callgrind-')) : resolve(o.out);
+mkdirSync(OUT, { recursive: true });
 const log = (text: string) => process.stderr.write(`[sampling-ab-instructions] ${text}\n`);
 /** Past the batch processor's 1 s schedule delay, so a window's last spans are exported within it. */
 const SETTLE_MS = 2_500;
@@ -78,6 +90,8 @@ interface Window {
   lost: number;
   /** Posts the server refused or did not answer in time: a window with any is not a clean count. */
   failed: number;
+  /** This window's dump, one file per thread (main thread: `-01`). */
+  files: string[];
 }
 
 async function measure(size: number, sinkPort: number): Promise<Window[]> {
@@ -86,7 +100,10 @@ async function measure(size: number, sinkPort: number): Promise<Window[]> {
   const env = guildhallServerEnv(port, { ...modeEnv('sampled', sinkPort), GUILDHALL_SLOW_DELIVERY_MS: '60000', GUILDHALL_REQUEST_TIMEOUT_MS: '290000' });
   const prefix = `s${size}`;
   const valgrind = ['--tool=callgrind', '--instr-atstart=no', '--smc-check=all-non-file', '--separate-threads=yes', `--callgrind-out-file=${join(OUT, `${prefix}.%p`)}`];
-  const child = spawn('valgrind', [...valgrind, process.execPath, '--import', 'tsx', 'server/main.ts'], { cwd: o.root, env, stdio: ['ignore', 'ignore', 'inherit'] });
+  const entry = o['from-source'] ? ['--import', 'tsx', 'server/main.ts'] : [compiledServer(o.root)];
+  const nodeFlags = o['perf-map'] ? ['--perf-basic-prof'] : [];
+  const child = spawn('valgrind', [...valgrind, process.execPath, ...nodeFlags, ...entry], { cwd: o.root, env, stdio: ['ignore', 'ignore', 'inherit'] });
+  log(`${size} sessions: server pid ${child.pid}, dumps in ${OUT}`);
   const url = `http://127.0.0.1:${port}`;
   const server: ServerUnderTest = { mode: 'sampled', url, pid: child.pid!, child };
   const driver = ClientDriver.start();
@@ -118,7 +135,8 @@ async function measure(size: number, sinkPort: number): Promise<Window[]> {
         // One file per thread for this dump (`<out>.<pid>.<part>-<thread>`); thread 01 is the main thread.
         let instructions = 0;
         let mainThread = 0;
-        for (const f of readdirSync(OUT).filter((f) => f.startsWith(`${prefix}.${server.pid}.`) && !seen.has(f))) {
+        const files = readdirSync(OUT).filter((f) => f.startsWith(`${prefix}.${server.pid}.`) && !seen.has(f));
+        for (const f of files) {
           seen.add(f);
           const m = /^totals:\s+(\d+)/m.exec(readFileSync(join(OUT, f), 'utf8'));
           if (!m) continue;
@@ -126,7 +144,7 @@ async function measure(size: number, sinkPort: number): Promise<Window[]> {
           if (f.endsWith('-01')) mainThread = Number(m[1]);
         }
         if (run.lost > 0 || run.delivered === 0) throw new Error(`${size} sessions: ${run.lost} lost, ${run.delivered} of ${o.messages * size} delivered: slow the rate (--rate)`);
-        windows.push({ sampled, instructions, mainThread, delivered: run.delivered, lost: run.lost, failed: run.failed });
+        windows.push({ sampled, instructions, mainThread, delivered: run.delivered, lost: run.lost, failed: run.failed, files });
         log(
           `${size} sessions, rep ${rep + 1}, ${sampled ? 'sampled  ' : 'unsampled'}: ${(mainThread / (run.delivered / size) / 1e6).toFixed(3)} M main-thread instructions per message delivered (${(instructions / (run.delivered / size) / 1e6).toFixed(3)} M all threads), ${run.delivered} delivered, ${run.failed} posts failed, ${run.lost} lost`,
         );
@@ -162,7 +180,7 @@ async function main(): Promise<void> {
   } finally {
     await stop(sink.child);
   }
-  const result: Record<string, unknown> = { root: o.root, node: process.version, messages: o.messages, rate: o.rate, reps: o.reps, warmup: o.warmup, instructions_per_message: bySize };
+  const result: Record<string, unknown> = { root: o.root, compiled: !o['from-source'], node: process.version, messages: o.messages, rate: o.rate, reps: o.reps, warmup: o.warmup, instructions_per_message: bySize };
   if (o.sizes.length === 2) {
     const implied = (pick: (s: (typeof bySize)[number]) => Figures) => {
       const [small, large] = [bySize[o.sizes[0]!]!, bySize[o.sizes[1]!]!];

@@ -1,12 +1,32 @@
 // Preloaded (--import) into every server the benchmarks start (Guildhall,
 // Socket.IO, the floors), which run with --expose-gc and an IPC channel: it
-// answers "collect and report memory" and "write a heap snapshot". The
-// server's own code is not changed.
+// answers "collect and report memory", "write a heap snapshot" and "export
+// what the tracer has queued, then collect" (bench:sampling-ab: each half of
+// its A/B pays for its own export, and the next starts from a collected
+// heap). The server's own code is not changed.
 //   not meant to be run by hand.
 import { readFileSync } from 'node:fs';
 import { getHeapSpaceStatistics, getHeapStatistics, writeHeapSnapshot } from 'node:v8';
 
-export type ProbeRequest = { cmd: 'measure' } | { cmd: 'snapshot'; path: string };
+export type ProbeRequest = { cmd: 'measure' } | { cmd: 'snapshot'; path: string } | { cmd: 'settle'; gc: boolean };
+
+/**
+ * Exports every span queued now (the registered provider's forceFlush: the
+ * batch processor's queue, whatever its schedule), then, with `collect`, one
+ * full collection. Resolves false when no SDK provider is registered.
+ */
+async function settle(collect: boolean): Promise<boolean> {
+  const { trace } = await import('@opentelemetry/api');
+  const proxy = trace.getTracerProvider() as { getDelegate?: () => { forceFlush?: () => Promise<void> } };
+  const provider = proxy.getDelegate?.();
+  const flushed = typeof provider?.forceFlush === 'function';
+  if (flushed) await provider.forceFlush!();
+  if (collect) {
+    if (!gc) throw new Error('the server runs without --expose-gc');
+    gc();
+  }
+  return flushed;
+}
 
 /** One reading after two collections, in bytes. */
 export interface MemoryReading {
@@ -75,6 +95,13 @@ function read(): MemoryReading {
 
 if (process.send) {
   process.on('message', (msg: ProbeRequest | undefined) => {
+    if (msg?.cmd === 'settle') {
+      settle(msg.gc).then(
+        (flushed) => process.send!({ ev: 'settled', flushed }),
+        (err: unknown) => process.send!({ ev: 'error', error: String((err as Error)?.stack ?? err) }),
+      );
+      return;
+    }
     if (msg?.cmd !== 'measure' && msg?.cmd !== 'snapshot') return;
     // Two collections a turn apart: weak callbacks and finalizers queued by the first free more in the second.
     setImmediate(() => {

@@ -4,7 +4,8 @@
 // (normally ParentBased over the root sampler chosen by OTEL_TRACES_SAMPLER).
 import { type Attributes, type Context, type Link, SpanKind, TraceFlags, trace } from '@opentelemetry/api';
 import { ParentBasedSampler, AlwaysOnSampler, SamplingDecision, type Sampler, type SamplingResult } from '@opentelemetry/sdk-trace-base';
-import { ATTR_FANOUT_ADJUSTED_COUNT, ATTR_FANOUT_RATE, ATTR_FANOUT_SIZE, ATTR_TAIL } from './conventions.js';
+import { ATTR_FANOUT_RATE, ATTR_FANOUT_SIZE, ATTR_TAIL } from './conventions.js';
+import type { ATTR_FANOUT_ADJUSTED_COUNT } from './conventions.js';
 
 export const DEFAULT_FANOUT_K = 10;
 
@@ -14,6 +15,11 @@ export interface FanoutSamplerOptions {
   delegate?: Sampler;
   /** Source of uniform [0, 1) numbers; injectable for tests. */
   random?: () => number;
+}
+
+/** A kept delivery's sampler attributes; keys spelled out, not computed (V8 defines computed keys of a literal one runtime call at a time). */
+function fanoutDecision(rate: number): Record<typeof ATTR_FANOUT_RATE | typeof ATTR_FANOUT_ADJUSTED_COUNT, number> {
+  return { 'guildhall.fanout.rate': rate, 'guildhall.fanout.adjusted_count': 1 / rate };
 }
 
 export class FanoutSampler implements Sampler {
@@ -69,7 +75,9 @@ export class FanoutSampler implements Sampler {
 
   /**
    * A CONSUMER span started under a sampled parent with `guildhall.fanout.size`
-   * among its start attributes is one delivery of a broadcast: fanout-sampled.
+   * among its start attributes is one delivery of a broadcast: fanout-sampled,
+   * unless `guildhall.fanout.rate` is there too: then its sender already kept
+   * it at that rate (the Transport decides at the broadcast), and it is kept.
    * A span started with `guildhall.tail=true` is kept: tail capture chose it
    * because its message was slow, and has already charged it to its budget.
    * Everything else is the delegate's call. A delivery never becomes a root.
@@ -80,11 +88,13 @@ export class FanoutSampler implements Sampler {
     if (spanKind === SpanKind.CONSUMER && typeof size === 'number' && size > 0) {
       const parent = trace.getSpanContext(context);
       if (!parent || (parent.traceFlags & TraceFlags.SAMPLED) === 0) return { decision: SamplingDecision.NOT_RECORD };
+      // A start rate is the sender's decision (the Transport's kept deliveries carry it): kept, not decided again.
+      if (typeof attributes[ATTR_FANOUT_RATE] === 'number') return { decision: SamplingDecision.RECORD_AND_SAMPLED };
       const rate = this.rate(size);
       if (!this.keep(rate)) return { decision: SamplingDecision.NOT_RECORD };
       return {
         decision: SamplingDecision.RECORD_AND_SAMPLED,
-        attributes: { [ATTR_FANOUT_RATE]: rate, [ATTR_FANOUT_ADJUSTED_COUNT]: 1 / rate },
+        attributes: fanoutDecision(rate),
       };
     }
     return this.delegateSampler.shouldSample(context, traceId, spanName, spanKind, attributes, links);

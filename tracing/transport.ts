@@ -18,11 +18,13 @@
 //   message that waited too long in a mailbox of a chosen kind (guilds) under
 //   no sampled trace starts a root (tail-capture.ts).
 import {
+  type AttributeValue,
   type Attributes,
   type Context,
   type ContextManager,
   ROOT_CONTEXT,
   type Span,
+  type SpanContext,
   SpanKind,
   type SpanOptions,
   SpanStatusCode,
@@ -49,24 +51,25 @@ import {
   type MessageOp,
 } from '../actors/index.js';
 import {
-  ATTR_FANOUT_ADJUSTED_COUNT,
   ATTR_FANOUT_KEPT,
-  ATTR_FANOUT_RATE,
-  ATTR_FANOUT_SIZE,
   ATTR_HANDLE_MS,
-  ATTR_MESSAGING_BATCH_COUNT,
-  ATTR_MESSAGING_DESTINATION_NAME,
-  ATTR_MESSAGING_OPERATION_TYPE,
-  ATTR_MESSAGING_SYSTEM,
   MESSAGING_SYSTEM,
   TRACER_NAME,
   fanoutSpanName,
   processSpanName,
 } from './conventions.js';
+import type {
+  ATTR_FANOUT_RATE,
+  ATTR_FANOUT_SIZE,
+  ATTR_MESSAGING_BATCH_COUNT,
+  ATTR_MESSAGING_DESTINATION_NAME,
+  ATTR_MESSAGING_OPERATION_TYPE,
+  ATTR_MESSAGING_SYSTEM,
+} from './conventions.js';
 import type { DebugSampling } from './debug-sampling.js';
 import { FanoutSampler } from './fanout-sampler.js';
 import { LeanTracer } from './lean-tracer.js';
-import { epochOf, processAttributes, startedAtOf } from './process-span.js';
+import { deliveryAttributes, epochOf, processAttributes, startedAtOf } from './process-span.js';
 import { TailCapture, type TailOptions, type TailStats } from './tail-capture.js';
 import { formatTraceparent, isSampledTraceparent, parseTraceparent } from './traceparent.js';
 
@@ -115,6 +118,14 @@ function isGlobalManager(manager: ContextManager): boolean {
   return context.with(probe, () => manager.active() === probe);
 }
 
+/**
+ * The parent context each carrier made in this process stands for, as
+ * parsing its traceparent and tracestate would give it (a remote parent, the
+ * sampled flag alone): a delivery in this process reads it here instead of
+ * parsing the text. A carrier from another node (deserialised) is not here.
+ */
+const parentOfCarrier = new WeakMap<Carrier, Context>();
+
 function carrierOf(span: Span): Carrier {
   const sc = span.spanContext();
   const traceparent = formatTraceparent(sc);
@@ -123,11 +134,45 @@ function carrierOf(span: Span): Carrier {
   const carrier: { traceparent: string; tracestate?: string; startedAt?: number } = { traceparent };
   if (tracestate) carrier.tracestate = tracestate;
   if (startedAt !== undefined) carrier.startedAt = startedAt;
+  const parsed: SpanContext = { traceId: sc.traceId, spanId: sc.spanId, traceFlags: sc.traceFlags & TraceFlags.SAMPLED, isRemote: true };
+  if (tracestate) parsed.traceState = sc.traceState;
+  parentOfCarrier.set(carrier, trace.setSpanContext(ROOT_CONTEXT, parsed));
   return carrier;
 }
 
 
 
+
+type FanoutAttributeKey =
+  | typeof ATTR_MESSAGING_SYSTEM
+  | typeof ATTR_MESSAGING_OPERATION_TYPE
+  | typeof ATTR_MESSAGING_DESTINATION_NAME
+  | typeof ATTR_MESSAGING_BATCH_COUNT
+  | typeof ATTR_FANOUT_SIZE
+  | typeof ATTR_FANOUT_RATE;
+
+const hasOwn = Object.prototype.hasOwnProperty;
+
+/**
+ * A fanout span's start attributes: ours, and the broadcast's own where they
+ * do not name one of ours (ours win, as they did spread after them). Keys
+ * spelled out, not computed, and no second spread: V8 defines computed keys
+ * of a literal, and the properties of a spread into an object that already
+ * has some, one runtime call at a time. The type holds the keys to the
+ * conventions.
+ */
+function fanoutAttributes(own: Attributes | undefined, kind: string, n: number, rate: number): Attributes {
+  const attributes: Record<FanoutAttributeKey, AttributeValue> & Attributes = {
+    'messaging.system': MESSAGING_SYSTEM,
+    'messaging.operation.type': 'send',
+    'messaging.destination.name': kind,
+    'messaging.batch.message_count': n,
+    'guildhall.fanout.size': n,
+    'guildhall.fanout.rate': rate,
+  };
+  if (own !== undefined) for (const k in own) if (hasOwn.call(own, k) && !hasOwn.call(attributes, k)) attributes[k] = own[k];
+  return attributes;
+}
 
 export class Transport implements Interceptor {
   /** Runtime switch: when false only bare messages are sent and no actor spans are made. */
@@ -237,11 +282,15 @@ export class Transport implements Interceptor {
 
   /**
    * The remote parent context a carrier names, or undefined when it does not
-   * parse. The kept deliveries of a broadcast share one carrier: the last
-   * one's context is kept (contexts and span contexts are immutable), so it
-   * is parsed and built once per broadcast, not once per kept delivery.
+   * parse. A carrier made in this process was read when it was made (the
+   * deliveries of two broadcasts, or of a broadcast and a handler's sends,
+   * interleave, and a one-entry cache missed nearly every time). One from
+   * another node is parsed; the last one's context is kept, for the kept
+   * deliveries of its broadcast that share it.
    */
   private parentOf(carrier: Carrier): Context | undefined {
+    const made = parentOfCarrier.get(carrier);
+    if (made !== undefined) return made;
     const { traceparent, tracestate } = carrier;
     if (traceparent === this.lastTraceparent && tracestate === this.lastTracestate) return this.lastParent;
     const parsed = parseTraceparent(traceparent, tracestate);
@@ -282,7 +331,9 @@ export class Transport implements Interceptor {
   ): unknown {
     const handleStart = this.system.clock.now();
     const waitMs = Math.max(0, handleStart - entry.enqueuedAt);
-    const attributes = processAttributes(entry, actor, message, waitMs);
+    const fanoutSize = hints?.fanoutSize;
+    const attributes: Attributes =
+      fanoutSize === undefined ? processAttributes(entry, actor, message, waitMs) : deliveryAttributes(entry, actor, message, waitMs, fanoutSize, hints!.fanoutRate ?? 1);
     if (extra !== undefined) Object.assign(attributes, extra);
     // The span starts when the message was enqueued, so its bar shows the wait.
     // Epoch times come from Date.now(), as the SDK's own span clocks do: with a
@@ -292,14 +343,6 @@ export class Transport implements Interceptor {
     // and the start is never before the parent's (see epochOf).
     const startTime = epochOf(entry.enqueuedAt, handleStart, parentStartedAt);
     const span = this.startOwning(processSpanName(actor.kind), { kind: SpanKind.CONSUMER, startTime, attributes }, parent);
-    if (hints?.fanoutSize !== undefined) {
-      // Set after start: the keep decision was made at the sender, and a
-      // FanoutSampler would otherwise decide this delivery a second time.
-      const rate = hints.fanoutRate ?? 1;
-      span.setAttribute(ATTR_FANOUT_SIZE, hints.fanoutSize);
-      span.setAttribute(ATTR_FANOUT_RATE, rate);
-      span.setAttribute(ATTR_FANOUT_ADJUSTED_COUNT, rate > 0 ? 1 / rate : 0);
-    }
     span.addEvent('mailbox.dequeued', startTime + waitMs);
     const finish = (error?: unknown) => {
       const handleMs = this.system.clock.now() - handleStart;
@@ -368,15 +411,7 @@ export class Transport implements Interceptor {
       fanoutSpanName(kind),
       {
         kind: SpanKind.PRODUCER,
-        attributes: {
-          ...options.attributes,
-          [ATTR_MESSAGING_SYSTEM]: MESSAGING_SYSTEM,
-          [ATTR_MESSAGING_OPERATION_TYPE]: 'send',
-          [ATTR_MESSAGING_DESTINATION_NAME]: kind,
-          [ATTR_MESSAGING_BATCH_COUNT]: n,
-          [ATTR_FANOUT_SIZE]: n,
-          [ATTR_FANOUT_RATE]: rate,
-        },
+        attributes: fanoutAttributes(options.attributes, kind, n, rate),
       },
       active,
     );

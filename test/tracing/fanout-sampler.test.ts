@@ -29,6 +29,20 @@ describe('FanoutSampler', () => {
     expect(s.shouldSample(sampledParent, 'a'.repeat(32), 'x', SpanKind.CONSUMER, attrs, []).decision).toBe(SamplingDecision.NOT_RECORD);
   });
 
+  it('keeps a delivery whose start attributes carry the rate its sender kept it with, without drawing again', () => {
+    let draws = 0;
+    const s = new FanoutSampler({ k: 10, random: () => (draws++, 0.99) });
+    const attrs = { [ATTR_FANOUT_SIZE]: 1000, [ATTR_FANOUT_RATE]: 0.01, [ATTR_FANOUT_ADJUSTED_COUNT]: 100 };
+    const kept = s.shouldSample(sampledParent, 'a'.repeat(32), 'process session', SpanKind.CONSUMER, attrs, []);
+    expect(kept.decision).toBe(SamplingDecision.RECORD_AND_SAMPLED);
+    // The sender's rate stands: nothing to add or overwrite.
+    expect(kept.attributes).toBeUndefined();
+    expect(draws).toBe(0);
+    // Still never under an unsampled parent, nor as a root.
+    expect(s.shouldSample(unsampledParent, 'a'.repeat(32), 'x', SpanKind.CONSUMER, attrs, []).decision).toBe(SamplingDecision.NOT_RECORD);
+    expect(s.shouldSample(ROOT_CONTEXT, 'a'.repeat(32), 'x', SpanKind.CONSUMER, attrs, []).decision).toBe(SamplingDecision.NOT_RECORD);
+  });
+
   it('never makes a delivery a root, nor keeps one under an unsampled parent', () => {
     const s = new FanoutSampler({ k: 10, random: () => 0 });
     const attrs = { [ATTR_FANOUT_SIZE]: 5 };

@@ -13,6 +13,7 @@ import {
 } from '../../tracing/conventions.js';
 import { DebugSampling } from '../../tracing/debug-sampling.js';
 import { FanoutSampler } from '../../tracing/fanout-sampler.js';
+import { parseTraceparent } from '../../tracing/traceparent.js';
 import { Transport } from '../../tracing/transport.js';
 import { deferred, settle } from '../support/actors.js';
 import { makeTracing, parentId } from '../support/tracing.js';
@@ -278,6 +279,50 @@ describe('Transport: debug windows and bare messages', () => {
     expect(parentId(handled[0]!)).toBeUndefined();
     expect(log).toEqual([undefined, handled[0]!.spanContext().spanId, undefined]);
     expect(transport.inboundBare).toBe(false);
+  });
+});
+
+describe('Transport: a carrier made in this process', () => {
+  it('gives a kept delivery the parent that parsing the carrier gives (remote, sampled flag alone, tracestate)', async () => {
+    const { system, transport, tracer, spans } = setup(10);
+    const seen = recordPayloads(system);
+    const refs = Array.from({ length: 5 }, () => system.spawn(session([], transport)));
+    await settle(system, 1_000);
+    const remote = parseTraceparent('00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01', 'vendor=abc,other=1')!;
+    tracer.startActiveSpan('broadcast', {}, trace.setSpanContext(ROOT_CONTEXT, remote), (root) => {
+      system.broadcast(refs, { type: 'MESSAGE_CREATE' });
+      root.end();
+    });
+    await settle(system, 1_000);
+    const carriers = seen.filter(isEnvelope).map((e) => e.carrier!);
+    const deliveries = byName(spans(), 'process session');
+    expect(deliveries).toHaveLength(5);
+    expect(carriers).toHaveLength(5);
+    for (const [i, d] of deliveries.entries()) {
+      const parsed = parseTraceparent(carriers[i]!.traceparent, carriers[i]!.tracestate)!;
+      const parent = d.parentSpanContext!;
+      expect({ ...parent, traceState: parent.traceState?.serialize() }).toEqual({ ...parsed, traceState: parsed.traceState?.serialize() });
+      expect(parent.isRemote).toBe(true);
+      expect(parent.traceState?.serialize()).toBe('vendor=abc,other=1');
+    }
+  });
+});
+
+describe('Transport: fanout span attributes', () => {
+  it("carry the broadcast's own attributes, ours winning where both name one", async () => {
+    const { system, transport, tracer, spans } = setup(10);
+    const refs = Array.from({ length: 3 }, () => system.spawn(session([], transport)));
+    await settle(system, 1_000);
+    tracer.startActiveSpan('broadcast', (root) => {
+      system.broadcast(refs, { type: 'MESSAGE_CREATE' }, { attributes: { 'guildhall.guild.id': '42', [ATTR_FANOUT_SIZE]: 'not ours' } });
+      root.end();
+    });
+    await settle(system, 1_000);
+    const [fanout] = byName(spans(), 'fanout session');
+    expect(fanout!.attributes['guildhall.guild.id']).toBe('42');
+    expect(fanout!.attributes[ATTR_FANOUT_SIZE]).toBe(3);
+    expect(fanout!.attributes[ATTR_FANOUT_RATE]).toBe(1);
+    expect(fanout!.attributes['messaging.batch.message_count']).toBe(3);
   });
 });
 
