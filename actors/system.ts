@@ -266,6 +266,23 @@ export class ActorSystem implements Router, CellHost {
   }
 
   /**
+   * Runs `deliveries`, the deliveries of one broadcast whose relay ran on
+   * another node (the remote router's receiving side, through `deliver`), as
+   * this node runs its own broadcasts: sharing clock readings for their
+   * enqueue time (see enqueueTime).
+   */
+  deliverBroadcast(deliveries: () => void): void {
+    this.broadcasting++;
+    this.shareLeft = 0;
+    try {
+      deliveries();
+    } finally {
+      this.broadcasting--;
+      this.shareLeft = 0;
+    }
+  }
+
+  /**
    * The enqueue time of a message sent now. A broadcast's deliveries are
    * enqueued in one tight loop, so one clock reading serves SHARE_READING of
    * them in a row: a delivery's wait then counts from at most that many

@@ -2,7 +2,7 @@
 // per node: CPU time, write and read system calls (/proc/<pid>/io syscw and
 // syscr: counted, whatever the load) and context switches per thread kind.
 import { readFileSync, readdirSync } from 'node:fs';
-import { cpuMicros } from './proc.js';
+import { CLK_TCK, cpuMicros } from './proc.js';
 
 /** Context switches of a node's threads so far: [main voluntary, main involuntary, other threads voluntary, other involuntary]. */
 export type Switches = [number, number, number, number];
@@ -10,6 +10,45 @@ export type Switches = [number, number, number, number];
 /** utime + stime of each pid, µs. */
 export function cpuOfPids(pids: readonly number[]): number[] {
   return pids.map((pid) => cpuMicros(pid));
+}
+
+/** utime and stime of a /proc stat line, µs (fields counted after the command name's last ')'). */
+function userSys(stat: string): [number, number] {
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return [(Number(fields[11]) * 1e6) / CLK_TCK, (Number(fields[12]) * 1e6) / CLK_TCK];
+}
+
+/**
+ * Of each pid's CPU so far (µs): the kernel's share (stime, every thread: system calls, the
+ * loopback TCP work a socket write does for its reader, wake-ups) and the main thread's
+ * utime + stime (the JS and the event loop; the rest is GC and compiler helper threads).
+ */
+export function cpuSplitOfPids(pids: readonly number[]): { sys: number[]; main: number[] } {
+  const sys: number[] = [];
+  const main: number[] = [];
+  for (const pid of pids) {
+    sys.push(userSys(readFileSync(`/proc/${pid}/stat`, 'utf8'))[1]);
+    const [u, s] = userSys(readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8'));
+    main.push(u + s);
+  }
+  return { sys, main };
+}
+
+/**
+ * Each pid's main thread so far: how often the scheduler moved it to another CPU (se.nr_migrations
+ * of /proc/<pid>/task/<pid>/sched: counted; a moved thread starts on caches that hold another
+ * process's data) and how long it waited runnable for a CPU (run_delay of .../schedstat, µs: the
+ * CPU was taken by another process).
+ */
+export function schedOfPids(pids: readonly number[]): { migrations: number[]; runDelayUs: number[] } {
+  const migrations: number[] = [];
+  const runDelayUs: number[] = [];
+  for (const pid of pids) {
+    const sched = readFileSync(`/proc/${pid}/task/${pid}/sched`, 'utf8');
+    migrations.push(Number(/^se\.nr_migrations\s*:\s*(\d+)/m.exec(sched)?.[1] ?? NaN));
+    runDelayUs.push(Number(readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').split(' ')[1]) / 1000);
+  }
+  return { migrations, runDelayUs };
 }
 
 function ioField(pid: number, name: 'syscw' | 'syscr'): number {
@@ -48,13 +87,23 @@ export function switchesOfPids(pids: readonly number[]): Switches[] {
 /** Everything above at once, for a before/after pair around a window. */
 export interface NodeCounters {
   cpu: number[];
+  /** The kernel's share of `cpu` (stime), µs. */
+  sys: number[];
+  /** The main thread's CPU (utime + stime), µs. */
+  main: number[];
+  /** The main thread's moves to another CPU (counted). */
+  migrations: number[];
+  /** The main thread's time runnable but waiting for a CPU, µs. */
+  runDelayUs: number[];
   writes: number[];
   reads: number[];
   switches: Switches[];
 }
 
 export function readCounters(pids: readonly number[]): NodeCounters {
-  return { cpu: cpuOfPids(pids), writes: writesOfPids(pids), reads: readsOfPids(pids), switches: switchesOfPids(pids) };
+  const split = cpuSplitOfPids(pids);
+  const sched = schedOfPids(pids);
+  return { cpu: cpuOfPids(pids), sys: split.sys, main: split.main, migrations: sched.migrations, runDelayUs: sched.runDelayUs, writes: writesOfPids(pids), reads: readsOfPids(pids), switches: switchesOfPids(pids) };
 }
 
 /** Sum over nodes of after - before. */

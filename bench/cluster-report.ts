@@ -109,6 +109,7 @@ export function clusterReport(input: ClusterReportInput) {
     ...summary
       .filter((s) => s.kind === 'paced' && !(s.postsPerS.median >= KEPT_UP * input.pacedPosts))
       .map((s) => `WARNING: paced, ${s.nodes} node(s): ${f(s.postsPerS.median, 1)} posts/s answered of ${input.pacedPosts} offered: it did not keep up, so its paced figures do not compare the same work.`),
+    ...cpuSplitLines(input, f),
     ...input.kinds.flatMap((kind) =>
       Object.keys(ratios[kind].cpuUsPerDelivery).map(
         (k) =>
@@ -118,4 +119,28 @@ export function clusterReport(input: ClusterReportInput) {
     '',
   ].join('\n');
   return { summary, ratios, markdown };
+}
+
+const sum = (xs: readonly number[] | undefined) => (xs === undefined ? NaN : xs.reduce((a, b) => a + b, 0));
+
+/**
+ * Per load and node count, where the CPU per delivery goes, summed over the nodes (medians over the
+ * repetitions): the kernel's share (stime), the main threads' and the other threads'; and how the
+ * scheduler treated the main threads (moves to another CPU, time runnable but waiting for one).
+ * Samples from before these were read have none of them: no line.
+ */
+function cpuSplitLines(input: ClusterReportInput, f: (x: number, d?: number) => string): string[] {
+  const lines: string[] = [];
+  for (const kind of input.kinds) {
+    for (const n of input.nodes) {
+      const xs = input.samples.filter((s) => s.kind === kind && s.nodes === n && s.sysUsPerDeliveryByNode !== undefined);
+      if (xs.length === 0) continue;
+      const m = (pick: (s: ClusterSample) => number) => spread(xs.map(pick)).median;
+      const main = m((s) => sum(s.mainUsPerDeliveryByNode));
+      lines.push(
+        `${LOAD_NAMES[kind]}, ${n} node(s), µs/delivery summed: kernel (stime) ${f(m((s) => sum(s.sysUsPerDeliveryByNode)))}, main threads ${f(main)}, other threads ${f(m((s) => s.cpuUsPerDelivery) - main)}; main threads moved to another CPU ${f(m((s) => sum(s.migrationsPer1kDeliveriesByNode)))} times per 1,000 deliveries, waited runnable ${f(m((s) => sum(s.runDelayUsPerDeliveryByNode)))} µs/delivery`,
+      );
+    }
+  }
+  return lines;
 }

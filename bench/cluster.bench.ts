@@ -109,6 +109,14 @@ export interface ClusterSample {
   cpuUsPerDelivery: number;
   /** Each node's share of the CPU of the burst, µs per delivery. */
   cpuUsPerDeliveryByNode: number[];
+  /** Of cpuUsPerDeliveryByNode, the kernel's share (stime: system calls, loopback TCP, wake-ups), µs per delivery. */
+  sysUsPerDeliveryByNode?: number[];
+  /** Of cpuUsPerDeliveryByNode, the main thread's (utime + stime; the rest is GC and compiler threads), µs per delivery. */
+  mainUsPerDeliveryByNode?: number[];
+  /** Each node's main thread: moves to another CPU per 1,000 deliveries (counted). */
+  migrationsPer1kDeliveriesByNode?: number[];
+  /** Each node's main thread: µs per delivery spent runnable, waiting for a CPU another process held. */
+  runDelayUsPerDeliveryByNode?: number[];
   /** Write syscalls (write, writev, sendmsg: /proc/<pid>/io syscw) per delivery, summed over the nodes: how well sessions coalesce their socket writes. Counted, not timed. */
   writesPerDelivery: number;
   writesPerDeliveryByNode: number[];
@@ -246,6 +254,10 @@ async function measure(c: Case, kind: LoadKind, rep: number, o: z.infer<typeof s
     rep,
     cpuUsPerDelivery: byNode.reduce((a, b) => a + b, 0),
     cpuUsPerDeliveryByNode: byNode.map((v) => +v.toFixed(3)),
+    sysUsPerDeliveryByNode: k1.sys.map((v, i) => +((v - k0.sys[i]!) / delivered).toFixed(3)),
+    mainUsPerDeliveryByNode: k1.main.map((v, i) => +((v - k0.main[i]!) / delivered).toFixed(3)),
+    migrationsPer1kDeliveriesByNode: k1.migrations.map((v, i) => +((1000 * (v - k0.migrations[i]!)) / delivered).toFixed(3)),
+    runDelayUsPerDeliveryByNode: k1.runDelayUs.map((v, i) => +((v - k0.runDelayUs[i]!) / delivered).toFixed(3)),
     writesPerDelivery: +writesByNode.reduce((a, b) => a + b, 0).toFixed(4),
     writesPerDeliveryByNode: writesByNode.map((v) => +v.toFixed(4)),
     writesPerCommit: +((commits1.writes - commits0.writes) / Math.max(1, commits1.commits - commits0.commits)).toFixed(2),

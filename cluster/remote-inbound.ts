@@ -260,15 +260,19 @@ export class InboundFrames {
     const to = this.bind(listed);
     // Kept deliveries share one envelope, as they did at the sender.
     const kept = carrier === undefined || item.kept === undefined ? undefined : new Envelope(message, carrier, hintsOf(item.h));
-    let next = kept === undefined ? -1 : 0;
-    for (let i = 0; i < to.length; i++) {
-      let payload = message;
-      if (next >= 0 && item.kept![next] === i) {
-        payload = kept;
-        next++;
+    const system = this.o.system;
+    // As one broadcast on the guild's own node: the deliveries share clock readings for their enqueue time.
+    system.deliverBroadcast(() => {
+      let next = kept === undefined ? -1 : 0;
+      for (let i = 0; i < to.length; i++) {
+        let payload = message;
+        if (next >= 0 && item.kept![next] === i) {
+          payload = kept;
+          next++;
+        }
+        system.deliver(to[i]!, item.op, payload);
       }
-      this.o.system.deliver(to[i]!, item.op, payload);
-    }
+    });
   }
 }
 

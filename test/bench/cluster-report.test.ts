@@ -50,4 +50,28 @@ describe('clusterReport', () => {
     expect(r.markdown).toContain('WARNING: paced, 3 node(s): 7.9 posts/s answered of 10 offered');
     expect(r.markdown).not.toContain('WARNING: paced, 1 node(s)');
   });
+
+  it('splits CPU per delivery into the kernel, main and other threads, with the main threads\' CPU moves and waits, summed over the nodes', () => {
+    const split = (s: ClusterSample, sys: number[], main: number[], moves: number[], wait: number[]): ClusterSample => ({
+      ...s,
+      cpuUsPerDeliveryByNode: main.map(() => s.cpuUsPerDelivery / main.length),
+      sysUsPerDeliveryByNode: sys,
+      mainUsPerDeliveryByNode: main,
+      migrationsPer1kDeliveriesByNode: moves,
+      runDelayUsPerDeliveryByNode: wait,
+    });
+    const r = clusterReport({
+      ...input,
+      kinds: ['paced'],
+      samples: [
+        split(sample('paced', 1, 1, 16, 10), [6], [13], [1], [0.5]),
+        split(sample('paced', 3, 1, 21, 10), [3, 3, 3], [5, 5, 6], [2, 2, 3], [1, 1, 2]),
+        // Samples from before the split was read (an older result): no line for them.
+        sample('paced', 1, 2, 16, 10),
+        sample('paced', 3, 2, 21, 10),
+      ],
+    });
+    expect(r.markdown).toContain('paced, 1 node(s), µs/delivery summed: kernel (stime) 6.00, main threads 13.00, other threads 3.00; main threads moved to another CPU 1.00 times per 1,000 deliveries, waited runnable 0.50 µs/delivery');
+    expect(r.markdown).toContain('paced, 3 node(s), µs/delivery summed: kernel (stime) 9.00, main threads 16.00, other threads 5.00; main threads moved to another CPU 7.00 times per 1,000 deliveries, waited runnable 4.00 µs/delivery');
+  });
 });
