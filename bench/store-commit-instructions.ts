@@ -20,12 +20,11 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import pg from 'pg';
 import { z } from 'zod';
 import type { openSqlStore as OpenSqlStore } from '../server/index.js';
 import { parseFlags } from './flags.js';
+import { PG_ADMIN_URL, adminQuery } from './store-server.js';
 
-const PG_ADMIN_URL = process.env.GUILDHALL_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const GUILDS = 40;
 
 const flags = parseFlags(
@@ -52,16 +51,6 @@ const flags = parseFlags(
     process.exit(2);
   },
 );
-
-async function admin(sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: PG_ADMIN_URL });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
 
 /** Under callgrind: the world, the warm-up, then the counted commits. */
 async function child(engine: 'memory' | 'postgres', size: number, url: string): Promise<void> {
@@ -127,13 +116,13 @@ if (flags.child !== '') {
       const name = `guildhall_instr_${randomBytes(4).toString('hex')}`;
       const url = new URL(PG_ADMIN_URL);
       url.pathname = `/${name}`;
-      if (engine === 'postgres') await admin(`CREATE DATABASE ${name}`);
+      if (engine === 'postgres') await adminQuery(`CREATE DATABASE ${name}`);
       try {
         const perCommit = run(engine, size, url.toString()) / flags.commits;
         lines.push(`| ${engine} | ${size} | ${Math.round(perCommit).toLocaleString('en')} | ${Math.round(perCommit / size).toLocaleString('en')} |`);
         process.stderr.write(`${lines[lines.length - 1]}\n`);
       } finally {
-        if (engine === 'postgres') await admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+        if (engine === 'postgres') await adminQuery(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
       }
     }
   }

@@ -10,9 +10,10 @@ import { freePort, pin } from './children.js';
 
 export const ENGINES = ['memory', 'file', 'postgres'] as const;
 export type Engine = (typeof ENGINES)[number];
-const PG_ADMIN_URL = process.env.GUILDHALL_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+export const PG_ADMIN_URL = process.env.GUILDHALL_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
-async function adminQuery(sql: string): Promise<void> {
+/** One statement on the admin database (CREATE or DROP DATABASE). */
+export async function adminQuery(sql: string): Promise<void> {
   const client = new pg.Client({ connectionString: PG_ADMIN_URL });
   await client.connect();
   try {
