@@ -199,8 +199,9 @@ async function main(): Promise<void> {
     if (flags.strace) {
       const serverOut = join(dir, 'server.strace');
       const backendOut = join(dir, 'backend.strace');
-      const onServer = await straceOn([process.pid], serverOut);
+      // The backend's strace first: the server's, with -f, would follow a strace spawned after it.
       const onBackend = await straceOn(backends, backendOut);
+      const onServer = await straceOn([process.pid], serverOut);
       for (let i = 0; i < flags.commits; i++) await commit();
       await stopStrace(onServer);
       await stopStrace(onBackend);

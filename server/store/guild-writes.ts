@@ -259,10 +259,12 @@ export const UNNEST_INSERT = `insert into messages (id, channel_id, guild_id, au
  * The same rows as they are (PostgreSQL): no join, no existence check, no RETURNING. The foreign
  * key on (channel_id, guild_id) (schema version 3) checks every row; a row it refuses fails the
  * statement, which then changed nothing. Authors are not checked here (schema version 4 has no
- * key on author_id): only runs whose authors the store knows exist come this way.
+ * key on author_id): only runs whose authors the store knows exist come this way. Six unnest()
+ * in the select list (one ProjectSet node: the arrays in lockstep, all of one length here)
+ * rather than unnest() of six arrays in FROM, which fills a tuplestore per array first.
  */
 export const UNNEST_INSERT_UNCHECKED = `insert into messages (id, channel_id, guild_id, author_id, content, nonce)
-  select * from unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[], $6::text[])`;
+  select unnest($1::bigint[]), unnest($2::bigint[]), unnest($3::bigint[]), unnest($4::bigint[]), unnest($5::text[]), unnest($6::text[])`;
 
 /**
  * The six arrays as PostgreSQL's array literals, written here rather than by pg (which quotes
