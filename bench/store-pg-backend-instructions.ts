@@ -17,7 +17,13 @@
 // each EXECUTE as a simple query with literal arrays, where the server sends
 // Bind with text arrays: the same array parsing, a statement parse more).
 //
-//   npm run bench:store-pg-backend-instructions -- [--sizes 1,3,130] [--commits 20] [--shapes checked,plain] [--schema-sql SQL] [--profile DIR]
+// `--wal` adds the WAL each commit writes, in bytes: in single-user mode the
+// backend is the only writer, so the insert position (pg_current_wal_insert_lsn)
+// before and after N commits, after as many of warm-up, says it exactly (the
+// rows, the index entries, the row locks the key checks take on the rows they
+// find, the commit record, full-page images included).
+//
+//   npm run bench:store-pg-backend-instructions -- [--sizes 1,3,130] [--commits 20] [--shapes checked,plain] [--schema-sql SQL] [--profile DIR] [--wal]
 //
 // Needs PostgreSQL 15's binaries (/usr/lib/postgresql/15/bin, or GUILDHALL_PG_BIN), valgrind, root (to run as postgres).
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -29,7 +35,8 @@ import { openSqlStore } from '../server/index.js';
 import { parseFlags } from './flags.js';
 
 const PG_BIN = process.env.GUILDHALL_PG_BIN ?? '/usr/lib/postgresql/15/bin';
-const PORT = 5498;
+/** The template cluster's port while the world is made (GUILDHALL_PG_PORT: two counts at once need two). */
+const PORT = Number(process.env.GUILDHALL_PG_PORT ?? 5498);
 
 /** The insert shapes: `$1..$6` are ids, channel ids, guild ids, author ids, contents, nonces. */
 export const SHAPES: Record<string, string> = {
@@ -43,6 +50,10 @@ export const SHAPES: Record<string, string> = {
   // The rows as they are; the foreign keys alone check them (a violation fails the statement).
   plain: `insert into messages (id, channel_id, guild_id, author_id, content, nonce)
   select * from unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[], $6::text[])`,
+  // The same rows from six unnest() in the select list (a ProjectSet node, the arrays in lockstep)
+  // instead of unnest() of six arrays in FROM (a FunctionScan that fills a tuplestore per array).
+  srf: `insert into messages (id, channel_id, guild_id, author_id, content, nonce)
+  select unnest($1::bigint[]), unnest($2::bigint[]), unnest($3::bigint[]), unnest($4::bigint[]), unnest($5::text[]), unnest($6::text[])`,
 };
 
 const flags = parseFlags(
@@ -53,6 +64,7 @@ const flags = parseFlags(
     shapes: { type: 'string', default: Object.keys(SHAPES).join(',') },
     'schema-sql': { type: 'string', default: '' },
     profile: { type: 'string', default: '' },
+    wal: { type: 'boolean', default: false },
   },
   z.object({
     sizes: z.string().transform((s) => s.split(',').map((x) => z.coerce.number().int().min(1).max(5000).parse(x))),
@@ -62,6 +74,7 @@ const flags = parseFlags(
     'schema-sql': z.string(),
     /** A folder: each longer run's callgrind output is kept there (callgrind_annotate reads it), named by shape and size. */
     profile: z.string(),
+    wal: z.boolean(),
   }),
   (message) => {
     process.stderr.write(`bench:store-pg-backend-instructions: ${message}\n`);
@@ -108,7 +121,7 @@ async function makeCluster(dir: string): Promise<{ data: string; world: World }>
 }
 
 /** One script: prepare the shape, then `commits` executions of `size` rows (ids go on from `world.nextId`). */
-function script(world: World, shape: string, size: number, commits: number): string {
+function script(world: World, shape: string, size: number, commits: number, walFrom?: number): string {
   const lit = (xs: readonly (string | null)[]) => `'{${xs.map((x) => (x === null ? 'NULL' : `"${x}"`)).join(',')}}'`;
   const lines = [`PREPARE s(bigint[], bigint[], bigint[], bigint[], text[], text[]) AS ${SHAPES[shape]!.replace(/\s+/g, ' ')};`];
   let k = 0;
@@ -124,8 +137,10 @@ function script(world: World, shape: string, size: number, commits: number): str
       cols[4]!.push(`g${k % 200} m${k}`);
       cols[5]!.push(null);
     }
+    if (c === walFrom) lines.push('SELECT pg_current_wal_insert_lsn();');
     lines.push(`EXECUTE s(${cols.map(lit).join(', ')});`);
   }
+  if (walFrom !== undefined) lines.push('SELECT pg_current_wal_insert_lsn();');
   return `${lines.join('\n')}\n`;
 }
 
@@ -146,6 +161,20 @@ function count(dir: string, template: string, sql: string, keepAs?: string): num
   return Number(totals[1]);
 }
 
+/** WAL bytes per commit: the last `commits` of 2 x `commits` run in single-user mode (no valgrind), between two insert positions. */
+function walPerCommit(dir: string, template: string, world: World, shape: string, size: number, commits: number): number {
+  const data = join(dir, 'run');
+  rmSync(data, { recursive: true, force: true });
+  cpSync(template, data, { recursive: true });
+  execFileSync('chown', ['-R', 'postgres', data]);
+  const sql = script({ ...world }, shape, size, 2 * commits, commits);
+  const run = asPostgres(join(PG_BIN, 'postgres'), ['--single', '-j', '-D', data, '-c', 'autovacuum=off', '-c', 'shared_buffers=128MB', 'bench'], sql);
+  if (run.status !== 0 || /ERROR:/.test(run.stdout + run.stderr)) throw new Error(`postgres --single: ${(run.stdout + run.stderr).slice(-2000)}`);
+  const lsns = [...run.stdout.matchAll(/pg_current_wal_insert_lsn = "([0-9A-F]+)\/([0-9A-F]+)"/g)].map((m) => BigInt(`0x${m[1]}`) * 2n ** 32n + BigInt(`0x${m[2]}`));
+  if (lsns.length !== 2) throw new Error(`expected two WAL positions, read ${lsns.length}`);
+  return Number(lsns[1]! - lsns[0]!) / commits;
+}
+
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'gh-pg-instr-'));
   chownSync(dir, Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).trim()), Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).trim()));
@@ -155,15 +184,16 @@ async function main(): Promise<void> {
       `bench:store-pg-backend-instructions, ${new Date().toISOString()}, PostgreSQL backend instructions per commit (callgrind, runs of ${flags.commits} and ${3 * flags.commits} commits)`,
       flags['schema-sql'] === '' ? 'schema: as migrated' : `schema: as migrated, then ${flags['schema-sql']}`,
       '',
-      '| rows per commit | shape | instructions/commit | instructions/row |',
-      '|---:|---|---:|---:|',
+      flags.wal ? '| rows per commit | shape | instructions/commit | instructions/row | WAL bytes/commit |' : '| rows per commit | shape | instructions/commit | instructions/row |',
+      flags.wal ? '|---:|---|---:|---:|---:|' : '|---:|---|---:|---:|',
     ];
     for (const size of flags.sizes) {
       for (const shape of flags.shapes) {
         const few = count(dir, data, script({ ...world }, shape, size, flags.commits));
         const many = count(dir, data, script({ ...world }, shape, size, 3 * flags.commits), flags.profile === '' ? undefined : join(resolve(flags.profile), `callgrind.${shape}.${size}`));
         const perCommit = (many - few) / (2 * flags.commits);
-        lines.push(`| ${size} | ${shape} | ${Math.round(perCommit).toLocaleString('en')} | ${Math.round(perCommit / size).toLocaleString('en')} |`);
+        const wal = flags.wal ? ` ${Math.round(walPerCommit(dir, data, world, shape, size, 10 * flags.commits)).toLocaleString('en')} |` : '';
+        lines.push(`| ${size} | ${shape} | ${Math.round(perCommit).toLocaleString('en')} | ${Math.round(perCommit / size).toLocaleString('en')} |${wal}`);
         process.stderr.write(`${lines[lines.length - 1]}\n`);
       }
     }

@@ -166,14 +166,19 @@ async function createChannel(db: Db, engine: SqlEngine, w: Write<'create_channel
  * six parameters per row in a text PostgreSQL parses and plans anew per size.
  *
  * A run that is the whole commit (`standalone`, no transaction around it) on
- * PostgreSQL goes in first as it is, checked by the foreign keys alone
- * (author_id, and (channel_id, guild_id): the channel of that guild): the
- * guild actor wrote it from its own members and channels, so it nearly always
- * all goes in, and the join and the existence check of the checked insert
- * would only repeat, per row, the probes the keys make anyway. If a key
- * refuses a row (a channel deleted meanwhile, a caller that got it wrong),
- * the statement changed nothing, and the run goes again through the checked
- * insert, where that row fails alone.
+ * PostgreSQL goes in first as it is, when every author is a user this store
+ * has read (UserCache.has: users are never deleted, so each still exists;
+ * schema version 4 dropped the key on author_id that checked it again per
+ * row), checked by the foreign key on (channel_id, guild_id) alone (the
+ * channel of that guild): the guild actor wrote it from its own members and
+ * channels, so it nearly always all goes in, and the join and the existence
+ * check of the checked insert would only repeat, per row, the probes the key
+ * makes anyway. If the key refuses a row (a channel deleted meanwhile, a
+ * caller that got it wrong), the statement changed nothing, and the run goes
+ * again through the checked insert, where that row fails alone. A run with
+ * an author the store has not read yet goes through the checked insert at
+ * once (it checks that the author exists), and the author is read afterwards:
+ * the next run of theirs goes unchecked.
  */
 export async function createMessages(
   db: Db,
@@ -185,7 +190,7 @@ export async function createMessages(
 ): Promise<(MessageRecord | StoreError)[]> {
   let went: (id: string) => boolean;
   if (engine.kind !== 'postgres') went = wentIn(await insertValues(db, engine, ws));
-  else if (standalone && engine.prepared !== undefined) went = await insertPrepared(engine.prepared, unnestColumns(engine, ws), ws.length);
+  else if (standalone && engine.prepared !== undefined) went = await insertPrepared(engine.prepared, unnestColumns(engine, ws), ws.length, authorsKnown(users, ws));
   else went = wentIn(await insertUnnest(db, engine, ws));
   const out: (MessageRecord | StoreError)[] = [];
   for (const w of ws) {
@@ -202,7 +207,14 @@ export async function createMessages(
 /** PostgreSQL's SQLSTATE for a row a foreign key refuses. */
 const FOREIGN_KEY_VIOLATION = '23503';
 
-async function insertPrepared(prepared: NonNullable<SqlEngine['prepared']>, columns: unknown[], rows: number): Promise<(id: string) => boolean> {
+/** Every author is a user the store has read, so exists (nothing deletes a user). */
+function authorsKnown(users: UserCache, ws: readonly Write<'create_message'>[]): boolean {
+  for (const w of ws) if (!users.has(w.author_id)) return false;
+  return true;
+}
+
+async function insertPrepared(prepared: NonNullable<SqlEngine['prepared']>, columns: unknown[], rows: number, authorsExist: boolean): Promise<(id: string) => boolean> {
+  if (!authorsExist) return wentIn(await prepared('guildhall_insert_messages', UNNEST_INSERT, columns));
   try {
     const result = await prepared('guildhall_insert_messages_unchecked', UNNEST_INSERT_UNCHECKED, columns);
     // One statement: every row went in, or it failed and none did.
@@ -245,11 +257,14 @@ export const UNNEST_INSERT = `insert into messages (id, channel_id, guild_id, au
 
 /**
  * The same rows as they are (PostgreSQL): no join, no existence check, no RETURNING. The foreign
- * keys check every row (schema version 3 makes the channel's one (channel_id, guild_id)); a row
- * they refuse fails the statement, which then changed nothing.
+ * key on (channel_id, guild_id) (schema version 3) checks every row; a row it refuses fails the
+ * statement, which then changed nothing. Authors are not checked here (schema version 4 has no
+ * key on author_id): only runs whose authors the store knows exist come this way. Six unnest()
+ * in the select list (one ProjectSet node: the arrays in lockstep, all of one length here)
+ * rather than unnest() of six arrays in FROM, which fills a tuplestore per array first.
  */
 export const UNNEST_INSERT_UNCHECKED = `insert into messages (id, channel_id, guild_id, author_id, content, nonce)
-  select * from unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::text[], $6::text[])`;
+  select unnest($1::bigint[]), unnest($2::bigint[]), unnest($3::bigint[]), unnest($4::bigint[]), unnest($5::text[]), unnest($6::text[])`;
 
 /**
  * The six arrays as PostgreSQL's array literals, written here rather than by pg (which quotes

@@ -127,6 +127,20 @@ export const MIGRATIONS: readonly Migration[] = [
         drop constraint messages_channel_id_fkey`.execute(db);
     },
   },
+  {
+    version: 4,
+    name: 'PostgreSQL: no foreign key from messages.author_id to users (nothing deletes a user; the store checks authors it has not read)',
+    async up(db, kind) {
+      // The key made PostgreSQL probe users, with its own executor start and row lock, for every
+      // new message. Nothing in Guildhall deletes a user, so a user once read exists for good: the
+      // store inserts a run unchecked only when it has read every author (UserCache.has), and
+      // sends any other run through the insert that checks each author exists (guild-writes.ts).
+      // Dropping a key checks nothing and takes a moment's lock. SQLite: nothing (its inserts
+      // check authors themselves, and it cannot drop a constraint in place).
+      if (kind !== 'postgres') return;
+      await sql`alter table messages drop constraint messages_author_id_fkey`.execute(db);
+    },
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -46,6 +46,14 @@ export class UserCache {
     return cached && { ...cached };
   }
 
+  /**
+   * Whether the user was read from the database (users are never deleted: it still exists).
+   * PostgreSQL's unchecked insert of new messages relies on it for their authors.
+   */
+  has(id: string): boolean {
+    return this.users.has(id);
+  }
+
   /** Keeps a user just read; returns a copy. */
   keep(user: UserRecord | undefined): UserRecord | undefined {
     if (user === undefined) return undefined;

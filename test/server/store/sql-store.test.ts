@@ -100,7 +100,7 @@ describe('PostgreSQL', () => {
     await store.close();
   });
 
-  it('commits a run of good new messages as the unchecked insert alone, and a run with a refused row through the checked one', async () => {
+  it('commits a run of good new messages by known authors as the unchecked insert alone, and a run with a refused row through the checked one', async () => {
     await db.reset();
     const store = await openSqlStore({ kind: 'postgres', url: db.url });
     const alice = await store.createUser({ username: 'alice' });
@@ -116,16 +116,45 @@ describe('PostgreSQL', () => {
       kind: 'create_message' as const, id: String(BigInt(channel.id) + BigInt(statements.length * 10 + content.length + 1000)), channel_id: channel.id, guild_id: guild.id, author_id: alice.id, content, ...over,
     });
     const users = new UserCache();
-    const good = await createMessages(engine.db, recording, users, [message('a'), message('bb')], true);
-    expect(good.map((r) => (r instanceof Error ? r.message : r.content))).toEqual(['a', 'bb']);
+    // Alice has not been read by this cache yet: the insert that checks authors, then she is known.
+    const first = await createMessages(engine.db, recording, users, [message('a')], true);
+    expect(first.map((r) => (r instanceof Error ? r.message : r.content))).toEqual(['a']);
+    expect(statements).toEqual(['guildhall_insert_messages']);
+    statements.length = 0;
+    const good = await createMessages(engine.db, recording, users, [message('bb'), message('ccc')], true);
+    expect(good.map((r) => (r instanceof Error ? r.message : r.content))).toEqual(['bb', 'ccc']);
     expect(statements).toEqual(['guildhall_insert_messages_unchecked']);
     statements.length = 0;
-    const mixed = await createMessages(engine.db, recording, users, [message('ccc'), message('dddd', { guild_id: alice.id }), message('eeeee', { author_id: guild.id })], true);
-    expect(mixed.map((r) => (r instanceof StoreError ? r.code : r.content))).toEqual(['ccc', 'UNKNOWN_CHANNEL', 'UNKNOWN_USER']);
+    // A channel of another guild: the key refuses it, and the run goes again, checked.
+    const wrongChannel = await createMessages(engine.db, recording, users, [message('dddd'), message('eeeee', { guild_id: alice.id })], true);
+    expect(wrongChannel.map((r) => (r instanceof StoreError ? r.code : r.content))).toEqual(['dddd', 'UNKNOWN_CHANNEL']);
     expect(statements).toEqual(['guildhall_insert_messages_unchecked', 'guildhall_insert_messages']);
+    statements.length = 0;
+    // An author that is no user: no key on author_id any more (version 4), so never the unchecked insert.
+    const noUser = await createMessages(engine.db, recording, users, [message('ffffff'), message('ggggggg', { author_id: guild.id })], true);
+    expect(noUser.map((r) => (r instanceof StoreError ? r.code : r.content))).toEqual(['ffffff', 'UNKNOWN_USER']);
+    expect(statements).toEqual(['guildhall_insert_messages']);
     const stored = await engine.db.selectFrom('messages').select('content').orderBy('id').execute();
-    expect(stored.map((r) => r.content)).toEqual(['a', 'bb', 'ccc']);
+    expect(stored.map((r) => r.content)).toEqual(['a', 'bb', 'ccc', 'dddd', 'ffffff']);
     await engine.close();
+  });
+
+  it('stores no message of an author that is no user, whichever way the store is called', async () => {
+    await db.reset();
+    const store = await openSqlStore({ kind: 'postgres', url: db.url });
+    const alice = await store.createUser({ username: 'alice' });
+    const guild = await store.createGuild({ name: 'G', owner_id: alice.id });
+    const channel = (await store.listChannels(guild.id))[0]!;
+    const post = (author_id: string, content: string): GuildWrite => ({ kind: 'create_message', id: store.ids.next(), channel_id: channel.id, guild_id: guild.id, author_id, content });
+    // Alice becomes known to the store's cache; then runs alone, and a run with a stranger.
+    expect((await store.applyWrites([post(alice.id, 'one')])).every((o) => o.ok)).toBe(true);
+    expect((await store.applyWrites([post(alice.id, 'two'), post(alice.id, 'three')])).every((o) => o.ok)).toBe(true);
+    const mixed = await store.applyWrites([post(alice.id, 'four'), post(guild.id, 'stranger')]);
+    expect(mixed.map((o) => (o.ok ? (o.value as { content: string }).content : o.error.code))).toEqual(['four', 'UNKNOWN_USER']);
+    await expectCode(store.createMessage({ channel_id: channel.id, author_id: '12345', content: 'nobody' }), 'UNKNOWN_USER');
+    expect((await store.listMessages(channel.id)).map((m) => m.content).reverse()).toEqual(['one', 'two', 'three', 'four']);
+    expect((await db.query('select count(*)::int as n from messages')).rows[0]).toEqual({ n: 4 });
+    await store.close();
   });
 
   it('stores any text as given through the array literals of the insert (quotes, backslashes, braces, commas, NULL, empty)', async () => {
@@ -135,10 +164,12 @@ describe('PostgreSQL', () => {
     const guild = await store.createGuild({ name: 'G', owner_id: alice.id });
     const channel = (await store.listChannels(guild.id))[0]!;
     const texts = ['', 'NULL', 'null', 'a,b', '{x}', 'say "hi"', 'back\\slash\\', '\\"', ' spaced ', 'é🙂\n\ttab', "it's"];
+    // A first post makes alice known to the store, so the texts go through the unchecked insert too.
+    expect((await store.applyWrites([{ kind: 'create_message', id: store.ids.next(), channel_id: channel.id, guild_id: guild.id, author_id: alice.id, content: 'first' }]))[0]!.ok).toBe(true);
     const writes: GuildWrite[] = texts.map((content, i) => ({ kind: 'create_message', id: store.ids.next(), channel_id: channel.id, guild_id: guild.id, author_id: alice.id, content, nonce: i % 2 === 0 ? `string:${content}` : null }));
     const outcomes = await store.applyWrites(writes);
     expect(outcomes.every((o) => o.ok)).toBe(true);
-    expect((await store.listMessages(channel.id)).map((m) => m.content).reverse()).toEqual(texts);
+    expect((await store.listMessages(channel.id)).map((m) => m.content).reverse()).toEqual(['first', ...texts]);
     const nonces = await store.recentNonces(guild.id, Date.now() - 60_000, 100);
     expect(nonces.map((n) => n.nonce).reverse()).toEqual(texts.filter((_, i) => i % 2 === 0).map((t) => `string:${t}`));
     await store.close();
@@ -156,9 +187,31 @@ describe('PostgreSQL', () => {
     const store = await openSqlStore({ kind: 'postgres', url: db.url });
     expect((await store.listMessages('30')).map((m) => m.content)).toEqual(['from v2']);
     await store.close();
-    expect((await db.query('select version from schema_migrations order by version')).rows.map((r: { version: number }) => r.version)).toEqual([1, 2, 3]);
+    expect((await db.query('select version from schema_migrations order by version')).rows.map((r: { version: number }) => r.version)).toEqual([1, 2, 3, 4]);
     await expect(db.query(`insert into messages (id, channel_id, guild_id, author_id, content) values (${BigInt(snowflakeAt(Date.now())) + 1n}, 30, 21, 10, 'wrong guild')`)).rejects.toMatchObject({ code: '23503' });
     // The channel's messages still go with it.
+    await db.query('delete from channels where id = 30');
+    expect((await db.query('select count(*)::int as n from messages')).rows[0]).toEqual({ n: 0 });
+  });
+
+  it('brings a version 3 database to version 4: its messages kept, the key on author_id gone, the channel\'s key and its cascade kept', async () => {
+    await db.reset();
+    const v3 = openDatabase({ kind: 'postgres', url: db.url });
+    expect(await migrate(v3, MIGRATIONS.slice(0, 3))).toEqual({ from: 0, to: 3 });
+    await v3.close();
+    const foreignKeys = async () =>
+      (await db.query(`select conname from pg_constraint where conrelid = 'messages'::regclass and contype = 'f' order by conname`)).rows.map((r: { conname: string }) => r.conname);
+    expect(await foreignKeys()).toEqual(['messages_author_id_fkey', 'messages_channel_guild_fkey']);
+    await db.query(`insert into users (id, username, username_key) values (10, 'old', 'old');
+      insert into guilds (id, name, owner_id) values (20, 'G', 10), (21, 'H', 10);
+      insert into channels (id, guild_id, name, position) values (30, 20, 'general', 0);
+      insert into messages (id, channel_id, guild_id, author_id, content) values (${snowflakeAt(Date.now())}, 30, 20, 10, 'from v3')`);
+    const store = await openSqlStore({ kind: 'postgres', url: db.url });
+    expect((await store.listMessages('30')).map((m) => m.content)).toEqual(['from v3']);
+    await store.close();
+    expect((await db.query('select version from schema_migrations order by version')).rows.map((r: { version: number }) => r.version)).toEqual([1, 2, 3, 4]);
+    expect(await foreignKeys()).toEqual(['messages_channel_guild_fkey']);
+    await expect(db.query(`insert into messages (id, channel_id, guild_id, author_id, content) values (${BigInt(snowflakeAt(Date.now())) + 1n}, 30, 21, 10, 'wrong guild')`)).rejects.toMatchObject({ code: '23503' });
     await db.query('delete from channels where id = 30');
     expect((await db.query('select count(*)::int as n from messages')).rows[0]).toEqual({ n: 0 });
   });
@@ -220,8 +273,8 @@ describe('migrations', () => {
     expect(await store.recentNonces('20', Date.now() - 60_000, 10)).toEqual([]);
     await store.close();
     const check = rawSqlite(path, { readonly: true });
-    expect(check.prepare('select version from schema_migrations order by version').pluck().all()).toEqual([1, 2, 3]);
-    expect(SCHEMA_VERSION).toBe(3);
+    expect(check.prepare('select version from schema_migrations order by version').pluck().all()).toEqual([1, 2, 3, 4]);
+    expect(SCHEMA_VERSION).toBe(4);
     check.close();
   });
 
