@@ -21,7 +21,7 @@
 // function that allocated it.
 //
 //   npm run bench:store-gc -- [--guilds 200] [--members 5] [--closed-posts 40000] [--posts 30000] [--rate 2000]
-//                             [--sample] [--top 25] [--compiled] [--server-root DIR] [--server-env K=V,...] [--json FILE]
+//                             [--sample] [--top 25] [--compiled] [--server-root DIR] [--server-node-args=ARGS] [--server-env K=V,...] [--json FILE]
 import { type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -42,7 +42,7 @@ import { freshDatabase, startGuildhall } from './store-server.js';
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const PROBE = fileURLToPath(new URL('./store-gc-probe.mjs', import.meta.url));
 const USAGE =
-  'usage: npm run bench:store-gc -- [--guilds N] [--members N] [--closed-posts N] [--posts N] [--rate R] [--sample] [--top N] [--compiled] [--server-root DIR] [--server-env K=V,...] [--json FILE]';
+  'usage: npm run bench:store-gc -- [--guilds N] [--members N] [--closed-posts N] [--posts N] [--rate R] [--sample] [--top N] [--compiled] [--server-root DIR] [--server-node-args=ARGS] [--server-env K=V,...] [--json FILE]';
 
 const flags = parseFlags(
   process.argv.slice(2),
@@ -54,6 +54,7 @@ const flags = parseFlags(
     rate: { type: 'string', default: '2000' },
     sample: { type: 'boolean', default: false },
     compiled: { type: 'boolean', default: false },
+    'server-node-args': { type: 'string', default: '' },
     top: { type: 'string', default: '25' },
     'server-root': { type: 'string' },
     'server-env': { type: 'string', default: '' },
@@ -67,6 +68,7 @@ const flags = parseFlags(
     rate: z.coerce.number().gt(0),
     sample: z.boolean(),
     compiled: z.boolean(),
+    'server-node-args': z.string().transform((s) => s.split(/\s+/).filter((a) => a !== '')),
     top: z.coerce.number().int().min(1),
     'server-root': z.string().optional(),
     'server-env': z.string().transform((s) => Object.fromEntries(s.split(',').filter((x) => x.includes('=')).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]))),
@@ -169,7 +171,7 @@ function line(name: string, p: PhaseGc): string {
 
 async function main(): Promise<void> {
   const db = await freshDatabase('memory', '');
-  const server = await startGuildhall(db.url, { root: flags['server-root'] ?? ROOT, nodeArgs: ['--import', PROBE], env: flags['server-env'], ipc: true, compiled: flags.compiled });
+  const server = await startGuildhall(db.url, { root: flags['server-root'] ?? ROOT, nodeArgs: [...flags['server-node-args'], '--import', PROBE], env: flags['server-env'], ipc: true, compiled: flags.compiled });
   const child = server.child;
   const histograms = new HistogramSet();
   const rest = new RestClient(server.url, startSimTracing({}), histograms);
