@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { createWriteStream, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
-import { freePort, pin } from './children.js';
+import { compiledServer, freePort, pin } from './children.js';
 
 export const ENGINES = ['memory', 'file', 'postgres'] as const;
 export type Engine = (typeof ENGINES)[number];
@@ -53,6 +53,10 @@ export interface ServerOptions {
   stdout?: string;
   /** Pin the server to CPU 0. */
   pin?: boolean;
+  /** An IPC channel to the server (for a preloaded probe, bench/store-gc-probe.mjs). */
+  ipc?: boolean;
+  /** Run the checkout's compiled server (`npm start`'s dist/server/main.js, children.ts compiledServer) instead of server/main.ts through tsx. */
+  compiled?: boolean;
 }
 
 /** A Guildhall server on a free loopback port, healthy, with no rate limits and no tracing. */
@@ -75,10 +79,11 @@ export async function startGuildhall(databaseUrl: string, opts: ServerOptions): 
     ...opts.env,
   });
   const toFile = opts.stdout !== undefined;
-  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), '--import', 'tsx', 'server/main.ts'], {
+  const entry = opts.compiled === true ? [compiledServer(opts.root)] : ['--import', 'tsx', 'server/main.ts'];
+  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), ...entry], {
     cwd: opts.root,
     env,
-    stdio: ['ignore', toFile ? 'pipe' : 'ignore', 'inherit'],
+    stdio: opts.ipc === true ? ['ignore', toFile ? 'pipe' : 'ignore', 'inherit', 'ipc'] : ['ignore', toFile ? 'pipe' : 'ignore', 'inherit'],
   });
   if (toFile) child.stdout!.pipe(createWriteStream(opts.stdout!, { flags: 'a' }));
   if (opts.pin === true) pin(child.pid!, 0);

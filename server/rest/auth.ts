@@ -47,21 +47,35 @@ export interface RateLimiterOptions {
 }
 
 interface Bucket {
+  readonly key: string;
   tokens: number;
   updatedMs: number;
+  /** The recency list: the bucket used just before this one, and just after. */
+  older: Bucket | undefined;
+  newer: Bucket | undefined;
 }
 
 /**
  * One token bucket per key. Memory stays bounded: a bucket that has refilled
  * completely is the same as no bucket, so those are swept; and past
- * `maxBuckets` the least recently used are dropped (a Map iterates in
- * insertion order, and every use re-inserts).
+ * `maxBuckets` the least recently used are dropped.
+ *
+ * A bucket is updated in place and moved to the newest end of a list linked
+ * through the buckets themselves, so a request by a known key allocates
+ * nothing. (A fresh bucket per request, re-inserted into the Map to keep its
+ * order, lived until the key's next request: longer than a young-generation
+ * collection for anyone not posting many times a second, so each was copied
+ * into the old generation, and the Map's table, filled with deleted entries,
+ * was rebuilt every few thousand requests.)
  */
 export class RateLimiter {
   readonly perSecond: number;
   private readonly maxBuckets: number;
   private readonly now: () => number;
   private readonly buckets = new Map<string, Bucket>();
+  /** Least and most recently used. */
+  private oldest: Bucket | undefined;
+  private newest: Bucket | undefined;
   private lastSweepMs: number;
 
   constructor(options: RateLimiterOptions = {}) {
@@ -77,16 +91,21 @@ export class RateLimiter {
   /** Takes a token for `key`: 0 when allowed, else the seconds until one is available. */
   take(key: string): number {
     const now = this.now();
-    const bucket = this.buckets.get(key);
+    let bucket = this.buckets.get(key);
     let tokens = this.perSecond;
     if (bucket !== undefined) {
       tokens = Math.min(this.perSecond, bucket.tokens + ((now - bucket.updatedMs) / 1000) * this.perSecond);
-      this.buckets.delete(key);
+      this.unlink(bucket);
+    } else {
+      bucket = { key, tokens, updatedMs: now, older: undefined, newer: undefined };
+      this.buckets.set(key, bucket);
     }
     let wait = 0;
     if (tokens >= 1) tokens -= 1;
     else wait = (1 - tokens) / this.perSecond;
-    this.buckets.set(key, { tokens, updatedMs: now });
+    bucket.tokens = tokens;
+    bucket.updatedMs = now;
+    this.append(bucket);
     this.evict(now);
     return wait;
   }
@@ -95,20 +114,42 @@ export class RateLimiter {
     return this.buckets.size;
   }
 
+  /** The keys from least to most recently used (for tests). */
+  keys(): string[] {
+    const out: string[] = [];
+    for (let b = this.oldest; b !== undefined; b = b.newer) out.push(b.key);
+    return out;
+  }
+
+  private unlink(b: Bucket): void {
+    if (b.older === undefined) this.oldest = b.newer;
+    else b.older.newer = b.newer;
+    if (b.newer === undefined) this.newest = b.older;
+    else b.newer.older = b.older;
+    b.older = b.newer = undefined;
+  }
+
+  private append(b: Bucket): void {
+    b.older = this.newest;
+    if (this.newest === undefined) this.oldest = b;
+    else this.newest.newer = b;
+    this.newest = b;
+  }
+
+  private drop(b: Bucket): void {
+    this.unlink(b);
+    this.buckets.delete(b.key);
+  }
+
   private evict(now: number): void {
     // A bucket idle for a full refill period is full again: dropping it changes nothing.
     const refillMs = 1000;
     if (now - this.lastSweepMs >= refillMs) {
       this.lastSweepMs = now;
-      for (const [key, b] of this.buckets) {
-        if (now - b.updatedMs >= refillMs) this.buckets.delete(key);
-        else break; // least recently used first: the rest are younger
-      }
+      // Least recently used first: past the first one still in use, the rest are younger.
+      while (this.oldest !== undefined && now - this.oldest.updatedMs >= refillMs) this.drop(this.oldest);
     }
-    while (this.buckets.size > this.maxBuckets) {
-      const oldest = this.buckets.keys().next().value as string;
-      this.buckets.delete(oldest);
-    }
+    while (this.buckets.size > this.maxBuckets) this.drop(this.oldest!);
   }
 }
 

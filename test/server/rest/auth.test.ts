@@ -98,6 +98,23 @@ describe('RateLimiter', () => {
     expect(limiter.take('d')).toBeGreaterThan(0);
   });
 
+  it('evicts by recency of use, not by first use, and sweeps only the idle ones', () => {
+    let now = 0;
+    const limiter = new RateLimiter({ perSecond: 10, maxBuckets: 3, now: () => now });
+    for (const key of ['a', 'b', 'c']) limiter.take(key);
+    now += 600;
+    for (let i = 0; i < 10; i++) limiter.take('a'); // used again (its bucket spent): now the most recent
+    expect(limiter.keys()).toEqual(['b', 'c', 'a']);
+    limiter.take('d'); // past maxBuckets: 'b', the least recently used, goes
+    expect(limiter.keys()).toEqual(['c', 'a', 'd']);
+    now += 500; // 'c' idle 1,100 ms, 'a' and 'd' 500 ms
+    limiter.take('e');
+    expect(limiter.keys()).toEqual(['a', 'd', 'e']);
+    // 'a' kept its spent bucket: 5 tokens after 0.5 s of refill, not a fresh 10.
+    for (let i = 0; i < 5; i++) expect(limiter.take('a')).toBe(0);
+    expect(limiter.take('a')).toBeGreaterThan(0);
+  });
+
   it('sweeps buckets idle long enough to be full again', () => {
     let now = 0;
     const limiter = new RateLimiter({ perSecond: 10, now: () => now });
