@@ -23,9 +23,9 @@ import { pathToFileURL } from 'node:url';
 import { z } from 'zod';
 import type { openSqlStore as OpenSqlStore } from '../server/index.js';
 import { parseFlags } from './flags.js';
+import { commitWorld } from './store-commit-world.js';
 import { PG_ADMIN_URL, adminQuery } from './store-server.js';
 
-const GUILDS = 40;
 
 const flags = parseFlags(
   process.argv.slice(2),
@@ -56,24 +56,8 @@ const flags = parseFlags(
 async function child(engine: 'memory' | 'postgres', size: number, url: string): Promise<void> {
   const { openSqlStore } = (await import(pathToFileURL(join(flags.root, 'server/index.ts')).href)) as { openSqlStore: typeof OpenSqlStore };
   const store = await openSqlStore(engine === 'memory' ? { kind: 'sqlite', path: ':memory:' } : { kind: 'postgres', url });
-  const guilds: { guild: string; channel: string; users: string[] }[] = [];
-  for (let g = 0; g < GUILDS; g++) {
-    const users: string[] = [];
-    for (let u = 0; u < 5; u++) users.push((await store.createUser({ username: `g${g}u${u}` })).id);
-    const guild = await store.createGuild({ name: `g${g}`, owner_id: users[0]! });
-    for (const u of users.slice(1)) await store.addMember(guild.id, u);
-    guilds.push({ guild: guild.id, channel: (await store.listChannels(guild.id))[0]!.id, users });
-  }
-  let k = 0;
-  const commit = async () => {
-    const writes = [];
-    for (let i = 0; i < size; i++, k++) {
-      const g = guilds[(k * 7) % GUILDS]!;
-      writes.push({ kind: 'create_message' as const, id: store.ids.next(), channel_id: g.channel, guild_id: g.guild, author_id: g.users[k % 5]!, content: `g${k % 200} m${k}` });
-    }
-    const outcomes = await store.applyWrites(writes);
-    if (!outcomes.every((o) => o.ok)) throw new Error('a write failed');
-  };
+  const commitOf = await commitWorld(store);
+  const commit = () => commitOf(size);
   for (let i = 0; i < flags.warmup; i++) await commit();
   execFileSync('callgrind_control', ['-i', 'on', String(process.pid)], { stdio: 'ignore' });
   for (let i = 0; i < flags.commits; i++) await commit();
