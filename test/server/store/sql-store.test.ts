@@ -92,6 +92,13 @@ describe('PostgreSQL', () => {
     const store = await openSqlStore({ kind: 'postgres', url: db.url });
     const alice = await store.createUser({ username: 'alice' });
     await db.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`);
+    // pg_terminate_backend only signals: wait until the backends are gone, so their sockets are
+    // closed before the store is asked again (otherwise several pooled clients can still look alive).
+    for (let i = 0; i < 200; i++) {
+      const left = await db.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`);
+      if ((left.rows[0] as { n: number }).n === 0) break;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
     // A killed idle connection is dropped by the pool; at worst one call fails with UNAVAILABLE.
     const first = await store.getUser(alice.id).catch((e: unknown) => e);
     if (!(first instanceof Error)) expect(first).toEqual(alice);
