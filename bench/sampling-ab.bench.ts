@@ -41,7 +41,14 @@
 // halves alike): its collections then run on the main thread instead of on
 // helper threads, whose CPU swung most between halves.
 //
-//   flags: --sessions 1000 --reps 20 --messages N --rate 5000 --mode sampled|spans --tail-ab --settle flush-gc|flush|none --out bench/results/sampling-ab
+// --aa runs the same alternation with both halves unsampled (the "sampled"
+// half's posts carry trace-flags 00 too): an A/A calibration, whose paired
+// ratio should be 1 and whose spread and 95 % interval say what difference
+// this method can resolve on this machine today, before any A/B is read
+// against a 2 % target. Every run prints the median's 95 % interval
+// (bootstrap over the pairs) and PASS / FAIL / UNRESOLVED against the target.
+//
+//   flags: --sessions 1000 --reps 20 --messages N --rate 5000 --mode sampled|spans --tail-ab --settle flush-gc|flush|none --aa --out bench/results/sampling-ab
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
@@ -63,10 +70,11 @@ const optionsSchema = z.object({
   tailOnMs: z.coerce.number().int().min(1, '--tail-on-ms must be at least 1').max(3_600_000),
   settle: z.enum(['flush-gc', 'flush', 'none'], { message: '--settle must be flush-gc, flush or none' }),
   singleThreadedGc: z.boolean(),
+  aa: z.boolean(),
 });
 
 function fail(message: string): never {
-  process.stderr.write(`bench:sampling-ab: ${message}\nusage: npm run bench:sampling-ab -- [--sessions N] [--reps N] [--messages N] [--mode sampled|spans] [--tail-ab] [--tail-on-ms N] [--rate N] [--settle flush-gc|flush|none] [--single-threaded-gc] [--out DIR] [--cpu-prof DIR]\n`);
+  process.stderr.write(`bench:sampling-ab: ${message}\nusage: npm run bench:sampling-ab -- [--sessions N] [--reps N] [--messages N] [--mode sampled|spans] [--tail-ab] [--tail-on-ms N] [--rate N] [--settle flush-gc|flush|none] [--single-threaded-gc] [--aa] [--out DIR] [--cpu-prof DIR]\n`);
   process.exit(2);
 }
 
@@ -83,6 +91,7 @@ function parseOptions(argv: string[]) {
     'tail-on-ms': { type: 'string', default: '100' },
     settle: { type: 'string', default: 'flush-gc' },
     'single-threaded-gc': { type: 'boolean', default: false },
+    aa: { type: 'boolean', default: false },
   } as const;
   return parseFlags(argv, options, optionsSchema, fail, (values) => ({ ...values, cpuProf: values['cpu-prof'], tailAb: values['tail-ab'], tailOnMs: values['tail-on-ms'], singleThreadedGc: values['single-threaded-gc'] }));
 }
@@ -96,6 +105,8 @@ type Tail = 'on' | 'off';
 
 /** Issue 17: tail capture on over off, CPU per delivery, when nothing is slow. */
 const TAIL_TARGET_RATIO = 1.01;
+/** Issue 15: a sampled broadcast's CPU over an unsampled one's, at 1,000 sessions. */
+const SAMPLED_TARGET_RATIO = 1.02;
 
 /** guildhall_tail_spans_total and _limited_total from the server's /metrics. */
 async function tailCounts(url: string): Promise<{ recorded: number; limited: number }> {
@@ -160,7 +171,7 @@ async function main(): Promise<void> {
       await driver.burst(messages, o.rate, true); // warm-up, unsampled
       await flush(server);
       await collect(server);
-      log(`${o.mode} server, tail capture ${tail}, ${connected} sessions, ${messages} messages a burst`);
+      log(`${o.mode} server, tail capture ${tail}, ${connected} sessions, ${messages} messages a burst${o.aa ? ' (A/A: both halves unsampled)' : ''}`);
     }
     for (let rep = 1; rep <= o.reps; rep++) {
       // Alternate which half (and which server) goes first, so neither always follows the other.
@@ -170,7 +181,8 @@ async function main(): Promise<void> {
           const cpu0 = cpuMicros(server.pid);
           const threads0 = schedMicrosByThread(server.pid);
           const startUs = monotonicUs();
-          const r = await driver.burst(messages, o.rate, !sampled);
+          // With --aa the "sampled" half is unsampled too: the same work on both sides.
+          const r = await driver.burst(messages, o.rate, !sampled || o.aa);
           const burst = schedMicros(server.pid);
           await flush(server);
           const endUs = monotonicUs();
@@ -218,6 +230,8 @@ async function main(): Promise<void> {
     const ci = bootstrapMedianCi(ratios);
     return { ci95: [+ci.low.toFixed(3), +ci.high.toFixed(3)], verdict: budgetVerdict(ci, TAIL_TARGET_RATIO) };
   };
+  const sampledRatios = paired(of('on', true), of('on', false));
+  const sampledCi = bootstrapMedianCi(sampledRatios);
   const result = {
     startedAt: startedAt.toISOString(),
     node: process.version,
@@ -227,10 +241,13 @@ async function main(): Promise<void> {
     rate: o.rate,
     ...(o.tailAb ? { tail_on_ms: o.tailOnMs } : {}),
     reps: o.reps,
+    aa: o.aa,
     us_per_delivery: { sampled: rounded(of('on', true).map((s) => s.schedUsPerDelivery), 2), unsampled: rounded(of('on', false).map((s) => s.schedUsPerDelivery), 2) },
     settle: o.settle,
     single_threaded_gc: o.singleThreadedGc,
-    sampled_over_unsampled: rounded(paired(of('on', true), of('on', false)), 3),
+    sampled_over_unsampled: rounded(sampledRatios, 3),
+    sampled_over_unsampled_ci95: [+sampledCi.low.toFixed(3), +sampledCi.high.toFixed(3)],
+    sampled_over_unsampled_verdict: budgetVerdict(sampledCi, SAMPLED_TARGET_RATIO),
     sampled_over_unsampled_burst_only: rounded(pairedBy((s) => s.burstUsPerDelivery, of('on', true), of('on', false)), 3),
     ...(o.settle === 'flush-gc'
       ? {
@@ -257,10 +274,13 @@ async function main(): Promise<void> {
     samples,
   };
   await mkdir(o.out, { recursive: true });
-  const file = join(o.out, `${startedAt.toISOString().replace(/[:.]/g, '-')}-node${process.versions.node.split('.')[0]}${o.tailAb ? '-tail-ab' : ''}.json`);
+  const file = join(o.out, `${startedAt.toISOString().replace(/[:.]/g, '-')}-node${process.versions.node.split('.')[0]}${o.tailAb ? '-tail-ab' : ''}${o.aa ? '-aa' : ''}.json`);
   await writeFile(file, `${JSON.stringify(result, null, 2)}\n`);
   const { samples: _, ...summary } = result;
   console.log(JSON.stringify(summary));
+  log(
+    `${result.sampled_over_unsampled_verdict} ${o.aa ? 'A/A (both unsampled) ' : ''}sampled_over_unsampled: median ${sampledCi.median.toFixed(3)}, 95 % CI [${sampledCi.low.toFixed(3)}, ${sampledCi.high.toFixed(3)}] over ${sampledRatios.length} pairs (target <= ${SAMPLED_TARGET_RATIO}; PASS/FAIL only when the whole interval is on one side)`,
+  );
   if (result.tail_on_over_off !== undefined) {
     for (const kind of ['sampled', 'unsampled'] as const) {
       const t = result.tail_on_over_off[kind];
