@@ -17,8 +17,9 @@
 // same rate for every node count: the same work, so CPU per delivery compares
 // like with like; 0 turns it off). Posts go round-robin over the nodes in both.
 //
-//   npm run bench -- --cluster [--quick] [--nodes 1,2,3] [--sessions 3000] [--users 100] [--reps N] [--messages N] [--paced-posts N] [--paced-seconds S] [--out DIR]
-//   (also npm run bench:cluster -- ...)
+//   npm run bench -- --cluster [--quick] [--nodes 1,2,3] [--sessions 3000] [--users 100] [--reps N] [--messages N] [--in-flight N | N1,N3] [--paced-posts N] [--paced-seconds S] [--out DIR]
+//   (also npm run bench:cluster -- ...; --in-flight as a list is one bound per node count, in --nodes
+//   order, to run the closed loop at equal posts per commit)
 import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
@@ -223,9 +224,9 @@ async function natsSent(urls: readonly string[]): Promise<{ messages: number; by
   return total;
 }
 
-/** "16", or "16, 32 (1, 3 nodes)" when the node counts ran with bounds of their own. */
+/** "16 posts in flight", or "posts in flight: 16 on 1 node(s), 32 on 3 node(s)" when the node counts ran with bounds of their own. */
 const inFlightText = (o: ClusterFlags): string =>
-  new Set(o.inFlight).size === 1 ? String(o.inFlight[0]) : `${o.inFlight.join(', ')} (${o.nodes.join(', ')} nodes)`;
+  new Set(o.inFlight).size === 1 ? `${o.inFlight[0]} posts in flight` : `posts in flight: ${o.nodes.map((n, i) => `${o.inFlight[i]} on ${n} node(s)`).join(', ')}`;
 
 const pidsOf = (c: Case): number[] =>
   Array.from({ length: c.cluster.size }, (_, i) => {
@@ -406,7 +407,7 @@ export async function runClusterBench(argv: string[]): Promise<void> {
     reps,
     pacedPosts: o.pacedPosts,
     heading: `### npm run bench -- --cluster (${startedAt.toISOString()}${o.quick ? ', quick' : ''})`,
-    setting: `${machine}; one guild, ${o.sessions} sessions over ${Math.min(o.sessions, o.users)} users, spread round-robin over the nodes; per repetition and case a closed-loop run (${messages} broadcasts, ${inFlightText(o)} posts in flight)${kinds.includes('paced') ? ` and a paced run (${o.pacedPosts} posts/s offered for ${o.pacedSeconds} s, the same rate for every node count)` : ''}, ${reps} repetitions interleaved; medians (min-max).`,
+    setting: `${machine}; one guild, ${o.sessions} sessions over ${Math.min(o.sessions, o.users)} users, spread round-robin over the nodes; per repetition and case a closed-loop run (${messages} broadcasts, ${inFlightText(o)})${kinds.includes('paced') ? ` and a paced run (${o.pacedPosts} posts/s offered for ${o.pacedSeconds} s, the same rate for every node count)` : ''}, ${reps} repetitions interleaved; medians (min-max).`,
   });
   const md = report.markdown;
   const rest = cases.map((c) => ({ nodes: c.nodes, pids: c.pids, startUs: c.idleStartUs, endUs: c.idleEndUs }));
