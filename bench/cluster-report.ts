@@ -1,7 +1,8 @@
 // The cluster benchmark's summary and markdown: per load (closed loop, paced)
 // and node count, medians (min-max) of each figure over the repetitions, and
 // the ratio of CPU per delivery against the single node, paired per
-// repetition (the cases ran interleaved), for each load apart.
+// repetition (the cases ran interleaved), for each load apart; and a batching
+// line per case, to tell a ratio that comes from fewer posts per commit.
 import type { ClusterSample, LoadKind } from './cluster.bench.js';
 import { rounded, spread } from './summary.js';
 
@@ -43,6 +44,7 @@ function summarise(xs: readonly ClusterSample[]) {
     writesPerDelivery: spread(xs.map((s) => s.writesPerDelivery)),
     readsPerDelivery: spread(xs.map((s) => s.readsPerDelivery)),
     writesPerCommit: spread(xs.map((s) => s.writesPerCommit)),
+    writesTimesPostsPerCommit: spread(xs.map(writesTimesPostsPerCommit)),
     switchesPerDelivery: spread(xs.map((s) => s.switchesPerDelivery)),
     postsPerS: spread(xs.map((s) => s.postsPerS)),
     deliveriesPerS: spread(xs.map((s) => s.deliveriesPerS)),
@@ -54,6 +56,13 @@ function summarise(xs: readonly ClusterSample[]) {
     duplicated: xs.reduce((a, s) => a + s.duplicated, 0),
   };
 }
+
+/**
+ * Write syscalls per delivery times posts per commit: each commit's broadcasts make the sessions
+ * write, so write syscalls per delivery go as 1 / posts per commit and this product stays put when
+ * only the batching moved. Its ratio near 1 where the write syscalls' ratio is not says batching.
+ */
+const writesTimesPostsPerCommit = (s: ClusterSample) => s.writesPerDelivery * s.writesPerCommit;
 
 /** Per load, `${n}n/${one}n` of `pick` paired per repetition. */
 function pairedRatios(input: ClusterReportInput, kind: LoadKind, pick: (s: ClusterSample) => number): Record<string, Ratio> {
@@ -82,9 +91,10 @@ export function clusterReport(input: ClusterReportInput) {
         cpuUsPerDelivery: pairedRatios(input, kind, (s) => s.cpuUsPerDelivery),
         cpuUsPerDeliveryLessRest: pairedRatios(input, kind, (s) => s.cpuUsPerDelivery - s.restUsPerDelivery),
         writesPerDelivery: pairedRatios(input, kind, (s) => s.writesPerDelivery),
+        writesTimesPostsPerCommit: pairedRatios(input, kind, writesTimesPostsPerCommit),
       },
     ]),
-  ) as Record<LoadKind, { cpuUsPerDelivery: Record<string, Ratio>; cpuUsPerDeliveryLessRest: Record<string, Ratio>; writesPerDelivery: Record<string, Ratio> }>;
+  ) as Record<LoadKind, Record<'cpuUsPerDelivery' | 'cpuUsPerDeliveryLessRest' | 'writesPerDelivery' | 'writesTimesPostsPerCommit', Record<string, Ratio>>>;
   const f = (x: number, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : 'n/a');
   const r = (x: Ratio | undefined) => (x === undefined ? 'n/a' : `${f(x.median, 3)} (${f(x.min, 3)}-${f(x.max, 3)})`);
   const facts = (n: number) => input.cases.find((c) => c.nodes === n);
@@ -93,7 +103,7 @@ export function clusterReport(input: ClusterReportInput) {
     '',
     input.setting,
     '',
-    '**closed loop**: a fixed number of posts awaiting their answer, so each node count runs at its own throughput and its commits batch as many posts as its round trips allow (the work per delivery differs). **paced**: the same offered post rate for every node count, so CPU per delivery compares the same work. "of which at rest": the nodes\' CPU per second at rest times the run\'s wall time, per delivery.',
+    '**closed loop**: a fixed number of posts awaiting their answer, so each node count runs at its own throughput and its commits batch as many posts as its round trips allow (the work per delivery differs). **paced**: the same offered post rate for every node count, so CPU per delivery compares the same work. "of which at rest": the nodes\' CPU per second at rest times the run\'s wall time, per delivery. "batching": write syscalls per delivery go as 1 / posts per commit, so their product stays put when only the batching differs; a write syscalls ratio whose product ratio is near 1 comes from batching.',
     '',
     '| load | nodes | CPU µs/delivery (all nodes) | of which at rest | posts/commit | write syscalls/delivery | read syscalls/delivery | context switches/delivery | posts/s | deliveries/s | fanout p50 ms | fanout p99 ms | NATS msgs/broadcast | NATS bytes/broadcast | lost | duplicated |',
     '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
@@ -110,10 +120,15 @@ export function clusterReport(input: ClusterReportInput) {
       .filter((s) => s.kind === 'paced' && !(s.postsPerS.median >= KEPT_UP * input.pacedPosts))
       .map((s) => `WARNING: paced, ${s.nodes} node(s): ${f(s.postsPerS.median, 1)} posts/s answered of ${input.pacedPosts} offered: it did not keep up, so its paced figures do not compare the same work.`),
     ...cpuSplitLines(input, f),
+    ...summary.map((s) => {
+      const inFlight = [...new Set(input.samples.filter((x) => x.kind === s.kind && x.nodes === s.nodes).map((x) => x.inFlight))];
+      const bound = inFlight.length === 1 && inFlight[0] !== undefined ? `, ${inFlight[0]} in flight` : '';
+      return `batching, ${LOAD_NAMES[s.kind]}, ${s.nodes} node(s)${bound}: ${f(s.writesPerCommit.median)} posts/commit, ${f(s.writesPerDelivery.median, 3)} write syscalls/delivery, writes × posts/commit ${f(s.writesTimesPostsPerCommit.median, 3)} (${f(s.writesTimesPostsPerCommit.min, 3)}-${f(s.writesTimesPostsPerCommit.max, 3)})`;
+    }),
     ...input.kinds.flatMap((kind) =>
       Object.keys(ratios[kind].cpuUsPerDelivery).map(
         (k) =>
-          `${LOAD_NAMES[kind]}: CPU per delivery ${k} ${r(ratios[kind].cpuUsPerDelivery[k])}${k.startsWith('3n/') ? ` (target <= 1.2: ${ratios[kind].cpuUsPerDelivery[k]!.median <= 1.2 ? 'met' : 'NOT met'})` : ''}; less the at-rest share ${r(ratios[kind].cpuUsPerDeliveryLessRest[k])}; write syscalls per delivery ${r(ratios[kind].writesPerDelivery[k])}`,
+          `${LOAD_NAMES[kind]}: CPU per delivery ${k} ${r(ratios[kind].cpuUsPerDelivery[k])}${k.startsWith('3n/') ? ` (target <= 1.2: ${ratios[kind].cpuUsPerDelivery[k]!.median <= 1.2 ? 'met' : 'NOT met'})` : ''}; less the at-rest share ${r(ratios[kind].cpuUsPerDeliveryLessRest[k])}; write syscalls per delivery ${r(ratios[kind].writesPerDelivery[k])}, writes × posts/commit ${r(ratios[kind].writesTimesPostsPerCommit[k])}`,
       ),
     ),
     '',

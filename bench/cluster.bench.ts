@@ -17,8 +17,9 @@
 // same rate for every node count: the same work, so CPU per delivery compares
 // like with like; 0 turns it off). Posts go round-robin over the nodes in both.
 //
-//   npm run bench -- --cluster [--quick] [--nodes 1,2,3] [--sessions 3000] [--users 100] [--reps N] [--messages N] [--paced-posts N] [--paced-seconds S] [--out DIR]
-//   (also npm run bench:cluster -- ...)
+//   npm run bench -- --cluster [--quick] [--nodes 1,2,3] [--sessions 3000] [--users 100] [--reps N] [--messages N] [--in-flight N | N1,N3] [--paced-posts N] [--paced-seconds S] [--out DIR]
+//   (also npm run bench:cluster -- ...; --in-flight as a list is one bound per node count, in --nodes
+//   order, to run the closed loop at equal posts per commit)
 import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
@@ -33,30 +34,80 @@ import { type Switches, cpuOfPids, readCounters, sumDelta, switchDelta } from '.
 import { rssBytes } from './proc.js';
 import { clusterReport } from './cluster-report.js';
 
-const schema = z.object({
-  quick: z.boolean(),
-  nodes: z
-    .string()
-    .regex(/^\d+(,\d+)*$/, '--nodes must be a comma-separated list of node counts, e.g. 1,2,3')
-    .transform((s) => [...new Set(s.split(',').map(Number))])
-    .pipe(z.array(z.number().int().min(1, '--nodes: at least 1').max(8, '--nodes: at most 8 on one machine'))),
-  sessions: z.coerce.number().int().min(1).max(20_000),
-  users: z.coerce.number().int().min(1).max(20_000),
-  reps: z.coerce.number().int().min(1).max(50).optional(),
-  messages: z.coerce.number().int().min(1).max(100_000).optional(),
-  connectRate: z.coerce.number().positive().max(100_000),
-  /** Posts awaiting their answer at once during a burst (client-sim's default 16). */
-  inFlight: z.coerce.number().int().min(1).max(1024),
-  /** The paced load: posts offered per second, the same for every node count (0: closed loop only). */
-  pacedPosts: z.coerce.number().min(0).max(10_000),
-  /** How long each paced run posts, seconds. */
-  pacedSeconds: z.coerce.number().min(1).max(600),
-  out: z.string().min(1),
-  /** A directory for each node's V8 CPU profile (node --cpu-prof, written when the node exits); the samples then carry each burst's window. */
-  cpuProf: z.string().min(1).optional(),
-});
+const schema = z
+  .object({
+    quick: z.boolean(),
+    nodes: z
+      .string()
+      .regex(/^\d+(,\d+)*$/, '--nodes must be a comma-separated list of node counts, e.g. 1,2,3')
+      .transform((s) => [...new Set(s.split(',').map(Number))])
+      .pipe(z.array(z.number().int().min(1, '--nodes: at least 1').max(8, '--nodes: at most 8 on one machine'))),
+    sessions: z.coerce.number().int().min(1).max(20_000),
+    users: z.coerce.number().int().min(1).max(20_000),
+    reps: z.coerce.number().int().min(1).max(50).optional(),
+    messages: z.coerce.number().int().min(1).max(100_000).optional(),
+    connectRate: z.coerce.number().positive().max(100_000),
+    /** Posts awaiting their answer at once during a closed-loop burst (client-sim's default 16): one value for every node count, or one per node count in --nodes order. */
+    inFlight: z
+      .string()
+      .regex(/^\d+(,\d+)*$/, '--in-flight must be a number or a comma-separated list of one per node count, e.g. 16,32')
+      .transform((s) => s.split(',').map(Number))
+      .pipe(z.array(z.number().int().min(1, '--in-flight: at least 1').max(1024, '--in-flight: at most 1024'))),
+    /** The paced load: posts offered per second, the same for every node count (0: closed loop only). */
+    pacedPosts: z.coerce.number().min(0).max(10_000),
+    /** How long each paced run posts, seconds. */
+    pacedSeconds: z.coerce.number().min(1).max(600),
+    out: z.string().min(1),
+    /** A directory for each node's V8 CPU profile (node --cpu-prof, written when the node exits); the samples then carry each burst's window. */
+    cpuProf: z.string().min(1).optional(),
+  })
+  .superRefine((o, ctx) => {
+    // Zod runs this even when a flag failed its own check and is still the raw string: that issue is reported already.
+    if (!Array.isArray(o.nodes) || !Array.isArray(o.inFlight)) return;
+    if (o.inFlight.length !== 1 && o.inFlight.length !== o.nodes.length) {
+      ctx.addIssue({ code: 'custom', path: ['inFlight'], message: `--in-flight: one value, or one per node count (${o.nodes.length} for --nodes ${o.nodes.join(',')}); got ${o.inFlight.length}` });
+    }
+  })
+  // From here on inFlight[i] is the closed loop's bound for nodes[i], so that each node count can run at the same posts per commit.
+  .transform((o) => ({ ...o, inFlight: o.nodes.map((_, i) => o.inFlight[o.inFlight.length === 1 ? 0 : i]!) }));
 
-const USAGE = 'usage: npm run bench -- --cluster [--quick] [--nodes 1,2,3] [--sessions 3000] [--users 100] [--reps N] [--messages N] [--connect-rate N] [--in-flight 16] [--paced-posts 10] [--paced-seconds 10] [--out DIR] [--cpu-prof DIR]';
+export type ClusterFlags = z.infer<typeof schema>;
+
+const USAGE = 'usage: npm run bench -- --cluster [--quick] [--nodes 1,2,3] [--sessions 3000] [--users 100] [--reps N] [--messages N] [--connect-rate N] [--in-flight 16 | --in-flight 16,32 (one per node count)] [--paced-posts 10] [--paced-seconds 10] [--out DIR] [--cpu-prof DIR]';
+
+/**
+ * The paced load's default rate: 10 posts a second is 30,000 deliveries a second to 3,000
+ * sessions, under half of what 3 nodes answer in the closed loop on the two-core machine
+ * (bench/README.md), so every node count keeps up and the runs compare the same work.
+ */
+const DEFAULT_PACED_POSTS = 10;
+
+const CLUSTER_FLAGS = {
+  quick: { type: 'boolean', default: false },
+  nodes: { type: 'string', default: '1,2,3' },
+  sessions: { type: 'string', default: '3000' },
+  users: { type: 'string', default: '100' },
+  reps: { type: 'string' },
+  messages: { type: 'string' },
+  'connect-rate': { type: 'string', default: '800' },
+  'in-flight': { type: 'string', default: '16' },
+  'paced-posts': { type: 'string', default: String(DEFAULT_PACED_POSTS) },
+  'paced-seconds': { type: 'string', default: '10' },
+  out: { type: 'string', default: 'bench/results' },
+  'cpu-prof': { type: 'string' },
+} as const;
+
+/** The benchmark's flags, validated; any error goes to `onError`. */
+export function parseClusterFlags(argv: string[], onError: (message: string) => never): ClusterFlags {
+  return parseFlags(argv, CLUSTER_FLAGS, schema, onError, (v) => ({
+    ...v,
+    connectRate: v['connect-rate'],
+    cpuProf: v['cpu-prof'],
+    inFlight: v['in-flight'],
+    pacedPosts: v['paced-posts'],
+    pacedSeconds: v['paced-seconds'],
+  }));
+}
 
 function fail(message: string): never {
   process.stderr.write(`bench --cluster: ${message}\n${USAGE}\n`);
@@ -80,6 +131,8 @@ interface Case {
   cluster: LocalCluster;
   driver: ClientDriver;
   databaseUrl: string;
+  /** The closed loop's posts in flight for this node count (--in-flight). */
+  inFlight: number;
   connected: number;
   /** CPU of the nodes at rest (heartbeats, membership scans, lease renewals), µs per second summed over the nodes. */
   idleUsPerS: number;
@@ -95,17 +148,13 @@ export type LoadKind = 'closed' | 'paced';
 
 /** In-flight bound of the paced load: high enough that the pacing, not the answers, sets when a post leaves. */
 const PACED_MAX_IN_FLIGHT = 256;
-/**
- * The paced load's default rate: 10 posts a second is 30,000 deliveries a second to 3,000
- * sessions, under half of what 3 nodes answer in the closed loop on the two-core machine
- * (bench/README.md), so every node count keeps up and the runs compare the same work.
- */
-const DEFAULT_PACED_POSTS = 10;
 
 export interface ClusterSample {
   nodes: number;
   kind: LoadKind;
   rep: number;
+  /** The run's bound on posts awaiting their answer (closed: --in-flight for its node count); absent in results from before it was recorded. */
+  inFlight?: number;
   cpuUsPerDelivery: number;
   /** Each node's share of the CPU of the burst, µs per delivery. */
   cpuUsPerDeliveryByNode: number[];
@@ -175,6 +224,10 @@ async function natsSent(urls: readonly string[]): Promise<{ messages: number; by
   return total;
 }
 
+/** "16 posts in flight", or "posts in flight: 16 on 1 node(s), 32 on 3 node(s)" when the node counts ran with bounds of their own. */
+const inFlightText = (o: ClusterFlags): string =>
+  new Set(o.inFlight).size === 1 ? `${o.inFlight[0]} posts in flight` : `posts in flight: ${o.nodes.map((n, i) => `${o.inFlight[i]} on ${n} node(s)`).join(', ')}`;
+
 const pidsOf = (c: Case): number[] =>
   Array.from({ length: c.cluster.size }, (_, i) => {
     const pid = c.cluster.pid(i);
@@ -185,7 +238,7 @@ const pidsOf = (c: Case): number[] =>
 const monotonicUs = () => Number(process.hrtime.bigint() / 1000n);
 
 /** Starts a case and adds it to `cases` as soon as its nodes run (so that an interruption stops them). */
-async function startCase(nodes: number, o: z.infer<typeof schema>, env: z.infer<typeof clusterEnvSchema>, cases: Case[]): Promise<Case> {
+async function startCase(nodes: number, o: ClusterFlags, env: z.infer<typeof clusterEnvSchema>, cases: Case[]): Promise<Case> {
   const db = new URL(env.DATABASE_URL);
   db.pathname = `/guildhall_bench_${nodes}n_${randomBytes(4).toString('hex')}`;
   const databaseUrl = db.toString();
@@ -208,7 +261,7 @@ async function startCase(nodes: number, o: z.infer<typeof schema>, env: z.infer<
     await dropDatabase(databaseUrl).catch(() => undefined);
     throw err;
   });
-  const c: Case = { nodes, cluster, driver: ClientDriver.start(), databaseUrl, connected: 0, rssPerSessionBytes: NaN, idleUsPerS: NaN, idleStartUs: NaN, idleEndUs: NaN, pids: Array.from({ length: cluster.size }, (_, i) => cluster.pid(i) ?? 0) };
+  const c: Case = { nodes, cluster, driver: ClientDriver.start(), databaseUrl, inFlight: o.inFlight[o.nodes.indexOf(nodes)]!, connected: 0, rssPerSessionBytes: NaN, idleUsPerS: NaN, idleStartUs: NaN, idleEndUs: NaN, pids: Array.from({ length: cluster.size }, (_, i) => cluster.pid(i) ?? 0) };
   cases.push(c);
   try {
     // The driver speaks to "a server" by URL; a cluster is the comma-separated list of its nodes
@@ -230,16 +283,17 @@ async function stopCase(c: Case): Promise<void> {
 }
 
 /** One run of `kind` on case `c`: the nodes' counters read right before and right after it. */
-async function measure(c: Case, kind: LoadKind, rep: number, o: z.infer<typeof schema>, messages: number): Promise<ClusterSample> {
+async function measure(c: Case, kind: LoadKind, rep: number, o: ClusterFlags, messages: number): Promise<ClusterSample> {
   const pids = pidsOf(c);
   const nats0 = await natsSent(c.cluster.urls);
   const commits0 = await commitsOf(c.cluster.urls);
   const k0 = readCounters(pids);
   const startUs = monotonicUs();
+  const inFlight = kind === 'closed' ? c.inFlight : PACED_MAX_IN_FLIGHT;
   const r =
     kind === 'closed'
-      ? await c.driver.burst(messages, 5_000, false, 60_000, o.inFlight)
-      : await c.driver.burst(Math.max(2, Math.round(o.pacedPosts * o.pacedSeconds)), o.pacedPosts, false, Math.ceil(o.pacedSeconds * 1000) + 60_000, PACED_MAX_IN_FLIGHT);
+      ? await c.driver.burst(messages, 5_000, false, 60_000, inFlight)
+      : await c.driver.burst(Math.max(2, Math.round(o.pacedPosts * o.pacedSeconds)), o.pacedPosts, false, Math.ceil(o.pacedSeconds * 1000) + 60_000, inFlight);
   const endUs = monotonicUs();
   const k1 = readCounters(pids);
   const nats1 = await natsSent(c.cluster.urls);
@@ -252,6 +306,7 @@ async function measure(c: Case, kind: LoadKind, rep: number, o: z.infer<typeof s
     nodes: c.nodes,
     kind,
     rep,
+    inFlight,
     cpuUsPerDelivery: byNode.reduce((a, b) => a + b, 0),
     cpuUsPerDeliveryByNode: byNode.map((v) => +v.toFixed(3)),
     sysUsPerDeliveryByNode: k1.sys.map((v, i) => +((v - k0.sys[i]!) / delivered).toFixed(3)),
@@ -284,26 +339,7 @@ async function measure(c: Case, kind: LoadKind, rep: number, o: z.infer<typeof s
 }
 
 export async function runClusterBench(argv: string[]): Promise<void> {
-  const o = parseFlags(
-    argv,
-    {
-      quick: { type: 'boolean', default: false },
-      nodes: { type: 'string', default: '1,2,3' },
-      sessions: { type: 'string', default: '3000' },
-      users: { type: 'string', default: '100' },
-      reps: { type: 'string' },
-      messages: { type: 'string' },
-      'connect-rate': { type: 'string', default: '800' },
-      'in-flight': { type: 'string', default: '16' },
-      'paced-posts': { type: 'string', default: String(DEFAULT_PACED_POSTS) },
-      'paced-seconds': { type: 'string', default: '10' },
-      out: { type: 'string', default: 'bench/results' },
-      'cpu-prof': { type: 'string' },
-    },
-    schema,
-    fail,
-    (v) => ({ ...v, connectRate: v['connect-rate'], cpuProf: v['cpu-prof'], inFlight: v['in-flight'], pacedPosts: v['paced-posts'], pacedSeconds: v['paced-seconds'] }),
-  );
+  const o = parseClusterFlags(argv, fail);
   const envParsed = clusterEnvSchema.safeParse({ GUILDHALL_NATS_URL: process.env.GUILDHALL_NATS_URL || undefined, DATABASE_URL: process.env.DATABASE_URL || undefined });
   if (!envParsed.success) fail(envParsed.error.issues.map((i) => i.message).join('; '));
   const reps = o.reps ?? (o.quick ? 3 : 5);
@@ -351,7 +387,7 @@ export async function runClusterBench(argv: string[]): Promise<void> {
           const s = await measure(c, kind, rep, o, messages);
           samples.push(s);
           log(
-            `rep ${rep} ${kind} ${c.nodes} node(s): ${s.cpuUsPerDelivery.toFixed(2)} µs/delivery (${s.cpuUsPerDeliveryByNode.join(' + ')}; at-rest share ${s.restUsPerDelivery}), ${s.writesPerDelivery} writes/delivery (${s.writesPerDeliveryByNode.join(' + ')}), ${s.writesPerCommit} posts/commit, ${s.readsPerDelivery} reads, ${s.switchesPerDelivery} switches/delivery (${s.switchesByKind.join(' / ')}), ${s.postsPerS.toFixed(1)} posts/s, ${Math.round(s.deliveriesPerS)} deliveries/s, NATS ${s.natsMessagesPerBroadcast?.toFixed(2) ?? 'n/a'} msgs and ${s.natsBytesPerBroadcast ?? 'n/a'} bytes/broadcast, p50 ${s.p50} p99 ${s.p99} ms, lost ${s.lost}`,
+            `rep ${rep} ${kind} ${c.nodes} node(s), ${s.inFlight} in flight: ${s.cpuUsPerDelivery.toFixed(2)} µs/delivery (${s.cpuUsPerDeliveryByNode.join(' + ')}; at-rest share ${s.restUsPerDelivery}), ${s.writesPerDelivery} writes/delivery (${s.writesPerDeliveryByNode.join(' + ')}), ${s.writesPerCommit} posts/commit, ${s.readsPerDelivery} reads, ${s.switchesPerDelivery} switches/delivery (${s.switchesByKind.join(' / ')}), ${s.postsPerS.toFixed(1)} posts/s, ${Math.round(s.deliveriesPerS)} deliveries/s, NATS ${s.natsMessagesPerBroadcast?.toFixed(2) ?? 'n/a'} msgs and ${s.natsBytesPerBroadcast ?? 'n/a'} bytes/broadcast, p50 ${s.p50} p99 ${s.p99} ms, lost ${s.lost}`,
           );
         }
       }
@@ -371,7 +407,7 @@ export async function runClusterBench(argv: string[]): Promise<void> {
     reps,
     pacedPosts: o.pacedPosts,
     heading: `### npm run bench -- --cluster (${startedAt.toISOString()}${o.quick ? ', quick' : ''})`,
-    setting: `${machine}; one guild, ${o.sessions} sessions over ${Math.min(o.sessions, o.users)} users, spread round-robin over the nodes; per repetition and case a closed-loop run (${messages} broadcasts, ${o.inFlight} posts in flight)${kinds.includes('paced') ? ` and a paced run (${o.pacedPosts} posts/s offered for ${o.pacedSeconds} s, the same rate for every node count)` : ''}, ${reps} repetitions interleaved; medians (min-max).`,
+    setting: `${machine}; one guild, ${o.sessions} sessions over ${Math.min(o.sessions, o.users)} users, spread round-robin over the nodes; per repetition and case a closed-loop run (${messages} broadcasts, ${inFlightText(o)})${kinds.includes('paced') ? ` and a paced run (${o.pacedPosts} posts/s offered for ${o.pacedSeconds} s, the same rate for every node count)` : ''}, ${reps} repetitions interleaved; medians (min-max).`,
   });
   const md = report.markdown;
   const rest = cases.map((c) => ({ nodes: c.nodes, pids: c.pids, startUs: c.idleStartUs, endUs: c.idleEndUs }));

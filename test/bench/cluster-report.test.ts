@@ -51,6 +51,30 @@ describe('clusterReport', () => {
     expect(r.markdown).not.toContain('WARNING: paced, 1 node(s)');
   });
 
+  it('prints a batching line per case and pairs writes × posts/commit, so a writes ratio from fewer posts per commit shows as such', () => {
+    const b = (s: ClusterSample, inFlight: number, postsPerCommit: number, writes: number): ClusterSample => ({ ...s, inFlight, writesPerCommit: postsPerCommit, writesPerDelivery: writes });
+    const r = clusterReport({
+      ...input,
+      kinds: ['closed'],
+      samples: [
+        // 3 nodes at half the posts per commit write twice as often: the same product, 0.8.
+        b(sample('closed', 1, 1, 4, 20), 16, 6, 0.8 / 6), b(sample('closed', 3, 1, 8, 15), 16, 3, 0.8 / 3),
+        // Second repetition: 3 nodes write 1.25x as much per post committed as well.
+        b(sample('closed', 1, 2, 4, 20), 16, 8, 0.1), b(sample('closed', 3, 2, 8, 15), 16, 4, 0.25),
+      ],
+    });
+    expect(r.ratios.closed.writesPerDelivery['3n/1n']!.median).toBeCloseTo(2.25, 6);
+    expect(r.ratios.closed.writesTimesPostsPerCommit['3n/1n']).toEqual({ median: 1.125, min: 1, max: 1.25 });
+    expect(r.markdown).toContain('batching, closed loop, 1 node(s), 16 in flight: 7.00 posts/commit, 0.117 write syscalls/delivery, writes × posts/commit 0.800 (0.800-0.800)');
+    expect(r.markdown).toContain('batching, closed loop, 3 node(s), 16 in flight: 3.50 posts/commit, 0.258 write syscalls/delivery, writes × posts/commit 0.900 (0.800-1.000)');
+    expect(r.markdown).toContain('write syscalls per delivery 2.250 (2.000-2.500), writes × posts/commit 1.125 (1.000-1.250)');
+  });
+
+  it('leaves the in-flight bound out of the batching line for samples that do not carry one', () => {
+    const r = clusterReport({ ...input, kinds: ['closed'], samples: [sample('closed', 1, 1, 4, 20), sample('closed', 3, 1, 8, 15)] });
+    expect(r.markdown).toContain('batching, closed loop, 1 node(s): 3.00 posts/commit, 0.100 write syscalls/delivery, writes × posts/commit 0.300 (0.300-0.300)');
+  });
+
   it('splits CPU per delivery into the kernel, main and other threads, with the main threads\' CPU moves and waits, summed over the nodes', () => {
     const split = (s: ClusterSample, sys: number[], main: number[], moves: number[], wait: number[]): ClusterSample => ({
       ...s,
