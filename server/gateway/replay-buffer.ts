@@ -23,12 +23,14 @@ const CHUNK = 1 << SHIFT;
 const MASK = CHUNK - 1;
 const INITIAL_SLOTS = 4;
 const NO_SLOTS: Readonly<Slots> = [];
+// Not undefined: a field that is always an array keeps one shape for every ring (no map change when a ring grows).
+const NO_CHUNKS: readonly Slots[] = [];
 
 export class ReplayBuffer {
   /** Slots 0..CHUNK-1, the only storage of a ring of up to CHUNK entries. */
   private first = NO_SLOTS as Slots;
   /** Every chunk, `first` included, once the ring has grown past it. */
-  private chunks: Slots[] | undefined;
+  private chunks = NO_CHUNKS as Slots[];
   /** Slot of the oldest entry; stays 0 until the ring is full. */
   private head = 0;
   private count = 0;
@@ -59,14 +61,14 @@ export class ReplayBuffer {
         this.first[count] = dispatch;
       } else {
         if ((count & MASK) === 0) this.addChunk(count);
-        this.chunks![count >> SHIFT]![count & MASK] = dispatch;
+        this.chunks[count >> SHIFT]![count & MASK] = dispatch;
       }
       this.count = count + 1;
     } else if (count > 0) {
       // Full: overwrite the oldest.
       const slot = this.head;
       if (slot < CHUNK) this.first[slot] = dispatch;
-      else this.chunks![slot >> SHIFT]![slot & MASK] = dispatch;
+      else this.chunks[slot >> SHIFT]![slot & MASK] = dispatch;
       this.head = slot + 1 === count ? 0 : slot + 1;
     }
   }
@@ -80,7 +82,7 @@ export class ReplayBuffer {
 
   /** Makes the chunk that starts at slot `start` (a multiple of CHUNK, past the first). */
   private addChunk(start: number): void {
-    if (this.chunks === undefined) {
+    if (this.chunks === NO_CHUNKS) {
       // Made once at its final length: the list of chunks never grows either.
       this.chunks = new Array<Slots>(Math.ceil(this.capacity / CHUNK));
       this.chunks[0] = this.first;
@@ -89,7 +91,7 @@ export class ReplayBuffer {
   }
 
   private at(slot: number): EncodedDispatch {
-    return (slot < CHUNK ? this.first[slot] : this.chunks![slot >> SHIFT]![slot & MASK])!;
+    return (slot < CHUNK ? this.first[slot] : this.chunks[slot >> SHIFT]![slot & MASK])!;
   }
 
   /**
