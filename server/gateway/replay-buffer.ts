@@ -23,7 +23,7 @@ const CHUNK = 1 << SHIFT;
 const MASK = CHUNK - 1;
 const INITIAL_SLOTS = 4;
 const NO_SLOTS: Readonly<Slots> = [];
-// Not undefined: a field that is always an array keeps one shape for every ring (no map change when a ring grows).
+// A shared empty list rather than undefined: the field always holds an array.
 const NO_CHUNKS: readonly Slots[] = [];
 
 export class ReplayBuffer {
