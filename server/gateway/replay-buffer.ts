@@ -10,14 +10,28 @@ export interface Sent {
   dispatch: EncodedDispatch;
 }
 
-// Rings start small and double up to their capacity: an idle session holds a
-// few slots (READY and a GUILD_CREATE per guild), not `capacity` of them
-// (thousands of sessions, most of them quiet).
+type Slots = (EncodedDispatch | undefined)[];
+
+// Storage grows without ever copying what it holds past the first chunk: the
+// first CHUNK slots start small and double (an idle session holds a few
+// slots: READY and a GUILD_CREATE per guild, not `capacity` of them), then
+// fixed chunks are added until `capacity`. Growth by doubling to thousands
+// left each outgrown array as garbage, and a ring fills over minutes, long
+// enough for those arrays to be promoted before they die (issue 12).
+const SHIFT = 7;
+const CHUNK = 1 << SHIFT;
+const MASK = CHUNK - 1;
 const INITIAL_SLOTS = 4;
-const NO_SLOTS: readonly (EncodedDispatch | undefined)[] = [];
+const NO_SLOTS: Readonly<Slots> = [];
+// A shared empty list rather than undefined: the field always holds an array.
+const NO_CHUNKS: readonly Slots[] = [];
 
 export class ReplayBuffer {
-  private items = NO_SLOTS as (EncodedDispatch | undefined)[];
+  /** Slots 0..CHUNK-1, the only storage of a ring of up to CHUNK entries. */
+  private first = NO_SLOTS as Slots;
+  /** Every chunk, `first` included, once the ring has grown past it. */
+  private chunks = NO_CHUNKS as Slots[];
+  /** Slot of the oldest entry; stays 0 until the ring is full. */
   private head = 0;
   private count = 0;
   /** Seq of the newest entry (0 before any). */
@@ -39,24 +53,45 @@ export class ReplayBuffer {
   push(seq: number, dispatch: EncodedDispatch): void {
     if (seq !== this.last + 1 && this.count > 0) throw new RangeError(`seq ${seq} does not follow ${this.last}`);
     this.last = seq;
-    if (this.capacity === 0) return;
-    if (this.count === this.items.length && this.count < this.capacity) this.grow();
-    const size = this.items.length;
-    if (this.count < size) {
-      this.items[(this.head + this.count) % size] = dispatch;
-      this.count++;
-    } else {
-      this.items[this.head] = dispatch;
-      this.head = (this.head + 1) % size;
+    const count = this.count;
+    if (count < this.capacity) {
+      // Filling: the new entry goes to slot `count` (head is 0).
+      if (count < CHUNK) {
+        if (count === this.first.length) this.growFirst();
+        this.first[count] = dispatch;
+      } else {
+        if ((count & MASK) === 0) this.addChunk(count);
+        this.chunks[count >> SHIFT]![count & MASK] = dispatch;
+      }
+      this.count = count + 1;
+    } else if (count > 0) {
+      // Full: overwrite the oldest.
+      const slot = this.head;
+      if (slot < CHUNK) this.first[slot] = dispatch;
+      else this.chunks[slot >> SHIFT]![slot & MASK] = dispatch;
+      this.head = slot + 1 === count ? 0 : slot + 1;
     }
   }
 
-  private grow(): void {
-    const size = Math.min(this.capacity, Math.max(INITIAL_SLOTS, this.items.length * 2));
-    const next: (EncodedDispatch | undefined)[] = new Array(size);
-    for (let i = 0; i < this.count; i++) next[i] = this.items[(this.head + i) % this.items.length];
-    this.items = next;
-    this.head = 0;
+  private growFirst(): void {
+    const size = Math.min(this.capacity, CHUNK, Math.max(INITIAL_SLOTS, this.first.length * 2));
+    const next: Slots = new Array(size);
+    for (let i = 0; i < this.count; i++) next[i] = this.first[i];
+    this.first = next;
+  }
+
+  /** Makes the chunk that starts at slot `start` (a multiple of CHUNK, past the first). */
+  private addChunk(start: number): void {
+    if (this.chunks === NO_CHUNKS) {
+      // Made once at its final length: the list of chunks never grows either.
+      this.chunks = new Array<Slots>(Math.ceil(this.capacity / CHUNK));
+      this.chunks[0] = this.first;
+    }
+    this.chunks[start >> SHIFT] = new Array(Math.min(CHUNK, this.capacity - start));
+  }
+
+  private at(slot: number): EncodedDispatch {
+    return (slot < CHUNK ? this.first[slot] : this.chunks[slot >> SHIFT]![slot & MASK])!;
   }
 
   /**
@@ -68,7 +103,12 @@ export class ReplayBuffer {
     const first = this.last - this.count + 1;
     if (seq + 1 < first) return undefined;
     const out: Sent[] = [];
-    for (let s = seq + 1; s <= this.last; s++) out.push({ seq: s, dispatch: this.items[(this.head + (s - first)) % this.items.length]! });
+    // The oldest is at `head`, the next ones after it, wrapping at `count` (which is `capacity` once the ring wrapped).
+    let slot = (this.head + (seq + 1 - first)) % this.count;
+    for (let s = seq + 1; s <= this.last; s++) {
+      out.push({ seq: s, dispatch: this.at(slot) });
+      slot = slot + 1 === this.count ? 0 : slot + 1;
+    }
     return out;
   }
 }
