@@ -145,8 +145,9 @@ function candidate(run: AttributeRun, attrs: Attributes): void {
  * A span's attributes (field 9): the run that spans of its name begin with
  * copied whole when this one begins with it too, the rest field by field
  * (AttributeRun, protobuf-writer.ts). The bytes are the same either way.
+ * Exported for its tests.
  */
-function spanAttributes(w: Writer, name: string, attrs: Attributes): void {
+export function spanAttributes(w: Writer, name: string, attrs: Attributes): void {
   const run = w.attributeRun(name);
   if (run === undefined) return attributes(w, attrs, 9);
   const bytes = run.bytes;

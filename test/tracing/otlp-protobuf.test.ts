@@ -8,7 +8,7 @@ import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { TraceState } from '@opentelemetry/core';
-import { EncodedSpan, encodeSpan, encodeTraceExportRequest, encoderAttributeRuns, encoderRetainedBytes } from '../../tracing/otlp-protobuf.js';
+import { EncodedSpan, encodeSpan, encodeTraceExportRequest, encoderAttributeRuns, encoderRetainedBytes, spanAttributes } from '../../tracing/otlp-protobuf.js';
 import { MAX_ATTRIBUTE_RUNS, Writer } from '../../tracing/protobuf-writer.js';
 import { CountingBatchSpanProcessor } from '../../tracing/batch-processor.js';
 import { OtlpGrpcSpanExporter } from '../../tracing/otlp-grpc-exporter.js';
@@ -322,6 +322,36 @@ describe('attribute runs kept per span name', () => {
       if (i % 7 === 0 || (i >= 100 && i < 140)) tracer.startSpan('process guild', { startTime: T0, attributes: { ...odd[i % odd.length]!, i } }).end(T0 + 1);
     }
     expectSdkBytes(spans() as ReadableSpan[]);
+  });
+
+  it('learns a name\'s run again when its spans change their leading attributes, writing what a fresh writer writes', () => {
+    const w = new Writer();
+    /** The bytes `w` writes for `attrs`, and the bytes a writer that never saw the name writes (field by field). */
+    const both = (attrs: Attributes): [Buffer, Buffer] => {
+      w.reset();
+      spanAttributes(w, 'process flips', attrs);
+      const fresh = new Writer();
+      spanAttributes(fresh, 'process flips', attrs);
+      return [Buffer.from(w.buf.subarray(0, w.pos)), Buffer.from(fresh.buf.subarray(0, fresh.pos))];
+    };
+    const a = (i: number): Attributes => ({ 'messaging.system': 'guildhall.actors', 'guildhall.actor.kind': 'guild', 'guildhall.actor.id': String(i) });
+    const b = (i: number): Attributes => ({ 'messaging.system': 'guildhall.actors', 'guildhall.actor.kind': 'session', 'guildhall.actor.id': String(i) });
+    for (let i = 0; i < 20; i++) {
+      const [ours, fresh] = both(a(i));
+      expect(ours.equals(fresh)).toBe(true);
+    }
+    const run = w.attributeRun('process flips')!;
+    // Learnt from the first two spans; the other 18 copied it.
+    expect([run.keys, run.hits]).toEqual([['messaging.system', 'guildhall.actor.kind'], 18]);
+    for (let i = 0; i < 60; i++) {
+      const [ours, fresh] = both(b(i));
+      expect(ours.equals(fresh)).toBe(true);
+    }
+    // 19 misses outnumbered the 18 hits: learnt again from the next two spans, and copied for the 39 after them.
+    expect([run.values, run.hits]).toEqual([['guildhall.actors', 'session'], 39]);
+    // And the old run is not copied for the new spans, nor the new one for the old.
+    const [ours, fresh] = both(a(99));
+    expect(ours.equals(fresh)).toBe(true);
   });
 
   it('keeps runs for at most 64 span names, and spans of further names are encoded as before', () => {
