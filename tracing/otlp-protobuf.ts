@@ -16,7 +16,7 @@
 import type { Attributes, AttributeValue, Link, SpanContext, SpanStatus } from '@opentelemetry/api';
 import type { ReadableSpan, TimedEvent } from '@opentelemetry/sdk-trace-base';
 
-import { type AttributeRun, I32, I64, INT64_LIMIT, INT64_MIN, LEN, PARENT_ID, RUN_MISSES_ALLOWED, TRACE_ID, VARINT, Writer, tag } from './protobuf-writer.js';
+import { I32, I64, INT64_LIMIT, INT64_MIN, LEN, PARENT_ID, TRACE_ID, VARINT, Writer, tag } from './protobuf-writer.js';
 
 // Span flags (trace.proto, SpanFlags): the low byte is the W3C trace flags.
 const FLAGS_HAS_IS_REMOTE = 0x100;
@@ -73,14 +73,11 @@ function anyValue(w: Writer, value: unknown): void {
 
 const hasOwn = Object.prototype.hasOwnProperty;
 
-/** `repeated KeyValue` in field `field`: the own attributes from the `from`th up to (not including) the `to`th. */
-function attributes(w: Writer, attrs: Attributes, field: number, from = 0, to = Infinity): void {
+/** `repeated KeyValue` in field `field`. */
+function attributes(w: Writer, attrs: Attributes, field: number): void {
   const fieldTag = tag(field, LEN);
-  let i = -1;
   for (const k in attrs) {
     if (!hasOwn.call(attrs, k)) continue;
-    if (++i < from) continue;
-    if (i >= to) return;
     const value = attrs[k];
     const entry = w.keyEntry(k);
     const primitive = typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean';
@@ -101,93 +98,6 @@ function attributes(w: Writer, attrs: Attributes, field: number, from = 0, to = 
     w.end(kv, 1);
     if (primitive && entry !== undefined && !entry.volatile) w.rememberField(entry, fieldTag, value, start);
   }
-}
-
-/** Longest attribute run kept per span name, and the shortest worth keeping. */
-const MAX_RUN = 16;
-const MIN_RUN = 2;
-/** A run's values are short strings, numbers or booleans: its bytes stay small. */
-const MAX_RUN_STRING = 128;
-/** Spans of a name seen without finding a run before the name is given up on. */
-const LEARN_LIMIT = 8;
-/** Spans of a name given up on before its run is looked for again. */
-const RETRY_AFTER = 1024;
-const NO_RUN = new Uint8Array(0);
-
-/** How many of `attrs`' own attributes, from the first, are `keys[i]: values[i]`. */
-function leadingMatch(attrs: Attributes, keys: readonly string[], values: readonly unknown[]): number {
-  const n = keys.length;
-  let i = 0;
-  for (const k in attrs) {
-    if (i === n || k !== keys[i] || !hasOwn.call(attrs, k) || attrs[k] !== values[i]) break;
-    i++;
-  }
-  return i;
-}
-
-/** `attrs`' leading own attributes that can be part of a run, as the run's candidate. */
-function candidate(run: AttributeRun, attrs: Attributes): void {
-  const keys: string[] = [];
-  const values: unknown[] = [];
-  for (const k in attrs) {
-    if (keys.length === MAX_RUN || !hasOwn.call(attrs, k) || k.length > MAX_RUN_STRING) break;
-    const v = attrs[k];
-    const t = typeof v;
-    if (!(t === 'number' || t === 'boolean' || (t === 'string' && (v as string).length <= MAX_RUN_STRING))) break;
-    keys.push(k);
-    values.push(v);
-  }
-  run.keys = keys;
-  run.values = values;
-}
-
-/**
- * A span's attributes (field 9): the run that spans of its name begin with
- * copied whole when this one begins with it too, the rest field by field
- * (AttributeRun, protobuf-writer.ts). The bytes are the same either way.
- * Exported for its tests.
- */
-export function spanAttributes(w: Writer, name: string, attrs: Attributes): void {
-  const run = w.attributeRun(name);
-  if (run === undefined) return attributes(w, attrs, 9);
-  const bytes = run.bytes;
-  if (bytes === NO_RUN) {
-    // Given up on for now; tried again now and then (the attributes a name carries may settle).
-    if (++run.seen >= RETRY_AFTER) run.relearn();
-    return attributes(w, attrs, 9);
-  }
-  if (bytes !== undefined) {
-    const n = run.keys.length;
-    if (leadingMatch(attrs, run.keys, run.values) === n) {
-      run.hits++;
-      run.recentHits++;
-      w.raw(bytes);
-      return attributes(w, attrs, 9, n);
-    }
-    if (++run.misses > RUN_MISSES_ALLOWED && run.misses > run.hits) run.relearn();
-    return attributes(w, attrs, 9);
-  }
-  // Learning: the first span of a name gives the candidate, the next ones cut it to what they share.
-  if (run.seen++ > 0) {
-    const n = leadingMatch(attrs, run.keys, run.values);
-    if (n >= MIN_RUN) {
-      run.keys.length = n;
-      run.values.length = n;
-      const start = w.pos;
-      attributes(w, attrs, 9, 0, n);
-      run.bytes = Buffer.from(w.buf.subarray(start, w.pos));
-      return attributes(w, attrs, 9, n);
-    }
-    if (run.seen >= LEARN_LIMIT) {
-      run.keys = [];
-      run.values = [];
-      run.bytes = NO_RUN;
-      run.seen = 0;
-      return attributes(w, attrs, 9);
-    }
-  }
-  candidate(run, attrs);
-  attributes(w, attrs, 9);
 }
 
 // --- trace.proto ---
@@ -265,7 +175,7 @@ function span(w: Writer, s: ReadableSpan): void {
   w.hrTime(s.startTime);
   w.uint32(tag(8, I64));
   w.hrTime(s.endTime);
-  if (s.attributes) spanAttributes(w, s.name, s.attributes);
+  if (s.attributes) attributes(w, s.attributes, 9);
   w.uint32(tag(10, VARINT));
   w.uint32(s.droppedAttributesCount);
   for (const e of s.events) {
@@ -383,13 +293,6 @@ export function encodeSpan(s: ReadableSpan): EncodedSpan {
 /** Bytes the encoder holds between requests (bounded: see MAX_KEPT_BYTES). */
 export function encoderRetainedBytes(): number {
   return writer.buf.length + spanWriter.buf.length;
-}
-
-/** Attribute runs the encoder keeps (span names, per writer at most MAX_ATTRIBUTE_RUNS) and the spans that had one copied. */
-export function encoderAttributeRuns(): { names: number; hits: number } {
-  const a = writer.attributeRunStats();
-  const b = spanWriter.attributeRunStats();
-  return { names: a.names + b.names, hits: a.hits + b.hits };
 }
 
 /**

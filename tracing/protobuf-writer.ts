@@ -23,8 +23,6 @@ const MAX_KEPT_BYTES = 4 * 1024 * 1024;
 
 /** Distinct attribute keys whose encoding is kept; past this, keys are written each time. */
 const MAX_CACHED_KEYS = 512;
-/** Span names whose leading attribute run is kept; past this, spans of other names are encoded field by field. */
-export const MAX_ATTRIBUTE_RUNS = 64;
 
 
 export const INT64_MIN = -(2 ** 63);
@@ -36,10 +34,6 @@ export class Writer {
   pos = 0;
   /** `KeyValue.key` (tag, length, bytes) of attribute keys seen before. */
   private readonly keys = new Map<string, KeyEntry>();
-  /** The leading run of attributes that spans of one name repeat, per span name (see AttributeRun). */
-  private readonly runs = new Map<string, AttributeRun>();
-  /** Names refused a run since the last sweep of idle ones (see attributeRun). */
-  private runsRefused = 0;
   /** hexId()'s one-entry caches: the last id of each kind, and its bytes. */
   private readonly idHex: string[] = ['', ''];
   private readonly idBytes: Uint8Array[] = [new Uint8Array(0), new Uint8Array(0)];
@@ -273,36 +267,6 @@ export class Writer {
   }
 
   /**
-   * The attribute run kept for spans named `name`, made on first sight;
-   * undefined while MAX_ATTRIBUTE_RUNS names are kept. Every
-   * MAX_ATTRIBUTE_RUNS refusals, the names whose run was not copied since the
-   * last such sweep are let go: names seen once (or never repeating their
-   * run) do not hold the places of the names a server makes all the time.
-   */
-  attributeRun(name: string): AttributeRun | undefined {
-    let run = this.runs.get(name);
-    if (run !== undefined) return run;
-    if (this.runs.size >= MAX_ATTRIBUTE_RUNS) {
-      if (++this.runsRefused < MAX_ATTRIBUTE_RUNS) return undefined;
-      this.runsRefused = 0;
-      for (const [kept, r] of this.runs) {
-        if (r.recentHits === 0) this.runs.delete(kept);
-        else r.recentHits = 0;
-      }
-      if (this.runs.size >= MAX_ATTRIBUTE_RUNS) return undefined;
-    }
-    this.runs.set(name, (run = new AttributeRun()));
-    return run;
-  }
-
-  /** Span names with a kept attribute run (bounded by MAX_ATTRIBUTE_RUNS), and the spans that had theirs copied. */
-  attributeRunStats(): { names: number; hits: number } {
-    let hits = 0;
-    for (const run of this.runs.values()) hits += run.hits;
-    return { names: this.runs.size, hits };
-  }
-
-  /**
    * Keeps the whole field written since `start` (tag, length, KeyValue) as
    * what `value` under this key encodes to, unless values of this key keep
    * changing (an id, a duration): then copying each one out would cost more
@@ -341,46 +305,6 @@ export class KeyEntry {
   volatile = false;
   constructor(readonly key: Uint8Array) {}
 }
-
-/**
- * The attributes that spans of one name begin with, key for key and value
- * for value (primitives only), and their encoded fields as one run of bytes:
- * a kept delivery's span starts with the messaging system, the operation and
- * the actor kind, the same on every span of that name. A span whose
- * attributes begin with the same keys and values (compared by ===) gets the
- * run copied whole; any other is encoded field by field.
- *
- * Learnt from the spans of a name: the run is what two of them have in
- * common from the start (at least two attributes). A run that keeps missing
- * (misses past RUN_MISSES_ALLOWED and outnumbering hits) is learnt again; a
- * name whose spans share none is given up on for a while.
- */
-export class AttributeRun {
-  /** Candidate keys and values (from the last span seen while learning), or the run's once `bytes` is set. */
-  keys: string[] = [];
-  values: unknown[] = [];
-  /** The run's encoded fields; undefined while learning. */
-  bytes: Uint8Array | undefined = undefined;
-  /** Spans seen while learning, or since the name was given up on. */
-  seen = 0;
-  hits = 0;
-  misses = 0;
-  /** Hits since the writer last looked for idle runs to let go. */
-  recentHits = 0;
-
-  /** Back to learning, from the next span on. */
-  relearn(): void {
-    this.keys = [];
-    this.values = [];
-    this.bytes = undefined;
-    this.seen = 0;
-    this.hits = 0;
-    this.misses = 0;
-  }
-}
-
-/** Misses before an AttributeRun is learnt again (and only while they outnumber its hits). */
-export const RUN_MISSES_ALLOWED = 16;
 
 /** `v` as 4 little-endian bytes at `p` (room ensured); returns the position after. Buffer's writeUInt32LE checks its arguments first. */
 function le32(b: Buffer, p: number, v: number): number {

@@ -8,8 +8,7 @@ import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { TraceState } from '@opentelemetry/core';
-import { EncodedSpan, encodeSpan, encodeTraceExportRequest, encoderAttributeRuns, encoderRetainedBytes, spanAttributes } from '../../tracing/otlp-protobuf.js';
-import { MAX_ATTRIBUTE_RUNS, Writer } from '../../tracing/protobuf-writer.js';
+import { EncodedSpan, encodeSpan, encodeTraceExportRequest, encoderRetainedBytes } from '../../tracing/otlp-protobuf.js';
 import { CountingBatchSpanProcessor } from '../../tracing/batch-processor.js';
 import { OtlpGrpcSpanExporter } from '../../tracing/otlp-grpc-exporter.js';
 import { startOtlpReceiver } from '../support/otlp-receiver.js';
@@ -273,111 +272,6 @@ describe('attribute fields kept whole', () => {
     expect(Buffer.from(encodeTraceExportRequest(all.map(encodeSpan))).equals(reference(all))).toBe(true);
     // And again, with every cache warm.
     expect(ours(all).equals(reference(all))).toBe(true);
-  });
-});
-
-describe('attribute runs kept per span name', () => {
-  /** Both ways of encoding `all` (as they end, and as a request) against the SDK serializer. */
-  function expectSdkBytes(all: ReadableSpan[]): void {
-    expect(Buffer.from(encodeTraceExportRequest(all.map(encodeSpan))).equals(reference(all))).toBe(true);
-    expect(ours(all).equals(reference(all))).toBe(true);
-  }
-
-  it('copies the leading run that spans of a name share, and writes the SDK serializer\'s bytes', () => {
-    const { provider, spans } = recorder('guildhall');
-    const tracer = provider.getTracer('guildhall');
-    const before = encoderAttributeRuns().hits;
-    // Enough spans to get a place even when earlier spans of other names (seen once) hold all 64.
-    for (let i = 0; i < 200; i++) {
-      tracer
-        .startSpan('process run-test', {
-          startTime: T0,
-          attributes: { 'messaging.system': 'guildhall.actors', 'messaging.operation.type': 'process', 'guildhall.actor.kind': 'session', 'guildhall.actor.id': String(i), 'guildhall.mailbox.wait_ms': i / 3 },
-        })
-        .end(T0 + 1);
-    }
-    expectSdkBytes(spans() as ReadableSpan[]);
-    // Both writers learnt the run from two spans and copied it for most of the rest.
-    expect(encoderAttributeRuns().hits - before).toBeGreaterThanOrEqual(2 * 130);
-  });
-
-  it('does not mix up names with the same keys, nor spans whose run differs in a value, a key, the order or the length', () => {
-    const { provider, spans } = recorder('guildhall');
-    const tracer = provider.getTracer('guildhall');
-    const base = { 'messaging.system': 'guildhall.actors', 'messaging.operation.type': 'process', 'guildhall.actor.kind': 'guild' };
-    const odd: Attributes[] = [
-      { ...base, 'guildhall.actor.kind': 'session' },
-      { 'messaging.operation.type': 'process', 'messaging.system': 'guildhall.actors', 'guildhall.actor.kind': 'guild' },
-      { 'messaging.system': 'guildhall.actors' },
-      { 'messaging.system': 'guildhall.actors', 'messaging.operation.type': 'receive', 'guildhall.actor.kind': 'guild' },
-      { 'messaging.system': 'guildhall.actors', 'other.key': 'process', 'guildhall.actor.kind': 'guild' },
-      { ...base, 'messaging.system': 1 },
-      {},
-    ];
-    for (let i = 0; i < 200; i++) {
-      // Two names, the same keys, other values: each has its own run.
-      tracer.startSpan('process guild', { startTime: T0, attributes: { ...base, 'guildhall.actor.id': String(i) } }).end(T0 + 1);
-      tracer.startSpan('process guild2', { startTime: T0, attributes: { ...base, 'guildhall.actor.kind': 'guild2', n: i } }).end(T0 + 1);
-      // Now and then a span of the first name that does not begin with its run; for a while, most do not (relearnt).
-      if (i % 7 === 0 || (i >= 100 && i < 140)) tracer.startSpan('process guild', { startTime: T0, attributes: { ...odd[i % odd.length]!, i } }).end(T0 + 1);
-    }
-    expectSdkBytes(spans() as ReadableSpan[]);
-  });
-
-  it('learns a name\'s run again when its spans change their leading attributes, writing what a fresh writer writes', () => {
-    const w = new Writer();
-    /** The bytes `w` writes for `attrs`, and the bytes a writer that never saw the name writes (field by field). */
-    const both = (attrs: Attributes): [Buffer, Buffer] => {
-      w.reset();
-      spanAttributes(w, 'process flips', attrs);
-      const fresh = new Writer();
-      spanAttributes(fresh, 'process flips', attrs);
-      return [Buffer.from(w.buf.subarray(0, w.pos)), Buffer.from(fresh.buf.subarray(0, fresh.pos))];
-    };
-    const a = (i: number): Attributes => ({ 'messaging.system': 'guildhall.actors', 'guildhall.actor.kind': 'guild', 'guildhall.actor.id': String(i) });
-    const b = (i: number): Attributes => ({ 'messaging.system': 'guildhall.actors', 'guildhall.actor.kind': 'session', 'guildhall.actor.id': String(i) });
-    for (let i = 0; i < 20; i++) {
-      const [ours, fresh] = both(a(i));
-      expect(ours.equals(fresh)).toBe(true);
-    }
-    const run = w.attributeRun('process flips')!;
-    // Learnt from the first two spans; the other 18 copied it.
-    expect([run.keys, run.hits]).toEqual([['messaging.system', 'guildhall.actor.kind'], 18]);
-    for (let i = 0; i < 60; i++) {
-      const [ours, fresh] = both(b(i));
-      expect(ours.equals(fresh)).toBe(true);
-    }
-    // 19 misses outnumbered the 18 hits: learnt again from the next two spans, and copied for the 39 after them.
-    expect([run.values, run.hits]).toEqual([['guildhall.actors', 'session'], 39]);
-    // And the old run is not copied for the new spans, nor the new one for the old.
-    const [ours, fresh] = both(a(99));
-    expect(ours.equals(fresh)).toBe(true);
-  });
-
-  it('keeps runs for at most 64 span names, and spans of further names are encoded as before', () => {
-    const w = new Writer();
-    const runs = Array.from({ length: 100 }, (_, i) => w.attributeRun(`span ${i}`));
-    expect(runs.filter((r) => r !== undefined)).toHaveLength(MAX_ATTRIBUTE_RUNS);
-    expect(MAX_ATTRIBUTE_RUNS).toBe(64);
-    expect(w.attributeRunStats().names).toBe(64);
-    // Names seen before keep theirs.
-    expect(w.attributeRun('span 3')).toBe(runs[3]);
-    // After 64 refusals the runs never copied are let go, and new names get their places; one in use stays.
-    runs[3]!.recentHits = 1;
-    // (36 refused above: the 28th new name is the 64th refusal, and from it on every one gets a place.)
-    const later = Array.from({ length: 64 }, (_, i) => w.attributeRun(`later ${i}`));
-    expect(later.slice(0, 27).every((r) => r === undefined)).toBe(true);
-    expect(later.slice(27).every((r) => r !== undefined)).toBe(true);
-    expect(w.attributeRun('span 3')).toBe(runs[3]);
-    expect(w.attributeRun('span 4')).not.toBe(runs[4]);
-    expect(w.attributeRunStats().names).toBeLessThanOrEqual(64);
-
-    const { provider, spans } = recorder('guildhall');
-    const tracer = provider.getTracer('guildhall');
-    for (let round = 0; round < 3; round++) {
-      for (let i = 0; i < 100; i++) tracer.startSpan(`many ${i}`, { startTime: T0, attributes: { a: 'x', b: i, c: round } }).end(T0 + 1);
-    }
-    expectSdkBytes(spans() as ReadableSpan[]);
   });
 });
 
