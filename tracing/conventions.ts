@@ -43,8 +43,7 @@ export const ATTR_TAIL = 'guildhall.tail';
 
 /**
  * Names made once per kind and kept: a span name is asked for on every kept
- * delivery and fanout, and a concatenation is a new string each time (and the
- * encoder's per-name cache then compares them by content, not identity).
+ * delivery and fanout, and a concatenation is a new string each time.
  * Bounded: actor kinds are a handful, but nothing stops a caller from using many.
  */
 const MAX_NAMES = 256;
