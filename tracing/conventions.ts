@@ -41,11 +41,29 @@ export const ATTR_GUILD_ID = 'guildhall.guild.id';
  */
 export const ATTR_TAIL = 'guildhall.tail';
 
+/**
+ * Names made once per kind and kept: a span name is asked for on every kept
+ * delivery and fanout, and a concatenation is a new string each time.
+ * Bounded: actor kinds are a handful, but nothing stops a caller from using many.
+ */
+const MAX_NAMES = 256;
+const processNames = new Map<string, string>();
+const fanoutNames = new Map<string, string>();
+
+function named(names: Map<string, string>, prefix: string, kind: string): string {
+  let name = names.get(kind);
+  if (name === undefined) {
+    name = `${prefix} ${kind}`;
+    if (names.size < MAX_NAMES) names.set(kind, name);
+  }
+  return name;
+}
+
 /** `process guild`, after the semconv `{operation} {destination}` rule. */
 export function processSpanName(actorKind: string): string {
-  return `process ${actorKind}`;
+  return named(processNames, 'process', actorKind);
 }
 
 export function fanoutSpanName(recipientKind: string): string {
-  return `fanout ${recipientKind}`;
+  return named(fanoutNames, 'fanout', recipientKind);
 }

@@ -28,6 +28,8 @@ import {
 } from '@opentelemetry/api';
 import { hrTime, hrTimeDuration, isAttributeValue, isTimeInput, isTimeInputHrTime, millisToHrTime } from '@opentelemetry/core';
 import type { ReadableSpan, SpanLimits, SpanProcessor, TimedEvent } from '@opentelemetry/sdk-trace-base';
+// Imported, not the global: a global `performance` is looked up on globalThis at each read.
+import { performance } from 'node:perf_hooks';
 
 /** Limits as the SDK resolves them (every field set; Infinity or 128 by default). */
 export type ResolvedSpanLimits = Required<Pick<SpanLimits, 'attributeValueLengthLimit' | 'attributeCountLimit' | 'linkCountLimit' | 'eventCountLimit' | 'attributePerEventCountLimit' | 'attributePerLinkCountLimit'>>;
@@ -56,6 +58,8 @@ const NO_LINKS: Link[] = Object.freeze([]) as unknown as Link[];
 const NO_ATTRIBUTES: Attributes = Object.freeze({});
 const NONE_KEPT = { attributes: NO_ATTRIBUTES, count: 0, dropped: 0 } as const;
 const hasOwn = Object.prototype.hasOwnProperty;
+/** Fixed for the life of the process (a getter on each read). */
+const TIME_ORIGIN = performance.timeOrigin;
 
 // semantic-conventions' exception attributes (ATTR_EXCEPTION_*), as the SDK's recordException sets them.
 const EXCEPTION_TYPE = 'exception.type';
@@ -115,7 +119,7 @@ export class LeanSpan implements Span, ReadableSpan {
     this.kind = kind;
     this.parentSpanContext = parent;
     this.perfStart = performance.now();
-    this.perfOffset = now - (this.perfStart + performance.timeOrigin);
+    this.perfOffset = now - (this.perfStart + TIME_ORIGIN);
     this.startTimeProvided = startTime != null;
     this.resource = shared.resource;
     this.instrumentationScope = shared.scope;

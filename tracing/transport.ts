@@ -68,6 +68,7 @@ import type {
 } from './conventions.js';
 import type { DebugSampling } from './debug-sampling.js';
 import { FanoutSampler } from './fanout-sampler.js';
+import { LeanContext } from './lean-context.js';
 import { LeanTracer } from './lean-tracer.js';
 import { deliveryAttributes, epochOf, processAttributes, startedAtOf } from './process-span.js';
 import { TailCapture, type TailOptions, type TailStats } from './tail-capture.js';
@@ -136,7 +137,7 @@ function carrierOf(span: Span): Carrier {
   if (startedAt !== undefined) carrier.startedAt = startedAt;
   const parsed: SpanContext = { traceId: sc.traceId, spanId: sc.spanId, traceFlags: sc.traceFlags & TraceFlags.SAMPLED, isRemote: true };
   if (tracestate) parsed.traceState = sc.traceState;
-  parentOfCarrier.set(carrier, trace.setSpanContext(ROOT_CONTEXT, parsed));
+  parentOfCarrier.set(carrier, trace.setSpanContext(LeanContext.ROOT, parsed));
   return carrier;
 }
 
@@ -294,7 +295,7 @@ export class Transport implements Interceptor {
     const { traceparent, tracestate } = carrier;
     if (traceparent === this.lastTraceparent && tracestate === this.lastTracestate) return this.lastParent;
     const parsed = parseTraceparent(traceparent, tracestate);
-    const parent = parsed === undefined ? undefined : trace.setSpanContext(ROOT_CONTEXT, parsed);
+    const parent = parsed === undefined ? undefined : trace.setSpanContext(LeanContext.ROOT, parsed);
     this.lastTraceparent = traceparent;
     this.lastTracestate = tracestate;
     this.lastParent = parent;
@@ -343,38 +344,45 @@ export class Transport implements Interceptor {
     // and the start is never before the parent's (see epochOf).
     const startTime = epochOf(entry.enqueuedAt, handleStart, parentStartedAt);
     const span = this.startOwning(processSpanName(actor.kind), { kind: SpanKind.CONSUMER, startTime, attributes }, parent);
-    span.addEvent('mailbox.dequeued', startTime + waitMs);
-    const finish = (error?: unknown) => {
-      const handleMs = this.system.clock.now() - handleStart;
-      span.setAttribute(ATTR_HANDLE_MS, handleMs);
-      if (error !== undefined) {
-        span.recordException(error instanceof Error ? error : String(error));
-        span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
-      }
-      span.end(startTime + waitMs + handleMs);
-    };
+    const dequeuedAt = startTime + waitMs;
+    span.addEvent('mailbox.dequeued', dequeuedAt);
 
     let result: unknown;
     try {
       result = context.with(trace.setSpan(parent, span), next, undefined, entry, actor, payload, handle);
     } catch (err) {
-      finish(err);
+      this.finish(span, handleStart, dequeuedAt, err);
       throw err;
     }
     if (result !== null && typeof result === 'object' && typeof (result as Thenable).then === 'function') {
       return (result as Thenable).then(
         (value) => {
-          finish();
+          this.finish(span, handleStart, dequeuedAt, undefined);
           return value;
         },
         (err) => {
-          finish(err);
+          this.finish(span, handleStart, dequeuedAt, err);
           throw err;
         },
       );
     }
-    finish();
+    this.finish(span, handleStart, dequeuedAt, undefined);
     return result;
+  }
+
+  /**
+   * Ends a handled message's span: handling time, the error if it threw, and
+   * the end at its dequeue time plus the handling (one clock base). A method,
+   * not a closure made per kept delivery.
+   */
+  private finish(span: Span, handleStart: number, dequeuedAt: number, error: unknown): void {
+    const handleMs = this.system.clock.now() - handleStart;
+    span.setAttribute(ATTR_HANDLE_MS, handleMs);
+    if (error !== undefined) {
+      span.recordException(error instanceof Error ? error : String(error));
+      span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
+    }
+    span.end(dequeuedAt + handleMs);
   }
 
   /** startSpan with attributes made for this span alone: the lean tracer takes them without a copy. */
