@@ -18,12 +18,25 @@
 // mark-compacts, their cost); mark-compacts per 100k posts. `--sample` adds
 // V8's sampling heap profiler over the paced phase with the objects a
 // scavenge freed left out: what outlived the young generation, by the
-// function that allocated it.
+// function that allocated it (`--sample-all`: every allocation instead, what
+// died young too: what a function allocates, to compare); the sizes of the
+// objects sampled are listed for the first functions (or, with
+// `--sample-sizes TEXT`, those whose label has TEXT), as `size x count` where
+// V8 reports each sample scaled: ~4096 + size/2 bytes for a small object.
+// `--snapshot PREFIX` writes two heap snapshots of
+// the server after the paced phase (after its counts and the sample were
+// taken): PREFIX-end.heapsnapshot as soon as the last post is answered, and
+// PREFIX-idle.heapsnapshot `--snapshot-idle-ms` later (what a post leaves
+// held for a while, then let go, is in the first only; who holds it:
+// `bench/heap-snapshot-summary.ts --retainers`); with `--snapshot-at N`, also
+// PREFIX-mid.heapsnapshot when the paced phase sends its Nth post, with posts
+// in flight (the server stops for it: that run's paced counts are not a result).
 //
 //   npm run bench:store-gc -- [--guilds 200] [--members 5] [--closed-posts 40000] [--posts 30000] [--rate 2000]
-//                             [--sample] [--top 25] [--compiled] [--server-root DIR] [--server-node-args=ARGS] [--server-env K=V,...] [--json FILE]
+//                             [--sample [--sample-all] [--sample-sizes FUNCTION]] [--top 25] [--snapshot PREFIX] [--snapshot-idle-ms 3000] [--snapshot-at N] [--compiled] [--server-root DIR] [--server-node-args=ARGS] [--server-env K=V,...] [--json FILE]
 import { type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { now } from '../client-sim/clock.js';
@@ -42,7 +55,7 @@ import { freshDatabase, startGuildhall } from './store-server.js';
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const PROBE = fileURLToPath(new URL('./store-gc-probe.mjs', import.meta.url));
 const USAGE =
-  'usage: npm run bench:store-gc -- [--guilds N] [--members N] [--closed-posts N] [--posts N] [--rate R] [--sample] [--top N] [--compiled] [--server-root DIR] [--server-node-args=ARGS] [--server-env K=V,...] [--json FILE]';
+  'usage: npm run bench:store-gc -- [--guilds N] [--members N] [--closed-posts N] [--posts N] [--rate R] [--sample [--sample-all] [--sample-sizes FUNCTION]] [--top N] [--snapshot PREFIX] [--snapshot-idle-ms MS] [--snapshot-at N] [--compiled] [--server-root DIR] [--server-node-args=ARGS] [--server-env K=V,...] [--json FILE]';
 
 const flags = parseFlags(
   process.argv.slice(2),
@@ -53,9 +66,14 @@ const flags = parseFlags(
     posts: { type: 'string', default: '30000' },
     rate: { type: 'string', default: '2000' },
     sample: { type: 'boolean', default: false },
+    'sample-all': { type: 'boolean', default: false },
+    'sample-sizes': { type: 'string' },
     compiled: { type: 'boolean', default: false },
     'server-node-args': { type: 'string', default: '' },
     top: { type: 'string', default: '25' },
+    snapshot: { type: 'string' },
+    'snapshot-idle-ms': { type: 'string', default: '3000' },
+    'snapshot-at': { type: 'string' },
     'server-root': { type: 'string' },
     'server-env': { type: 'string', default: '' },
     json: { type: 'string' },
@@ -67,9 +85,14 @@ const flags = parseFlags(
     posts: z.coerce.number().int().min(1),
     rate: z.coerce.number().gt(0),
     sample: z.boolean(),
+    'sample-all': z.boolean(),
+    'sample-sizes': z.string().optional(),
     compiled: z.boolean(),
     'server-node-args': z.string().transform((s) => s.split(/\s+/).filter((a) => a !== '')),
     top: z.coerce.number().int().min(1),
+    snapshot: z.string().optional(),
+    'snapshot-idle-ms': z.coerce.number().int().min(0),
+    'snapshot-at': z.coerce.number().int().min(0).optional(),
     'server-root': z.string().optional(),
     'server-env': z.string().transform((s) => Object.fromEntries(s.split(',').filter((x) => x.includes('=')).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]))),
     json: z.string().optional(),
@@ -214,17 +237,34 @@ async function main(): Promise<void> {
     });
     process.stdout.write(`${line('closed', closed)}\n`);
 
-    if (flags.sample) await ask(child, { cmd: 'sample-start', interval: 4096 }, 'sample-started');
-    const paced = await phase(() => pacedUntil(flags.posts, flags.rate, now() + (flags.posts / flags.rate) * 1000 + 60_000, (i) => post(i % world.guilds.length, i)));
+    if (flags.sample) await ask(child, { cmd: 'sample-start', interval: 4096, all: flags['sample-all'] }, 'sample-started');
+    const snapshotPath = (at: string) => `${resolve(flags.snapshot ?? 'store-gc')}-${at}.heapsnapshot`;
+    let mid: Promise<{ path: string }> | undefined;
+    const paced = await phase(() =>
+      pacedUntil(flags.posts, flags.rate, now() + (flags.posts / flags.rate) * 1000 + 60_000, (i) => {
+        if (i === flags['snapshot-at'] && flags.snapshot !== undefined) mid = ask(child, { cmd: 'snapshot', path: snapshotPath('mid') }, 'snapshot-written', 600_000);
+        return post(i % world.guilds.length, i);
+      }),
+    );
+    if (mid !== undefined) process.stdout.write(`heap snapshot (mid, at post ${flags['snapshot-at']}): ${(await mid).path}\n`);
     process.stdout.write(`${line('paced', paced)}\n`);
-    let sample: { total: number; self: [string, number][]; ours: [string, number][] } | undefined;
+    let sample: { total: number; self: [string, number][]; ours: [string, number][]; sizes: Record<string, [size: number, samples: number][]> } | undefined;
     if (flags.sample) {
-      sample = await ask(child, { cmd: 'sample-stop', top: flags.top }, 'sample-stopped');
+      sample = await ask(child, { cmd: 'sample-stop', top: flags.top, sizesOf: flags['sample-sizes'] }, 'sample-stopped');
       const per = (b: number) => `${(b / paced.posts).toFixed(0)} B/post`;
-      process.stdout.write(`outlived the young generation, paced (sampled, ${per(sample!.total)}), by allocating function:\n`);
+      process.stdout.write(`${flags['sample-all'] ? 'allocated (all of it, --sample-all)' : 'outlived the young generation'}, paced (sampled, ${per(sample!.total)}), by allocating function:\n`);
       for (const [l, b] of sample!.self) process.stdout.write(`  ${per(b).padStart(12)}  ${l}\n`);
       process.stdout.write(`by the nearest function of ours:\n`);
       for (const [l, b] of sample!.ours) process.stdout.write(`  ${per(b).padStart(12)}  ${l}\n`);
+      process.stdout.write(`object sizes sampled (bytes x samples), first allocating functions:\n`);
+      for (const [l, s] of Object.entries(sample!.sizes)) process.stdout.write(`  ${l}: ${s.map(([size, n]) => `${size} x${n}`).join(', ')}\n`);
+    }
+    if (flags.snapshot !== undefined) {
+      for (const [at, waitMs] of [['end', 0], ['idle', flags['snapshot-idle-ms']]] as const) {
+        if (waitMs > 0) await new Promise((r) => setTimeout(r, waitMs));
+        const { path } = await ask<{ path: string }>(child, { cmd: 'snapshot', path: snapshotPath(at) }, 'snapshot-written', 600_000);
+        process.stdout.write(`heap snapshot (${at}): ${path}\n`);
+      }
     }
     if (poster.errors > 0) throw new Error(`${poster.errors} posts failed`);
     if (flags.json) writeFileSync(flags.json, JSON.stringify({ at: new Date().toISOString(), node: process.versions.node, flags, connect, closed, paced, sample }, null, 2));
