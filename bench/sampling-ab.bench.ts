@@ -54,7 +54,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { ClientDriver, type ServerUnderTest, askServer, startServer, startSink, stop } from './children.js';
 import { parseFlags } from './flags.js';
-import { cpuMicros, schedMicros, schedMicrosByThread } from './proc.js';
+import { cpuMicros, schedMicros, schedMicrosByThread, schedMicrosByThreadName } from './proc.js';
 import { bootstrapMedianCi, budgetVerdict } from './paired-stats.js';
 import { rounded } from './summary.js';
 
@@ -115,6 +115,16 @@ async function tailCounts(url: string): Promise<{ recorded: number; limited: num
   return { recorded: read('guildhall_tail_spans_total'), limited: read('guildhall_tail_spans_limited_total') };
 }
 
+/** Per thread name, the medians of each kind of half (µs per delivery). */
+function byThreadName(sampled: readonly Sample[], unsampled: readonly Sample[]): Record<string, { sampled: number; unsampled: number }> {
+  const names = new Set([...sampled, ...unsampled].flatMap((s) => Object.keys(s.byThreadUsPerDelivery)));
+  const median = (xs: number[]) => {
+    const v = [...xs].sort((a, b) => a - b);
+    return v.length === 0 ? 0 : +(v[(v.length - 1) >> 1]! / 2 + v[v.length >> 1]! / 2).toFixed(3);
+  };
+  return Object.fromEntries([...names].sort().map((n) => [n, { sampled: median(sampled.map((s) => s.byThreadUsPerDelivery[n] ?? 0)), unsampled: median(unsampled.map((s) => s.byThreadUsPerDelivery[n] ?? 0)) }]));
+}
+
 interface Sample {
   rep: number;
   tail: Tail;
@@ -129,6 +139,8 @@ interface Sample {
   /** schedUsPerDelivery split by thread: the event loop's, and V8's and libuv's helpers'. */
   mainUsPerDelivery: number;
   otherUsPerDelivery: number;
+  /** The same per thread (schedMicrosByThreadName): which helper threads a half kept busy. */
+  byThreadUsPerDelivery: Record<string, number>;
   delivered: number;
   lost: number;
   /** The burst's start and end on the monotonic clock (µs), the clock of a V8 CPU profile's timestamps. */
@@ -180,6 +192,7 @@ async function main(): Promise<void> {
         for (const sampled of rep % 2 ? [true, false] : [false, true]) {
           const cpu0 = cpuMicros(server.pid);
           const threads0 = schedMicrosByThread(server.pid);
+          const names0 = schedMicrosByThreadName(server.pid);
           const startUs = monotonicUs();
           // With --aa the "sampled" half is unsampled too: the same work on both sides.
           const r = await driver.burst(messages, o.rate, !sampled || o.aa);
@@ -187,6 +200,7 @@ async function main(): Promise<void> {
           await flush(server);
           const endUs = monotonicUs();
           const threads1 = schedMicrosByThread(server.pid);
+          const names1 = schedMicrosByThreadName(server.pid);
           const gcUs = await collect(server);
           const delivered = Math.max(1, r.delivered);
           const main = threads1.main - threads0.main;
@@ -200,6 +214,7 @@ async function main(): Promise<void> {
             burstUsPerDelivery: (burst - threads0.main - threads0.other) / delivered,
             mainUsPerDelivery: main / delivered,
             otherUsPerDelivery: other / delivered,
+            byThreadUsPerDelivery: Object.fromEntries([...names1].map(([name, us]) => [name, +((us - (names0.get(name) ?? 0)) / delivered).toFixed(3)])),
             gcUsPerDelivery: gcUs / delivered,
             delivered: r.delivered,
             lost: r.lost,
@@ -258,6 +273,7 @@ async function main(): Promise<void> {
     sampled_over_unsampled_main_thread: rounded(pairedBy((s) => s.mainUsPerDelivery, of('on', true), of('on', false)), 3),
     main_thread_us_per_delivery: { sampled: rounded(of('on', true).map((s) => s.mainUsPerDelivery), 2), unsampled: rounded(of('on', false).map((s) => s.mainUsPerDelivery), 2) },
     other_threads_us_per_delivery: { sampled: rounded(of('on', true).map((s) => s.otherUsPerDelivery), 2), unsampled: rounded(of('on', false).map((s) => s.otherUsPerDelivery), 2) },
+    by_thread_name_us_per_delivery: byThreadName(of('on', true), of('on', false)),
     ...(o.tailAb
       ? {
           // Tail capture on over off, per kind of burst: the cost to deliveries that are not slow.
