@@ -60,6 +60,7 @@ const optionsSchema = z.object({
   pacedRate: z.coerce.number().min(0, '--paced-rate must be 0 (no paced runs) or more').max(10_000_000),
   pin: z.boolean(),
   fromSource: z.boolean(),
+  singleThreadedGc: z.boolean(),
   out: z.string().min(1),
 });
 
@@ -78,15 +79,16 @@ function parseOptions(argv: string[]) {
     'paced-rate': { type: 'string', default: '20000' },
     pin: { type: 'boolean', default: false },
     'from-source': { type: 'boolean', default: false },
+    'single-threaded-gc': { type: 'boolean', default: false },
     out: { type: 'string', default: 'bench/results' },
   } as const;
-  const o = parseFlags(argv, options, optionsSchema, fail, (values) => ({ ...values, connectRate: values['connect-rate'], pacedRate: values['paced-rate'], tailAb: values['tail-ab'], tailOnMs: values['tail-on-ms'], fromSource: values['from-source'] }));
+  const o = parseFlags(argv, options, optionsSchema, fail, (values) => ({ ...values, connectRate: values['connect-rate'], pacedRate: values['paced-rate'], tailAb: values['tail-ab'], tailOnMs: values['tail-on-ms'], fromSource: values['from-source'], singleThreadedGc: values['single-threaded-gc'] }));
   if (o.pin && cpus().length < 2) fail('--pin needs two CPUs (servers on CPU 0, clients on CPU 1)');
   return o.tailAb && !o.modes.includes('notail') ? { ...o, modes: ALL_MODES.filter((m) => m === 'notail' || o.modes.includes(m)) } : o;
 }
 
 function fail(message: string): never {
-  process.stderr.write(`bench: ${message}\nusage: npm run bench -- [--quick] [--tail-ab] [--tail-on-ms N] [--sizes 1000,5000] [--modes off,file,sampled,notail,spans,naive,socketio,floor,floor-seq] [--reps N] [--messages N | --deliveries N] [--users N] [--connect-rate N] [--paced-rate N] [--pin] [--from-source] [--out DIR]\n`);
+  process.stderr.write(`bench: ${message}\nusage: npm run bench -- [--quick] [--tail-ab] [--tail-on-ms N] [--sizes 1000,5000] [--modes off,file,sampled,notail,spans,naive,socketio,floor,floor-seq] [--reps N] [--messages N | --deliveries N] [--users N] [--connect-rate N] [--paced-rate N] [--pin] [--from-source] [--single-threaded-gc] [--out DIR]\n`);
   process.exit(2);
 }
 
@@ -129,7 +131,7 @@ async function main(): Promise<void> {
       const started = await Promise.all(
         o.modes.map(async (mode) => {
           const tailOn = mode === 'sampled' && o.tailOnMs !== undefined ? { env: { GUILDHALL_SLOW_DELIVERY_MS: String(o.tailOnMs) } } : {};
-          const server = await startServer(mode, sink.port, { cpu: pin?.server, fromSource: o.fromSource, ...tailOn });
+          const server = await startServer(mode, sink.port, { cpu: pin?.server, fromSource: o.fromSource, nodeFlags: o.singleThreadedGc ? ['--single-threaded-gc'] : [], ...tailOn });
           const driver = ClientDriver.start(pin?.clients);
           rigs.push({ server, driver });
           // One-time work of the first connections goes into the memory baseline, not per session.
@@ -179,8 +181,8 @@ async function main(): Promise<void> {
 
   const { modes, ratios, memory } = summarise(samples, setups);
   const machine = `${cpus().length} × ${cpus()[0]?.model.trim() ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`;
-  const md = markdown({ startedAt: startedAt.toISOString(), quick: o.quick, reps, machine, messages, users: usersBySize, pacedRate: o.pacedRate, pinned: pin, fromSource: o.fromSource }, modes, ratios, setups, memory);
-  const doc = { startedAt: startedAt.toISOString(), quick: o.quick, reps, machine, sizes: o.sizes, messages, users: usersBySize, modes: o.modes, pacedRate: o.pacedRate, pinned: pin ?? null, guildhall: o.fromSource ? 'source (tsx)' : 'compiled (dist)', connectRate: o.connectRate, ...(o.tailOnMs !== undefined ? { tailOnMs: o.tailOnMs } : {}), setups, samples, summary: modes, ratios, memory, lost: samples.reduce((n, s) => n + s.lost, 0) };
+  const md = markdown({ startedAt: startedAt.toISOString(), quick: o.quick, reps, machine, messages, users: usersBySize, pacedRate: o.pacedRate, pinned: pin, fromSource: o.fromSource, singleThreadedGc: o.singleThreadedGc }, modes, ratios, setups, memory);
+  const doc = { startedAt: startedAt.toISOString(), quick: o.quick, reps, machine, sizes: o.sizes, messages, users: usersBySize, modes: o.modes, pacedRate: o.pacedRate, pinned: pin ?? null, guildhall: o.fromSource ? 'source (tsx)' : 'compiled (dist)', singleThreadedGc: o.singleThreadedGc, connectRate: o.connectRate, ...(o.tailOnMs !== undefined ? { tailOnMs: o.tailOnMs } : {}), setups, samples, summary: modes, ratios, memory, lost: samples.reduce((n, s) => n + s.lost, 0) };
   await mkdir(o.out, { recursive: true });
   const stamp = startedAt.toISOString().replace(/[:.]/g, '-');
   const json = `${JSON.stringify(doc, null, 2)}\n`;

@@ -232,6 +232,8 @@ export interface RunMeta {
   pinned?: { server: number; clients: number } | undefined;
   /** Guildhall ran server/main.ts through tsx rather than compiled. */
   fromSource?: boolean;
+  /** Every server ran with V8's --single-threaded-gc (collections on the event loop). */
+  singleThreadedGc?: boolean;
 }
 
 export function markdown(meta: RunMeta, modes: ModeSummary[], ratios: RatioSummary[], setups: readonly ModeSetup[], memory: readonly MemoryRatio[]): string {
@@ -241,6 +243,7 @@ export function markdown(meta: RunMeta, modes: ModeSummary[], ratios: RatioSumma
   lines.push(`${meta.machine}. One guild; ${meta.reps} repetitions, modes interleaved (order rotated each repetition); medians with (min–max).`);
   lines.push(`Per repetition: ${Object.entries(meta.messages).map(([n, m]) => `${m} messages to ${Number(n).toLocaleString('en-US')} sessions (${Number(meta.users[Number(n)]).toLocaleString('en-US')} users)`).join('; ')}; burst: all at once; ${meta.pacedRate > 0 ? `paced: the same messages at ${int(meta.pacedRate)} deliveries/s` : 'no paced runs'}.`);
   lines.push(meta.fromSource === true ? 'Guildhall ran from source (tsx).' : 'Guildhall ran compiled (dist/server/main.js, as `npm start` runs it).');
+  if (meta.singleThreadedGc === true) lines.push('Every server ran with V8\'s `--single-threaded-gc` (collections on the event loop, no helper threads).');
   lines.push(meta.pinned ? `Servers pinned to CPU ${meta.pinned.server}, client processes to CPU ${meta.pinned.clients} (taskset).` : 'Not pinned: servers and clients share the CPUs.');
   lines.push('CPU is the server process\'s own utime+stime from /proc/<pid>/stat over the run (first send to last delivery), divided by deliveries; "sched" is the same from per-thread schedstat (ns resolution).');
   lines.push('');
