@@ -8,4 +8,5 @@ export { WIRE_VERSION, subjects, type FrameItem, type FrameHeader } from './wire
 export { rendezvousHome } from './placement.js';
 export { Membership, type MembershipOptions, type MembershipStats, type NodeInfo } from './membership.js';
 export { LeaseTable, type AcquireResult, type LeaseOptions, type LeaseStats, type LostReason } from './leases.js';
+export { SnowflakeSlots, type SnowflakeSlotsOptions, type SnowflakeSlotStats } from './snowflake-slots.js';
 export { connectNats, type NatsConnection, type NatsConnectionOptions } from './nats-connection.js';

@@ -35,8 +35,10 @@ export type LostReason = 'expired' | 'conflict';
 
 export interface LeaseOptions {
   nats: NatsConnection;
-  /** Names the bucket: `${cluster}-leases`. */
+  /** Names the bucket: `${cluster}-${bucket}`. */
   cluster: string;
+  /** The bucket's own part of the name (default `leases`, the guilds'). */
+  bucket?: string;
   /** This node's id, written as the owner. */
   node: string;
   /** Entry expiry (default 6000). */
@@ -147,7 +149,7 @@ export class LeaseTable {
     const renewMs = options.renewMs ?? Math.floor(configured / 3);
     const marginMs = options.marginMs ?? Math.floor(configured / 6);
     if (options.node === '') throw new RangeError('a lease table needs a node id');
-    const name = bucketName(options.cluster, 'leases');
+    const name = bucketName(options.cluster, options.bucket ?? 'leases');
     const kv = await new Kvm(options.nats).create(name, { ttl: configured, history: 1 });
     // An existing bucket keeps the expiry it was made with. Shorter than ours
     // would let an entry expire before our deadline: run by the bucket's then.

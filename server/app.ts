@@ -296,7 +296,7 @@ export async function createServer(configured: Config, options: CreateServerOpti
         mailbox: GUILD_MAILBOX,
       });
     try {
-      cluster = await ClusterMode.start({ config: config.cluster, system, pubsub, sessions, tracer: tracing.tracer, logger, spawnGuild });
+      cluster = await ClusterMode.start({ config: config.cluster, system, pubsub, sessions, tracer: tracing.tracer, logger, ids, spawnGuild });
     } catch (err) {
       await tracing.shutdown(config.shutdownTimeoutMs);
       if (ownStore) await store.close();

@@ -2,17 +2,18 @@
 // remote router (actors across nodes, the node id as the actor system's node
 // name), the guild lease table, membership, guild placement and handover.
 //
-// Order of start: the router and the lease table first (createServer: a NATS
-// server that cannot be reached stops the start), membership once the HTTP
+// Order of start: the router, the lease table and this node's snowflake slot
+// first (createServer: a NATS server that cannot be reached stops the start), membership once the HTTP
 // server listens (`join`): only then may other nodes place guilds here. From
 // then on each change of the placeable set hands over the guilds whose home
 // moved. See docs/cluster.md.
 import type { ActorRef, ActorSystem } from '../../actors/index.js';
-import { LeaseTable, Membership, type NatsConnection, NatsRemoteRouter, type NodeInfo, type RemoteStats, connectNats } from '../../cluster/index.js';
+import { LeaseTable, Membership, SnowflakeSlots, type NatsConnection, NatsRemoteRouter, type NodeInfo, type RemoteStats, type SnowflakeSlotStats, connectNats } from '../../cluster/index.js';
 import type { Tracer } from '@opentelemetry/api';
 import type { ClusterConfig } from '../config.js';
 import type { Logger, SessionDirectory } from '../context.js';
 import type { GuildHandoff, GuildProtocol } from '../guild/guild-protocol.js';
+import { SNOWFLAKE_SLOTS, type SnowflakeGenerator } from '../ids/snowflake.js';
 import type { GuildPubSub } from '../pubsub/guild-pubsub.js';
 import { registerServerWireTypes } from './dispatch-wire.js';
 import { GuildHandover, type HandoverStats } from './guild-handover.js';
@@ -27,6 +28,8 @@ export interface ClusterModeOptions {
   logger: Logger;
   /** This node's sessions by user: events aimed at a user reach their sessions on every node. */
   sessions: SessionDirectory;
+  /** The store's id generator: it makes ids with the snowflake slot this node holds. */
+  ids: Pick<SnowflakeGenerator, 'useSlot'>;
   /** Spawns guild:<id> here, from the store and the handoff of its previous home. */
   spawnGuild: (guildId: string, handoff: GuildHandoff | undefined) => ActorRef<GuildProtocol>;
 }
@@ -42,6 +45,8 @@ export interface ClusterStats {
   placement: PlacementStats;
   nats: RemoteStats;
   membership: { heartbeats: number; heartbeatFailures: number; changes: number };
+  /** The snowflake slot this node makes ids with, and how often it was lost. */
+  ids: SnowflakeSlotStats;
 }
 
 export class ClusterMode {
@@ -58,6 +63,7 @@ export class ClusterMode {
     private readonly nats: NatsConnection,
     readonly router: NatsRemoteRouter,
     readonly leases: LeaseTable,
+    private readonly slots: SnowflakeSlots,
   ) {
     const { system } = options;
     this.node = system.node;
@@ -89,7 +95,23 @@ export class ClusterMode {
       // Node liveness for calls and monitors: the same bound as membership's entry expiry.
       const router = await new NatsRemoteRouter({ system, nats, prefix: config.name, heartbeatMs: Math.max(100, Math.floor(config.nodeTtlMs / 3)), downAfterMs: config.nodeTtlMs }).start();
       const leases = await LeaseTable.open({ nats, cluster: config.name, node: config.nodeId, ttlMs: config.leaseTtlMs, onError: (err) => logger.warn({ err }, 'guild lease table') });
-      return new ClusterMode(options, nats, router, leases);
+      // Before anything is served: ids made on two nodes must never be the same.
+      const slots = await SnowflakeSlots.claim({
+        nats,
+        cluster: config.name,
+        node: config.nodeId,
+        slots: SNOWFLAKE_SLOTS,
+        ttlMs: config.leaseTtlMs,
+        use: (slot) => {
+          options.ids.useSlot(slot);
+          logger.info({ slot }, 'snowflake slot claimed');
+        },
+        onError: (err) => logger.warn({ err }, 'snowflake slot lost; claiming one again'),
+      }).catch(async (err: unknown) => {
+        await leases.close();
+        throw err;
+      });
+      return new ClusterMode(options, nats, router, leases, slots);
     } catch (err) {
       await nats.close().catch(() => {});
       throw err;
@@ -156,6 +178,7 @@ export class ClusterMode {
       placement: { ...this.placement.stats },
       nats: { ...this.router.stats },
       membership: { heartbeats: m?.heartbeats ?? 0, heartbeatFailures: m?.heartbeatFailures ?? 0, changes: m?.changes ?? 0 },
+      ids: this.slots.stats,
     };
   }
 
@@ -171,6 +194,7 @@ export class ClusterMode {
       for (const off of this.unsubscribers.splice(0)) off();
       await this.membership?.leave().catch((err: unknown) => logger.warn({ err }, 'membership leave failed'));
       await this.leases.close().catch((err: unknown) => logger.warn({ err }, 'lease table close failed'));
+      await this.slots.close().catch((err: unknown) => logger.warn({ err }, 'snowflake slot table close failed'));
       if (this.options.system.activator === this.placement) this.options.system.activator = undefined;
       this.userCasts.close();
       await this.router.close().catch((err: unknown) => logger.warn({ err }, 'router close failed'));

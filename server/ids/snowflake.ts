@@ -19,6 +19,13 @@ const MAX_INCREMENT = 0xfff;
 const MAX_TIMESTAMP = 2 ** 42 - 1;
 const MAX_SNOWFLAKE = (1n << 64n) - 1n;
 
+/**
+ * Worker and process id together: 10 bits, so 1024 generators can make ids at
+ * once without ever making the same one. A cluster gives each node its own
+ * (cluster/snowflake-slots.ts); a single process uses slot 0.
+ */
+export const SNOWFLAKE_SLOTS = 1024;
+
 export type Snowflake = string;
 
 export interface SnowflakeOptions {
@@ -40,7 +47,7 @@ export interface SnowflakeOptions {
  */
 export class SnowflakeGenerator {
   private readonly clock: () => number;
-  private readonly node: bigint;
+  private node: bigint;
   private lastMs = -1;
   private increment = 0;
 
@@ -59,6 +66,24 @@ export class SnowflakeGenerator {
       this.lastMs = Number(BigInt(options.after) >> TIMESTAMP_SHIFT);
       this.increment = MAX_INCREMENT;
     }
+  }
+
+  /** Worker and process id as one number, 0..1023 (worker * 32 + process). */
+  get slot(): number {
+    return Number(this.node >> PROCESS_SHIFT);
+  }
+
+  /**
+   * Makes ids as slot `slot` (worker * 32 + process) from now on: a cluster
+   * node takes the slot it holds. The next id takes the next millisecond, so
+   * ids still strictly increase (a lower slot in the same millisecond would
+   * sort before the ids already made in it).
+   */
+  useSlot(slot: number): void {
+    if (!Number.isInteger(slot) || slot < 0 || slot >= SNOWFLAKE_SLOTS) throw new RangeError(`slot must be an integer in 0..${SNOWFLAKE_SLOTS - 1}`);
+    if (BigInt(slot) << PROCESS_SHIFT === this.node) return;
+    this.node = BigInt(slot) << PROCESS_SHIFT;
+    if (this.lastMs >= 0) this.increment = MAX_INCREMENT;
   }
 
   next(): Snowflake {

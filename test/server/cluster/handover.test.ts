@@ -136,6 +136,11 @@ describe('handover', () => {
     await posting;
     const handovers = ((await metric(url('a'), 'guildhall_cluster_handovers_total')) ?? 0) + ((await metric(url('b'), 'guildhall_cluster_handovers_total')) ?? 0);
     expect(handovers).toBeGreaterThan(0);
+    // Each node makes ids with a snowflake slot of its own (slot 0 is a single process's): two
+    // nodes on one slot made the same message id in the same millisecond, and that commit failed.
+    const slots = await Promise.all(['a', 'b', 'c'].map((n) => metric(url(n), 'guildhall_cluster_snowflake_slot')));
+    expect(new Set(slots).size).toBe(3);
+    expect(slots.every((s) => s !== undefined && s > 0)).toBe(true);
     for (const n of ['a', 'b']) {
       expect(await metric(url(n), 'guildhall_cluster_handoffs_dropped_total')).toBe(0);
       expect(await metric(url(n), 'guildhall_cluster_frames_refused_total', '{reason="version"}')).toBe(0);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   DISCORD_EPOCH,
+  SNOWFLAKE_SLOTS,
   SnowflakeGenerator,
   compareSnowflakes,
   isSnowflake,
@@ -106,6 +107,26 @@ describe('SnowflakeGenerator', () => {
     expect(() => new SnowflakeGenerator({ workerId: 32 })).toThrow(RangeError);
     expect(() => new SnowflakeGenerator({ processId: -1 })).toThrow(RangeError);
     expect(() => new SnowflakeGenerator({ workerId: 1.5 })).toThrow(RangeError);
+  });
+
+  it('makes ids with the slot it is given (worker * 32 + process), still strictly increasing', () => {
+    const gen = new SnowflakeGenerator({ clock: () => T0 });
+    expect(gen.slot).toBe(0);
+    const before = [gen.next(), gen.next()];
+    gen.useSlot(1 * 32 + 2);
+    expect(gen.slot).toBe(34);
+    const after = gen.next();
+    // Slot 34 in the same millisecond would sort among slot 0's ids: it takes the next one.
+    expect(fields(after)).toEqual({ ms: T0 - DISCORD_EPOCH + 1, worker: 1, process: 2, increment: 0 });
+    expect(compareSnowflakes(before[1]!, after)).toBeLessThan(0);
+    // Two generators on different slots never make the same id, even in the same millisecond.
+    const other = new SnowflakeGenerator({ clock: () => T0 + 1 });
+    other.useSlot(35);
+    expect(other.next()).not.toBe(after);
+    gen.useSlot(34);
+    expect(fields(gen.next()).increment).toBe(1);
+    expect(() => gen.useSlot(SNOWFLAKE_SLOTS)).toThrow(RangeError);
+    expect(() => gen.useSlot(-1)).toThrow(RangeError);
   });
 
   it('refuses a clock before the Discord epoch', () => {
