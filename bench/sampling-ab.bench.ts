@@ -53,6 +53,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { ClientDriver, type ServerUnderTest, askServer, startServer, startSink, stop } from './children.js';
+import type { GcWindow } from './session-memory-probe.js';
 import { parseFlags } from './flags.js';
 import { cpuMicros, schedMicros, schedMicrosByThread, schedMicrosByThreadName } from './proc.js';
 import { bootstrapMedianCi, budgetVerdict } from './paired-stats.js';
@@ -143,6 +144,8 @@ interface Sample {
   byThreadUsPerDelivery: Record<string, number>;
   delivered: number;
   lost: number;
+  /** The half's collections (burst and export, not the settling one), from v8.GCProfiler in the server. */
+  gc: GcWindow;
   /** The burst's start and end on the monotonic clock (µs), the clock of a V8 CPU profile's timestamps. */
   startUs: number;
   endUs: number;
@@ -158,6 +161,8 @@ async function main(): Promise<void> {
     const r = await askServer<{ flushed: boolean }>(server.child, { cmd: 'settle', gc }, 'settled', 120_000);
     if (!r.flushed) throw new Error('the server has no tracer provider to flush');
   };
+  /** The collections since the last call (the probe's GCProfiler window). */
+  const gcWindow = async (server: ServerUnderTest) => (await askServer<{ window: GcWindow }>(server.child, { cmd: 'gc-window' }, 'gc-window', 10_000)).window;
   /** The export of what is still queued (counted in the half). */
   const flush = async (server: ServerUnderTest) => (o.settle === 'none' ? undefined : ask(server, false));
   /** A full collection (not counted in the half): its CPU in µs. */
@@ -190,6 +195,7 @@ async function main(): Promise<void> {
       const order = rep % 2 ? rigs : [...rigs].reverse();
       for (const { tail, server, driver } of order) {
         for (const sampled of rep % 2 ? [true, false] : [false, true]) {
+          await gcWindow(server);
           const cpu0 = cpuMicros(server.pid);
           const threads0 = schedMicrosByThread(server.pid);
           const names0 = schedMicrosByThreadName(server.pid);
@@ -201,6 +207,7 @@ async function main(): Promise<void> {
           const endUs = monotonicUs();
           const threads1 = schedMicrosByThread(server.pid);
           const names1 = schedMicrosByThreadName(server.pid);
+          const gc = await gcWindow(server);
           const gcUs = await collect(server);
           const delivered = Math.max(1, r.delivered);
           const main = threads1.main - threads0.main;
@@ -216,6 +223,7 @@ async function main(): Promise<void> {
             otherUsPerDelivery: other / delivered,
             byThreadUsPerDelivery: Object.fromEntries([...names1].map(([name, us]) => [name, +((us - (names0.get(name) ?? 0)) / delivered).toFixed(3)])),
             gcUsPerDelivery: gcUs / delivered,
+            gc,
             delivered: r.delivered,
             lost: r.lost,
             startUs,
@@ -274,6 +282,14 @@ async function main(): Promise<void> {
     main_thread_us_per_delivery: { sampled: rounded(of('on', true).map((s) => s.mainUsPerDelivery), 2), unsampled: rounded(of('on', false).map((s) => s.mainUsPerDelivery), 2) },
     other_threads_us_per_delivery: { sampled: rounded(of('on', true).map((s) => s.otherUsPerDelivery), 2), unsampled: rounded(of('on', false).map((s) => s.otherUsPerDelivery), 2) },
     by_thread_name_us_per_delivery: byThreadName(of('on', true), of('on', false)),
+    // Per half, medians: what the collections during it did (v8.GCProfiler in the server).
+    gc_per_half: Object.fromEntries(
+      (['sampled', 'unsampled'] as const).map((kind) => {
+        const halves = of('on', kind === 'sampled');
+        const med = (f: (w: GcWindow) => number) => rounded(halves.map((s) => f(s.gc)), 1).median;
+        return [kind, { scavenges: med((w) => w.scavenges), scavenge_pause_us: med((w) => w.scavengeUs), survived_kb: med((w) => w.survivedBytes / 1024), promoted_kb: med((w) => w.promotedBytes / 1024), mark_compacts: med((w) => w.majors), mark_compact_pause_us: med((w) => w.majorUs) }];
+      }),
+    ),
     ...(o.tailAb
       ? {
           // Tail capture on over off, per kind of burst: the cost to deliveries that are not slow.

@@ -3,12 +3,61 @@
 // answers "collect and report memory", "write a heap snapshot" and "export
 // what the tracer has queued, then collect" (bench:sampling-ab: each half of
 // its A/B pays for its own export, and the next starts from a collected
-// heap). The server's own code is not changed.
+// heap), and "what collections ran since you were last asked" (gc-window).
+// The server's own code is not changed.
 //   not meant to be run by hand.
 import { readFileSync } from 'node:fs';
-import { getHeapSpaceStatistics, getHeapStatistics, writeHeapSnapshot } from 'node:v8';
+import { GCProfiler, getHeapSpaceStatistics, getHeapStatistics, writeHeapSnapshot } from 'node:v8';
 
-export type ProbeRequest = { cmd: 'measure' } | { cmd: 'snapshot'; path: string } | { cmd: 'settle'; gc: boolean };
+export type ProbeRequest = { cmd: 'measure' } | { cmd: 'snapshot'; path: string } | { cmd: 'settle'; gc: boolean } | { cmd: 'gc-window' };
+
+/**
+ * The collections since the last `gc-window` request (v8.GCProfiler: each
+ * space's size before and after every collection): how many of each kind, the
+ * main thread's pause they cost (V8's own figure, in µs), and what scavenges
+ * left: bytes still young after them (survived) and moved to the old
+ * generation (promoted).
+ */
+export interface GcWindow {
+  scavenges: number;
+  scavengeUs: number;
+  survivedBytes: number;
+  promotedBytes: number;
+  /** Mark-compacts (full collections), and their pause. */
+  majors: number;
+  majorUs: number;
+}
+
+interface ProfiledGc {
+  gcType: string;
+  cost: number;
+  beforeGC: { heapSpaceStatistics: { spaceName: string; spaceUsedSize: number }[] };
+  afterGC: { heapSpaceStatistics: { spaceName: string; spaceUsedSize: number }[] };
+}
+
+const OLD_SPACES = new Set(['old_space', 'code_space', 'large_object_space', 'code_large_object_space', 'trusted_space', 'trusted_large_object_space']);
+let profiler: GCProfiler | undefined;
+
+function gcWindow(): GcWindow {
+  const record = (profiler?.stop() as { statistics: ProfiledGc[] } | undefined)?.statistics ?? [];
+  profiler = new GCProfiler();
+  profiler.start();
+  const used = (spaces: ProfiledGc['afterGC']['heapSpaceStatistics'], which: (name: string) => boolean) =>
+    spaces.reduce((n, sp) => (which(sp.spaceName) ? n + sp.spaceUsedSize : n), 0);
+  const w: GcWindow = { scavenges: 0, scavengeUs: 0, survivedBytes: 0, promotedBytes: 0, majors: 0, majorUs: 0 };
+  for (const g of record) {
+    if (g.gcType === 'Scavenge' || g.gcType === 'MinorMarkSweep') {
+      w.scavenges++;
+      w.scavengeUs += g.cost;
+      w.survivedBytes += used(g.afterGC.heapSpaceStatistics, (n) => n === 'new_space');
+      w.promotedBytes += Math.max(0, used(g.afterGC.heapSpaceStatistics, (n) => OLD_SPACES.has(n)) - used(g.beforeGC.heapSpaceStatistics, (n) => OLD_SPACES.has(n)));
+    } else if (g.gcType === 'MarkSweepCompact') {
+      w.majors++;
+      w.majorUs += g.cost;
+    }
+  }
+  return w;
+}
 
 /**
  * Exports every span queued now (the registered provider's forceFlush: the
@@ -95,6 +144,10 @@ function read(): MemoryReading {
 
 if (process.send) {
   process.on('message', (msg: ProbeRequest | undefined) => {
+    if (msg?.cmd === 'gc-window') {
+      process.send!({ ev: 'gc-window', window: gcWindow() });
+      return;
+    }
     if (msg?.cmd === 'settle') {
       settle(msg.gc).then(
         (flushed) => process.send!({ ev: 'settled', flushed }),
