@@ -16,6 +16,16 @@
 // per frame, no second copy to join them). Frames of GATHER_FROM bytes or more
 // are written as their parts, without copying.
 //
+// The bytes of a write go out of one process-wide scratch buffer whenever the
+// socket's queue is empty: Node hands them to the kernel before write()
+// returns (uv_try_write), and nothing holds them after. A Buffer per write
+// was external memory V8 counts (a pooled 8 KiB slab per ~11 frames, ~0.7 MB
+// a broadcast to 1,000 sessions), and its pressure set off collections:
+// measured, most of the mark-compacts of a burst (bench/README.md). A write the
+// kernel did not take whole leaves bytes queued in the socket, which then owns
+// the scratch: a new one is made, and a socket already backed up gets a
+// buffer of its own.
+//
 // ws keeps writing control frames (pings, pongs, close) itself, each whole and
 // synchronously (permessage-deflate is off). Pending frames are flushed before
 // a close (see flushNow), so nothing queued is overtaken by the close frame.
@@ -54,6 +64,20 @@ export function textFrameHeader(length: number): Buffer {
 
 /** Frames at least this big are written as their parts (zero copy). */
 export const GATHER_FROM = 16 * 1024;
+
+// Writes up to this size use the scratch buffer (a flush of a session's burst can exceed it: then a buffer of its own).
+const SCRATCH_BYTES = 64 * 1024;
+let scratch = Buffer.allocUnsafeSlow(SCRATCH_BYTES);
+
+/** `n` bytes to fill and write to `socket`: the scratch's, when the socket will take them at once (see sent()). */
+function outgoing(socket: Duplex, n: number): Buffer {
+  return n <= SCRATCH_BYTES && socket.writableLength === 0 ? scratch.subarray(0, n) : Buffer.allocUnsafe(n);
+}
+
+/** After `socket.write(out)`: bytes still queued may be the scratch's, which the socket then keeps. */
+function sent(socket: Duplex, out: Buffer): void {
+  if (socket.writableLength !== 0 && out.buffer === scratch.buffer) scratch = Buffer.allocUnsafeSlow(SCRATCH_BYTES);
+}
 
 // Writers with frames pending, flushed together by ONE nextTick per turn: a
 // broadcast to N sessions schedules one tick, not N. (With tracing on, Node 20's
@@ -186,13 +210,14 @@ export class FrameWriter {
     }
     if (now && this.pendingBytes === 0) {
       // Nothing pending: the frame is built and written here, with no pending list behind it.
-      const frame = Buffer.allocUnsafe((length < 126 ? 2 : 4) + length);
+      const frame = outgoing(this.socket, (length < 126 ? 2 : 4) + length);
       const at = putHeader(frame, 0, length);
       frame.set(head, at);
       putSeqTail(frame, at + head.length, seq, digits);
       this.frames++;
       this.flushes++;
       this.socket.write(frame);
+      sent(this.socket, frame);
       return length;
     }
     this.queue().push(head, seq);
@@ -247,7 +272,7 @@ export class FrameWriter {
       pending.length = 0;
       return;
     }
-    const out = Buffer.allocUnsafe(total);
+    const out = outgoing(this.socket, total);
     let at = 0;
     for (let i = 0; i < pending.length; i++) {
       const b = pending[i] as Buffer;
@@ -265,5 +290,6 @@ export class FrameWriter {
     }
     pending.length = 0;
     this.socket.write(out);
+    sent(this.socket, out);
   }
 }

@@ -131,4 +131,35 @@ describe('FrameWriter', () => {
     expect(writer.writeDispatch(Buffer.from('{"op":0,"s":'), 1, true)).toBe(0);
     expect(writer.frames).toBe(0);
   });
+
+  it('a client that stops reading: frames written while its socket is backed up arrive intact and in order', async () => {
+    const { socket, messages, client } = await pair();
+    const writer = new FrameWriter(socket);
+    const other = await pair();
+    const otherWriter = new FrameWriter(other.socket);
+    client.pause();
+    // 16 MB, past what the kernel buffers on loopback: writes go from taken at once to queued in the socket.
+    const frames = 8_000;
+    const content = (i: number) => `${i}:`.padEnd(2_000, String.fromCharCode(97 + (i % 26)));
+    let backedUp = 0;
+    for (let i = 1; i <= frames; i++) {
+      const d = new EncodedDispatch('TYPING_START', { content: content(i) });
+      // Alternate writes now and queued flushes; another socket writes between them (it reads, so its writes complete at once).
+      writer.writeDispatch(d.head, i, i % 3 !== 0);
+      if (i % 3 === 0) writer.flushNow();
+      otherWriter.writeDispatch(d.head, i, true);
+      if (socket.writableLength > 0) backedUp++;
+    }
+    expect(backedUp).toBeGreaterThan(0);
+    client.resume();
+    await until(() => messages.length === frames && other.messages.length === frames);
+    for (const received of [messages, other.messages]) {
+      expect(received).toHaveLength(frames);
+      received.forEach((m, i) => {
+        const parsed = JSON.parse(m) as { d: { content: string }; s: number };
+        expect(parsed.s).toBe(i + 1);
+        expect(parsed.d.content).toBe(content(i + 1));
+      });
+    }
+  }, 60_000);
 });
