@@ -33,8 +33,8 @@ async function pair(): Promise<{ socket: Duplex; messages: string[]; client: Web
   return { socket, messages, client };
 }
 
-async function until(cond: () => boolean): Promise<void> {
-  for (let i = 0; i < 500 && !cond(); i++) await new Promise((r) => setTimeout(r, 5));
+async function until(cond: () => boolean, timeoutMs = 2_500): Promise<void> {
+  for (const deadline = Date.now() + timeoutMs; !cond() && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 5));
 }
 
 describe('EncodedDispatch', () => {
@@ -152,7 +152,8 @@ describe('FrameWriter', () => {
     }
     expect(backedUp).toBeGreaterThan(0);
     client.resume();
-    await until(() => messages.length === frames && other.messages.length === frames);
+    // 32 MB to read and parse: generous, for a loaded machine.
+    await until(() => messages.length === frames && other.messages.length === frames, 45_000);
     for (const received of [messages, other.messages]) {
       expect(received).toHaveLength(frames);
       received.forEach((m, i) => {
