@@ -54,6 +54,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { ClientDriver, type ServerUnderTest, askServer, startServer, startSink, stop } from './children.js';
 import type { GcWindow } from './session-memory-probe.js';
+import { writesOfPids } from './cluster-counters.js';
 import { parseFlags } from './flags.js';
 import { cpuMicros, schedMicros, schedMicrosByThread, schedMicrosByThreadName } from './proc.js';
 import { bootstrapMedianCi, budgetVerdict } from './paired-stats.js';
@@ -144,6 +145,8 @@ interface Sample {
   byThreadUsPerDelivery: Record<string, number>;
   delivered: number;
   lost: number;
+  /** Write system calls per delivery over the half (/proc/<pid>/io syscw: socket writes, the export's included). */
+  writesPerDelivery: number;
   /** The half's collections (burst and export, not the settling one), from v8.GCProfiler in the server. */
   gc: GcWindow;
   /** The burst's start and end on the monotonic clock (µs), the clock of a V8 CPU profile's timestamps. */
@@ -196,6 +199,7 @@ async function main(): Promise<void> {
       for (const { tail, server, driver } of order) {
         for (const sampled of rep % 2 ? [true, false] : [false, true]) {
           await gcWindow(server);
+          const [writes0] = writesOfPids([server.pid]);
           const cpu0 = cpuMicros(server.pid);
           const threads0 = schedMicrosByThread(server.pid);
           const names0 = schedMicrosByThreadName(server.pid);
@@ -207,6 +211,7 @@ async function main(): Promise<void> {
           const endUs = monotonicUs();
           const threads1 = schedMicrosByThread(server.pid);
           const names1 = schedMicrosByThreadName(server.pid);
+          const [writes1] = writesOfPids([server.pid]);
           const gc = await gcWindow(server);
           const gcUs = await collect(server);
           const delivered = Math.max(1, r.delivered);
@@ -224,6 +229,7 @@ async function main(): Promise<void> {
             byThreadUsPerDelivery: Object.fromEntries([...names1].map(([name, us]) => [name, +((us - (names0.get(name) ?? 0)) / delivered).toFixed(3)])),
             gcUsPerDelivery: gcUs / delivered,
             gc,
+            writesPerDelivery: (writes1! - writes0!) / delivered,
             delivered: r.delivered,
             lost: r.lost,
             startUs,
@@ -282,6 +288,7 @@ async function main(): Promise<void> {
     main_thread_us_per_delivery: { sampled: rounded(of('on', true).map((s) => s.mainUsPerDelivery), 2), unsampled: rounded(of('on', false).map((s) => s.mainUsPerDelivery), 2) },
     other_threads_us_per_delivery: { sampled: rounded(of('on', true).map((s) => s.otherUsPerDelivery), 2), unsampled: rounded(of('on', false).map((s) => s.otherUsPerDelivery), 2) },
     by_thread_name_us_per_delivery: byThreadName(of('on', true), of('on', false)),
+    writes_per_delivery: { sampled: rounded(of('on', true).map((s) => s.writesPerDelivery), 4), unsampled: rounded(of('on', false).map((s) => s.writesPerDelivery), 4) },
     // Per half, medians: what the collections during it did (v8.GCProfiler in the server).
     gc_per_half: Object.fromEntries(
       (['sampled', 'unsampled'] as const).map((kind) => {
