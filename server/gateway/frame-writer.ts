@@ -24,11 +24,13 @@
 // measured, most of the mark-compacts of a burst (bench/README.md). A write the
 // kernel did not take whole leaves bytes queued in the socket, which then owns
 // the scratch: a new one is made, and a socket already backed up gets a
-// buffer of its own.
+// buffer of its own. Only for a plain net.Socket: another Duplex (a TLS
+// socket, a PassThrough in a test) may keep a chunk it has called back for.
 //
 // ws keeps writing control frames (pings, pongs, close) itself, each whole and
 // synchronously (permessage-deflate is off). Pending frames are flushed before
 // a close (see flushNow), so nothing queued is overtaken by the close frame.
+import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 
 const OPCODE_TEXT = 0x1;
@@ -69,15 +71,11 @@ export const GATHER_FROM = 16 * 1024;
 const SCRATCH_BYTES = 64 * 1024;
 let scratch = Buffer.allocUnsafeSlow(SCRATCH_BYTES);
 
-/** `n` bytes to fill and write to `socket`: the scratch's, when the socket will take them at once (see sent()). */
-function outgoing(socket: Duplex, n: number): Buffer {
-  return n <= SCRATCH_BYTES && socket.writableLength === 0 ? scratch.subarray(0, n) : Buffer.allocUnsafe(n);
+/** `n` bytes to fill and write to `socket`: the scratch's, when a plain TCP socket will take them at once (see sent()). */
+function outgoing(socket: Duplex, plain: boolean, n: number): Buffer {
+  return plain && n <= SCRATCH_BYTES && socket.writableLength === 0 ? scratch.subarray(0, n) : Buffer.allocUnsafe(n);
 }
 
-/** After `socket.write(out)`: bytes still queued may be the scratch's, which the socket then keeps. */
-function sent(socket: Duplex, out: Buffer): void {
-  if (socket.writableLength !== 0 && out.buffer === scratch.buffer) scratch = Buffer.allocUnsafeSlow(SCRATCH_BYTES);
-}
 
 // Writers with frames pending, flushed together by ONE nextTick per turn: a
 // broadcast to N sessions schedules one tick, not N. (With tracing on, Node 20's
@@ -150,8 +148,15 @@ export class FrameWriter {
   frames = 0;
   /** Socket writes (one system call each, at most). */
   flushes = 0;
+  /** Of those, the writes whose bytes came from the scratch buffer. */
+  fromScratch = 0;
 
-  constructor(private readonly socket: Duplex) {}
+  /** A plain net.Socket (not TLS, not another Duplex): its writes may come from the scratch buffer. */
+  private readonly plain: boolean;
+
+  constructor(private readonly socket: Duplex) {
+    this.plain = Object.getPrototypeOf(socket) === Socket.prototype;
+  }
 
   /** Bytes accepted but not yet handed to the kernel: the slow-consumer signal. */
   get bufferedBytes(): number {
@@ -210,14 +215,14 @@ export class FrameWriter {
     }
     if (now && this.pendingBytes === 0) {
       // Nothing pending: the frame is built and written here, with no pending list behind it.
-      const frame = outgoing(this.socket, (length < 126 ? 2 : 4) + length);
+      const frame = outgoing(this.socket, this.plain, (length < 126 ? 2 : 4) + length);
       const at = putHeader(frame, 0, length);
       frame.set(head, at);
       putSeqTail(frame, at + head.length, seq, digits);
       this.frames++;
       this.flushes++;
       this.socket.write(frame);
-      sent(this.socket, frame);
+      this.sent(frame);
       return length;
     }
     this.queue().push(head, seq);
@@ -226,6 +231,13 @@ export class FrameWriter {
     this.frames++;
     if (now) this.flushNow();
     return length;
+  }
+
+  /** After `socket.write(out)`: bytes still queued may be the scratch's, which the socket then keeps. */
+  private sent(out: Buffer): void {
+    if (out.buffer !== scratch.buffer) return;
+    this.fromScratch++;
+    if (this.socket.writableLength !== 0) scratch = Buffer.allocUnsafeSlow(SCRATCH_BYTES);
   }
 
   /** Writes whatever is pending now (before a close frame, say). */
@@ -272,7 +284,7 @@ export class FrameWriter {
       pending.length = 0;
       return;
     }
-    const out = outgoing(this.socket, total);
+    const out = outgoing(this.socket, this.plain, total);
     let at = 0;
     for (let i = 0; i < pending.length; i++) {
       const b = pending[i] as Buffer;
@@ -290,6 +302,6 @@ export class FrameWriter {
     }
     pending.length = 0;
     this.socket.write(out);
-    sent(this.socket, out);
+    this.sent(out);
   }
 }

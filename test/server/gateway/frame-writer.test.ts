@@ -1,7 +1,7 @@
 // The fastlane: one encoding per broadcast, per-session seq spliced in, frames
 // written straight to the socket and read back by a real WebSocket client.
 import http from 'node:http';
-import type { Duplex } from 'node:stream';
+import { type Duplex, PassThrough } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
 import { EncodedDispatch } from '../../../server/gateway/dispatch.js';
@@ -144,7 +144,7 @@ describe('FrameWriter', () => {
     let backedUp = 0;
     for (let i = 1; i <= frames; i++) {
       const d = new EncodedDispatch('TYPING_START', { content: content(i) });
-      // Alternate writes now and queued flushes; another socket writes between them (it reads, so its writes complete at once).
+      // Alternate writes now and queued flushes; another socket's writes come between them.
       writer.writeDispatch(d.head, i, i % 3 !== 0);
       if (i % 3 === 0) writer.flushNow();
       otherWriter.writeDispatch(d.head, i, true);
@@ -154,6 +154,9 @@ describe('FrameWriter', () => {
     client.resume();
     // 32 MB to read and parse: generous, for a loaded machine.
     await until(() => messages.length === frames && other.messages.length === frames, 45_000);
+    // An upgraded HTTP socket is a plain TCP socket: its writes came from the scratch buffer until it backed up.
+    expect(writer.fromScratch).toBeGreaterThan(0);
+    expect(writer.fromScratch).toBeLessThan(writer.flushes);
     for (const received of [messages, other.messages]) {
       expect(received).toHaveLength(frames);
       received.forEach((m, i) => {
@@ -163,4 +166,18 @@ describe('FrameWriter', () => {
       });
     }
   }, 60_000);
+
+  it('a Duplex other than a TCP socket gets bytes of its own: one that keeps chunks still has each frame as written', () => {
+    // A PassThrough calls back at once and keeps the chunk in its readable side: the scratch would be overwritten.
+    const stream = new PassThrough();
+    const writer = new FrameWriter(stream);
+    const d = new EncodedDispatch('TYPING_START', { n: 1 });
+    for (let seq = 1; seq <= 3; seq++) writer.writeDispatch(d.head, seq, true);
+    expect(writer.fromScratch).toBe(0);
+    const chunks: Buffer[] = [];
+    for (let c = stream.read() as Buffer | null; c !== null; c = stream.read() as Buffer | null) chunks.push(c);
+    const bytes = Buffer.concat(chunks);
+    const frame = (seq: number) => Buffer.concat([textFrameHeader(d.bytesFor(seq).length), d.bytesFor(seq)]);
+    expect(bytes.equals(Buffer.concat([frame(1), frame(2), frame(3)]))).toBe(true);
+  });
 });
