@@ -120,10 +120,7 @@ async function tailCounts(url: string): Promise<{ recorded: number; limited: num
 /** Per thread name, the medians of each kind of half (µs per delivery). */
 function byThreadName(sampled: readonly Sample[], unsampled: readonly Sample[]): Record<string, { sampled: number; unsampled: number }> {
   const names = new Set([...sampled, ...unsampled].flatMap((s) => Object.keys(s.byThreadUsPerDelivery)));
-  const median = (xs: number[]) => {
-    const v = [...xs].sort((a, b) => a - b);
-    return v.length === 0 ? 0 : +(v[(v.length - 1) >> 1]! / 2 + v[v.length >> 1]! / 2).toFixed(3);
-  };
+  const median = (xs: number[]) => (xs.length === 0 ? 0 : rounded(xs, 3).median);
   return Object.fromEntries([...names].sort().map((n) => [n, { sampled: median(sampled.map((s) => s.byThreadUsPerDelivery[n] ?? 0)), unsampled: median(unsampled.map((s) => s.byThreadUsPerDelivery[n] ?? 0)) }]));
 }
 

@@ -71,12 +71,6 @@ export const GATHER_FROM = 16 * 1024;
 const SCRATCH_BYTES = 64 * 1024;
 let scratch = Buffer.allocUnsafeSlow(SCRATCH_BYTES);
 
-/** `n` bytes to fill and write to `socket`: the scratch's, when a plain TCP socket will take them at once (see sent()). */
-function outgoing(socket: Duplex, plain: boolean, n: number): Buffer {
-  return plain && n <= SCRATCH_BYTES && socket.writableLength === 0 ? scratch.subarray(0, n) : Buffer.allocUnsafe(n);
-}
-
-
 // Writers with frames pending, flushed together by ONE nextTick per turn: a
 // broadcast to N sessions schedules one tick, not N. (With tracing on, Node 20's
 // AsyncLocalStorage runs an async hook for every tick object; N of them per
@@ -215,7 +209,7 @@ export class FrameWriter {
     }
     if (now && this.pendingBytes === 0) {
       // Nothing pending: the frame is built and written here, with no pending list behind it.
-      const frame = outgoing(this.socket, this.plain, (length < 126 ? 2 : 4) + length);
+      const frame = this.outgoing((length < 126 ? 2 : 4) + length);
       const at = putHeader(frame, 0, length);
       frame.set(head, at);
       putSeqTail(frame, at + head.length, seq, digits);
@@ -231,6 +225,11 @@ export class FrameWriter {
     this.frames++;
     if (now) this.flushNow();
     return length;
+  }
+
+  /** `n` bytes to fill and write: the scratch's, when a plain TCP socket will take them at once (see sent()). */
+  private outgoing(n: number): Buffer {
+    return this.plain && n <= SCRATCH_BYTES && this.socket.writableLength === 0 ? scratch.subarray(0, n) : Buffer.allocUnsafe(n);
   }
 
   /** After `socket.write(out)`: bytes still queued may be the scratch's, which the socket then keeps. */
@@ -284,7 +283,7 @@ export class FrameWriter {
       pending.length = 0;
       return;
     }
-    const out = outgoing(this.socket, this.plain, total);
+    const out = this.outgoing(total);
     let at = 0;
     for (let i = 0; i < pending.length; i++) {
       const b = pending[i] as Buffer;
