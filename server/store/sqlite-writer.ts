@@ -74,15 +74,15 @@ export class SqliteWriter {
       execArgv: [],
       workerData: { ...options, module: createRequire(import.meta.url).resolve('better-sqlite3') },
     });
-    // A server that exits without closing the store must not be held up by the thread.
-    this.worker.unref();
     let opened: () => void = () => {};
     let notOpened: (err: unknown) => void = () => {};
     this.ready = new Promise<void>((resolve, reject) => {
       opened = resolve;
       notOpened = reject;
     });
-    this.ready.catch(() => undefined);
+    // Unreferenced once open: a server that exits without closing the store must not be held up by the thread.
+    // Not before: a process with nothing else on its loop would exit (status 0, no word) before a failed start said so.
+    this.ready.then(() => this.worker.unref(), () => undefined);
     this.worker.on('message', (m: Answer) => {
       if (m.ready === true) return opened();
       const w = this.waiting.get(m.seq!);

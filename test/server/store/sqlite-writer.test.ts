@@ -1,6 +1,8 @@
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { sql } from 'kysely';
 import { openDatabase } from '../../../server/store/database.js';
@@ -10,6 +12,7 @@ import { SqliteWriter } from '../../../server/store/sqlite-writer.js';
 import { SQLITE_OPTIONS, rawSqlite } from '../../support/sqlite.js';
 import { expectCode } from './store-contract.js';
 
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'guildhall-writer-'));
 let files = 0;
 const freshFile = () => join(dir, `writer-${++files}.db`);
@@ -102,5 +105,17 @@ describe('SQLite file: new messages commit on the writer thread', () => {
     expect(other.prepare('select x from t').all()).toEqual([{ x: 2 }]);
     other.close();
     await engine.close();
+  });
+});
+
+describe('SQLite writer start-up', () => {
+  it('says it could not start even when nothing else keeps the process alive', () => {
+    const script = `
+      import { SqliteWriter } from './server/store/sqlite-writer.ts';
+      const writer = new SqliteWriter({ path: ${JSON.stringify(join(dir, 'missing', 'dir', 'x.db'))}, insert: 'INSERT INTO nowhere VALUES (1)', synchronous: 'FULL', busyTimeoutMs: 10 });
+      writer.ready.then(() => process.stdout.write('ready'), () => process.stdout.write('refused'));
+    `;
+    const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: ROOT, encoding: 'utf8', timeout: 30_000 });
+    expect(out).toBe('refused');
   });
 });
