@@ -66,6 +66,8 @@ export interface Config {
   guildIdleMs: number;
   resumeBuffer: number;
   resumeTimeoutMs: number;
+  /** V8's old-generation growth step after a major collection, percent of what is live (server/heap-growth.ts); 0: V8's own choice. */
+  heapGrowthPercent: number;
   maxBufferedBytes: number;
   shutdownTimeoutMs: number;
   /** How long a request (headers and body) may take to arrive before it is answered 408 and closed. */
@@ -207,6 +209,7 @@ const FIELDS = {
   maxConcurrency: { env: 'GUILDHALL_MAX_CONCURRENCY', flag: 'max-concurrency' },
   resumeBuffer: { env: 'GUILDHALL_RESUME_BUFFER', flag: 'resume-buffer' },
   resumeTimeoutMs: { env: 'GUILDHALL_RESUME_TIMEOUT_MS', flag: 'resume-timeout-ms' },
+  heapGrowthPercent: { env: 'GUILDHALL_HEAP_GROWTH_PERCENT', flag: 'heap-growth-percent' },
   maxBufferedBytes: { env: 'GUILDHALL_MAX_BUFFERED_BYTES', flag: 'max-buffered-bytes' },
   shutdownTimeoutMs: { env: 'GUILDHALL_SHUTDOWN_TIMEOUT_MS', flag: 'shutdown-timeout-ms' },
   requestTimeoutMs: { env: 'GUILDHALL_REQUEST_TIMEOUT_MS', flag: 'request-timeout-ms' },
@@ -256,6 +259,8 @@ const schema = z.object({
   guildIdleMs: int(0).default(60_000),
   resumeBuffer: int(0).default(1000),
   resumeTimeoutMs: int(0).default(60000),
+  // Up to twice the live heap between major collections: far fewer of them (see server/heap-growth.ts).
+  heapGrowthPercent: int(0, 400).default(100),
   maxBufferedBytes: int(1024).default(1024 * 1024),
   shutdownTimeoutMs: int(0).default(5000),
   // A 64 KiB body takes well under a second on any link a chat client uses; 10 s leaves room
@@ -384,6 +389,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, ar
     maxConcurrency: v.maxConcurrency,
     resumeBuffer: v.resumeBuffer,
     resumeTimeoutMs: v.resumeTimeoutMs,
+    heapGrowthPercent: v.heapGrowthPercent,
     maxBufferedBytes: v.maxBufferedBytes,
     shutdownTimeoutMs: v.shutdownTimeoutMs,
     requestTimeoutMs: v.requestTimeoutMs,
