@@ -8,6 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import type { DatabaseTarget, SqliteSynchronous } from './store/database-target.js';
+import type { GcSettings } from './gc-settings.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -66,8 +67,8 @@ export interface Config {
   guildIdleMs: number;
   resumeBuffer: number;
   resumeTimeoutMs: number;
-  /** V8's old-generation growth step after a major collection, percent of what is live (server/heap-growth.ts); 0: V8's own choice. */
-  heapGrowthPercent: number;
+  /** V8's garbage-collector settings made at start (server/gc-settings.ts). */
+  gc: GcSettings;
   maxBufferedBytes: number;
   shutdownTimeoutMs: number;
   /** How long a request (headers and body) may take to arrive before it is answered 408 and closed. */
@@ -210,6 +211,7 @@ const FIELDS = {
   resumeBuffer: { env: 'GUILDHALL_RESUME_BUFFER', flag: 'resume-buffer' },
   resumeTimeoutMs: { env: 'GUILDHALL_RESUME_TIMEOUT_MS', flag: 'resume-timeout-ms' },
   heapGrowthPercent: { env: 'GUILDHALL_HEAP_GROWTH_PERCENT', flag: 'heap-growth-percent' },
+  pretenuring: { env: 'GUILDHALL_PRETENURING', flag: 'pretenuring', boolean: true },
   maxBufferedBytes: { env: 'GUILDHALL_MAX_BUFFERED_BYTES', flag: 'max-buffered-bytes' },
   shutdownTimeoutMs: { env: 'GUILDHALL_SHUTDOWN_TIMEOUT_MS', flag: 'shutdown-timeout-ms' },
   requestTimeoutMs: { env: 'GUILDHALL_REQUEST_TIMEOUT_MS', flag: 'request-timeout-ms' },
@@ -259,8 +261,9 @@ const schema = z.object({
   guildIdleMs: int(0).default(60_000),
   resumeBuffer: int(0).default(1000),
   resumeTimeoutMs: int(0).default(60000),
-  // Up to twice the live heap between major collections: far fewer of them (see server/heap-growth.ts).
+  // Up to twice the live heap between major collections, and no pretenuring: far fewer of them (server/gc-settings.ts).
   heapGrowthPercent: int(0, 400).default(100),
+  pretenuring: bool.default(false),
   maxBufferedBytes: int(1024).default(1024 * 1024),
   shutdownTimeoutMs: int(0).default(5000),
   // A 64 KiB body takes well under a second on any link a chat client uses; 10 s leaves room
@@ -389,7 +392,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, ar
     maxConcurrency: v.maxConcurrency,
     resumeBuffer: v.resumeBuffer,
     resumeTimeoutMs: v.resumeTimeoutMs,
-    heapGrowthPercent: v.heapGrowthPercent,
+    gc: { heapGrowthPercent: v.heapGrowthPercent, pretenuring: v.pretenuring },
     maxBufferedBytes: v.maxBufferedBytes,
     shutdownTimeoutMs: v.shutdownTimeoutMs,
     requestTimeoutMs: v.requestTimeoutMs,

@@ -6,7 +6,7 @@
 // 1 for anything else, including a shutdown that overran its deadline.
 import { type GuildhallServer, createServer } from './app.js';
 import { type Config, ConfigError, formatConfigError, loadConfig } from './config.js';
-import { applyHeapGrowth } from './heap-growth.js';
+import { applyGcSettings } from './gc-settings.js';
 import { drainStdout } from './log-destination.js';
 import { type DrainingCluster, drainNode } from './gateway/session-drain.js';
 import { type SeedResult, seedDemoWorld } from './seed.js';
@@ -96,7 +96,7 @@ async function main(): Promise<void> {
     if (err instanceof ConfigError) fail(EXIT_CONFIG, formatConfigError(err));
     throw err;
   }
-  applyHeapGrowth(config.heapGrowthPercent);
+  applyGcSettings(config.gc);
 
   let server: GuildhallServer;
   try {
