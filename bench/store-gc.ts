@@ -35,8 +35,9 @@
 //   npm run bench:store-gc -- [--guilds 200] [--members 5] [--closed-posts 40000] [--posts 30000] [--rate 2000]
 //                             [--sample [--sample-all] [--sample-sizes FUNCTION]] [--top 25] [--snapshot PREFIX] [--snapshot-idle-ms 3000] [--snapshot-at N] [--compiled] [--server-root DIR] [--server-node-args=ARGS] [--server-env K=V,...] [--json FILE]
 import { type ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { now } from '../client-sim/clock.js';
@@ -50,12 +51,12 @@ import { stop } from './children.js';
 import { parseFlags } from './flags.js';
 import { NetPoster } from './store-net-poster.js';
 import { LeanSessions } from './store-sessions.js';
-import { freshDatabase, startGuildhall } from './store-server.js';
+import { ENGINES, freshDatabase, startGuildhall } from './store-server.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const PROBE = fileURLToPath(new URL('./store-gc-probe.mjs', import.meta.url));
 const USAGE =
-  'usage: npm run bench:store-gc -- [--guilds N] [--members N] [--closed-posts N] [--posts N] [--rate R] [--sample [--sample-all] [--sample-sizes FUNCTION]] [--top N] [--snapshot PREFIX] [--snapshot-idle-ms MS] [--snapshot-at N] [--compiled] [--server-root DIR] [--server-node-args=ARGS] [--server-env K=V,...] [--json FILE]';
+  'usage: npm run bench:store-gc -- [--guilds N] [--members N] [--closed-posts N] [--posts N] [--rate R] [--sample [--sample-all] [--sample-sizes FUNCTION]] [--top N] [--snapshot PREFIX] [--snapshot-idle-ms MS] [--snapshot-at N] [--compiled] [--server-root DIR] [--server-node-args=ARGS] [--server-env K=V,...] [--json FILE] [--engine memory|file|postgres]';
 
 const flags = parseFlags(
   process.argv.slice(2),
@@ -77,6 +78,7 @@ const flags = parseFlags(
     'server-root': { type: 'string' },
     'server-env': { type: 'string', default: '' },
     json: { type: 'string' },
+    engine: { type: 'string', default: 'memory' },
   },
   z.object({
     guilds: z.coerce.number().int().min(1).max(2_000),
@@ -96,6 +98,7 @@ const flags = parseFlags(
     'server-root': z.string().optional(),
     'server-env': z.string().transform((s) => Object.fromEntries(s.split(',').filter((x) => x.includes('=')).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]))),
     json: z.string().optional(),
+    engine: z.enum(ENGINES),
   }),
   (message) => {
     process.stderr.write(`bench:store-gc: ${message}\n${USAGE}\n`);
@@ -193,7 +196,7 @@ function line(name: string, p: PhaseGc): string {
 }
 
 async function main(): Promise<void> {
-  const db = await freshDatabase('memory', '');
+  const db = await freshDatabase(flags.engine, mkdtempSync(join(tmpdir(), 'guildhall-store-gc-')));
   const server = await startGuildhall(db.url, { root: flags['server-root'] ?? ROOT, nodeArgs: [...flags['server-node-args'], '--import', PROBE], env: flags['server-env'], ipc: true, compiled: flags.compiled });
   const child = server.child;
   const histograms = new HistogramSet();

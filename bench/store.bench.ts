@@ -19,6 +19,10 @@
 //                          [--sessions lean|sim] (counting gateway sessions on a worker, the default; or client-sim's pool)
 //                          [--server-node-args="--cpu-prof --cpu-prof-dir=DIR --trace-gc"] [--server-stdout FILE] [--server-env K=V,...]
 //                          [--pin]               (server on CPU 0, this process on CPU 1, as `npm run bench -- --pin`)
+//                          [--timeline DIR]      (each paced post's latency, and the server's event-loop stalls and GC
+//                          pauses from bench/stall-probe.mjs, into DIR: `node --import tsx bench/store-timeline.ts DIR`)
+//                          [--from-source]       (server/main.ts through tsx; by default the compiled server `npm start`
+//                          runs, as `npm run bench` does since 2026-12-02: tsx's transform costs the server CPU of its own)
 //                          (node flags for the server; its stdout, where --trace-gc writes, to FILE; each phase's
 //                          window on CLOCK_MONOTONIC, the clock of a CPU profile, is in the JSON: bench/store-profile.ts)
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -44,9 +48,10 @@ import { type PhaseProbe, PhaseMeter } from './store-probes.js';
 import { rounded } from './summary.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const STALL_PROBE = fileURLToPath(new URL('./stall-probe.mjs', import.meta.url));
 
 const USAGE =
-  'usage: npm run bench:store -- [--guilds N] [--members N] [--seconds S] [--reps N] [--engines memory,file,postgres] [--paced-fraction F] [--json FILE] [--server-root DIR] [--poster net|http|fetch] [--sessions lean|sim] [--server-node-args=ARGS] [--server-stdout FILE] [--server-env K=V,...] [--pin]';
+  'usage: npm run bench:store -- [--guilds N] [--members N] [--seconds S] [--reps N] [--engines memory,file,postgres] [--paced-fraction F] [--json FILE] [--server-root DIR] [--poster net|http|fetch] [--sessions lean|sim] [--server-node-args=ARGS] [--server-stdout FILE] [--server-env K=V,...] [--pin] [--timeline DIR] [--from-source]';
 const flags = parseFlags(
   process.argv.slice(2),
   {
@@ -64,6 +69,8 @@ const flags = parseFlags(
     'server-stdout': { type: 'string' },
     'server-env': { type: 'string', default: '' },
     pin: { type: 'boolean', default: false },
+    timeline: { type: 'string' },
+    'from-source': { type: 'boolean', default: false },
   },
   z.object({
     guilds: z.coerce.number().int().min(1).max(2_000),
@@ -83,6 +90,8 @@ const flags = parseFlags(
     'server-node-args': z.string().transform((s) => s.split(/\s+/).filter((a) => a !== '')),
     'server-stdout': z.string().optional(),
     pin: z.boolean(),
+    timeline: z.string().optional(),
+    'from-source': z.boolean(),
     // K=V,K=V set on the server after the benchmark's own (an A/B of a setting, e.g. GUILDHALL_RESUME_BUFFER).
     'server-env': z.string().transform((s, ctx) => {
       const out: Record<string, string> = {};
@@ -185,10 +194,11 @@ async function runOnce(engine: Engine, rep: number, dir: string): Promise<RunRes
   const db = await freshDatabase(engine, dir);
   const server = await startGuildhall(db.url, {
     root: flags['server-root'] ?? ROOT,
-    nodeArgs: flags['server-node-args'],
-    env: flags['server-env'],
+    nodeArgs: flags.timeline === undefined ? flags['server-node-args'] : ['--import', STALL_PROBE, ...flags['server-node-args']],
+    env: flags.timeline === undefined ? flags['server-env'] : { ...flags['server-env'], STALL_PROBE_DIR: flags.timeline },
     stdout: flags['server-stdout'],
     pin: flags.pin,
+    compiled: !flags['from-source'],
   });
   const histograms = new HistogramSet();
   const rest = new RestClient(server.url, startSimTracing({}), histograms);
@@ -255,6 +265,8 @@ async function runOnce(engine: Engine, rep: number, dir: string): Promise<RunRes
     await meter.start();
     const pacedStart = monoUs();
     const p0 = performance.now();
+    // --timeline: each paced post's due time (wall clock) and its latency from due, beside the server's stalls.
+    const timeline: number[] = [];
     await pacedUntil(Math.ceil(pacedRate * flags.seconds), pacedRate, now() + flags.seconds * 1000 + 30_000, async (i) => {
       histograms.record('rest.late', performance.now() - (p0 + (i / pacedRate) * 1000));
       try {
@@ -263,13 +275,18 @@ async function runOnce(engine: Engine, rep: number, dir: string): Promise<RunRes
         // Also timed from when the post was due (pacedUntil's schedule, same origin within µs):
         // this includes the client's own lateness in sending, which the request's timing
         // leaves out. Neither alone is the server's; both are reported.
-        histograms.record('rest.due', performance.now() - (p0 + (i / pacedRate) * 1000));
+        const fromDue = performance.now() - (p0 + (i / pacedRate) * 1000);
+        histograms.record('rest.due', fromDue);
+        if (flags.timeline !== undefined) timeline.push(performance.timeOrigin + p0 + (i / pacedRate) * 1000, fromDue);
       } catch {
         // counted by the client
       }
     });
     const pacedPerS = pacedAcked / ((performance.now() - p0) / 1000);
     const pacedEnd = monoUs();
+    if (flags.timeline !== undefined) {
+      writeFileSync(join(flags.timeline, `paced-${engine}-${rep}-${server.child.pid}.json`), JSON.stringify({ engine, rep, serverPid: server.child.pid, pacedRate, dueAndMs: timeline }));
+    }
     const paced = histograms.get('rest').summary();
     const pacedDue = histograms.get('rest.due').summary();
     const pacedLate = histograms.get('rest.late').summary();
@@ -358,7 +375,7 @@ async function main(): Promise<void> {
     return `${s.median} (${s.min}–${s.max})`;
   };
   const lines = [
-    `bench:store, ${startedAt}, ${flags.guilds} guilds x ${flags.members} members, ${flags.seconds} s per phase, ${flags.reps} repetitions, ${cpus().length} cores, Node ${process.versions.node}, posters: ${flags.poster}, sessions: ${flags.sessions}${flags.pin ? ', pinned (server CPU 0, client CPU 1)' : ''}${flags['server-root'] === undefined ? '' : `, server from ${flags['server-root']}`}`,
+    `bench:store, ${startedAt}, ${flags.guilds} guilds x ${flags.members} members, ${flags.seconds} s per phase, ${flags.reps} repetitions, ${cpus().length} cores, Node ${process.versions.node}, posters: ${flags.poster}, sessions: ${flags.sessions}, server ${flags['from-source'] ? 'from source (tsx)' : 'compiled (dist)'}${flags.pin ? ', pinned (server CPU 0, client CPU 1)' : ''}${flags['server-root'] === undefined ? '' : `, server from ${flags['server-root']}`}`,
     '',
     '| engine | closed loop msg/s | closed ack p99 ms | paced rate /s | paced ack p50 ms | paced ack p99 ms | errors | deliveries missing |',
     '|---|---|---|---|---|---|---|---|',
