@@ -80,14 +80,16 @@ export class SqliteWriter {
       opened = resolve;
       notOpened = reject;
     });
-    // Unreferenced once open: a server that exits without closing the store must not be held up by the thread.
-    // Not before: a process with nothing else on its loop would exit (status 0, no word) before a failed start said so.
-    this.ready.then(() => this.worker.unref(), () => undefined);
+    // The thread keeps the process alive only while it owes an answer: its start, or a commit. A process
+    // that exits without closing the store is not held up by an idle thread, and one with nothing else on
+    // its event loop (a start-up, a seed before the server listens) still gets the answer it waits for.
+    this.ready.then(() => this.idle(), () => undefined);
     this.worker.on('message', (m: Answer) => {
       if (m.ready === true) return opened();
       const w = this.waiting.get(m.seq!);
       if (w === undefined) return;
       this.waiting.delete(m.seq!);
+      this.idle();
       if (m.inserted !== undefined) w.resolve(m.inserted);
       else w.reject(Object.assign(new Error(m.error?.message ?? 'the SQLite writer failed'), { code: m.error?.code }));
     });
@@ -111,14 +113,24 @@ export class SqliteWriter {
     if (this.failed !== undefined) return Promise.reject(new StoreError('UNAVAILABLE', this.failed.message, { cause: this.failed }));
     return new Promise((resolve, reject) => {
       const seq = ++this.seq;
+      if (this.waiting.size === 0) this.worker.ref();
       this.waiting.set(seq, { resolve, reject });
       this.worker.postMessage({ seq, rows });
     });
   }
 
   async close(): Promise<void> {
-    if (this.failed === undefined) this.worker.postMessage('close');
+    if (this.failed === undefined) {
+      // Owed an answer too: the connection's close (a WAL checkpoint) finishes before the process may end.
+      this.worker.ref();
+      this.worker.postMessage('close');
+    }
     await this.exited;
+  }
+
+  /** Unreferenced when no answer is owed (see the constructor). */
+  private idle(): void {
+    if (this.waiting.size === 0) this.worker.unref();
   }
 
   private fail(err: Error): void {

@@ -119,3 +119,24 @@ describe('SQLite writer start-up', () => {
     expect(out).toBe('refused');
   });
 });
+
+describe('SQLite writer and the event loop', () => {
+  it('keeps a process with nothing else on its loop alive until a commit is answered, and not after', () => {
+    const path = join(dir, 'alone.db');
+    const script = `
+      import Database from 'better-sqlite3';
+      import { INSERT_MESSAGE } from './server/store/sqlite-messages.ts';
+      import { SqliteWriter } from './server/store/sqlite-writer.ts';
+      const db = new Database(${JSON.stringify(path)});
+      db.exec('CREATE TABLE users (id INTEGER PRIMARY KEY); CREATE TABLE messages (id INTEGER PRIMARY KEY, author_id INTEGER, content TEXT, nonce TEXT, channel_id INTEGER, guild_id INTEGER, edited_timestamp TEXT)');
+      db.close();
+      const writer = new SqliteWriter({ path: ${JSON.stringify(path)}, insert: 'INSERT INTO messages (id, author_id, content, nonce, channel_id, guild_id) SELECT ?, ?, ?, ?, ?, ? WHERE ? IS NOT NULL', synchronous: 'FULL', busyTimeoutMs: 10 });
+      await writer.ready;
+      // Nothing else on the loop from here: only the owed answer can keep the process alive.
+      setImmediate(() => writer.commit([[1n, 2n, 'hello', 3n, 4n]]).then((r) => process.stdout.write('committed ' + JSON.stringify(r))));
+    `;
+    const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: ROOT, encoding: 'utf8', timeout: 30_000 });
+    // And the process exited by itself afterwards (execFileSync returned): the idle thread did not hold it.
+    expect(out).toBe('committed [true]');
+  });
+});
