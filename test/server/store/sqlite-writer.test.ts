@@ -112,7 +112,7 @@ describe('SQLite writer start-up', () => {
   it('says it could not start even when nothing else keeps the process alive', () => {
     const script = `
       import { SqliteWriter } from './server/store/sqlite-writer.ts';
-      const writer = new SqliteWriter({ path: ${JSON.stringify(join(dir, 'missing', 'dir', 'x.db'))}, insert: 'INSERT INTO nowhere VALUES (1)', synchronous: 'FULL', busyTimeoutMs: 10 });
+      const writer = new SqliteWriter({ path: ${JSON.stringify(join(dir, 'missing', 'dir', 'x.db'))}, insert: 'INSERT INTO nowhere VALUES (1)', synchronous: 'FULL', busyTimeoutMs: 10, binding: ${JSON.stringify(SQLITE_OPTIONS.sqliteBinding)} });
       writer.ready.then(() => process.stdout.write('ready'), () => process.stdout.write('refused'));
     `;
     const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: ROOT, encoding: 'utf8', timeout: 30_000 });
@@ -127,10 +127,11 @@ describe('SQLite writer and the event loop', () => {
       import Database from 'better-sqlite3';
       import { INSERT_MESSAGE } from './server/store/sqlite-messages.ts';
       import { SqliteWriter } from './server/store/sqlite-writer.ts';
-      const db = new Database(${JSON.stringify(path)});
+      const binding = ${JSON.stringify(SQLITE_OPTIONS.sqliteBinding)};
+      const db = new Database(${JSON.stringify(path)}, binding === undefined ? {} : { nativeBinding: binding });
       db.exec('CREATE TABLE users (id INTEGER PRIMARY KEY); CREATE TABLE messages (id INTEGER PRIMARY KEY, author_id INTEGER, content TEXT, nonce TEXT, channel_id INTEGER, guild_id INTEGER, edited_timestamp TEXT)');
       db.close();
-      const writer = new SqliteWriter({ path: ${JSON.stringify(path)}, insert: 'INSERT INTO messages (id, author_id, content, nonce, channel_id, guild_id) SELECT ?, ?, ?, ?, ?, ? WHERE ? IS NOT NULL', synchronous: 'FULL', busyTimeoutMs: 10 });
+      const writer = new SqliteWriter({ path: ${JSON.stringify(path)}, insert: 'INSERT INTO messages (id, author_id, content, nonce, channel_id, guild_id) SELECT ?, ?, ?, ?, ?, ? WHERE ? IS NOT NULL', synchronous: 'FULL', busyTimeoutMs: 10, binding });
       await writer.ready;
       // Nothing else on the loop from here: only the owed answer can keep the process alive.
       setImmediate(() => writer.commit([[1n, 2n, 'hello', 3n, 4n]]).then((r) => process.stdout.write('committed ' + JSON.stringify(r))));
