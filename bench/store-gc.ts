@@ -35,7 +35,7 @@
 //   npm run bench:store-gc -- [--guilds 200] [--members 5] [--closed-posts 40000] [--posts 30000] [--rate 2000]
 //                             [--sample [--sample-all] [--sample-sizes FUNCTION]] [--top 25] [--snapshot PREFIX] [--snapshot-idle-ms 3000] [--snapshot-at N] [--compiled] [--server-root DIR] [--server-node-args=ARGS] [--server-env K=V,...] [--json FILE]
 import { type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -196,7 +196,8 @@ function line(name: string, p: PhaseGc): string {
 }
 
 async function main(): Promise<void> {
-  const db = await freshDatabase(flags.engine, mkdtempSync(join(tmpdir(), 'guildhall-store-gc-')));
+  const dir = mkdtempSync(join(tmpdir(), 'guildhall-store-gc-'));
+  const db = await freshDatabase(flags.engine, dir);
   const server = await startGuildhall(db.url, { root: flags['server-root'] ?? ROOT, nodeArgs: [...flags['server-node-args'], '--import', PROBE], env: flags['server-env'], ipc: true, compiled: flags.compiled });
   const child = server.child;
   const histograms = new HistogramSet();
@@ -276,6 +277,7 @@ async function main(): Promise<void> {
     await sessions?.close();
     await stop(child);
     await db.drop();
+    rmSync(dir, { recursive: true, force: true });
   }
 }
 

@@ -21,7 +21,7 @@
 //   its helper threads taking cores), and every request in that window waits.
 //   A fixed step trades heap for fewer of them (--max-old-space-size still caps it).
 //
-// A V8 flag given on the command line wins over either setting.
+// A V8 flag given on the command line wins over either setting (its last occurrence, as V8 reads them).
 import { setFlagsFromString } from 'node:v8';
 
 export interface GcSettings {
@@ -42,7 +42,7 @@ const PRETENURING_FLAG = /^--(no[-_])?allocation[-_]site[-_]pretenuring$/;
 
 export function applyGcSettings(settings: GcSettings, execArgv: readonly string[] = process.execArgv, setFlags: (flags: string) => void = setFlagsFromString): AppliedGcSettings {
   let heapGrowthPercent: number | undefined;
-  const growth = execArgv.find((a) => GROWTH_FLAG.test(a));
+  const growth = execArgv.findLast((a) => GROWTH_FLAG.test(a));
   if (growth !== undefined) {
     const value = Number(growth.split('=')[1]);
     heapGrowthPercent = Number.isInteger(value) && value > 0 ? value : undefined;
