@@ -162,28 +162,36 @@ describe('NatsRemoteRouter across processes', () => {
     for (const n of [a!, b!, c!]) for (const r of await n.request<Received>('received')) expect(r).toMatchObject({ traceId, sampled: true });
 
     // Fanout sampling across nodes: 300 deliveries over three nodes keep about K = 10 in
-    // total, decided at the sender with the global N, each a child of the one fanout span.
+    // total, decided at the sender with the global N, each a child of its broadcast's one
+    // fanout span.
     const many = (n: NodeProcess, p: string) => Array.from({ length: 100 }, (_, i) => n.addr(`${p}${i}`));
     await Promise.all([a!.request('spawn', { keys: many(a!, 'x').map((x) => x.id) }), b!.request('spawn', { keys: many(b!, 'y').map((x) => x.id) }), c!.request('spawn', { keys: many(c!, 'z').map((x) => x.id) })]);
-    const big = await a!.request<{ delivered: number; kept: number }>('sampledCall', {
-      to: b!.addr('b1'),
-      msg: { type: 'broadcast', targets: [...many(a!, 'x'), ...many(b!, 'y'), ...many(c!, 'z')], text: 'count' },
-    });
-    expect(big.delivered).toBe(300);
-    expect(big.kept).toBeGreaterThan(0);
-    expect(big.kept).toBeLessThanOrEqual(40);
+    // Each delivery is kept with p = 1/30, so a broadcast keeps none on two given 100-actor
+    // nodes with probability (29/30)^200 ~ 0.1 %, and all it keeps lands on one node ~0.3 %
+    // of the time. Three broadcasts judged together make that ~1 in 30 million.
+    let keptTotal = 0;
+    for (let i = 0; i < 3; i++) {
+      const big = await a!.request<{ delivered: number; kept: number }>('sampledCall', {
+        to: b!.addr('b1'),
+        msg: { type: 'broadcast', targets: [...many(a!, 'x'), ...many(b!, 'y'), ...many(c!, 'z')], text: `count ${i}` },
+      });
+      expect(big.delivered).toBe(300);
+      expect(big.kept).toBeGreaterThan(0);
+      expect(big.kept).toBeLessThanOrEqual(40);
+      keptTotal += big.kept;
+    }
     const isBig = (s: ReceivedSpan) => s.kind === 5 && s.attributes['guildhall.fanout.size'] === 300;
     await Promise.all([a!, b!, c!].map((n) => n.request('flush')));
-    const all = await receiver.waitForSpans((xs) => xs.filter(isBig).length >= big.kept, 10_000);
+    const all = await receiver.waitForSpans((xs) => xs.filter(isBig).length >= keptTotal, 10_000);
     const kept = all.filter(isBig);
-    expect(kept).toHaveLength(big.kept);
-    const bigFanout = all.filter((s) => s.kind === 4 && s.attributes['guildhall.fanout.size'] === 300);
-    expect(bigFanout).toHaveLength(1);
+    expect(kept).toHaveLength(keptTotal);
+    const bigFanouts = all.filter((s) => s.kind === 4 && s.attributes['guildhall.fanout.size'] === 300);
+    expect(bigFanouts).toHaveLength(3);
+    expect(new Set(bigFanouts.map((f) => f.traceId)).size).toBe(3);
     for (const d of kept) {
-      expect(d.parentSpanId).toBe(bigFanout[0]!.spanId);
+      expect(d.parentSpanId).toBe(bigFanouts.find((f) => f.traceId === d.traceId)?.spanId);
       expect(d.attributes['guildhall.fanout.rate']).toBeCloseTo(10 / 300);
     }
-    // With 2 in 3 deliveries remote, all ~10 kept ones landing on b alone is a 1-in-60,000 event.
     expect(new Set(kept.map((d) => d.resource['service.instance.id'])).size).toBeGreaterThan(1);
   });
 });
