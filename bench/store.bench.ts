@@ -350,6 +350,7 @@ async function main(): Promise<void> {
     pin(process.pid, 1);
   }
   const dir = mkdtempSync(join(tmpdir(), 'guildhall-bench-store-'));
+  if (flags.timeline !== undefined) mkdirSync(flags.timeline, { recursive: true });
   const results: RunResult[] = [];
   const startedAt = new Date().toISOString();
   try {

@@ -212,6 +212,7 @@ const FIELDS = {
   resumeTimeoutMs: { env: 'GUILDHALL_RESUME_TIMEOUT_MS', flag: 'resume-timeout-ms' },
   heapGrowthPercent: { env: 'GUILDHALL_HEAP_GROWTH_PERCENT', flag: 'heap-growth-percent' },
   pretenuring: { env: 'GUILDHALL_PRETENURING', flag: 'pretenuring', boolean: true },
+  gcHelperNice: { env: 'GUILDHALL_GC_HELPER_NICE', flag: 'gc-helper-nice' },
   maxBufferedBytes: { env: 'GUILDHALL_MAX_BUFFERED_BYTES', flag: 'max-buffered-bytes' },
   shutdownTimeoutMs: { env: 'GUILDHALL_SHUTDOWN_TIMEOUT_MS', flag: 'shutdown-timeout-ms' },
   requestTimeoutMs: { env: 'GUILDHALL_REQUEST_TIMEOUT_MS', flag: 'request-timeout-ms' },
@@ -264,6 +265,8 @@ const schema = z.object({
   // Up to twice the live heap between major collections, and no pretenuring: far fewer of them (server/gc-settings.ts).
   heapGrowthPercent: int(0, 400).default(100),
   pretenuring: bool.default(false),
+  // V8's marking threads yield to the event loop (server/gc-helper-priority.ts).
+  gcHelperNice: int(0, 19).default(19),
   maxBufferedBytes: int(1024).default(1024 * 1024),
   shutdownTimeoutMs: int(0).default(5000),
   // A 64 KiB body takes well under a second on any link a chat client uses; 10 s leaves room
@@ -392,7 +395,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, ar
     maxConcurrency: v.maxConcurrency,
     resumeBuffer: v.resumeBuffer,
     resumeTimeoutMs: v.resumeTimeoutMs,
-    gc: { heapGrowthPercent: v.heapGrowthPercent, pretenuring: v.pretenuring },
+    gc: { heapGrowthPercent: v.heapGrowthPercent, pretenuring: v.pretenuring, helperNice: v.gcHelperNice },
     maxBufferedBytes: v.maxBufferedBytes,
     shutdownTimeoutMs: v.shutdownTimeoutMs,
     requestTimeoutMs: v.requestTimeoutMs,

@@ -29,6 +29,8 @@ export interface GcSettings {
   heapGrowthPercent: number;
   /** V8's --allocation-site-pretenuring. */
   pretenuring: boolean;
+  /** The nice value of V8's helper threads (server/gc-helper-priority.ts); 0 leaves them alone. */
+  helperNice: number;
 }
 
 /** What is in force after `applyGcSettings`: undefined growth is V8's own choice. */
@@ -40,7 +42,7 @@ export interface AppliedGcSettings {
 const GROWTH_FLAG = /^--heap[-_]growing[-_]percent(=|$)/;
 const PRETENURING_FLAG = /^--(no[-_])?allocation[-_]site[-_]pretenuring$/;
 
-export function applyGcSettings(settings: GcSettings, execArgv: readonly string[] = process.execArgv, setFlags: (flags: string) => void = setFlagsFromString): AppliedGcSettings {
+export function applyGcSettings(settings: Omit<GcSettings, 'helperNice'>, execArgv: readonly string[] = process.execArgv, setFlags: (flags: string) => void = setFlagsFromString): AppliedGcSettings {
   let heapGrowthPercent: number | undefined;
   const growth = execArgv.findLast((a) => GROWTH_FLAG.test(a));
   if (growth !== undefined) {

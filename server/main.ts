@@ -6,6 +6,7 @@
 // 1 for anything else, including a shutdown that overran its deadline.
 import { type GuildhallServer, createServer } from './app.js';
 import { type Config, ConfigError, formatConfigError, loadConfig } from './config.js';
+import { lowerGcHelperPriority } from './gc-helper-priority.js';
 import { applyGcSettings } from './gc-settings.js';
 import { drainStdout } from './log-destination.js';
 import { type DrainingCluster, drainNode } from './gateway/session-drain.js';
@@ -97,6 +98,8 @@ async function main(): Promise<void> {
     throw err;
   }
   applyGcSettings(config.gc);
+  // Before the server makes threads of its own: only V8's are lowered.
+  const helpers = lowerGcHelperPriority(config.gc.helperNice);
 
   let server: GuildhallServer;
   try {
@@ -109,6 +112,7 @@ async function main(): Promise<void> {
     throw err;
   }
 
+  if (helpers.error !== undefined) server.logger.warn({ err: helpers.error, nice: config.gc.helperNice }, 'could not lower the priority of V8 helper threads');
   const seeded = config.seed ? await seedDemoWorld(server.ctx) : undefined;
   let base: string;
   try {

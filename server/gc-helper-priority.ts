@@ -1,0 +1,86 @@
+// V8's helper threads at a lower CPU priority than the event loop (Linux).
+//
+// A major collection marks the heap concurrently on V8's platform worker
+// threads. On a machine whose cores are busy (the server's event loop, its
+// clients, the database), those threads take a core from the event loop for
+// the whole marking, 100-250 ms, and every request in that window waits: on
+// two cores the paced ack p99 of `npm run bench:store` was set by it
+// (bench/README.md, "V8's helper threads niced"). Niced, they run on time
+// nobody else wants; V8 then does more of the marking in its own steps on the
+// main thread, and finishes with the same pause.
+//
+// Which threads: Node names its platform workers "V8Worker" (Node 22 and
+// later). Node 20 names every thread "node"; there the platform's threads are
+// the first the process makes after its main thread, before any JavaScript
+// runs: the delayed-task scheduler, then `--v8-pool-size` workers (default 4).
+// Only threads that exist now are touched: the server's own (the SQLite
+// writer, libuv's pool) are made later and keep the default priority.
+import { readFileSync, readdirSync } from 'node:fs';
+import { availableParallelism, setPriority } from 'node:os';
+
+export interface HelperPriorityEnv {
+  platform: NodeJS.Platform;
+  pid: number;
+  /** The `/proc/<pid>/task` directory's thread ids and their names. */
+  threads(): { tid: number; name: string }[];
+  setPriority(tid: number, nice: number): void;
+  /** Node's own options: process.execArgv, then NODE_OPTIONS (later wins). */
+  nodeArgs: readonly string[];
+}
+
+export const processEnv = (): HelperPriorityEnv => ({
+  platform: process.platform,
+  pid: process.pid,
+  threads: () =>
+    readdirSync('/proc/self/task').map((t) => ({ tid: Number(t), name: readFileSync(`/proc/self/task/${t}/comm`, 'utf8').trim() })),
+  setPriority,
+  nodeArgs: [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/).filter((a) => a !== '')],
+});
+
+const POOL_SIZE_FLAG = /^--v8-pool-size=(\d+)$/;
+
+/** How many platform workers Node started (node_platform.cc: below 1 means the cores less one, at least 1). */
+export function v8PoolSize(nodeArgs: readonly string[]): number {
+  const given = nodeArgs.findLast((a) => POOL_SIZE_FLAG.test(a));
+  const n = given === undefined ? 4 : Number(POOL_SIZE_FLAG.exec(given)![1]);
+  return n >= 1 ? n : Math.max(availableParallelism() - 1, 1);
+}
+
+/** The V8 platform's threads in this process, as described above. */
+export function v8HelperThreads(env: HelperPriorityEnv): number[] {
+  const others = env.threads().filter((t) => t.tid !== env.pid);
+  const named = others.filter((t) => t.name === 'V8Worker');
+  if (named.length > 0) return named.map((t) => t.tid);
+  if (others.some((t) => t.name !== 'node')) return []; // named threads, none of them V8's: nothing we recognise.
+  // Thread ids grow in the order threads are made: the scheduler first, then the workers.
+  return others
+    .map((t) => t.tid)
+    .sort((a, b) => a - b)
+    .slice(0, 1 + v8PoolSize(env.nodeArgs));
+}
+
+export interface HelperPriorityResult {
+  /** The threads set to the lower priority. */
+  threads: number[];
+  /** Why it stopped, when it could not: the server runs on regardless. */
+  error?: string;
+}
+
+/**
+ * Sets V8's helper threads to `nice` (1-19; 0 leaves them alone). Off Linux,
+ * where a thread id is not something setpriority() takes, it does nothing.
+ */
+export function lowerGcHelperPriority(nice: number, env: HelperPriorityEnv = processEnv()): HelperPriorityResult {
+  const threads: number[] = [];
+  if (nice === 0 || env.platform !== 'linux') return { threads };
+  try {
+    for (const tid of v8HelperThreads(env)) {
+      env.setPriority(tid, nice);
+      threads.push(tid);
+    }
+    return { threads };
+  } catch (err) {
+    // No /proc, or a sandbox that refuses setpriority(): a tuning, never a reason not to serve.
+    return { threads, error: (err as Error).message };
+  }
+}
