@@ -9,10 +9,11 @@
 // nobody else wants; V8 then does more of the marking in its own steps on the
 // main thread, and finishes with the same pause.
 //
-// Which threads: Node names its platform workers "V8Worker" (Node 22 and
-// later). Node 20 names every thread "node"; there the platform's threads are
-// the first the process makes after its main thread, before any JavaScript
-// runs: the delayed-task scheduler, then `--v8-pool-size` workers (default 4).
+// Which threads: Node 24 names its platform workers "V8Worker". Node 20 and
+// 22 leave them "node" (22 names the scheduler "DelayedTaskSche"); there they
+// are the first threads the process makes after its main thread, before any
+// JavaScript runs: the delayed-task scheduler, then `--v8-pool-size` workers
+// (default 4).
 // Only threads that exist now are touched: the server's own (the SQLite
 // writer, libuv's pool) are made later and keep the default priority.
 import { readFileSync, readdirSync } from 'node:fs';
@@ -46,17 +47,16 @@ export function v8PoolSize(nodeArgs: readonly string[]): number {
   return n >= 1 ? n : Math.max(availableParallelism() - 1, 1);
 }
 
-/** The V8 platform's threads in this process, as described above. */
+/** The V8 platform's worker threads in this process, as described above. */
 export function v8HelperThreads(env: HelperPriorityEnv): number[] {
   const others = env.threads().filter((t) => t.tid !== env.pid);
   const named = others.filter((t) => t.name === 'V8Worker');
   if (named.length > 0) return named.map((t) => t.tid);
-  if (others.some((t) => t.name !== 'node')) return []; // named threads, none of them V8's: nothing we recognise.
-  // Thread ids grow in the order threads are made: the scheduler first, then the workers.
-  return others
-    .map((t) => t.tid)
-    .sort((a, b) => a - b)
-    .slice(0, 1 + v8PoolSize(env.nodeArgs));
+  // Thread ids grow in the order threads are made: the platform's scheduler first, then its workers.
+  const [scheduler, ...workers] = others.sort((a, b) => a.tid - b.tid).slice(0, 1 + v8PoolSize(env.nodeArgs));
+  const unnamed = (t: { name: string }) => t.name === 'node';
+  if (scheduler === undefined || !(unnamed(scheduler) || scheduler.name === 'DelayedTaskSche') || !workers.every(unnamed)) return []; // not a layout we know
+  return workers.map((t) => t.tid);
 }
 
 export interface HelperPriorityResult {

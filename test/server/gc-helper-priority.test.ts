@@ -19,20 +19,23 @@ function env(threads: [number, string][], over: Partial<HelperPriorityEnv> = {})
 }
 
 describe('v8HelperThreads', () => {
-  it('takes the threads Node names V8Worker (Node 22 and later)', () => {
+  it('takes the threads Node names V8Worker (Node 24)', () => {
     const e = env([[100, 'MainThread'], [104, 'V8Worker'], [101, 'DelayedTaskSche'], [102, 'V8Worker'], [105, 'SignalInspector'], [106, 'libuv-worker']]);
     expect(v8HelperThreads(e)).toEqual([104, 102]);
   });
 
-  it("where every thread is 'node' (Node 20), takes the first ones made: the scheduler and --v8-pool-size workers", () => {
+  it("where the workers are 'node' (Node 20, 22), takes the --v8-pool-size made right after the scheduler", () => {
     const threads: [number, string][] = [[100, 'node'], [230, 'node'], [107, 'node'], [103, 'node'], [105, 'node'], [104, 'node'], [106, 'node'], [108, 'node']];
-    expect(v8HelperThreads(env(threads))).toEqual([103, 104, 105, 106, 107]);
-    expect(v8HelperThreads(env(threads, { nodeArgs: ['--v8-pool-size=2'] }))).toEqual([103, 104, 105]);
-    expect(v8HelperThreads(env(threads, { nodeArgs: ['--v8-pool-size=2', '--v8-pool-size=3'] }))).toEqual([103, 104, 105, 106]);
+    expect(v8HelperThreads(env(threads))).toEqual([104, 105, 106, 107]);
+    expect(v8HelperThreads(env(threads, { nodeArgs: ['--v8-pool-size=2'] }))).toEqual([104, 105]);
+    expect(v8HelperThreads(env(threads, { nodeArgs: ['--v8-pool-size=2', '--v8-pool-size=3'] }))).toEqual([104, 105, 106]);
+    const node22: [number, string][] = [[100, 'node'], [101, 'DelayedTaskSche'], [102, 'node'], [103, 'node'], [104, 'node'], [105, 'node'], [106, 'node']];
+    expect(v8HelperThreads(env(node22))).toEqual([102, 103, 104, 105]);
   });
 
   it('takes nothing from threads it does not recognise', () => {
     expect(v8HelperThreads(env([[100, 'node'], [101, 'SomethingElse'], [102, 'node']]))).toEqual([]);
+    expect(v8HelperThreads(env([[100, 'node'], [101, 'node'], [102, 'node'], [103, 'libuv-worker']]))).toEqual([]);
   });
 
   it('reads the pool size as Node does: below 1, the cores less one', () => {
