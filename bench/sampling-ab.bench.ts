@@ -35,6 +35,14 @@
 // (`gc_us_per_delivery`), and with it (`sampled_over_unsampled_with_gc`).
 // --settle flush: no collection; --settle none: the burst alone, as before
 // 2026-12-02 16:00 (also reported beside, `sampled_over_unsampled_burst_only`).
+// The settling collection has a side effect: V8 throws away optimized code
+// whose maps and objects it finds dead ("weak objects"), and a sampled
+// half's are all dead by then, so every sampled half began by recompiling
+// the tracing path (bench/README.md, "A lead: the other threads are
+// recompiling"). --rewarm N runs an N-message burst of the half's own kind
+// before each half, outside its window (its spans exported), so the half
+// measures a server in steady state for that kind, as one with steady
+// traffic is.
 // Every half's CPU is split into the main thread's and the other threads'
 // (`sampled_over_unsampled_main_thread` is the event loop's alone). With
 // --single-threaded-gc the server runs with V8's flag of that name (both
@@ -71,12 +79,13 @@ const optionsSchema = z.object({
   rate: z.coerce.number().positive('--rate must be above 0').max(100_000),
   tailOnMs: z.coerce.number().int().min(1, '--tail-on-ms must be at least 1').max(3_600_000),
   settle: z.enum(['flush-gc', 'flush', 'none'], { message: '--settle must be flush-gc, flush or none' }),
+  rewarm: z.coerce.number().int().min(0, '--rewarm must be 0 or more').max(100_000),
   singleThreadedGc: z.boolean(),
   aa: z.boolean(),
 });
 
 function fail(message: string): never {
-  process.stderr.write(`bench:sampling-ab: ${message}\nusage: npm run bench:sampling-ab -- [--sessions N] [--reps N] [--messages N] [--mode sampled|spans] [--tail-ab] [--tail-on-ms N] [--rate N] [--settle flush-gc|flush|none] [--single-threaded-gc] [--aa] [--out DIR] [--cpu-prof DIR]\n`);
+  process.stderr.write(`bench:sampling-ab: ${message}\nusage: npm run bench:sampling-ab -- [--sessions N] [--reps N] [--messages N] [--mode sampled|spans] [--tail-ab] [--tail-on-ms N] [--rate N] [--settle flush-gc|flush|none] [--rewarm N] [--single-threaded-gc] [--aa] [--out DIR] [--cpu-prof DIR]\n`);
   process.exit(2);
 }
 
@@ -92,6 +101,7 @@ function parseOptions(argv: string[]) {
     rate: { type: 'string', default: '5000' },
     'tail-on-ms': { type: 'string', default: '100' },
     settle: { type: 'string', default: 'flush-gc' },
+    rewarm: { type: 'string', default: '0' },
     'single-threaded-gc': { type: 'boolean', default: false },
     aa: { type: 'boolean', default: false },
   } as const;
@@ -195,6 +205,11 @@ async function main(): Promise<void> {
       const order = rep % 2 ? rigs : [...rigs].reverse();
       for (const { tail, server, driver } of order) {
         for (const sampled of rep % 2 ? [true, false] : [false, true]) {
+          if (o.rewarm > 0) {
+            // Outside the window: the JIT's state back to what this kind of half runs on (see the header).
+            await driver.burst(o.rewarm, o.rate, !sampled || o.aa);
+            await flush(server);
+          }
           await gcWindow(server);
           const [writes0] = writesOfPids([server.pid]);
           const cpu0 = cpuMicros(server.pid);
@@ -270,6 +285,7 @@ async function main(): Promise<void> {
     aa: o.aa,
     us_per_delivery: { sampled: rounded(of('on', true).map((s) => s.schedUsPerDelivery), 2), unsampled: rounded(of('on', false).map((s) => s.schedUsPerDelivery), 2) },
     settle: o.settle,
+    rewarm: o.rewarm,
     single_threaded_gc: o.singleThreadedGc,
     sampled_over_unsampled: rounded(sampledRatios, 3),
     sampled_over_unsampled_ci95: [+sampledCi.low.toFixed(3), +sampledCi.high.toFixed(3)],
