@@ -22,10 +22,10 @@ import { availableParallelism, setPriority } from 'node:os';
 export interface HelperPriorityEnv {
   platform: NodeJS.Platform;
   pid: number;
-  /** The `/proc/<pid>/task` directory's thread ids and their names. */
+  /** The process's threads (`/proc/self/task`): ids and names. */
   threads(): { tid: number; name: string }[];
   setPriority(tid: number, nice: number): void;
-  /** Node's own options: process.execArgv, then NODE_OPTIONS (later wins). */
+  /** Node's own options in the order Node applies them: NODE_OPTIONS, then the command line's (the last one wins). */
   nodeArgs: readonly string[];
 }
 
@@ -35,7 +35,7 @@ export const processEnv = (): HelperPriorityEnv => ({
   threads: () =>
     readdirSync('/proc/self/task').map((t) => ({ tid: Number(t), name: readFileSync(`/proc/self/task/${t}/comm`, 'utf8').trim() })),
   setPriority,
-  nodeArgs: [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/).filter((a) => a !== '')],
+  nodeArgs: [...(process.env.NODE_OPTIONS ?? '').split(/\s+/).filter((a) => a !== ''), ...process.execArgv],
 });
 
 const POOL_SIZE_FLAG = /^--v8-pool-size=(\d+)$/;
