@@ -88,7 +88,7 @@ describe('lowerGcHelperPriority', () => {
       const worker = new Worker('setInterval(() => {}, 1000)', { eval: true });
       await new Promise((r) => worker.once('online', r));
       const after = tids();
-      const report = after.map((tid) => ({ tid, ...stat(tid), cpu: stat(tid).cpu - (cpuBefore[tid] ?? 0), old: before.includes(tid) }));
+      const report = after.map((tid) => { const s = stat(tid); return { tid, nice: s.nice, cpu: s.cpu - (cpuBefore[tid] ?? 0), old: before.includes(tid) }; });
       await worker.terminate();
       process.stdout.write(JSON.stringify({ pid: process.pid, threads, error, report }));
     `;
