@@ -60,6 +60,20 @@ describe('ActorLoad', () => {
     expect(setUp.snapshot(3_000).busyNow).toBe(60 / 2 ** 3);
     expect(setUp.snapshot(3_000 + 61 * 1000).busyNow).toBe(0);
   });
+
+  it('busy now carries over into the next time bucket, with or without a message in it', () => {
+    const load = new ActorLoad(0);
+    load.busy(LOAD_BUCKET_MS - 100, 40);
+    // Read just past the bucket's end: one halving (at the bucket's end), 0.1 s into the second.
+    expect(load.snapshot(LOAD_BUCKET_MS + 100).busyNow).toBeCloseTo(20 / 1.1, 9);
+    // Work in the new bucket adds to what was carried.
+    load.busy(LOAD_BUCKET_MS + 200, 10);
+    expect(load.snapshot(LOAD_BUCKET_MS + 300).busyNow).toBeCloseTo(30 / 1.3, 9);
+    expect(load.snapshot(LOAD_BUCKET_MS + 300).busyMs).toBe(50);
+    // A whole bucket without a message, then one: still decayed from the same sum.
+    load.record(3 * LOAD_BUCKET_MS + 500, 0.1);
+    expect(load.snapshot(3 * LOAD_BUCKET_MS + 500).busyNow).toBeCloseTo(30 / 2 ** 30 / 1.5, 20);
+  });
 });
 
 describe('ActorSystem.loads: busy', () => {
