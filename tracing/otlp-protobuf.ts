@@ -17,6 +17,7 @@ import type { Attributes, AttributeValue, Link, SpanContext, SpanStatus } from '
 import type { ReadableSpan, TimedEvent } from '@opentelemetry/sdk-trace-base';
 
 import { I32, I64, INT64_LIMIT, INT64_MIN, LEN, PARENT_ID, TRACE_ID, VARINT, Writer, tag } from './protobuf-writer.js';
+import { lastOfShape } from './shape-keeper.js';
 
 // Span flags (trace.proto, SpanFlags): the low byte is the W3C trace flags.
 const FLAGS_HAS_IS_REMOTE = 0x100;
@@ -287,7 +288,8 @@ export function encodeSpan(s: ReadableSpan): EncodedSpan {
   const start = w.pos;
   w.uint32(tag(2, LEN)); // ScopeSpans.spans
   span(w, s);
-  return new EncodedSpan(s.resource, s.instrumentationScope, w.buf, start, w.pos);
+  // The last one is kept, so that its shape outlives a stretch without sampled work (shape-keeper.ts).
+  return (lastOfShape.encoded = new EncodedSpan(s.resource, s.instrumentationScope, w.buf, start, w.pos));
 }
 
 /** Bytes the encoder holds between requests (bounded: see MAX_KEPT_BYTES). */

@@ -22,6 +22,7 @@ import {
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import { z } from 'zod';
 import { CountingBatchSpanProcessor, type BatchProcessorStats } from './batch-processor.js';
+import { ShapeKeeper } from './shape-keeper.js';
 import { OtlpGrpcSpanExporter } from './otlp-grpc-exporter.js';
 import { ScopedContextManager } from './context-manager.js';
 import { TRACER_NAME } from './conventions.js';
@@ -178,6 +179,7 @@ export function startTracing(options: TracingOptions = {}): Tracing {
     });
     processors.push(exportProcessor);
   }
+  processors.push(new ShapeKeeper());
 
   const resource = resourceFromAttributes({ 'service.name': serviceName, 'service.instance.id': options.serviceInstanceId ?? randomUUID() });
   const provider = new NodeTracerProvider({ resource, sampler, spanProcessors: processors });

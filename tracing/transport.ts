@@ -71,6 +71,7 @@ import { FanoutSampler } from './fanout-sampler.js';
 import { LeanContext } from './lean-context.js';
 import { LeanTracer } from './lean-tracer.js';
 import { deliveryAttributes, epochOf, processAttributes, startedAtOf } from './process-span.js';
+import { lastOfShape } from './shape-keeper.js';
 import { TailCapture, type TailOptions, type TailStats } from './tail-capture.js';
 import { formatTraceparent, isSampledTraceparent, parseTraceparent } from './traceparent.js';
 
@@ -138,6 +139,9 @@ function carrierOf(span: Span): Carrier {
   const parsed: SpanContext = { traceId: sc.traceId, spanId: sc.spanId, traceFlags: sc.traceFlags & TraceFlags.SAMPLED, isRemote: true };
   if (tracestate) parsed.traceState = sc.traceState;
   parentOfCarrier.set(carrier, trace.setSpanContext(LeanContext.ROOT, parsed));
+  // Kept: its shape (optional fields added after the literal) is reached only through a weak map
+  // transition, and code specialised for it would go once no carrier is left alive (shape-keeper.ts).
+  lastOfShape.carrier = carrier;
   return carrier;
 }
 
@@ -425,6 +429,7 @@ export class Transport implements Interceptor {
     );
     const carrier = carrierOf(span);
     const kept = new Envelope(message, carrier, { fanoutSize: n, fanoutRate: rate });
+    lastOfShape.envelope = kept;
     // Every delivery shares `message`: one reference to the fanout, for the slow ones to find.
     this.tail?.noteBroadcast(message, span.spanContext(), carrier.startedAt, n, options.attributes);
     let keptCount = 0;
