@@ -7,10 +7,11 @@
 import { AlwaysOnSampler, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { ROOT_CONTEXT, type Span, SpanKind } from '@opentelemetry/api';
+import { type ExportResult, ExportResultCode } from '@opentelemetry/core';
 import { CountingBatchSpanProcessor } from '../../tracing/batch-processor.js';
 import { DEFAULT_SPAN_LIMITS } from '../../tracing/lean-span.js';
 import { LeanTracer } from '../../tracing/lean-tracer.js';
-import { encodeSpan, type EncodedSpan } from '../../tracing/otlp-protobuf.js';
+import { encodeSpan } from '../../tracing/otlp-protobuf.js';
 import { ShapeKeeper } from '../../tracing/shape-keeper.js';
 
 declare function gc(): void;
@@ -18,7 +19,7 @@ declare function gc(): void;
 const natives = new Function('f', 'return { status: %GetOptimizationStatus(f), optimize: () => %OptimizeFunctionOnNextCall(f), prepare: () => %PrepareFunctionForOptimization(f), never: () => %NeverOptimizeFunction(f) };') as (f: unknown) => { status: number; optimize(): void; prepare(): void; never(): void };
 const OPTIMIZED = 1 << 4;
 
-const exporter = { prepare: encodeSpan, export: (_items: EncodedSpan[], done: (r: { code: number }) => void) => done({ code: 0 }) };
+const exporter = { prepare: encodeSpan, export: (_items: unknown[], done: (r: ExportResult) => void) => done({ code: ExportResultCode.SUCCESS }), shutdown: () => Promise.resolve() };
 const batch = new CountingBatchSpanProcessor({ exporter, scheduledDelayMillis: 60_000, maxQueueSize: 50_000 });
 const processors = process.argv.includes('--no-keeper') ? [batch] : [batch, new ShapeKeeper()];
 const tracer = new LeanTracer({ resource: resourceFromAttributes({ 'service.name': 'probe' }), scope: { name: 'probe', version: undefined, schemaUrl: undefined }, limits: DEFAULT_SPAN_LIMITS, processors, sampler: new AlwaysOnSampler() });
