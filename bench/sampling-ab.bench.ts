@@ -56,8 +56,16 @@
 // against a 2 % target. Every run prints the median's 95 % interval
 // (bootstrap over the pairs) and PASS / FAIL / UNRESOLVED against the target.
 //
-//   flags: --sessions 1000 --reps 20 --messages N --rate 5000 --mode sampled|spans --tail-ab --settle flush-gc|flush|none --aa --out bench/results/sampling-ab
-import { mkdir, writeFile } from 'node:fs/promises';
+// --perf records the whole machine with Linux perf over the measured halves
+// and splits the server's samples by half (bench/perf-split.ts): µs a
+// delivery by thread and kind of code (JavaScript, builtins, GC, compiler,
+// kernel), sampled against unsampled, and the symbols that differ most, in
+// the log and the JSON (`perf`). Needs linux-perf and root (or
+// perf_event_paranoid <= 0); the server runs with --perf-basic-prof.
+//
+//   flags: --sessions 1000 --reps 20 --messages N --rate 5000 --mode sampled|spans --tail-ab --settle flush-gc|flush|none --aa --perf --out bench/results/sampling-ab
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { ClientDriver, type ServerUnderTest, askServer, startServer, startSink, stop } from './children.js';
@@ -67,6 +75,7 @@ import { parseFlags } from './flags.js';
 import { cpuMicros, schedMicros, schedMicrosByThread, schedMicrosByThreadName } from './proc.js';
 import { bootstrapMedianCi, budgetVerdict } from './paired-stats.js';
 import { rounded } from './summary.js';
+import { type PerfSample, type PerfSplit, perfSamples, splitByWindows, startPerf } from './perf-split.js';
 
 const optionsSchema = z.object({
   sessions: z.coerce.number().int().min(10, '--sessions must be at least 10').max(20_000),
@@ -82,10 +91,11 @@ const optionsSchema = z.object({
   rewarm: z.coerce.number().int().min(0, '--rewarm must be 0 or more').max(100_000),
   singleThreadedGc: z.boolean(),
   aa: z.boolean(),
+  perf: z.boolean(),
 });
 
 function fail(message: string): never {
-  process.stderr.write(`bench:sampling-ab: ${message}\nusage: npm run bench:sampling-ab -- [--sessions N] [--reps N] [--messages N] [--mode sampled|spans] [--tail-ab] [--tail-on-ms N] [--rate N] [--settle flush-gc|flush|none] [--rewarm N] [--single-threaded-gc] [--aa] [--out DIR] [--cpu-prof DIR]\n`);
+  process.stderr.write(`bench:sampling-ab: ${message}\nusage: npm run bench:sampling-ab -- [--sessions N] [--reps N] [--messages N] [--mode sampled|spans] [--tail-ab] [--tail-on-ms N] [--rate N] [--settle flush-gc|flush|none] [--rewarm N] [--single-threaded-gc] [--aa] [--perf] [--out DIR] [--cpu-prof DIR]\n`);
   process.exit(2);
 }
 
@@ -104,6 +114,7 @@ function parseOptions(argv: string[]) {
     rewarm: { type: 'string', default: '0' },
     'single-threaded-gc': { type: 'boolean', default: false },
     aa: { type: 'boolean', default: false },
+    perf: { type: 'boolean', default: false },
   } as const;
   return parseFlags(argv, options, optionsSchema, fail, (values) => ({ ...values, cpuProf: values['cpu-prof'], tailAb: values['tail-ab'], tailOnMs: values['tail-on-ms'], singleThreadedGc: values['single-threaded-gc'] }));
 }
@@ -114,6 +125,24 @@ const monotonicUs = () => Number(process.hrtime.bigint() / 1000n);
 const log = (text: string) => process.stderr.write(`[sampling-ab ${((Date.now() - T0) / 1000).toFixed(1).padStart(6)}s] ${text}\n`);
 
 type Tail = 'on' | 'off';
+
+const PERF_HZ = 2000;
+
+async function collectSamples(source: AsyncIterable<PerfSample>): Promise<PerfSample[]> {
+  const out: PerfSample[] = [];
+  for await (const s of source) out.push(s);
+  return out;
+}
+
+/** The perf split as a table: µs a delivery by thread and kind of code, sampled against unsampled halves. */
+function logPerfSplit(split: PerfSplit): void {
+  log(`perf: ${split.samples} samples of the server in the halves; µs a delivery, sampled / unsampled / difference`);
+  for (const [code, row] of Object.entries(split.byCode)) {
+    const a = row.sampled ?? 0;
+    const b = row.unsampled ?? 0;
+    log(`  ${code.padEnd(16)} ${a.toFixed(3)} ${b.toFixed(3)} ${(a - b >= 0 ? '+' : '') + (a - b).toFixed(3)}`);
+  }
+}
 
 /** Issue 17: tail capture on over off, CPU per delivery, when nothing is slow. */
 const TAIL_TARGET_RATIO = 1.01;
@@ -184,11 +213,17 @@ async function main(): Promise<void> {
   };
   const tails: Tail[] = o.tailAb ? ['on', 'off'] : ['on'];
   const rigs: { tail: Tail; server: ServerUnderTest; driver: ClientDriver }[] = [];
+  // Tens of MB: in a temporary folder, removed once split (with the server's /tmp/perf-<pid>.map).
+  const perfDir = o.perf ? await mkdtemp(join(tmpdir(), 'guildhall-perf-')) : undefined;
+  const perfFile = join(perfDir ?? tmpdir(), 'perf.data');
+  let perf: { stop(): Promise<void> } | undefined;
+  let perfSplit: PerfSplit | undefined;
   const samples: Sample[] = [];
   const tailSpans: Partial<Record<Tail, { recorded: number; limited: number }>> = {};
   try {
     for (const tail of tails) {
-      const server = await startServer(o.mode, sink.port, { cpuProfileDir: o.cpuProf, nodeFlags: o.singleThreadedGc ? ['--single-threaded-gc'] : [], env: { GUILDHALL_SLOW_DELIVERY_MS: tail === 'on' ? String(o.tailOnMs) : '0' } });
+      const nodeFlags = [...(o.singleThreadedGc ? ['--single-threaded-gc'] : []), ...(o.perf ? ['--perf-basic-prof'] : [])];
+      const server = await startServer(o.mode, sink.port, { cpuProfileDir: o.cpuProf, nodeFlags, env: { GUILDHALL_SLOW_DELIVERY_MS: tail === 'on' ? String(o.tailOnMs) : '0' } });
       const driver = ClientDriver.start();
       rigs.push({ tail, server, driver });
       await driver.setup(server, o.sessions, Math.min(o.sessions, 100), 800);
@@ -199,6 +234,11 @@ async function main(): Promise<void> {
       await flush(server);
       await collect(server);
       log(`${o.mode} server, tail capture ${tail}, ${connected} sessions, ${messages} messages a burst${o.aa ? ' (A/A: both halves unsampled)' : ''}`);
+    }
+    // --perf: the whole machine sampled over the measured halves (bench/perf-split.ts), split by half below.
+    if (o.perf) {
+      perf = await startPerf(perfFile, PERF_HZ);
+      if (perf === undefined) throw new Error('--perf: perf record did not start (Debian: apt-get install linux-perf; it records the whole machine, so it needs root or perf_event_paranoid <= 0)');
     }
     for (let rep = 1; rep <= o.reps; rep++) {
       // Alternate which half (and which server) goes first, so neither always follows the other.
@@ -252,9 +292,18 @@ async function main(): Promise<void> {
         }
       }
     }
+    await perf?.stop();
     // How much tail capture recorded: were any deliveries slow?
     for (const rig of rigs) tailSpans[rig.tail] = await tailCounts(rig.server.url);
+    if (perf !== undefined) {
+      // The server with tail capture on: its halves' windows, its threads' samples.
+      const windows = samples.filter((s) => s.tail === 'on').map((s) => ({ startUs: s.startUs, endUs: s.endUs, kind: s.sampled ? 'sampled' : 'unsampled', deliveries: s.delivered }));
+      perfSplit = splitByWindows(await collectSamples(perfSamples(perfFile, rigs[0]!.server.pid)), windows, PERF_HZ);
+      await rm(`/tmp/perf-${rigs[0]!.server.pid}.map`, { force: true });
+    }
   } finally {
+    await perf?.stop();
+    if (perfDir !== undefined) await rm(perfDir, { recursive: true, force: true });
     for (const rig of rigs) {
       await rig.driver.close();
       await stop(rig.server.child);
@@ -322,6 +371,7 @@ async function main(): Promise<void> {
           us_per_delivery_tail_off: { sampled: rounded(of('off', true).map((s) => s.schedUsPerDelivery), 2), unsampled: rounded(of('off', false).map((s) => s.schedUsPerDelivery), 2) },
         }
       : {}),
+    ...(perfSplit !== undefined ? { perf: { hz: PERF_HZ, ...perfSplit } } : {}),
     lost,
     samples,
   };
@@ -339,6 +389,7 @@ async function main(): Promise<void> {
       log(`${t.verdict} tail_on_over_off ${kind} bursts: median ${t.median}, 95 % CI [${t.ci95[0]}, ${t.ci95[1]}] over ${o.reps} pairs (target <= ${TAIL_TARGET_RATIO}; PASS/FAIL only when the whole interval is on one side)`);
     }
   }
+  if (perfSplit !== undefined) logPerfSplit(perfSplit);
   log(`written: ${file}`);
   if (lost > 0) {
     process.stderr.write(`bench:sampling-ab: ${lost} deliveries lost\n`);
