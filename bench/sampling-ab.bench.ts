@@ -54,7 +54,9 @@
 // ratio should be 1 and whose spread and 95 % interval say what difference
 // this method can resolve on this machine today, before any A/B is read
 // against a 2 % target. Every run prints the median's 95 % interval
-// (bootstrap over the pairs) and PASS / FAIL / UNRESOLVED against the target.
+// (bootstrap over the pairs) and PASS / FAIL / UNRESOLVED against the target,
+// and the same pairs as µs of server CPU a sampled broadcast adds
+// (added_us_per_sampled_broadcast, with its interval).
 //
 // --perf records the whole machine with Linux perf over the measured halves
 // and splits the server's samples by half (bench/perf-split.ts): µs a
@@ -322,6 +324,12 @@ async function main(): Promise<void> {
   };
   const sampledRatios = paired(of('on', true), of('on', false));
   const sampledCi = bootstrapMedianCi(sampledRatios);
+  // The same pairs as an absolute figure: the server CPU a sampled broadcast adds (its spans and
+  // their export), per pair the difference of the two halves' CPU per message (a message is one
+  // broadcast to every session). What an absolute budget per sampled broadcast would be judged on.
+  const perMessage = (s: Sample) => (s.schedUsPerDelivery * s.delivered) / messages;
+  const addedPerBroadcast = of('on', true).map((s, i) => perMessage(s) - perMessage(of('on', false)[i]!));
+  const addedCi = bootstrapMedianCi(addedPerBroadcast);
   const result = {
     startedAt: startedAt.toISOString(),
     node: process.version,
@@ -339,6 +347,8 @@ async function main(): Promise<void> {
     sampled_over_unsampled: rounded(sampledRatios, 3),
     sampled_over_unsampled_ci95: [+sampledCi.low.toFixed(3), +sampledCi.high.toFixed(3)],
     sampled_over_unsampled_verdict: budgetVerdict(sampledCi, SAMPLED_TARGET_RATIO),
+    added_us_per_sampled_broadcast: rounded(addedPerBroadcast, 1),
+    added_us_per_sampled_broadcast_ci95: [+addedCi.low.toFixed(1), +addedCi.high.toFixed(1)],
     sampled_over_unsampled_burst_only: rounded(pairedBy((s) => s.burstUsPerDelivery, of('on', true), of('on', false)), 3),
     ...(o.settle === 'flush-gc'
       ? {
@@ -383,6 +393,7 @@ async function main(): Promise<void> {
   log(
     `${result.sampled_over_unsampled_verdict} ${o.aa ? 'A/A (both unsampled) ' : ''}sampled_over_unsampled: median ${sampledCi.median.toFixed(3)}, 95 % CI [${sampledCi.low.toFixed(3)}, ${sampledCi.high.toFixed(3)}] over ${sampledRatios.length} pairs (target <= ${SAMPLED_TARGET_RATIO}; PASS/FAIL only when the whole interval is on one side)`,
   );
+  log(`added per sampled broadcast: median ${addedCi.median.toFixed(0)} µs of server CPU, 95 % CI [${addedCi.low.toFixed(0)}, ${addedCi.high.toFixed(0)}] over ${addedPerBroadcast.length} pairs`);
   if (result.tail_on_over_off !== undefined) {
     for (const kind of ['sampled', 'unsampled'] as const) {
       const t = result.tail_on_over_off[kind];
