@@ -328,7 +328,8 @@ async function main(): Promise<void> {
   // their export), per pair the difference of the two halves' CPU per message (a message is one
   // broadcast to every session). What an absolute budget per sampled broadcast would be judged on.
   const perMessage = (s: Sample) => (s.schedUsPerDelivery * s.delivered) / messages;
-  const addedPerBroadcast = of('on', true).map((s, i) => perMessage(s) - perMessage(of('on', false)[i]!));
+  const unsampledHalves = of('on', false);
+  const addedPerBroadcast = of('on', true).map((s, i) => perMessage(s) - perMessage(unsampledHalves[i]!));
   const addedCi = bootstrapMedianCi(addedPerBroadcast);
   const result = {
     startedAt: startedAt.toISOString(),
